@@ -1,0 +1,1 @@
+"""The command-line layer (Typer): parse, call the core, render."""

@@ -1,0 +1,141 @@
+"""What several commands share: the prompt, the connection, stdout rendering."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vibeimg.config import Settings, load_settings, mask_key
+from vibeimg.errors import PartialFailure, UsageError, VibeimgError
+from vibeimg.params import check_prompt
+from vibeimg.ui import Reporter, is_terminal
+
+OFFLINE_KEY = "offline-emulator-key"
+
+
+def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
+    """The prompt from the argument, ``-`` (stdin) or ``--prompt-file``."""
+    if argument is not None and prompt_file is not None:
+        raise UsageError("give the prompt as an argument or with --prompt-file, not both")
+    if prompt_file is not None:
+        try:
+            text = prompt_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(
+                f"cannot read the prompt file {prompt_file}: {reason}",
+                hint="check the path, or pass the prompt as an argument",
+            ) from exc
+    elif argument == "-":
+        if is_terminal(sys.stdin):
+            raise UsageError(
+                "'-' reads the prompt from stdin, but stdin is a terminal",
+                hint="pipe it in: echo 'a red fox' | vibeimg generate -",
+            )
+        text = sys.stdin.read()
+    elif argument is None:
+        raise UsageError(
+            "no prompt given", hint="pass it as an argument, '-' for stdin, or --prompt-file"
+        )
+    else:
+        text = argument
+    return check_prompt(text.strip())
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The connection flags every networked command takes."""
+
+    offline: bool = False
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    retry_unknown: bool = False
+    verbose: bool = False
+    quiet: bool = False
+
+    def reporter(self) -> Reporter:
+        return Reporter(quiet=self.quiet, verbose=self.verbose)
+
+    def settings(self) -> Settings:
+        """Resolved settings; offline, they point at the emulator (started by ``session``)."""
+        return load_settings(
+            api_key=self.api_key or (OFFLINE_KEY if self.offline else None),
+            base_url=self.base_url,
+            timeout=self.timeout,
+            retries=self.retries,
+            retry_unknown=self.retry_unknown,
+            verbose=self.verbose,
+        )
+
+
+@contextmanager
+def session(connection: Connection, reporter: Reporter) -> Iterator[Any]:
+    """A ready GatewayClient: to the gateway, or to an in-process emulator with --offline."""
+    from vibeimg.client import GatewayClient  # noqa: PLC0415 - httpx only when sending
+
+    settings = connection.settings()
+    if not connection.offline:
+        settings.require_key()
+        with GatewayClient(settings, trace=reporter.trace) as client:
+            yield client
+        return
+    from dataclasses import replace  # noqa: PLC0415
+
+    from vibeimg.emulator import Emulator  # noqa: PLC0415 - only offline
+
+    with Emulator() as emulator:
+        reporter.trace(f"offline: emulator at {emulator.base_url}")
+        offline = replace(settings, base_url=emulator.base_url)
+        with GatewayClient(offline, trace=reporter.trace) as client:
+            yield client
+
+
+def dry_run_document(
+    connection: Connection, method: str, path: str, body: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """What ``--dry-run`` prints: the request as it would be sent, the key masked."""
+    settings = connection.settings()
+    base = "(offline emulator)" if connection.offline else settings.base_url
+    return {
+        "dry_run": True,
+        "request": {
+            "method": method,
+            "url": f"{base}/{path}",
+            "headers": {"Authorization": f"Bearer {mask_key(settings.api_key)}"},
+            "body": body,
+        },
+        **extra,
+    }
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def print_paths(paths: list[Path]) -> None:
+    for path in paths:
+        sys.stdout.write(f"{path}\n")
+    sys.stdout.flush()
+
+
+def raise_for_failures(failures: list[VibeimgError], total: int) -> None:
+    """All failed: the first error (its own exit code). Some of several: partial success."""
+    if not failures:
+        return
+    if len(failures) == total:
+        first = failures[0]
+        if total > 1:
+            first.message = f"all {total} images failed; the first: {first.message}"
+        raise first
+    raise PartialFailure(
+        f"{total - len(failures)} of {total} images saved, {len(failures)} failed",
+        failures=failures,
+    )

@@ -1,0 +1,90 @@
+"""``vibeimg generate``: text to image (POST /images/generations)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from vibeimg.cli import options as opt
+from vibeimg.cli.common import Connection, dry_run_document, print_json, read_prompt
+from vibeimg.cli.imagerun import plan_output, run_image_requests
+from vibeimg.images import slugify
+from vibeimg.params import DEFAULT_MODEL, ImageOptions
+from vibeimg.pricing import estimate_cost
+
+Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+    help="What to draw; '-' reads it from stdin.", show_default=False)]
+
+
+def generate(
+    prompt: Prompt = None,
+    prompt_file: opt.PromptFile = None,
+    model: opt.Model = DEFAULT_MODEL,
+    size: opt.SizeOpt = "auto",
+    quality: opt.Quality = "auto",
+    output_format: opt.Format = "png",
+    compression: opt.Compression = None,
+    moderation: opt.Moderation = "auto",
+    response_format: opt.ResponseFormat = "b64_json",
+    count: opt.Count = 1,
+    concurrency: opt.Concurrency = 4,
+    output: opt.Output = None,
+    out_dir: opt.OutDir = None,
+    force: opt.Force = False,
+    no_sidecar: opt.NoSidecar = False,
+    json_output: opt.Json = False,
+    dry_run: opt.DryRun = False,
+    offline: opt.Offline = False,
+    base_url: opt.BaseUrl = None,
+    api_key: opt.ApiKey = None,
+    timeout: opt.Timeout = None,
+    retries: opt.Retries = None,
+    retry_unknown: opt.RetryUnknown = False,
+    verbose: opt.Verbose = False,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Generate images from a text prompt.
+
+    Prints the saved paths, one per line; a NAME.json sidecar beside each image keeps the prompt, parameters, usage and estimated cost.
+
+    Examples:
+
+      vibeimg generate "a watercolor fox" --size landscape --quality low
+
+      echo "a red circle" | vibeimg generate - -n 3 --out-dir shots
+
+      vibeimg generate "a logo" -o - --format webp > logo.webp
+
+      vibeimg generate "an otter" --offline
+    """
+    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
+                            verbose, quiet)
+    reporter = connection.reporter()
+    text = read_prompt(prompt, prompt_file)
+    image_options = ImageOptions.build(
+        model=model, size=size, quality=quality, output_format=output_format,
+        compression=compression, moderation=moderation, response_format=response_format,
+    )
+    if image_options.size is not None and image_options.size.experimental:
+        reporter.warn(f"{image_options.size} is above 2560x1440: the gateway's output is "
+                      "experimental at this size")
+    body = image_options.generation_body(text)
+    if dry_run:
+        cost = estimate_cost(image_options.size, image_options.quality)
+        print_json(dry_run_document(
+            connection, "POST", "images/generations", body, count=count,
+            estimated_cost_usd=round(cost * count, 4),
+        ))
+        return
+    plan = plan_output(output, out_dir, count=count, force=force)
+    from vibeimg.imageapi import ImageRequest  # noqa: PLC0415 - httpx only when sending
+
+    request = ImageRequest(
+        endpoint="images/generations", prompt=text, options=image_options, json_body=body,
+        record={"slug": slugify(text)},
+    )
+    run_image_requests(
+        connection, reporter, request, command="generate", count=count,
+        concurrency=concurrency, plan=plan, sidecar=not no_sidecar, json_output=json_output,
+    )

@@ -1,0 +1,68 @@
+"""``vibeimg mock-server``: the local gateway emulator in the foreground."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vibeimg.errors import UsageError
+
+
+def mock_server(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 0,
+    latency: Annotated[float, typer.Option(
+        metavar="SECONDS", min=0, help="Delay before each answer (keepalives in streams).")]
+    = 0.0,
+    fault: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045 - Typer reads Optional
+        metavar="KIND[xN]", show_default=False,
+        help="Fault for the next request(s), in order: 429, 500, 502, 503, 504, 400, 401, "
+        "drop, bad-json, bad-base64, not-image, stream-cut, stream-error, stream-failed, "
+        "stream-incomplete. '429x3' means three times. Repeatable.")] = None,
+    retry_after: Annotated[float, typer.Option(
+        metavar="SECONDS", min=0, help="Retry-After sent with injected 429s.")] = 1.0,
+    api_key: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        metavar="KEY", show_default=False,
+        help="Require this bearer key (default: any non-empty key).")] = None,
+    image_file: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        metavar="FILE", exists=True, dir_okay=False, show_default=False,
+        help="Serve this image for every request instead of drawing one.")] = None,
+) -> None:
+    """Run the local gateway emulator until Ctrl-C.
+
+    Prints its base URL on stdout: point vibeimg (--base-url or VIBEIMG_BASE_URL) or the
+    openai SDK (base_url=...) at it. Any non-empty key is accepted unless --api-key.
+
+    Example:
+
+      url=$(vibeimg mock-server --latency 2 --fault 429 & ...)
+    """
+    from vibeimg.emulator import Emulator, EmulatorConfig  # noqa: PLC0415
+    from vibeimg.emulator.faults import parse_fault_spec  # noqa: PLC0415
+
+    for spec in fault or []:
+        try:
+            parse_fault_spec(spec)
+        except ValueError as exc:
+            raise UsageError(str(exc), param="fault") from exc
+    config = EmulatorConfig(
+        latency=latency, api_key=api_key, faults=list(fault or []), retry_after=retry_after,
+        image_file=image_file,
+    )
+    try:
+        emulator = Emulator(config, host=host, port=port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                         hint="choose another --port, or 0 for a free one") from exc
+    sys.stdout.write(emulator.base_url + "\n")
+    sys.stdout.flush()
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()

@@ -1,0 +1,118 @@
+"""Options shared by several commands, declared once.
+
+Help text is rich markup: a literal ``[`` must be escaped as ``\\[``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vibeimg.params import FORMATS, MODERATIONS, QUALITIES, RESPONSE_FORMATS, SIZE_CHOICES
+
+CONNECTION = "Connection"
+OUTPUT = "Output"
+IMAGE = "Image options"
+
+
+def _choices(values: tuple[str, ...]) -> Callable[[str], list[str]]:
+    def complete(incomplete: str) -> list[str]:
+        return [v for v in values if v.startswith(incomplete)]
+
+    return complete
+
+
+# Connection
+Offline = Annotated[bool, typer.Option(
+    "--offline", help="Run against the built-in emulator: no key, no network, no cost.",
+    rich_help_panel=CONNECTION)]
+BaseUrl = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
+    "--base-url", metavar="URL", show_default=False,
+    help="Gateway base URL. \\[env: VIBEIMG_BASE_URL, OPENAI_BASE_URL; "
+    "default: https://www.vibeapi.cn/v1]", rich_help_panel=CONNECTION)]
+ApiKey = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--api-key", metavar="KEY", show_default=False,
+    help="API key; prefer the environment, which stays out of shell history. "
+    "\\[env: VIBEIMG_API_KEY, OPENAI_API_KEY]", rich_help_panel=CONNECTION)]
+Timeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
+    "--timeout", metavar="SECONDS", show_default=False,
+    help="Seconds to wait for an answer \\[default: 300; a generation can take 2 minutes].",
+    rich_help_panel=CONNECTION)]
+Retries = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--retries", metavar="N", show_default=False,
+    help="Retries when the gateway cannot have done the work (connection refused, 429, "
+    "503) \\[default: 3]; 0 turns them off.", rich_help_panel=CONNECTION)]
+RetryUnknown = Annotated[bool, typer.Option(
+    "--retry-unknown",
+    help="Also retry after a timeout or 500/502/504, whose outcome is unknown: "
+    "this may bill twice.", rich_help_panel=CONNECTION)]
+Verbose = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="Trace each request and retry on stderr (never the key).",
+    rich_help_panel=CONNECTION)]
+Quiet = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress, summaries or warnings on stderr; errors still show.",
+    rich_help_panel=CONNECTION)]
+
+# Prompt
+PromptFile = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--prompt-file", "-f", metavar="FILE", show_default=False,
+    help="Read the prompt from FILE instead of the argument.", dir_okay=False)]
+
+# Image options
+Model = Annotated[str, typer.Option("--model", "-m", help="Image model.",
+                                    rich_help_panel=IMAGE)]
+SizeOpt = Annotated[str, typer.Option(
+    "--size", "-s", metavar="SIZE", autocompletion=_choices(SIZE_CHOICES),
+    help="auto, WIDTHxHEIGHT (edges multiples of 16, at most 3840, ratio at most 3:1), "
+    "or square, landscape, portrait, 2k, 2k-landscape, 4k, 4k-portrait.",
+    rich_help_panel=IMAGE)]
+Quality = Annotated[str, typer.Option(
+    "--quality", metavar="|".join(QUALITIES), autocompletion=_choices(QUALITIES),
+    help="Rendering quality; low is fastest and cheapest.", rich_help_panel=IMAGE)]
+Format = Annotated[str, typer.Option(
+    "--format", "-F", metavar="|".join(FORMATS), autocompletion=_choices(FORMATS),
+    help="Output format; jpeg is faster than png.", rich_help_panel=IMAGE)]
+Compression = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--compression", metavar="0-100", show_default=False,
+    help="Compression level for jpeg and webp.", rich_help_panel=IMAGE)]
+Moderation = Annotated[str, typer.Option(
+    "--moderation", metavar="|".join(MODERATIONS), autocompletion=_choices(MODERATIONS),
+    help="Content moderation strictness.", rich_help_panel=IMAGE)]
+ResponseFormat = Annotated[str, typer.Option(
+    "--response-format", metavar="|".join(RESPONSE_FORMATS),
+    autocompletion=_choices(RESPONSE_FORMATS),
+    help="How the gateway sends the image (a data URI with url); both are decoded.",
+    rich_help_panel=IMAGE)]
+
+# Output
+Output = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--output", "-o", metavar="NAME", show_default=False,
+    help="File name or template with {slug} {n} {date} {time} {ext} {model} {quality} "
+    "{size}; '-' writes the image bytes to stdout. \\[default: {slug}.{ext}, or "
+    "{slug}-{n}.{ext} for several]", rich_help_panel=OUTPUT)]
+OutDir = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--out-dir", "-d", metavar="DIR", show_default=False, file_okay=False,
+    help="Folder for the images (created if needed) \\[default: current folder].",
+    rich_help_panel=OUTPUT)]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Overwrite existing files instead of adding -2, -3... to the name.",
+    rich_help_panel=OUTPUT)]
+NoSidecar = Annotated[bool, typer.Option(
+    "--no-sidecar", help="Don't write NAME.json (prompt, parameters, usage...) beside each image.",
+    rich_help_panel=OUTPUT)]
+Json = Annotated[bool, typer.Option(
+    "--json", help="Print one JSON document on stdout instead of the saved paths.",
+    rich_help_panel=OUTPUT)]
+Count = Annotated[int, typer.Option(
+    "--count", "-n", min=1, max=100, metavar="N",
+    help="How many images; the gateway makes one per request, so N requests are sent.",
+    rich_help_panel=OUTPUT)]
+Concurrency = Annotated[int, typer.Option(
+    "--concurrency", "-c", min=1, max=32, metavar="N",
+    help="Requests in flight at once with --count.", rich_help_panel=OUTPUT)]
+DryRun = Annotated[bool, typer.Option(
+    "--dry-run", help="Print the request(s) and the estimated cost; send nothing.",
+    rich_help_panel=OUTPUT)]

@@ -1,0 +1,296 @@
+"""The HTTP core: base URL, auth, timeouts, retries that never bill twice, error mapping.
+
+Retry rule (README, "Retries and billing"): a request is resent only when the gateway
+cannot have done the work: the connection failed before the request went out, or
+the gateway answered 429 or 503. A read timeout, a dropped connection or a
+500/502/504 after the request went out has an unknown outcome (the image may have
+been made and billed), so it is reported and not resent unless the user opts in.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from vibeimg import __version__
+from vibeimg.config import Settings
+from vibeimg.errors import (
+    BadResponseError,
+    GatewayError,
+    NetworkError,
+    VibeimgError,
+    status_error,
+)
+
+RETRY_STATUSES = frozenset({429, 503})
+UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
+MAX_RETRY_AFTER = 60.0  # seconds: a Retry-After longer than this is capped
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 20.0
+UNKNOWN_OUTCOME = "outcome unknown, not retried: the gateway may have made and billed it"
+
+Trace = Callable[[str], None]
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with full jitter: 0.5 s, 1 s, 2 s... at most 20 s."""
+    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
+
+
+def error_from_response(response: httpx.Response, body: bytes) -> GatewayError:
+    """The gateway's error body (``{"error": {...}}``) as one exception."""
+    request_id = response.headers.get("x-request-id")
+    message = ""
+    code = None
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            message = str(error.get("message") or "")
+            code = error.get("code") or error.get("type")
+        elif isinstance(error, str):
+            message = error
+        elif isinstance(payload.get("message"), str):
+            message = payload["message"]
+    if not message:
+        text = body[:200].decode("utf-8", "replace").strip()
+        message = text or response.reason_phrase or "no error message"
+    status = response.status_code
+    hint = None
+    if status in (401, 403):
+        hint = "check the key in VIBEIMG_API_KEY or --api-key"
+    elif status in UNKNOWN_OUTCOME_STATUSES:
+        hint = UNKNOWN_OUTCOME
+    elif status in RETRY_STATUSES:
+        hint = "the gateway is busy; try again later or raise --retries"
+    return status_error(status, message, request_id=request_id, code=code, hint=hint)
+
+
+@dataclass
+class GatewayResponse:
+    """A successful, still open answer from the gateway, read as a stream."""
+
+    http: httpx.Response
+    request_id: str | None
+    started: float
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body's bytes; a dropped connection becomes a NetworkError."""
+        try:
+            yield from self.http.iter_bytes()
+        except httpx.TimeoutException as exc:
+            raise NetworkError(
+                "timed out while receiving the answer", hint=UNKNOWN_OUTCOME
+            ) from exc
+        except httpx.TransportError as exc:
+            raise NetworkError(
+                f"the connection dropped while receiving the answer ({type(exc).__name__})",
+                hint=UNKNOWN_OUTCOME,
+            ) from exc
+
+    def read_json(self) -> Any:
+        body = b"".join(self.iter_bytes())
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise BadResponseError(
+                f"the gateway answered {len(body)} bytes that are not valid JSON",
+                request_id=self.request_id,
+            ) from exc
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+class GatewayClient:
+    """An httpx client for the gateway, safe to share between threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        trace: Trace | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self._trace = trace
+        self._sleep = sleep
+        headers = {"User-Agent": f"vibeimg/{__version__}"}
+        if settings.api_key:
+            headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._http = httpx.Client(
+            base_url=settings.base_url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> GatewayClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def trace(self, line: str) -> None:
+        if self._trace is not None:
+            self._trace(line)
+
+    def url(self, path: str) -> str:
+        return f"{self.settings.base_url}/{path.lstrip('/')}"
+
+    @contextmanager
+    def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: dict[str, str] | None = None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Iterator[GatewayResponse]:
+        """Send a request with the retry rule and yield the open successful answer.
+
+        Error statuses are raised as GatewayError subclasses; transport failures as
+        NetworkError. The answer's body is read by the caller, as a stream.
+        """
+        attempt = 0
+        client_request_id = uuid.uuid4().hex
+        while True:
+            request = self._http.build_request(
+                method,
+                path.lstrip("/"),
+                json=json_body,
+                data=data,
+                files=files,
+                headers={"X-Client-Request-Id": client_request_id, **(headers or {})},
+            )
+            size = request.headers.get("content-length")
+            self.trace(
+                f"-> {method} {request.url} ({_human_bytes(int(size)) if size else 'streamed'})"
+            )
+            started = time.monotonic()
+            try:
+                response = self._send_once(request, started)
+            except _Retry as retry:
+                if attempt >= self.settings.retries:
+                    raise retry.error from retry.__cause__
+                wait = retry.wait if retry.wait is not None else backoff_seconds(attempt)
+                attempt += 1
+                self.trace(
+                    f"   retry {attempt}/{self.settings.retries} in {wait:.1f} s: "
+                    f"{retry.error.one_line()}"
+                )
+                self._sleep(wait)
+                continue
+            try:
+                yield GatewayResponse(response, response.headers.get("x-request-id"), started)
+            finally:
+                response.close()
+            return
+
+    def _send_once(self, request: httpx.Request, started: float) -> httpx.Response:
+        """One attempt: the open successful response, or an error to raise or retry."""
+        try:
+            response = self._http.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached the gateway: safe to try again.
+            raise _Retry(NetworkError(
+                f"cannot connect to {self.settings.base_url} ({type(exc).__name__}: {exc})",
+                hint="check the network and --base-url, or use --offline",
+            )) from exc
+        except httpx.TransportError as exc:
+            # The request may have reached the gateway: the outcome is unknown.
+            if isinstance(exc, httpx.TimeoutException):
+                error = NetworkError(
+                    f"no answer within {self.settings.timeout:g} s",
+                    hint=f"{UNKNOWN_OUTCOME}; raise --timeout for slow prompts",
+                )
+            else:
+                error = NetworkError(
+                    f"the connection failed after the request was sent ({type(exc).__name__})",
+                    hint=UNKNOWN_OUTCOME,
+                )
+            if self.settings.retry_unknown:
+                raise _Retry(error) from exc
+            raise error from exc
+        request_id = response.headers.get("x-request-id")
+        self.trace(
+            f"<- {response.status_code} after {time.monotonic() - started:.2f} s"
+            f" [request id {request_id or '-'}]"
+        )
+        if response.is_success:
+            return response
+        try:
+            body = response.read()
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            response.close()
+        gateway_error = error_from_response(response, body)
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            raise _Retry(gateway_error, retry_after_seconds(response.headers.get("retry-after")))
+        if status in UNKNOWN_OUTCOME_STATUSES and self.settings.retry_unknown:
+            raise _Retry(gateway_error)
+        raise gateway_error
+
+
+class _Retry(Exception):
+    """This attempt failed in a way that is safe (or allowed) to retry."""
+
+    def __init__(self, error: VibeimgError, wait: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.wait = wait
+
+
+__all__ = [
+    "GatewayClient",
+    "GatewayError",
+    "GatewayResponse",
+    "backoff_seconds",
+    "error_from_response",
+    "retry_after_seconds",
+]

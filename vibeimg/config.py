@@ -1,0 +1,192 @@
+"""Settings: flag > environment > config file > default.
+
+The environment is ``VIBEIMG_API_KEY`` / ``VIBEIMG_BASE_URL``, with ``OPENAI_API_KEY`` /
+``OPENAI_BASE_URL`` as fallbacks. The config file is TOML in the platformdirs config
+folder; ``VIBEIMG_HOME`` moves every user file (config, data) under one folder, which
+is how tests and CI isolate themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vibeimg.errors import MissingKeyError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+APP_NAME = "vibeimg"
+HOME_ENV = "VIBEIMG_HOME"
+DEFAULT_BASE_URL = "https://www.vibeapi.cn/v1"
+DEFAULT_TIMEOUT = 300.0  # seconds to wait for an answer; the gateway may take 2 minutes
+CONNECT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 3
+
+KEY_ENV = ("VIBEIMG_API_KEY", "OPENAI_API_KEY")
+BASE_URL_ENV = ("VIBEIMG_BASE_URL", "OPENAI_BASE_URL")
+
+
+def config_dir() -> Path:
+    """Where the config file lives."""
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser()
+    from platformdirs import user_config_path  # noqa: PLC0415 - only when needed
+
+    return user_config_path(APP_NAME)
+
+
+def data_dir() -> Path:
+    """Where vibeimg keeps data such as its history."""
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser() / "data"
+    from platformdirs import user_data_path  # noqa: PLC0415 - only when needed
+
+    return user_data_path(APP_NAME)
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def read_config_file(path: Path | None = None) -> dict[str, Any]:
+    """The config file's table, or an empty one when there is no file."""
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read the config file {path}: {exc.strerror}", hint="fix its permissions"
+        ) from exc
+    try:
+        table: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(
+            f"the config file {path} is not valid TOML: {exc}",
+            hint="fix it, or remove it with 'vibeimg config path'",
+        ) from exc
+    return table
+
+
+def mask_key(key: str | None) -> str:
+    """A key shown safely: its kind and its last four characters."""
+    if not key:
+        return "(not set)"
+    if len(key) <= 8:
+        return "****"
+    prefix = key[:3] if key.startswith("sk-") else ""
+    return f"{prefix}****{key[-4:]}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved connection settings, with where each value came from."""
+
+    api_key: str | None
+    base_url: str
+    timeout: float = DEFAULT_TIMEOUT
+    connect_timeout: float = CONNECT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    retry_unknown: bool = False
+    verbose: bool = False
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def require_key(self) -> str:
+        if not self.api_key:
+            raise MissingKeyError(
+                "no API key is set",
+                hint="set VIBEIMG_API_KEY, pass --api-key, run 'vibeimg config set api-key', "
+                "or use --offline to run against the local emulator",
+            )
+        return self.api_key
+
+    def __repr__(self) -> str:  # never leak the key through a repr in a traceback
+        return (
+            f"Settings(api_key={mask_key(self.api_key)!r}, base_url={self.base_url!r}, "
+            f"timeout={self.timeout}, retries={self.retries})"
+        )
+
+
+def _first_env(names: tuple[str, ...], environ: Mapping[str, str]) -> tuple[str, str] | None:
+    for name in names:
+        value = environ.get(name)
+        if value:
+            return value, f"env {name}"
+    return None
+
+
+def _pick(
+    flag: Any, env: tuple[str, str] | None, file: Mapping[str, Any], key: str, default: Any
+) -> tuple[Any, str]:
+    if flag is not None:
+        return flag, "flag"
+    if env is not None:
+        return env
+    if key in file:
+        return file[key], "config file"
+    return default, "default"
+
+
+def load_settings(
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    retry_unknown: bool = False,
+    verbose: bool = False,
+    environ: Mapping[str, str] | None = None,
+    file: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve settings from flags (the arguments), environment, config file, defaults."""
+    environ = os.environ if environ is None else environ
+    file = read_config_file() if file is None else file
+    origins: dict[str, str] = {}
+    key, origins["api_key"] = _pick(api_key, _first_env(KEY_ENV, environ), file, "api_key", None)
+    url, origins["base_url"] = _pick(
+        base_url, _first_env(BASE_URL_ENV, environ), file, "base_url", DEFAULT_BASE_URL
+    )
+    env_timeout = _first_env(("VIBEIMG_TIMEOUT",), environ)
+    read_timeout, origins["timeout"] = _pick(
+        timeout, env_timeout, file, "timeout", DEFAULT_TIMEOUT
+    )
+    env_retries = _first_env(("VIBEIMG_RETRIES",), environ)
+    n_retries, origins["retries"] = _pick(retries, env_retries, file, "retries", DEFAULT_RETRIES)
+    try:
+        read_timeout = float(read_timeout)
+        n_retries = int(n_retries)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(
+            f"invalid timeout or retries setting ({origins['timeout']}, {origins['retries']})",
+            hint="use a number of seconds and a whole number of retries",
+        ) from exc
+    if read_timeout <= 0 or n_retries < 0:
+        raise UsageError(
+            "the timeout must be positive and retries zero or more",
+            hint="for example --timeout 300 --retries 3",
+        )
+    url = str(url).strip()
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"invalid base URL {url!r} ({origins['base_url']})",
+            hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}",
+        )
+    return Settings(
+        api_key=str(key) if key else None,
+        base_url=url.rstrip("/"),
+        timeout=read_timeout,
+        retries=n_retries,
+        retry_unknown=retry_unknown,
+        verbose=verbose,
+        origins=origins,
+    )

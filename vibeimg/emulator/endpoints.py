@@ -1,0 +1,7 @@
+"""Importing this module registers every endpoint of the emulator."""
+
+from __future__ import annotations
+
+from vibeimg.emulator import generations, models
+
+__all__ = ["generations", "models"]

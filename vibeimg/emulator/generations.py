@@ -1,0 +1,79 @@
+"""``POST /images/generations`` as the gateway answers it (SPEC.md section 2)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+from vibeimg.emulator.faults import Fault
+from vibeimg.emulator.placeholder import placeholder
+from vibeimg.emulator.rules import (
+    IMAGE_FIELDS,
+    Resolved,
+    check_model,
+    check_prompt,
+    refuse_unknown,
+    resolve_options,
+)
+from vibeimg.emulator.server import Context, GatewayFault, RecordedRequest, Reply, route
+from vibeimg.images import sniff_format
+
+_MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+
+def parse_json_body(record: RecordedRequest) -> dict[str, Any]:
+    try:
+        body = record.json()
+    except ValueError:
+        raise GatewayFault(
+            400, "We could not parse the JSON body of your request. (HINT: This likely means "
+            "you aren't using your HTTP library correctly.)",
+        ) from None
+    if not isinstance(body, dict):
+        raise GatewayFault(400, "The request body must be a JSON object.")
+    return body
+
+def image_reply(
+    ctx: Context, options: Resolved, fault: Fault | None, *, image: bytes | None = None,
+    input_image_tokens: int = 0,
+) -> Reply:
+    """The JSON answer holding one image, with the body faults applied."""
+    if ctx.fixed_image is not None:
+        image = ctx.fixed_image
+    elif image is None:
+        image = placeholder(options.prompt, options.size, options.output_format,
+                            options.compression)
+    fmt = sniff_format(image[:16]) or options.output_format
+    if fault is not None and fault.kind == "not-image":
+        image = b"this is not an image, it is plain text" * 4
+    encoded = base64.b64encode(image)
+    if fault is not None and fault.kind == "bad-base64":
+        middle = len(encoded) // 2
+        encoded = encoded[:middle] + b"!*not~base64*!" + encoded[middle:]
+    if options.response_format == "url":
+        key, value = b"url", b"data:" + _MEDIA[fmt].encode() + b";base64," + encoded
+    else:
+        key, value = b"b64_json", encoded
+    meta = {
+        "size": str(options.size), "quality": options.quality, "output_format": fmt,
+        "usage": options.usage(input_image_tokens),
+    }
+
+    # Built by hand around the image so that 33 MB of base64 is not re-encoded by json.
+    body = b"".join((
+        b'{"created": %d, "data": [{"%s": "' % (int(time.time()), key), value, b'"}], ',
+        json.dumps(meta)[1:].encode(),
+    ))
+    return Reply(body=body)
+
+@route("POST", "/images/generations")
+def generations(record: RecordedRequest, ctx: Context, fault: Fault | None) -> Reply:
+    fields = parse_json_body(record)
+    check_model(fields)
+    prompt = check_prompt(fields)
+    refuse_unknown(fields, IMAGE_FIELDS)
+    options = resolve_options(fields, prompt)
+    if ctx.config.latency:
+        time.sleep(ctx.config.latency)
+    return image_reply(ctx, options, fault)

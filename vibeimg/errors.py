@@ -1,0 +1,170 @@
+"""One exception tree for vibeimg, each kind carrying its exit code.
+
+    VibeimgError                      exit code
+    ├── UsageError                    USAGE      bad flags, files, images, masks, settings
+    │   └── MissingKeyError           USAGE      no API key and not --offline
+    ├── GatewayError                  (by HTTP status) the gateway answered with an error
+    │   ├── AuthError                 AUTH       401 / 403
+    │   ├── ApiError                  API        other 4xx
+    │   └── ServerError               SERVER     5xx
+    ├── BadResponseError              SERVER     2xx, but the body is not what SPEC.md promises
+    ├── NetworkError                  NETWORK    connection failed, timed out, dropped
+    ├── PartialFailure                PARTIAL    some of several images failed
+    └── Interrupted                   INTERRUPTED  Ctrl-C
+
+The command-line layer maps these to exit codes in exactly one place
+(``vibeimg.cli.app``); the core only raises them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, documented in the README."""
+
+    OK = 0
+    FAILURE = 1  # an unexpected internal error
+    USAGE = 2  # bad flags or input; nothing was sent
+    AUTH = 3  # the gateway refused the key (401/403)
+    API = 4  # the gateway refused the request (other 4xx)
+    SERVER = 5  # the gateway failed (5xx) or answered garbage
+    NETWORK = 6  # connection failed, timed out or dropped
+    PARTIAL = 7  # some of several images were saved, others failed
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class VibeimgError(Exception):
+    """Base of every error vibeimg reports to its user as one line."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and the fix, on one line."""
+        text = " ".join(self.message.split())
+        if self.hint:
+            text += f" ({' '.join(self.hint.split())})"
+        return text
+
+
+class UsageError(VibeimgError):
+    """Bad input of any kind, caught before any request is sent."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None, param: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.param = param
+
+
+class MissingKeyError(UsageError):
+    """No API key in any of the places settings come from."""
+
+
+class GatewayError(VibeimgError):
+    """The gateway answered with an HTTP error status."""
+
+    exit_code = ExitCode.API
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        code: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.request_id = request_id
+        self.code = code
+
+    def one_line(self) -> str:
+        text = f"HTTP {self.status}: {super().one_line()}"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        return text
+
+
+class AuthError(GatewayError):
+    """401 or 403: the key is missing, wrong or not allowed."""
+
+    exit_code = ExitCode.AUTH
+
+
+class ApiError(GatewayError):
+    """A 4xx other than auth: the gateway refused the request."""
+
+    exit_code = ExitCode.API
+
+
+class ServerError(GatewayError):
+    """A 5xx: the gateway failed."""
+
+    exit_code = ExitCode.SERVER
+
+
+class BadResponseError(VibeimgError):
+    """A success status, but a body that is not what the contract promises."""
+
+    exit_code = ExitCode.SERVER
+
+    def __init__(
+        self, message: str, *, request_id: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.request_id = request_id
+
+    def one_line(self) -> str:
+        text = super().one_line()
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        return text
+
+
+class NetworkError(VibeimgError):
+    """The connection failed, timed out or was dropped."""
+
+    exit_code = ExitCode.NETWORK
+
+
+class PartialFailure(VibeimgError):
+    """Some images of a run were saved and some failed."""
+
+    exit_code = ExitCode.PARTIAL
+
+    def __init__(self, message: str, *, failures: list[VibeimgError]) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
+class Interrupted(VibeimgError):
+    """The user pressed Ctrl-C; what was complete is kept."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+def status_error(
+    status: int,
+    message: str,
+    *,
+    request_id: str | None = None,
+    code: str | None = None,
+    hint: str | None = None,
+) -> GatewayError:
+    """The error kind for an HTTP error status."""
+    kind: type[GatewayError]
+    if status in (401, 403):
+        kind = AuthError
+    elif status >= 500:
+        kind = ServerError
+    else:
+        kind = ApiError
+    return kind(message, status=status, request_id=request_id, code=code, hint=hint)

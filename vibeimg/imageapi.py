@@ -1,0 +1,274 @@
+"""Image endpoints end to end: send, stream-decode to a temporary file, name, save.
+
+Shared by ``generate`` and ``edit`` (and batches): one request makes one image (the
+gateway ignores ``n``), so several images are several concurrent requests, each
+saved as soon as it arrives. One failure never loses the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from vibeimg import __version__
+from vibeimg.client import GatewayClient, GatewayResponse
+from vibeimg.errors import BadResponseError, Interrupted, NetworkError, VibeimgError
+from vibeimg.imagejson import ImageJsonDecoder
+from vibeimg.images import AtomicFile, NamePlan, commit_image, sniff_format, write_sidecar
+from vibeimg.params import ImageOptions
+from vibeimg.pricing import estimate_cost, parse_size_text
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One request to an image endpoint, sent once per wanted image."""
+
+    endpoint: str  # "images/generations" or "images/edits"
+    prompt: str
+    options: ImageOptions
+    json_body: dict[str, Any] | None = None
+    form: dict[str, str] | None = None
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    record: dict[str, Any] = field(default_factory=dict)  # extra sidecar fields
+
+    def sidecar_parameters(self) -> dict[str, Any]:
+        fields = dict(self.json_body or self.form or {})
+        fields.pop("prompt", None)
+        return fields
+
+
+@dataclass
+class SavedImage:
+    """An image that landed on disk (or on stdout), with what the sidecar records."""
+
+    index: int
+    path: Path | None
+    sidecar: Path | None
+    format: str
+    bytes: int
+    size: str | None
+    quality: str | None
+    request_id: str | None
+    elapsed: float
+    estimated_cost_usd: float
+    usage: dict[str, Any] | None = None
+    revised_prompt: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "path": str(self.path) if self.path else None,
+            "sidecar": str(self.sidecar) if self.sidecar else None,
+            "format": self.format,
+            "bytes": self.bytes,
+            "size": self.size,
+            "quality": self.quality,
+            "request_id": self.request_id,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "estimated_cost_usd": self.estimated_cost_usd,
+            "usage": self.usage,
+            "revised_prompt": self.revised_prompt,
+        }
+
+
+@dataclass
+class Failure:
+    index: int
+    error: VibeimgError
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "error": self.error.one_line(),
+            "exit_code": int(self.error.exit_code),
+            "request_id": getattr(self.error, "request_id", None),
+        }
+
+
+@dataclass
+class Outcome:
+    saved: list[SavedImage] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+Sink = Callable[[bytes], object]
+OnSaved = Callable[[SavedImage], None]
+
+
+def _receive(response: GatewayResponse, sink: Sink) -> ImageJsonDecoder:
+    decoder = ImageJsonDecoder(sink)
+    try:
+        for chunk in response.iter_bytes():
+            decoder.feed(chunk)
+        decoder.close()
+    except BadResponseError as exc:
+        exc.request_id = response.request_id
+        raise
+    return decoder
+
+
+def _download_link(link: str, sink: Sink, timeout: float) -> None:
+    """Fetch an image the gateway answered as an http(s) link (never sends the key)."""
+    try:
+        with httpx.stream("GET", link, timeout=timeout, follow_redirects=True) as answer:
+            answer.raise_for_status()
+            for chunk in answer.iter_bytes():
+                sink(chunk)
+    except httpx.HTTPError as exc:
+        raise NetworkError(f"cannot download the image from its link ({exc})") from exc
+
+
+def fetch_image(
+    client: GatewayClient,
+    request: ImageRequest,
+    *,
+    index: int,
+    plan: NamePlan | None,
+    sidecar: bool = True,
+    stdout: IO[bytes] | None = None,
+) -> SavedImage:
+    """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``)."""
+    started = time.monotonic()
+    tmp = AtomicFile(plan.directory) if plan is not None else None
+    buffer = bytearray()
+    sink: Sink = tmp.write if tmp is not None else buffer.extend
+    try:
+        with client.open(
+            "POST", request.endpoint, json_body=request.json_body, data=request.form,
+            files=request.files,
+        ) as response:
+            decoder = _receive(response, sink)
+            request_id = response.request_id
+        if decoder.link:
+            _download_link(decoder.link, sink, client.settings.timeout)
+        meta = decoder.metadata
+        elapsed = time.monotonic() - started
+        size_text = meta.get("size") if isinstance(meta.get("size"), str) else None
+        quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
+        size = parse_size_text(size_text) or request.options.size
+        cost = estimate_cost(size, quality or request.options.quality)
+        usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else None
+        first = (meta.get("data") or [{}])[0]
+        revised = first.get("revised_prompt") if isinstance(first, dict) else None
+        fields = {
+            "slug": request.record.get("slug", ""),
+            "n": index,
+            "model": request.options.model,
+            "quality": quality or request.options.quality,
+            "size": size_text or request.options.size_text,
+        }
+        if tmp is not None and plan is not None:
+            path, fmt = commit_image(tmp, plan, fields, sidecar=sidecar)
+            nbytes = tmp.size
+        else:
+            fmt = sniff_format(bytes(buffer[:16])) or ""
+            if not fmt:
+                raise BadResponseError(
+                    f"the gateway sent {len(buffer)} bytes that are not an image",
+                    request_id=request_id,
+                )
+            assert stdout is not None
+            stdout.write(buffer)
+            stdout.flush()
+            path, nbytes = None, len(buffer)
+    except BaseException:
+        if tmp is not None:
+            tmp.discard()
+        raise
+    saved = SavedImage(
+        index=index, path=path, sidecar=None, format=fmt, bytes=nbytes, size=size_text,
+        quality=quality, request_id=request_id, elapsed=elapsed,
+        estimated_cost_usd=cost, usage=usage,
+        revised_prompt=revised if isinstance(revised, str) else None,
+    )
+    if path is not None and sidecar:
+        saved.sidecar = write_sidecar(path, _sidecar_record(request, saved, meta))
+    return saved
+
+
+def _sidecar_record(
+    request: ImageRequest, saved: SavedImage, meta: dict[str, Any]
+) -> dict[str, Any]:
+    created = meta.get("created")
+    record: dict[str, Any] = {
+        "file": saved.path.name if saved.path else None,
+        "prompt": request.prompt,
+        "revised_prompt": saved.revised_prompt,
+        "model": request.options.model,
+        "endpoint": request.endpoint,
+        "parameters": request.sidecar_parameters(),
+        "format": saved.format,
+        "size": saved.size,
+        "quality": saved.quality,
+        "bytes": saved.bytes,
+        "usage": saved.usage,
+        "request_id": saved.request_id,
+        "created": created if isinstance(created, int) else None,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "elapsed_seconds": round(saved.elapsed, 3),
+        "estimated_cost_usd": saved.estimated_cost_usd,
+        "vibeimg_version": __version__,
+    }
+    record.update({k: v for k, v in request.record.items() if k != "slug"})
+    return record
+
+
+def fetch_many(
+    client: GatewayClient,
+    request: ImageRequest,
+    *,
+    count: int,
+    concurrency: int,
+    plan: NamePlan,
+    sidecar: bool = True,
+    on_saved: OnSaved | None = None,
+    on_failed: Callable[[Failure], None] | None = None,
+) -> Outcome:
+    """Send ``count`` requests, at most ``concurrency`` at once; keep every success."""
+    outcome = Outcome()
+    lock = threading.Lock()
+
+    def one(index: int) -> None:
+        try:
+            saved = fetch_image(client, request, index=index, plan=plan, sidecar=sidecar)
+        except VibeimgError as exc:
+            failure = Failure(index, exc)
+            with lock:
+                outcome.failures.append(failure)
+            if on_failed:
+                on_failed(failure)
+            return
+        with lock:
+            outcome.saved.append(saved)
+        if on_saved:
+            on_saved(saved)
+
+    if count == 1:
+        one(1)
+        return outcome
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, count)))
+    futures: set[Future[None]] = {pool.submit(one, i) for i in range(1, count + 1)}
+    try:
+        while futures:
+            done, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                future.result()  # re-raise anything unexpected
+    except KeyboardInterrupt as exc:
+        pool.shutdown(wait=False, cancel_futures=True)
+        client.close()  # abort requests in flight; their temporary files are removed
+        raise Interrupted(
+            f"interrupted: {len(outcome.saved)} of {count} images saved"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True)
+    outcome.saved.sort(key=lambda s: s.index)
+    outcome.failures.sort(key=lambda f: f.index)
+    return outcome

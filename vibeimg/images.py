@@ -1,0 +1,229 @@
+"""Images on disk: sniff the real format, name files, write them atomically.
+
+Every file is written to a hidden temporary name in its target folder and renamed
+into place only when complete, so a crash, a Ctrl-C or a truncated answer never
+leaves a half-written image. Existing files are never overwritten unless asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from vibeimg.errors import BadResponseError, UsageError
+
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif"}
+KNOWN_SUFFIXES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+TEMPLATE_FIELDS = ("slug", "n", "date", "time", "ext", "format", "model", "quality", "size")
+_FIELD = re.compile(r"{(\w*)}")
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The image format of these first bytes (png, jpeg, webp, gif), or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    return None
+
+
+def slugify(text: str, max_length: int = 48) -> str:
+    """A short, shell-safe file name stem from a prompt (``image`` when nothing is left)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > max_length:
+            break
+        slug = candidate
+    return slug or (words[0][:max_length] if words else "image")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+class AtomicFile:
+    """A temporary file beside its destination, renamed into place on ``commit``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".vibeimg-", suffix=".part")
+        # mkstemp makes 0600 files; a finished image gets the user's usual mode.
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        self.temp_path = Path(name)
+        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self.head = b""
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        if len(self.head) < 16:
+            self.head = (self.head + data[:16])[:16]
+        self._file.write(data)
+        self.size += len(data)
+
+    def commit(self, destination: Path, *, overwrite: bool) -> Path:
+        """Move the finished file to ``destination``; refuse to replace unless asked."""
+        self._file.close()
+        if overwrite:
+            os.replace(self.temp_path, destination)
+            return destination
+        try:
+            # link() fails if the name exists: no window for a race with another writer.
+            os.link(self.temp_path, destination)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                raise FileExistsError(destination) from exc
+            if destination.exists():  # a filesystem without hard links
+                raise FileExistsError(destination) from exc
+            os.replace(self.temp_path, destination)
+        else:
+            self.temp_path.unlink()
+        return destination
+
+    def discard(self) -> None:
+        """Remove the temporary file (after a failure)."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.temp_path.unlink()
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.discard()
+
+
+def write_atomically(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write a whole small file (a sidecar, a mask) atomically."""
+    with AtomicFile(path.parent) as tmp:
+        tmp.write(data)
+        return tmp.commit(path, overwrite=overwrite)
+
+
+def ensure_output_dir(directory: Path) -> Path:
+    """Create the output folder if needed and check it is writable, before any request."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the output folder {directory}: {exc.strerror}",
+            hint="choose another with --out-dir",
+        ) from exc
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is not a folder", hint="choose another with --out-dir")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"the output folder {directory} is not writable", hint="choose another with --out-dir"
+        )
+    return directory
+
+
+@dataclass(frozen=True)
+class NamePlan:
+    """How output files are named: a folder and a template such as ``{slug}-{n}.{ext}``."""
+
+    directory: Path
+    template: str
+    force: bool = False
+    literal_format: str | None = None  # the format a literal extension in -o named
+
+    @classmethod
+    def build(
+        cls, output: str | None, out_dir: Path | None, *, count: int, force: bool = False
+    ) -> NamePlan:
+        """From ``-o`` and ``--out-dir``: add ``{ext}`` and, for several images, ``{n}``."""
+        template = output or ("{slug}-{n}.{ext}" if count > 1 else "{slug}.{ext}")
+        for field in _FIELD.findall(template):
+            if field not in TEMPLATE_FIELDS:
+                raise UsageError(
+                    f"unknown field {{{field}}} in the output name {template!r}",
+                    hint=f"use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}",
+                )
+        head, tail = os.path.split(template)
+        if not tail:
+            raise UsageError(f"the output name {template!r} has no file name", hint="-o NAME.png")
+        stem, suffix = os.path.splitext(tail)
+        literal_format = None
+        if "{ext}" not in tail:
+            # The extension follows the bytes received, so a literal one becomes {ext}.
+            if suffix.lower() in KNOWN_SUFFIXES:
+                literal_format = KNOWN_SUFFIXES[suffix.lower()]
+                tail = stem + ".{ext}"
+            else:
+                stem, tail = tail, tail + ".{ext}"
+        if count > 1 and "{n}" not in template:
+            tail = tail.replace(".{ext}", "-{n}.{ext}", 1) if ".{ext}" in tail else tail + "-{n}"
+        directory = Path(out_dir) if out_dir else Path()
+        if head:
+            directory = directory / head
+        return cls(directory=directory, template=tail, force=force, literal_format=literal_format)
+
+    def render(self, fields: dict[str, Any]) -> str:
+        values = dict.fromkeys(TEMPLATE_FIELDS, "")
+        now = datetime.now()
+        values.update(date=now.strftime("%Y-%m-%d"), time=now.strftime("%H%M%S"))
+        values.update({k: str(v) for k, v in fields.items()})
+        name = _FIELD.sub(lambda m: values[m.group(1)], self.template)
+        return name.replace("/", "-").replace(os.sep, "-")
+
+
+def sidecar_path(image: Path) -> Path:
+    """The JSON sidecar beside an image: ``otter.png`` -> ``otter.json``."""
+    return image.with_suffix(".json")
+
+
+def commit_image(
+    tmp: AtomicFile, plan: NamePlan, fields: dict[str, Any], *, sidecar: bool
+) -> tuple[Path, str]:
+    """Name the finished temporary image after its real format and move it into place.
+
+    Returns the final path and the format. A name already taken (by the image or its
+    sidecar) gets ``-2``, ``-3``... unless ``--force``.
+    """
+    fmt = sniff_format(tmp.head)
+    if fmt is None:
+        raise BadResponseError(
+            f"the gateway sent {tmp.size} bytes that are not a PNG, JPEG or WebP image",
+            hint="try again; if it persists, report it with the request id",
+        )
+    name = plan.render({**fields, "ext": EXTENSIONS[fmt], "format": fmt})
+    stem, ext = os.path.splitext(name)
+    attempt = 1
+    while True:
+        candidate = plan.directory / (name if attempt == 1 else f"{stem}-{attempt}{ext}")
+        taken = sidecar and sidecar_path(candidate).exists() and not plan.force
+        if not taken:
+            try:
+                return tmp.commit(candidate, overwrite=plan.force), fmt
+            except FileExistsError:
+                pass
+        attempt += 1
+
+
+def write_sidecar(image: Path, record: dict[str, Any], *, overwrite: bool = True) -> Path:
+    """Write ``record`` as pretty JSON beside ``image``."""
+    path = sidecar_path(image)
+    text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
+    return write_atomically(path, text.encode("utf-8"), overwrite=overwrite)
