@@ -23,7 +23,9 @@ def isolated_user_dirs(
     home = tmp_path_factory.mktemp("vibeimg-home")
     monkeypatch.setenv("VIBEIMG_HOME", str(home))
     for name in ("VIBEIMG_API_KEY", "OPENAI_API_KEY", "VIBEIMG_BASE_URL", "OPENAI_BASE_URL",
-                 "VIBEIMG_TIMEOUT", "VIBEIMG_RETRIES", "NO_COLOR", "VIBEIMG_DEBUG"):
+                 "VIBEIMG_TIMEOUT", "VIBEIMG_RETRIES", "NO_COLOR", "VIBEIMG_DEBUG",
+                 "VIBEIMG_MODEL", "VIBEIMG_SIZE", "VIBEIMG_QUALITY", "VIBEIMG_FORMAT",
+                 "VIBEIMG_MODERATION", "VIBEIMG_OUT_DIR", "VIBEIMG_HISTORY"):
         monkeypatch.delenv(name, raising=False)
     return home
 
@@ -64,6 +66,9 @@ class Cli:
             result = runner.invoke(app, argv, input=input, env=full_env, prog_name="vibeimg")
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
+        # The key never appears in any output of any command.
+        for secret in (s for s in (TEST_KEY, key) if s and len(s) >= 12):
+            assert secret.encode() not in result.stdout_bytes + result.stderr_bytes, argv
         return Result(result.exit_code, result.stdout, result.stderr, result.stdout_bytes)
 
 

@@ -110,11 +110,18 @@ class GatewayResponse:
     http: httpx.Response
     request_id: str | None
     started: float
+    trace: Trace | None = None
 
     def iter_bytes(self) -> Iterator[bytes]:
         """The body's bytes; a dropped connection becomes a NetworkError."""
+        received = 0
         try:
-            yield from self.http.iter_bytes()
+            for chunk in self.http.iter_bytes():
+                received += len(chunk)
+                yield chunk
+            if self.trace is not None:
+                self.trace(f"   received {_human_bytes(received)} in {self.elapsed:.2f} s"
+                           f" [request id {self.request_id or '-'}]")
         except httpx.TimeoutException as exc:
             raise NetworkError(
                 "timed out while receiving the answer", hint=UNKNOWN_OUTCOME
@@ -225,7 +232,8 @@ class GatewayClient:
                 self._sleep(wait)
                 continue
             try:
-                yield GatewayResponse(response, response.headers.get("x-request-id"), started)
+                yield GatewayResponse(response, response.headers.get("x-request-id"), started,
+                                      self._trace)
             finally:
                 response.close()
             return
@@ -256,8 +264,11 @@ class GatewayClient:
                 raise _Retry(error) from exc
             raise error from exc
         request_id = response.headers.get("x-request-id")
+        length = response.headers.get("content-length")
+        kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
         self.trace(
-            f"<- {response.status_code} after {time.monotonic() - started:.2f} s"
+            f"<- {response.status_code} after {time.monotonic() - started:.2f} s, {kind}, "
+            f"{_human_bytes(int(length)) if length and length.isdigit() else 'streamed'}"
             f" [request id {request_id or '-'}]"
         )
         if response.is_success:

@@ -17,7 +17,7 @@ from typer import _click  # Typer vendors Click; use its classes, never Click's 
 from typer.core import TyperGroup
 
 from vibeimg import __version__
-from vibeimg.cli import generate, mock_server
+from vibeimg.cli import config_cmd, doctor, generate, history_cmd, mock_server, preview_cmd
 from vibeimg.errors import ExitCode, VibeimgError
 from vibeimg.ui import Reporter
 
@@ -97,8 +97,14 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# Commands that take no option defaults from the config file (and must work when the
+# file is broken, to help repair it).
+NO_OPTION_DEFAULTS = frozenset({"config", "doctor", "history", "mock-server", "preview"})
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -107,10 +113,22 @@ def _root(
     ] = False,
 ) -> None:
     """Generate and edit images with gpt-image-2 from the shell."""
+    del version  # handled by its eager callback
+    name = ctx.invoked_subcommand
+    if name and name not in NO_OPTION_DEFAULTS and not ctx.resilient_parsing:
+        # Option defaults (model, size, out-dir...) from the config file, ranked by Click
+        # below the flag and the option's environment variable.
+        from vibeimg.configfile import option_defaults  # noqa: PLC0415
+
+        ctx.default_map = {name: option_defaults()}
 
 
 app.command("generate", no_args_is_help=True)(generate.generate)
 app.command("mock-server")(mock_server.mock_server)
+app.command("preview", no_args_is_help=True)(preview_cmd.preview)
+app.command("doctor")(doctor.doctor)
+app.add_typer(config_cmd.config_app, name="config")
+app.add_typer(history_cmd.history_app, name="history")
 
 
 def main() -> None:

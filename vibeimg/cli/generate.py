@@ -35,6 +35,8 @@ def generate(
     no_sidecar: opt.NoSidecar = False,
     json_output: opt.Json = False,
     dry_run: opt.DryRun = False,
+    history: opt.History = True,
+    preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
     api_key: opt.ApiKey = None,
@@ -87,4 +89,5 @@ def generate(
     run_image_requests(
         connection, reporter, request, command="generate", count=count,
         concurrency=concurrency, plan=plan, sidecar=not no_sidecar, json_output=json_output,
+        history=history, preview=preview,
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from vibeimg.cli.common import Connection, print_json, print_paths, raise_for_failures, session
-from vibeimg.errors import UsageError
+from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.images import NamePlan, ensure_output_dir
 from vibeimg.ui import Reporter, is_terminal
 
@@ -39,8 +40,15 @@ def run_image_requests(
     plan: NamePlan | None,
     sidecar: bool,
     json_output: bool,
+    history: bool = True,
+    preview: bool = False,
 ) -> None:
-    """Send ``count`` requests, save every image that arrives, print the results."""
+    """Send ``count`` requests, save every image that arrives, print the results.
+
+    The run is recorded in the history (unless ``history`` is False), whatever its
+    outcome; ``preview`` shows thumbnails of the saved images on a terminal's stderr.
+    """
+    from vibeimg.cli.recording import record_image_run  # noqa: PLC0415
     from vibeimg.imageapi import Failure, Outcome, SavedImage, fetch_image, fetch_many  # noqa: PLC0415
 
     def saved(image: SavedImage) -> None:
@@ -55,18 +63,28 @@ def run_image_requests(
             reporter.error(f"image {failure.index} of {count}: {failure.error.one_line()}")
 
     what = "image" if count == 1 else f"{count} images"
-    with session(connection, reporter) as client, reporter.spinner(
-        f"Making {what} with {request.options.model}"
-    ):
-        if plan is None:
-            image = fetch_image(client, request, index=1, plan=None,
-                                stdout=sys.stdout.buffer)
-            outcome = Outcome(saved=[image])
-        else:
-            outcome = fetch_many(
-                client, request, count=count, concurrency=concurrency, plan=plan,
-                sidecar=sidecar, on_saved=saved, on_failed=failed,
-            )
+    started = time.monotonic()
+    try:
+        with session(connection, reporter) as client, reporter.spinner(
+            f"Making {what} with {request.options.model}"
+        ):
+            if plan is None:
+                image = fetch_image(client, request, index=1, plan=None,
+                                    stdout=sys.stdout.buffer)
+                outcome = Outcome(saved=[image])
+            else:
+                outcome = fetch_many(
+                    client, request, count=count, concurrency=concurrency, plan=plan,
+                    sidecar=sidecar, on_saved=saved, on_failed=failed,
+                )
+    except VibeimgError as error:
+        record_image_run(reporter, history, command=command, request=request,
+                         offline=connection.offline, count=count, error=error,
+                         elapsed=time.monotonic() - started)
+        raise
+    record_image_run(reporter, history, command=command, request=request,
+                     offline=connection.offline, count=count, outcome=outcome,
+                     elapsed=time.monotonic() - started)
     total_cost = round(sum(s.estimated_cost_usd for s in outcome.saved), 4)
     if json_output:
         print_json({
@@ -79,6 +97,10 @@ def run_image_requests(
         })
     elif plan is not None:
         print_paths([s.path for s in outcome.saved if s.path is not None])
+    if preview:
+        from vibeimg.cli.preview_cmd import preview_saved  # noqa: PLC0415
+
+        preview_saved([s.path for s in outcome.saved], reporter)
     if outcome.saved:
         reporter.note(f"{len(outcome.saved)} of {count} saved, estimated ${total_cost:.3f}")
     raise_for_failures([f.error for f in outcome.failures], count)

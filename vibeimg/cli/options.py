@@ -5,6 +5,7 @@ Help text is rich markup: a literal ``[`` must be escaped as ``\\[``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,6 +24,37 @@ def _choices(values: tuple[str, ...]) -> Callable[[str], list[str]]:
         return [v for v in values if v.startswith(incomplete)]
 
     return complete
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+
+
+def complete_image_path(incomplete: str) -> list[str]:
+    """Image files and folders whose path starts with ``incomplete``.
+
+    When nothing matches, the list is empty and the shell falls back to its own file
+    completion.
+    """
+    folder, sep, prefix = incomplete.rpartition("/")
+    directory = Path(folder or "/").expanduser() if sep else Path()
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return []
+    shown = []
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(prefix) or (name.startswith(".") and not prefix.startswith(".")):
+            continue
+        path = f"{folder}{sep}{name}"
+        try:
+            if entry.is_dir():
+                shown.append(path + "/")
+            elif name.lower().endswith(IMAGE_SUFFIXES):
+                shown.append(path)
+        except OSError:
+            continue
+    return shown
 
 
 # Connection
@@ -62,24 +94,27 @@ PromptFile = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     help="Read the prompt from FILE instead of the argument.", dir_okay=False)]
 
 # Image options
-Model = Annotated[str, typer.Option("--model", "-m", help="Image model.",
+Model = Annotated[str, typer.Option("--model", "-m", envvar="VIBEIMG_MODEL", help="Image model.",
                                     rich_help_panel=IMAGE)]
 SizeOpt = Annotated[str, typer.Option(
-    "--size", "-s", metavar="SIZE", autocompletion=_choices(SIZE_CHOICES),
+    "--size", "-s", metavar="SIZE", autocompletion=_choices(SIZE_CHOICES), envvar="VIBEIMG_SIZE",
     help="auto, WIDTHxHEIGHT (edges multiples of 16, at most 3840, ratio at most 3:1), "
     "or square, landscape, portrait, 2k, 2k-landscape, 4k, 4k-portrait.",
     rich_help_panel=IMAGE)]
 Quality = Annotated[str, typer.Option(
     "--quality", metavar="|".join(QUALITIES), autocompletion=_choices(QUALITIES),
+    envvar="VIBEIMG_QUALITY",
     help="Rendering quality; low is fastest and cheapest.", rich_help_panel=IMAGE)]
 Format = Annotated[str, typer.Option(
     "--format", "-F", metavar="|".join(FORMATS), autocompletion=_choices(FORMATS),
+    envvar="VIBEIMG_FORMAT",
     help="Output format; jpeg is faster than png.", rich_help_panel=IMAGE)]
 Compression = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--compression", metavar="0-100", show_default=False,
     help="Compression level for jpeg and webp.", rich_help_panel=IMAGE)]
 Moderation = Annotated[str, typer.Option(
     "--moderation", metavar="|".join(MODERATIONS), autocompletion=_choices(MODERATIONS),
+    envvar="VIBEIMG_MODERATION",
     help="Content moderation strictness.", rich_help_panel=IMAGE)]
 ResponseFormat = Annotated[str, typer.Option(
     "--response-format", metavar="|".join(RESPONSE_FORMATS),
@@ -95,6 +130,7 @@ Output = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "{slug}-{n}.{ext} for several]", rich_help_panel=OUTPUT)]
 OutDir = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--out-dir", "-d", metavar="DIR", show_default=False, file_okay=False,
+    envvar="VIBEIMG_OUT_DIR",
     help="Folder for the images (created if needed) \\[default: current folder].",
     rich_help_panel=OUTPUT)]
 Force = Annotated[bool, typer.Option(
@@ -116,3 +152,13 @@ Concurrency = Annotated[int, typer.Option(
 DryRun = Annotated[bool, typer.Option(
     "--dry-run", help="Print the request(s) and the estimated cost; send nothing.",
     rich_help_panel=OUTPUT)]
+History = Annotated[bool, typer.Option(
+    "--history/--no-history", envvar="VIBEIMG_HISTORY", show_default=False,
+    help="Record the run in the history ('vibeimg history') \\[default: on; "
+    "config: history].", rich_help_panel=OUTPUT)]
+Preview = Annotated[bool, typer.Option(
+    "--preview", help="Show a thumbnail of each saved image in the terminal (stderr).",
+    rich_help_panel=OUTPUT)]
+ImagePath = Annotated[Path, typer.Argument(
+    metavar="IMAGE", autocompletion=complete_image_path, show_default=False,
+    help="An image file.")]

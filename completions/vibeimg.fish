@@ -1,0 +1,1 @@
+complete --command vibeimg --no-files --arguments "(env _VIBEIMG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) vibeimg)" --condition "env _VIBEIMG_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) vibeimg"

@@ -1,0 +1,187 @@
+"""What ``vibeimg doctor`` checks: versions, settings, key, gateway, folders, history.
+
+Each check says what it found and, when something is wrong, the fix. The first failed
+check decides the exit code (no key: usage; a refused key: auth; no answer: network).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import stat
+from dataclasses import dataclass, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from vibeimg import __version__
+from vibeimg.config import (
+    Settings,
+    config_dir,
+    config_path,
+    data_dir,
+    mask_key,
+    read_config_file,
+)
+from vibeimg.errors import (
+    AuthError,
+    ExitCode,
+    GatewayError,
+    NetworkError,
+    UsageError,
+    VibeimgError,
+)
+
+PACKAGES = ("typer", "rich", "httpx", "httpx-sse", "pillow", "platformdirs")
+GATEWAY_TIMEOUT = 20.0  # seconds: GET /models is cheap; no need to wait minutes
+
+
+@dataclass
+class Check:
+    """One finding: ``ok``, ``warn`` or ``fail``, with the fix for a failure."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str | None = None
+    exit_code: ExitCode = ExitCode.OK
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "detail": self.detail,
+                "fix": self.fix}
+
+
+class DoctorFailed(VibeimgError):
+    """At least one check failed; the exit code is the first failure's."""
+
+    def __init__(self, failures: list[Check]) -> None:
+        first = failures[0]
+        count = "a problem" if len(failures) == 1 else f"{len(failures)} problems"
+        names = ", ".join(f.name for f in failures)
+        super().__init__(f"doctor found {count} ({names}); see the report above",
+                         hint=first.fix)
+        self.exit_code = first.exit_code if first.exit_code else ExitCode.FAILURE
+
+
+def versions() -> dict[str, str]:
+    found = {"vibeimg": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def check_config_file() -> Check:
+    from vibeimg import configfile  # noqa: PLC0415
+
+    path = config_path()
+    if not path.exists():
+        return Check("config file", "ok", f"{path} (none yet; defaults apply)")
+    try:
+        table = read_config_file(path)
+        configfile.option_defaults(table)
+    except UsageError as exc:
+        return Check("config file", "fail", exc.message, exc.hint, ExitCode.USAGE)
+    mode = _mode(path)
+    unknown = sorted(set(table) - set(configfile.BY_KEY))
+    if mode & 0o077 and "api_key" in table:
+        return Check("config file", "fail", f"{path} holds a key and is readable by others "
+                     f"({mode:04o})", f"chmod 600 {path}", ExitCode.USAGE)
+    if unknown:
+        return Check("config file", "warn", f"{path}: unknown settings {', '.join(unknown)}",
+                     "remove them: 'vibeimg config list' shows the known ones")
+    return Check("config file", "ok", f"{path} ({mode:04o}, {len(table)} settings)")
+
+
+def check_key(settings: Settings, *, offline: bool) -> Check:
+    origin = settings.origins.get("api_key", "default")
+    if offline:
+        return Check("API key", "ok", "not needed offline (the emulator accepts any key)")
+    if not settings.api_key:
+        return Check("API key", "fail", "not set",
+                     "run 'vibeimg config set api-key', or set VIBEIMG_API_KEY",
+                     ExitCode.USAGE)
+    return Check("API key", "ok", f"{mask_key(settings.api_key)} ({origin})")
+
+
+def check_gateway(settings: Settings, *, label: str, trace: Any = None) -> Check:
+    """``GET /models``: does the base URL answer, and does it accept the key?"""
+    from vibeimg.client import GatewayClient  # noqa: PLC0415 - httpx only here
+
+    quick = replace(settings, retries=0, timeout=min(settings.timeout, GATEWAY_TIMEOUT))
+    name = "gateway"
+    try:
+        with GatewayClient(quick, trace=trace) as client, client.open("GET", "models") as answer:
+            payload = answer.read_json()
+            elapsed = answer.elapsed
+            request_id = answer.request_id
+    except AuthError as exc:
+        if not settings.api_key:
+            return Check(name, "warn", f"{label} answers, and wants a key (HTTP {exc.status})")
+        return Check(name, "fail", f"{label} refused the key: {exc.one_line()}",
+                     "check the key: 'vibeimg config set api-key' or VIBEIMG_API_KEY",
+                     ExitCode.AUTH)
+    except GatewayError as exc:
+        return Check(name, "fail", f"{label}: {exc.one_line()}",
+                     "check --base-url (it should end in /v1)", exc.exit_code)
+    except NetworkError as exc:
+        return Check(name, "fail", f"{label} does not answer: {exc.message}",
+                     "check the network and the base URL, or use --offline", ExitCode.NETWORK)
+    except VibeimgError as exc:
+        return Check(name, "fail", f"{label}: {exc.one_line()}",
+                     "check the base URL: it should be an OpenAI-compatible API", exc.exit_code)
+    models = [m.get("id") for m in payload.get("data", []) if isinstance(m, dict)] \
+        if isinstance(payload, dict) else []
+    detail = (f"{label} answers GET /models in {elapsed:.2f} s "
+              f"({', '.join(str(m) for m in models) or 'no models listed'})")
+    if request_id:
+        detail += f" [request id {request_id}]"
+    return Check(name, "ok", detail)
+
+
+def check_folder(name: str, path: Path, *, private: bool = False) -> Check:
+    """A folder vibeimg writes to: it exists (or can be made) and is writable."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        return Check(name, "fail", f"{path} is not a folder", f"remove or rename {probe}",
+                     ExitCode.USAGE)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return Check(name, "fail", f"{path} is not writable",
+                     f"fix its permissions (chmod u+w {probe})", ExitCode.USAGE)
+    if probe != path:
+        return Check(name, "ok", f"{path} (created when first needed)")
+    if private and _mode(path) & 0o077:
+        return Check(name, "warn", f"{path} is readable by others ({_mode(path):04o})",
+                     f"chmod 700 {path}")
+    return Check(name, "ok", str(path))
+
+
+def check_history() -> Check:
+    from vibeimg.history import History, HistoryError  # noqa: PLC0415
+
+    try:
+        with History(create=False) as history:
+            if not history.exists:
+                return Check("history", "ok", f"{history.path} (none yet)")
+            runs = history.count()
+            runs_text = "1 run" if runs == 1 else f"{runs} runs"
+            search = "full-text search" if history.fts else "simple search (no FTS5)"
+    except HistoryError as exc:
+        return Check("history", "fail", exc.message, exc.hint)
+    return Check("history", "ok", f"{history.path} ({runs_text}, {search})")
+
+
+def folder_checks(out_dir: Path) -> list[Check]:
+    return [
+        check_folder("config folder", config_dir(), private=True),
+        check_folder("data folder", data_dir(), private=True),
+        check_folder("output folder", out_dir),
+    ]

@@ -1,0 +1,140 @@
+"""``vibeimg config``: set, get, unset, list and locate the settings file."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from vibeimg.cli.common import print_json
+from vibeimg.config import config_path
+from vibeimg.errors import UsageError
+from vibeimg.ui import Reporter, is_terminal
+
+SETTING_NAMES = ("api-key", "base-url", "timeout", "retries", "model", "size", "quality",
+                 "format", "moderation", "out-dir", "history")  # as vibeimg.configfile
+
+
+def _complete_name(incomplete: str) -> list[str]:
+    return [name for name in SETTING_NAMES if name.startswith(incomplete)]
+
+
+def _complete_value(ctx: typer.Context, incomplete: str) -> list[str]:
+    from vibeimg.params import FORMATS, MODERATIONS, QUALITIES, SIZE_CHOICES  # noqa: PLC0415
+
+    choices = {"size": SIZE_CHOICES, "quality": QUALITIES, "format": FORMATS,
+               "moderation": MODERATIONS, "history": ("true", "false")}
+    name = str(ctx.params.get("name") or "")
+    return [v for v in choices.get(name, ()) if v.startswith(incomplete)]
+
+
+Name = Annotated[str, typer.Argument(
+    metavar="NAME", autocompletion=_complete_name, show_default=False,
+    help=f"One of: {', '.join(SETTING_NAMES)}.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+config_app = typer.Typer(
+    name="config",
+    help="Read and change settings kept in the config file.\n\n"
+    "Settings apply in this order: command-line flag, environment variable, config file, "
+    "default. The file is TOML, private to you (0600).",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _read_key() -> str:
+    """The key, typed without echo on a terminal, or read from a pipe."""
+    if is_terminal(sys.stdin):
+        value: str = typer.prompt("API key", hide_input=True, err=True)
+        return value.strip()
+    return sys.stdin.readline().strip()
+
+
+@config_app.command("set")
+def config_set(
+    name: Name,
+    value: Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+        metavar="VALUE", autocompletion=_complete_value, show_default=False,
+        help="The new value (for api-key: typed at a hidden prompt, or piped in).")] = None,
+) -> None:
+    """Store a setting in the config file.
+
+    For api-key, give no value: it is asked for without echo (or read from stdin when piped), so it never lands in your shell history.
+
+    Examples:
+
+      vibeimg config set size landscape
+
+      vibeimg config set api-key
+    """
+    from vibeimg import configfile  # noqa: PLC0415
+
+    spec = configfile.find_setting(name)
+    if spec.secret:
+        if value is not None:
+            raise UsageError(
+                "refusing a key on the command line: it would stay in your shell history",
+                hint="run 'vibeimg config set api-key' and paste it at the prompt, or pipe it in",
+            )
+        value = _read_key()
+    elif value is None:
+        raise UsageError(f"no value for {spec.name}",
+                         hint=f"vibeimg config set {spec.name} VALUE")
+    spec, stored = configfile.set_value(spec.name, value)
+    Reporter().note(f"{spec.name} = {spec.show(stored)} (in {config_path()})")
+
+
+@config_app.command("get")
+def config_get(name: Name) -> None:
+    """Print a setting's value as it applies now (environment, then file, then default).
+
+    The API key is printed masked.
+    """
+    from vibeimg import configfile  # noqa: PLC0415
+
+    resolved = configfile.resolve(configfile.find_setting(name))
+    if resolved.value is None:
+        raise UsageError(f"{resolved.spec.name} is not set",
+                         hint=f"vibeimg config set {resolved.spec.name}")
+    sys.stdout.write(resolved.spec.show(resolved.value) + "\n")
+
+
+@config_app.command("unset")
+def config_unset(name: Name) -> None:
+    """Remove a setting from the config file (its default applies again)."""
+    from vibeimg import configfile  # noqa: PLC0415
+
+    spec, removed = configfile.unset_value(name)
+    if not removed:
+        Reporter().warn(f"{spec.name} was not set in {config_path()}")
+
+
+@config_app.command("list")
+def config_list(
+    origin: Annotated[bool, typer.Option(
+        "--origin", help="Also say where each value comes from.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """List every setting and its value now; the API key is masked."""
+    from vibeimg import configfile  # noqa: PLC0415
+
+    settings = configfile.resolve_all()
+    if json_output:
+        print_json({"config_file": str(config_path()),
+                    "settings": [s.as_json() for s in settings]})
+        return
+    width = max(len(s.spec.name) for s in settings)
+    for item in settings:
+        line = f"{item.spec.name:<{width}} = {item.spec.show(item.value)}"
+        if origin:
+            line += f"  ({item.origin})"
+        sys.stdout.write(line + "\n")
+
+
+@config_app.command("path")
+def config_show_path() -> None:
+    """Print the config file's path (it may not exist yet)."""
+    sys.stdout.write(f"{config_path()}\n")
+

@@ -1,0 +1,122 @@
+"""``vibeimg doctor``: is everything in place? Versions, settings, key, gateway, folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vibeimg.cli import options as opt
+from vibeimg.cli.common import Connection, print_json
+from vibeimg.config import mask_key
+from vibeimg.errors import VibeimgError
+
+MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+
+
+def doctor(
+    offline: opt.Offline = False,
+    base_url: opt.BaseUrl = None,
+    api_key: opt.ApiKey = None,
+    timeout: opt.Timeout = None,
+    retries: opt.Retries = None,
+    verbose: opt.Verbose = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Check the installation, settings, key, gateway and folders; say how to fix problems.
+
+    Sends one cheap request (GET /models) to the base URL. Exits non-zero when a check fails: 2 for settings or a missing key, 3 for a refused key, 6 when the gateway does not answer. With --offline, checks against the built-in emulator.
+
+    Examples:
+
+      vibeimg doctor
+
+      vibeimg doctor --offline
+    """
+    from vibeimg import checkup, configfile  # noqa: PLC0415
+
+    connection = Connection(offline, base_url, api_key, timeout, retries, verbose=verbose)
+    reporter = connection.reporter()
+    checks: list[checkup.Check] = [checkup.check_config_file()]
+    settings: Any = None
+    try:
+        settings = connection.settings()
+    except VibeimgError as exc:  # a bad setting is a finding, not a crash
+        checks.append(checkup.Check("settings", "fail", exc.message, exc.hint, exc.exit_code))
+    resolved = _settings_table(configfile, settings, connection_offline=offline)
+    if settings is not None:
+        checks.append(checkup.check_key(settings, offline=offline))
+        checks.append(_gateway(checkup, connection, settings, reporter))
+    out_dir = next((r["value"] for r in resolved if r["name"] == "out-dir"), None)
+    checks += checkup.folder_checks(Path(out_dir) if out_dir else Path.cwd())
+    checks.append(checkup.check_history())
+    found = checkup.versions()
+    if json_output:
+        print_json({"ok": all(c.status != "fail" for c in checks), "versions": found,
+                    "settings": resolved, "checks": [c.as_json() for c in checks]})
+    else:
+        _print_report(found, resolved, checks)
+    failures = [c for c in checks if c.status == "fail"]
+    if failures:
+        raise checkup.DoctorFailed(failures)
+
+
+def _gateway(checkup: Any, connection: Connection, settings: Any, reporter: Any) -> Any:
+    if not connection.offline:
+        return checkup.check_gateway(settings, label=settings.base_url, trace=reporter.trace)
+    from dataclasses import replace  # noqa: PLC0415
+
+    from vibeimg.emulator import Emulator  # noqa: PLC0415 - only offline
+
+    with Emulator() as emulator:
+        return checkup.check_gateway(replace(settings, base_url=emulator.base_url),
+                                     label="the offline emulator", trace=reporter.trace)
+
+
+def _settings_table(configfile: Any, settings: Any, *,
+                    connection_offline: bool) -> list[dict[str, Any]]:
+    """Every setting's value and origin; the connection ones as this run resolved them."""
+    try:
+        rows: list[dict[str, Any]] = [r.as_json() for r in configfile.resolve_all()]
+    except VibeimgError:  # an unreadable file is already reported
+        return []
+    if settings is not None:
+        resolved = {"base-url": settings.base_url, "timeout": settings.timeout,
+                    "retries": settings.retries, "api-key": mask_key(settings.api_key)}
+        keys = {"base-url": "base_url", "timeout": "timeout", "retries": "retries",
+                "api-key": "api_key"}
+        if connection_offline:
+            resolved["api-key"] = "(not needed offline)"
+        for row in rows:
+            if row["name"] in resolved:
+                row["value"] = resolved[row["name"]]
+            if row["name"] in keys:
+                row["origin"] = settings.origins.get(keys[row["name"]], row["origin"])
+    for row in rows:
+        if connection_offline and row["name"] == "api-key":
+            row["origin"] = "offline"
+        spec = configfile.BY_NAME[row["name"]]
+        row["shown"] = row["value"] if spec.secret else spec.show(row["value"])
+    return rows
+
+
+def _print_report(found: dict[str, str], resolved: list[dict[str, Any]],
+                  checks: list[Any]) -> None:
+    out = sys.stdout
+    out.write("  ".join(f"{name} {version}" for name, version in found.items()) + "\n\n")
+    if resolved:
+        out.write("settings (flag > environment > config file > default):\n")
+        width = max(len(r["name"]) for r in resolved)
+        for row in resolved:
+            out.write(f"  {row['name']:<{width}}  {row['shown']}  ({row['origin']})\n")
+        out.write("\n")
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        line = f"{MARKS[check.status]}  {check.name:<{width}}  {check.detail}"
+        if check.fix and check.status != "ok":
+            line += f"\n      {' ' * width}  fix: {check.fix}"
+        out.write(line + "\n")
+    out.flush()

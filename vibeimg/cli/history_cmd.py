@@ -1,0 +1,196 @@
+"""``vibeimg history``: recent runs, one run in full, full-text search, estimated spend."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from datetime import datetime
+from typing import Annotated, Any, Optional
+
+import typer
+
+from vibeimg.cli.common import print_json
+from vibeimg.errors import UsageError
+from vibeimg.ui import is_terminal
+
+COMMANDS = ("generate", "edit", "chat-stream", "batch")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+Limit = Annotated[int, typer.Option(
+    "--limit", "-n", min=1, metavar="N", help="How many runs to show, newest first.")]
+
+history_app = typer.Typer(
+    name="history",
+    help="Find past runs: prompts, revised prompts, saved files, request ids, costs.\n\n"
+    "Every generate, edit, chat-stream and batch item is recorded in a private SQLite "
+    "database (never the key). Turn it off with --no-history or "
+    "'vibeimg config set history false'.",
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _local_time(created: str, seconds: bool = False) -> str:
+    try:
+        when = datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone()
+    except ValueError:
+        return created
+    return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _cost(entry: Any) -> str:
+    return "offline" if entry.offline else f"${entry.estimated_cost_usd:.3f}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _print_entries(entries: list[Any], json_output: bool) -> None:
+    if json_output:
+        print_json({"runs": [e.as_json() for e in entries]})
+        return
+    width = shutil.get_terminal_size().columns if is_terminal(sys.stdout) else 0
+    for entry in entries:
+        head = (f"{entry.id:>5}  {_local_time(entry.created)}  {entry.command:<11} "
+                f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
+        prompt = _one_line(entry.prompt)
+        if width and len(head) + len(prompt) > width:
+            prompt = prompt[: max(10, width - len(head) - 1)] + "…"
+        sys.stdout.write(head + prompt + "\n")
+    sys.stdout.flush()
+
+
+def _open(create: bool = False) -> Any:
+    from vibeimg.history import History  # noqa: PLC0415 - sqlite only here
+
+    return History(create=create)
+
+
+@history_app.callback()
+def history_list(
+    ctx: typer.Context,
+    limit: Limit = 20,
+    command: Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
+        "--command", metavar="|".join(COMMANDS), show_default=False,
+        autocompletion=lambda incomplete: [c for c in COMMANDS if c.startswith(incomplete)],
+        help="Only runs of this command.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """List recent runs, newest first: id, time, command, outcome, images, cost, prompt.
+
+    Examples:
+
+      vibeimg history -n 5
+
+      vibeimg history search otter
+
+      vibeimg history show 12
+
+      vibeimg history cost --since 7d
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if command is not None and command not in COMMANDS:
+        raise UsageError(f"unknown command {command!r}", hint=f"use one of {', '.join(COMMANDS)}")
+    with _open() as history:
+        _print_entries(history.recent(limit, command), json_output)
+
+
+@history_app.command("show")
+def history_show(
+    entry_id: Annotated[int, typer.Argument(metavar="ID", help="The run's id.")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Show one run in full: prompt, revised prompt, parameters, files, request ids, usage."""
+    with _open() as history:
+        entry = history.get(entry_id)
+    if entry is None:
+        raise UsageError(f"no run with id {entry_id} in the history",
+                         hint="list the ids with 'vibeimg history'")
+    if json_output:
+        print_json(entry.as_json())
+        return
+    rows: list[tuple[str, Any]] = [
+        ("id", entry.id),
+        ("time", _local_time(entry.created, seconds=True)),
+        ("command", entry.command),
+        ("outcome", entry.outcome),
+        ("error", entry.error),
+        ("prompt", entry.prompt),
+        ("revised prompt", entry.revised_prompt),
+        ("model", entry.model),
+        ("parameters", " ".join(f"{k}={v}" for k, v in entry.parameters.items())),
+        ("images", entry.images),
+        *[("output", path) for path in entry.outputs],
+        *[("request id", rid) for rid in entry.request_ids],
+        ("usage", json.dumps(entry.usage) if entry.usage else None),
+        ("estimated cost", "none (offline emulator)" if entry.offline
+         else f"${entry.estimated_cost_usd:.4f}"),
+        ("elapsed", None if entry.elapsed_seconds is None else f"{entry.elapsed_seconds:.1f} s"),
+    ]
+    for label, value in rows:
+        if value is None or value == "":
+            continue
+        text = str(value).replace("\n", "\n" + " " * 16)
+        sys.stdout.write(f"{label:<15} {text}\n")
+
+
+@history_app.command("search")
+def history_search(
+    words: Annotated[list[str], typer.Argument(
+        metavar="TEXT...", help="Words that must all appear in the prompt or revised prompt.")],
+    limit: Limit = 20,
+    json_output: JsonFlag = False,
+) -> None:
+    """Find runs by words of their prompt or revised prompt (word prefixes match too)."""
+    with _open() as history:
+        _print_entries(history.search(" ".join(words), limit), json_output)
+
+
+@history_app.command("cost")
+def history_cost(
+    since: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--since", metavar="DATE", show_default=False,
+        help="From this local date or time: YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, "
+        "yesterday, 7d, 2w \\[default: all time].")] = None,
+    until: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--until", metavar="DATE", show_default=False,
+        help="Up to (not including) this date or time.")] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Total the estimated spend of recorded runs (offline runs cost nothing).
+
+    Estimates follow the published image prices (SPEC section 6); auto quality counts as high.
+    """
+    from vibeimg.history import parse_since  # noqa: PLC0415
+
+    start = parse_since(since) if since else None
+    end = parse_since(until) if until else None
+    with _open() as history:
+        summary = history.cost(start, end)
+    if json_output:
+        print_json(summary.as_json())
+        return
+    period = f" since {since}" if since else ""
+    period += f" until {until}" if until else ""
+    sys.stdout.write(f"${summary.estimated_cost_usd:.3f} estimated for "
+                     f"{_plural(summary.runs, 'run')} ({_plural(summary.images, 'image')})"
+                     f"{period}\n")
+    for command, amount in sorted(summary.by_command.items()):
+        sys.stdout.write(f"  {command:<12} ${amount:.3f}\n")
+    if summary.offline_runs:
+        sys.stdout.write(f"  ({_plural(summary.offline_runs, 'offline run')}, no cost)\n")
+
+
+@history_app.command("path")
+def history_path() -> None:
+    """Print the history database's path."""
+    from vibeimg.history import database_path  # noqa: PLC0415
+
+    sys.stdout.write(f"{database_path()}\n")

@@ -1,0 +1,86 @@
+"""Recording runs in the history from the commands: one call, never fatal.
+
+``record_run(reporter, enabled, command=..., prompt=..., ...)`` takes the fields of
+:class:`vibeimg.history.Entry`. A locked or damaged database becomes a warning: the
+images are saved whatever happens to the history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vibeimg.errors import UsageError, VibeimgError
+from vibeimg.ui import Reporter
+
+
+def record_run(reporter: Reporter, enabled: bool, **fields: Any) -> int | None:
+    """Record one run; returns its id, or None when off or when the history failed."""
+    if not enabled:
+        return None
+    from vibeimg import history  # noqa: PLC0415 - sqlite only when recording
+
+    try:
+        return history.record(**fields)
+    except history.HistoryError as exc:
+        reporter.warn(f"not recorded in the history: {exc.one_line()}")
+    return None
+
+
+def outcome_of(error: BaseException | None, *, saved: int, failed: int) -> tuple[str, str | None]:
+    """The history's outcome word (ok, partial, failed, interrupted) and error line."""
+    from vibeimg.errors import Interrupted  # noqa: PLC0415
+
+    line = error.one_line() if isinstance(error, VibeimgError) else None
+    if isinstance(error, Interrupted):
+        return "interrupted", line
+    if not saved:
+        return "failed", line or "no image was saved"
+    if failed:
+        return "partial", line
+    return "ok", None
+
+
+def record_image_run(
+    reporter: Reporter,
+    enabled: bool,
+    *,
+    command: str,
+    request: Any,
+    offline: bool,
+    count: int,
+    outcome: Any = None,
+    error: BaseException | None = None,
+    elapsed: float | None = None,
+) -> int | None:
+    """Record a run of ``run_image_requests`` (an ImageRequest and its Outcome)."""
+    if not enabled or isinstance(error, UsageError):  # refused before sending: no run
+        return None
+    from vibeimg.history import sum_usage  # noqa: PLC0415
+
+    saved = list(outcome.saved) if outcome is not None else []
+    failures = list(outcome.failures) if outcome is not None else []
+    if error is None and failures:
+        error = failures[0].error
+    word, error_line = outcome_of(error, saved=len(saved), failed=len(failures))
+    revised = [s.revised_prompt for s in saved if s.revised_prompt]
+    request_ids = [s.request_id for s in saved if s.request_id]
+    request_ids += [rid for f in failures if (rid := getattr(f.error, "request_id", None))]
+    extra = {k: v for k, v in request.record.items() if k != "slug"}
+    return record_run(
+        reporter, True,
+        command=command,
+        prompt=request.prompt,
+        revised_prompt="\n".join(dict.fromkeys(revised)) or None,
+        model=request.options.model,
+        parameters={"endpoint": request.endpoint, **request.sidecar_parameters(),
+                    "count": count, **extra},
+        outputs=[str(s.path.resolve()) for s in saved if s.path is not None],
+        request_ids=request_ids,
+        usage=sum_usage([s.usage for s in saved]),
+        estimated_cost_usd=round(sum(s.estimated_cost_usd for s in saved), 6),
+        outcome=word,
+        error=error_line,
+        offline=offline,
+        images=len(saved),
+        elapsed_seconds=None if elapsed is None else round(elapsed, 3),
+    )

@@ -1,0 +1,315 @@
+"""The settings people keep in the config file: names, checks, origins, and writing it.
+
+Every setting has a command-line name (``api-key``), a key in the TOML file
+(``api_key``), environment variables, and a default. The order is always
+flag > environment > config file > default. Option defaults (model, size, quality,
+format, moderation, out-dir, history) reach the commands through Click's
+``default_map`` and the options' own environment variables, so the commands need
+nothing special to honour them.
+
+The file is flat (``key = value`` with strings, numbers and booleans), so a small
+writer suffices. It is written atomically, 0600, in a 0700 folder: it may hold a key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vibeimg.config import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    KEY_ENV,
+    config_path,
+    mask_key,
+    read_config_file,
+)
+from vibeimg.errors import UsageError
+from vibeimg.params import (
+    DEFAULT_MODEL,
+    FORMATS,
+    MODERATIONS,
+    QUALITIES,
+    check_choice,
+    parse_size,
+)
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"invalid base URL {value!r}", hint=f"use an http(s) URL such as "
+                         f"{DEFAULT_BASE_URL}")
+    return url
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise UsageError(f"invalid timeout {value!r}", hint="use a number of seconds, e.g. 300")
+    return number
+
+
+def _retries(value: str) -> int:
+    if not value.strip().isdigit():
+        raise UsageError(f"invalid retries {value!r}", hint="use a whole number, 0 or more")
+    return int(value)
+
+
+def _size(value: str) -> str:
+    parse_size(value)
+    return value.strip().lower()
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    return lambda value: check_choice(name, value.strip().lower(), choices)
+
+
+def _model(value: str) -> str:
+    if not value.strip():
+        raise UsageError("the model name is empty", hint="e.g. gpt-image-2")
+    return value.strip()
+
+
+def _folder(value: str) -> str:
+    if not value.strip():
+        raise UsageError("the folder is empty", hint="e.g. ~/Pictures/vibeimg")
+    return str(Path(value.strip()).expanduser())
+
+
+def parse_bool(value: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise UsageError(f"invalid yes/no value {value!r}", hint="use true or false")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its names, where it can come from, and how a value is checked."""
+
+    name: str  # on the command line: vibeimg config set NAME
+    key: str  # in the TOML file
+    help: str
+    default: Any
+    env: tuple[str, ...]
+    parse: Callable[[str], Any]
+    param: str | None = None  # the command parameter whose default it provides
+    secret: bool = False
+    unset_text: str = "(not set)"
+
+    def show(self, value: Any) -> str:
+        """A value as text; a secret is masked."""
+        if self.secret:
+            return mask_key(value if value is None else str(value))
+        if value is None:
+            return self.unset_text
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("api-key", "api_key", "the gateway key (never shown, never echoed)", None,
+                KEY_ENV, str.strip, secret=True),
+    SettingSpec("base-url", "base_url", "the gateway's base URL", DEFAULT_BASE_URL,
+                BASE_URL_ENV, _url),
+    SettingSpec("timeout", "timeout", "seconds to wait for an answer", DEFAULT_TIMEOUT,
+                ("VIBEIMG_TIMEOUT",), _positive_float),
+    SettingSpec("retries", "retries", "retries when the gateway cannot have done the work",
+                DEFAULT_RETRIES, ("VIBEIMG_RETRIES",), _retries),
+    SettingSpec("model", "model", "the image model", DEFAULT_MODEL, ("VIBEIMG_MODEL",),
+                _model, param="model"),
+    SettingSpec("size", "size", "the default --size", "auto", ("VIBEIMG_SIZE",), _size,
+                param="size"),
+    SettingSpec("quality", "quality", "the default --quality", "auto", ("VIBEIMG_QUALITY",),
+                _choice("quality", QUALITIES), param="quality"),
+    SettingSpec("format", "format", "the default --format", "png", ("VIBEIMG_FORMAT",),
+                _choice("format", FORMATS), param="output_format"),
+    SettingSpec("moderation", "moderation", "the default --moderation", "auto",
+                ("VIBEIMG_MODERATION",), _choice("moderation", MODERATIONS),
+                param="moderation"),
+    SettingSpec("out-dir", "out_dir", "the folder images are saved in", None,
+                ("VIBEIMG_OUT_DIR",), _folder, param="out_dir", unset_text="(current folder)"),
+    SettingSpec("history", "history", "record each run in the history database", True,
+                ("VIBEIMG_HISTORY",), parse_bool, param="history"),
+)
+BY_NAME = {spec.name: spec for spec in SETTINGS}
+BY_KEY = {spec.key: spec for spec in SETTINGS}
+
+
+def find_setting(name: str) -> SettingSpec:
+    """A setting by its name (``api-key``; ``api_key`` also works)."""
+    spec = BY_NAME.get(name.strip().lower().replace("_", "-"))
+    if spec is None:
+        raise UsageError(f"unknown setting {name!r}",
+                         hint=f"use one of {', '.join(BY_NAME)}", param="name")
+    return spec
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A setting's value outside any one command: environment > config file > default."""
+
+    spec: SettingSpec
+    value: Any
+    origin: str  # "env NAME", "config file" or "default"
+
+    def as_json(self) -> dict[str, Any]:
+        value = self.spec.show(self.value) if self.spec.secret else self.value
+        return {"name": self.spec.name, "value": value, "origin": self.origin}
+
+
+def resolve(
+    spec: SettingSpec, environ: Mapping[str, str] | None = None,
+    file: Mapping[str, Any] | None = None,
+) -> Resolved:
+    environ = os.environ if environ is None else environ
+    file = read_config_file() if file is None else file
+    for env in spec.env:
+        if environ.get(env):
+            return Resolved(spec, environ[env], f"env {env}")
+    if spec.key in file:
+        return Resolved(spec, file[spec.key], "config file")
+    return Resolved(spec, spec.default, "default")
+
+
+def resolve_all(
+    environ: Mapping[str, str] | None = None, file: Mapping[str, Any] | None = None
+) -> list[Resolved]:
+    file = read_config_file() if file is None else file
+    return [resolve(spec, environ, file) for spec in SETTINGS]
+
+
+def option_defaults(file: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Command parameter defaults from the config file (Click's ``default_map``).
+
+    The options read their environment variables themselves, and Click ranks them:
+    flag > environment > this map > the declared default.
+    """
+    file = read_config_file() if file is None else file
+    defaults: dict[str, Any] = {}
+    for spec in SETTINGS:
+        if spec.param is None or spec.key not in file:
+            continue
+        try:
+            defaults[spec.param] = spec.parse(str(file[spec.key]))
+        except UsageError as exc:
+            raise UsageError(
+                f"the config file's {spec.key} is invalid: {exc.one_line()}",
+                hint=f"fix it with 'vibeimg config set {spec.name} VALUE' or "
+                f"'vibeimg config unset {spec.name}'",
+            ) from exc
+    return defaults
+
+
+# Writing the file
+
+
+def _toml_key(key: str) -> str:
+    if key and all(c.isalnum() or c in "-_" for c in key) and key.isascii():
+        return key
+    return _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    escapes = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n",
+               "\f": "\\f", "\r": "\\r"}
+    out = []
+    for char in text:
+        if char in escapes:
+            out.append(escapes[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def toml_value(value: Any) -> str:
+    """A flat TOML value: string, integer, float or boolean."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    raise UsageError(f"the config file holds a value vibeimg cannot rewrite: {value!r}",
+                     hint="edit the file by hand (see 'vibeimg config path')")
+
+
+def dumps(table: Mapping[str, Any]) -> str:
+    lines = ["# vibeimg settings. Change them with: vibeimg config set NAME VALUE"]
+    lines += [f"{_toml_key(k)} = {toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def secure_folder(folder: Path) -> Path:
+    """Create ``folder`` (and parents) and make it private (0700)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+        folder.chmod(FOLDER_MODE)
+    except OSError as exc:
+        raise UsageError(f"cannot create the folder {folder}: {exc.strerror}",
+                         hint="check its permissions, or set VIBEIMG_HOME") from exc
+    return folder
+
+
+def write_config_file(table: Mapping[str, Any], path: Path | None = None) -> Path:
+    """Replace the config file atomically with ``table``, mode 0600 in a 0700 folder."""
+    path = path or config_path()
+    text = dumps(table)
+    secure_folder(path.parent)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".part")
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp_name, path)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise UsageError(f"cannot write the config file {path}: {exc.strerror}",
+                         hint="check the folder's permissions, or set VIBEIMG_HOME") from exc
+    return path
+
+
+def set_value(name: str, raw: str, path: Path | None = None) -> tuple[SettingSpec, Any]:
+    """Check ``raw`` for setting ``name`` and store it in the config file."""
+    spec = find_setting(name)
+    value = spec.parse(raw)
+    if spec.secret and not value:
+        raise UsageError("the key is empty", hint="paste the key when asked")
+    table = dict(read_config_file(path))
+    table[spec.key] = value
+    write_config_file(table, path)
+    return spec, value
+
+
+def unset_value(name: str, path: Path | None = None) -> tuple[SettingSpec, bool]:
+    """Remove a setting from the config file; False when it was not there."""
+    spec = find_setting(name)
+    table = dict(read_config_file(path))
+    if spec.key not in table:
+        return spec, False
+    del table[spec.key]
+    write_config_file(table, path)
+    return spec, True

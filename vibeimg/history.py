@@ -1,0 +1,359 @@
+"""The run history: one SQLite row per run (a generate, an edit, a stream, a batch item).
+
+Each row keeps the time, command, prompt, revised prompt, parameters, output paths,
+request ids, usage, estimated cost and outcome; never the key. Prompts are searchable
+with SQLite's full-text index (FTS5) where the SQLite build has it, else with LIKE.
+
+The history must never stop an image from being saved: every failure here (a locked
+or corrupt database, a full disk) is raised as :class:`HistoryError`, which the
+command-line layer turns into a warning. Locks are waited on only briefly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from vibeimg.config import data_dir
+from vibeimg.errors import UsageError, VibeimgError
+
+LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
+SCHEMA_VERSION = 1
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+OUTCOMES = ("ok", "partial", "failed", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    command TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    revised_prompt TEXT,
+    model TEXT,
+    parameters TEXT NOT NULL DEFAULT '{}',
+    outputs TEXT NOT NULL DEFAULT '[]',
+    request_ids TEXT NOT NULL DEFAULT '[]',
+    usage TEXT,
+    estimated_cost_usd REAL NOT NULL DEFAULT 0,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    offline INTEGER NOT NULL DEFAULT 0,
+    images INTEGER NOT NULL DEFAULT 0,
+    elapsed_seconds REAL
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
+"""
+_FTS_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(
+    prompt, revised_prompt, content='runs', content_rowid='id'
+);
+CREATE TRIGGER IF NOT EXISTS runs_fts_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO runs_fts(rowid, prompt, revised_prompt)
+    VALUES (new.id, new.prompt, new.revised_prompt);
+END;
+CREATE TRIGGER IF NOT EXISTS runs_fts_delete AFTER DELETE ON runs BEGIN
+    INSERT INTO runs_fts(runs_fts, rowid, prompt, revised_prompt)
+    VALUES ('delete', old.id, old.prompt, old.revised_prompt);
+END;
+"""
+_JSON_COLUMNS = ("parameters", "outputs", "request_ids", "usage")
+
+
+class HistoryError(VibeimgError):
+    """The history database cannot be read or written."""
+
+
+def database_path() -> Path:
+    """Where the history lives: ``history.sqlite3`` in the data folder."""
+    return data_dir() / "history.sqlite3"
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Entry:
+    """One recorded run."""
+
+    command: str
+    prompt: str
+    revised_prompt: str | None = None
+    model: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    estimated_cost_usd: float = 0.0
+    outcome: str = "ok"
+    error: str | None = None
+    offline: bool = False
+    images: int = 0
+    elapsed_seconds: float | None = None
+    created: str = ""
+    id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CostSummary:
+    """Estimated spend over a period (offline runs cost nothing and are counted apart)."""
+
+    since: str | None
+    until: str | None
+    runs: int
+    images: int
+    estimated_cost_usd: float
+    by_command: dict[str, float]
+    offline_runs: int
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sum_usage(usages: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Token usage of several images added up (numbers summed, nested tables too)."""
+    present = [u for u in usages if isinstance(u, dict)]
+    if not present:
+        return None
+    total: dict[str, Any] = {}
+    for usage in present:
+        _add_usage(total, usage)
+    return total
+
+
+def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
+    for key, value in usage.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+        elif isinstance(value, dict):
+            inner = total.setdefault(key, {})
+            if isinstance(inner, dict):
+                _add_usage(inner, value)
+
+
+class History:
+    """The history database; open it with ``with History() as history:``."""
+
+    def __init__(self, path: Path | None = None, *, create: bool = True,
+                 timeout: float | None = None) -> None:
+        self.path = path or database_path()
+        self.create = create
+        self.timeout = LOCK_TIMEOUT if timeout is None else timeout
+        self._conn: sqlite3.Connection | None = None
+        self.fts = False
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise HistoryError(
+                    f"the history database {self.path} is locked by another program",
+                    hint="try again, or turn history off with --no-history",
+                ) from exc
+            raise HistoryError(f"cannot {action} the history database {self.path}: {exc}",
+                               hint=self._fix()) from exc
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"the history database {self.path} is damaged ({exc})",
+                               hint=self._fix()) from exc
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            raise HistoryError(f"cannot {action} the history database {self.path}: {exc}",
+                               hint=self._fix()) from exc
+
+    def _fix(self) -> str:
+        return f"move it aside (mv {self.path} {self.path}.bak) to start a new one"
+
+    def connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        with self._errors("open"):
+            if self.create:
+                _prepare_file(self.path)
+            self._conn = sqlite3.connect(self.path, timeout=self.timeout)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.executescript(_SCHEMA)
+            self.fts = fts5_ready(self._conn)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._conn.commit()
+        return self._conn
+
+    def add(self, entry: Entry) -> int:
+        """Store ``entry`` and return its id."""
+        conn = self.connection()
+        entry.created = entry.created or now_utc()
+        row = entry.as_json()
+        row.pop("id")
+        for column in _JSON_COLUMNS:
+            row[column] = None if row[column] is None else json.dumps(row[column], default=str)
+        row["offline"] = int(bool(row["offline"]))
+        names = ", ".join(row)
+        marks = ", ".join(f":{name}" for name in row)
+        with self._errors("write"), conn:
+            cursor = conn.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", row)  # noqa: S608 - column names are ours
+        entry.id = int(cursor.lastrowid or 0)
+        return entry.id
+
+    def _select(self, where: str = "", args: Sequence[Any] = (), *, limit: int | None = None,
+                order: str = "runs.id DESC", join: str = "") -> list[Entry]:
+        if not self.create and not self.exists:
+            return []
+        conn = self.connection()
+        # Only our own clauses are formatted in; every value is a bound parameter.
+        sql = f"SELECT runs.* FROM runs {join} {where} ORDER BY {order}"  # noqa: S608
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._errors("read"):
+            rows = conn.execute(sql, tuple(args)).fetchall()
+        return [_entry(row) for row in rows]
+
+    def recent(self, limit: int = 20, command: str | None = None) -> list[Entry]:
+        if command:
+            return self._select("WHERE command = ?", (command,), limit=limit)
+        return self._select(limit=limit)
+
+    def get(self, entry_id: int) -> Entry | None:
+        found = self._select("WHERE runs.id = ?", (entry_id,))
+        return found[0] if found else None
+
+    def search(self, text: str, limit: int = 20) -> list[Entry]:
+        """Runs whose prompt or revised prompt holds every word of ``text``."""
+        words = re.findall(r"\w+", text)
+        if not words:
+            raise UsageError("nothing to search for", hint="give a word of the prompt")
+        if not self.create and not self.exists:
+            return []
+        self.connection()
+        if self.fts:
+            query = " ".join('"' + word.replace('"', '""') + '"*' for word in words)
+            return self._select("WHERE runs_fts MATCH ?", (query,), limit=limit,
+                                join="JOIN runs_fts ON runs_fts.rowid = runs.id")
+        clauses, args = [], []
+        for word in words:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append("(prompt LIKE ? ESCAPE '\\' OR "
+                           "COALESCE(revised_prompt, '') LIKE ? ESCAPE '\\')")
+            args += [pattern, pattern]
+        return self._select("WHERE " + " AND ".join(clauses), args, limit=limit)
+
+    def cost(self, since: str | None = None, until: str | None = None) -> CostSummary:
+        """Estimated spend of the runs made at ``since`` or later and before ``until``."""
+        clauses, args = [], []
+        if since:
+            clauses.append("created >= ?")
+            args.append(since)
+        if until:
+            clauses.append("created < ?")
+            args.append(until)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        entries = self._select(where, args, order="runs.id")
+        paid = [e for e in entries if not e.offline]
+        by_command: dict[str, float] = {}
+        for entry in paid:
+            by_command[entry.command] = round(
+                by_command.get(entry.command, 0.0) + entry.estimated_cost_usd, 6)
+        return CostSummary(
+            since=since, until=until, runs=len(paid), images=sum(e.images for e in paid),
+            estimated_cost_usd=round(sum(e.estimated_cost_usd for e in paid), 6),
+            by_command=by_command, offline_runs=len(entries) - len(paid),
+        )
+
+    def count(self) -> int:
+        if not self.create and not self.exists:
+            return 0
+        conn = self.connection()
+        with self._errors("read"):
+            return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+
+def fts5_ready(conn: sqlite3.Connection) -> bool:
+    """Create the full-text index when this SQLite has FTS5; False when it has not."""
+    try:
+        conn.executescript(_FTS_SCHEMA)
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+def _prepare_file(path: Path) -> None:
+    """A private folder and file: prompts and paths are nobody else's business."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
+    os.close(fd)
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    values = dict(row)
+    for column in _JSON_COLUMNS:
+        raw = values.get(column)
+        values[column] = None if raw is None else json.loads(raw)
+    values["offline"] = bool(values["offline"])
+    values["parameters"] = values["parameters"] or {}
+    values["outputs"] = values["outputs"] or []
+    values["request_ids"] = values["request_ids"] or []
+    return Entry(**values)
+
+
+def record(**fields: Any) -> int:
+    """Record one run (the fields of :class:`Entry`); raises HistoryError on failure."""
+    entry = Entry(**fields)
+    with History() as history:
+        return history.add(entry)
+
+
+def parse_since(text: str, *, today: date | None = None) -> str:
+    """A start time for ``--since``: a date, a date and time, ``today``, or ``7d``/``2w``.
+
+    Dates are local; the result is UTC in the form the database stores.
+    """
+    raw = text.strip().lower()
+    today = today or date.today()
+    relative = re.fullmatch(r"(\d+)\s*([dw])", raw)
+    start: datetime
+    if raw == "today":
+        start = datetime.combine(today, datetime.min.time())
+    elif raw == "yesterday":
+        start = datetime.combine(today - timedelta(days=1), datetime.min.time())
+    elif relative:
+        days = int(relative.group(1)) * (7 if relative.group(2) == "w" else 1)
+        start = datetime.combine(today - timedelta(days=days), datetime.min.time())
+    else:
+        try:
+            start = datetime.fromisoformat(text.strip())
+        except ValueError as exc:
+            raise UsageError(
+                f"invalid date {text!r}",
+                hint="use YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, yesterday, 7d or 2w",
+            ) from exc
+    if start.tzinfo is None:
+        start = start.astimezone()  # a local time
+    return start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
