@@ -329,8 +329,10 @@ class Emulator:
         self.context.faults.add(spec)
 
     def start(self) -> Emulator:
+        # A short poll interval: stop() (the end of every --offline run) waits for it.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="vibeimg-emulator", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name="vibeimg-emulator", daemon=True,
         )
         self._thread.start()
         return self

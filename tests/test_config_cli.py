@@ -1,0 +1,222 @@
+"""``vibeimg config`` and the settings order flag > environment > config file > default."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import TEST_KEY
+from ptyrun import run_in_pty, vibeimg_argv
+
+from vibeimg.config import config_path, read_config_file
+
+
+def _dry_run(cli, *args: str, env: dict[str, str] | None = None) -> dict:
+    result = cli("generate", "a fox", "--dry-run", *args, env=env, key=None, connect=False)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# (setting, flag, environment variable, file value, env value, flag value,
+#  what the request shows at each layer: default, file, env, flag)
+OPTION_LAYERS = [
+    ("model", "--model", "VIBEIMG_MODEL", "file-model", "env-model", "flag-model",
+     ("gpt-image-2", "file-model", "env-model", "flag-model")),
+    ("size", "--size", "VIBEIMG_SIZE", "square", "landscape", "portrait",
+     ("auto", "1024x1024", "1536x1024", "1024x1536")),
+    ("quality", "--quality", "VIBEIMG_QUALITY", "low", "medium", "high",
+     ("auto", "low", "medium", "high")),
+    ("format", "--format", "VIBEIMG_FORMAT", "jpeg", "webp", "png",
+     ("png", "jpeg", "webp", "png")),
+    ("moderation", "--moderation", "VIBEIMG_MODERATION", "low", "auto", "low",
+     ("auto", "low", "auto", "low")),
+]
+BODY_FIELD = {"model": "model", "size": "size", "quality": "quality",
+              "format": "output_format", "moderation": "moderation"}
+
+
+@pytest.mark.parametrize(("name", "flag", "env", "in_file", "in_env", "in_flag", "seen"),
+                         OPTION_LAYERS, ids=[row[0] for row in OPTION_LAYERS])
+def test_option_default_precedence(cli, name, flag, env, in_file, in_env, in_flag, seen) -> None:
+    """An image option comes from the flag, else its variable, else the file, else default."""
+    field = BODY_FIELD[name]
+    assert _dry_run(cli)["request"]["body"][field] == seen[0]
+    assert cli("config", "set", name, in_file).exit_code == 0
+    assert _dry_run(cli)["request"]["body"][field] == seen[1]
+    assert _dry_run(cli, env={env: in_env})["request"]["body"][field] == seen[2]
+    body = _dry_run(cli, flag, in_flag, env={env: in_env})["request"]["body"]
+    assert body[field] == seen[3]
+
+
+def test_base_url_precedence(cli) -> None:
+    """The base URL: --base-url, else VIBEIMG_BASE_URL, OPENAI_BASE_URL, file, default."""
+    def url(*args: str, env: dict[str, str] | None = None) -> str:
+        return _dry_run(cli, *args, env=env)["request"]["url"]
+
+    assert url().startswith("https://www.vibeapi.cn/v1/")
+    cli("config", "set", "base-url", "http://file.example/v1/")
+    assert url().startswith("http://file.example/v1/images")
+    assert url(env={"OPENAI_BASE_URL": "http://openai.example/v1"}).startswith(
+        "http://openai.example/v1/")
+    both = {"OPENAI_BASE_URL": "http://openai.example/v1", "VIBEIMG_BASE_URL": "http://e/v1"}
+    assert url(env=both).startswith("http://e/v1/")
+    assert url("--base-url", "http://flag.example/v1", env=both).startswith("http://flag.example")
+
+
+def test_api_key_precedence(cli) -> None:
+    """The key: --api-key, else VIBEIMG_API_KEY, OPENAI_API_KEY, the file; always masked."""
+    def shown(*args: str, env: dict[str, str] | None = None) -> str:
+        return _dry_run(cli, *args, env=env)["request"]["headers"]["Authorization"]
+
+    assert shown() == "Bearer (not set)"
+    cli("config", "set", "api-key", input="sk-file-key-000011\n")
+    assert shown() == "Bearer sk-****0011"
+    env = {"OPENAI_API_KEY": "sk-openai-key-2222"}
+    assert shown(env=env) == "Bearer sk-****2222"
+    env["VIBEIMG_API_KEY"] = "sk-vibeimg-key-3333"
+    assert shown(env=env) == "Bearer sk-****3333"
+    assert shown("--api-key", "sk-flag-key-4444", env=env) == "Bearer sk-****4444"
+
+
+def test_key_from_the_file_is_sent_to_the_gateway(cli, emulator) -> None:
+    """A key stored with 'config set api-key' authenticates real requests."""
+    cli("config", "set", "api-key", input=f"{TEST_KEY}\n")
+    result = cli("generate", "a fox", "--size", "1024x1024", "--quality", "low", key=None)
+    assert result.exit_code == 0, result.stderr
+    assert emulator.api_requests()[0].headers["authorization"] == f"Bearer {TEST_KEY}"
+
+
+@pytest.mark.parametrize(("name", "flag", "env", "values"), [
+    ("timeout", "--timeout", "VIBEIMG_TIMEOUT", ("300.0", "100", "200", "50")),
+    ("retries", "--retries", "VIBEIMG_RETRIES", ("3", "1", "2", "0")),
+])
+def test_connection_setting_precedence(cli, name, flag, env, values) -> None:
+    """Timeout and retries: flag, else environment, else file, else default (doctor shows it)."""
+    def seen(*args: str, env_vars: dict[str, str] | None = None) -> tuple[str, str]:
+        result = cli("doctor", "--json", *args, env=env_vars)
+        row = next(r for r in json.loads(result.stdout)["settings"] if r["name"] == name)
+        return str(row["value"]), row["origin"]
+
+    default, in_file, in_env, in_flag = values
+    assert seen() == (default, "default")
+    cli("config", "set", name, in_file)
+    assert float(seen()[0]) == float(in_file) and seen()[1] == "config file"
+    assert float(seen(env_vars={env: in_env})[0]) == float(in_env)
+    assert seen(flag, in_flag, env_vars={env: in_env})[1] == "flag"
+    assert float(seen(flag, in_flag, env_vars={env: in_env})[0]) == float(in_flag)
+
+
+def test_out_dir_precedence(cli, tmp_path: Path) -> None:
+    """Images land in --out-dir, else VIBEIMG_OUT_DIR, else the file's out-dir, else here."""
+    args = ("generate", "a fox", "--size", "1024x1024", "--quality", "low", "--no-sidecar")
+    assert cli(*args).stdout == "a-fox.png\n"
+    cli("config", "set", "out-dir", str(tmp_path / "from-file"))
+    assert cli(*args).stdout == f"{tmp_path / 'from-file' / 'a-fox.png'}\n"
+    env = {"VIBEIMG_OUT_DIR": "from-env"}
+    assert cli(*args, env=env).stdout == "from-env/a-fox.png\n"
+    assert cli(*args, "--out-dir", "from-flag", env=env).stdout == "from-flag/a-fox.png\n"
+    assert (tmp_path / "from-flag" / "a-fox.png").exists()
+
+
+def test_history_setting_precedence(cli) -> None:
+    """Recording: --history/--no-history, else VIBEIMG_HISTORY, else the file, else on."""
+    from vibeimg.history import History
+
+    args = ("generate", "a fox", "--size", "1024x1024", "--quality", "low", "--no-sidecar")
+
+    def runs() -> int:
+        with History() as history:
+            return history.count()
+
+    cli(*args)
+    assert runs() == 1
+    cli("config", "set", "history", "false")
+    cli(*args)
+    assert runs() == 1
+    cli(*args, env={"VIBEIMG_HISTORY": "1"})
+    assert runs() == 2
+    cli(*args, "--no-history", env={"VIBEIMG_HISTORY": "1"})
+    cli(*args, "--history")
+    assert runs() == 3
+
+
+def test_list_masks_the_key_and_says_where_values_come_from(cli) -> None:
+    """'config list --origin' shows every setting, the key masked, with its origin."""
+    cli("config", "set", "api-key", input=f"{TEST_KEY}\n")
+    cli("config", "set", "quality", "low")
+    result = cli("config", "list", "--origin", env={"VIBEIMG_SIZE": "2k"}, key=None)
+    assert result.exit_code == 0
+    lines = dict(line.split(" = ", 1) for line in result.stdout.splitlines())
+    assert lines["api-key   "] == "sk-****cdef  (config file)"
+    assert lines["quality   "] == "low  (config file)"
+    assert lines["size      "] == "2k  (env VIBEIMG_SIZE)"
+    assert lines["format    "] == "png  (default)"
+    data = json.loads(cli("config", "list", "--json", key=None).stdout)
+    assert {"name": "api-key", "value": "sk-****cdef", "origin": "config file"} in data["settings"]
+
+
+def test_get_prints_the_value_in_force(cli) -> None:
+    """'config get' prints the value that applies now; an unset key is an error with the fix."""
+    assert cli("config", "get", "format").stdout == "png\n"
+    cli("config", "set", "format", "webp")
+    assert cli("config", "get", "format").stdout == "webp\n"
+    missing = cli("config", "get", "api-key", key=None)
+    assert missing.exit_code == 2 and "vibeimg config set api-key" in missing.stderr
+
+
+def test_key_on_the_command_line_is_refused(cli) -> None:
+    """A key given as an argument is refused (shell history) and not stored."""
+    result = cli("config", "set", "api-key", TEST_KEY)
+    assert result.exit_code == 2
+    assert "shell history" in result.stderr
+    assert "api_key" not in read_config_file()
+
+
+def test_key_typed_at_a_terminal_is_not_echoed(tmp_path: Path) -> None:
+    """At a terminal, 'config set api-key' asks without echo; the key shows nowhere."""
+    env = {**os.environ, "TERM": "xterm"}
+    code, shown = run_in_pty(vibeimg_argv("config", "set", "api-key"), env=env, cwd=tmp_path,
+                             replies=((b"API key: ", TEST_KEY.encode() + b"\n"),))
+    assert code == 0, shown
+    assert b"API key" in shown
+    assert TEST_KEY.encode() not in shown
+    assert read_config_file()["api_key"] == TEST_KEY
+    code, shown = run_in_pty(vibeimg_argv("config", "list"), env=env, cwd=tmp_path)
+    assert b"sk-****cdef" in shown and TEST_KEY.encode() not in shown
+
+
+def test_unset_path_and_unknown_names(cli) -> None:
+    """'unset' restores the default; 'path' prints the file; unknown names list the known."""
+    cli("config", "set", "size", "2k")
+    assert cli("config", "unset", "size").exit_code == 0
+    assert cli("config", "get", "size").stdout == "auto\n"
+    assert "was not set" in cli("config", "unset", "size").stderr
+    assert cli("config", "path").stdout == f"{config_path()}\n"
+    unknown = cli("config", "set", "colour", "red")
+    assert unknown.exit_code == 2 and "api-key, base-url" in unknown.stderr
+
+
+def test_modes_after_config_set(cli) -> None:
+    """The file written by 'config set' is 0600 in a 0700 folder."""
+    cli("config", "set", "api-key", input=f"{TEST_KEY}\n")
+    assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
+    assert stat.S_IMODE(config_path().parent.stat().st_mode) == 0o700
+
+
+def test_broken_file_stops_commands_but_config_still_repairs_it(cli) -> None:
+    """A bad value in the file fails generate with the fix; 'config unset' still works."""
+    config_path().write_text('quality = "best"\n', encoding="utf-8")
+    result = cli("generate", "a fox")
+    assert result.exit_code == 2
+    assert "vibeimg config set quality" in result.stderr
+    assert cli("config", "unset", "quality").exit_code == 0
+    assert cli("generate", "a fox", "--dry-run").exit_code == 0
+
+
+def test_help_shows_the_default_from_the_file(cli) -> None:
+    """The file's defaults appear in --help, so people see what applies."""
+    cli("config", "set", "quality", "medium")
+    assert "[default: medium]" in cli("generate", "--help").stdout
