@@ -12,6 +12,7 @@ from conftest import TEST_KEY
 from ptyrun import run_in_pty, vibeimg_argv
 
 from vibeimg.config import config_path, read_config_file
+from vibeimg.history import History
 
 
 def _dry_run(cli, *args: str, env: dict[str, str] | None = None) -> dict:
@@ -123,8 +124,6 @@ def test_out_dir_precedence(cli, tmp_path: Path) -> None:
 
 def test_history_setting_precedence(cli) -> None:
     """Recording: --history/--no-history, else VIBEIMG_HISTORY, else the file, else on."""
-    from vibeimg.history import History
-
     args = ("generate", "a fox", "--size", "1024x1024", "--quality", "low", "--no-sidecar")
 
     def runs() -> int:
