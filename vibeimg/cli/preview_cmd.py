@@ -58,13 +58,19 @@ def _print_cells(cells: Iterable[Iterable[Any]], stream: IO[str]) -> None:
     styles: dict[tuple[Any, Any], Style] = {}
     text = Text(no_wrap=True, overflow="crop", end="")
     for row in cells:
-        for cell in row:
-            key = (cell.top, cell.bottom)
-            style = styles.get(key)
-            if style is None:
-                style = styles[key] = Style(color=Color.from_rgb(*cell.top),
-                                            bgcolor=Color.from_rgb(*cell.bottom))
-            text.append(UPPER_HALF, style)
+        run: list[Any] = []  # neighbouring cells of one colour pair: one span
+        for cell in [*row, None]:
+            key = None if cell is None else (cell.top, cell.bottom)
+            if run and key != run[0]:
+                style = styles.get(run[0])
+                if style is None:
+                    top, bottom = run[0]
+                    style = styles[run[0]] = Style(color=Color.from_rgb(*top),
+                                                   bgcolor=Color.from_rgb(*bottom))
+                text.append(UPPER_HALF * len(run), style)
+                run = []
+            if key is not None:
+                run.append(key)
         text.append("\n")
     Console(file=stream, highlight=False, soft_wrap=True).print(text)
 

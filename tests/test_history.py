@@ -1,0 +1,158 @@
+"""The history database: recording, full-text search and its fallback, costs, damage."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from vibeimg import history
+from vibeimg.errors import UsageError
+from vibeimg.history import History, HistoryError, database_path, parse_since, sum_usage
+
+
+def _add(**fields) -> int:
+    fields.setdefault("command", "generate")
+    fields.setdefault("prompt", "a prompt")
+    return history.record(**fields)
+
+
+def test_record_and_read_back_every_field() -> None:
+    """A recorded run reads back with its lists and tables intact."""
+    run_id = _add(prompt="a red fox", revised_prompt="A red fox in snow", model="gpt-image-2",
+                  parameters={"size": "1024x1024", "count": 2}, outputs=["/a/fox.png"],
+                  request_ids=["req_1"], usage={"total_tokens": 5}, estimated_cost_usd=0.012,
+                  images=2, elapsed_seconds=1.5)
+    with History() as store:
+        entry = store.get(run_id)
+    assert entry is not None
+    assert entry.parameters == {"size": "1024x1024", "count": 2}
+    assert entry.outputs == ["/a/fox.png"] and entry.request_ids == ["req_1"]
+    assert entry.usage == {"total_tokens": 5} and entry.outcome == "ok"
+    assert entry.created.endswith("Z") and entry.offline is False
+    assert store.get(run_id + 1) is None
+
+
+def test_database_is_private() -> None:
+    """The database file is 0600 in a 0700 data folder."""
+    _add()
+    assert stat.S_IMODE(database_path().stat().st_mode) == 0o600
+    assert stat.S_IMODE(database_path().parent.stat().st_mode) == 0o700
+
+
+def test_reading_a_missing_history_creates_nothing() -> None:
+    """Listing or searching before any run finds nothing and writes no file."""
+    with History(create=False) as store:
+        assert store.recent() == [] and store.search("fox") == [] and store.count() == 0
+    assert not database_path().exists()
+
+
+@pytest.fixture(params=["fts5", "like"])
+def search_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with SQLite's full-text index, and again with the LIKE fallback."""
+    if request.param == "like":
+        monkeypatch.setattr(history, "fts5_ready", lambda conn: False)
+    return str(request.param)
+
+
+def test_search_matches_prompts_and_revised_prompts(search_mode: str) -> None:
+    """Every word must appear, in the prompt or the revised prompt; newest first."""
+    first = _add(prompt="a watercolor otter", revised_prompt="An otter painted softly")
+    _add(prompt="a red fox")
+    third = _add(prompt="an otter logo")
+    with History() as store:
+        assert [e.id for e in store.search("otter")] == [third, first]
+        assert store.fts is (search_mode == "fts5")
+        assert [e.id for e in store.search("otter painted")] == [first]
+        assert [e.id for e in store.search("OTTER Watercolor")] == [first]
+        assert store.search("badger") == []
+
+
+def test_search_prefixes_and_odd_characters(search_mode: str) -> None:
+    """Word prefixes match; quotes, stars and operators in the text are plain words."""
+    wanted = _add(prompt='a "cat" AND * 100% ready')
+    with History() as store:
+        assert [e.id for e in store.search("wat")] == []
+        _add(prompt="watercolor")
+        assert len(store.search("wat")) == 1
+        assert [e.id for e in store.search('"cat" AND')] == [wanted]
+        assert [e.id for e in store.search("100")] == [wanted]
+        with pytest.raises(UsageError):
+            store.search("*%")
+
+
+def test_cost_totals_since_a_date_without_offline_runs() -> None:
+    """The spend sums the estimates of runs since the date; offline runs are counted apart."""
+    _add(created="2024-01-01T10:00:00Z", estimated_cost_usd=1.0, images=1)
+    _add(created="2024-02-01T10:00:00Z", estimated_cost_usd=0.25, images=2)
+    _add(created="2024-02-02T10:00:00Z", command="edit", estimated_cost_usd=0.5, images=1)
+    _add(created="2024-02-03T10:00:00Z", estimated_cost_usd=9.0, offline=True, images=1)
+    with History() as store:
+        everything = store.cost()
+        since = store.cost("2024-01-15T00:00:00Z")
+        window = store.cost("2024-01-15T00:00:00Z", "2024-02-02T00:00:00Z")
+    assert everything.estimated_cost_usd == 1.75 and everything.runs == 3
+    assert since.estimated_cost_usd == 0.75 and since.images == 3
+    assert since.by_command == {"generate": 0.25, "edit": 0.5} and since.offline_runs == 1
+    assert window.estimated_cost_usd == 0.25 and window.runs == 1
+
+
+def test_parse_since_accepts_dates_and_spans() -> None:
+    """--since takes a local date or time, today, yesterday, Nd or Nw; bad text is refused."""
+    today = date(2024, 3, 10)
+    local = datetime(2024, 3, 3).astimezone().astimezone(timezone.utc)
+    assert parse_since("7d", today=today) == local.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert parse_since("1w", today=today) == parse_since("2024-03-03", today=today)
+    assert parse_since("today", today=today) == parse_since("2024-03-10", today=today)
+    assert parse_since("yesterday", today=today) == parse_since("2024-03-09")
+    assert parse_since("2024-03-03T12:00:00+00:00") == "2024-03-03T12:00:00Z"
+    with pytest.raises(UsageError):
+        parse_since("last tuesday")
+
+
+def test_usage_of_several_images_is_summed() -> None:
+    """Token counts add up, nested tables too; no usage stays None."""
+    assert sum_usage([None, None]) is None
+    total = sum_usage([{"total_tokens": 3, "details": {"image_tokens": 1}},
+                       None, {"total_tokens": 4, "details": {"image_tokens": 2}}])
+    assert total == {"total_tokens": 7, "details": {"image_tokens": 3}}
+
+
+def test_a_locked_database_is_reported_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another program holds the lock, recording fails fast with a clear error."""
+    monkeypatch.setattr(history, "LOCK_TIMEOUT", 0.05)
+    _add()
+    holder = sqlite3.connect(database_path())
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(HistoryError) as caught:
+            _add()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert "locked" in caught.value.one_line() and "--no-history" in caught.value.one_line()
+    _add()  # and works again once the lock is gone
+
+
+def test_a_corrupt_database_says_how_to_start_over() -> None:
+    """A file that is not a database is reported with the command that sets it aside."""
+    database_path().parent.mkdir(parents=True)
+    database_path().write_bytes(b"this is not a database, " * 100)
+    with pytest.raises(HistoryError) as caught:
+        _add()
+    assert "damaged" in caught.value.one_line() or "not a database" in caught.value.one_line()
+    assert f"mv {database_path()}" in caught.value.one_line()
+
+
+def test_unknown_fields_are_a_programming_error() -> None:
+    """record() takes only the Entry fields (a typo fails loudly in tests)."""
+    with pytest.raises(TypeError):
+        history.record(command="generate", prompt="x", colour="red")
+
+
+def test_file_in_use_path_is_the_data_folder(isolated_user_dirs: Path) -> None:
+    """The database lives in the data folder under VIBEIMG_HOME."""
+    assert database_path() == isolated_user_dirs / "data" / "history.sqlite3"

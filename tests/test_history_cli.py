@@ -1,0 +1,140 @@
+"""``vibeimg history`` and the recording of generate runs, against the emulator."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import TEST_KEY
+
+from vibeimg import history
+from vibeimg.history import History, database_path
+
+SMALL = ("--size", "1024x1024", "--quality", "low")
+
+
+def _entries() -> list[history.Entry]:
+    with History() as store:
+        return store.recent(100)
+
+
+def test_generate_is_recorded_with_everything_but_the_key(cli, emulator, tmp_path: Path) -> None:
+    """A run records its prompt, parameters, absolute paths, request id, usage and cost."""
+    result = cli("generate", "a watercolor otter", *SMALL)
+    assert result.exit_code == 0, result.stderr
+    [entry] = _entries()
+    assert (entry.command, entry.prompt, entry.outcome) == ("generate", "a watercolor otter", "ok")
+    assert entry.outputs == [str(tmp_path / "a-watercolor-otter.png")]
+    assert entry.parameters["size"] == "1024x1024" and entry.parameters["count"] == 1
+    assert entry.request_ids == [emulator.api_requests()[0].request_id]
+    assert entry.usage and entry.usage["total_tokens"] > 0
+    assert entry.estimated_cost_usd == 0.006 and entry.images == 1 and not entry.offline
+    assert TEST_KEY.encode() not in database_path().read_bytes()
+
+
+def test_list_show_search_and_json(cli) -> None:
+    """history lists newest first; show, search and --json find the same runs."""
+    cli("generate", "a red fox", *SMALL)
+    cli("generate", "a watercolor otter", *SMALL)
+    listing = cli("history")
+    assert listing.exit_code == 0
+    lines = listing.stdout.splitlines()
+    assert lines[0].split()[0] == "2" and lines[0].endswith("a watercolor otter")
+    assert lines[1].split()[0] == "1" and "$0.006" in lines[1]
+    shown = cli("history", "show", "1")
+    assert "a red fox" in shown.stdout and "a-red-fox.png" in shown.stdout
+    assert "request id" in shown.stdout
+    found = cli("history", "search", "otter")
+    assert [line.split()[0] for line in found.stdout.splitlines()] == ["2"]
+    data = json.loads(cli("history", "--json", "-n", "1").stdout)
+    assert [run["prompt"] for run in data["runs"]] == ["a watercolor otter"]
+    one = json.loads(cli("history", "show", "2", "--json").stdout)
+    assert one["outputs"][0].endswith("a-watercolor-otter.png")
+    assert json.loads(cli("history", "search", "fox", "--json").stdout)["runs"][0]["id"] == 1
+
+
+def test_show_of_an_unknown_id(cli) -> None:
+    """An id that is not in the history is a usage error naming the fix."""
+    result = cli("history", "show", "99")
+    assert result.exit_code == 2 and "vibeimg history" in result.stderr
+
+
+def test_cost_totals_paid_runs_since_a_date(cli) -> None:
+    """history cost sums the estimates; offline runs are listed apart, at no cost."""
+    cli("generate", "a red fox", *SMALL, "-n", "2")
+    cli("generate", "an otter", *SMALL, "--offline")
+    result = cli("history", "cost", "--since", "today")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "$0.012 estimated for 1 run (2 images) since today"
+    assert "(1 offline run, no cost)" in result.stdout
+    data = json.loads(cli("history", "cost", "--since", "2000-01-01", "--json").stdout)
+    assert data["estimated_cost_usd"] == 0.012 and data["by_command"] == {"generate": 0.012}
+    assert json.loads(cli("history", "cost", "--since", "2999-01-01", "--json").stdout)["runs"] == 0
+    assert cli("history", "cost", "--since", "someday").exit_code == 2
+
+
+def test_failed_and_partial_runs_are_recorded(cli, emulator) -> None:
+    """A failure is recorded with its error and request id; some-of-several as partial."""
+    emulator.add_fault("500")
+    assert cli("generate", "a red fox", *SMALL, "--retries", "0").exit_code == 5
+    emulator.add_fault("400")
+    assert cli("generate", "a blue fox", *SMALL, "-n", "2", "-c", "1").exit_code == 7
+    partial, failed = _entries()
+    assert failed.outcome == "failed" and "HTTP 500" in (failed.error or "")
+    assert failed.request_ids and failed.images == 0 and failed.estimated_cost_usd == 0
+    assert partial.outcome == "partial" and partial.images == 1
+    assert len(partial.request_ids) == 2
+
+
+def test_no_history_flag_records_nothing(cli) -> None:
+    """--no-history leaves no trace, not even an empty database."""
+    assert cli("generate", "a fox", *SMALL, "--no-history").exit_code == 0
+    assert not database_path().exists()
+
+
+def test_refused_before_sending_is_not_a_run(cli) -> None:
+    """Bad input (nothing sent) is not recorded."""
+    assert cli("generate", "a fox", "--size", "1000x1000").exit_code == 2
+    assert not database_path().exists()
+
+
+def test_locked_database_warns_and_saves_the_image(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A history locked by another program costs a warning, never the image."""
+    monkeypatch.setattr(history, "LOCK_TIMEOUT", 0.05)
+    cli("generate", "a fox", *SMALL)
+    holder = sqlite3.connect(database_path())
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = cli("generate", "a red fox", *SMALL)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == 0
+    assert result.stdout == "a-red-fox.png\n" and (tmp_path / "a-red-fox.png").exists()
+    assert "warning: not recorded in the history" in result.stderr and "locked" in result.stderr
+    assert len(_entries()) == 1
+
+
+def test_corrupt_database_warns_and_saves_the_image(cli, tmp_path: Path) -> None:
+    """A damaged history costs a warning when generating; 'history' says how to start over."""
+    database_path().parent.mkdir(parents=True)
+    database_path().write_bytes(b"\x00garbage" * 512)
+    result = cli("generate", "a red fox", *SMALL)
+    assert result.exit_code == 0
+    assert (tmp_path / "a-red-fox.png").exists()
+    assert "warning: not recorded in the history" in result.stderr
+    listing = cli("history")
+    assert listing.exit_code == 1
+    assert f"mv {database_path()} {database_path()}.bak" in listing.stderr
+    assert "Traceback" not in listing.stderr
+
+
+def test_history_path_and_empty_listing(cli) -> None:
+    """Before any run, history prints nothing and 'history path' names the database."""
+    assert cli("history").stdout == ""
+    assert cli("history", "path").stdout == f"{database_path()}\n"
+    assert cli("history", "--command", "paint").exit_code == 2
