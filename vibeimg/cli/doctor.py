@@ -45,7 +45,10 @@ def doctor(
     try:
         settings = connection.settings()
     except VibeimgError as exc:  # a bad setting is a finding, not a crash
-        checks.append(checkup.Check("settings", "fail", exc.message, exc.hint, exc.exit_code))
+        if checks[0].status != "fail":
+            checks.append(checkup.Check("settings", "fail", exc.message, exc.hint,
+                                        exc.exit_code))
+        settings = _settings_without_file(connection)
     resolved = _settings_table(configfile, settings, connection_offline=offline)
     if settings is not None:
         checks.append(checkup.check_key(settings, offline=offline))
@@ -62,6 +65,21 @@ def doctor(
     failures = [c for c in checks if c.status == "fail"]
     if failures:
         raise checkup.DoctorFailed(failures)
+
+
+def _settings_without_file(connection: Connection) -> Any:
+    """Settings from flags and environment alone, to go on checking past a broken file."""
+    from vibeimg.cli.common import OFFLINE_KEY  # noqa: PLC0415
+    from vibeimg.config import load_settings  # noqa: PLC0415
+
+    try:
+        return load_settings(
+            api_key=connection.api_key or (OFFLINE_KEY if connection.offline else None),
+            base_url=connection.base_url, timeout=connection.timeout,
+            retries=connection.retries, file={},
+        )
+    except VibeimgError:
+        return None
 
 
 def _gateway(checkup: Any, connection: Connection, settings: Any, reporter: Any) -> Any:

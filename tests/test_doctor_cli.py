@@ -1,0 +1,84 @@
+"""``vibeimg doctor``: a report on stdout, a fix for each problem, an exit code for the first."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import TEST_KEY
+
+from vibeimg.config import config_path
+from vibeimg.emulator import Emulator, EmulatorConfig
+
+
+def test_offline_everything_is_fine(cli) -> None:
+    """Offline, the emulator answers GET /models and every check passes."""
+    result = cli("doctor", "--offline", key=None, connect=False)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("vibeimg ")
+    assert "ok    gateway" in result.stdout and "offline emulator answers" in result.stdout
+    assert "FAIL" not in result.stdout
+
+
+def test_gateway_gets_one_cheap_request_with_the_key(cli, emulator) -> None:
+    """Online, doctor sends GET /models with the key and shows the key masked."""
+    result = cli("doctor")
+    assert result.exit_code == 0, result.stdout
+    [request] = emulator.requests
+    assert (request.method, request.path) == ("GET", "/models")
+    assert request.headers["authorization"] == f"Bearer {TEST_KEY}"
+    assert "sk-****cdef (env VIBEIMG_API_KEY)" in result.stdout
+    assert emulator.api_requests() == []
+
+
+def test_missing_key_fails_with_the_fix(cli) -> None:
+    """No key: exit 2, the report says how to set one."""
+    result = cli("doctor", key=None)
+    assert result.exit_code == 2
+    assert "FAIL  API key" in result.stdout
+    assert "vibeimg config set api-key" in result.stdout
+    assert "error: doctor found a problem (API key)" in result.stderr
+
+
+def test_refused_key_exits_with_the_auth_code(cli) -> None:
+    """A key the gateway refuses: exit 3, with the fix."""
+    with Emulator(EmulatorConfig(api_key="sk-the-right-key-9999")) as strict:
+        result = cli("doctor", env={"VIBEIMG_BASE_URL": strict.base_url})
+    assert result.exit_code == 3
+    assert "refused the key" in result.stdout and "fix: check the key" in result.stdout
+
+
+def test_unreachable_gateway_exits_with_the_network_code(cli) -> None:
+    """Nothing listening at the base URL: exit 6, with the fix (and no long retries)."""
+    result = cli("doctor", "--base-url", "http://127.0.0.1:9/v1")
+    assert result.exit_code == 6
+    assert "does not answer" in result.stdout and "or use --offline" in result.stdout
+
+
+def test_json_report(cli) -> None:
+    """--json gives one document: ok, versions, settings with origins, checks."""
+    result = cli("doctor", "--json")
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and data["versions"]["vibeimg"]
+    key = next(row for row in data["settings"] if row["name"] == "api-key")
+    assert key["value"] == "sk-****cdef" and key["origin"] == "env VIBEIMG_API_KEY"
+    assert {c["name"] for c in data["checks"]} >= {"config file", "API key", "gateway",
+                                                    "history", "output folder"}
+
+
+def test_broken_config_file_is_reported_not_fatal(cli) -> None:
+    """Invalid TOML is a failed check with the fix; the rest of the report still runs."""
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text("size = [unclosed", encoding="utf-8")
+    result = cli("doctor")
+    assert result.exit_code == 2
+    assert "FAIL  config file" in result.stdout and "not valid TOML" in result.stdout
+    assert "ok    gateway" in result.stdout
+
+
+def test_key_file_readable_by_others_fails(cli) -> None:
+    """A config file holding a key must not be readable by others: the fix is chmod 600."""
+    cli("config", "set", "api-key", input=f"{TEST_KEY}\n")
+    config_path().chmod(0o644)
+    result = cli("doctor")
+    assert result.exit_code == 2
+    assert f"chmod 600 {config_path()}" in result.stdout
