@@ -142,7 +142,9 @@ class ImageJsonDecoder:
     def close(self) -> dict[str, Any]:
         """Finish: parse what surrounded the image; raise if the answer was cut short."""
         if self._state == "image":
-            raise BadResponseError("the gateway's answer is not valid JSON: it ends inside the image")
+            raise BadResponseError(
+                "the gateway's answer is not valid JSON: it ends inside the image"
+            )
         try:
             parsed = json.loads(bytes(self._kept))
         except ValueError as exc:
