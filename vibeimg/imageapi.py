@@ -89,7 +89,7 @@ class Failure:
             "index": self.index,
             "error": self.error.one_line(),
             "exit_code": int(self.error.exit_code),
-            "request_id": getattr(self.error, "request_id", None),
+            "request_id": self.error.request_id,
         }
 
 
