@@ -218,4 +218,5 @@ def test_broken_file_stops_commands_but_config_still_repairs_it(cli) -> None:
 def test_help_shows_the_default_from_the_file(cli) -> None:
     """The file's defaults appear in --help, so people see what applies."""
     cli("config", "set", "quality", "medium")
-    assert "[default: medium]" in cli("generate", "--help").stdout
+    shown = " ".join(cli("generate", "--help").stdout.split())
+    assert "VIBEIMG_QUALITY; default: medium]" in shown

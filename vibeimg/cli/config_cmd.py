@@ -40,6 +40,7 @@ config_app = typer.Typer(
     "Settings apply in this order: command-line flag, environment variable, config file, "
     "default. The file is TOML, private to you (0600).",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as every command (start-up time)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -26,7 +26,7 @@ def doctor(
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Check the installation, settings, key, gateway and folders; say how to fix problems.
+    """Check settings, key, gateway and folders, with fixes.
 
     Sends one cheap request (GET /models) to the base URL. Exits non-zero when a check fails: 2 for settings or a missing key, 3 for a refused key, 6 when the gateway does not answer. With --offline, checks against the built-in emulator.
 

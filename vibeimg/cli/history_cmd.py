@@ -22,11 +22,12 @@ Limit = Annotated[int, typer.Option(
 
 history_app = typer.Typer(
     name="history",
-    help="Find past runs: prompts, revised prompts, saved files, request ids, costs.\n\n"
+    help="Find past runs: prompts, files, request ids, costs.\n\n"
     "Every generate, edit, chat-stream and batch item is recorded in a private SQLite "
     "database (never the key). Turn it off with --no-history or "
     "'vibeimg config set history false'.",
     invoke_without_command=True,
+    rich_markup_mode=None,  # plain help, as every command (start-up time)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -158,7 +159,7 @@ def history_cost(
     since: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--since", metavar="DATE", show_default=False,
         help="From this local date or time: YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, "
-        "yesterday, 7d, 2w \\[default: all time].")] = None,
+        "yesterday, 7d, 2w [default: all time].")] = None,
     until: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--until", metavar="DATE", show_default=False,
         help="Up to (not including) this date or time.")] = None,

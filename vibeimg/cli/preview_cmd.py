@@ -98,10 +98,10 @@ def preview(
         help="Image files to show.")],
     width: Annotated[Optional[int], typer.Option(  # noqa: UP045 - Typer reads Optional
         "--width", "-w", min=1, metavar="COLUMNS", show_default=False,
-        help="Width in character cells \\[default: the terminal's].")] = None,
+        help="Width in character cells [default: the terminal's].")] = None,
     height: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--height", min=1, metavar="ROWS", show_default=False,
-        help="Height limit in character cells \\[default: the terminal's].")] = None,
+        help="Height limit in character cells [default: the terminal's].")] = None,
     protocol: Annotated[str, typer.Option(
         "--protocol", metavar="auto|kitty|iterm|blocks", autocompletion=_choices(PROTOCOL_CHOICES),
         help="How to draw: kitty or iTerm2 graphics, or coloured half-blocks; auto picks "
