@@ -40,6 +40,7 @@ config_app = typer.Typer(
     "Settings apply in this order: command-line flag, environment variable, config file, "
     "default. The file is TOML, private to you (0600).",
     no_args_is_help=True,
+    add_completion=False,  # the root command has the completion options
     rich_markup_mode=None,  # plain help, as every command (start-up time)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -89,9 +90,9 @@ def config_set(
 
 @config_app.command("get")
 def config_get(name: Name) -> None:
-    """Print a setting's value as it applies now (environment, then file, then default).
+    """Print a setting's value as it applies now.
 
-    The API key is printed masked.
+    The environment comes first, then the file, then the default. The API key is printed masked.
     """
     from vibeimg import configfile  # noqa: PLC0415
 

@@ -23,10 +23,13 @@ Limit = Annotated[int, typer.Option(
 history_app = typer.Typer(
     name="history",
     help="Find past runs: prompts, files, request ids, costs.\n\n"
+    "Without a subcommand, lists recent runs, newest first: id, time, command, outcome, "
+    "images, estimated cost, prompt.\n\n"
     "Every generate, edit, chat-stream and batch item is recorded in a private SQLite "
     "database (never the key). Turn it off with --no-history or "
     "'vibeimg config set history false'.",
     invoke_without_command=True,
+    add_completion=False,  # the root command has the completion options
     rich_markup_mode=None,  # plain help, as every command (start-up time)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -108,7 +111,10 @@ def history_show(
     entry_id: Annotated[int, typer.Argument(metavar="ID", help="The run's id.")],
     json_output: JsonFlag = False,
 ) -> None:
-    """Show one run in full: prompt, revised prompt, parameters, files, request ids, usage."""
+    """Show one run in full.
+
+    Prompt, revised prompt, parameters, saved files, request ids, usage, estimated cost.
+    """
     with _open() as history:
         entry = history.get(entry_id)
     if entry is None:
@@ -149,7 +155,10 @@ def history_search(
     limit: Limit = 20,
     json_output: JsonFlag = False,
 ) -> None:
-    """Find runs by words of their prompt or revised prompt (word prefixes match too)."""
+    """Find runs by words of their prompts.
+
+    Every word must appear in the prompt or the revised prompt; word prefixes match too.
+    """
     with _open() as history:
         _print_entries(history.search(" ".join(words), limit), json_output)
 
@@ -165,9 +174,9 @@ def history_cost(
         help="Up to (not including) this date or time.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Total the estimated spend of recorded runs (offline runs cost nothing).
+    """Total the estimated spend.
 
-    Estimates follow the published image prices (SPEC section 6); auto quality counts as high.
+    Offline runs cost nothing and are counted apart. Estimates follow the published image prices (SPEC section 6); auto quality counts as high.
     """
     from vibeimg.history import parse_since  # noqa: PLC0415
 
