@@ -84,7 +84,7 @@ def load_command(name: str, lazy: LazyCommand) -> Any:
     function = getattr(importlib.import_module(lazy.module), lazy.function)
     if isinstance(function, typer.Typer):  # a group of subcommands (config, history)
         return typer.main.get_command(function)
-    single = typer.Typer(rich_markup_mode=None)
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)
     single.command(name, no_args_is_help=lazy.no_args_is_help)(function)
     return typer.main.get_command(single)
 
