@@ -2,7 +2,10 @@
 
 ``record_run(reporter, enabled, command=..., prompt=..., ...)`` takes the fields of
 :class:`vibeimg.history.Entry`. A locked or damaged database becomes a warning: the
-images are saved whatever happens to the history.
+images are saved whatever happens to the history. Commands built on
+``run_image_requests`` (generate, edit) are recorded there; a command with its own
+loop (a stream, a batch item) calls ``record_run`` once per run, after saving, with
+``enabled`` from its ``--history/--no-history`` option (``options.History``).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ def record_run(reporter: Reporter, enabled: bool, **fields: Any) -> int | None:
     """Record one run; returns its id, or None when off or when the history failed."""
     if not enabled:
         return None
-    from vibeimg import history  # noqa: PLC0415 - sqlite only when recording
-
+    try:
+        from vibeimg import history  # noqa: PLC0415 - sqlite only when recording
+    except ImportError as exc:  # a Python built without sqlite3
+        reporter.warn(f"not recorded in the history: {exc}")
+        return None
     try:
         return history.record(**fields)
     except history.HistoryError as exc:
