@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -105,3 +106,14 @@ def test_invalid_file_value_names_the_setting_and_the_fix() -> None:
     with pytest.raises(UsageError) as caught:
         configfile.option_defaults({"quality": "best"})
     assert "vibeimg config set quality" in caught.value.one_line()
+
+
+def test_only_the_shared_options_take_file_defaults() -> None:
+    """A parameter named like a setting but without its variable (a text --model) is left alone."""
+    shared = SimpleNamespace(name="model", envvar="VIBEIMG_MODEL")
+    text_model = SimpleNamespace(name="model", envvar=None)
+    size = SimpleNamespace(name="size", envvar=["VIBEIMG_SIZE"])
+    file = {"model": "gpt-image-2-mini", "size": "2k"}
+    assert configfile.defaults_for([shared, size], file) == {"model": "gpt-image-2-mini",
+                                                             "size": "2k"}
+    assert configfile.defaults_for([text_model], file) == {}

@@ -153,6 +153,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
 )
 BY_NAME = {spec.name: spec for spec in SETTINGS}
 BY_KEY = {spec.key: spec for spec in SETTINGS}
+BY_PARAM = {spec.param: spec for spec in SETTINGS if spec.param is not None}
 
 
 def find_setting(name: str) -> SettingSpec:
@@ -218,6 +219,24 @@ def option_defaults(file: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 f"'vibeimg config unset {spec.name}'",
             ) from exc
     return defaults
+
+
+def defaults_for(params: list[Any], file: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The file's defaults for these Click parameters.
+
+    Only the shared options get them: a parameter qualifies when it reads the setting's
+    environment variable too (``--model`` of chat-stream names the text model, not the
+    image model, and has no VIBEIMG_MODEL).
+    """
+    defaults = option_defaults(file)
+    wanted: dict[str, Any] = {}
+    for param in params:
+        spec = BY_PARAM.get(getattr(param, "name", None) or "")
+        envvar = getattr(param, "envvar", None)
+        names = [envvar] if isinstance(envvar, str) else list(envvar or [])
+        if spec is not None and spec.param in defaults and spec.env[0] in names:
+            wanted[spec.param] = defaults[spec.param]
+    return wanted
 
 
 # Writing the file

@@ -102,7 +102,10 @@ class VibeimgGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         lazy = COMMANDS.get(cmd_name)
         if lazy is not None:
-            return load_command(cmd_name, lazy)
+            loaded = self.__dict__.setdefault("_loaded", {})  # built once per run
+            if cmd_name not in loaded:
+                loaded[cmd_name] = load_command(cmd_name, lazy)
+            return loaded[cmd_name]
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
@@ -180,9 +183,10 @@ def _root(
     if name and name not in NO_OPTION_DEFAULTS and not ctx.resilient_parsing:
         # Option defaults (model, size, out-dir...) from the config file, ranked by Click
         # below the flag and the option's environment variable.
-        from vibeimg.configfile import option_defaults  # noqa: PLC0415
+        from vibeimg.configfile import defaults_for  # noqa: PLC0415
 
-        ctx.default_map = {name: option_defaults()}
+        command = ctx.command.get_command(ctx, name)  # type: ignore[attr-defined]
+        ctx.default_map = {name: defaults_for(getattr(command, "params", []))}
 
 
 def main() -> None:
