@@ -60,6 +60,11 @@ class Reporter:
         if not self.quiet:
             self._write(f"warning: {message}", "yellow")
 
+    def info(self, message: str) -> None:
+        """A line worth keeping in a log too: a change made on the user's behalf, a report."""
+        if not self.quiet:
+            self._write(message)
+
     def note(self, message: str) -> None:
         """A line worth seeing in a terminal (a summary, a saved path)."""
         if self.interactive:
