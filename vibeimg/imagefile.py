@@ -92,7 +92,9 @@ def read_source(
             raise UsageError(f"stdin is empty, but '-' asked for the {what} there",
                              hint="pipe the file in: ... < photo.png")
         if max_bytes is not None and len(data) > max_bytes:
-            raise _too_big("from stdin", len(data), max_bytes, what)
+            raise UsageError(
+                f"the {what} on stdin is more than {human_bytes(max_bytes)}, the most the "
+                "gateway accepts", hint="downscale it or save it as jpeg or webp")
         return SourceFile("stdin", data)
     path = Path(source)
     try:
