@@ -46,7 +46,7 @@ def alpha_mask(size: tuple[int, int] = (64, 48), hole: tuple[int, int, int, int]
                ) -> Image.Image:
     """An opaque RGBA mask with a transparent rectangle (the area to repaint)."""
     w, h = size
-    hole = hole or (0, h // 2, w // 2, h - 1)
+    hole = hole or (0, h // 2, w // 2 - 1, h - 1)
     image = Image.new("RGBA", size, (0, 0, 0, 255))
     ImageDraw.Draw(image).rectangle(hole, fill=(0, 0, 0, 0))
     return image
@@ -56,7 +56,7 @@ def bw_mask(size: tuple[int, int] = (64, 48)) -> Image.Image:
     """A black-and-white drawing (``L``): white kept, a black rectangle to repaint."""
     w, h = size
     image = Image.new("L", size, 255)
-    ImageDraw.Draw(image).rectangle((0, h // 2, w // 2, h - 1), fill=0)
+    ImageDraw.Draw(image).rectangle((0, h // 2, w // 2 - 1, h - 1), fill=0)
     return image
 
 

@@ -67,11 +67,11 @@ COMMANDS: dict[str, LazyCommand] = {
     "generate": LazyCommand("vibeimg.cli.generate", "generate",
                             "Generate images from a text prompt.", no_args_is_help=True),
     "edit": LazyCommand("vibeimg.cli.edit", "edit",
-                        "Edit images, combine reference images, or repaint a masked area.",
+                        "Edit images, combine references, or repaint a masked area.",
                         no_args_is_help=True),
     "mask-convert": LazyCommand("vibeimg.cli.mask_convert", "mask_convert",
-                                "Turn a black-and-white mask into the alpha mask the gateway "
-                                "needs.", no_args_is_help=True),
+                                "Turn a black-and-white mask into an alpha mask.",
+                                no_args_is_help=True),
     "mock-server": LazyCommand("vibeimg.cli.mock_server", "mock_server",
                                "Run the local gateway emulator until Ctrl-C."),
 }

@@ -17,7 +17,8 @@ from vibeimg.ui import is_terminal
 INPUTS = "Inputs"
 
 Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
-    help="What to change or make; '-' reads it from stdin.", show_default=False)]
+    metavar="PROMPT", help="What to change or make; '-' reads it from stdin.",
+    show_default=False)]
 Images = Annotated[list[str], typer.Option(
     "--image", "-i", metavar="IMAGE", show_default=False,
     help="An input image (png, jpeg or webp, at most 50 MB); repeat for up to 16 reference images. '-' reads one from stdin.",
@@ -66,7 +67,7 @@ def edit(
     verbose: opt.Verbose = False,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Edit images, combine reference images, or repaint a masked area.
+    """Edit images, combine references, or repaint a masked area.
 
     Sends the prompt with 1 to 16 input images; with --mask, the model repaints where the mask is transparent in the first image. Every input is checked before sending (real png, jpeg or webp, at most 50 MB, not corrupt; the mask a PNG with alpha, the first image's size). Prints the saved paths; a NAME.json sidecar records the inputs with their SHA-256.
 

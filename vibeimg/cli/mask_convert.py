@@ -17,7 +17,7 @@ Invert = Annotated[bool, typer.Option(
     "--invert", help="White marks the area to repaint (by default black is repainted).")]
 Threshold = Annotated[Optional[int], typer.Option(  # noqa: UP045 - Typer reads Optional
     "--threshold", "-t", metavar="0-255", min=0, max=255, show_default=False,
-    help="Hard edges: grey levels at or above N count as white, below as black.")]
+    help="Hard edges: grey levels at or above this count as white, below it as black.")]
 Match = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--match", metavar="IMAGE", show_default=False, dir_okay=False,
     help="Resize to IMAGE's dimensions (nearest neighbour); refused if the aspect ratio differs.")]
@@ -48,7 +48,7 @@ def mask_convert(
     json_output: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Turn a black-and-white mask into the alpha mask the gateway needs.
+    """Turn a black-and-white mask into an alpha mask.
 
     The gateway's own recipe: the grey levels become the alpha channel, so white is kept and black is repainted. Any image Pillow reads works (1-bit, grey, palette, RGB, 16-bit, jpeg, webp); an input that already has an alpha channel keeps it. The output is always an RGBA PNG, written atomically, never over an existing file without --force. Reports on stderr the size and the share of the image to repaint.
 
