@@ -169,9 +169,14 @@ def image_dimensions(path: Path, *, what: str = "image") -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow only when needed
 
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-            return int(width), int(height)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                return int(width), int(height)
+    except Image.DecompressionBombError as exc:
+        raise UsageError(f"the {what} {path} has too many pixels ({exc})",
+                         hint="use a smaller image") from None
     except FileNotFoundError:
         raise UsageError(f"the {what} {path} does not exist", hint="check the path") from None
     except UnidentifiedImageError:
