@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from pictures import alpha_mask, bw_mask, encoded, grey_row, photo, save
+from pictures import alpha_mask, bw_mask, encoded, grey_row, photo, save, with_dimensions
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -268,3 +268,12 @@ def test_real_process_pipeline(tmp_path) -> None:
                     f"cat s.png | {sys.executable} -m vibeimg mask-convert - > m.png"],
                    cwd=tmp_path, env=env, check=True, timeout=60)
     assert rgba(tmp_path / "m.png").getchannel("A").tobytes() == bw_mask().tobytes()
+
+
+def test_match_with_a_bomb_is_a_usage_error(run, tmp_path) -> None:
+    """--match naming a decompression bomb is refused as bad input, not a crash."""
+    save(tmp_path / "s.png", bw_mask())
+    (tmp_path / "bomb.png").write_bytes(with_dimensions(encoded(Image.new("L", (1, 1))),
+                                                       30_000, 30_000))
+    result = run("mask-convert", "s.png", "--match", "bomb.png")
+    assert result.exit_code == ExitCode.USAGE and "too many pixels" in result.stderr
