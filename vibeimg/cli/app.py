@@ -17,7 +17,7 @@ from typer import _click  # Typer vendors Click; use its classes, never Click's 
 from typer.core import TyperGroup
 
 from vibeimg import __version__
-from vibeimg.cli import generate, mock_server
+from vibeimg.cli import chat_stream, generate, mock_server
 from vibeimg.errors import ExitCode, VibeimgError
 from vibeimg.ui import Reporter
 
@@ -111,6 +111,7 @@ def _root(
 
 app.command("generate", no_args_is_help=True)(generate.generate)
 app.command("mock-server")(mock_server.mock_server)
+app.command("chat-stream", no_args_is_help=True)(chat_stream.chat_stream)
 
 
 def main() -> None:
