@@ -178,7 +178,7 @@ class ChatStreamRequest:
         """The words to name files after: the prompt without "Generate 3 images:"."""
         match = _ASKED.match(self.prompt.strip())
         rest = self.prompt.strip()[match.end():].lstrip(" :,.-") if match else ""
-        return rest or self.prompt
+        return re.sub(r"^of\s+", "", rest) or self.prompt
 
     @property
     def expected_images(self) -> int:

@@ -166,8 +166,8 @@ class _Run:
 
     def done(self, event: OutputItemDone) -> None:
         call = self.call(event.item_id, event.output_index)
-        if call.image is not None:
-            return
+        if call.image is not None or call.error is not None:
+            return  # already saved, or already failed (its bad data was refused)
         if event.result:
             call.drop_temp()
             call.temp = self.decode(event.result)

@@ -346,7 +346,8 @@ def write_base64(text: str, sink: Callable[[bytes], object]) -> int:
     if text.startswith("data:"):
         text = text[text.find(",") + 1 :]
     if len(text) % 4 or not text:
-        raise BadResponseError(f"the image's base64 is truncated ({len(text):,} characters)")
+        raise BadResponseError(f"the image is not valid base64 ({len(text):,} characters, "
+                               "not a multiple of 4: cut short or corrupted)")
     if text.find("=", 0, len(text) - 2) >= 0:
         raise BadResponseError("the image is not valid base64 (padding inside the data)")
     total = 0
