@@ -41,16 +41,21 @@ class VibeimgError(Exception):
 
     exit_code: ExitCode = ExitCode.FAILURE
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, request_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.request_id = request_id  # the gateway's x-request-id, when it answered
 
     def one_line(self) -> str:
-        """The message and the fix, on one line."""
+        """The message, the fix and the request id, on one line."""
         text = " ".join(self.message.split())
         if self.hint:
             text += f" ({' '.join(self.hint.split())})"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
         return text
 
 
@@ -82,16 +87,12 @@ class GatewayError(VibeimgError):
         code: str | None = None,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, request_id=request_id)
         self.status = status
-        self.request_id = request_id
         self.code = code
 
     def one_line(self) -> str:
-        text = f"HTTP {self.status}: {super().one_line()}"
-        if self.request_id:
-            text += f" [request id {self.request_id}]"
-        return text
+        return f"HTTP {self.status}: {super().one_line()}"
 
 
 class AuthError(GatewayError):
@@ -117,18 +118,6 @@ class BadResponseError(VibeimgError):
 
     exit_code = ExitCode.SERVER
 
-    def __init__(
-        self, message: str, *, request_id: str | None = None, hint: str | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.request_id = request_id
-
-    def one_line(self) -> str:
-        text = super().one_line()
-        if self.request_id:
-            text += f" [request id {self.request_id}]"
-        return text
-
 
 class ResponseFailed(VibeimgError):
     """A ``/responses`` stream reported a failure: an ``error`` event, ``response.failed``,
@@ -147,13 +136,15 @@ class ResponseFailed(VibeimgError):
         refused: bool = False,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, request_id=request_id)
         self.code = code
-        self.request_id = request_id
         self.exit_code = ExitCode.API if refused else ExitCode.SERVER
 
     def one_line(self) -> str:
-        text = super().one_line()
+        """The message and the fix, then the event's code and the request id."""
+        text = " ".join(self.message.split())
+        if self.hint:
+            text += f" ({' '.join(self.hint.split())})"
         if self.code:
             text += f" [code {self.code}]"
         if self.request_id:

@@ -256,6 +256,7 @@ class _Run:
                 f"the stream ended before the response completed{why}; "
                 f"{self.missing_text() or 'no image call had started'}",
                 hint="the images saved are complete; run again for the rest",
+                request_id=res.request_id,
             )
         else:
             res.status = "completed"

@@ -16,7 +16,8 @@ from vibeimg.ui import Reporter
 
 CHAT = "Chat options"
 Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
-    help="What you want, in plain words; '-' reads it from stdin.", show_default=False)]
+    metavar="PROMPT", help="What you want, in plain words; '-' reads it from stdin.",
+    show_default=False)]
 Images = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
     "--image", "-i", metavar="IMAGE", show_default=False, dir_okay=False,
     help="An input image (png, jpeg or webp, at most 50 MB) sent with the prompt; repeatable.",
@@ -26,7 +27,7 @@ TextModel = Annotated[str, typer.Option(
     rich_help_panel=CHAT)]
 Instructions = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--instructions", metavar="TEXT", show_default=False,
-    help="System instructions, which the gateway requires \\[default: a helpful image "
+    help="System instructions, which the gateway requires [default: a helpful image "
     "assistant that makes ALL the images asked for].", rich_help_panel=CHAT)]
 Action = Annotated[str, typer.Option(
     "--action", metavar="auto|generate|edit",
@@ -81,18 +82,16 @@ def chat_stream(
     verbose: opt.Verbose = False,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Ask a text model for images in plain words and watch them stream in (POST /responses).
+    """Ask for images in plain words and watch them stream in.
 
-    The model (gpt-5.5) may rewrite the prompt and calls gpt-image-2 once per image; each image is saved as soon as it is complete, with a NAME.json sidecar holding the revised prompt, usage and timings. Prints the saved paths, one per line.
+    Sends POST /responses, streamed: the text model (gpt-5.5) may rewrite the prompt and calls gpt-image-2 once per image; each image is saved as soon as it is complete, with a NAME.json sidecar holding the revised prompt, usage and timings. Prints the saved paths, one per line.
 
     Examples:
 
+    \b
       vibeimg chat-stream "a cat hugging an otter with an orange scarf" --quality low
-
       vibeimg chat-stream "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle" --size 1024x1024
-
       vibeimg chat-stream "make this a watercolor painting" -i photo.png --action edit
-
       vibeimg chat-stream "a lighthouse at dawn" -n 2 --progress jsonl --offline
     """
     connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
