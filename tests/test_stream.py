@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from vibeimg import stream as stream_module
+from vibeimg import payloadspool as stream_module
 from vibeimg.client import GatewayResponse
 from vibeimg.errors import BadResponseError, ExitCode
+from vibeimg.payloadspool import write_base64
 from vibeimg.stream import (
     EventStream,
     ImageCallPhase,
@@ -25,7 +26,6 @@ from vibeimg.stream import (
     StreamFailure,
     TextDone,
     parse_event,
-    write_base64,
 )
 
 

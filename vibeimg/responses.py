@@ -36,6 +36,7 @@ from vibeimg.errors import (
 )
 from vibeimg.images import AtomicFile, NamePlan, commit_image, write_sidecar
 from vibeimg.params import DEFAULT_MODEL
+from vibeimg.payloadspool import SpooledPayload, write_base64
 from vibeimg.pricing import estimate_cost, parse_size_text
 from vibeimg.stream import (
     EventStream,
@@ -50,7 +51,6 @@ from vibeimg.stream import (
     StreamFailure,
     TextDone,
     ensure_event_stream,
-    write_base64,
 )
 
 IMAGE_CALL = "image_generation_call"
@@ -107,6 +107,14 @@ class _Run:
 
     # -- events ------------------------------------------------------------
     def handle(self, event: StreamEvent) -> None:
+        try:
+            self.dispatch(event)
+        finally:
+            spooled = getattr(event, "spooled", None)
+            if spooled is not None:
+                spooled.discard()  # a payload nobody took (a no-op once taken)
+
+    def dispatch(self, event: StreamEvent) -> None:
         self.listener.event(event)
         if isinstance(event, ResponseStarted):
             self.result.response_id = event.response_id or self.result.response_id
@@ -143,19 +151,12 @@ class _Run:
             call.error = exc
             self.set_phase(call, "failed")
 
-    def partial(self, event: PartialImage) -> None:
-        call = self.call(event.item_id, event.output_index)
-        if call.image is not None or not event.b64:
-            return
-        call.drop_temp()  # only the last partial image of an item counts
-        call.temp = self.decode(event.b64)
-        call.partial_images += 1
-        call.size = event.size or call.size
-        call.quality = event.quality or call.quality
-        call.output_format = event.output_format or call.output_format
-        self.set_phase(call, "receiving")
-
-    def decode(self, b64: str) -> AtomicFile:
+    def payload(self, spooled: SpooledPayload | None, b64: str | None) -> AtomicFile | None:
+        """An event's image as a temporary file: already decoded, or decoded now."""
+        if spooled is not None:
+            return spooled.take()  # raises if its base64 was refused
+        if not b64:
+            return None
         temp = AtomicFile(self.plan.directory)
         try:
             write_base64(b64, temp.write)
@@ -164,15 +165,31 @@ class _Run:
             raise
         return temp
 
+    def partial(self, event: PartialImage) -> None:
+        call = self.call(event.item_id, event.output_index)
+        if call.image is not None:
+            return
+        temp = self.payload(event.spooled, event.b64)
+        if temp is None:
+            return
+        call.drop_temp()  # only the last partial image of an item counts
+        call.temp, call.error = temp, None
+        call.partial_images += 1
+        call.size = event.size or call.size
+        call.quality = event.quality or call.quality
+        call.output_format = event.output_format or call.output_format
+        self.set_phase(call, "receiving")
+
     def done(self, event: OutputItemDone) -> None:
         call = self.call(event.item_id, event.output_index)
-        if call.image is not None or call.error is not None:
-            return  # already saved, or already failed (its bad data was refused)
-        if event.result:
+        if call.image is not None:
+            return
+        temp = self.payload(event.spooled, event.result)
+        if temp is not None:  # item.result wins over any partial image
             call.drop_temp()
-            call.temp = self.decode(event.result)
+            call.temp, call.error = temp, None
         if call.temp is None:
-            call.error = ResponseFailed(
+            call.error = call.error or ResponseFailed(
                 f"image {call.index} ({call.item_id}) ended {event.status or 'unfinished'} "
                 "without image data", code="image_missing", request_id=self.result.request_id)
             self.set_phase(call, "failed")
@@ -310,7 +327,8 @@ def run_chat_stream(
             ensure_event_stream(response)
             run.listener.opened(response.request_id)
             stream = EventStream(response, record=record, on_bytes=run.on_bytes,
-                                 on_comment=run.on_comment)
+                                 on_comment=run.on_comment,
+                                 spool_to=lambda: AtomicFile(plan.directory))
             error: VibeimgError | None = None
             try:
                 after_end = 0

@@ -10,11 +10,9 @@ event per JSON ``type``. Events are parsed lazily, one at a time: a 33 MB
 
 from __future__ import annotations
 
-import binascii
 import json
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -22,12 +20,11 @@ from httpx_sse import EventSource, SSEError
 
 from vibeimg.client import GatewayResponse, error_from_response
 from vibeimg.errors import BadResponseError, ResponseFailed
+from vibeimg.images import AtomicFile
+from vibeimg.payloadspool import PayloadDiverter, SpooledPayload
 
 #: JSON fields holding base64 image data, left out of summaries and progress lines.
 PAYLOAD_FIELDS = frozenset({"partial_image_b64", "result", "image_url"})
-
-_B64_SLICE = 4 * 1024 * 1024  # decode in slices (a multiple of 4) to bound memory
-_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 #: Error codes that mean the request itself was refused (exit API, not SERVER).
 REFUSAL_WORDS = ("moderation", "content", "policy", "safety", "invalid", "rate_limit",
@@ -81,6 +78,7 @@ class PartialImage(StreamEvent):
     output_index: int | None = None
     partial_index: int | None = None
     b64: str = field(default="", repr=False)
+    spooled: SpooledPayload | None = None  # the image, already decoded to a temporary file
     size: str | None = None
     quality: str | None = None
     output_format: str | None = None
@@ -95,6 +93,7 @@ class OutputItemDone(StreamEvent):
     item_type: str | None = None
     status: str | None = None
     result: str | None = field(default=None, repr=False)
+    spooled: SpooledPayload | None = None  # the result, already decoded to a temporary file
     revised_prompt: str | None = None
     size: str | None = None
     quality: str | None = None
@@ -138,6 +137,8 @@ class StreamFailure(StreamEvent):
 
 
 def _without_payloads(value: Any) -> Any:
+    if isinstance(value, SpooledPayload):
+        return str(value)
     if isinstance(value, dict):
         return {
             k: (f"<{len(v):,} characters>" if k in PAYLOAD_FIELDS and isinstance(v, str)
@@ -232,31 +233,43 @@ def _failure(
 
 
 class _Tap(httpx.SyncByteStream):
-    """The body's bytes as they arrive: counted, recorded, watched for comment lines."""
+    """The body's bytes as they arrive: counted, recorded, watched for comment lines,
+    and (with a diverter) stripped of their image payloads, which go to files."""
 
     def __init__(self, source: Iterator[bytes], stream: EventStream) -> None:
         self._source = source
         self._stream = stream
+        self._at_line_start = True
 
     def __iter__(self) -> Iterator[bytes]:
         stream = self._stream
-        at_line_start = True
         for chunk in self._source:
             if not chunk:
                 continue
             stream.bytes_received += len(chunk)
             if stream.record is not None:
                 stream.record(chunk)
-            # A comment is a line starting with ':'; JSON data lines never hold a newline.
-            comments = chunk.count(b"\n:") + (1 if at_line_start and chunk[:1] == b":" else 0)
-            at_line_start = chunk[-1:] in (b"\n", b"\r")
-            if comments:
-                stream.comments += comments
-                if stream.on_comment is not None:
-                    stream.on_comment(comments)
+            passed = chunk if stream.diverter is None else stream.diverter.feed(chunk)
+            if passed:
+                self._count_comments(passed)
             if stream.on_bytes is not None:
                 stream.on_bytes(stream.bytes_received)
-            yield chunk
+            if passed:
+                yield passed
+        if stream.diverter is not None:
+            rest = stream.diverter.flush()
+            if rest:
+                yield rest
+
+    def _count_comments(self, chunk: bytes) -> None:
+        # A comment is a line starting with ':'; JSON data lines never hold a newline.
+        stream = self._stream
+        comments = chunk.count(b"\n:") + (1 if self._at_line_start and chunk[:1] == b":" else 0)
+        self._at_line_start = chunk[-1:] in (b"\n", b"\r")
+        if comments:
+            stream.comments += comments
+            if stream.on_comment is not None:
+                stream.on_comment(comments)
 
 
 class EventStream:
@@ -264,7 +277,9 @@ class EventStream:
 
     ``record`` receives every raw byte (``--events FILE``); ``on_bytes`` the running
     byte count after each chunk; ``on_comment`` the number of SSE comment lines
-    (keepalives) in each chunk, as soon as they arrive.
+    (keepalives) in each chunk, as soon as they arrive. With ``spool_to`` (a factory
+    of temporary files), image payloads are decoded to files as they stream and
+    events carry them as ``spooled``; whoever gets such an event owns its file.
     """
 
     def __init__(
@@ -274,8 +289,10 @@ class EventStream:
         record: Callable[[bytes], object] | None = None,
         on_bytes: Callable[[int], None] | None = None,
         on_comment: Callable[[int], None] | None = None,
+        spool_to: Callable[[], AtomicFile] | None = None,
     ) -> None:
         self.response = response
+        self.diverter = PayloadDiverter(spool_to) if spool_to is not None else None
         self.record = record
         self.on_bytes = on_bytes
         self.on_comment = on_comment
@@ -305,6 +322,9 @@ class EventStream:
                 yield self._parse(sse.data, sse.event)
         except SSEError as exc:  # pragma: no cover - the content type is checked first
             raise BadResponseError(str(exc), request_id=self.response.request_id) from exc
+        finally:
+            if self.diverter is not None:
+                self.diverter.close()  # files of events nobody received
 
     def _parse(self, text: str, sse_event: str) -> StreamEvent:
         try:
@@ -319,7 +339,26 @@ class EventStream:
                 f"event {self.events} ({sse_event or 'message'}) is not a JSON object",
                 request_id=self.response.request_id,
             )
-        return parse_event(data, "" if sse_event == "message" else sse_event)
+        event = parse_event(data, "" if sse_event == "message" else sse_event)
+        if self.diverter is not None:
+            event = _claim_payload(event, self.diverter)
+        return event
+
+
+def _claim_payload(event: StreamEvent, diverter: PayloadDiverter) -> StreamEvent:
+    """Swap the marker a diverted payload left in the event for its file."""
+    if isinstance(event, PartialImage):
+        spooled = diverter.claim(event.b64)
+        if spooled is not None:
+            event.data["partial_image_b64"] = spooled
+            return replace(event, b64="", spooled=spooled)
+    elif isinstance(event, OutputItemDone):
+        item = event.data.get("item")
+        spooled = diverter.claim(event.result)
+        if spooled is not None and isinstance(item, dict):
+            item["result"] = spooled
+            return replace(event, result=None, spooled=spooled)
+    return event
 
 
 def ensure_event_stream(response: GatewayResponse) -> None:
@@ -336,33 +375,3 @@ def ensure_event_stream(response: GatewayResponse) -> None:
         request_id=response.request_id,
         hint="the Responses API needs stream: true; if this persists, report it",
     )
-
-
-def write_base64(text: str, sink: Callable[[bytes], object]) -> int:
-    """Decode plain base64 (or a ``data:`` URI) into ``sink`` slice by slice; bytes written.
-
-    Refuses anything that is not strict base64, so a corrupt event never becomes a file.
-    """
-    if text.startswith("data:"):
-        text = text[text.find(",") + 1 :]
-    if len(text) % 4 or not text:
-        raise BadResponseError(f"the image is not valid base64 ({len(text):,} characters, "
-                               "not a multiple of 4: cut short or corrupted)")
-    if text.find("=", 0, len(text) - 2) >= 0:
-        raise BadResponseError("the image is not valid base64 (padding inside the data)")
-    total = 0
-    for start in range(0, len(text), _B64_SLICE):
-        piece = text[start : start + _B64_SLICE]
-        try:
-            if sys.version_info >= (3, 11):
-                decoded = binascii.a2b_base64(piece, strict_mode=True)
-            else:  # pragma: no cover - Python 3.10 has no strict mode
-                raw = piece.encode("ascii")
-                if raw.translate(None, _B64_ALPHABET):
-                    raise binascii.Error("unexpected character")
-                decoded = binascii.a2b_base64(raw)
-        except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-            raise BadResponseError(f"the image is not valid base64 ({exc})") from exc
-        sink(decoded)
-        total += len(decoded)
-    return total
