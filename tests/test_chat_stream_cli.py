@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +189,26 @@ def test_image_for_json_round_trip_is_real(cli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "a-fox.jpg\n"
     assert Image.open(io.BytesIO((tmp_path / "a-fox.jpg").read_bytes())).format == "JPEG"
+
+
+def readme_commands() -> list[str]:
+    """The shell lines of the README's chat-stream section."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("### vibeimg chat-stream", 1)[1].split("\n### ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_one_liners_work(tmp_path: Path) -> None:
+    """Each README example runs offline, in order, in a real shell, and succeeds."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    for line in readme_commands():
+        done = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, f"{line}\n{done.stderr}"
+    assert (tmp_path / "lighthouses" / "a-lighthouse-at-dawn-2.png").exists()
+    assert json.loads((tmp_path / "run.json").read_text())["received"] == 1
+    assert '"type": "vibeimg.finished"' in (tmp_path / "progress.jsonl").read_text()
+    assert '"partial_image_b64": "iVBORw0KGgo' in (tmp_path / "fox.sse").read_text()
