@@ -280,3 +280,12 @@ def test_no_temporary_files_survive_any_failure(make_cli, tmp_path: Path) -> Non
         cli = make_cli(faults=[fault])
         cli("chat-stream", THREE, *FAST, "--out-dir", fault)
         assert not [p for p in (tmp_path / fault).iterdir() if p.name.startswith(".vibeimg-")]
+
+
+def test_events_after_the_end_leave_no_file(cli, serve, tmp_path: Path) -> None:
+    """An image event after response.completed is read and dropped, its file removed."""
+    serve(sse("response.created", response={"id": "r"}), *image_call("ig_a", 0), COMPLETED,
+          *image_call("ig_b", 1))
+    result = cli("chat-stream", "a fox")
+    assert result.exit_code == 0, result.stderr
+    assert files_in(tmp_path) == ["a-fox.json", "a-fox.png"]

@@ -69,6 +69,14 @@ def test_library_call_reports_phases_and_returns_the_result(tmp_path: Path) -> N
     assert result.as_json()["received"] == 3
 
 
+def test_files_are_named_after_the_prompt_by_default(tmp_path: Path) -> None:
+    """Without a slug, files take the words after "Generate 2 images of"."""
+    with Emulator() as emu, client_for(emu) as client:
+        result = run_chat_stream(client, request("Generate 2 images of a red fox"),
+                                 plan=NamePlan.build(None, tmp_path, count=2), sidecar=False)
+    assert [i.path.name for i in result.images] == ["a-red-fox-1.png", "a-red-fox-2.png"]
+
+
 def test_interrupt_keeps_the_saved_images(tmp_path: Path) -> None:
     """Ctrl-C after the first image: it stays, nothing half-written, status interrupted."""
 

@@ -34,7 +34,7 @@ from vibeimg.errors import (
     ResponseFailed,
     VibeimgError,
 )
-from vibeimg.images import AtomicFile, NamePlan, commit_image, write_sidecar
+from vibeimg.images import AtomicFile, NamePlan, commit_image, slugify, write_sidecar
 from vibeimg.params import DEFAULT_MODEL
 from vibeimg.payloadspool import SpooledPayload, write_base64
 from vibeimg.pricing import estimate_cost, parse_size_text
@@ -110,9 +110,7 @@ class _Run:
         try:
             self.dispatch(event)
         finally:
-            spooled = getattr(event, "spooled", None)
-            if spooled is not None:
-                spooled.discard()  # a payload nobody took (a no-op once taken)
+            _discard_payload(event)
 
     def dispatch(self, event: StreamEvent) -> None:
         self.listener.event(event)
@@ -301,6 +299,13 @@ class _Run:
         return ", ".join(parts)
 
 
+def _discard_payload(event: StreamEvent) -> None:
+    """Remove the file of a payload nobody took (a no-op once taken)."""
+    spooled = getattr(event, "spooled", None)
+    if isinstance(spooled, SpooledPayload):
+        spooled.discard()
+
+
 def run_chat_stream(
     client: GatewayClient,
     request: ChatStreamRequest,
@@ -309,15 +314,18 @@ def run_chat_stream(
     sidecar: bool = True,
     listener: ProgressListener | None = None,
     record: Callable[[bytes], object] | None = None,
-    slug: str = "",
+    slug: str | None = None,
 ) -> ChatStreamResult:
     """Send ``request`` to ``POST /responses`` and save every image as it completes.
 
     Raises a VibeimgError when nothing was received (the request was refused, the
     connection failed, the answer is not a stream). Once the stream is open it
     returns a result, whose ``error`` says how it ended if not well (failure event,
-    truncated stream, Ctrl-C); the images saved before that stay on disk.
+    truncated stream, Ctrl-C); the images saved before that stay on disk. ``slug``
+    names the files (default: from the prompt); ``record`` receives the raw stream.
     """
+    if slug is None:
+        slug = slugify(request.slug_text)
     run = _Run(request, plan, sidecar, listener or ProgressListener(), slug)
     try:
         with client.open("POST", "responses", json_body=request.body(),
@@ -336,6 +344,7 @@ def run_chat_stream(
                     if run.completed or run.failure is not None:
                         # Read what follows the end (normally nothing) so the connection
                         # closes cleanly, but don't wait on a server that keeps talking.
+                        _discard_payload(event)
                         after_end += 1
                         if after_end > EVENTS_AFTER_END:
                             break
@@ -345,6 +354,7 @@ def run_chat_stream(
             except VibeimgError as exc:
                 error = exc
             except KeyboardInterrupt:
+                AtomicFile.discard_all()  # images in flight will never be complete
                 error = Interrupted(
                     f"interrupted: {len(run.result.images)} image(s) saved",
                     hint="the saved images are complete")

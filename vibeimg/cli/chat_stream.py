@@ -160,7 +160,6 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
         summary_line,
     )
     from vibeimg.cli.common import session  # noqa: PLC0415
-    from vibeimg.images import slugify  # noqa: PLC0415
     from vibeimg.responses import run_chat_stream  # noqa: PLC0415
 
     display = make_progress(mode, reporter, request)
@@ -168,7 +167,6 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
         result = run_chat_stream(
             client, request, plan=plan, sidecar=sidecar, listener=display,
             record=recorder.write if recorder is not None else None,
-            slug=slugify(request.slug_text),
         )
     display.finished(result)
     if json_output:
