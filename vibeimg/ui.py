@@ -77,6 +77,13 @@ class Reporter:
         elif self.verbose:
             self._write(message)
 
+    def progress(self, message: str) -> None:
+        """A plain progress line (a phase, a JSON line) that CI logs keep; not with --quiet."""
+        if not self.quiet:
+            with self._lock:
+                self.stream.write(message + "\n")
+                self.stream.flush()
+
     def trace(self, message: str) -> None:
         if self.verbose:
             self._write(message, "cyan")
