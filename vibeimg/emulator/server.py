@@ -293,8 +293,9 @@ class _Server(ThreadingHTTPServer):
     context: Context
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hangs up (as vibeimg does on a corrupt answer) is no error."""
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        """A client that hangs up (a stream it stopped reading) is normal, not an error:
+        don't print a traceback onto whatever stderr the process has at that moment."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
 
