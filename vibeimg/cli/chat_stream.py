@@ -10,7 +10,7 @@ import typer
 from vibeimg.chatrequest import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
 from vibeimg.cli import options as opt
 from vibeimg.cli.common import Connection, dry_run_document, print_json, print_paths, read_prompt
-from vibeimg.errors import UsageError
+from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.params import check_choice
 from vibeimg.ui import Reporter
 
@@ -20,6 +20,7 @@ Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads O
     show_default=False)]
 Images = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
     "--image", "-i", metavar="IMAGE", show_default=False, dir_okay=False,
+    autocompletion=opt.complete_image_path,
     help="An input image (png, jpeg or webp, at most 50 MB) sent with the prompt; repeatable.",
     rich_help_panel=CHAT)]
 TextModel = Annotated[str, typer.Option(
@@ -31,6 +32,7 @@ Instructions = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "assistant that makes ALL the images asked for].", rich_help_panel=CHAT)]
 Action = Annotated[str, typer.Option(
     "--action", metavar="auto|generate|edit",
+    autocompletion=opt._choices(("auto", "generate", "edit")),
     help="Let the model choose, force a new image, or force an edit (needs -i).",
     rich_help_panel=CHAT)]
 PartialImages = Annotated[Optional[int], typer.Option(  # noqa: UP045
@@ -43,6 +45,7 @@ Count = Annotated[int, typer.Option(
     "gateway has no n; the run reports how many arrived.", rich_help_panel=opt.OUTPUT)]
 ProgressMode = Annotated[str, typer.Option(
     "--progress", metavar="auto|live|plain|jsonl|off",
+    autocompletion=opt._choices(("auto", "live", "plain", "jsonl", "off")),
     help="Progress on stderr: a live view on a terminal, plain phase lines otherwise "
     "(auto), or each event as a JSON line (jsonl).", rich_help_panel=opt.OUTPUT)]
 Events = Annotated[Optional[Path], typer.Option(  # noqa: UP045
@@ -73,6 +76,8 @@ def chat_stream(
     progress: ProgressMode = "auto",
     events: Events = None,
     dry_run: opt.DryRun = False,
+    history: opt.History = True,
+    preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
     api_key: opt.ApiKey = None,
@@ -130,7 +135,7 @@ def chat_stream(
     recorder = _open_events_file(events, force=force)
     try:
         _run(connection, reporter, request, plan, mode=mode, sidecar=not no_sidecar,
-             json_output=json_output, recorder=recorder)
+             json_output=json_output, recorder=recorder, history=history, preview=preview)
     finally:
         if recorder is not None:
             recorder.close()
@@ -151,7 +156,8 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
 
 
 def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *, mode: str,
-         sidecar: bool, json_output: bool, recorder: IO[bytes] | None) -> None:
+         sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
+         preview: bool = False) -> None:
     """Stream, save, then print the results (even when the run ended badly)."""
     from vibeimg.cli.chat_progress import (  # noqa: PLC0415
         JsonlProgress,
@@ -160,19 +166,31 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
         summary_line,
     )
     from vibeimg.cli.common import session  # noqa: PLC0415
+    from vibeimg.cli.recording import record_chat_run  # noqa: PLC0415
     from vibeimg.responses import run_chat_stream  # noqa: PLC0415
 
     display = make_progress(mode, reporter, request)
-    with session(connection, reporter) as client, display:
-        result = run_chat_stream(
-            client, request, plan=plan, sidecar=sidecar, listener=display,
-            record=recorder.write if recorder is not None else None,
-        )
+    try:
+        with session(connection, reporter) as client, display:
+            result = run_chat_stream(
+                client, request, plan=plan, sidecar=sidecar, listener=display,
+                record=recorder.write if recorder is not None else None,
+            )
+    except VibeimgError as error:
+        record_chat_run(reporter, history, request=request, offline=connection.offline,
+                        error=error)
+        raise
+    record_chat_run(reporter, history, request=request, offline=connection.offline,
+                    result=result)
     display.finished(result)
     if json_output:
         print_json(result.as_json())
     else:
         print_paths([image.path for image in result.images])
+    if preview:
+        from vibeimg.cli.preview_cmd import preview_saved  # noqa: PLC0415
+
+        preview_saved([image.path for image in result.images], reporter)
     expected = request.expected_images
     if result.status == "completed" and 0 < len(result.images) < expected:
         reporter.warn(f"asked for {expected} images, {len(result.images)} arrived")

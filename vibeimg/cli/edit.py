@@ -21,10 +21,11 @@ Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads O
     show_default=False)]
 Images = Annotated[list[str], typer.Option(
     "--image", "-i", metavar="IMAGE", show_default=False,
+    autocompletion=opt.complete_image_path,
     help="An input image (png, jpeg or webp, at most 50 MB); repeat for up to 16 reference images. '-' reads one from stdin.",
     rich_help_panel=INPUTS)]
 Mask = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--mask", metavar="MASK", show_default=False,
+    "--mask", metavar="MASK", show_default=False, autocompletion=opt.complete_image_path,
     help="A PNG with an alpha channel, the size of the first image: transparent pixels mark where to repaint.",
     rich_help_panel=INPUTS)]
 ConvertMask = Annotated[bool, typer.Option(
@@ -58,6 +59,8 @@ def edit(
     no_sidecar: opt.NoSidecar = False,
     json_output: opt.Json = False,
     dry_run: opt.DryRun = False,
+    history: opt.History = True,
+    preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
     api_key: opt.ApiKey = None,
@@ -120,4 +123,5 @@ def edit(
     run_image_requests(
         connection, reporter, request, command="edit", count=count,
         concurrency=concurrency, plan=plan, sidecar=not no_sidecar, json_output=json_output,
+        history=history, preview=preview,
     )

@@ -9,9 +9,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vibeimg.cli.common import print_json, print_paths
+from vibeimg.cli.options import Preview, complete_image_path
+from vibeimg.cli.preview_cmd import preview_saved
 
 Paths = Annotated[list[str], typer.Argument(
-    metavar="INPUT... [OUTPUT]", show_default=False,
+    metavar="INPUT... [OUTPUT]", show_default=False, autocompletion=complete_image_path,
     help="The mask to convert and where to write it [default: INPUT-alpha.png beside it]; '-' is stdin or stdout. With --out-dir, every argument is an input.")]
 Invert = Annotated[bool, typer.Option(
     "--invert", help="White marks the area to repaint (by default black is repainted).")]
@@ -20,6 +22,7 @@ Threshold = Annotated[Optional[int], typer.Option(  # noqa: UP045 - Typer reads 
     help="Hard edges: grey levels at or above this count as white, below it as black.")]
 Match = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--match", metavar="IMAGE", show_default=False, dir_okay=False,
+    autocompletion=complete_image_path,
     help="Resize to IMAGE's dimensions (nearest neighbour); refused if the aspect ratio differs.")]
 FromGrey = Annotated[bool, typer.Option(
     "--from-grey", help="Rebuild the alpha from the grey levels even when the input already has an alpha channel.")]
@@ -47,6 +50,7 @@ def mask_convert(
     force: Force = False,
     json_output: Json = False,
     quiet: Quiet = False,
+    preview: Preview = False,
 ) -> None:
     """Turn a black-and-white mask into an alpha mask.
 
@@ -130,6 +134,8 @@ def mask_convert(
         })
     else:
         print_paths([Path(r.destination) for r in done if r.destination != STDIN])
+    preview_saved([Path(r.destination) for r in done if r.destination != STDIN], reporter,
+                  enabled=preview)
     if failed:
         if not done:
             error = VibeimgError(f"all {len(failed)} masks failed; the first: "

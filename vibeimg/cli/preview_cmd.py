@@ -75,8 +75,11 @@ def _print_cells(cells: Iterable[Iterable[Any]], stream: IO[str]) -> None:
     Console(file=stream, highlight=False, soft_wrap=True).print(text)
 
 
-def preview_saved(paths: Iterable[Path | None], reporter: Reporter) -> None:
+def preview_saved(paths: Iterable[Path | None], reporter: Reporter, *,
+                  enabled: bool = True) -> None:
     """After a run: thumbnails of the saved images on stderr, if it is a terminal."""
+    if not enabled:
+        return
     if reporter.quiet or not is_terminal(reporter.stream):
         reporter.trace("preview skipped: stderr is not a terminal")
         return

@@ -90,3 +90,47 @@ def record_image_run(
         images=len(saved),
         elapsed_seconds=None if elapsed is None else round(elapsed, 3),
     )
+
+
+def record_chat_run(
+    reporter: Reporter,
+    enabled: bool,
+    *,
+    request: Any,
+    offline: bool,
+    result: Any = None,
+    error: BaseException | None = None,
+) -> int | None:
+    """Record a ``chat-stream`` run (a ChatStreamRequest and its ChatStreamResult)."""
+    if not enabled or isinstance(error, UsageError):
+        return None
+    images = list(result.images) if result is not None else []
+    if error is None and result is not None:
+        error = result.error
+    missing = len(result.missing) if result is not None else 0
+    if error is not None:  # a run cut short also failed the images that never started
+        missing = max(missing, request.expected_images - len(images))
+    word, error_line = outcome_of(error, saved=len(images), failed=missing)
+    if result is not None and result.status == "interrupted":
+        word = "interrupted"
+    revised = [i.revised_prompt for i in images if i.revised_prompt]
+    request_id = getattr(result, "request_id", None) or getattr(error, "request_id", None)
+    return record_run(
+        reporter, True,
+        command="chat-stream",
+        prompt=request.prompt,
+        revised_prompt="\n".join(dict.fromkeys(revised)) or None,
+        model=request.options.model,
+        parameters={"endpoint": "responses", "text_model": request.model, **request.tool(),
+                    "count": request.count,
+                    "inputs": [str(image.path) for image in request.images]},
+        outputs=[str(i.path.resolve()) for i in images],
+        request_ids=[request_id] if request_id else [],
+        usage=getattr(result, "usage", None),
+        estimated_cost_usd=result.estimated_cost_usd if result is not None else 0.0,
+        outcome=word,
+        error=error_line,
+        offline=offline,
+        images=len(images),
+        elapsed_seconds=round(result.elapsed, 3) if result is not None else None,
+    )
