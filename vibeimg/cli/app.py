@@ -17,7 +17,7 @@ from typer import _click  # Typer vendors Click; use its classes, never Click's 
 from typer.core import TyperGroup
 
 from vibeimg import __version__
-from vibeimg.cli import generate, mock_server
+from vibeimg.cli import batch, generate, mock_server
 from vibeimg.errors import ExitCode, VibeimgError
 from vibeimg.ui import Reporter
 
@@ -110,6 +110,8 @@ def _root(
 
 
 app.command("generate", no_args_is_help=True)(generate.generate)
+app.command("batch", no_args_is_help=True)(batch.batch)
+app.command("batch-merge", no_args_is_help=True)(batch.batch_merge)
 app.command("mock-server")(mock_server.mock_server)
 
 
