@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -33,6 +34,22 @@ def emulator() -> Iterator[Emulator]:
     """A running emulator on a free loopback port."""
     with Emulator(EmulatorConfig(retry_after=0.05)) as emu:
         yield emu
+
+
+@pytest.fixture
+def make_cli(tmp_path: Path) -> Iterator[Callable[..., Cli]]:
+    """Build a CLI runner against a fresh emulator with the given EmulatorConfig fields."""
+    started: list[Emulator] = []
+
+    def build(**config: Any) -> Cli:
+        config.setdefault("retry_after", 0.05)
+        emu = Emulator(EmulatorConfig(**config)).start()
+        started.append(emu)
+        return Cli(emu, tmp_path)
+
+    yield build
+    for emu in started:
+        emu.stop()
 
 
 @dataclass

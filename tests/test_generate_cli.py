@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
+import pytest
 from PIL import Image
+
+from tests.conftest import TEST_KEY
+from vibeimg.errors import ExitCode
+
+
+def files_in(folder: Path) -> list[str]:
+    """Every file name in a folder, hidden temporary files included."""
+    return sorted(p.name for p in folder.iterdir())
 
 
 def test_saves_png_and_prints_its_path(cli, emulator, tmp_path: Path) -> None:
@@ -16,3 +27,201 @@ def test_saves_png_and_prints_its_path(cli, emulator, tmp_path: Path) -> None:
     assert image.format == "PNG" and image.size == (1024, 1024)
     sent = emulator.api_requests()[0].json()
     assert sent["prompt"] == "a red fox" and sent["model"] == "gpt-image-2"
+    assert "n" not in sent
+
+
+def test_sidecar_records_prompt_parameters_usage_and_cost(cli, emulator, tmp_path) -> None:
+    """NAME.json beside the image holds prompt, parameters, size, usage, request id, cost."""
+    result = cli("generate", "a lighthouse", "--size", "1536x1024", "--quality", "low")
+    assert result.exit_code == 0, result.stderr
+    sidecar = json.loads((tmp_path / "a-lighthouse.json").read_text())
+    assert sidecar["prompt"] == "a lighthouse"
+    assert sidecar["parameters"]["size"] == "1536x1024"
+    assert sidecar["parameters"]["quality"] == "low"
+    assert sidecar["size"] == "1536x1024"
+    assert sidecar["estimated_cost_usd"] == 0.005
+    assert sidecar["usage"]["output_tokens"] > 0
+    assert sidecar["request_id"] == emulator.api_requests()[0].request_id
+    assert sidecar["file"] == "a-lighthouse.png"
+
+
+def test_no_sidecar(cli, tmp_path) -> None:
+    """--no-sidecar writes the image alone."""
+    assert cli("generate", "fox", "--no-sidecar").exit_code == 0
+    assert files_in(tmp_path) == ["fox.png"]
+
+
+def test_prompt_from_stdin_and_from_file(cli, emulator, tmp_path) -> None:
+    """'-' reads the prompt from stdin; --prompt-file reads it from a file."""
+    assert cli("generate", "-", input="a blue whale\n").stdout == "a-blue-whale.png\n"
+    (tmp_path / "p.txt").write_text("a green frog\n")
+    assert cli("generate", "--prompt-file", "p.txt").stdout == "a-green-frog.png\n"
+    prompts = [r.json()["prompt"] for r in emulator.api_requests()]
+    assert prompts == ["a blue whale", "a green frog"]
+
+
+def test_never_overwrites_without_force(cli, tmp_path) -> None:
+    """An existing name gets -2, -3...; --force replaces it."""
+    (tmp_path / "fox.png").write_bytes(b"keep me")
+    assert cli("generate", "fox").stdout == "fox-2.png\n"
+    assert cli("generate", "fox").stdout == "fox-3.png\n"
+    assert (tmp_path / "fox.png").read_bytes() == b"keep me"
+    assert cli("generate", "fox", "--force").stdout == "fox.png\n"
+    assert (tmp_path / "fox.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_extension_follows_the_bytes(cli, tmp_path) -> None:
+    """Asking for out.png but receiving jpeg saves out.jpg, with a warning."""
+    result = cli("generate", "fox", "--format", "jpeg", "-o", "out.png")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "out.jpg\n"
+    assert Image.open(tmp_path / "out.jpg").format == "JPEG"
+    assert "sent jpeg, not png" in result.stderr
+
+
+def test_output_template_and_out_dir(cli, tmp_path) -> None:
+    """-o templates fill {slug} {n} {quality} {ext}; --out-dir is created."""
+    result = cli("generate", "Café au lait!", "-n", "2", "--quality", "low",
+                 "--out-dir", "shots", "-o", "{slug}_{quality}_{n}.{ext}")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "shots/cafe-au-lait_low_1.png", "shots/cafe-au-lait_low_2.png"]
+
+
+def test_webp_with_compression(cli, emulator, tmp_path) -> None:
+    """--format webp --compression 30 is sent as such and saved as .webp."""
+    result = cli("generate", "fox", "--format", "webp", "--compression", "30")
+    assert result.stdout == "fox.webp\n"
+    assert Image.open(tmp_path / "fox.webp").format == "WEBP"
+    assert emulator.api_requests()[0].json()["output_compression"] == 30
+
+
+def test_data_uri_response_format_is_decoded(cli, emulator, tmp_path) -> None:
+    """--response-format url gets a data URI, decoded to the same kind of file."""
+    result = cli("generate", "fox", "--response-format", "url", "--format", "jpeg")
+    assert result.stdout == "fox.jpg\n"
+    assert Image.open(tmp_path / "fox.jpg").format == "JPEG"
+    assert emulator.api_requests()[0].json()["response_format"] == "url"
+
+
+def test_raw_bytes_to_stdout(cli, tmp_path) -> None:
+    """-o - writes the image bytes to stdout and nothing to disk."""
+    result = cli("generate", "fox", "-o", "-")
+    assert result.exit_code == 0
+    assert result.stdout_bytes.startswith(b"\x89PNG\r\n\x1a\n")
+    assert files_in(tmp_path) == []
+
+
+def test_json_document(cli, emulator) -> None:
+    """--json prints one document with every image, its path and request id."""
+    result = cli("generate", "fox", "-n", "2", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["requested"] == 2 and doc["failures"] == []
+    assert sorted(i["path"] for i in doc["images"]) == ["fox-1.png", "fox-2.png"]
+    ids = {r.request_id for r in emulator.api_requests()}
+    assert {i["request_id"] for i in doc["images"]} == ids
+
+
+def test_count_sends_concurrent_requests(cli, emulator) -> None:
+    """-n 3 sends three requests (the gateway ignores n) and saves three images."""
+    result = cli("generate", "fox", "-n", "3", "--concurrency", "3")
+    assert result.stdout.splitlines() == ["fox-1.png", "fox-2.png", "fox-3.png"]
+    assert len(emulator.api_requests()) == 3
+
+
+def test_dry_run_sends_nothing_and_masks_the_key(cli, emulator) -> None:
+    """--dry-run prints the request with the key masked and the cost; nothing is sent."""
+    result = cli("generate", "fox", "-n", "2", "--quality", "low", "--size", "square",
+                 "--dry-run")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["request"]["body"]["prompt"] == "fox"
+    assert doc["estimated_cost_usd"] == 0.012
+    assert TEST_KEY not in result.stdout and TEST_KEY[-4:] in result.stdout
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--size", "1000x1000"], "multiples of 16"),
+        (["--size", "4096x1024"], "at most 3840"),
+        (["--size", "3840x1248"], "3 times"),
+        (["--size", "800x800"], "at least 655,360"),
+        (["--size", "3840x2176"], "at most 8,294,400"),
+        (["--compression", "50"], "only applies to jpeg and webp"),
+        (["--format", "jpeg", "--compression", "150"], "between 0 and 100"),
+        (["--quality", "ultra"], "invalid quality"),
+        (["-o", "{bogus}.png"], "unknown field {bogus}"),
+    ],
+)
+def test_bad_options_are_refused_before_sending(cli, emulator, tmp_path, args, message) -> None:
+    """Each invalid option: one line on stderr, usage exit code, no request, no file."""
+    result = cli("generate", "fox", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+    assert emulator.requests == []
+    assert files_in(tmp_path) == []
+
+
+def test_empty_prompt_is_refused(cli, emulator) -> None:
+    """An empty prompt is a usage error and sends nothing."""
+    result = cli("generate", "  ")
+    assert result.exit_code == ExitCode.USAGE and "prompt is empty" in result.stderr
+    assert emulator.requests == []
+
+
+def test_missing_key_names_the_variable_and_offline(cli, emulator) -> None:
+    """Without a key the error names VIBEIMG_API_KEY and --offline; nothing is sent."""
+    result = cli("generate", "fox", key=None)
+    assert result.exit_code == ExitCode.USAGE
+    assert "VIBEIMG_API_KEY" in result.stderr and "--offline" in result.stderr
+    assert emulator.requests == []
+
+
+def test_unwritable_output_folder(cli, emulator, tmp_path) -> None:
+    """An output folder that cannot be written is refused before sending."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        result = cli("generate", "fox", "--out-dir", "locked")
+    finally:
+        locked.chmod(0o700)
+    assert result.exit_code == ExitCode.USAGE and "not writable" in result.stderr
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("out_dir", ["afile", "afile/sub", "/proc/vibeimg-cannot-be-here"])
+def test_output_folder_that_cannot_be_used(cli, emulator, tmp_path, out_dir) -> None:
+    """A file, a folder under a file, or an uncreatable folder is refused before sending."""
+    (tmp_path / "afile").write_text("x")
+    result = cli("generate", "fox", "--out-dir", out_dir)
+    assert result.exit_code == ExitCode.USAGE
+    assert "--out-dir" in result.stderr
+    assert emulator.requests == []
+
+
+def test_stdout_output_refuses_several_images(cli, emulator) -> None:
+    """-o - with -n 2 is refused: raw bytes of two images cannot share stdout."""
+    result = cli("generate", "fox", "-o", "-", "-n", "2")
+    assert result.exit_code == ExitCode.USAGE and "--count" in result.stderr
+    assert emulator.requests == []
+
+
+def test_stdin_prompt_refused_when_both_given(cli, emulator, tmp_path) -> None:
+    """A prompt argument and --prompt-file together are refused."""
+    (tmp_path / "p.txt").write_text("x")
+    result = cli("generate", "fox", "--prompt-file", "p.txt")
+    assert result.exit_code == ExitCode.USAGE and "not both" in result.stderr
+
+
+def test_unknown_flag_is_one_line_with_usage_code(cli) -> None:
+    """A mistyped flag gives one error line pointing at --help, exit 2."""
+    result = cli("generate", "fox", "--sise", "square")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.count("\n") == 1 and "--help" in result.stderr

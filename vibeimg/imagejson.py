@@ -24,6 +24,14 @@ _DATA_URI = re.compile(rb"data:([\w/+.-]+)?((?:;[\w=.-]+)*);base64,")
 _URI_PREFIX_MAX = 200  # a data URI's "data:image/png;base64," is far shorter
 
 
+def _unescape(data: bytes) -> bytes:
+    """JSON may escape ``/`` as ``\\/`` and wrap lines with ``\\n``; nothing else fits."""
+    data = data.replace(b"\\/", b"/").replace(b"\\n", b"").replace(b"\\r", b"")
+    if b"\\" in data:
+        raise BadResponseError("the image is not valid base64 (unexpected escape)")
+    return data
+
+
 class ImageJsonDecoder:
     """Feed the body of an image answer in chunks; decoded image bytes go to ``sink``.
 
@@ -37,7 +45,8 @@ class ImageJsonDecoder:
         self._state = "scan"  # scan -> prefix -> image -> tail
         self._kept = bytearray()  # the JSON around the image string
         self._scan_from = 0
-        self._pending = b""  # undecoded base64 (less than 4 characters) or a split escape
+        self._carry = b""  # base64 characters not yet decoded (fewer than 4)
+        self._escape = b""  # a backslash that ended the previous chunk
         self._padded = False
         self._key = b""
         self._value_start = 0
@@ -86,44 +95,34 @@ class ImageJsonDecoder:
             return
 
     def _feed_image(self, chunk: bytes) -> None:
-        data = self._pending + chunk
+        data = self._escape + chunk
+        self._escape = b""
         end = data.find(b'"')
         tail = b""
         if end >= 0:
             data, tail = data[:end], data[end:]
         if b"\\" in data:
-            data = self._unescape(data, final=end >= 0)
-        elif end < 0:
-            self._pending = b""
+            if end < 0 and (len(data) - len(data.rstrip(b"\\"))) % 2:
+                self._escape, data = b"\\", data[:-1]  # an escape split across chunks
+            data = _unescape(data)
         invalid = data.translate(None, _B64_CHARS)
         if invalid:
             raise BadResponseError(
                 f"the image is not valid base64 (found {invalid[:1]!r})",
                 hint="the gateway sent a corrupt answer; try again",
             )
+        data = self._carry + data
         if end < 0:
             usable = len(data) - len(data) % 4
             self._decode(data[:usable])
-            self._pending += data[usable:]
+            self._carry = data[usable:]
             return
         if len(data) % 4:
             raise BadResponseError("the image's base64 is truncated (length not a multiple of 4)")
         self._decode(data)
-        self._pending = b""
+        self._carry = b""
         self._state = "tail"
         self._kept += tail
-
-    def _unescape(self, data: bytes, *, final: bool) -> bytes:
-        """JSON may escape ``/`` as ``\\/`` and wrap lines with ``\\n``; nothing else fits."""
-        if data.endswith(b"\\") and not data.endswith(b"\\\\") and not final:
-            self._pending = b"\\"
-            data = data[:-1]
-        else:
-            self._pending = b""
-        data = data.replace(b"\\/", b"/").replace(b"\\n", b"").replace(b"\\r", b"")
-        if b"\\" in data:
-            raise BadResponseError("the image is not valid base64 (unexpected escape)")
-        return data
 
     def _decode(self, data: bytes) -> None:
         if not data:
@@ -144,7 +143,7 @@ class ImageJsonDecoder:
         """Finish: parse what surrounded the image; raise if the answer was cut short."""
         if self._state == "image":
             raise BadResponseError(
-                "the answer ended in the middle of the image", hint="the connection was cut"
+                "the gateway's answer is not valid JSON: it ends inside the image"
             )
         try:
             parsed = json.loads(bytes(self._kept))

@@ -8,8 +8,10 @@ anything unexpected becomes one line (a traceback only with ``VIBEIMG_DEBUG=1``)
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +19,6 @@ from typer import _click  # Typer vendors Click; use its classes, never Click's 
 from typer.core import TyperGroup
 
 from vibeimg import __version__
-from vibeimg.cli import batch, generate, mock_server
 from vibeimg.errors import ExitCode, VibeimgError
 from vibeimg.ui import Reporter
 
@@ -51,8 +52,61 @@ def exit_code_for(error: BaseException) -> int:
     return int(ExitCode.FAILURE)
 
 
+@dataclass(frozen=True)
+class LazyCommand:
+    """A command whose module is imported only when it runs or shows its own help."""
+
+    module: str
+    function: str
+    summary: str  # the first line of the function's docstring, shown by 'vibeimg --help'
+    no_args_is_help: bool = False
+
+
+#: Every command, in the order 'vibeimg --help' lists them.
+COMMANDS: dict[str, LazyCommand] = {
+    "generate": LazyCommand("vibeimg.cli.generate", "generate",
+                            "Generate images from a text prompt.", no_args_is_help=True),
+    "batch": LazyCommand("vibeimg.cli.batch", "batch",
+                         "Make many images from a file of prompts: concurrent, resumable, "
+                         "shardable.", no_args_is_help=True),
+    "batch-merge": LazyCommand("vibeimg.cli.batch", "batch_merge",
+                               "Join the manifests of a batch's shards into one manifest (and "
+                               "one report).", no_args_is_help=True),
+    "mock-server": LazyCommand("vibeimg.cli.mock_server", "mock_server",
+                               "Run the local gateway emulator until Ctrl-C."),
+}
+
+
+def load_command(name: str, lazy: LazyCommand) -> Any:
+    """Import a command's module and build its Click command through Typer."""
+    function = getattr(importlib.import_module(lazy.module), lazy.function)
+    single = typer.Typer(rich_markup_mode=None)
+    single.command(name, no_args_is_help=lazy.no_args_is_help)(function)
+    return typer.main.get_command(single)
+
+
 class VibeimgGroup(TyperGroup):
-    """A Typer group whose ``main`` maps every error to one line and an exit code."""
+    """A Typer group that loads commands lazily and maps every error to an exit code.
+
+    Start-up matters in shell loops: 'vibeimg --help' lists commands from ``COMMANDS``
+    without importing them, and a command imports only its own module.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        lazy = COMMANDS.get(cmd_name)
+        if lazy is not None:
+            return load_command(cmd_name, lazy)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        del ctx  # the summaries are static: listing commands must not import them
+        rows = [(name, lazy.summary) for name, lazy in COMMANDS.items()]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def main(  # type: ignore[override]
         self,
@@ -87,6 +141,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_show_locals=False,  # keys live in locals
+    # Plain help: Rich's help renderer alone costs more start-up time than Typer itself.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -108,11 +164,6 @@ def _root(
 ) -> None:
     """Generate and edit images with gpt-image-2 from the shell."""
 
-
-app.command("generate", no_args_is_help=True)(generate.generate)
-app.command("batch", no_args_is_help=True)(batch.batch)
-app.command("batch-merge", no_args_is_help=True)(batch.batch_merge)
-app.command("mock-server")(mock_server.mock_server)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ InputFormat = Annotated[str, typer.Option(
 NameTemplate = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
     "--output", "-o", metavar="TEMPLATE", show_default=False, rich_help_panel=opt.OUTPUT,
     help="File name template for lines without their own output: {line} {slug} {n} {date} "
-    "{time} {ext} {model} {quality} {size} \\[default: {line}-{slug}.{ext}].")]
+    "{time} {ext} {model} {quality} {size} [default: {line}-{slug}.{ext}].")]
 BatchConcurrency = Annotated[int, typer.Option(
     "--concurrency", "-c", min=1, max=64, metavar="N", rich_help_panel=BATCH,
     help="Requests in flight at once; lowered by itself while the gateway answers 429.")]

@@ -14,7 +14,7 @@ from vibeimg.params import DEFAULT_MODEL, ImageOptions
 from vibeimg.pricing import estimate_cost
 
 Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
-    help="What to draw; '-' reads it from stdin.", show_default=False)]
+    metavar="PROMPT", help="What to draw; '-' reads it from stdin.", show_default=False)]
 
 
 def generate(

@@ -1,7 +1,4 @@
-"""Options shared by several commands, declared once.
-
-Help text is rich markup: a literal ``[`` must be escaped as ``\\[``.
-"""
+"""Options shared by several commands, declared once."""
 
 from __future__ import annotations
 
@@ -31,20 +28,20 @@ Offline = Annotated[bool, typer.Option(
     rich_help_panel=CONNECTION)]
 BaseUrl = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
     "--base-url", metavar="URL", show_default=False,
-    help="Gateway base URL. \\[env: VIBEIMG_BASE_URL, OPENAI_BASE_URL; "
+    help="Gateway base URL. [env: VIBEIMG_BASE_URL, OPENAI_BASE_URL; "
     "default: https://www.vibeapi.cn/v1]", rich_help_panel=CONNECTION)]
 ApiKey = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--api-key", metavar="KEY", show_default=False,
     help="API key; prefer the environment, which stays out of shell history. "
-    "\\[env: VIBEIMG_API_KEY, OPENAI_API_KEY]", rich_help_panel=CONNECTION)]
+    "[env: VIBEIMG_API_KEY, OPENAI_API_KEY]", rich_help_panel=CONNECTION)]
 Timeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
     "--timeout", metavar="SECONDS", show_default=False,
-    help="Seconds to wait for an answer \\[default: 300; a generation can take 2 minutes].",
+    help="Seconds to wait for an answer [default: 300; a generation can take 2 minutes].",
     rich_help_panel=CONNECTION)]
 Retries = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--retries", metavar="N", show_default=False,
     help="Retries when the gateway cannot have done the work (connection refused, 429, "
-    "503) \\[default: 3]; 0 turns them off.", rich_help_panel=CONNECTION)]
+    "503) [default: 3]; 0 turns them off.", rich_help_panel=CONNECTION)]
 RetryUnknown = Annotated[bool, typer.Option(
     "--retry-unknown",
     help="Also retry after a timeout or 500/502/504, whose outcome is unknown: "
@@ -91,11 +88,11 @@ ResponseFormat = Annotated[str, typer.Option(
 Output = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--output", "-o", metavar="NAME", show_default=False,
     help="File name or template with {slug} {n} {date} {time} {ext} {model} {quality} "
-    "{size}; '-' writes the image bytes to stdout. \\[default: {slug}.{ext}, or "
+    "{size}; '-' writes the image bytes to stdout. [default: {slug}.{ext}, or "
     "{slug}-{n}.{ext} for several]", rich_help_panel=OUTPUT)]
 OutDir = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--out-dir", "-d", metavar="DIR", show_default=False, file_okay=False,
-    help="Folder for the images (created if needed) \\[default: current folder].",
+    help="Folder for the images (created if needed) [default: current folder].",
     rich_help_panel=OUTPUT)]
 Force = Annotated[bool, typer.Option(
     "--force", help="Overwrite existing files instead of adding -2, -3... to the name.",

@@ -330,7 +330,8 @@ class Emulator:
 
     def start(self) -> Emulator:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="vibeimg-emulator", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name="vibeimg-emulator", daemon=True,
         )
         self._thread.start()
         return self

@@ -1,0 +1,91 @@
+"""Naming, sniffing and atomic writing of image files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vibeimg.errors import BadResponseError, UsageError
+from vibeimg.images import AtomicFile, NamePlan, commit_image, slugify, sniff_format
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+
+
+@pytest.mark.parametrize(
+    ("head", "fmt"),
+    [(PNG, "png"), (b"\xff\xd8\xff\xe0rest", "jpeg"), (b"RIFF\0\0\0\0WEBPVP8 ", "webp"),
+     (b"GIF89a..", "gif"), (b"<html>", None), (b"", None)],
+)
+def test_sniff_format(head: bytes, fmt: str | None) -> None:
+    """The format comes from the magic bytes, not from any name."""
+    assert sniff_format(head) == fmt
+
+
+@pytest.mark.parametrize(
+    ("prompt", "slug"),
+    [("A red fox, at dawn!", "a-red-fox-at-dawn"), ("Café crème", "cafe-creme"),
+     ("一只猫", "image"), ("   ", "image"), ("x" * 100, "x" * 48)],
+)
+def test_slugify(prompt: str, slug: str) -> None:
+    """Slugs are short, lowercase ASCII, and never empty."""
+    assert slugify(prompt) == slug
+
+
+@pytest.mark.parametrize(
+    ("output", "count", "template", "literal"),
+    [(None, 1, "{slug}.{ext}", None), (None, 3, "{slug}-{n}.{ext}", None),
+     ("out.png", 1, "out.{ext}", "png"), ("out.JPG", 1, "out.{ext}", "jpeg"),
+     ("out", 1, "out.{ext}", None), ("out.png", 2, "out-{n}.{ext}", "png"),
+     ("{date}-{n}.{ext}", 2, "{date}-{n}.{ext}", None)],
+)
+def test_name_plan_templates(output, count, template, literal) -> None:
+    """-o gains {ext} (the real format decides) and {n} when several images are asked."""
+    plan = NamePlan.build(output, None, count=count)
+    assert plan.template == template and plan.literal_format == literal
+
+
+def test_name_plan_folder_parts(tmp_path: Path) -> None:
+    """A folder in -o goes under --out-dir."""
+    plan = NamePlan.build("sub/x.png", tmp_path, count=1)
+    assert plan.directory == tmp_path / "sub" and plan.template == "x.{ext}"
+
+
+def test_unknown_template_field() -> None:
+    """A typo in a template field is refused with the list of fields."""
+    with pytest.raises(UsageError) as caught:
+        NamePlan.build("{slgu}.png", None, count=1)
+    assert "{slug}" in caught.value.one_line()
+
+
+def test_commit_picks_a_free_name_and_keeps_existing_files(tmp_path: Path) -> None:
+    """An existing image or sidecar name is never replaced; -2 is used instead."""
+    (tmp_path / "fox.png").write_bytes(b"old")
+    (tmp_path / "fox-2.json").write_text("{}")
+    plan = NamePlan.build(None, tmp_path, count=1)
+    tmp = AtomicFile(tmp_path)
+    tmp.write(PNG)
+    path, fmt = commit_image(tmp, plan, {"slug": "fox"}, sidecar=True)
+    assert path == tmp_path / "fox-3.png" and fmt == "png"
+    assert (tmp_path / "fox.png").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox-2.json", "fox-3.png", "fox.png"]
+
+
+def test_commit_refuses_bytes_that_are_not_an_image(tmp_path: Path) -> None:
+    """Bytes that sniff as no image are refused; the caller's discard leaves nothing."""
+    plan = NamePlan.build(None, tmp_path, count=1)
+    with pytest.raises(BadResponseError), AtomicFile(tmp_path) as tmp:
+        tmp.write(b"<html>oops</html>")
+        commit_image(tmp, plan, {"slug": "x"}, sidecar=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_file_has_the_usual_mode(tmp_path: Path) -> None:
+    """A finished image gets the umask's mode, not the 0600 of temporary files."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(PNG)
+        path = tmp.commit(tmp_path / "a.png", overwrite=False)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -1,0 +1,88 @@
+"""vibeimg as a real process: the console script, python -m, the emulator server, a tty."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from vibeimg import __version__
+from vibeimg.errors import ExitCode
+
+
+def run(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    return subprocess.run([sys.executable, "-m", "vibeimg", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60, check=False, **kwargs)
+
+
+def test_readme_main_job_offline(tmp_path: Path) -> None:
+    """The README's first command makes a real PNG with no key and no network."""
+    result = run("generate", "a watercolor otter", "--offline", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "a-watercolor-otter.png\n"
+    assert Image.open(tmp_path / "a-watercolor-otter.png").format == "PNG"
+    assert result.stderr == ""  # not a terminal: no progress noise
+
+
+def test_version(tmp_path: Path) -> None:
+    """--version prints the package version."""
+    assert run("--version", cwd=tmp_path).stdout == f"vibeimg {__version__}\n"
+
+
+def test_no_traceback_on_bad_input(tmp_path: Path) -> None:
+    """A usage error in a real process is one line and exit 2, with no traceback."""
+    result = run("generate", "fox", "--size", "12x12", "--offline", cwd=tmp_path)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.startswith("error: invalid size '12x12'")
+    assert "Traceback" not in result.stderr
+
+
+def test_mock_server_prints_its_url_and_serves(tmp_path: Path) -> None:
+    """mock-server prints its base URL on stdout, answers, and stops on Ctrl-C."""
+    env = dict(os.environ)
+    server = subprocess.Popen([sys.executable, "-m", "vibeimg", "mock-server"], cwd=tmp_path,
+                              env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+        response = httpx.get(f"{base_url}/models", headers={"Authorization": "Bearer k"})
+        assert response.status_code == 200
+        result = run("generate", "fox", "--base-url", base_url, "--api-key", "k", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)
+    assert server.returncode == 0
+
+
+def test_image_bytes_are_refused_on_a_terminal(tmp_path: Path) -> None:
+    """-o - with stdout on a terminal is refused before sending anything."""
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "vibeimg", "generate", "fox", "-o", "-", "--offline"],
+            cwd=tmp_path, stdout=follower, stderr=subprocess.PIPE, text=True, timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert result.returncode == ExitCode.USAGE
+    assert "refusing to write image bytes to a terminal" in result.stderr
+
+
+def test_raw_bytes_pipe_into_another_program(tmp_path: Path) -> None:
+    """-o - pipes the image into another program byte for byte."""
+    script = (f"{sys.executable} -m vibeimg generate fox -o - --offline --format jpeg"
+              " | cat > piped.jpg")
+    subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=tmp_path, check=True,
+                   timeout=60)
+    assert Image.open(tmp_path / "piped.jpg").format == "JPEG"

@@ -1,0 +1,76 @@
+"""Settings resolution: flag > VIBEIMG_* > OPENAI_* > config file > default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vibeimg.config import DEFAULT_BASE_URL, config_path, load_settings, mask_key, read_config_file
+from vibeimg.errors import MissingKeyError, UsageError
+
+FILE = {"api_key": "from-file", "base_url": "http://file.test/v1", "timeout": 42, "retries": 1}
+
+
+def test_flag_beats_everything() -> None:
+    """A flag wins over the environment and the file."""
+    env = {"VIBEIMG_API_KEY": "from-env", "VIBEIMG_BASE_URL": "http://env.test/v1"}
+    s = load_settings(api_key="from-flag", base_url="http://flag.test/v1", timeout=5,
+                      retries=0, environ=env, file=FILE)
+    assert (s.api_key, s.base_url, s.timeout, s.retries) == (
+        "from-flag", "http://flag.test/v1", 5.0, 0)
+    assert s.origins["api_key"] == "flag"
+
+
+def test_vibeimg_env_beats_openai_env_and_file() -> None:
+    """VIBEIMG_* wins over OPENAI_*, which wins over the file."""
+    env = {"VIBEIMG_API_KEY": "v", "OPENAI_API_KEY": "o", "OPENAI_BASE_URL": "http://o.test/v1"}
+    s = load_settings(environ=env, file=FILE)
+    assert s.api_key == "v" and s.origins["api_key"] == "env VIBEIMG_API_KEY"
+    assert s.base_url == "http://o.test/v1" and s.origins["base_url"] == "env OPENAI_BASE_URL"
+
+
+def test_file_then_default() -> None:
+    """The config file fills what flags and environment leave; then the defaults."""
+    s = load_settings(environ={}, file=FILE)
+    assert (s.api_key, s.base_url, s.timeout, s.retries) == (
+        "from-file", "http://file.test/v1", 42.0, 1)
+    d = load_settings(environ={}, file={})
+    assert d.api_key is None and d.base_url == DEFAULT_BASE_URL
+    assert d.origins["base_url"] == "default"
+
+
+def test_vibeimg_home_moves_the_config_file(isolated_user_dirs: Path) -> None:
+    """VIBEIMG_HOME holds the config file, which is read as TOML."""
+    assert config_path() == isolated_user_dirs / "config.toml"
+    config_path().write_text('base_url = "http://home.test/v1"\n')
+    assert load_settings(environ={}).base_url == "http://home.test/v1"
+
+
+def test_broken_config_file_is_a_clear_usage_error(isolated_user_dirs: Path) -> None:
+    """A config file that is not TOML names itself in the error."""
+    config_path().write_text("base_url = \n")
+    with pytest.raises(UsageError, match="not valid TOML"):
+        read_config_file()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"base_url": "ftp://x"}, "invalid base URL"), ({"timeout": -1}, "timeout must be"),
+     ({"retries": -2}, "retries zero or more")],
+)
+def test_invalid_values(kwargs, message) -> None:
+    """Nonsense settings are refused with the fix."""
+    with pytest.raises(UsageError, match=message):
+        load_settings(environ={}, file={}, **kwargs)
+
+
+def test_missing_key_and_masking() -> None:
+    """No key: MissingKeyError naming the variable; keys are shown masked; repr hides them."""
+    s = load_settings(environ={}, file={})
+    with pytest.raises(MissingKeyError) as caught:
+        s.require_key()
+    assert "VIBEIMG_API_KEY" in caught.value.one_line()
+    keyed = load_settings(api_key="sk-secret-abcdef123456", environ={}, file={})
+    assert "secret" not in repr(keyed)
+    assert mask_key("sk-secret-abcdef123456") == "sk-****3456"
