@@ -125,8 +125,8 @@ def render_report(
     entries = sorted(records, key=lambda r: (r.get("line") or 0, r.get("index") or 0,
                                              str(r.get("key"))))
     statuses = [_status(r) for r in entries]
-    cost = sum(float(r.get("estimated_cost_usd") or 0) for r, s in zip(entries, statuses, strict=True)
-               if s == "done")
+    cost = sum(float(r.get("estimated_cost_usd") or 0)
+               for r, s in zip(entries, statuses, strict=True) if s == "done")
     failures = [r for r, s in zip(entries, statuses, strict=True) if s == "failed"]
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     head = (

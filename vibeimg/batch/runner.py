@@ -163,6 +163,8 @@ class BatchRunner:
         with FolderLock(self.plan.out_dir, folders) as lock, \
                 ManifestWriter(self.plan.manifest_path) as manifest:
             self._manifest = manifest
+            for orphan in self.plan.orphans:
+                orphan.unlink(missing_ok=True)
             manifest.append(self._plan_record())
             self.client.on_retry = self._on_retry
             workers = [threading.Thread(target=self._work, name=f"vibeimg-batch-{n}", daemon=True)

@@ -67,11 +67,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "generate": LazyCommand("vibeimg.cli.generate", "generate",
                             "Generate images from a text prompt.", no_args_is_help=True),
     "batch": LazyCommand("vibeimg.cli.batch", "batch",
-                         "Make many images from a file of prompts: concurrent, resumable, "
-                         "shardable.", no_args_is_help=True),
+                         "Make many images from a file of prompts, resumably.", no_args_is_help=True),
     "batch-merge": LazyCommand("vibeimg.cli.batch", "batch_merge",
-                               "Join the manifests of a batch's shards into one manifest (and "
-                               "one report).", no_args_is_help=True),
+                               "Join the manifests of a batch's shards into one.", no_args_is_help=True),
     "mock-server": LazyCommand("vibeimg.cli.mock_server", "mock_server",
                                "Run the local gateway emulator until Ctrl-C."),
 }

@@ -66,7 +66,7 @@ def _read_source(file: str) -> tuple[str, str, Path]:
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """A cancelled CI job gets SIGTERM: stop as cleanly as on Ctrl-C."""
-    def interrupt(signum: int, frame: Any) -> None:
+    def interrupt(*_signal: Any) -> None:
         raise KeyboardInterrupt
 
     try:
@@ -109,7 +109,9 @@ def batch(
     verbose: opt.Verbose = False,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Make many images from a file of prompts: concurrent, resumable, shardable.
+    """Make many images from a file of prompts, resumably.
+
+    Requests run concurrently (slowing down by themselves while the gateway answers 429), and --shard K/N spreads one batch over a CI matrix.
 
     The whole file is checked first; nothing is sent while any line is bad. A manifest in the output folder records each finished item, so rerunning the same command sends only what failed or never ran. Prints a JSON summary of every item on stdout; progress goes to stderr.
 
@@ -234,7 +236,9 @@ def batch_merge(
     report: ReportOpt = None,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Join the manifests of a batch's shards into one manifest (and one report).
+    """Join the manifests of a batch's shards into one.
+
+    Writes one merged manifest (and, with --report, one HTML report) for the shards' output folders, for instance the artifacts of a CI matrix downloaded into one folder.
 
     Prints a JSON summary on stdout; exits with the partial-success code when an item failed, never ran, or a shard is missing.
 
