@@ -103,16 +103,21 @@ class FolderLock:
 
     def __init__(self, directory: Path, subfolders: Iterable[Path] = ()) -> None:
         self._fd = os.open(directory / FOLDER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        self._folders = sorted({directory, *subfolders})
         self.cleaned: list[Path] = []
-        if _try_lock(self._fd, exclusive=True):
-            # Nobody else runs a batch here: temporary files are leftovers of a kill.
-            for folder in {directory, *subfolders}:
-                for leftover in folder.glob(TEMP_GLOB):
-                    with contextlib.suppress(OSError):
-                        leftover.unlink()
-                        self.cleaned.append(leftover)
+        self.clean_if_alone()
         if sys.platform != "win32":
             fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def clean_if_alone(self) -> None:
+        """Remove temporary files if no other batch runs here (they are leftovers)."""
+        if not _try_lock(self._fd, exclusive=True):
+            return
+        for folder in self._folders:
+            for leftover in folder.glob(TEMP_GLOB):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+                    self.cleaned.append(leftover)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

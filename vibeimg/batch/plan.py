@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vibeimg.batch.items import BatchItem
-from vibeimg.batch.manifest import (
-    Record,
-    completed,
-    item_records,
-    manifest_name,
-    read_folder,
-)
+from vibeimg.batch.manifest import Record, completed, manifest_name, read_folder
+from vibeimg.batch.recover import orphan_sidecars, unrecorded_images
 from vibeimg.errors import UsageError
 from vibeimg.pricing import estimate_cost
 
@@ -62,6 +56,7 @@ class BatchPlan:
     out_dir: Path
     skipped_manifest_lines: int = 0
     orphans: list[Path] = field(default_factory=list)  # sidecars of deleted images
+    recovered: list[Record] = field(default_factory=list)  # saved, but not yet recorded
 
     @property
     def to_send(self) -> list[BatchItem]:
@@ -117,24 +112,12 @@ def make_plan(items: list[BatchItem], *, out_dir: Path, shard: Shard | None) -> 
     keys = {item.key for item in selected}
     records, skipped = read_folder(out_dir) if out_dir.is_dir() else ([], 0)
     done = {key: record for key, record in completed(records, out_dir).items() if key in keys}
+    # Images a killed run saved but could not record yet are done too: no paying twice.
+    redo = [item for item in selected if item.key not in done]
+    recovered = unrecorded_images(redo, out_dir, records, shard=str(shard) if shard else None)
+    done.update(recovered)
+    orphans = orphan_sidecars(records, out_dir, keys - done.keys())
     return BatchPlan(items=items, selected=selected, done=done, shard=shard, out_dir=out_dir,
-                     skipped_manifest_lines=skipped,
-                     orphans=_orphan_sidecars(records, out_dir, keys - done.keys()))
+                     skipped_manifest_lines=skipped, orphans=orphans,
+                     recovered=list(recovered.values()))
 
-
-def _orphan_sidecars(records: list[Record], out_dir: Path, redo: set[str]) -> list[Path]:
-    """Sidecars left by items whose image was deleted: they would block the image's name."""
-    orphans = []
-    for record in item_records(records):
-        sidecar = record.get("sidecar")
-        if record["key"] not in redo or record.get("status") != "ok" or not isinstance(
-                sidecar, str):
-            continue
-        path = out_dir / sidecar
-        try:
-            owner = json.loads(path.read_text(encoding="utf-8")).get("batch", {}).get("key")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if owner == record["key"] and not (out_dir / str(record.get("path"))).exists():
-            orphans.append(path)
-    return orphans

@@ -5,8 +5,9 @@ and sidecars behave exactly as in ``generate``. One item's failure never stops t
 others; the gateway saying it is busy (429, 503) slows the whole batch down (see
 :mod:`vibeimg.batch.limiter`) and puts the item back in the queue, which is safe
 because the gateway did no work. A refused key stops the batch: every other item
-would be refused too. Ctrl-C closes the connections, keeps what is complete, and
-reports the rest as not run; the same command resumes.
+would be refused too. Ctrl-C sends nothing more and lets the requests in flight land
+(they are billed anyway); a second Ctrl-C abandons them. What is complete is kept,
+the rest is reported as not run, and the same command resumes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from vibeimg.imageapi import ImageRequest, SavedImage, fetch_image
 from vibeimg.images import NamePlan, ensure_output_dir
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
+ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second Ctrl-C
 
 
 @dataclass
@@ -123,6 +125,7 @@ class BatchRunner:
         force: bool = False,
         on_event: EventHook | None = None,
         on_tick: TickHook | None = None,
+        on_interrupt: Callable[[int], None] | None = None,
         tick_interval: float = 0.25,
         build: Callable[[BatchItem], ImageRequest] = build_request,
     ) -> None:
@@ -131,10 +134,13 @@ class BatchRunner:
         self.sidecar = sidecar
         self.on_event = on_event
         self.on_tick = on_tick
+        self.on_interrupt = on_interrupt
         self.tick_interval = tick_interval
         self.build = build
         self.limiter = AdaptiveLimit(concurrency)
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # send nothing more
+        self.aborted = False  # requests in flight were abandoned (a second Ctrl-C)
+        self._live = 0  # workers still running
         self._name_plans = {
             item.key: NamePlan.build(item.name, plan.out_dir, count=item.count, force=force)
             for item in plan.to_send
@@ -154,7 +160,11 @@ class BatchRunner:
     # -- the run ---------------------------------------------------------------
 
     def run(self) -> BatchResult:
-        """Send everything left; returns when all is done, or after Ctrl-C (interrupted)."""
+        """Send everything left; returns when all is done, or after Ctrl-C (interrupted).
+
+        The first Ctrl-C sends nothing more but lets the requests in flight finish: the
+        gateway is making (and billing) those images anyway. A second Ctrl-C abandons them.
+        """
         folders = {p.directory for p in self._name_plans.values()}
         for folder in sorted({self.plan.out_dir, *folders}):
             ensure_output_dir(folder)
@@ -166,21 +176,23 @@ class BatchRunner:
             for orphan in self.plan.orphans:
                 orphan.unlink(missing_ok=True)
             manifest.append(self._plan_record())
+            for record in self.plan.recovered:
+                manifest.append(record)
             self.client.on_retry = self._on_retry
-            workers = [threading.Thread(target=self._work, name=f"vibeimg-batch-{n}", daemon=True)
-                       for n in range(min(self.limiter.maximum, max(1, self._unfinished)))]
-            for worker in workers:
-                worker.start()
+            self._live = min(self.limiter.maximum, max(1, self._unfinished))
+            for n in range(self._live):
+                threading.Thread(target=self._work, name=f"vibeimg-batch-{n}",
+                                 daemon=True).start()
             try:
-                self._wait(workers)
+                self._wait()
             except KeyboardInterrupt:
                 interrupted = True
                 self.stop.set()
-                self.client.close()  # aborts requests in flight; their temp files go
-                self._wait(workers, deadline=time.monotonic() + 5)
+                self._drain()
             finally:
                 with self._cond:
                     self._manifest = None
+            lock.clean_if_alone()
             cleaned = lock.cleaned
         if self._crash is not None:
             raise self._crash
@@ -190,12 +202,28 @@ class BatchRunner:
             interrupted=interrupted, stopped_by=self._stopped_by, cleaned=cleaned,
         )
 
-    def _wait(self, workers: list[threading.Thread], deadline: float | None = None) -> None:
-        while any(w.is_alive() for w in workers):
+    def _drain(self) -> None:
+        """After Ctrl-C: let the requests in flight land, unless Ctrl-C comes again."""
+        in_flight = self.limiter.in_flight
+        try:
+            if in_flight and self.on_interrupt is not None:
+                self.on_interrupt(in_flight)
+            self._wait()
+        except KeyboardInterrupt:
+            self.aborted = True
+            self.client.close()  # requests in flight fail; their temporary files go
+            self._wait(deadline=time.monotonic() + ABANDON_WAIT)
+
+    def _wait(self, deadline: float | None = None) -> None:
+        """Until every worker has ended (counted by the workers themselves: a join that
+        Ctrl-C interrupted can leave ``Thread.is_alive`` wrong)."""
+        while True:
+            with self._cond:
+                if self._live == 0:
+                    return
+                self._cond.wait(timeout=self.tick_interval)
             if deadline is not None and time.monotonic() > deadline:
                 return
-            for worker in workers:
-                worker.join(timeout=self.tick_interval / len(workers))
             if self.on_tick is not None:
                 self.on_tick(self.progress())
 
@@ -222,8 +250,13 @@ class BatchRunner:
                 self._local.ticket = ticket
                 self._attempt(job, ticket)
         except BaseException as exc:  # a bug: stop everything and re-raise in the main thread
-            self._crash = exc
+            if not self.aborted:
+                self._crash = exc
             self.stop.set()
+        finally:
+            with self._cond:
+                self._live -= 1
+                self._cond.notify_all()
 
     def _next_job(self) -> _Job | None:
         with self._cond:
@@ -244,13 +277,13 @@ class BatchRunner:
             record = self._success_record(item, request, saved)
         except (VibeimgError, OSError, RuntimeError) as exc:
             self.limiter.release(ticket, succeeded=False)
-            if self.stop.is_set():
-                return  # interrupted: the item stays not run
+            if self.aborted:
+                return  # abandoned after a second Ctrl-C: the item stays not run
             if isinstance(exc, RuntimeError):
                 raise
             error = exc if isinstance(exc, VibeimgError) else VibeimgError(
                 f"cannot save the image: {exc}")
-            if _busy(error) and job.requeues < MAX_REQUEUES:
+            if _busy(error) and job.requeues < MAX_REQUEUES and not self.stop.is_set():
                 job.requeues += 1
                 self.limiter.throttled(ticket, backoff_seconds(job.requeues))
                 with self._cond:
@@ -336,5 +369,9 @@ def _now() -> str:
 
 def nothing_to_send(plan: BatchPlan, *, concurrency: int) -> BatchResult:
     """The result of a run whose items were all done before: no connection needed."""
+    if plan.recovered:
+        with ManifestWriter(plan.manifest_path) as manifest:
+            for record in plan.recovered:
+                manifest.append(record)
     outcomes = [ItemOutcome(item, "skipped", plan.done.get(item.key)) for item in plan.selected]
     return BatchResult(outcomes=outcomes, elapsed=0.0, limiter=AdaptiveLimit(concurrency))

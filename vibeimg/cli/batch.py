@@ -191,7 +191,8 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
     else:
         with _sigterm_as_interrupt(), session(connection, reporter) as client:
             runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
-                                 force=force, on_event=view.event, on_tick=view.tick)
+                                 force=force, on_event=view.event, on_tick=view.tick,
+                                 on_interrupt=view.interrupted)
             try:
                 result = runner.run()
             finally:

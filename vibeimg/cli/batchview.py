@@ -69,6 +69,14 @@ class BatchView:
         else:
             self.reporter.error(message)
 
+    def interrupted(self, in_flight: int) -> None:
+        message = (f"interrupted: waiting for the {in_flight} request(s) in flight, already "
+                   "sent and billed; press Ctrl-C again to abandon them")
+        if self._bar is not None:
+            self._bar.console.print(message, markup=False)
+        else:
+            self.reporter.log(message)
+
     def tick(self, progress: Progress) -> None:
         if self._bar is not None:
             detail = (f"{progress.failed} failed, {progress.in_flight} in flight, "
