@@ -7,12 +7,15 @@ import pty
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image
 
 from vibeimg import __version__
+from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import ExitCode
 
 
@@ -86,3 +89,23 @@ def test_raw_bytes_pipe_into_another_program(tmp_path: Path) -> None:
     subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=tmp_path, check=True,
                    timeout=60)
     assert Image.open(tmp_path / "piped.jpg").format == "JPEG"
+
+
+@pytest.mark.parametrize(("count", "message"), [("3", "interrupted: 0 of 3 images saved"),
+                                                ("1", "error: interrupted")])
+def test_ctrl_c_exits_130_at_once_and_leaves_no_partial_file(tmp_path, count, message) -> None:
+    """SIGINT while images are in flight: exit 130 promptly, no temporary file left."""
+    with Emulator(EmulatorConfig(latency=30)) as emu:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vibeimg", "generate", "fox", "-n", count,
+             "--base-url", emu.base_url, "--api-key", "k"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while len(emu.api_requests()) < int(count) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)  # far less than the 30 s latency
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert message in stderr
+    assert list(tmp_path.iterdir()) == []

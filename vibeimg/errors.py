@@ -40,16 +40,21 @@ class VibeimgError(Exception):
 
     exit_code: ExitCode = ExitCode.FAILURE
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, request_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.request_id = request_id  # the gateway's x-request-id, when it answered
 
     def one_line(self) -> str:
-        """The message and the fix, on one line."""
+        """The message, the fix and the request id, on one line."""
         text = " ".join(self.message.split())
         if self.hint:
             text += f" ({' '.join(self.hint.split())})"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
         return text
 
 
@@ -81,16 +86,12 @@ class GatewayError(VibeimgError):
         code: str | None = None,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, request_id=request_id)
         self.status = status
-        self.request_id = request_id
         self.code = code
 
     def one_line(self) -> str:
-        text = f"HTTP {self.status}: {super().one_line()}"
-        if self.request_id:
-            text += f" [request id {self.request_id}]"
-        return text
+        return f"HTTP {self.status}: {super().one_line()}"
 
 
 class AuthError(GatewayError):
@@ -115,18 +116,6 @@ class BadResponseError(VibeimgError):
     """A success status, but a body that is not what the contract promises."""
 
     exit_code = ExitCode.SERVER
-
-    def __init__(
-        self, message: str, *, request_id: str | None = None, hint: str | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.request_id = request_id
-
-    def one_line(self) -> str:
-        text = super().one_line()
-        if self.request_id:
-            text += f" [request id {self.request_id}]"
-        return text
 
 
 class NetworkError(VibeimgError):

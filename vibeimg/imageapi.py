@@ -7,10 +7,10 @@ saved as soon as it arrives. One failure never loses the others.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -89,7 +89,7 @@ class Failure:
             "index": self.index,
             "error": self.error.one_line(),
             "exit_code": int(self.error.exit_code),
-            "request_id": getattr(self.error, "request_id", None),
+            "request_id": self.error.request_id,
         }
 
 
@@ -254,21 +254,35 @@ def fetch_many(
     if count == 1:
         one(1)
         return outcome
-    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, count)))
-    futures: set[Future[None]] = {pool.submit(one, i) for i in range(1, count + 1)}
+    # Daemon threads rather than a pool: on Ctrl-C the process must exit now, not after
+    # the requests in flight (up to minutes) have been answered.
+    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(1, count + 1):
+        pending.put(index)
+    cancelled = threading.Event()
+
+    def work() -> None:
+        while not cancelled.is_set():
+            try:
+                index = pending.get_nowait()
+            except queue.Empty:
+                return
+            one(index)
+
+    workers = [threading.Thread(target=work, daemon=True, name=f"vibeimg-{n}")
+               for n in range(min(concurrency, count))]
+    for worker in workers:
+        worker.start()
     try:
-        while futures:
-            done, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in done:
-                future.result()  # re-raise anything unexpected
+        for worker in workers:
+            while worker.is_alive():
+                worker.join(0.2)
     except KeyboardInterrupt as exc:
-        pool.shutdown(wait=False, cancel_futures=True)
-        client.close()  # abort requests in flight; their temporary files are removed
+        cancelled.set()
+        AtomicFile.discard_all()  # the images in flight will never be complete
         raise Interrupted(
             f"interrupted: {len(outcome.saved)} of {count} images saved"
         ) from exc
-    finally:
-        pool.shutdown(wait=True)
     outcome.saved.sort(key=lambda s: s.index)
     outcome.failures.sort(key=lambda f: f.index)
     return outcome

@@ -13,11 +13,12 @@ import json
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from vibeimg.errors import BadResponseError, UsageError
 
@@ -63,7 +64,14 @@ _UMASK = _umask()
 
 
 class AtomicFile:
-    """A temporary file beside its destination, renamed into place on ``commit``."""
+    """A temporary file beside its destination, renamed into place on ``commit``.
+
+    Every temporary file still open is known to the class, so that an interrupted run
+    can remove them all (``discard_all``) even while other threads are blocked writing.
+    """
+
+    _open: ClassVar[set[AtomicFile]] = set()
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -74,6 +82,20 @@ class AtomicFile:
         self._file: IO[bytes] = os.fdopen(fd, "wb")
         self.head = b""
         self.size = 0
+        with self._registry_lock:
+            self._open.add(self)
+
+    @classmethod
+    def discard_all(cls) -> None:
+        """Remove every temporary file not yet committed (on Ctrl-C)."""
+        with cls._registry_lock:
+            pending = list(cls._open)
+        for tmp in pending:
+            tmp.discard()
+
+    def _forget(self) -> None:
+        with self._registry_lock:
+            self._open.discard(self)
 
     def write(self, data: bytes) -> None:
         if len(self.head) < 16:
@@ -84,6 +106,7 @@ class AtomicFile:
     def commit(self, destination: Path, *, overwrite: bool) -> Path:
         """Move the finished file to ``destination``; refuse to replace unless asked."""
         self._file.close()
+        self._forget()
         if overwrite:
             os.replace(self.temp_path, destination)
             return destination
@@ -102,6 +125,7 @@ class AtomicFile:
 
     def discard(self) -> None:
         """Remove the temporary file (after a failure)."""
+        self._forget()
         with contextlib.suppress(OSError):
             self._file.close()
         with contextlib.suppress(FileNotFoundError):

@@ -126,6 +126,8 @@ class VibeimgGroup(TyperGroup):
             sys.exit(exit_code_for(error))
         except KeyboardInterrupt as error:
             sys.exit(exit_code_for(error))
+        if result == ExitCode.INTERRUPTED:  # Typer turned a Ctrl-C into this code
+            Reporter().error("interrupted")
         sys.exit(result if isinstance(result, int) else 0)
 
 
