@@ -31,7 +31,7 @@ from vibeimg.batch.requests import build_request
 from vibeimg.client import RETRY_STATUSES, GatewayClient, backoff_seconds
 from vibeimg.errors import AuthError, GatewayError, VibeimgError
 from vibeimg.imageapi import ImageRequest, SavedImage, fetch_image
-from vibeimg.images import NamePlan, ensure_output_dir
+from vibeimg.images import AtomicFile, NamePlan, ensure_output_dir
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
 ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second Ctrl-C
@@ -211,7 +211,7 @@ class BatchRunner:
             self._wait()
         except KeyboardInterrupt:
             self.aborted = True
-            self.client.close()  # requests in flight fail; their temporary files go
+            AtomicFile.discard_all()  # the images in flight will never be complete
             self._wait(deadline=time.monotonic() + ABANDON_WAIT)
 
     def _wait(self, deadline: float | None = None) -> None:
@@ -346,7 +346,7 @@ class BatchRunner:
             "parameters": {"model": item.options.model, **item.options.tool_fields()},
             "error": error.one_line(), "exit_code": int(error.exit_code),
             "http_status": error.status if isinstance(error, GatewayError) else None,
-            "request_id": getattr(error, "request_id", None), "finished_at": _now(),
+            "request_id": error.request_id, "finished_at": _now(),
         }
 
     def _plan_record(self) -> Record:
