@@ -12,25 +12,23 @@ the rest is reported as not run, and the same command resumes.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from vibeimg import __version__
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.limiter import AdaptiveLimit, Ticket
-from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record, file_sha256
+from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record
 from vibeimg.batch.plan import BatchPlan
+from vibeimg.batch.records import failure_record, plan_record, success_record
 from vibeimg.batch.requests import build_request
 from vibeimg.client import RETRY_STATUSES, GatewayClient, backoff_seconds
 from vibeimg.errors import AuthError, GatewayError, VibeimgError
-from vibeimg.imageapi import ImageRequest, SavedImage, fetch_image
+from vibeimg.imageapi import ImageRequest, fetch_image
 from vibeimg.images import AtomicFile, NamePlan, ensure_output_dir
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
@@ -175,7 +173,7 @@ class BatchRunner:
             self._manifest = manifest
             for orphan in self.plan.orphans:
                 orphan.unlink(missing_ok=True)
-            manifest.append(self._plan_record())
+            manifest.append(plan_record(self.plan))
             for record in self.plan.recovered:
                 manifest.append(record)
             self.client.on_retry = self._on_retry
@@ -274,7 +272,7 @@ class BatchRunner:
             request = self.build(item)
             saved = fetch_image(self.client, request, index=item.index,
                                 plan=self._name_plans[item.key], sidecar=self.sidecar)
-            record = self._success_record(item, request, saved)
+            record = success_record(item, request, saved, self.plan)
         except (VibeimgError, OSError, RuntimeError) as exc:
             self.limiter.release(ticket, succeeded=False)
             if self.aborted:
@@ -290,7 +288,7 @@ class BatchRunner:
                     self._queue.append(job)
                     self._cond.notify_all()
                 return
-            self._finish(job, "failed", self._failure_record(item, error), error)
+            self._finish(job, "failed", failure_record(item, error, self.plan), error)
             if isinstance(error, AuthError):
                 self._stopped_by = error
                 self.stop.set()
@@ -313,65 +311,20 @@ class BatchRunner:
         if self.on_event is not None:
             self.on_event(job.outcome)
 
-    # -- manifest records ------------------------------------------------------
-
-    def _base_record(self, item: BatchItem) -> Record:
-        return {
-            "type": "item", "v": 1, "key": item.key, "line": item.line, "index": item.index,
-            "kind": item.kind, "prompt": item.prompt,
-            "shard": str(self.plan.shard) if self.plan.shard else None,
-        }
-
-    def _success_record(self, item: BatchItem, request: ImageRequest,
-                        saved: SavedImage) -> Record:
-        assert saved.path is not None  # batches always save to files
-        out_dir = self.plan.out_dir
-        return {
-            **self._base_record(item), "status": "ok",
-            "revised_prompt": saved.revised_prompt,
-            "parameters": request.sidecar_parameters(),
-            "inputs": [str(p) for p in item.images] + ([str(item.mask)] if item.mask else []),
-            "path": os.path.relpath(saved.path, out_dir),
-            "sidecar": os.path.relpath(saved.sidecar, out_dir) if saved.sidecar else None,
-            "sha256": file_sha256(saved.path), "bytes": saved.bytes, "format": saved.format,
-            "size": saved.size, "quality": saved.quality, "request_id": saved.request_id,
-            "elapsed_seconds": round(saved.elapsed, 3),
-            "estimated_cost_usd": saved.estimated_cost_usd,
-            "finished_at": _now(),
-        }
-
-    def _failure_record(self, item: BatchItem, error: VibeimgError) -> Record:
-        return {
-            **self._base_record(item), "status": "failed",
-            "parameters": {"model": item.options.model, **item.options.tool_fields()},
-            "error": error.one_line(), "exit_code": int(error.exit_code),
-            "http_status": error.status if isinstance(error, GatewayError) else None,
-            "request_id": error.request_id, "finished_at": _now(),
-        }
-
-    def _plan_record(self) -> Record:
-        return {
-            "type": "plan", "v": 1, "shard": str(self.plan.shard) if self.plan.shard else None,
-            "started_at": _now(), "vibeimg_version": __version__,
-            "items": [{"key": i.key, "line": i.line, "index": i.index, "kind": i.kind,
-                       "prompt": i.prompt} for i in self.plan.selected],
-        }
-
 
 def _busy(error: VibeimgError) -> bool:
     """The gateway refused for load: it did no work, so sending again cannot bill twice."""
     return isinstance(error, GatewayError) and error.status in RETRY_STATUSES
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def nothing_to_send(plan: BatchPlan, *, concurrency: int) -> BatchResult:
-    """The result of a run whose items were all done before: no connection needed."""
-    if plan.recovered:
-        with ManifestWriter(plan.manifest_path) as manifest:
-            for record in plan.recovered:
-                manifest.append(record)
+    """The result of a run whose items were all done before: no connection needed.
+
+    The run is still recorded, so that a merge knows this shard ran (even empty)."""
+    ensure_output_dir(plan.out_dir)
+    with ManifestWriter(plan.manifest_path) as manifest:
+        manifest.append(plan_record(plan))
+        for record in plan.recovered:
+            manifest.append(record)
     outcomes = [ItemOutcome(item, "skipped", plan.done.get(item.key)) for item in plan.selected]
     return BatchResult(outcomes=outcomes, elapsed=0.0, limiter=AdaptiveLimit(concurrency))
