@@ -217,10 +217,10 @@ class _LineParser:
         count = _integer(fields, "n", 1)
         if not 1 <= count <= MAX_COPIES:
             raise UsageError(f"n must be between 1 and {MAX_COPIES}, not {count}")
-        images = self._inputs(fields.get("images"), "images")
-        mask_list = self._inputs(fields.get("mask"), "mask") if "mask" in fields else ()
-        if mask_list and not images:
+        if fields.get("mask") is not None and not fields.get("images"):
             raise UsageError("a mask needs images to apply to", hint='add "images": ["in.png"]')
+        images = self._inputs(fields.get("images"), "images")
+        mask_list = self._inputs(fields.get("mask"), "mask")
         mask = mask_list[0] if mask_list else None
         name = self._name(fields.get("output"), number, count)
         basis = self._basis(prompt, options, images, mask)
