@@ -223,3 +223,21 @@ def test_a_refused_key_stops_the_batch(make_cli, tmp_path: Path) -> None:
     assert result.exit_code == ExitCode.AUTH
     assert len(cli.emulator.api_requests()) == 1
     assert json.loads(result.stdout)["not_run"] == 9
+
+
+def test_ci_logs_get_plain_progress_lines(make_cli, tmp_path: Path) -> None:
+    """Off a terminal: a start line, periodic progress lines and a closing summary line."""
+    cli = make_cli(latency=0.2)
+    (tmp_path / "p.txt").write_text("".join(f"p {i}\n" for i in range(6)), encoding="utf-8")
+    result = cli("batch", "p.txt", "-c", "2", "--quality", "low", "--progress-every", "0.1")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "batch: 6 to send (0 already done), concurrency 2, estimated $0.036"
+    progress = [line for line in lines if " sent: " in line]
+    assert progress and all("in flight" in line and "ETA" in line and "spent" in line
+                            for line in progress)
+    assert lines[-1].startswith("batch: 6 done, 0 already done, 0 failed, 0 not run in ")
+    assert "\x1b[" not in result.stderr  # no terminal codes in a log
+
+    quiet = cli("batch", "p.txt", "-c", "2", "--quality", "low", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
