@@ -8,6 +8,7 @@
     │   ├── ApiError                  API        other 4xx
     │   └── ServerError               SERVER     5xx
     ├── BadResponseError              SERVER     2xx, but the body is not what SPEC.md promises
+    ├── ResponseFailed                SERVER or API  a /responses stream reported a failure
     ├── NetworkError                  NETWORK    connection failed, timed out, dropped
     ├── PartialFailure                PARTIAL    some of several images failed
     └── Interrupted                   INTERRUPTED  Ctrl-C
@@ -116,6 +117,39 @@ class BadResponseError(VibeimgError):
     """A success status, but a body that is not what the contract promises."""
 
     exit_code = ExitCode.SERVER
+
+
+class ResponseFailed(VibeimgError):
+    """A ``/responses`` stream reported a failure: an ``error`` event, ``response.failed``,
+    ``response.incomplete``, or a completed response without any image.
+
+    The exit code is API when the request itself was refused (moderation, invalid
+    input, limits) and SERVER otherwise, chosen from the event's code.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+        refused: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, request_id=request_id)
+        self.code = code
+        self.exit_code = ExitCode.API if refused else ExitCode.SERVER
+
+    def one_line(self) -> str:
+        """The message and the fix, then the event's code and the request id."""
+        text = " ".join(self.message.split())
+        if self.hint:
+            text += f" ({' '.join(self.hint.split())})"
+        if self.code:
+            text += f" [code {self.code}]"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        return text
 
 
 class NetworkError(VibeimgError):

@@ -60,6 +60,11 @@ class Reporter:
         if not self.quiet:
             self._write(f"warning: {message}", "yellow")
 
+    def info(self, message: str) -> None:
+        """A line worth keeping in a log too: a change made on the user's behalf, a report."""
+        if not self.quiet:
+            self._write(message)
+
     def note(self, message: str) -> None:
         """A line worth seeing in a terminal (a summary, a saved path)."""
         if self.interactive:
@@ -76,6 +81,13 @@ class Reporter:
             self._status.update(message)
         elif self.verbose:
             self._write(message)
+
+    def progress(self, message: str) -> None:
+        """A plain progress line (a phase, a JSON line) that CI logs keep; not with --quiet."""
+        if not self.quiet:
+            with self._lock:
+                self.stream.write(message + "\n")
+                self.stream.flush()
 
     def trace(self, message: str) -> None:
         if self.verbose:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from vibeimg.emulator import generations, models
+from vibeimg.emulator import edits, generations, models, responses
 
-__all__ = ["generations", "models"]
+__all__ = ["edits", "generations", "models", "responses"]

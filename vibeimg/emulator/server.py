@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -293,6 +294,13 @@ def _status_fault(status: int) -> GatewayFault:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     context: Context
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a stream it stopped reading) is normal, not an error:
+        don't print a traceback onto whatever stderr the process has at that moment."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class Emulator:

@@ -1,0 +1,81 @@
+"""Building the /responses request: counts in words, tool options, input image checks."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from vibeimg.chatrequest import (
+    DEFAULT_INSTRUCTIONS,
+    ChatStreamRequest,
+    check_chat_input_image,
+    images_asked,
+    prompt_for_count,
+)
+from vibeimg.errors import UsageError
+
+
+@pytest.mark.parametrize(
+    ("prompt", "count"),
+    [
+        ("Generate 3 different images: 1) a red circle 2) a blue square", 3),
+        ("please make two images of a cat", 2),
+        ("Create 4 distinct watercolor images of boats", 4),
+        ("a red fox", 1),
+        ("generate an image of 3 foxes", 1),
+    ],
+)
+def test_images_asked_reads_the_count_in_words(prompt: str, count: int) -> None:
+    """The number of images a prompt asks for, as the emulator and the namer read it."""
+    assert images_asked(prompt) == count
+
+
+def test_prompt_for_count_asks_for_n_images() -> None:
+    """-n N becomes words the text model acts on; -n 1 leaves the prompt as it is."""
+    assert prompt_for_count("a fox", 1) == "a fox"
+    text = prompt_for_count("a fox", 3)
+    assert text.startswith("Generate 3 different images") and text.endswith("a fox")
+    assert images_asked(text) == 3
+
+
+def test_body_follows_the_gateway_rules() -> None:
+    """stream true, instructions always, input as a one-message list, tool options."""
+    request = ChatStreamRequest.build("a fox", size="landscape", quality="low",
+                                      output_format="webp", compression=50, action="generate",
+                                      partial_images=1)
+    body = request.body()
+    assert body["stream"] is True and body["instructions"] == DEFAULT_INSTRUCTIONS
+    assert body["input"] == [{"role": "user",
+                              "content": [{"type": "input_text", "text": "a fox"}]}]
+    assert body["tools"] == [{"type": "image_generation", "size": "1536x1024",
+                              "quality": "low", "output_format": "webp", "moderation": "auto",
+                              "output_compression": 50, "action": "generate",
+                              "partial_images": 1}]
+    assert set(body) == {"model", "instructions", "input", "stream", "tools"}
+
+
+def test_slug_text_drops_the_counting_words() -> None:
+    """Files are named after what is drawn, not after 'Generate 3 images'."""
+    request = ChatStreamRequest.build("Generate 2 images of a red fox")
+    assert request.slug_text == "a red fox" and request.expected_images == 2
+
+
+@pytest.mark.parametrize(("fmt", "media"), [("PNG", "png"), ("JPEG", "jpeg"),
+                                             ("WEBP", "webp")])
+def test_input_image_formats_become_data_uris(tmp_path: Path, fmt: str, media: str) -> None:
+    """png, jpeg and webp are accepted by their bytes, whatever the file is called."""
+    path = tmp_path / "picture.bin"
+    Image.new("RGB", (40, 30), "red").save(path, fmt)
+    image = check_chat_input_image(path)
+    assert (image.format, image.width, image.height) == (media, 40, 30)
+    prefix, data = image.data_uri().split(",", 1)
+    assert prefix == f"data:image/{media};base64" and base64.b64decode(data) == path.read_bytes()
+
+
+def test_a_folder_is_not_an_input_image(tmp_path: Path) -> None:
+    """-i with a folder is a usage error naming it."""
+    with pytest.raises(UsageError, match="is not a file"):
+        check_chat_input_image(tmp_path)

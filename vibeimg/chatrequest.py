@@ -1,0 +1,210 @@
+"""A ``POST /responses`` request for ``chat-stream``, checked before anything is sent.
+
+The gateway's Responses API differs from OpenAI's (SPEC.md section 5): ``stream``
+and ``instructions`` are mandatory, ``input`` must be a list of messages, and
+there is no ``n``: several images are asked for in the prompt itself, and the
+text model calls the image tool once per image. Input images travel as data URIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vibeimg.errors import UsageError
+from vibeimg.images import sniff_format
+from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_choice, check_prompt
+
+DEFAULT_TEXT_MODEL = "gpt-5.5"
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful image generation assistant. Generate ALL images the user requests."
+)
+ACTIONS = ("auto", "generate", "edit")
+MAX_IMAGES = 10  # images asked for in one response
+MAX_PARTIAL_IMAGES = 3
+MAX_INPUT_IMAGE_BYTES = 50 * 1024 * 1024
+INPUT_FORMATS = ("png", "jpeg", "webp")
+_MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10}
+_ASKED = re.compile(
+    r"\b(?:generate|create|make|draw)\s+(\d+|" + "|".join(_NUMBER_WORDS) + r")\s+"
+    r"(?:\w+\s+){0,2}?images?\b",
+    re.IGNORECASE,
+)
+
+
+def images_asked(prompt: str) -> int:
+    """How many images a prompt asks for ("Generate 3 different images: ..."), at least 1."""
+    match = _ASKED.search(prompt)
+    if match is None:
+        return 1
+    word = match.group(1).lower()
+    count = int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    return max(1, count)
+
+
+def prompt_for_count(prompt: str, count: int) -> str:
+    """The prompt asking the text model for ``count`` images (the gateway has no ``n``)."""
+    if count <= 1:
+        return prompt
+    return (f"Generate {count} different images, one image generation call per image, "
+            f"each a distinct take on this request: {prompt}")
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """A local image checked for the ``input_image`` content item."""
+
+    path: Path
+    format: str
+    data: bytes
+    width: int
+    height: int
+
+    def data_uri(self) -> str:
+        encoded = base64.b64encode(self.data).decode("ascii")
+        return f"data:{_MEDIA_TYPES[self.format]};base64,{encoded}"
+
+
+def check_chat_input_image(path: Path) -> InputImage:
+    """An input image for ``chat-stream``: it exists, is readable, is really PNG, JPEG or
+    WebP (sniffed from its bytes), is at most 50 MB, and Pillow can open it."""
+    where = f"the input image {path}"
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise UsageError(f"{where} does not exist", hint="check the path given to -i") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {where}: {exc.strerror}", hint="check the path") from exc
+    if not path.is_file():
+        raise UsageError(f"{where} is not a file", hint="give -i an image file")
+    if size > MAX_INPUT_IMAGE_BYTES:
+        raise UsageError(f"{where} has {size / 1e6:.1f} MB; the limit is 50 MB",
+                         hint="resize it or save it as jpeg or webp")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {where}: {exc.strerror}",
+                         hint="check its permissions") from exc
+    fmt = sniff_format(data[:16])
+    if fmt not in INPUT_FORMATS:
+        raise UsageError(f"{where} is not a PNG, JPEG or WebP image"
+                         + (f" (it is {fmt})" if fmt else ""),
+                         hint="convert it to png, jpeg or webp")
+    import io  # noqa: PLC0415 - Pillow only when there is an image to check
+
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UsageError(f"{where} is damaged and cannot be opened ({exc})",
+                         hint="re-export it from an image editor") from exc
+    return InputImage(path=path, format=fmt, data=data, width=width, height=height)
+
+
+@dataclass(frozen=True)
+class ChatStreamRequest:
+    """Everything one ``chat-stream`` run sends; build it with :meth:`build`."""
+
+    prompt: str  # the user's own words
+    options: ImageOptions  # the image tool's options
+    model: str = DEFAULT_TEXT_MODEL
+    instructions: str = DEFAULT_INSTRUCTIONS
+    action: str = "auto"
+    count: int = 1  # images asked for with -n
+    images: tuple[InputImage, ...] = ()
+    partial_images: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        prompt: str,
+        *,
+        model: str = DEFAULT_TEXT_MODEL,
+        instructions: str = DEFAULT_INSTRUCTIONS,
+        size: str = "auto",
+        quality: str = "auto",
+        output_format: str = "png",
+        compression: int | None = None,
+        moderation: str = "auto",
+        action: str = "auto",
+        count: int = 1,
+        images: Sequence[Path] = (),
+        partial_images: int | None = None,
+    ) -> ChatStreamRequest:
+        """Check every value as the gateway would, before sending; raises UsageError."""
+        prompt = check_prompt(prompt.strip())
+        if not model.strip():
+            raise UsageError("the text model name is empty",
+                             hint=f"omit --model to use {DEFAULT_TEXT_MODEL}")
+        if not instructions.strip():
+            raise UsageError("the instructions are empty, and the gateway requires them",
+                             hint="omit --instructions to send the default")
+        options = ImageOptions.build(
+            model=DEFAULT_MODEL, size=size, quality=quality, output_format=output_format,
+            compression=compression, moderation=moderation,
+        )
+        action = check_choice("action", action.lower(), ACTIONS)
+        if action == "edit" and not images:
+            raise UsageError("--action edit needs an image to edit",
+                             hint="add -i IMAGE, or use --action auto or generate")
+        if not 1 <= count <= MAX_IMAGES:
+            raise UsageError(f"-n must be between 1 and {MAX_IMAGES}, not {count}",
+                             hint="several images come from one response; ask for fewer")
+        if partial_images is not None and not 0 <= partial_images <= MAX_PARTIAL_IMAGES:
+            raise UsageError(f"--partial-images must be between 0 and {MAX_PARTIAL_IMAGES}",
+                             param="partial_images")
+        checked = tuple(check_chat_input_image(Path(p)) for p in images)
+        return cls(prompt=prompt, options=options, model=model.strip(),
+                   instructions=instructions.strip(), action=action, count=count,
+                   images=checked, partial_images=partial_images)
+
+    @property
+    def text(self) -> str:
+        """The prompt as sent: asks for ``count`` images when more than one."""
+        return prompt_for_count(self.prompt, self.count)
+
+    @property
+    def slug_text(self) -> str:
+        """The words to name files after: the prompt without "Generate 3 images:"."""
+        match = _ASKED.match(self.prompt.strip())
+        rest = self.prompt.strip()[match.end():].lstrip(" :,.-") if match else ""
+        return re.sub(r"^of\s+", "", rest) or self.prompt
+
+    @property
+    def expected_images(self) -> int:
+        """How many images this request asks for, with -n or in the prompt's own words."""
+        return max(self.count, images_asked(self.prompt))
+
+    def tool(self) -> dict[str, Any]:
+        """The ``image_generation`` tool with its options."""
+        tool: dict[str, Any] = {"type": "image_generation", **self.options.tool_fields()}
+        if self.action != "auto":
+            tool["action"] = self.action
+        if self.partial_images is not None:
+            tool["partial_images"] = self.partial_images
+        return tool
+
+    def body(self, *, abbreviate_images: bool = False) -> dict[str, Any]:
+        """The JSON body; ``abbreviate_images`` shortens data URIs for display."""
+        content: list[dict[str, Any]] = [{"type": "input_text", "text": self.text}]
+        for image in self.images:
+            uri = (f"data:{_MEDIA_TYPES[image.format]};base64,... ({len(image.data):,} bytes "
+                   f"from {image.path})" if abbreviate_images else image.data_uri())
+            content.append({"type": "input_image", "image_url": uri})
+        return {
+            "model": self.model,
+            "instructions": self.instructions,
+            "input": [{"role": "user", "content": content}],
+            "stream": True,
+            "tools": [self.tool()],
+        }

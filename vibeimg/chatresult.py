@@ -1,0 +1,146 @@
+"""What a ``chat-stream`` run reports and returns: image calls, saved images, the result.
+
+Kept apart from the runner (:mod:`vibeimg.responses`) so that a caller (the CLI, a
+batch) can type its progress listener and read results without the machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vibeimg.chatrequest import ChatStreamRequest
+from vibeimg.errors import VibeimgError
+from vibeimg.images import AtomicFile
+from vibeimg.stream import StreamEvent
+
+
+def round_or_none(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+@dataclass
+class StreamedImage:
+    """An image of the response that landed on disk."""
+
+    index: int
+    item_id: str
+    path: Path
+    format: str
+    bytes: int
+    size: str | None
+    quality: str | None
+    revised_prompt: str | None
+    elapsed: float  # seconds from sending the request to saving the image
+    generation_seconds: float  # from the call's first event to its last
+    estimated_cost_usd: float
+    sidecar: Path | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index, "item_id": self.item_id, "path": str(self.path),
+            "sidecar": str(self.sidecar) if self.sidecar else None, "format": self.format,
+            "bytes": self.bytes, "size": self.size, "quality": self.quality,
+            "revised_prompt": self.revised_prompt, "elapsed_seconds": round(self.elapsed, 3),
+            "generation_seconds": round(self.generation_seconds, 3),
+            "estimated_cost_usd": self.estimated_cost_usd,
+        }
+
+
+@dataclass
+class ImageCall:
+    """One ``image_generation_call`` as it goes: queued, in_progress, generating,
+    receiving, saved (or failed)."""
+
+    index: int
+    item_id: str
+    started: float
+    output_index: int | None = None
+    phase: str = "queued"
+    receiving_bytes: int = 0
+    partial_images: int = 0
+    image: StreamedImage | None = None
+    size: str | None = None
+    quality: str | None = None
+    output_format: str | None = None
+    error: VibeimgError | None = None  # why it failed, when it did
+    temp: AtomicFile | None = field(default=None, repr=False)
+
+    def drop_temp(self) -> None:
+        if self.temp is not None:
+            self.temp.discard()
+            self.temp = None
+
+
+class ProgressListener:
+    """What a run reports as it goes; every method is optional (a no-op here)."""
+
+    def opened(self, request_id: str | None) -> None:
+        """The gateway accepted the request and the stream is open."""
+
+    def event(self, event: StreamEvent) -> None:
+        """Any event, as parsed (payloads included; see ``StreamEvent.summary``)."""
+
+    def comment(self, count: int) -> None:
+        """``count`` SSE comment lines (keepalives) arrived."""
+
+    def received(self, total_bytes: int) -> None:
+        """More bytes of the stream arrived."""
+
+    def call_changed(self, call: ImageCall) -> None:
+        """An image call changed phase."""
+
+    def saved(self, image: StreamedImage) -> None:
+        """An image was saved (with its sidecar)."""
+
+
+@dataclass
+class ChatStreamResult:
+    """How a run ended: the images saved, usage, and the error if any."""
+
+    request: ChatStreamRequest
+    status: str = "open"  # completed, failed, incomplete, error, truncated, interrupted
+    calls: list[ImageCall] = field(default_factory=list)
+    request_id: str | None = None
+    response_id: str | None = None
+    usage: dict[str, Any] | None = None
+    image_usage: dict[str, Any] | None = None
+    text: str = ""
+    elapsed: float = 0.0
+    first_byte_seconds: float | None = None
+    bytes_received: int = 0
+    keepalives: int = 0
+    error: VibeimgError | None = None
+
+    @property
+    def images(self) -> list[StreamedImage]:
+        return [c.image for c in self.calls if c.image is not None]
+
+    @property
+    def missing(self) -> list[ImageCall]:
+        return [c for c in self.calls if c.image is None]
+
+    @property
+    def estimated_cost_usd(self) -> float:
+        return round(sum(i.estimated_cost_usd for i in self.images), 4)
+
+    def as_json(self) -> dict[str, Any]:
+        req = self.request
+        return {
+            "command": "chat-stream", "status": self.status, "prompt": req.prompt,
+            "prompt_sent": req.text, "instructions": req.instructions, "model": req.model,
+            "tool": req.tool(), "requested": req.expected_images,
+            "received": len(self.images), "images": [i.as_json() for i in self.images],
+            "missing": [{"index": c.index, "item_id": c.item_id, "phase": c.phase}
+                        for c in self.missing],
+            "text": self.text or None, "usage": self.usage, "image_usage": self.image_usage,
+            "estimated_cost_usd": self.estimated_cost_usd, "response_id": self.response_id,
+            "request_id": self.request_id, "elapsed_seconds": round(self.elapsed, 3),
+            "error": self.error.one_line() if self.error else None,
+            "exit_code": int(self.error.exit_code) if self.error else 0,
+        }
+
+    def raise_for_error(self) -> None:
+        if self.error is not None:
+            raise self.error

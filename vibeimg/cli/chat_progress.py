@@ -1,0 +1,232 @@
+"""How ``chat-stream`` shows its progress on stderr: a Rich live view, plain lines, or JSON.
+
+``live`` (a terminal): one row per image call with its phase and time, a heartbeat
+that beats with each keepalive, and a line per saved image. ``plain`` (CI logs):
+one line per phase change. ``jsonl``: each event as a JSON line without its base64
+payload, for machines. All of it goes through the Reporter, never to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from types import TracebackType
+from typing import Any
+
+from vibeimg.chatrequest import ChatStreamRequest
+from vibeimg.chatresult import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
+from vibeimg.stream import StreamEvent
+from vibeimg.ui import Reporter
+
+PROGRESS_MODES = ("auto", "live", "plain", "jsonl", "off")
+HEARTBEAT_EVERY = 15.0  # seconds between "still working" lines in plain mode
+PHASE_WORDS = {"queued": "queued", "in_progress": "in progress", "generating": "generating",
+               "receiving": "receiving", "completed": "generated", "saved": "saved",
+               "failed": "failed"}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def saved_line(image: StreamedImage) -> str:
+    revised = f": {image.revised_prompt}" if image.revised_prompt else ""
+    return (f"saved {image.path} ({image.size or '?'}, {image.bytes:,} bytes, "
+            f"{image.elapsed:.1f} s){revised}")
+
+
+def summary_line(result: ChatStreamResult) -> str:
+    """Images saved, tokens of both models, and the estimated cost."""
+    parts = [f"{len(result.images)} of {result.request.expected_images} image(s) saved in "
+             f"{result.elapsed:.1f} s"]
+    if result.usage:
+        parts.append(f"text model {result.usage.get('total_tokens', '?'):,} tokens"
+                     if isinstance(result.usage.get("total_tokens"), int)
+                     else "text model tokens unknown")
+    if result.image_usage and isinstance(result.image_usage.get("total_tokens"), int):
+        parts.append(f"image tokens {result.image_usage['total_tokens']:,}")
+    parts.append(f"estimated ${result.estimated_cost_usd:.3f} (image output only)")
+    return ", ".join(parts)
+
+
+class Progress(ProgressListener):
+    """The base of every display: a context manager, quiet by default."""
+
+    def __init__(self, reporter: Reporter, request: ChatStreamRequest) -> None:
+        self.reporter = reporter
+        self.request = request
+        self.started = time.monotonic()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+    def event(self, event: StreamEvent) -> None:
+        if type(event) is StreamEvent:  # an event type vibeimg does not act on
+            self.reporter.trace(f"ignored event {event.type}")
+
+    def finished(self, result: ChatStreamResult) -> None:
+        """The run is over (whatever its outcome)."""
+
+
+class PlainProgress(Progress):
+    """One line per phase change, for logs."""
+
+    def __init__(self, reporter: Reporter, request: ChatStreamRequest) -> None:
+        super().__init__(reporter, request)
+        self.keepalives = 0
+        self.last_line = time.monotonic()
+
+    def _line(self, text: str) -> None:
+        self.last_line = time.monotonic()
+        self.reporter.progress(text)
+
+    def opened(self, request_id: str | None) -> None:
+        self._line(f"streaming from {self.request.model}, {self.request.expected_images} "
+                   f"image(s) asked for [request id {request_id or '-'}]")
+
+    def comment(self, count: int) -> None:
+        self._heartbeat(count)
+
+    def event(self, event: StreamEvent) -> None:
+        super().event(event)
+        if event.type == "keepalive":
+            self._heartbeat(1)
+
+    def _heartbeat(self, count: int) -> None:
+        self.keepalives += count
+        if time.monotonic() - self.last_line >= HEARTBEAT_EVERY:
+            self._line(f"still working after {time.monotonic() - self.started:.0f} s "
+                       f"({self.keepalives} keepalives)")
+
+    def call_changed(self, call: ImageCall) -> None:
+        if call.phase == "saved":
+            return  # the saved line says it
+        ident = f" ({call.item_id})" if call.phase == "queued" else ""
+        self._line(f"image {call.index}{ident}: {PHASE_WORDS.get(call.phase, call.phase)}")
+
+    def saved(self, image: StreamedImage) -> None:
+        self._line(f"image {image.index}: {saved_line(image)}")
+
+
+class JsonlProgress(Progress):
+    """Each event as one JSON line, base64 payloads left out, plus vibeimg's own records."""
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        self.reporter.progress(json.dumps(record, ensure_ascii=False, default=str))
+
+    def opened(self, request_id: str | None) -> None:
+        self._emit({"type": "vibeimg.opened", "request_id": request_id})
+
+    def event(self, event: StreamEvent) -> None:
+        record = event.summary() or {"type": event.type}
+        self._emit({**record, "elapsed": round(time.monotonic() - self.started, 3)})
+
+    def comment(self, count: int) -> None:
+        self._emit({"type": "vibeimg.sse_comment", "count": count,
+                    "elapsed": round(time.monotonic() - self.started, 3)})
+
+    def saved(self, image: StreamedImage) -> None:
+        self._emit({"type": "vibeimg.saved", **image.as_json()})
+
+    def finished(self, result: ChatStreamResult) -> None:
+        self._emit({"type": "vibeimg.finished", "status": result.status,
+                    "requested": result.request.expected_images,
+                    "received": len(result.images), "usage": result.usage,
+                    "image_usage": result.image_usage,
+                    "estimated_cost_usd": result.estimated_cost_usd,
+                    "elapsed": round(result.elapsed, 3),
+                    "error": result.error.one_line() if result.error else None})
+
+
+class LiveProgress(Progress):
+    """A Rich live view on stderr: phases, elapsed time, keepalive heartbeat, saved lines."""
+
+    def __init__(self, reporter: Reporter, request: ChatStreamRequest,
+                 console: Any = None) -> None:
+        super().__init__(reporter, request)
+        self.console = console if console is not None else reporter.console
+        self.calls: list[ImageCall] = []
+        self.keepalives = 0
+        self.last_keepalive: float | None = None
+        self.bytes = 0
+        self.request_id: str | None = None
+        self.live: Any = None
+
+    def __enter__(self) -> LiveProgress:
+        from rich.live import Live  # noqa: PLC0415 - Rich only for a live view
+
+        self.live = Live(self, console=self.console, refresh_per_second=8, transient=True)
+        self.live.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def opened(self, request_id: str | None) -> None:
+        self.request_id = request_id
+
+    def comment(self, count: int) -> None:
+        self.keepalives += count
+        self.last_keepalive = time.monotonic()
+
+    def event(self, event: StreamEvent) -> None:
+        super().event(event)
+        if event.type == "keepalive":
+            self.comment(1)
+
+    def received(self, total_bytes: int) -> None:
+        self.bytes = total_bytes
+
+    def call_changed(self, call: ImageCall) -> None:
+        if call not in self.calls:
+            self.calls.append(call)
+
+    def saved(self, image: StreamedImage) -> None:
+        self.console.print(saved_line(image), markup=False, highlight=False)
+
+    def __rich__(self) -> Any:
+        from rich.console import Group  # noqa: PLC0415
+        from rich.spinner import Spinner  # noqa: PLC0415
+        from rich.table import Table  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
+
+        now = time.monotonic()
+        beat = self.last_keepalive is not None and now - self.last_keepalive < 0.6
+        heart = Text("♥ " if beat else "♡ ", style="bold red" if beat else "dim")
+        heard = (f"{self.keepalives} keepalives, last {now - self.last_keepalive:.0f} s ago"
+                 if self.last_keepalive is not None else "no keepalive yet")
+        header = Text.assemble(
+            (f"{self.request.model} → gpt-image-2  ", "bold"),
+            f"{now - self.started:.0f} s  ", heart, heard, f"  {_mb(self.bytes)} received",
+        )
+        table = Table.grid(padding=(0, 2))
+        for call in list(self.calls):
+            end = call.image.generation_seconds if call.image else now - call.started
+            detail = (_mb(call.receiving_bytes) if call.phase == "receiving" and
+                      call.receiving_bytes else str(call.image.path) if call.image else "")
+            style = {"saved": "green", "failed": "red"}.get(call.phase, "cyan")
+            table.add_row(f"image {call.index}", call.item_id[:16],
+                          Text(PHASE_WORDS.get(call.phase, call.phase), style=style),
+                          f"{end:.1f} s", detail)
+        if not self.calls:
+            table.add_row(Text("waiting for the text model to call the image tool", "dim"))
+        return Group(Spinner("dots", text=header), table)
+
+
+def make_progress(mode: str, reporter: Reporter, request: ChatStreamRequest) -> Progress:
+    """The display for ``--progress MODE`` (auto: live on a terminal, else plain lines)."""
+    if reporter.quiet or mode == "off":
+        return Progress(reporter, request)
+    if mode == "auto":
+        mode = "live" if reporter.interactive else "plain"
+    if mode == "live":
+        return LiveProgress(reporter, request)
+    if mode == "jsonl":
+        return JsonlProgress(reporter, request)
+    return PlainProgress(reporter, request)

@@ -1,0 +1,183 @@
+"""``vibeimg chat-stream``: a text model calls the image tool (POST /responses, streamed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Annotated, Any, Optional
+
+import typer
+
+from vibeimg.chatrequest import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
+from vibeimg.cli import options as opt
+from vibeimg.cli.common import Connection, dry_run_document, print_json, print_paths, read_prompt
+from vibeimg.errors import UsageError
+from vibeimg.params import check_choice
+from vibeimg.ui import Reporter
+
+CHAT = "Chat options"
+Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+    metavar="PROMPT", help="What you want, in plain words; '-' reads it from stdin.",
+    show_default=False)]
+Images = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+    "--image", "-i", metavar="IMAGE", show_default=False, dir_okay=False,
+    help="An input image (png, jpeg or webp, at most 50 MB) sent with the prompt; repeatable.",
+    rich_help_panel=CHAT)]
+TextModel = Annotated[str, typer.Option(
+    "--model", "-m", help="The text model that reads the request and calls the image tool.",
+    rich_help_panel=CHAT)]
+Instructions = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--instructions", metavar="TEXT", show_default=False,
+    help="System instructions, which the gateway requires [default: a helpful image "
+    "assistant that makes ALL the images asked for].", rich_help_panel=CHAT)]
+Action = Annotated[str, typer.Option(
+    "--action", metavar="auto|generate|edit",
+    help="Let the model choose, force a new image, or force an edit (needs -i).",
+    rich_help_panel=CHAT)]
+PartialImages = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--partial-images", metavar="0-3", show_default=False,
+    help="Ask for preview images while generating (OpenAI's option; untested on the "
+    "gateway).", rich_help_panel=CHAT)]
+Count = Annotated[int, typer.Option(
+    "--count", "-n", metavar="N", show_default=True,
+    help=f"Images to ask for (1-{MAX_IMAGES}): the prompt asks the model for N images, as the "
+    "gateway has no n; the run reports how many arrived.", rich_help_panel=opt.OUTPUT)]
+ProgressMode = Annotated[str, typer.Option(
+    "--progress", metavar="auto|live|plain|jsonl|off",
+    help="Progress on stderr: a live view on a terminal, plain phase lines otherwise "
+    "(auto), or each event as a JSON line (jsonl).", rich_help_panel=opt.OUTPUT)]
+Events = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--events", metavar="FILE", show_default=False, dir_okay=False,
+    help="Record the raw event stream, base64 payloads included, to FILE (for debugging).",
+    rich_help_panel=opt.OUTPUT)]
+
+
+def chat_stream(
+    prompt: Prompt = None,
+    prompt_file: opt.PromptFile = None,
+    image: Images = None,
+    model: TextModel = DEFAULT_TEXT_MODEL,
+    instructions: Instructions = None,
+    action: Action = "auto",
+    size: opt.SizeOpt = "auto",
+    quality: opt.Quality = "auto",
+    output_format: opt.Format = "png",
+    compression: opt.Compression = None,
+    moderation: opt.Moderation = "auto",
+    partial_images: PartialImages = None,
+    count: Count = 1,
+    output: opt.Output = None,
+    out_dir: opt.OutDir = None,
+    force: opt.Force = False,
+    no_sidecar: opt.NoSidecar = False,
+    json_output: opt.Json = False,
+    progress: ProgressMode = "auto",
+    events: Events = None,
+    dry_run: opt.DryRun = False,
+    offline: opt.Offline = False,
+    base_url: opt.BaseUrl = None,
+    api_key: opt.ApiKey = None,
+    timeout: opt.Timeout = None,
+    retries: opt.Retries = None,
+    retry_unknown: opt.RetryUnknown = False,
+    verbose: opt.Verbose = False,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Ask for images in plain words and watch them stream in.
+
+    Sends POST /responses, streamed: the text model (gpt-5.5) may rewrite the prompt and calls gpt-image-2 once per image; each image is saved as soon as it is complete, with a NAME.json sidecar holding the revised prompt, usage and timings. Prints the saved paths, one per line.
+
+    Examples:
+
+    \b
+      vibeimg chat-stream "a cat hugging an otter with an orange scarf" --quality low
+      vibeimg chat-stream "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle" --size 1024x1024
+      vibeimg chat-stream "make this a watercolor painting" -i photo.png --action edit
+      vibeimg chat-stream "a lighthouse at dawn" -n 2 --progress jsonl --offline
+    """
+    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
+                            verbose, quiet)
+    reporter = connection.reporter()
+    text = read_prompt(prompt, prompt_file)
+    from vibeimg.chatrequest import ChatStreamRequest  # noqa: PLC0415
+
+    request = ChatStreamRequest.build(
+        text, model=model, instructions=DEFAULT_INSTRUCTIONS if instructions is None
+        else instructions, size=size, quality=quality, output_format=output_format,
+        compression=compression, moderation=moderation, action=action, count=count,
+        images=image or [], partial_images=partial_images,
+    )
+    mode = check_choice("progress", progress.lower(), ("auto", "live", "plain", "jsonl", "off"))
+    if request.options.size is not None and request.options.size.experimental:
+        reporter.warn(f"{request.options.size} is above 2560x1440: the gateway's output is "
+                      "experimental at this size")
+    if dry_run:
+        from vibeimg.pricing import estimate_cost  # noqa: PLC0415
+
+        cost = estimate_cost(request.options.size, request.options.quality)
+        print_json(dry_run_document(
+            connection, "POST", "responses", request.body(abbreviate_images=True),
+            requested=request.expected_images,
+            estimated_cost_usd=round(cost * request.expected_images, 4),
+        ))
+        return
+    if output == "-":
+        raise UsageError("chat-stream cannot write image bytes to stdout (-o -)",
+                         hint="it may receive several images; use -o NAME or --out-dir")
+    from vibeimg.images import NamePlan, ensure_output_dir  # noqa: PLC0415
+
+    plan = NamePlan.build(output, out_dir, count=request.expected_images, force=force)
+    ensure_output_dir(plan.directory)
+    recorder = _open_events_file(events, force=force)
+    try:
+        _run(connection, reporter, request, plan, mode=mode, sidecar=not no_sidecar,
+             json_output=json_output, recorder=recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
+    """The --events file, opened before sending; an existing one is kept unless --force."""
+    if path is None:
+        return None
+    try:
+        return path.open("wb" if force else "xb")
+    except FileExistsError:
+        raise UsageError(f"the events file {path} already exists",
+                         hint="choose another name or add --force") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write the events file {path}: {exc.strerror}",
+                         hint="check the folder exists and is writable") from exc
+
+
+def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *, mode: str,
+         sidecar: bool, json_output: bool, recorder: IO[bytes] | None) -> None:
+    """Stream, save, then print the results (even when the run ended badly)."""
+    from vibeimg.cli.chat_progress import (  # noqa: PLC0415
+        JsonlProgress,
+        PlainProgress,
+        make_progress,
+        summary_line,
+    )
+    from vibeimg.cli.common import session  # noqa: PLC0415
+    from vibeimg.responses import run_chat_stream  # noqa: PLC0415
+
+    display = make_progress(mode, reporter, request)
+    with session(connection, reporter) as client, display:
+        result = run_chat_stream(
+            client, request, plan=plan, sidecar=sidecar, listener=display,
+            record=recorder.write if recorder is not None else None,
+        )
+    display.finished(result)
+    if json_output:
+        print_json(result.as_json())
+    else:
+        print_paths([image.path for image in result.images])
+    expected = request.expected_images
+    if result.status == "completed" and 0 < len(result.images) < expected:
+        reporter.warn(f"asked for {expected} images, {len(result.images)} arrived")
+    if isinstance(display, PlainProgress):
+        display.reporter.progress(summary_line(result))
+    elif not isinstance(display, JsonlProgress):
+        reporter.note(summary_line(result))
+    result.raise_for_error()

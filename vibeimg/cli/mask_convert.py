@@ -1,0 +1,140 @@
+"""``vibeimg mask-convert``: black-and-white masks to alpha masks (local, no request)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from vibeimg.cli.common import print_json, print_paths
+
+Paths = Annotated[list[str], typer.Argument(
+    metavar="INPUT... [OUTPUT]", show_default=False,
+    help="The mask to convert and where to write it [default: INPUT-alpha.png beside it]; '-' is stdin or stdout. With --out-dir, every argument is an input.")]
+Invert = Annotated[bool, typer.Option(
+    "--invert", help="White marks the area to repaint (by default black is repainted).")]
+Threshold = Annotated[Optional[int], typer.Option(  # noqa: UP045 - Typer reads Optional
+    "--threshold", "-t", metavar="0-255", min=0, max=255, show_default=False,
+    help="Hard edges: grey levels at or above this count as white, below it as black.")]
+Match = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--match", metavar="IMAGE", show_default=False, dir_okay=False,
+    help="Resize to IMAGE's dimensions (nearest neighbour); refused if the aspect ratio differs.")]
+FromGrey = Annotated[bool, typer.Option(
+    "--from-grey", help="Rebuild the alpha from the grey levels even when the input already has an alpha channel.")]
+OutDir = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--out-dir", "-d", metavar="DIR", show_default=False, file_okay=False,
+    help="Convert every INPUT into DIR (created if needed), as NAME.png.")]
+Jobs = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--jobs", "-j", metavar="N", min=1, show_default=False,
+    help="Masks converted in parallel with several inputs [default: one per CPU].")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
+Json = Annotated[bool, typer.Option(
+    "--json", help="Print one JSON document on stdout instead of the written paths.")]
+Quiet = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No report or warnings on stderr; errors still show.")]
+
+
+def mask_convert(
+    paths: Paths,
+    invert: Invert = False,
+    threshold: Threshold = None,
+    match: Match = None,
+    from_grey: FromGrey = False,
+    out_dir: OutDir = None,
+    jobs: Jobs = None,
+    force: Force = False,
+    json_output: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Turn a black-and-white mask into an alpha mask.
+
+    The gateway's own recipe: the grey levels become the alpha channel, so white is kept and black is repainted. Any image Pillow reads works (1-bit, grey, palette, RGB, 16-bit, jpeg, webp); an input that already has an alpha channel keeps it. The output is always an RGBA PNG, written atomically, never over an existing file without --force. Reports on stderr the size and the share of the image to repaint.
+
+    Examples:
+
+      vibeimg mask-convert scribble.png mask.png
+
+      vibeimg mask-convert scribble.jpg --invert --threshold 128 --match photo.png
+
+      vibeimg mask-convert masks/*.png --out-dir alpha/
+
+      cat scribble.png | vibeimg mask-convert - > mask.png
+    """
+    from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError  # noqa: PLC0415
+    from vibeimg.imagefile import STDIN, image_dimensions  # noqa: PLC0415
+    from vibeimg.images import ensure_output_dir  # noqa: PLC0415
+    from vibeimg.maskjobs import (  # noqa: PLC0415
+        ConvertSettings,
+        MaskFailure,
+        MaskResult,
+        convert_files,
+        convert_job,
+        plan_jobs,
+        worker_count,
+    )
+    from vibeimg.masks import warning_for  # noqa: PLC0415
+    from vibeimg.ui import Reporter, is_terminal  # noqa: PLC0415
+
+    reporter = Reporter(quiet=quiet)
+    inputs, output = (paths, None) if out_dir is not None else (paths[:1], None)
+    if out_dir is None and len(paths) == 2:
+        output = paths[1]
+    elif out_dir is None and len(paths) > 2:
+        raise UsageError(f"{len(paths)} paths given: several inputs need --out-dir",
+                         hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
+    if out_dir is not None:
+        ensure_output_dir(out_dir)
+    plan = plan_jobs(inputs, output, out_dir, force=force)
+    if any(job.source == STDIN for job in plan) and is_terminal(sys.stdin):
+        raise UsageError("'-' reads the mask from stdin, but stdin is a terminal",
+                         hint="pipe it in: vibeimg mask-convert - < scribble.png > mask.png")
+    if any(job.destination == STDIN for job in plan) and is_terminal(sys.stdout):
+        raise UsageError("refusing to write image bytes to a terminal",
+                         hint="redirect it (> mask.png) or name an OUTPUT file")
+    settings = ConvertSettings(
+        invert=invert, threshold=threshold, from_grey=from_grey, force=force,
+        match=image_dimensions(match, what="--match image") if match is not None else None,
+    )
+
+    def report(result: MaskResult | MaskFailure) -> None:
+        if isinstance(result, MaskFailure):
+            reporter.error(result.message)
+            return
+        source = "stdin" if result.source == STDIN else result.source
+        target = "stdout" if result.destination == STDIN else result.destination
+        for note in result.notes:
+            reporter.info(f"{source}: {note}")
+        resized = (f", resized from {result.resized_from[0]}x{result.resized_from[1]}"
+                   if result.resized_from else "")
+        reporter.info(f"{source} -> {target}: {result.stats.summary()}{resized}")
+        problem = warning_for(result.stats)
+        if problem:
+            reporter.warn(f"{target}: {problem}")
+
+    if len(plan) == 1:
+        results: list[Any] = [convert_job(plan[0], settings, stdin=sys.stdin.buffer,
+                                          stdout=sys.stdout.buffer)]
+        report(results[0])
+    else:
+        results = convert_files(plan, settings, workers=worker_count(len(plan), jobs),
+                                on_done=report)
+    done = [r for r in results if isinstance(r, MaskResult)]
+    failed = [r for r in results if isinstance(r, MaskFailure)]
+    if json_output:
+        print_json({
+            "command": "mask-convert",
+            "masks": [r.as_json() for r in done],
+            "failures": [f.as_json() for f in failed],
+        })
+    else:
+        print_paths([Path(r.destination) for r in done if r.destination != STDIN])
+    if failed:
+        if not done:
+            error = VibeimgError(f"all {len(failed)} masks failed; the first: "
+                                 f"{failed[0].message}")
+            error.exit_code = ExitCode(failed[0].exit_code)
+            raise error
+        raise PartialFailure(f"{len(done)} of {len(results)} masks converted, "
+                             f"{len(failed)} failed", failures=[])

@@ -1,0 +1,376 @@
+"""``POST /images/edits`` requests (SPEC.md section 3), checked before anything is sent.
+
+:func:`build_edit_request` turns a prompt, 1 to 16 input images and an optional mask
+into an :class:`~vibeimg.imageapi.ImageRequest` whose multipart parts are exactly
+what the gateway accepts: every image a real png, jpeg or webp of at most 50 MB that
+decodes; the mask a PNG with an alpha channel and the dimensions of the first image,
+which is itself sent as PNG when a mask comes with it ("the same format"). What can
+be fixed safely is fixed only when asked (``convert_mask``, ``resize_mask``) or when
+it loses nothing (re-encoding the first image as PNG), and always reported through
+``notify``; everything else is refused with a UsageError naming the fix.
+
+No Typer, no Rich: the command line and batch files both call this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from vibeimg.errors import UsageError
+from vibeimg.imagefile import (
+    MAX_INPUT_BYTES,
+    STDIN,
+    SourceFile,
+    decode_image,
+    human_bytes,
+    read_source,
+)
+from vibeimg.images import EXTENSIONS, slugify, sniff_format
+from vibeimg.masks import (
+    alpha_stats,
+    encode_rgba_png,
+    has_alpha_channel,
+    has_transparency,
+    same_aspect,
+    to_alpha_mask,
+    warning_for,
+)
+from vibeimg.params import ImageOptions, check_prompt
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from vibeimg.imageapi import ImageRequest
+
+ENDPOINT = "images/edits"
+MAX_IMAGES = 16
+INPUT_FORMATS = ("png", "jpeg", "webp")
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
+EXIF_ORIENTATION = 0x0112
+
+Notify = Callable[[str], None]
+Source = str | Path | SourceFile
+
+
+def _ignore(message: str) -> None:
+    del message
+
+
+@dataclass
+class CheckedImage:
+    """An input image that passed every check, and the bytes that will be sent."""
+
+    source: SourceFile
+    format: str  # sniffed from the bytes
+    width: int
+    height: int
+    mode: str
+    image: Image.Image
+    data: bytes = b""  # what is uploaded (the source's bytes unless converted)
+    sent_format: str = ""
+    changes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data = self.data or self.source.data
+        self.sent_format = self.sent_format or self.format
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    @property
+    def dimensions(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def part_name(self) -> str:
+        """The file name of the upload, its extension matching the bytes sent."""
+        return f"{self.source.stem}.{EXTENSIONS[self.sent_format]}"
+
+    def part(self, field_name: str) -> tuple[str, tuple[str, bytes, str]]:
+        return field_name, (self.part_name(), self.data, MEDIA_TYPES[self.sent_format])
+
+    def record(self) -> dict[str, Any]:
+        """What the sidecar says about this input: path, size, SHA-256, what was sent."""
+        record: dict[str, Any] = {
+            **self.source.record(), "format": self.format, "width": self.width,
+            "height": self.height,
+        }
+        if self.data is not self.source.data:
+            record["sent"] = {
+                "format": self.sent_format, "bytes": len(self.data),
+                "sha256": hashlib.sha256(self.data).hexdigest(), "changes": self.changes,
+            }
+        return record
+
+
+def load_source(source: Source, *, what: str, stdin: BinaryIO | None = None) -> SourceFile:
+    if isinstance(source, SourceFile):
+        if source.size > MAX_INPUT_BYTES:
+            raise UsageError(
+                f"the {what} {source.label} is {human_bytes(source.size)}; the gateway "
+                f"accepts at most {human_bytes(MAX_INPUT_BYTES)}",
+                hint="downscale it or save it as jpeg or webp",
+            )
+        return source
+    return read_source(source, what=what, stdin=stdin)
+
+
+def check_image(source: SourceFile, *, what: str = "image") -> CheckedImage:
+    """A png, jpeg or webp (by its bytes, not its name) that Pillow decodes whole."""
+    fmt = sniff_format(source.data[:16])
+    if fmt not in INPUT_FORMATS:
+        found = f"a {fmt.upper()} file" if fmt else "not a png, jpeg or webp file"
+        raise UsageError(f"the {what} {source.label} is {found}: the gateway accepts png, "
+                         "jpeg and webp", hint="convert it to png")
+    image = decode_image(source, what=what)
+    return CheckedImage(source, fmt, image.width, image.height, image.mode, image)
+
+
+def _name_warning(checked: CheckedImage) -> str | None:
+    path = checked.source.path
+    if path is None:
+        return None
+    claimed = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}.get(
+        path.suffix.lower())
+    if claimed and claimed != checked.format:
+        return (f"{path} is really {checked.format}, not {claimed}: it is sent as "
+                f"{checked.part_name()} ({MEDIA_TYPES[checked.format]})")
+    return None
+
+
+def as_png(checked: CheckedImage) -> CheckedImage:
+    """The same pixels re-encoded as PNG in memory (turned upright per its EXIF)."""
+    from PIL import ImageOps  # noqa: PLC0415 - Pillow only when needed
+
+    image = checked.image
+    changes = [f"re-encoded from {checked.format} to png in memory, losslessly"]
+    if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        # Viewers (and the program the mask was drawn in) show it turned; PNG has no tag.
+        image = ImageOps.exif_transpose(image)
+        changes.append("turned upright as its EXIF orientation says")
+    if image.mode not in PNG_MODES:
+        changes.append(f"converted from {image.mode} to RGB")
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=1)
+    data = buffer.getvalue()
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(
+            f"the image {checked.source.label} is {human_bytes(len(data))} once converted "
+            f"to png (needed with a mask); the gateway accepts at most "
+            f"{human_bytes(MAX_INPUT_BYTES)}",
+            hint="downscale it, or convert it to png yourself",
+        )
+    return CheckedImage(
+        checked.source, checked.format, image.width, image.height, image.mode, image,
+        data=data, sent_format="png", changes=changes,
+    )
+
+
+def _no_alpha(label: str, mode: str, transparency: bool) -> UsageError:
+    what = ("has transparency only as a colour key, not an alpha channel" if transparency
+            else f"has no alpha channel (mode {mode})")
+    return UsageError(
+        f"the mask {label} {what}: the gateway repaints where the mask's alpha is "
+        "transparent",
+        hint=f"convert it with 'vibeimg mask-convert {label}', or add --convert-mask to "
+        "convert it on the fly; white is kept, black repainted",
+    )
+
+
+def check_mask(
+    source: SourceFile,
+    first: CheckedImage,
+    *,
+    convert_mask: bool = False,
+    resize_mask: bool = False,
+    notify: Notify = _ignore,
+    warn: Notify = _ignore,
+) -> CheckedImage:
+    """A PNG with an alpha channel and the first image's dimensions, fixed only if asked."""
+    image = decode_image(source, what="mask")
+    fmt = sniff_format(source.data[:16]) or (image.format or "unknown").lower()
+    label = source.label
+    has_alpha = has_alpha_channel(image)
+    if not has_alpha and not convert_mask:
+        raise _no_alpha(label, image.mode, has_transparency(image))
+    stats = alpha_stats(image) if has_alpha else None
+    # A drawing saved as RGBA without any transparency: --convert-mask reads its greys.
+    convert = not has_alpha or (convert_mask and stats is not None and stats.fully_opaque)
+    changes: list[str] = []
+    if image.size != first.size:
+        w, h = image.size
+        if not same_aspect(image.size, first.size):
+            raise UsageError(
+                f"the mask {label} is {w}x{h} but the first image is {first.dimensions}: "
+                "they must have the same dimensions, and their aspect ratios differ",
+                hint=f"redraw or crop the mask at {first.dimensions}",
+            )
+        if not resize_mask:
+            raise UsageError(
+                f"the mask {label} is {w}x{h} but the first image is {first.dimensions}: "
+                "they must have the same dimensions",
+                hint="add --resize-mask to scale the mask (nearest neighbour), or "
+                f"'vibeimg mask-convert {label} --match IMAGE'",
+            )
+        changes.append(f"resized from {w}x{h} to {first.dimensions} (nearest neighbour)")
+    if fmt != "png" and not convert:
+        changes.append(f"re-encoded from {fmt} to png")
+    if convert_mask and not convert:
+        notify(f"mask {label} already has an alpha channel: --convert-mask left it as is")
+    if not (convert or changes):
+        mask = CheckedImage(source, fmt, image.width, image.height, image.mode, image)
+        final = stats if stats is not None else alpha_stats(image)
+    else:
+        converted = to_alpha_mask(image, size=first.size, grey_if_opaque=convert)
+        if convert:
+            changes.insert(0, "its transparency moved into an alpha channel"
+                           if converted.kept_alpha else
+                           "converted to an alpha mask from its grey levels (white kept, "
+                           "black repainted)")
+        mask = CheckedImage(
+            source, fmt, first.width, first.height, "RGBA", converted.image,
+            data=encode_rgba_png(converted.image), sent_format="png", changes=changes,
+        )
+        final = converted.stats
+        notify(f"mask {label}: {'; '.join(changes)}")
+    problem = warning_for(final)
+    if problem:
+        if final.fully_opaque and not convert_mask:
+            problem += "; if it is a black-and-white drawing, add --convert-mask"
+        warn(problem)
+    return mask
+
+
+def edit_form(prompt: str, options: ImageOptions) -> dict[str, str]:
+    """The text fields of the multipart body (SPEC section 3 lists no moderation)."""
+    form = {
+        "model": options.model,
+        "prompt": prompt,
+        "size": options.size_text,
+        "quality": options.quality,
+        "output_format": options.output_format,
+        "response_format": options.response_format,
+    }
+    if options.compression is not None:
+        form["output_compression"] = str(options.compression)
+    return form
+
+
+@dataclass
+class EditInputs:
+    """The checked images and mask of one edit."""
+
+    images: list[CheckedImage]
+    mask: CheckedImage | None
+
+    def files(self) -> list[tuple[str, tuple[str, bytes, str]]]:
+        parts = [image.part("image[]") for image in self.images]
+        if self.mask is not None:
+            parts.append(self.mask.part("mask"))
+        return parts
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "inputs": [image.record() for image in self.images],
+            "mask": self.mask.record() if self.mask is not None else None,
+        }
+
+
+def check_inputs(
+    images: Sequence[Source],
+    mask: Source | None = None,
+    *,
+    convert_mask: bool = False,
+    resize_mask: bool = False,
+    stdin: BinaryIO | None = None,
+    notify: Notify = _ignore,
+    warn: Notify = _ignore,
+) -> EditInputs:
+    """Check 1 to 16 images and the mask; re-encode the first image as PNG with a mask."""
+    if not images:
+        raise UsageError("no input image", hint="give one or more with -i IMAGE")
+    if len(images) > MAX_IMAGES:
+        raise UsageError(f"{len(images)} input images; the gateway accepts at most {MAX_IMAGES}",
+                         hint="combine fewer reference images in one edit")
+    named_stdin = [s for s in [*images, mask] if isinstance(s, (str, Path)) and str(s) == STDIN]
+    if len(named_stdin) > 1:
+        raise UsageError("stdin ('-') can supply only one file",
+                         hint="name the other files by path")
+    checked: list[CheckedImage] = []
+    notes: list[str] = []
+    warnings: list[str] = []
+    for index, source in enumerate(images, start=1):
+        what = "image" if len(images) == 1 else f"image {index}"
+        image = check_image(load_source(source, what=what, stdin=stdin), what=what)
+        name_problem = _name_warning(image)
+        if name_problem:
+            warnings.append(name_problem)
+        checked.append(image)
+    mask_checked = None
+    if mask is not None:
+        first = checked[0]
+        if first.format != "png":
+            first = checked[0] = as_png(first)
+            notes.append(f"{first.source.label}: {'; '.join(first.changes)}, because the "
+                         "mask must have the same format as the image")
+        mask_checked = check_mask(
+            load_source(mask, what="mask", stdin=stdin), first, convert_mask=convert_mask,
+            resize_mask=resize_mask, notify=notes.append, warn=warnings.append,
+        )
+    # Reported only once everything passed: a refusal is the one line that matters.
+    for note in notes:
+        notify(note)
+    for warning in warnings:
+        warn(warning)
+    return EditInputs(checked, mask_checked)
+
+
+def build_edit_request(
+    prompt: str,
+    images: Sequence[Source],
+    mask: Source | None,
+    options: ImageOptions,
+    *,
+    convert_mask: bool = False,
+    resize_mask: bool = False,
+    stdin: BinaryIO | None = None,
+    notify: Notify = _ignore,
+    warn: Notify = _ignore,
+) -> ImageRequest:
+    """Check everything and build the ``POST /images/edits`` request (sent once per image).
+
+    ``images`` and ``mask`` are paths, ``"-"`` (read from ``stdin``), or
+    :class:`~vibeimg.imagefile.SourceFile` objects. ``notify`` hears about changes made
+    to what is sent; ``warn`` about likely mistakes. Raises UsageError before anything
+    is sent when the gateway would refuse or misread the request.
+    """
+    from vibeimg.imageapi import ImageRequest  # noqa: PLC0415 - httpx only when sending
+
+    text = check_prompt(prompt)
+    inputs = check_inputs(
+        images, mask, convert_mask=convert_mask, resize_mask=resize_mask, stdin=stdin,
+        notify=notify, warn=warn,
+    )
+    return ImageRequest(
+        endpoint=ENDPOINT, prompt=text, options=options, form=edit_form(text, options),
+        files=inputs.files(), record={"slug": slugify(text), **inputs.record()},
+    )
+
+
+def describe_parts(request: ImageRequest) -> dict[str, Any]:
+    """The multipart body as ``--dry-run`` shows it: text fields, then each file part."""
+    return {
+        **(request.form or {}),
+        "files": [
+            {"field": name, "filename": filename, "content_type": media_type,
+             "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, (filename, data, media_type) in request.files or []
+        ],
+    }

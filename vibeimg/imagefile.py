@@ -1,0 +1,187 @@
+"""Reading image files a user hands us: size cap, real format, full decode, bomb guard.
+
+Used by ``edit`` (input images and masks) and ``mask-convert``. Every failure is a
+:class:`~vibeimg.errors.UsageError` naming the file and the fix, never a Pillow
+traceback: a missing or unreadable file, a file over the size cap, bytes that are
+no image, a truncated or corrupt image, and a decompression bomb.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from vibeimg.errors import UsageError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+#: The gateway's cap on each input image and mask (SPEC.md section 3). Decimal
+#: megabytes: the stricter reading, so that nothing is sent that could be refused.
+MAX_INPUT_BYTES = 50_000_000
+#: More pixels than this is a decompression bomb (Pillow's own default threshold).
+MAX_INPUT_PIXELS = 89_478_485
+STDIN = "-"
+
+
+def human_bytes(n: int) -> str:
+    if n < 1000:
+        return f"{n} bytes"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f} kB"
+    return f"{n / 1_000_000:.1f} MB"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """The bytes of a file named on the command line (or read from stdin)."""
+
+    label: str  # what to call it in messages: the path as given, or "stdin"
+    data: bytes
+    path: Path | None = None  # None for stdin
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem if self.path is not None else "stdin"
+
+    def record(self) -> dict[str, object]:
+        """What a sidecar says about this file."""
+        return {
+            "path": str(self.path) if self.path is not None else STDIN,
+            "bytes": self.size,
+            "sha256": self.sha256,
+        }
+
+
+def _too_big(label: str, size: int, max_bytes: int, what: str) -> UsageError:
+    return UsageError(
+        f"the {what} {label} is {human_bytes(size)}; the gateway accepts at most "
+        f"{human_bytes(max_bytes)}",
+        hint="downscale it or save it as jpeg or webp",
+    )
+
+
+def read_source(
+    source: str | Path,
+    *,
+    what: str = "image",
+    stdin: BinaryIO | None = None,
+    max_bytes: int | None = MAX_INPUT_BYTES,
+) -> SourceFile:
+    """Read a file (or ``-``: ``stdin``) whole, refusing it early when it is too big."""
+    if str(source) == STDIN:
+        if stdin is None:
+            raise UsageError(f"'-' reads the {what} from stdin, but stdin is not available",
+                             hint="pipe the file in: ... < photo.png")
+        limit = -1 if max_bytes is None else max_bytes + 1
+        data = stdin.read(limit)
+        if not data:
+            raise UsageError(f"stdin is empty, but '-' asked for the {what} there",
+                             hint="pipe the file in: ... < photo.png")
+        if max_bytes is not None and len(data) > max_bytes:
+            raise UsageError(
+                f"the {what} on stdin is more than {human_bytes(max_bytes)}, the most the "
+                "gateway accepts", hint="downscale it or save it as jpeg or webp")
+        return SourceFile("stdin", data)
+    path = Path(source)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise UsageError(f"the {what} {path} does not exist",
+                         hint="check the path") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror}",
+                         hint="check the path and its permissions") from exc
+    if path.is_dir():
+        raise UsageError(f"the {what} {path} is a folder, not a file",
+                         hint="name an image file")
+    if max_bytes is not None and stat.st_size > max_bytes:
+        raise _too_big(str(path), stat.st_size, max_bytes, what)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror}",
+                         hint="check the file's permissions") from exc
+    if not data:
+        raise UsageError(f"the {what} {path} is empty", hint="check the file")
+    return SourceFile(str(path), data, path)
+
+
+def decode_image(source: SourceFile, *, what: str = "image") -> Image.Image:
+    """Open and fully decode ``source`` with Pillow; one clear error for any problem."""
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow only when needed
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns about big images; the pixel cap below refuses them outright.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source.data))
+    except UnidentifiedImageError:
+        raise UsageError(f"the {what} {source.label} is not an image Pillow can read",
+                         hint="use a png, jpeg or webp file") from None
+    except Image.DecompressionBombError as exc:
+        raise _bomb(source, what, str(exc)) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise _corrupt(source, what, exc) from None
+    width, height = image.size
+    if width * height > MAX_INPUT_PIXELS:
+        raise _bomb(source, what, f"{width}x{height} pixels")
+    try:
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise _bomb(source, what, str(exc)) from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise _corrupt(source, what, exc) from None
+    return image
+
+
+def _bomb(source: SourceFile, what: str, detail: str) -> UsageError:
+    return UsageError(
+        f"the {what} {source.label} would decode to too many pixels ({detail}): it looks "
+        "like a decompression bomb",
+        hint=f"use an image of at most {MAX_INPUT_PIXELS:,} pixels",
+    )
+
+
+def _corrupt(source: SourceFile, what: str, exc: BaseException) -> UsageError:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return UsageError(
+        f"the {what} {source.label} is truncated or corrupt ({reason})",
+        hint="re-export it from the program that made it",
+    )
+
+
+def image_dimensions(path: Path, *, what: str = "image") -> tuple[int, int]:
+    """Width and height from an image's header, without decoding its pixels."""
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow only when needed
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                return int(width), int(height)
+    except Image.DecompressionBombError as exc:
+        raise UsageError(f"the {what} {path} has too many pixels ({exc})",
+                         hint="use a smaller image") from None
+    except FileNotFoundError:
+        raise UsageError(f"the {what} {path} does not exist", hint="check the path") from None
+    except UnidentifiedImageError:
+        raise UsageError(f"the {what} {path} is not an image Pillow can read",
+                         hint="name a png, jpeg or webp file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror or exc}",
+                         hint="check the path and its permissions") from exc

@@ -1,0 +1,245 @@
+"""``mask-convert`` on files: name the outputs, convert, write atomically, use every core.
+
+One mask is converted in the calling process. Many masks go to a process pool: the
+work is Pillow decoding and zlib, and the Python between them holds the GIL, so
+threads barely help. Workers are forked when this process has a single thread (the
+command line: cheapest), and spawned otherwise (forking a threaded process can
+deadlock). Workers return plain data; one failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from vibeimg.errors import UsageError, VibeimgError
+from vibeimg.imagefile import STDIN, SourceFile, decode_image, read_source
+from vibeimg.images import write_atomically
+from vibeimg.masks import ConvertedMask, MaskStats, encode_rgba_png, same_aspect, to_alpha_mask
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+#: Below this many masks a pool costs more to start than it saves.
+POOL_MIN_JOBS = 4
+
+
+@dataclass(frozen=True)
+class ConvertSettings:
+    """What every mask of one run gets."""
+
+    invert: bool = False
+    threshold: int | None = None
+    from_grey: bool = False
+    match: tuple[int, int] | None = None  # resize to these dimensions
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class MaskJob:
+    source: str  # a path, or "-" for stdin
+    destination: str  # a path, or "-" for stdout
+
+
+@dataclass
+class MaskResult:
+    """A converted mask: where it went and what it repaints (plain data, picklable)."""
+
+    source: str
+    destination: str
+    stats: MaskStats
+    source_mode: str
+    kept_alpha: bool
+    bytes: int
+    resized_from: tuple[int, int] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "input": self.source,
+            "output": self.destination,
+            "input_mode": self.source_mode,
+            "kept_alpha": self.kept_alpha,
+            "resized_from": "x".join(map(str, self.resized_from)) if self.resized_from else None,
+            "bytes": self.bytes,
+            **self.stats.as_json(),
+        }
+
+
+@dataclass
+class MaskFailure:
+    source: str
+    message: str  # the error's one line
+    exit_code: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"input": self.source, "error": self.message, "exit_code": self.exit_code}
+
+
+def default_output(source: str) -> str:
+    """``scribble.jpg`` -> ``scribble-alpha.png`` beside it; stdin -> stdout."""
+    if source == STDIN:
+        return STDIN
+    path = Path(source)
+    return str(path.with_name(f"{path.stem}-alpha.png"))
+
+
+def plan_jobs(
+    inputs: Sequence[str], output: str | None, out_dir: Path | None, *, force: bool
+) -> list[MaskJob]:
+    """Pair inputs with outputs and refuse, before any work, what would clobber a file."""
+    if out_dir is not None:
+        if output is not None:
+            raise UsageError("give either an OUTPUT file or --out-dir, not both",
+                             hint="with --out-dir every argument is an input")
+        if STDIN in inputs:
+            raise UsageError("'-' (stdin) cannot be used with --out-dir",
+                             hint="name the files, or convert stdin alone")
+        jobs = [MaskJob(s, str(out_dir / f"{Path(s).stem}.png")) for s in inputs]
+    else:
+        if len(inputs) != 1:
+            raise UsageError("several inputs need --out-dir",
+                             hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
+        jobs = [MaskJob(inputs[0], output or default_output(inputs[0]))]
+    seen: dict[Path, str] = {}
+    for job in jobs:
+        if job.destination == STDIN:
+            continue
+        target = Path(job.destination).resolve()
+        if target in seen:
+            raise UsageError(f"{seen[target]} and {job.source} would both be written to "
+                             f"{job.destination}", hint="rename one of them")
+        seen[target] = job.source
+        if job.source != STDIN and Path(job.source).resolve() == target:
+            raise UsageError(f"converting {job.source} would replace it with its own output",
+                             hint="choose another OUTPUT or --out-dir")
+        if not force and os.path.lexists(job.destination):
+            hint = "add --force to overwrite it, or choose another name"
+            if output is not None:
+                hint += "; to convert several files, use --out-dir"
+            raise UsageError(f"{job.destination} already exists", hint=hint)
+    return jobs
+
+
+def convert_source(source: SourceFile, settings: ConvertSettings) -> tuple[bytes, ConvertedMask]:
+    """Decode, convert and encode one mask in memory."""
+    image = decode_image(source, what="mask")
+    if settings.match is not None and not same_aspect(image.size, settings.match):
+        w, h = image.size
+        mw, mh = settings.match
+        raise UsageError(
+            f"the mask {source.label} is {w}x{h} and cannot be resized to {mw}x{mh}: the "
+            "aspect ratios differ",
+            hint=f"crop or redraw the mask at {mw}x{mh}",
+        )
+    converted = to_alpha_mask(
+        image, invert=settings.invert, threshold=settings.threshold,
+        from_grey=settings.from_grey, size=settings.match,
+    )
+    return encode_rgba_png(converted.image), converted
+
+
+def result_for(job: MaskJob, converted: ConvertedMask, nbytes: int) -> MaskResult:
+    return MaskResult(
+        source=job.source, destination=job.destination, stats=converted.stats,
+        source_mode=converted.source_mode, kept_alpha=converted.kept_alpha, bytes=nbytes,
+        resized_from=converted.resized_from, notes=converted.notes,
+    )
+
+
+def convert_job(
+    job: MaskJob,
+    settings: ConvertSettings,
+    *,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+) -> MaskResult:
+    """Convert one mask (file or stdin) to a file (written atomically) or stdout."""
+    source = read_source(job.source, what="mask", stdin=stdin, max_bytes=None)
+    data, converted = convert_source(source, settings)
+    if job.destination == STDIN:
+        if stdout is None:
+            raise UsageError("'-' writes the mask to stdout, but stdout is not available")
+        stdout.write(data)
+        stdout.flush()
+    else:
+        destination = Path(job.destination)
+        try:
+            write_atomically(destination, data, overwrite=settings.force)
+        except FileExistsError:
+            raise UsageError(f"{destination} already exists",
+                             hint="add --force to overwrite it") from None
+        except OSError as exc:
+            raise UsageError(f"cannot write {destination}: {exc.strerror}",
+                             hint="check the folder and its permissions") from exc
+    return result_for(job, converted, len(data))
+
+
+def convert_file(job: MaskJob, settings: ConvertSettings) -> MaskResult | MaskFailure:
+    """:func:`convert_job` for a pool: errors come back as data (they cross processes)."""
+    try:
+        return convert_job(job, settings)
+    except VibeimgError as exc:
+        return MaskFailure(job.source, exc.one_line(), int(exc.exit_code))
+
+
+def worker_count(jobs: int, requested: int | None) -> int:
+    if requested is not None:
+        return max(1, min(requested, jobs))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, jobs)) if jobs >= POOL_MIN_JOBS else 1
+
+
+def _executor(workers: int) -> Executor:
+    import multiprocessing  # noqa: PLC0415 - only for a pool
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context(method))
+
+
+def convert_files(
+    jobs: Sequence[MaskJob],
+    settings: ConvertSettings,
+    *,
+    workers: int = 1,
+    on_done: Callable[[MaskResult | MaskFailure], None] | None = None,
+) -> list[MaskResult | MaskFailure]:
+    """Convert every job, in a pool when ``workers`` > 1; results in input order."""
+    results: list[MaskResult | MaskFailure] = []
+    for result in _run(jobs, settings, workers):
+        if on_done is not None:
+            on_done(result)
+        results.append(result)
+    order = {job.source: i for i, job in enumerate(jobs)}
+    return sorted(results, key=lambda r: order.get(r.source, 0))
+
+
+def _run(
+    jobs: Sequence[MaskJob], settings: ConvertSettings, workers: int
+) -> Iterator[MaskResult | MaskFailure]:
+    if workers <= 1 or len(jobs) < 2:
+        for job in jobs:
+            yield convert_file(job, settings)
+        return
+    from concurrent.futures import as_completed  # noqa: PLC0415 - only for a pool
+
+    with _executor(workers) as pool:
+        futures = [
+            pool.submit(convert_file, job, settings) for job in jobs
+        ]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

@@ -1,0 +1,368 @@
+"""Run one ``chat-stream`` request: send it, follow the event stream, save each image.
+
+Each ``image_generation_call`` is followed through its phases. Its image is the
+``result`` of ``response.output_item.done`` when present, else the last
+``partial_image_b64`` of that item (on the gateway, the partial image is already
+the whole image). Image data is decoded to a temporary file as soon as its event
+arrives and renamed into place when the item is done, so a stream that stops
+half-way leaves complete images only. Progress goes to a :class:`ProgressListener`;
+nothing here prints. ``run_chat_stream`` is the entry point, for the CLI and batches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from vibeimg import __version__
+from vibeimg.chatrequest import ChatStreamRequest
+from vibeimg.chatresult import (
+    ChatStreamResult,
+    ImageCall,
+    ProgressListener,
+    StreamedImage,
+    round_or_none,
+)
+from vibeimg.client import GatewayClient
+from vibeimg.errors import (
+    BadResponseError,
+    Interrupted,
+    NetworkError,
+    PartialFailure,
+    ResponseFailed,
+    VibeimgError,
+)
+from vibeimg.images import AtomicFile, NamePlan, commit_image, slugify, write_sidecar
+from vibeimg.params import DEFAULT_MODEL
+from vibeimg.payloadspool import SpooledPayload, write_base64
+from vibeimg.pricing import estimate_cost, parse_size_text
+from vibeimg.stream import (
+    EventStream,
+    ImageCallPhase,
+    Keepalive,
+    OutputItemAdded,
+    OutputItemDone,
+    PartialImage,
+    ResponseCompleted,
+    ResponseStarted,
+    StreamEvent,
+    StreamFailure,
+    TextDone,
+    ensure_event_stream,
+)
+
+IMAGE_CALL = "image_generation_call"
+RECEIVING_THRESHOLD = 64 * 1024  # bytes of one unfinished event that mean "receiving"
+EVENTS_AFTER_END = 8  # events read after response.completed or a failure, at most
+
+
+class _Run:
+    """The state of one run while its events arrive."""
+
+    def __init__(self, request: ChatStreamRequest, plan: NamePlan, sidecar: bool,
+                 listener: ProgressListener, slug: str) -> None:
+        self.request = request
+        self.plan = plan
+        self.sidecar = sidecar
+        self.listener = listener
+        self.slug = slug
+        self.result = ChatStreamResult(request)
+        self.by_id: dict[str, ImageCall] = {}
+        self.started = time.monotonic()
+        self.mark = 0  # bytes received when the last event ended
+        self.failure: StreamFailure | None = None
+        self.completed = False
+
+    # -- calls -------------------------------------------------------------
+    def call(self, item_id: str | None, output_index: int | None) -> ImageCall:
+        key = item_id or f"output-{output_index}"
+        call = self.by_id.get(key)
+        if call is None:
+            call = ImageCall(index=len(self.result.calls) + 1, item_id=key,
+                             started=time.monotonic(), output_index=output_index)
+            self.by_id[key] = call
+            self.result.calls.append(call)
+        return call
+
+    def set_phase(self, call: ImageCall, phase: str) -> None:
+        if call.phase != phase and call.image is None:
+            call.phase = phase
+            self.listener.call_changed(call)
+
+    def on_bytes(self, total: int) -> None:
+        self.listener.received(total)
+        pending = total - self.mark
+        if pending < RECEIVING_THRESHOLD:
+            return
+        active = [c for c in self.result.calls if c.image is None and c.phase != "failed"]
+        if active:
+            active[-1].receiving_bytes = pending
+            self.set_phase(active[-1], "receiving")
+
+    def on_comment(self, count: int) -> None:
+        self.result.keepalives += count
+        self.listener.comment(count)
+
+    # -- events ------------------------------------------------------------
+    def handle(self, event: StreamEvent) -> None:
+        try:
+            self.dispatch(event)
+        finally:
+            _discard_payload(event)
+
+    def dispatch(self, event: StreamEvent) -> None:
+        self.listener.event(event)
+        if isinstance(event, ResponseStarted):
+            self.result.response_id = event.response_id or self.result.response_id
+        elif isinstance(event, OutputItemAdded):
+            if event.item_type == IMAGE_CALL:
+                self.listener.call_changed(self.call(event.item_id, event.output_index))
+        elif isinstance(event, ImageCallPhase):
+            self.set_phase(self.call(event.item_id, event.output_index), event.phase)
+        elif isinstance(event, PartialImage):
+            self.guarded(self.partial, event, event.item_id, event.output_index)
+        elif isinstance(event, OutputItemDone):
+            if event.item_type == IMAGE_CALL:
+                self.guarded(self.done, event, event.item_id, event.output_index)
+        elif isinstance(event, Keepalive):
+            self.result.keepalives += 1
+        elif isinstance(event, TextDone):
+            self.result.text = (self.result.text + "\n" + event.text).strip()
+        elif isinstance(event, ResponseCompleted):
+            self.completed = True
+            self.result.response_id = event.response_id or self.result.response_id
+            self.result.usage, self.result.image_usage = event.usage, event.image_usage
+        elif isinstance(event, StreamFailure):
+            self.failure = event
+
+    def guarded(self, step: Callable[[Any], None], event: StreamEvent, item_id: str | None,
+                output_index: int | None) -> None:
+        """One image's bad data fails that image only; the others still arrive."""
+        try:
+            step(event)
+        except BadResponseError as exc:
+            exc.request_id = exc.request_id or self.result.request_id
+            call = self.call(item_id, output_index)
+            call.drop_temp()
+            call.error = exc
+            self.set_phase(call, "failed")
+
+    def payload(self, spooled: SpooledPayload | None, b64: str | None) -> AtomicFile | None:
+        """An event's image as a temporary file: already decoded, or decoded now."""
+        if spooled is not None:
+            return spooled.take()  # raises if its base64 was refused
+        if not b64:
+            return None
+        temp = AtomicFile(self.plan.directory)
+        try:
+            write_base64(b64, temp.write)
+        except BaseException:
+            temp.discard()
+            raise
+        return temp
+
+    def partial(self, event: PartialImage) -> None:
+        call = self.call(event.item_id, event.output_index)
+        if call.image is not None:
+            return
+        temp = self.payload(event.spooled, event.b64)
+        if temp is None:
+            return
+        call.drop_temp()  # only the last partial image of an item counts
+        call.temp, call.error = temp, None
+        call.partial_images += 1
+        call.size = event.size or call.size
+        call.quality = event.quality or call.quality
+        call.output_format = event.output_format or call.output_format
+        self.set_phase(call, "receiving")
+
+    def done(self, event: OutputItemDone) -> None:
+        call = self.call(event.item_id, event.output_index)
+        if call.image is not None:
+            return
+        temp = self.payload(event.spooled, event.result)
+        if temp is not None:  # item.result wins over any partial image
+            call.drop_temp()
+            call.temp, call.error = temp, None
+        if call.temp is None:
+            call.error = call.error or ResponseFailed(
+                f"image {call.index} ({call.item_id}) ended {event.status or 'unfinished'} "
+                "without image data", code="image_missing", request_id=self.result.request_id)
+            self.set_phase(call, "failed")
+            return
+        call.size = event.size or call.size
+        call.quality = event.quality or call.quality
+        size = parse_size_text(call.size) or self.request.options.size
+        quality = call.quality or self.request.options.quality
+        fields = {"slug": self.slug, "n": call.index, "model": DEFAULT_MODEL,
+                  "quality": quality, "size": call.size or self.request.options.size_text}
+        temp, call.temp = call.temp, None
+        try:
+            path, fmt = commit_image(temp, self.plan, fields, sidecar=self.sidecar)
+        except BaseException:
+            temp.discard()
+            raise
+        now = time.monotonic()
+        call.image = StreamedImage(
+            index=call.index, item_id=call.item_id, path=path, format=fmt, bytes=temp.size,
+            size=call.size, quality=call.quality, revised_prompt=event.revised_prompt,
+            elapsed=now - self.started, generation_seconds=now - call.started,
+            estimated_cost_usd=estimate_cost(size, quality),
+        )
+        call.phase = "saved"
+        if self.sidecar:
+            call.image.sidecar = write_sidecar(path, self.sidecar_record(call.image))
+        self.listener.call_changed(call)
+        self.listener.saved(call.image)
+
+    def sidecar_record(self, image: StreamedImage) -> dict[str, Any]:
+        req, res = self.request, self.result
+        return {
+            "file": image.path.name, "prompt": req.prompt, "prompt_sent": req.text,
+            "revised_prompt": image.revised_prompt, "instructions": req.instructions,
+            "model": req.model, "image_model": DEFAULT_MODEL, "endpoint": "responses",
+            "tool": req.tool(), "input_images": [str(i.path) for i in req.images],
+            "item_id": image.item_id, "index": image.index, "format": image.format,
+            "size": image.size, "quality": image.quality, "bytes": image.bytes,
+            "usage": res.usage, "image_usage": res.image_usage,
+            "images_in_response": len(res.images) if self.completed else None,
+            "response_id": res.response_id, "request_id": res.request_id,
+            "timings": {
+                "first_byte_seconds": round_or_none(res.first_byte_seconds),
+                "generation_seconds": round(image.generation_seconds, 3),
+                "saved_after_seconds": round(image.elapsed, 3),
+                "response_seconds": round(res.elapsed, 3) if self.completed else None,
+            },
+            "estimated_cost_usd": image.estimated_cost_usd,
+            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "vibeimg_version": __version__,
+        }
+
+    # -- the end -----------------------------------------------------------
+    def finish(self, error: VibeimgError | None) -> ChatStreamResult:
+        for call in self.result.calls:
+            call.drop_temp()
+        res = self.result
+        res.elapsed = time.monotonic() - self.started
+        if self.completed and self.sidecar:
+            for image in res.images:  # now usage and totals are known
+                image.sidecar = write_sidecar(image.path, self.sidecar_record(image))
+        res.error = self.final_error(error)
+        return res
+
+    def final_error(self, error: VibeimgError | None) -> VibeimgError | None:
+        res = self.result
+        if isinstance(error, Interrupted):
+            res.status = "interrupted"
+            return error
+        cause: VibeimgError
+        if self.failure is not None:
+            res.status = {"error": "error", "response.failed": "failed"}.get(
+                self.failure.type, "incomplete")
+            cause = self.failure.error(res.request_id)
+        elif error is not None and not isinstance(error, NetworkError):
+            res.status, cause = "error", error
+        elif error is not None or not self.completed:
+            res.status = "truncated"
+            why = f" ({error.message})" if error is not None else ""
+            cause = NetworkError(
+                f"the stream ended before the response completed{why}; "
+                f"{self.missing_text() or 'no image call had started'}",
+                hint="the images saved are complete; run again for the rest",
+                request_id=res.request_id,
+            )
+        else:
+            res.status = "completed"
+            if not res.calls:
+                said = f": {res.text[:200]}" if res.text else ""
+                return ResponseFailed(
+                    f"the model answered without making an image{said}", code="no_image",
+                    request_id=res.request_id, refused=True,
+                    hint="rephrase the prompt, or force the tool with --action generate",
+                )
+            if not res.missing:
+                return None
+            errors = [c.error for c in res.missing if c.error is not None]
+            cause = errors[0] if errors else ResponseFailed(
+                f"the response completed, but {self.missing_text()}",
+                code="image_missing", request_id=res.request_id)
+        if not res.images:
+            return cause
+        return PartialFailure(f"{len(res.images)} image(s) saved, then: {cause.one_line()}",
+                              failures=[cause])
+
+    def missing_text(self) -> str:
+        parts = [f"image {c.index} ({c.item_id}) was {c.phase.replace('_', ' ')}"
+                 for c in self.result.missing]
+        return ", ".join(parts)
+
+
+def _discard_payload(event: StreamEvent) -> None:
+    """Remove the file of a payload nobody took (a no-op once taken)."""
+    spooled = getattr(event, "spooled", None)
+    if isinstance(spooled, SpooledPayload):
+        spooled.discard()
+
+
+def run_chat_stream(
+    client: GatewayClient,
+    request: ChatStreamRequest,
+    *,
+    plan: NamePlan,
+    sidecar: bool = True,
+    listener: ProgressListener | None = None,
+    record: Callable[[bytes], object] | None = None,
+    slug: str | None = None,
+) -> ChatStreamResult:
+    """Send ``request`` to ``POST /responses`` and save every image as it completes.
+
+    Raises a VibeimgError when nothing was received (the request was refused, the
+    connection failed, the answer is not a stream). Once the stream is open it
+    returns a result, whose ``error`` says how it ended if not well (failure event,
+    truncated stream, Ctrl-C); the images saved before that stay on disk. ``slug``
+    names the files (default: from the prompt); ``record`` receives the raw stream.
+    """
+    if slug is None:
+        slug = slugify(request.slug_text)
+    run = _Run(request, plan, sidecar, listener or ProgressListener(), slug)
+    try:
+        with client.open("POST", "responses", json_body=request.body(),
+                         headers={"Accept": "text/event-stream"}) as response:
+            run.result.request_id = response.request_id
+            run.result.first_byte_seconds = response.elapsed
+            ensure_event_stream(response)
+            run.listener.opened(response.request_id)
+            stream = EventStream(response, record=record, on_bytes=run.on_bytes,
+                                 on_comment=run.on_comment,
+                                 spool_to=lambda: AtomicFile(plan.directory))
+            error: VibeimgError | None = None
+            try:
+                after_end = 0
+                for event in stream:
+                    if run.completed or run.failure is not None:
+                        # Read what follows the end (normally nothing) so the connection
+                        # closes cleanly, but don't wait on a server that keeps talking.
+                        _discard_payload(event)
+                        after_end += 1
+                        if after_end > EVENTS_AFTER_END:
+                            break
+                        continue
+                    run.handle(event)
+                    run.mark = stream.bytes_received
+            except VibeimgError as exc:
+                error = exc
+            except KeyboardInterrupt:
+                AtomicFile.discard_all()  # images in flight will never be complete
+                error = Interrupted(
+                    f"interrupted: {len(run.result.images)} image(s) saved",
+                    hint="the saved images are complete")
+            run.result.bytes_received = stream.bytes_received
+    except KeyboardInterrupt as exc:
+        run.finish(None)
+        raise Interrupted("interrupted before the gateway answered") from exc
+    except BaseException:
+        run.finish(None)
+        raise
+    return run.finish(error)
