@@ -10,6 +10,7 @@ from PIL import Image
 
 from vibeimg.batch.items import BatchDefaults, BatchInputError, detect_format, parse_batch
 from vibeimg.batch.plan import Shard
+from vibeimg.batch.requests import build_request
 from vibeimg.errors import UsageError
 
 
@@ -108,11 +109,17 @@ def test_edit_inputs_are_read_relative_to_the_file(tmp_path: Path) -> None:
     png(tmp_path / "in.png")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(BatchInputError) as caught:
-        parse('{"prompt": "x", "images": ["notes.txt"]}\n'
-              '{"prompt": "x", "images": "in.png", "mask": ["a.png", "b.png"]}', tmp_path)
+        parse_batch('{"prompt": "x", "images": ["notes.txt"]}\n'
+                    '{"prompt": "x", "images": "in.png", "mask": ["a.png", "b.png"]}\n'
+                    '{"prompt": "x", "images": "in.png", "resize_mask": true}\n'
+                    '{"prompt": "ok", "images": "in.png"}',
+                    source="p.jsonl", base_dir=tmp_path, defaults=BatchDefaults(),
+                    check=build_request)
     messages = [p.message for p in caught.value.problems]
-    assert "is not a PNG, JPEG or WebP image" in messages[0]
+    assert "is not a png, jpeg or webp file" in messages[0]  # the edit builder's words
     assert messages[1] == "mask must be one file path"
+    assert messages[2] == "convert_mask and resize_mask need a mask"
+    assert len(messages) == 3
 
 
 def test_a_check_runs_once_per_line(tmp_path: Path) -> None:

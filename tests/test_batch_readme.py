@@ -32,20 +32,21 @@ def bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_shell_examples_run_offline(tmp_path: Path) -> None:
-    """The sh block runs as is: a plan, a batch with its report, a rerun that sends nothing."""
+    """The sh block runs as is: a plan, a batch with an edit line and its report, a rerun."""
     (script,) = blocks("sh")
     result = bash(script, tmp_path)
     assert result.returncode == 0, result.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
-    assert plan["to_send"] == 4 and plan["estimated_cost_usd"] <= 1
+    assert plan["to_send"] == 5 and plan["estimated_cost_usd"] <= 1
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert (summary["done"], summary["failed"]) == (4, 0)
+    assert (summary["done"], summary["failed"]) == (5, 0)
     again = json.loads((tmp_path / "again.json").read_text())
-    assert (again["done"], again["skipped"]) == (0, 4)
+    assert (again["done"], again["skipped"]) == (0, 5)
     assert json.loads((tmp_path / "foxes.json").read_text())["done"] == 2
     assert (tmp_path / "shots" / "report.html").is_file()
     assert (tmp_path / "shots" / "lighthouse-1.png").is_file()
     assert (tmp_path / "shots" / "0002-a-heron-in-the-fog.jpg").is_file()
+    assert summary["outcomes"][-1]["kind"] == "edit"
 
 
 def test_the_workflow_commands_shard_and_merge(tmp_path: Path) -> None:

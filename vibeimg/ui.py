@@ -70,11 +70,6 @@ class Reporter:
         if self.interactive:
             self._write(message, "dim")
 
-    def log(self, message: str) -> None:
-        """A plain line for logs, terminal or not (batch progress in CI); not with --quiet."""
-        if not self.quiet:
-            self._write(message)
-
     def status(self, message: str) -> None:
         """A plain progress line for non-terminals when verbose; in terminals, the spinner."""
         if self._status is not None:

@@ -25,20 +25,19 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vibeimg.errors import UsageError
-from vibeimg.images import NamePlan, sniff_format
+from vibeimg.images import NamePlan
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_prompt
 
 FIELDS = (
     "prompt", "model", "size", "quality", "output_format", "output_compression",
-    "moderation", "response_format", "n", "images", "mask", "output",
+    "moderation", "response_format", "n", "images", "mask", "convert_mask", "resize_mask",
+    "output",
 )
 ALIASES = {"format": "output_format", "compression": "output_compression", "image": "images"}
 STRING_FIELDS = ("model", "size", "quality", "output_format", "moderation", "response_format")
 DEFAULT_NAME = "{line}-{slug}.{ext}"
 MAX_COPIES = 100
 MAX_INPUT_IMAGES = 16
-MAX_INPUT_BYTES = 50 * 1024 * 1024
-INPUT_FORMATS = ("png", "jpeg", "webp")
 KEY_VERSION = 1
 
 
@@ -78,6 +77,8 @@ class BatchDefaults:
     moderation: str = "auto"
     response_format: str = "b64_json"
     output: str = DEFAULT_NAME
+    convert_mask: bool = False  # edit lines: turn a black-and-white mask into alpha
+    resize_mask: bool = False  # edit lines: scale a mask to the first image's size
 
     def options(self) -> ImageOptions:
         """The defaults alone, validated (a bad flag is reported once, not per line)."""
@@ -101,6 +102,8 @@ class BatchItem:
     name: str  # the output name template, ``{line}`` filled in
     images: tuple[Path, ...] = ()
     mask: Path | None = None
+    convert_mask: bool = False
+    resize_mask: bool = False
 
     @property
     def kind(self) -> str:
@@ -120,6 +123,8 @@ class BatchItem:
         if self.images:
             fields["images"] = [str(p) for p in self.images]
             fields["mask"] = str(self.mask) if self.mask else None
+            if self.mask:
+                fields.update(convert_mask=self.convert_mask, resize_mask=self.resize_mask)
         return fields
 
 
@@ -222,15 +227,19 @@ class _LineParser:
         images = self._inputs(fields.get("images"), "images")
         mask_list = self._inputs(fields.get("mask"), "mask")
         mask = mask_list[0] if mask_list else None
+        fixes = {name: self._flag(fields, name) for name in ("convert_mask", "resize_mask")}
+        if mask is None and any(fields.get(n) for n in fixes):
+            raise UsageError("convert_mask and resize_mask need a mask")
         name = self._name(fields.get("output"), number, count)
-        basis = self._basis(prompt, options, images, mask)
+        basis = self._basis(prompt, options, images, mask, fixes if mask else {})
         items: list[BatchItem] = []
         for index in range(1, count + 1):
             occurrence = self._occurrences.get(basis, 0) + 1
             self._occurrences[basis] = occurrence
             key = hashlib.sha256(f"{basis}:{occurrence}".encode()).hexdigest()[:16]
             item = BatchItem(key=key, line=number, index=index, count=count, prompt=prompt,
-                             options=options, name=name, images=images, mask=mask)
+                             options=options, name=name, images=images, mask=mask,
+                             **(fixes if mask else {}))
             if self.check is not None and index == 1:
                 self.check(item)
             items.append(item)
@@ -276,19 +285,16 @@ class _LineParser:
         cached = self._file_hashes.get(path)
         if cached is not None:
             return cached
+        digest = hashlib.sha256()
         try:
-            data = path.read_bytes()
+            with path.open("rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
         except OSError as exc:
             raise UsageError(f"cannot read {role} file {path}: {exc.strerror or exc}",
                              hint="paths are relative to the batch file's folder") from None
-        if len(data) > MAX_INPUT_BYTES:
-            raise UsageError(f"{path} is {len(data):,} bytes; the limit is 50 MB")
-        fmt = sniff_format(data[:16])
-        if fmt not in INPUT_FORMATS:
-            raise UsageError(f"{path} is not a PNG, JPEG or WebP image")
-        digest = hashlib.sha256(data).hexdigest()
-        self._file_hashes[path] = digest
-        return digest
+        self._file_hashes[path] = digest.hexdigest()
+        return digest.hexdigest()
 
     def _name(self, value: Any, number: int, count: int) -> str:
         if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -302,14 +308,23 @@ class _LineParser:
         NamePlan.build(name, None, count=count)  # refuses unknown {fields}
         return name
 
+    def _flag(self, fields: dict[str, Any], name: str) -> bool:
+        value = fields.get(name)
+        if value is None:
+            return bool(getattr(self.defaults, name))
+        if not isinstance(value, bool):
+            raise UsageError(f"{name} must be true or false, not {json.dumps(value)}")
+        return value
+
     def _basis(self, prompt: str, options: ImageOptions, images: tuple[Path, ...],
-               mask: Path | None) -> str:
+               mask: Path | None, fixes: dict[str, bool]) -> str:
         """What makes two items the same work: everything that shapes the image."""
         document = {
             "v": KEY_VERSION, "prompt": prompt, "model": options.model,
             **options.tool_fields(),
             "images": [self._file_hashes[p] for p in images],
             "mask": self._file_hashes[mask] if mask else None,
+            **fixes,
         }
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,15 @@ class BatchPlan:
                 hint="raise --max-cost, lower --quality or --size, or split it with --shard",
             )
 
-    def describe(self, *, base_url: str, authorization: str,
-                 max_cost: float | None) -> dict[str, Any]:
+    def describe(self, *, base_url: str, authorization: str, max_cost: float | None,
+                 request_view: Callable[[BatchItem], dict[str, Any]] | None = None,
+                 ) -> dict[str, Any]:
         """The ``--dry-run`` document: each item, what it would send, the estimated cost."""
         entries = []
         for item in self.selected:
             entry = item.describe()
+            if request_view is not None and item.key not in self.done:
+                entry["request"] = request_view(item)
             entry["status"] = "done" if item.key in self.done else "send"
             entry["output"] = item.name
             entry["estimated_cost_usd"] = item_cost(item)

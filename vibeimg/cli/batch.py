@@ -42,6 +42,12 @@ MaxCost = Annotated[Optional[float], typer.Option(  # noqa: UP045
 ReportOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--report", metavar="FILE.html", dir_okay=False, show_default=False, rich_help_panel=BATCH,
     help="Write a self-contained HTML report: thumbnails, prompts, costs, failures.")]
+ConvertMask = Annotated[bool, typer.Option(
+    "--convert-mask", rich_help_panel=BATCH,
+    help="Edit lines: convert a mask without alpha channel on the fly, as 'vibeimg mask-convert' does (a line's convert_mask overrides it).")]
+ResizeMask = Annotated[bool, typer.Option(
+    "--resize-mask", rich_help_panel=BATCH,
+    help="Edit lines: resize a mask of the same aspect ratio to the first image's size (a line's resize_mask overrides it).")]
 ProgressEvery = Annotated[float, typer.Option(
     "--progress-every", metavar="SECONDS", min=0.1, rich_help_panel=BATCH,
     help="Seconds between progress lines when stderr is not a terminal (CI logs).")]
@@ -91,6 +97,8 @@ def batch(
     moderation: opt.Moderation = "auto",
     response_format: opt.ResponseFormat = "b64_json",
     output: NameTemplate = None,
+    convert_mask: ConvertMask = False,
+    resize_mask: ResizeMask = False,
     out_dir: opt.OutDir = None,
     force: opt.Force = False,
     no_sidecar: opt.NoSidecar = False,
@@ -127,7 +135,7 @@ def batch(
     """
     from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch  # noqa: PLC0415
     from vibeimg.batch.plan import Shard, make_plan  # noqa: PLC0415
-    from vibeimg.batch.requests import check_item  # noqa: PLC0415
+    from vibeimg.batch.requests import build_request  # noqa: PLC0415
 
     connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
                             verbose, quiet)
@@ -141,16 +149,29 @@ def batch(
     defaults = BatchDefaults(
         model=model, size=size, quality=quality, output_format=output_format,
         compression=compression, moderation=moderation, response_format=response_format,
-        output=output or DEFAULT_NAME,
+        output=output or DEFAULT_NAME, convert_mask=convert_mask, resize_mask=resize_mask,
     )
     defaults.options()  # a bad flag is one error, not one per line
+    notes: list[str] = []
+    warnings: list[str] = []
+
+    def check(item: Any) -> None:
+        """Build each line's request once: the edit builder checks images and masks."""
+        where = f"{source}:{item.line}: "
+        build_request(item, notify=lambda m: notes.append(where + m),
+                      warn=lambda m: warnings.append(where + m))
+
     try:
         items = parse_batch(text, source=source, base_dir=base_dir, defaults=defaults,
-                            input_format=input_format, check=check_item)
+                            input_format=input_format, check=check)
     except BatchInputError as exc:
         for problem in exc.problems:
             reporter.error(problem.describe(source))
         raise
+    for note in notes:
+        reporter.info(note)
+    for warning in warnings:
+        reporter.warn(warning)
     for big in sorted({str(i.options.size) for i in items
                        if i.options.size and i.options.size.experimental}):
         reporter.warn(f"{big} is above 2560x1440: the gateway's output is experimental")
@@ -166,12 +187,14 @@ def batch(
 
 
 def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) -> None:
+    from vibeimg.batch.requests import describe_request  # noqa: PLC0415
     from vibeimg.config import mask_key  # noqa: PLC0415
 
     settings = connection.settings()
     base = "(offline emulator)" if connection.offline else settings.base_url
     print_json(plan.describe(base_url=base, max_cost=max_cost,
-                             authorization=f"Bearer {mask_key(settings.api_key)}"))
+                             authorization=f"Bearer {mask_key(settings.api_key)}",
+                             request_view=describe_request))
     plan.check_max_cost(max_cost)
 
 
@@ -264,7 +287,7 @@ def batch_merge(
                              title="vibeimg batch (merged)", notes=notes)
         report.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(report, page.encode("utf-8"))
-    reporter.log(f"batch-merge: {result.count('ok')} done, {result.count('failed')} failed, "
+    reporter.info(f"batch-merge: {result.count('ok')} done, {result.count('failed')} failed, "
                  f"{result.count('not-run')} not run, {len(result.records)} items")
     print_json(result.summary(str(report) if report is not None else None))
     result.raise_for_result()

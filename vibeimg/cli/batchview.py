@@ -37,7 +37,7 @@ class BatchView:
     def start(self, *, to_send: int, done_before: int, concurrency: int, cost: float,
               shard: str | None) -> None:
         where = f"shard {shard}: " if shard else ""
-        self.reporter.log(
+        self.reporter.info(
             f"batch: {where}{to_send} to send ({done_before} already done), "
             f"concurrency {concurrency}, estimated ${cost:.3f}")
         if not self.reporter.interactive or not to_send:
@@ -75,7 +75,7 @@ class BatchView:
         if self._bar is not None:
             self._bar.console.print(message, markup=False)
         else:
-            self.reporter.log(message)
+            self.reporter.info(message)
 
     def tick(self, progress: Progress) -> None:
         if self._bar is not None:
@@ -87,7 +87,7 @@ class BatchView:
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now
-            self.reporter.log(f"batch: {progress_text(progress)}")
+            self.reporter.info(f"batch: {progress_text(progress)}")
 
     def close(self) -> None:
         """Take the bar down (the run ended, or failed)."""
@@ -100,7 +100,7 @@ class BatchView:
         limiter = result.limiter
         slowed = (f"; the gateway was busy {limiter.throttles} times, concurrency went down "
                   f"to {limiter.lowest}" if limiter.throttles else "")
-        self.reporter.log(
+        self.reporter.info(
             f"batch: {result.count('done')} done, {result.count('skipped')} already done, "
             f"{result.count('failed')} failed, {result.count('not-run')} not run in "
             f"{result.elapsed:.1f} s, estimated ${result.spent:.3f}{slowed}")
