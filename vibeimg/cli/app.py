@@ -75,6 +75,12 @@ COMMANDS: dict[str, LazyCommand] = {
     "mask-convert": LazyCommand("vibeimg.cli.mask_convert", "mask_convert",
                                 "Turn a black-and-white mask into an alpha mask.",
                                 no_args_is_help=True),
+    "batch": LazyCommand("vibeimg.cli.batch", "batch",
+                         "Make many images from a file of prompts, resumably.",
+                         no_args_is_help=True),
+    "batch-merge": LazyCommand("vibeimg.cli.batch", "batch_merge",
+                               "Join the manifests of a batch's shards into one.",
+                               no_args_is_help=True),
     "mock-server": LazyCommand("vibeimg.cli.mock_server", "mock_server",
                                "Run the local gateway emulator until Ctrl-C."),
 }
