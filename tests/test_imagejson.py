@@ -65,7 +65,7 @@ def test_escaped_slashes_and_wrapped_lines_are_accepted() -> None:
     [
         (b'{"data": [{"b64_json": "iVBO!!RK"}]}', "not valid base64"),
         (b'{"data": [{"b64_json": "iVBORw0KGgo', "ends inside the image"),
-        (b'{"data": [{"b64_json": "iVBORw0KGg"}]}', "truncated"),
+        (b'{"data": [{"b64_json": "iVBORw0KGg"}]}', "cut short"),
         (b'{"data": [{"b64_json": "iV==BORw"}]}', "padding"),
         (b'{"data": [{"b64_json": "iVBORw=="}], ', "not valid JSON"),
         (b'{"data": []}', "holds no image"),

@@ -39,6 +39,8 @@ BACKOFF_MAX = 20.0
 UNKNOWN_OUTCOME = "outcome unknown, not retried: the gateway may have made and billed it"
 
 Trace = Callable[[str], None]
+#: Told of each retry before its wait: the error and the seconds about to be waited.
+OnRetry = Callable[[VibeimgError, float], None]
 
 
 def _human_bytes(n: int) -> str:
@@ -156,10 +158,12 @@ class GatewayClient:
         *,
         trace: Trace | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_retry: OnRetry | None = None,
     ) -> None:
         self.settings = settings
         self._trace = trace
         self._sleep = sleep
+        self.on_retry = on_retry  # a batch slows down when the gateway says it is busy
         headers = {"User-Agent": f"vibeimg/{__version__}"}
         if settings.api_key:
             headers["Authorization"] = f"Bearer {settings.api_key}"
@@ -232,6 +236,8 @@ class GatewayClient:
                     f"   retry {attempt}/{self.settings.retries} in {wait:.1f} s: "
                     f"{retry.error.one_line()}"
                 )
+                if self.on_retry is not None:
+                    self.on_retry(retry.error, wait)
                 self._sleep(wait)
                 continue
             try:

@@ -10,26 +10,17 @@ small, is kept and parsed with :mod:`json` at the end, the image string replaced
 
 from __future__ import annotations
 
-import binascii
 import json
 import re
 from collections.abc import Callable
 from typing import Any
 
+from vibeimg.b64stream import Base64Decoder
 from vibeimg.errors import BadResponseError
 
 _KEY = re.compile(rb'"(b64_json|url)"\s*:\s*"')
-_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _DATA_URI = re.compile(rb"data:([\w/+.-]+)?((?:;[\w=.-]+)*);base64,")
 _URI_PREFIX_MAX = 200  # a data URI's "data:image/png;base64," is far shorter
-
-
-def _unescape(data: bytes) -> bytes:
-    """JSON may escape ``/`` as ``\\/`` and wrap lines with ``\\n``; nothing else fits."""
-    data = data.replace(b"\\/", b"/").replace(b"\\n", b"").replace(b"\\r", b"")
-    if b"\\" in data:
-        raise BadResponseError("the image is not valid base64 (unexpected escape)")
-    return data
 
 
 class ImageJsonDecoder:
@@ -45,15 +36,17 @@ class ImageJsonDecoder:
         self._state = "scan"  # scan -> prefix -> image -> tail
         self._kept = bytearray()  # the JSON around the image string
         self._scan_from = 0
-        self._carry = b""  # base64 characters not yet decoded (fewer than 4)
-        self._escape = b""  # a backslash that ended the previous chunk
-        self._padded = False
+        self._image = Base64Decoder(self._count_and_sink)
         self._key = b""
         self._value_start = 0
         self.image_bytes = 0
         self.media_type: str | None = None
         self.link: str | None = None
         self.metadata: dict[str, Any] = {}
+
+    def _count_and_sink(self, decoded: bytes) -> None:
+        self.image_bytes += len(decoded)
+        self._sink(decoded)
 
     def feed(self, chunk: bytes) -> None:
         if self._state == "image":
@@ -95,49 +88,14 @@ class ImageJsonDecoder:
             return
 
     def _feed_image(self, chunk: bytes) -> None:
-        data = self._escape + chunk
-        self._escape = b""
-        end = data.find(b'"')
-        tail = b""
-        if end >= 0:
-            data, tail = data[:end], data[end:]
-        if b"\\" in data:
-            if end < 0 and (len(data) - len(data.rstrip(b"\\"))) % 2:
-                self._escape, data = b"\\", data[:-1]  # an escape split across chunks
-            data = _unescape(data)
-        invalid = data.translate(None, _B64_CHARS)
-        if invalid:
-            raise BadResponseError(
-                f"the image is not valid base64 (found {invalid[:1]!r})",
-                hint="the gateway sent a corrupt answer; try again",
-            )
-        data = self._carry + data
+        end = chunk.find(b'"')
         if end < 0:
-            usable = len(data) - len(data) % 4
-            self._decode(data[:usable])
-            self._carry = data[usable:]
+            self._image.feed(chunk)
             return
-        if len(data) % 4:
-            raise BadResponseError("the image's base64 is truncated (length not a multiple of 4)")
-        self._decode(data)
-        self._carry = b""
+        self._image.feed(chunk[:end])
+        self._image.close()
         self._state = "tail"
-        self._kept += tail
-
-    def _decode(self, data: bytes) -> None:
-        if not data:
-            return
-        pad = data.find(b"=")
-        if self._padded or (pad >= 0 and (pad < len(data) - 2 or data[pad:].strip(b"="))):
-            raise BadResponseError("the image is not valid base64 (padding inside the data)")
-        if pad >= 0:
-            self._padded = True
-        try:
-            decoded = binascii.a2b_base64(data)
-        except binascii.Error as exc:
-            raise BadResponseError(f"the image is not valid base64 ({exc})") from exc
-        self.image_bytes += len(decoded)
-        self._sink(decoded)
+        self._kept += chunk[end:]
 
     def close(self) -> dict[str, Any]:
         """Finish: parse what surrounded the image; raise if the answer was cut short."""

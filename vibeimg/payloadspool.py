@@ -11,12 +11,11 @@ marker in its place. Everything else passes through untouched.
 
 from __future__ import annotations
 
-import binascii
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vibeimg.b64stream import Base64Decoder
 from vibeimg.errors import BadResponseError
 from vibeimg.images import AtomicFile
 
@@ -24,61 +23,6 @@ SPOOL_MARK = "@vibeimg-spool:"
 _PAYLOAD_KEY = re.compile(rb'"(partial_image_b64|result)"\s*:\s*"')
 _KEY_ROOM = 40  # longest key, spaces and quotes: what may be held back between chunks
 _B64_SLICE = 4 * 1024 * 1024  # decode in slices (a multiple of 4) to bound memory
-_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-
-
-def _a2b_strict(data: bytes) -> bytes:
-    """Decode whole base64 blocks, refusing any character outside the alphabet."""
-    try:
-        if sys.version_info >= (3, 11):
-            return binascii.a2b_base64(data, strict_mode=True)
-        if data.translate(None, _B64_ALPHABET):  # pragma: no cover - Python 3.10
-            raise binascii.Error("a character outside the base64 alphabet")
-        return binascii.a2b_base64(data)  # pragma: no cover - Python 3.10
-    except (binascii.Error, ValueError) as exc:
-        raise BadResponseError(f"the image is not valid base64 ({exc})",
-                               hint="the gateway sent a corrupt image; try again") from exc
-
-
-class Base64Decoder:
-    """Decode a base64 string fed in pieces, as it appears inside JSON, into ``sink``.
-
-    JSON may escape ``/`` as ``\\/`` and wrap lines with ``\\n``: both are undone.
-    (Decoding in a second thread while the socket is read was tried: the GIL makes
-    it no faster on a 25 MB image.)
-    """
-
-    def __init__(self, sink: Callable[[bytes], object]) -> None:
-        self._sink = sink
-        self._carry = b""  # fewer than 4 characters, waiting for the rest of their block
-        self._backslash = b""  # an escape cut in two by a chunk boundary
-        self._padded = False
-
-    def feed(self, piece: bytes) -> None:
-        if self._backslash or b"\\" in piece:
-            piece = self._unescape(self._backslash + piece)
-        data = self._carry + piece if self._carry else piece
-        usable = len(data) - len(data) % 4
-        self._carry = data[usable:]
-        if usable:
-            if self._padded:
-                raise BadResponseError("the image is not valid base64 (data after padding)")
-            self._padded = data[usable - 1 : usable] == b"="
-            self._sink(_a2b_strict(data[:usable] if self._carry else data))
-
-    def _unescape(self, piece: bytes) -> bytes:
-        self._backslash = b""
-        if (len(piece) - len(piece.rstrip(b"\\"))) % 2:
-            piece, self._backslash = piece[:-1], b"\\"
-        piece = piece.replace(b"\\/", b"/").replace(b"\\n", b"").replace(b"\\r", b"")
-        if b"\\" in piece:
-            raise BadResponseError("the image is not valid base64 (an unexpected escape)")
-        return piece
-
-    def close(self) -> None:
-        if self._carry or self._backslash:
-            raise BadResponseError("the image is not valid base64 (cut short: its length is "
-                                   "not a multiple of 4)")
 
 
 @dataclass

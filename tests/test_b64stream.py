@@ -1,0 +1,49 @@
+"""Strict base64 decoding at the lenient decoder's speed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vibeimg.b64stream import Base64Decoder, decode_block
+from vibeimg.errors import BadResponseError
+
+
+@given(st.binary(max_size=300))
+def test_valid_base64_decodes_exactly(data: bytes) -> None:
+    """Every valid encoding decodes to its bytes."""
+    assert decode_block(base64.b64encode(data)) == data
+
+
+@given(st.binary(min_size=1, max_size=300), st.data())
+def test_anything_strict_mode_refuses_is_refused(data: bytes, draw: st.DataObject) -> None:
+    """Inserting characters that strict decoding refuses always raises, never skips."""
+    encoded = base64.b64encode(data)
+    junk = draw.draw(st.binary(min_size=1, max_size=8).filter(
+        lambda b: b.translate(None, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                              b"0123456789+/") != b""))
+    at = draw.draw(st.integers(0, len(encoded)))
+    corrupt = encoded[:at] + junk + encoded[at:]
+    with pytest.raises(binascii.Error):
+        binascii.a2b_base64(corrupt, strict_mode=True)
+    with pytest.raises(BadResponseError):
+        decode_block(corrupt)
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 5, 7])
+def test_pieces_and_json_escapes(cut: int) -> None:
+    """Pieces may split groups and escapes; \\/ and \\n are undone, others refused."""
+    data = bytes(range(256))
+    encoded = base64.b64encode(data).replace(b"/", b"\\/")
+    out = bytearray()
+    decoder = Base64Decoder(out.extend)
+    for start in range(0, len(encoded), cut):
+        decoder.feed(encoded[start : start + cut])
+    decoder.close()
+    assert bytes(out) == data
+    with pytest.raises(BadResponseError, match="unexpected escape"):
+        Base64Decoder(out.extend).feed(b"AAAA\\tAAA")

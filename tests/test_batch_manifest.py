@@ -1,0 +1,142 @@
+"""The manifest, the folder lock and the adaptive concurrency limit, on their own."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from vibeimg.batch.limiter import AdaptiveLimit
+from vibeimg.batch.manifest import (
+    FolderLock,
+    ManifestWriter,
+    completed,
+    latest,
+    manifest_name,
+    read_folder,
+    read_manifest,
+)
+from vibeimg.errors import UsageError
+
+
+def test_manifest_names() -> None:
+    """Unsharded and sharded runs write different files, so shards can share a folder."""
+    assert manifest_name(None) == "vibeimg-manifest.jsonl"
+    assert manifest_name("2/3") == "vibeimg-manifest-2of3.jsonl"
+
+
+def test_append_then_read_back_skipping_a_torn_line(tmp_path: Path) -> None:
+    """Each append is one whole line; a torn last line (power cut) is skipped, not fatal."""
+    path = tmp_path / "vibeimg-manifest.jsonl"
+    with ManifestWriter(path) as writer:
+        writer.append({"type": "item", "key": "a", "status": "ok", "prompt": "ü"})
+        writer.append({"type": "item", "key": "b", "status": "failed"})
+    with path.open("a", encoding="utf-8") as file:
+        file.write('{"type": "item", "key": "c", "sta')
+    records, skipped = read_manifest(path)
+    assert [r["key"] for r in records] == ["a", "b"] and skipped == 1
+    assert records[0]["prompt"] == "ü"
+
+
+def test_one_writer_per_manifest(tmp_path: Path) -> None:
+    """A second run of the same shard in the same folder is refused: it would pay twice."""
+    path = tmp_path / "vibeimg-manifest.jsonl"
+    with ManifestWriter(path), pytest.raises(UsageError, match="already writing"):
+        ManifestWriter(path)
+    ManifestWriter(path).close()  # free again once the first is done
+
+
+def test_completed_needs_the_image_on_disk(tmp_path: Path) -> None:
+    """Only ok records whose file still exists count as done."""
+    (tmp_path / "a.png").write_bytes(b"x")
+    records = [
+        {"type": "item", "key": "a", "status": "ok", "path": "a.png"},
+        {"type": "item", "key": "b", "status": "ok", "path": "gone.png"},
+        {"type": "item", "key": "c", "status": "failed"},
+        {"type": "plan", "items": []},
+    ]
+    assert set(completed(records, tmp_path)) == {"a"}
+
+
+def test_latest_prefers_success_over_later_failures(tmp_path: Path) -> None:
+    """A key's outcome is its success if any, else its last failure."""
+    records = [
+        {"type": "item", "key": "a", "status": "failed", "error": "first"},
+        {"type": "item", "key": "a", "status": "ok"},
+        {"type": "item", "key": "a", "status": "failed", "error": "later"},
+        {"type": "item", "key": "b", "status": "failed", "error": "one"},
+        {"type": "item", "key": "b", "status": "failed", "error": "two"},
+    ]
+    outcome = latest(records)
+    assert outcome["a"]["status"] == "ok" and outcome["b"]["error"] == "two"
+
+
+def test_read_folder_takes_every_manifest(tmp_path: Path) -> None:
+    """Shard manifests and the unsharded one are all read."""
+    for name, key in (("vibeimg-manifest.jsonl", "a"), ("vibeimg-manifest-1of2.jsonl", "b")):
+        (tmp_path / name).write_text(json.dumps({"type": "item", "key": key}) + "\n")
+    (tmp_path / "other.jsonl").write_text(json.dumps({"type": "item", "key": "z"}) + "\n")
+    records, _ = read_folder(tmp_path)
+    assert sorted(r["key"] for r in records) == ["a", "b"]
+
+
+def test_folder_lock_cleans_leftovers_only_when_alone(tmp_path: Path) -> None:
+    """Temporary files are removed by the first run, not while another run holds the folder."""
+    leftover = tmp_path / ".vibeimg-abc.part"
+    leftover.write_bytes(b"half an image")
+    with FolderLock(tmp_path) as first:
+        assert first.cleaned == [leftover] and not leftover.exists()
+        leftover.write_bytes(b"another run's image in progress")
+        with FolderLock(tmp_path) as second:
+            assert second.cleaned == [] and leftover.exists()
+
+
+def test_limit_halves_on_busy_and_grows_back() -> None:
+    """AIMD: one busy answer halves the limit; a streak of successes raises it by one."""
+    limit = AdaptiveLimit(8, clock=lambda: 0.0)
+    stop = threading.Event()
+    tickets = [limit.acquire(stop) for _ in range(8)]
+    assert limit.in_flight == 8
+    limit.throttled(tickets[0], 0.0)
+    assert limit.limit == 4 and limit.lowest == 4
+    for ticket in tickets[1:]:  # the same burst, sent under the old limit: counted once
+        limit.throttled(ticket, 0.0)
+    assert limit.limit == 4 and limit.throttles == 8
+    for ticket in tickets:
+        limit.release(ticket, succeeded=False)
+    for _ in range(4):
+        ticket = limit.acquire(stop)
+        assert ticket is not None
+        limit.release(ticket, succeeded=True)
+    assert limit.limit == 5
+
+
+def test_a_throttle_after_the_drop_halves_again() -> None:
+    """A request sent under the new limit that is refused again lowers it further."""
+    limit = AdaptiveLimit(8, clock=lambda: 0.0)
+    stop = threading.Event()
+    ticket = limit.acquire(stop)
+    assert ticket is not None
+    limit.throttled(ticket, 0.0)
+    limit.throttled(ticket, 0.0)  # its retry, sent after the drop, was refused too
+    assert limit.limit == 2 and limit.lowest == 2
+
+
+def test_acquire_waits_out_the_pause_and_stops_on_request() -> None:
+    """During Retry-After nobody starts; a stop request releases the waiters with None."""
+    now = [0.0]
+    limit = AdaptiveLimit(2, clock=lambda: now[0])
+    stop = threading.Event()
+    first = limit.acquire(stop)
+    assert first is not None
+    limit.throttled(first, 10.0)
+    got: list[object] = []
+    waiter = threading.Thread(target=lambda: got.append(limit.acquire(stop)))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive()  # paused: the clock has not moved
+    stop.set()
+    waiter.join(2)
+    assert got == [None]

@@ -1,0 +1,193 @@
+"""The batch manifest: an append-only JSON Lines record of what a batch has done.
+
+One line per finished item (``"type": "item"``, ``"status"`` ``ok`` or ``failed``) and
+one line per run naming the items it set out to make (``"type": "plan"``). Each line is
+written with a single ``write`` and ``fsync``'d before the next item is reported, so a
+``kill -9`` loses nothing that had completed and never leaves half a line; a torn last
+line (a power cut) is skipped when reading.
+
+An unsharded batch writes ``vibeimg-manifest.jsonl`` in its output folder, shard K of
+N writes ``vibeimg-manifest-KofN.jsonl``: shards can share a folder, and artifacts of
+a CI matrix can be downloaded into one folder without overwriting each other.
+Readers take every ``vibeimg-manifest*.jsonl`` of a folder.
+
+While a batch runs it holds an exclusive lock on its manifest (two runs of the same
+shard would pay twice) and a shared lock on the folder. A run that finds the folder
+unlocked knows that nobody is writing there and removes the temporary files a killed
+run left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from vibeimg.errors import UsageError
+
+if sys.platform != "win32":
+    import fcntl
+
+MANIFEST_PREFIX = "vibeimg-manifest"
+MANIFEST_GLOB = f"{MANIFEST_PREFIX}*.jsonl"
+FOLDER_LOCK = ".vibeimg-batch.lock"
+TEMP_GLOB = ".vibeimg-*.part"  # images.AtomicFile's temporary names
+
+Record = dict[str, Any]
+
+
+def manifest_name(shard: str | None) -> str:
+    """``vibeimg-manifest.jsonl``, or ``vibeimg-manifest-2of3.jsonl`` for shard 2/3."""
+    if shard is None:
+        return f"{MANIFEST_PREFIX}.jsonl"
+    return f"{MANIFEST_PREFIX}-{shard.replace('/', 'of')}.jsonl"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _try_lock(fd: int, *, exclusive: bool) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - no advisory locks there
+        return True
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+class ManifestWriter:
+    """Appends records to one manifest, each durable before ``append`` returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if not _try_lock(self._fd, exclusive=True):
+            os.close(self._fd)
+            raise UsageError(
+                f"another vibeimg batch is already writing {path}",
+                hint="wait for it to finish, or use another --out-dir or --shard",
+            )
+
+    def append(self, record: Record) -> None:
+        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FolderLock:
+    """A shared lock on the output folder; cleans up after killed runs when alone."""
+
+    def __init__(self, directory: Path, subfolders: Iterable[Path] = ()) -> None:
+        self._fd = os.open(directory / FOLDER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        self._folders = sorted({directory, *subfolders})
+        self.cleaned: list[Path] = []
+        self.clean_if_alone()
+        if sys.platform != "win32":
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def clean_if_alone(self) -> None:
+        """Remove temporary files if no other batch runs here (they are leftovers)."""
+        if not _try_lock(self._fd, exclusive=True):
+            return
+        for folder in self._folders:
+            for leftover in folder.glob(TEMP_GLOB):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+                    self.cleaned.append(leftover)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    def __enter__(self) -> FolderLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_manifest(path: Path) -> tuple[list[Record], int]:
+    """The records of one manifest, and how many unreadable lines were skipped."""
+    records: list[Record] = []
+    skipped = 0
+    try:
+        lines = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        return [], 0
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            skipped += 1
+            continue
+        if isinstance(record, dict) and isinstance(record.get("key", ""), str):
+            records.append(record)
+        else:
+            skipped += 1
+    return records, skipped
+
+
+def manifests_in(directory: Path) -> list[Path]:
+    return sorted(directory.glob(MANIFEST_GLOB))
+
+
+def read_folder(directory: Path) -> tuple[list[Record], int]:
+    """Every record of every manifest in ``directory``."""
+    records: list[Record] = []
+    skipped = 0
+    for path in manifests_in(directory):
+        found, bad = read_manifest(path)
+        records.extend(found)
+        skipped += bad
+    return records, skipped
+
+
+def item_records(records: Iterable[Record]) -> Iterator[Record]:
+    return (r for r in records if r.get("type") == "item" and isinstance(r.get("key"), str))
+
+
+def completed(records: Iterable[Record], directory: Path) -> dict[str, Record]:
+    """Items recorded ``ok`` whose image is still in ``directory``: no need to redo them."""
+    done: dict[str, Record] = {}
+    for record in item_records(records):
+        path = record.get("path")
+        if (record.get("status") == "ok" and isinstance(path, str)
+                and (directory / path).is_file()):
+            done[record["key"]] = record
+    return done
+
+
+def latest(records: Iterable[Record]) -> dict[str, Record]:
+    """The outcome of each key: its success if there is one, else its last failure."""
+    outcome: dict[str, Record] = {}
+    for record in item_records(records):
+        key = record["key"]
+        if outcome.get(key, {}).get("status") != "ok":
+            outcome[key] = record
+    return outcome

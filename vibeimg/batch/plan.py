@@ -1,0 +1,127 @@
+"""What a batch run will do: its shard, what is already done, what it will send and cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vibeimg.batch.items import BatchItem
+from vibeimg.batch.manifest import Record, completed, manifest_name, read_folder
+from vibeimg.batch.recover import orphan_sidecars, unrecorded_images
+from vibeimg.errors import UsageError
+from vibeimg.pricing import estimate_cost
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard K of N: the items whose key hash falls in K's share."""
+
+    index: int  # from 1
+    total: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        number, sep, total = text.strip().partition("/")
+        if not (sep and number.isdigit() and total.isdigit()):
+            raise UsageError(f"invalid shard {text!r}", hint="use K/N, such as 2/4", param="shard")
+        shard = cls(int(number), int(total))
+        if not 1 <= shard.index <= shard.total:
+            raise UsageError(f"invalid shard {text!r}: K must be between 1 and N",
+                             hint="the shards of 4 runners are 1/4, 2/4, 3/4 and 4/4",
+                             param="shard")
+        return shard
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.total}"
+
+    def holds(self, key: str) -> bool:
+        """By the key's hash, so an item stays in its shard when lines are added or moved."""
+        return int(key, 16) % self.total == self.index - 1
+
+
+def item_cost(item: BatchItem) -> float:
+    """The estimated output price of the item's image (SPEC section 6)."""
+    return estimate_cost(item.options.size, item.options.quality)
+
+
+@dataclass
+class BatchPlan:
+    """The items of this run: those of its shard, split into done and to send."""
+
+    items: list[BatchItem]  # every item of the file
+    selected: list[BatchItem]  # this shard's
+    done: dict[str, Record]  # key -> the manifest record of a finished item
+    shard: Shard | None
+    out_dir: Path
+    skipped_manifest_lines: int = 0
+    orphans: list[Path] = field(default_factory=list)  # sidecars of deleted images
+    recovered: list[Record] = field(default_factory=list)  # saved, but not yet recorded
+
+    @property
+    def to_send(self) -> list[BatchItem]:
+        return [item for item in self.selected if item.key not in self.done]
+
+    @property
+    def estimated_cost(self) -> float:
+        return round(sum(item_cost(item) for item in self.to_send), 4)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.out_dir / manifest_name(str(self.shard) if self.shard else None)
+
+    def check_max_cost(self, max_cost: float | None) -> None:
+        """Refuse to start a batch estimated above ``--max-cost``."""
+        if max_cost is not None and self.estimated_cost > max_cost:
+            raise UsageError(
+                f"the batch is estimated at ${self.estimated_cost:.3f} for "
+                f"{len(self.to_send)} images, above --max-cost ${max_cost:.3f}; nothing was sent",
+                hint="raise --max-cost, lower --quality or --size, or split it with --shard",
+            )
+
+    def describe(self, *, base_url: str, authorization: str, max_cost: float | None,
+                 request_view: Callable[[BatchItem], dict[str, Any]] | None = None,
+                 ) -> dict[str, Any]:
+        """The ``--dry-run`` document: each item, what it would send, the estimated cost."""
+        entries = []
+        for item in self.selected:
+            entry = item.describe()
+            if request_view is not None and item.key not in self.done:
+                entry["request"] = request_view(item)
+            entry["status"] = "done" if item.key in self.done else "send"
+            entry["output"] = item.name
+            entry["estimated_cost_usd"] = item_cost(item)
+            entries.append(entry)
+        return {
+            "dry_run": True,
+            "base_url": base_url,
+            "headers": {"Authorization": authorization},
+            "shard": str(self.shard) if self.shard else None,
+            "out_dir": str(self.out_dir),
+            "manifest": str(self.manifest_path),
+            "items_in_file": len(self.items),
+            "items_in_shard": len(self.selected),
+            "already_done": len(self.selected) - len(self.to_send),
+            "to_send": len(self.to_send),
+            "estimated_cost_usd": self.estimated_cost,
+            "max_cost_usd": max_cost,
+            "items": entries,
+        }
+
+
+def make_plan(items: list[BatchItem], *, out_dir: Path, shard: Shard | None) -> BatchPlan:
+    """Select the shard's items and look up which are already done in ``out_dir``."""
+    selected = [item for item in items if shard is None or shard.holds(item.key)]
+    keys = {item.key for item in selected}
+    records, skipped = read_folder(out_dir) if out_dir.is_dir() else ([], 0)
+    done = {key: record for key, record in completed(records, out_dir).items() if key in keys}
+    # Images a killed run saved but could not record yet are done too: no paying twice.
+    redo = [item for item in selected if item.key not in done]
+    recovered = unrecorded_images(redo, out_dir, records, shard=str(shard) if shard else None)
+    done.update(recovered)
+    orphans = orphan_sidecars(records, out_dir, keys - done.keys())
+    return BatchPlan(items=items, selected=selected, done=done, shard=shard, out_dir=out_dir,
+                     skipped_manifest_lines=skipped, orphans=orphans,
+                     recovered=list(recovered.values()))
+

@@ -1,0 +1,99 @@
+"""What a killed run, or a person, left in the output folder, found before sending.
+
+A run killed between saving an image and recording it in the manifest leaves an
+image whose sidecar names its batch key: that item is done, and is recorded now
+instead of being paid for again. An image deleted by hand leaves its sidecar behind,
+which would push the remade image to a ``-2`` name: that sidecar is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from vibeimg.batch.items import BatchItem
+from vibeimg.batch.manifest import Record, file_sha256, item_records
+from vibeimg.images import NamePlan, sniff_format
+
+
+def _read_sidecar(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _batch_key(sidecar: dict[str, Any]) -> str | None:
+    batch = sidecar.get("batch")
+    key = batch.get("key") if isinstance(batch, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def unrecorded_images(
+    items: Iterable[BatchItem], out_dir: Path, records: list[Record], *, shard: str | None
+) -> dict[str, Record]:
+    """Items saved (image and sidecar) but missing from every manifest: key -> record."""
+    wanted = {item.key: item for item in items}
+    if not wanted:
+        return {}
+    known = {str(r.get("sidecar")) for r in item_records(records)}
+    folders = {NamePlan.build(i.name, out_dir, count=i.count).directory for i in wanted.values()}
+    found: dict[str, Record] = {}
+    for folder in sorted(folders):
+        if not folder.is_dir():
+            continue
+        for sidecar_path in sorted(folder.glob("*.json")):
+            relative = os.path.relpath(sidecar_path, out_dir)
+            if relative in known:
+                continue
+            sidecar = _read_sidecar(sidecar_path)
+            key = _batch_key(sidecar) if sidecar else None
+            if sidecar is None or key not in wanted or key in found:
+                continue
+            image = folder / str(sidecar.get("file"))
+            if not image.is_file() or image.stat().st_size != sidecar.get("bytes"):
+                continue
+            with image.open("rb") as file:
+                if sniff_format(file.read(16)) is None:
+                    continue
+            found[key] = _record(wanted[key], sidecar, image, sidecar_path, out_dir, shard)
+    return found
+
+
+def _record(item: BatchItem, sidecar: dict[str, Any], image: Path, sidecar_path: Path,
+            out_dir: Path, shard: str | None) -> Record:
+    return {
+        "type": "item", "v": 1, "key": item.key, "line": item.line, "index": item.index,
+        "kind": item.kind, "prompt": item.prompt, "shard": shard, "status": "ok",
+        "revised_prompt": sidecar.get("revised_prompt"),
+        "parameters": sidecar.get("parameters") or {},
+        "inputs": [str(p) for p in item.images] + ([str(item.mask)] if item.mask else []),
+        "path": os.path.relpath(image, out_dir),
+        "sidecar": os.path.relpath(sidecar_path, out_dir),
+        "sha256": file_sha256(image), "bytes": sidecar.get("bytes"),
+        "format": sidecar.get("format"), "size": sidecar.get("size"),
+        "quality": sidecar.get("quality"), "request_id": sidecar.get("request_id"),
+        "elapsed_seconds": sidecar.get("elapsed_seconds"),
+        "estimated_cost_usd": sidecar.get("estimated_cost_usd"),
+        "finished_at": sidecar.get("saved_at"), "recovered": True,
+    }
+
+
+def orphan_sidecars(records: list[Record], out_dir: Path, redo: set[str]) -> list[Path]:
+    """Sidecars of recorded images that were deleted since, for items about to be remade."""
+    orphans = []
+    for record in item_records(records):
+        sidecar = record.get("sidecar")
+        if record["key"] not in redo or record.get("status") != "ok" or not isinstance(
+                sidecar, str):
+            continue
+        path = out_dir / sidecar
+        data = _read_sidecar(path)
+        if (data is not None and _batch_key(data) == record["key"]
+                and not (out_dir / str(record.get("path"))).exists()):
+            orphans.append(path)
+    return orphans

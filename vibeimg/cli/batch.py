@@ -1,0 +1,293 @@
+"""``vibeimg batch`` and ``vibeimg batch-merge``: many images from a file, for CI."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from vibeimg.cli import options as opt
+from vibeimg.cli.common import Connection, print_json
+from vibeimg.errors import UsageError
+from vibeimg.params import DEFAULT_MODEL
+from vibeimg.ui import Reporter, is_terminal
+
+BATCH = "Batch"
+
+BatchFile = Annotated[str, typer.Argument(
+    metavar="FILE", show_default=False,
+    help="JSON Lines (one object a line: prompt, options, images/mask, output) or plain "
+    "text (one prompt a line); '-' reads stdin.")]
+InputFormat = Annotated[str, typer.Option(
+    "--input-format", metavar="auto|jsonl|text", rich_help_panel=BATCH,
+    help="How to read FILE; auto goes by the suffix (.jsonl, .txt), then by the first line.")]
+NameTemplate = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
+    "--output", "-o", metavar="TEMPLATE", show_default=False, rich_help_panel=opt.OUTPUT,
+    help="File name template for lines without their own output: {line} {slug} {n} {date} "
+    "{time} {ext} {model} {quality} {size} [default: {line}-{slug}.{ext}].")]
+BatchConcurrency = Annotated[int, typer.Option(
+    "--concurrency", "-c", min=1, max=64, metavar="N", rich_help_panel=BATCH,
+    help="Requests in flight at once; lowered by itself while the gateway answers 429.")]
+ShardOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--shard", metavar="K/N", show_default=False, rich_help_panel=BATCH,
+    help="Run only shard K of N (a CI matrix): every item falls in exactly one shard.")]
+MaxCost = Annotated[Optional[float], typer.Option(  # noqa: UP045
+    "--max-cost", metavar="USD", min=0, show_default=False, rich_help_panel=BATCH,
+    help="Refuse to start when the estimated cost of what would be sent is above USD.")]
+ReportOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--report", metavar="FILE.html", dir_okay=False, show_default=False, rich_help_panel=BATCH,
+    help="Write a self-contained HTML report: thumbnails, prompts, costs, failures.")]
+ConvertMask = Annotated[bool, typer.Option(
+    "--convert-mask", rich_help_panel=BATCH,
+    help="Edit lines: convert a mask without alpha channel on the fly, as 'vibeimg mask-convert' does (a line's convert_mask overrides it).")]
+ResizeMask = Annotated[bool, typer.Option(
+    "--resize-mask", rich_help_panel=BATCH,
+    help="Edit lines: resize a mask of the same aspect ratio to the first image's size (a line's resize_mask overrides it).")]
+ProgressEvery = Annotated[float, typer.Option(
+    "--progress-every", metavar="SECONDS", min=0.1, rich_help_panel=BATCH,
+    help="Seconds between progress lines when stderr is not a terminal (CI logs).")]
+
+
+def _read_source(file: str) -> tuple[str, str, Path]:
+    """The file's text, its name for messages, and the folder relative paths start from."""
+    if file == "-":
+        if is_terminal(sys.stdin):
+            raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
+                             hint="pipe it in: cat prompts.txt | vibeimg batch -")
+        return sys.stdin.read(), "<stdin>", Path()
+    path = Path(file)
+    try:
+        return path.read_text(encoding="utf-8-sig"), file, path.parent
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot read the batch file {file}: {reason}",
+                         hint="check the path, or use '-' to read stdin") from exc
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A cancelled CI job gets SIGTERM: stop as cleanly as on Ctrl-C."""
+    def interrupt(*_signal: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def batch(
+    file: BatchFile,
+    input_format: InputFormat = "auto",
+    model: opt.Model = DEFAULT_MODEL,
+    size: opt.SizeOpt = "auto",
+    quality: opt.Quality = "auto",
+    output_format: opt.Format = "png",
+    compression: opt.Compression = None,
+    moderation: opt.Moderation = "auto",
+    response_format: opt.ResponseFormat = "b64_json",
+    output: NameTemplate = None,
+    convert_mask: ConvertMask = False,
+    resize_mask: ResizeMask = False,
+    out_dir: opt.OutDir = None,
+    force: opt.Force = False,
+    no_sidecar: opt.NoSidecar = False,
+    concurrency: BatchConcurrency = 4,
+    shard: ShardOpt = None,
+    max_cost: MaxCost = None,
+    report: ReportOpt = None,
+    dry_run: opt.DryRun = False,
+    progress_every: ProgressEvery = 10.0,
+    offline: opt.Offline = False,
+    base_url: opt.BaseUrl = None,
+    api_key: opt.ApiKey = None,
+    timeout: opt.Timeout = None,
+    retries: opt.Retries = None,
+    retry_unknown: opt.RetryUnknown = False,
+    verbose: opt.Verbose = False,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Make many images from a file of prompts, resumably.
+
+    Requests run concurrently (slowing down by themselves while the gateway answers 429), and --shard K/N spreads one batch over a CI matrix.
+
+    The whole file is checked first; nothing is sent while any line is bad. A manifest in the output folder records each finished item, so rerunning the same command sends only what failed or never ran. Prints a JSON summary of every item on stdout; progress goes to stderr.
+
+    Examples:
+
+      vibeimg batch prompts.txt --quality low --out-dir shots
+
+      vibeimg batch prompts.jsonl --dry-run --max-cost 2
+
+      vibeimg batch prompts.jsonl --shard 2/4 --out-dir out --report out/report.html
+
+      printf 'a fox\\na heron\\n' | vibeimg batch - --offline -d shots
+    """
+    from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch  # noqa: PLC0415
+    from vibeimg.batch.plan import Shard, make_plan  # noqa: PLC0415
+    from vibeimg.batch.requests import build_request  # noqa: PLC0415
+
+    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
+                            verbose, quiet)
+    reporter = connection.reporter()
+    if input_format not in ("auto", "jsonl", "text"):
+        raise UsageError(f"invalid --input-format {input_format!r}",
+                         hint="choose auto, jsonl or text")
+    if output == "-":
+        raise UsageError("a batch writes files, not stdout", hint="use --out-dir")
+    text, source, base_dir = _read_source(file)
+    defaults = BatchDefaults(
+        model=model, size=size, quality=quality, output_format=output_format,
+        compression=compression, moderation=moderation, response_format=response_format,
+        output=output or DEFAULT_NAME, convert_mask=convert_mask, resize_mask=resize_mask,
+    )
+    defaults.options()  # a bad flag is one error, not one per line
+    notes: list[str] = []
+    warnings: list[str] = []
+
+    def check(item: Any) -> None:
+        """Build each line's request once: the edit builder checks images and masks."""
+        where = f"{source}:{item.line}: "
+        build_request(item, notify=lambda m: notes.append(where + m),
+                      warn=lambda m: warnings.append(where + m))
+
+    try:
+        items = parse_batch(text, source=source, base_dir=base_dir, defaults=defaults,
+                            input_format=input_format, check=check)
+    except BatchInputError as exc:
+        for problem in exc.problems:
+            reporter.error(problem.describe(source))
+        raise
+    for note in notes:
+        reporter.info(note)
+    for warning in warnings:
+        reporter.warn(warning)
+    for big in sorted({str(i.options.size) for i in items
+                       if i.options.size and i.options.size.experimental}):
+        reporter.warn(f"{big} is above 2560x1440: the gateway's output is experimental")
+    plan = make_plan(items, out_dir=out_dir or Path(), shard=Shard.parse(shard) if shard else None)
+    if plan.skipped_manifest_lines:
+        reporter.warn(f"skipped {plan.skipped_manifest_lines} unreadable manifest line(s)")
+    if dry_run:
+        _print_dry_run(plan, connection, max_cost)
+        return
+    plan.check_max_cost(max_cost)
+    _run(plan, connection, reporter, source=source, concurrency=concurrency,
+         sidecar=not no_sidecar, force=force, report=report, progress_every=progress_every)
+
+
+def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) -> None:
+    from vibeimg.batch.requests import describe_request  # noqa: PLC0415
+    from vibeimg.config import mask_key  # noqa: PLC0415
+
+    settings = connection.settings()
+    base = "(offline emulator)" if connection.offline else settings.base_url
+    print_json(plan.describe(base_url=base, max_cost=max_cost,
+                             authorization=f"Bearer {mask_key(settings.api_key)}",
+                             request_view=describe_request))
+    plan.check_max_cost(max_cost)
+
+
+def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
+         concurrency: int, sidecar: bool, force: bool, report: Path | None,
+         progress_every: float) -> None:
+    from vibeimg.batch.runner import BatchRunner, nothing_to_send  # noqa: PLC0415
+    from vibeimg.batch.summary import raise_for_result, summarize  # noqa: PLC0415
+    from vibeimg.cli.batchview import BatchView  # noqa: PLC0415
+    from vibeimg.cli.common import session  # noqa: PLC0415
+
+    view = BatchView(reporter, interval=progress_every)
+    view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
+               cost=plan.estimated_cost, shard=str(plan.shard) if plan.shard else None)
+    if not plan.to_send:
+        result = nothing_to_send(plan, concurrency=concurrency)
+    else:
+        with _sigterm_as_interrupt(), session(connection, reporter) as client:
+            runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
+                                 force=force, on_event=view.event, on_tick=view.tick,
+                                 on_interrupt=view.interrupted)
+            try:
+                result = runner.run()
+            finally:
+                view.close()
+        if result.cleaned:
+            reporter.trace(f"removed {len(result.cleaned)} temporary file(s) of an earlier run")
+    view.finish(result)
+    if report is not None:
+        _write_report(report, result, plan, source)
+    print_json(summarize(result, plan, source=source,
+                         report=str(report) if report is not None else None))
+    raise_for_result(result)
+
+
+def _write_report(report: Path, result: Any, plan: Any, source: str) -> None:
+    from vibeimg.batch.report import render_report  # noqa: PLC0415
+    from vibeimg.batch.summary import report_records  # noqa: PLC0415
+    from vibeimg.images import write_atomically  # noqa: PLC0415
+
+    title = f"vibeimg batch: {source}" + (f" (shard {plan.shard})" if plan.shard else "")
+    page = render_report(report_records(result), base_dir=plan.out_dir,
+                         link_dir=report.parent, title=title)
+    try:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(report, page.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot write the report {report}: {exc.strerror or exc}",
+                         hint="choose another --report path") from exc
+
+
+MergeSources = Annotated[list[Path], typer.Argument(
+    metavar="SOURCE...", show_default=False,
+    help="Output folders of the shards (or their manifest files).")]
+MergeOutDir = Annotated[Path, typer.Option(
+    "--out-dir", "-d", metavar="DIR", file_okay=False,
+    help="Folder for the merged manifest; image paths are written relative to it.")]
+
+
+def batch_merge(
+    sources: MergeSources,
+    out_dir: MergeOutDir = Path(),
+    report: ReportOpt = None,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Join the manifests of a batch's shards into one.
+
+    Writes one merged manifest (and, with --report, one HTML report) for the shards' output folders, for instance the artifacts of a CI matrix downloaded into one folder.
+
+    Prints a JSON summary on stdout; exits with the partial-success code when an item failed, never ran, or a shard is missing.
+
+    Example:
+
+      vibeimg batch-merge shard-1 shard-2 shard-3 -d all --report all/report.html
+    """
+    from vibeimg.batch.merge import merge_manifests  # noqa: PLC0415
+    from vibeimg.batch.report import render_report  # noqa: PLC0415
+    from vibeimg.images import write_atomically  # noqa: PLC0415
+
+    reporter = Reporter(quiet=quiet)
+    result = merge_manifests(list(sources), out_dir)
+    if result.skipped_lines:
+        reporter.warn(f"skipped {result.skipped_lines} unreadable manifest line(s)")
+    for missing in result.missing_shards:
+        reporter.warn(f"shard {missing} is missing: its items are not in the merge")
+    if report is not None:
+        notes = [f"Missing shards: {', '.join(result.missing_shards)}."] \
+            if result.missing_shards else []
+        page = render_report(result.records, base_dir=out_dir, link_dir=report.parent,
+                             title="vibeimg batch (merged)", notes=notes)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(report, page.encode("utf-8"))
+    reporter.info(f"batch-merge: {result.count('ok')} done, {result.count('failed')} failed, "
+                 f"{result.count('not-run')} not run, {len(result.records)} items")
+    print_json(result.summary(str(report) if report is not None else None))
+    result.raise_for_result()
