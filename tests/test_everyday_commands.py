@@ -1,4 +1,5 @@
-"""History, previews, config defaults and completions reach edit, mask-convert and chat-stream."""
+"""History, previews, config defaults and completions reach edit, mask-convert, chat-stream
+and batch."""
 
 from __future__ import annotations
 
@@ -116,6 +117,26 @@ def test_completion_of_the_other_commands(cli, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_bytes(b"x")
     assert _bash(cli, "vibeimg chat-stream --action ") == ["auto", "generate", "edit"]
     assert _bash(cli, "vibeimg chat-stream --progress j") == ["jsonl"]
+    assert _bash(cli, "vibeimg batch --input-format ") == ["auto", "jsonl", "text"]
     for line in ("vibeimg edit -i ", "vibeimg edit --mask ", "vibeimg chat-stream -i ",
                  "vibeimg mask-convert ", "vibeimg mask-convert a.png --match "):
         assert _bash(cli, line) == ["otter.png"], line
+
+
+def test_each_batch_item_is_recorded_once(cli, emulator, tmp_path: Path) -> None:
+    """Every finished batch item is one history run; a rerun skips done items silently."""
+    emulator.add_fault("400")
+    args = ("batch", "-", "-d", "shots", "-c", "1", *SMALL)
+    result = cli(*args, input="a fox\na heron\n")
+    assert result.exit_code != 0  # one item failed
+    runs = {run.prompt: run for run in _runs()}
+    assert set(runs) == {"a fox", "a heron"}
+    assert {run.command for run in runs.values()} == {"batch"}
+    failed, done = sorted(runs.values(), key=lambda run: run.outcome)
+    assert (failed.outcome, failed.images) == ("failed", 0) and "HTTP 400" in failed.error
+    assert done.outcome == "ok" and done.images == 1 and done.estimated_cost_usd == 0.006
+    assert Path(done.outputs[0]).parent == tmp_path / "shots" and Path(done.outputs[0]).exists()
+    assert cli(*args, input="a fox\na heron\n").exit_code == 0
+    assert len(_runs()) == 3  # only the retried item is new
+    assert cli(*args, "--no-history", "-d", "more", input="a stork\n").exit_code == 0
+    assert len(_runs()) == 3

@@ -25,6 +25,7 @@ BatchFile = Annotated[str, typer.Argument(
     "text (one prompt a line); '-' reads stdin.")]
 InputFormat = Annotated[str, typer.Option(
     "--input-format", metavar="auto|jsonl|text", rich_help_panel=BATCH,
+    autocompletion=opt._choices(("auto", "jsonl", "text")),
     help="How to read FILE; auto goes by the suffix (.jsonl, .txt), then by the first line.")]
 NameTemplate = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
     "--output", "-o", metavar="TEMPLATE", show_default=False, rich_help_panel=opt.OUTPUT,
@@ -108,6 +109,7 @@ def batch(
     report: ReportOpt = None,
     dry_run: opt.DryRun = False,
     progress_every: ProgressEvery = 10.0,
+    history: opt.History = True,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
     api_key: opt.ApiKey = None,
@@ -183,7 +185,8 @@ def batch(
         return
     plan.check_max_cost(max_cost)
     _run(plan, connection, reporter, source=source, concurrency=concurrency,
-         sidecar=not no_sidecar, force=force, report=report, progress_every=progress_every)
+         sidecar=not no_sidecar, force=force, report=report, progress_every=progress_every,
+         history=history)
 
 
 def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) -> None:
@@ -200,13 +203,20 @@ def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) ->
 
 def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
-         progress_every: float) -> None:
+         progress_every: float, history: bool = True) -> None:
     from vibeimg.batch.runner import BatchRunner, nothing_to_send  # noqa: PLC0415
     from vibeimg.batch.summary import raise_for_result, summarize  # noqa: PLC0415
     from vibeimg.cli.batchview import BatchView  # noqa: PLC0415
     from vibeimg.cli.common import session  # noqa: PLC0415
+    from vibeimg.cli.recording import record_batch_item  # noqa: PLC0415
 
     view = BatchView(reporter, interval=progress_every)
+
+    def finished(outcome: Any) -> None:
+        view.event(outcome)
+        record_batch_item(reporter, history, outcome, out_dir=plan.out_dir,
+                          offline=connection.offline)
+
     view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
                cost=plan.estimated_cost, shard=str(plan.shard) if plan.shard else None)
     if not plan.to_send:
@@ -214,7 +224,7 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
     else:
         with _sigterm_as_interrupt(), session(connection, reporter) as client:
             runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
-                                 force=force, on_event=view.event, on_tick=view.tick,
+                                 force=force, on_event=finished, on_tick=view.tick,
                                  on_interrupt=view.interrupted)
             try:
                 result = runner.run()

@@ -10,10 +10,15 @@ loop (a stream, a batch item) calls ``record_run`` once per run, after saving, w
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.ui import Reporter
+
+# One writer at a time within a run (batch items finish on many threads): the
+# database's own lock is then only ever waited on by other processes.
+_WRITING = threading.Lock()
 
 
 def record_run(reporter: Reporter, enabled: bool, **fields: Any) -> int | None:
@@ -26,7 +31,8 @@ def record_run(reporter: Reporter, enabled: bool, **fields: Any) -> int | None:
         reporter.warn(f"not recorded in the history: {exc}")
         return None
     try:
-        return history.record(**fields)
+        with _WRITING:
+            return history.record(**fields)
     except history.HistoryError as exc:
         reporter.warn(f"not recorded in the history: {exc.one_line()}")
     return None
@@ -133,4 +139,31 @@ def record_chat_run(
         offline=offline,
         images=len(images),
         elapsed_seconds=round(result.elapsed, 3) if result is not None else None,
+    )
+
+
+def record_batch_item(reporter: Reporter, enabled: bool, outcome: Any, *, out_dir: Any,
+                      offline: bool) -> int | None:
+    """Record one finished batch item (a runner's ItemOutcome, done or failed)."""
+    if not enabled or outcome.status not in ("done", "failed"):
+        return None
+    item, record = outcome.item, outcome.record or {}
+    path = record.get("path")
+    return record_run(
+        reporter, True,
+        command="batch",
+        prompt=item.prompt,
+        revised_prompt=record.get("revised_prompt"),
+        model=item.options.model,
+        parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
+                    "batch_key": item.key, "line": item.line, "index": item.index,
+                    "inputs": record.get("inputs") or []},
+        outputs=[str((out_dir / path).resolve())] if path else [],
+        request_ids=[record["request_id"]] if record.get("request_id") else [],
+        estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0),
+        outcome="ok" if outcome.status == "done" else "failed",
+        error=record.get("error"),
+        offline=offline,
+        images=1 if outcome.status == "done" else 0,
+        elapsed_seconds=record.get("elapsed_seconds"),
     )
