@@ -93,10 +93,10 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     ("which", "message"),
     [
         ("missing", "does not exist"),
-        ("text", "is not a PNG, JPEG or WebP image"),
-        ("damaged", "is damaged"),
-        ("huge", "the limit is 50 MB"),
-        ("gif", "(it is gif)"),
+        ("text", "not a png, jpeg or webp file"),
+        ("damaged", "is not an image Pillow can read"),
+        ("huge", "the gateway accepts at most 50.0 MB"),
+        ("gif", "is a GIF file"),
     ],
 )
 def test_bad_input_images_are_refused_locally(cli, emulator, tmp_path: Path, which,

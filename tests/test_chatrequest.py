@@ -77,5 +77,5 @@ def test_input_image_formats_become_data_uris(tmp_path: Path, fmt: str, media: s
 
 def test_a_folder_is_not_an_input_image(tmp_path: Path) -> None:
     """-i with a folder is a usage error naming it."""
-    with pytest.raises(UsageError, match="is not a file"):
+    with pytest.raises(UsageError, match="not a file"):
         check_chat_input_image(tmp_path)

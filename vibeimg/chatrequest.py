@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import UsageError
-from vibeimg.images import sniff_format
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_choice, check_prompt
 
 DEFAULT_TEXT_MODEL = "gpt-5.5"
@@ -26,8 +25,6 @@ DEFAULT_INSTRUCTIONS = (
 ACTIONS = ("auto", "generate", "edit")
 MAX_IMAGES = 10  # images asked for in one response
 MAX_PARTIAL_IMAGES = 3
-MAX_INPUT_IMAGE_BYTES = 50 * 1024 * 1024
-INPUT_FORMATS = ("png", "jpeg", "webp")
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -73,42 +70,14 @@ class InputImage:
 
 
 def check_chat_input_image(path: Path) -> InputImage:
-    """An input image for ``chat-stream``: it exists, is readable, is really PNG, JPEG or
-    WebP (sniffed from its bytes), is at most 50 MB, and Pillow can open it."""
-    where = f"the input image {path}"
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise UsageError(f"{where} does not exist", hint="check the path given to -i") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {where}: {exc.strerror}", hint="check the path") from exc
-    if not path.is_file():
-        raise UsageError(f"{where} is not a file", hint="give -i an image file")
-    if size > MAX_INPUT_IMAGE_BYTES:
-        raise UsageError(f"{where} has {size / 1e6:.1f} MB; the limit is 50 MB",
-                         hint="resize it or save it as jpeg or webp")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {where}: {exc.strerror}",
-                         hint="check its permissions") from exc
-    fmt = sniff_format(data[:16])
-    if fmt not in INPUT_FORMATS:
-        raise UsageError(f"{where} is not a PNG, JPEG or WebP image"
-                         + (f" (it is {fmt})" if fmt else ""),
-                         hint="convert it to png, jpeg or webp")
-    import io  # noqa: PLC0415 - Pillow only when there is an image to check
+    """An input image for ``chat-stream``, checked as ``edit`` checks its inputs: it
+    exists, is at most 50 MB, is really PNG, JPEG or WebP, and decodes whole."""
+    from vibeimg.edits import check_image  # noqa: PLC0415 - Pillow only with -i
+    from vibeimg.imagefile import read_source  # noqa: PLC0415
 
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UsageError(f"{where} is damaged and cannot be opened ({exc})",
-                         hint="re-export it from an image editor") from exc
-    return InputImage(path=path, format=fmt, data=data, width=width, height=height)
+    checked = check_image(read_source(path, what="input image"), what="input image")
+    return InputImage(path=path, format=checked.format, data=checked.source.data,
+                      width=checked.width, height=checked.height)
 
 
 @dataclass(frozen=True)
