@@ -114,7 +114,7 @@ def test_bad_input_images_are_refused_locally(cli, emulator, tmp_path: Path, whi
     ("args", "message"),
     [
         (("--size", "1000x1000"), "invalid size"),
-        (("--compression", "50"), "output_compression only applies"),
+        (("--compression", "50"), "compression only applies"),
         (("--quality", "ultra"), "invalid quality"),
         (("--action", "paint"), "invalid action"),
         (("-n", "0"), "-n must be between 1 and 10"),

@@ -56,8 +56,8 @@ def test_broken_config_file_is_a_clear_usage_error(isolated_user_dirs: Path) -> 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"base_url": "ftp://x"}, "invalid base URL"), ({"timeout": -1}, "timeout must be"),
-     ({"retries": -2}, "retries zero or more")],
+    [({"base_url": "ftp://x"}, "invalid base URL"), ({"timeout": -1}, "must be positive"),
+     ({"retries": -2}, "must be zero or more")],
 )
 def test_invalid_values(kwargs, message) -> None:
     """Nonsense settings are refused with the fix."""
@@ -74,3 +74,10 @@ def test_missing_key_and_masking() -> None:
     keyed = load_settings(api_key="sk-secret-abcdef123456", environ={}, file={})
     assert "secret" not in repr(keyed)
     assert mask_key("sk-secret-abcdef123456") == "sk-****3456"
+
+
+def test_a_bad_environment_value_names_itself() -> None:
+    """VIBEIMG_TIMEOUT=abc says which setting, which value and where it came from."""
+    with pytest.raises(UsageError) as caught:
+        load_settings(environ={"VIBEIMG_TIMEOUT": "abc"}, file={})
+    assert "invalid timeout 'abc' (from env VIBEIMG_TIMEOUT)" in caught.value.one_line()

@@ -164,17 +164,20 @@ def load_settings(
     n_retries, origins["retries"] = _pick(retries, env_retries, file, "retries", DEFAULT_RETRIES)
     try:
         read_timeout = float(read_timeout)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"invalid timeout {read_timeout!r} (from {origins['timeout']})",
+                         hint="give a number of seconds, such as --timeout 300") from exc
+    if read_timeout <= 0:
+        raise UsageError(f"invalid timeout {read_timeout:g} (from {origins['timeout']}): it "
+                         "must be positive", hint="for example --timeout 300")
+    try:
         n_retries = int(n_retries)
     except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"invalid timeout or retries setting ({origins['timeout']}, {origins['retries']})",
-            hint="use a number of seconds and a whole number of retries",
-        ) from exc
-    if read_timeout <= 0 or n_retries < 0:
-        raise UsageError(
-            "the timeout must be positive and retries zero or more",
-            hint="for example --timeout 300 --retries 3",
-        )
+        raise UsageError(f"invalid retries {n_retries!r} (from {origins['retries']})",
+                         hint="give a whole number, such as --retries 3") from exc
+    if n_retries < 0:
+        raise UsageError(f"invalid retries {n_retries} (from {origins['retries']}): it must "
+                         "be zero or more", hint="for example --retries 3")
     url = str(url).strip()
     if not url.startswith(("http://", "https://")):
         raise UsageError(

@@ -136,12 +136,12 @@ def check_compression(output_format: str, compression: int | None) -> int | None
         return None
     if not 0 <= compression <= 100:
         raise UsageError(
-            f"invalid output_compression {compression}: it must be between 0 and 100",
-            param="output_compression",
+            f"invalid compression {compression}: it must be between 0 and 100",
+            hint="for example --compression 80", param="output_compression",
         )
     if output_format not in ("jpeg", "webp"):
         raise UsageError(
-            f"output_compression only applies to jpeg and webp, not {output_format}",
+            f"compression only applies to jpeg and webp, not {output_format}",
             hint="drop --compression or add --format jpeg",
             param="output_compression",
         )

@@ -68,7 +68,7 @@ def chat_stream(
     moderation: opt.Moderation = "auto",
     partial_images: PartialImages = None,
     count: Count = 1,
-    output: opt.Output = None,
+    output: opt.StreamOutput = None,
     out_dir: opt.OutDir = None,
     force: opt.Force = False,
     no_sidecar: opt.NoSidecar = False,

@@ -176,7 +176,7 @@ def history_cost(
 ) -> None:
     """Total the estimated spend.
 
-    Offline runs cost nothing and are counted apart. Estimates follow the published image prices (SPEC section 6); auto quality counts as high.
+    Offline runs cost nothing and are counted apart. Estimates follow the gateway's published per-image prices; auto quality counts as high.
     """
     from vibeimg.history import parse_since  # noqa: PLC0415
 

@@ -39,7 +39,11 @@ def mock_server(
 
     Example:
 
-      url=$(vibeimg mock-server --latency 2 --fault 429 & ...)
+      vibeimg mock-server --latency 2 --fault 429 > url.txt &
+
+      until [ -s url.txt ]; do sleep 0.1; done
+
+      VIBEIMG_BASE_URL=$(cat url.txt) VIBEIMG_API_KEY=any vibeimg generate "a fox"
     """
     from vibeimg.emulator import Emulator, EmulatorConfig  # noqa: PLC0415
     from vibeimg.emulator.faults import parse_fault_spec  # noqa: PLC0415

@@ -122,9 +122,15 @@ ResponseFormat = Annotated[str, typer.Option(
 # Output
 Output = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--output", "-o", metavar="NAME", show_default=False,
-    help="File name or template with {slug} {n} {date} {time} {ext} {model} {quality} "
-    "{size}; '-' writes the image bytes to stdout. [default: {slug}.{ext}, or "
+    help="File name or template with {slug} {n} {date} {time} {ext} {format} {model} "
+    "{quality} {size}; '-' writes the image bytes to stdout. [default: {slug}.{ext}, or "
     "{slug}-{n}.{ext} for several]", rich_help_panel=OUTPUT)]
+#: chat-stream's images arrive one by one from one stream: no raw bytes on stdout.
+StreamOutput = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--output", "-o", metavar="NAME", show_default=False,
+    help="File name or template with {slug} {n} {date} {time} {ext} {format} {model} "
+    "{quality} {size}. [default: {slug}.{ext}, or {slug}-{n}.{ext} for several]",
+    rich_help_panel=OUTPUT)]
 OutDir = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     "--out-dir", "-d", metavar="DIR", show_default=False, file_okay=False,
     envvar="VIBEIMG_OUT_DIR",
