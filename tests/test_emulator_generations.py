@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from vibeimg.emulator import Emulator, EmulatorConfig
+from vibeimg.emulator.faults import FaultQueue
 
 REFERENCE_PROMPT = """
 A children's book drawing of a veterinarian using a stethoscope to
@@ -135,3 +136,13 @@ def test_serves_a_given_image_file(tmp_path) -> None:
         data = post(emu, {"model": "gpt-image-2", "prompt": "x"}).json()
     assert base64.b64decode(data["data"][0]["b64_json"]) == source.read_bytes()
     assert data["output_format"] == "jpeg"
+
+
+def test_stream_faults_wait_for_a_stream() -> None:
+    """A queued stream fault is not used up by an image request; a status fault is."""
+    queue = FaultQueue(["stream-cut", "500"])
+    fault = queue.take(stream=False)
+    assert fault is not None and fault.kind == "500"
+    assert queue.take(stream=False) is None
+    fault = queue.take(stream=True)
+    assert fault is not None and fault.kind == "stream-cut"

@@ -109,6 +109,7 @@ def test_broken_answers_leave_no_file(make_cli, tmp_path, fault, code, message) 
     assert result.exit_code == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert cli.emulator.requests[0].request_id in result.stderr  # it answered: show its id
     assert files_in(tmp_path) == []  # no image, no sidecar, no .part file
 
 

@@ -109,3 +109,22 @@ def test_ctrl_c_exits_130_at_once_and_leaves_no_partial_file(tmp_path, count, me
     assert process.returncode == ExitCode.INTERRUPTED
     assert message in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_still_prints_what_was_saved(tmp_path: Path) -> None:
+    """Interrupted after one of three images: its path is on stdout, exit 130."""
+    with Emulator(EmulatorConfig(latency=0.5)) as emu:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vibeimg", "generate", "fox", "-n", "3", "-c", "1",
+             "--base-url", emu.base_url, "--api-key", "k"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "fox-1.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert stdout.splitlines()[0] == "fox-1.png"
+    assert "images saved" in stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".vibeimg-")]

@@ -126,12 +126,13 @@ class GatewayResponse:
                            f" [request id {self.request_id or '-'}]")
         except httpx.TimeoutException as exc:
             raise NetworkError(
-                "timed out while receiving the answer", hint=UNKNOWN_OUTCOME
+                "timed out while receiving the answer", hint=UNKNOWN_OUTCOME,
+                request_id=self.request_id,
             ) from exc
         except httpx.TransportError as exc:
             raise NetworkError(
                 f"the connection dropped while receiving the answer ({type(exc).__name__})",
-                hint=UNKNOWN_OUTCOME,
+                hint=UNKNOWN_OUTCOME, request_id=self.request_id,
             ) from exc
 
     def read_json(self) -> Any:

@@ -20,7 +20,7 @@ import httpx
 
 from vibeimg import __version__
 from vibeimg.client import GatewayClient, GatewayResponse
-from vibeimg.errors import BadResponseError, Interrupted, NetworkError, VibeimgError
+from vibeimg.errors import BadResponseError, NetworkError, VibeimgError
 from vibeimg.imagejson import ImageJsonDecoder
 from vibeimg.images import AtomicFile, NamePlan, commit_image, sniff_format, write_sidecar
 from vibeimg.params import ImageOptions
@@ -97,6 +97,7 @@ class Failure:
 class Outcome:
     saved: list[SavedImage] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: what was saved is kept, the rest abandoned
 
 
 Sink = Callable[[bytes], object]
@@ -166,7 +167,11 @@ def fetch_image(
             "size": size_text or request.options.size_text,
         }
         if tmp is not None and plan is not None:
-            path, fmt = commit_image(tmp, plan, fields, sidecar=sidecar)
+            try:
+                path, fmt = commit_image(tmp, plan, fields, sidecar=sidecar)
+            except BadResponseError as exc:
+                exc.request_id = request_id
+                raise
             nbytes = tmp.size
         else:
             fmt = sniff_format(bytes(buffer[:16])) or ""
@@ -232,7 +237,11 @@ def fetch_many(
     on_saved: OnSaved | None = None,
     on_failed: Callable[[Failure], None] | None = None,
 ) -> Outcome:
-    """Send ``count`` requests, at most ``concurrency`` at once; keep every success."""
+    """Send ``count`` requests, at most ``concurrency`` at once; keep every success.
+
+    On Ctrl-C the images in flight are abandoned and the outcome says so
+    (``interrupted``), holding what had been saved.
+    """
     outcome = Outcome()
     lock = threading.Lock()
 
@@ -277,12 +286,11 @@ def fetch_many(
         for worker in workers:
             while worker.is_alive():
                 worker.join(0.2)
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt:
         cancelled.set()
         AtomicFile.discard_all()  # the images in flight will never be complete
-        raise Interrupted(
-            f"interrupted: {len(outcome.saved)} of {count} images saved"
-        ) from exc
+        with lock:  # abandoned workers may still append: hand back a snapshot
+            outcome = Outcome(list(outcome.saved), list(outcome.failures), interrupted=True)
     outcome.saved.sort(key=lambda s: s.index)
     outcome.failures.sort(key=lambda f: f.index)
     return outcome

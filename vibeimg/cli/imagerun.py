@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from vibeimg.cli.common import Connection, print_json, print_paths, raise_for_failures, session
-from vibeimg.errors import UsageError, VibeimgError
+from vibeimg.errors import Interrupted, UsageError, VibeimgError
 from vibeimg.images import NamePlan, ensure_output_dir
 from vibeimg.ui import Reporter, is_terminal
 
@@ -82,9 +82,11 @@ def run_image_requests(
                          offline=connection.offline, count=count, error=error,
                          elapsed=time.monotonic() - started)
         raise
+    interrupted = (Interrupted(f"interrupted: {len(outcome.saved)} of {count} images saved")
+                   if outcome.interrupted else None)
     record_image_run(reporter, history, command=command, request=request,
                      offline=connection.offline, count=count, outcome=outcome,
-                     elapsed=time.monotonic() - started)
+                     error=interrupted, elapsed=time.monotonic() - started)
     total_cost = round(sum(s.estimated_cost_usd for s in outcome.saved), 4)
     if json_output:
         print_json({
@@ -101,6 +103,8 @@ def run_image_requests(
         from vibeimg.cli.preview_cmd import preview_saved  # noqa: PLC0415
 
         preview_saved([s.path for s in outcome.saved], reporter)
+    if interrupted is not None:
+        raise interrupted  # after the saved images were printed: scripts learn of them
     if outcome.saved:
         reporter.note(f"{len(outcome.saved)} of {count} saved, estimated ${total_cost:.3f}")
     raise_for_failures([f.error for f in outcome.failures], count)

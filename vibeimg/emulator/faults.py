@@ -67,9 +67,15 @@ class FaultQueue:
         with self._lock:
             self._queue.extend(faults)
 
-    def take(self) -> Fault | None:
+    def take(self, *, stream: bool = True) -> Fault | None:
+        """The next fault for a request; one that is not a stream skips stream faults,
+        which stay queued for the next streamed request."""
         with self._lock:
-            return self._queue.popleft() if self._queue else None
+            for position, fault in enumerate(self._queue):
+                if stream or fault.kind not in STREAM_FAULTS:
+                    del self._queue[position]
+                    return fault
+            return None
 
     def __len__(self) -> int:
         with self._lock:

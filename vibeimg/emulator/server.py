@@ -195,7 +195,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 404, f"Invalid URL ({record.method} {API_PREFIX}{record.path})", code="not_found"
             )
         _check_auth(record, ctx.config)
-        fault = ctx.faults.take() if record.method == "POST" else None
+        streamed = record.path == "/responses"
+        fault = ctx.faults.take(stream=streamed) if record.method == "POST" else None
         if fault is not None and fault.status is not None:
             error = _status_fault(fault.status)
             reply = Reply.json(error.body(), error.status)
