@@ -14,42 +14,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchlib import noise_png, run_measured
 
 TIME_TARGET = 1.0
 MEMORY_TARGET = 4.0
-
-
-def noise_png(path: Path) -> int:
-    """Made in a child process: a forked child's peak RSS starts at its parent's."""
-    code = (
-        "import os, sys; from PIL import Image; "
-        "Image.frombytes('RGB', (3840, 2160), os.urandom(3840 * 2160 * 3))"
-        ".save(sys.argv[1], 'PNG', compress_level=1)"
-    )
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
-    return path.stat().st_size
-
-
-def run_measured(command: list[str] | str, cwd: Path, *, shell: bool = False) -> tuple[float, int]:
-    """Wall seconds and peak RSS in bytes of one run (of the largest process for a shell)."""
-    started = time.perf_counter()
-    argv = ["bash", "-o", "pipefail", "-c", command] if shell else command
-    # Users' Pythons cache bytecode; a machine that disables it would time the compiler.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {command}")
-    return elapsed, usage.ru_maxrss * 1024
 
 
 def main() -> None:
@@ -76,11 +51,11 @@ def main() -> None:
                    "--api-key", "k", "-o", "vibeimg.png", "--force", "--no-sidecar", "-q"]
         idle = ["vibeimg", "generate", "noise", "--size", "3840x2160", "--dry-run",
                 "--api-key", "k", "-q"]
-        run_measured(curl, work, shell=True)  # warm up both paths
+        run_measured(curl, work)  # warm up both paths
         run_measured(vibeimg, work)
         curl_times, vib_times, peaks = [], [], []
         for _ in range(args.runs):
-            curl_times.append(run_measured(curl, work, shell=True)[0])
+            curl_times.append(run_measured(curl, work)[0])
             elapsed, peak = run_measured(vibeimg, work)
             vib_times.append(elapsed)
             peaks.append(peak)

@@ -17,14 +17,14 @@ memory of the vibeimg process against the payload (also above an idle run).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchlib import noise_png, run_measured
 
 TIME_TARGET = 1.5
 MEMORY_TARGET = 5.0
@@ -76,29 +76,6 @@ def best(f):
 raw(); ours()
 print(best(raw), best(ours))
 """
-
-
-def noise_png(path: Path) -> int:
-    """Made in a child process: a forked child's peak RSS starts at its parent's."""
-    code = (
-        "import os, sys; from PIL import Image; "
-        "Image.frombytes('RGB', (3840, 2160), os.urandom(3840 * 2160 * 3))"
-        ".save(sys.argv[1], 'PNG', compress_level=1)"
-    )
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
-    return path.stat().st_size
-
-
-def run_measured(command: list[str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS in bytes of one process."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {command}")
-    return elapsed, usage.ru_maxrss * 1024
 
 
 def main() -> None:

@@ -1,0 +1,42 @@
+"""What the benchmark scripts share: a 4K noise image and measured child processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def bench_env() -> dict[str, str]:
+    """Users' Pythons cache bytecode; a machine that disables it would time the compiler."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def noise_png(path: Path) -> int:
+    """A 3840x2160 noise PNG (about 25 MB); its size in bytes.
+
+    Made in a child process: a forked child's peak RSS starts at its parent's, so the
+    measuring process must stay small.
+    """
+    code = (
+        "import os, sys; from PIL import Image; "
+        "Image.frombytes('RGB', (3840, 2160), os.urandom(3840 * 2160 * 3))"
+        ".save(sys.argv[1], 'PNG', compress_level=1)"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+    return path.stat().st_size
+
+
+def run_measured(command: list[str] | str, cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS in bytes of one run; a string runs as a bash pipeline
+    (its peak is that of its largest process)."""
+    argv = ["bash", "-o", "pipefail", "-c", command] if isinstance(command, str) else command
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, env=bench_env())
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"command failed: {command}")
+    return elapsed, usage.ru_maxrss * 1024
