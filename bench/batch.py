@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import bench_env
 
 TARGET = 1.15
 
@@ -84,7 +85,7 @@ def run_batch(url: str, work: Path, prompts: Path, out: str, concurrency: int) -
         float, dict[str, object]]:
     """Wall seconds of one `vibeimg batch` process, and its summary."""
     shutil.rmtree(work / out, ignore_errors=True)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = bench_env()
     started = time.perf_counter()
     result = subprocess.run(
         ["vibeimg", "batch", str(prompts), "--base-url", url, "--api-key", "k", "-d", out,

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import bench_env
 from PIL import Image, ImageDraw
 
 TARGET = 1.0
@@ -65,7 +66,7 @@ def drawn_mask(size: tuple[int, int], seed: int = 0) -> Image.Image:
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one run."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = bench_env()
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(process.pid, 0)

@@ -7,19 +7,19 @@ Prints the median wall time of each command over N runs and their ratio.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 
+from benchlib import bench_env
+
 TARGET = 1.3
 
 
 def median_seconds(command: list[str], runs: int) -> float:
-    # Users' Pythons cache bytecode; a machine that disables it would time the compiler.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = bench_env()
     subprocess.run(command, capture_output=True, check=True, env=env)  # warm caches
     samples = []
     for _ in range(runs):
