@@ -17,7 +17,7 @@ def test_verbose_traces_each_request_and_response(cli, emulator, tmp_path: Path)
     assert result.exit_code == 0
     assert result.stdout == "a-fox.png\n"
     request_id = emulator.api_requests()[0].request_id
-    assert re.search(rf"-> POST {re.escape(emulator.base_url)}/images/generations \(\d+ B\)",
+    assert re.search(rf"-> POST {re.escape(emulator.base_url)}/images/generations \(\d+ bytes\)",
                      result.stderr)
     assert re.search(r"<- 200 after [\d.]+ s, application/json, [\d.]+ kB "
                      rf"\[request id {request_id}\]", result.stderr)

@@ -30,6 +30,7 @@ from vibeimg.errors import (
     VibeimgError,
     status_error,
 )
+from vibeimg.units import human_bytes
 
 RETRY_STATUSES = frozenset({429, 503})
 UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
@@ -41,15 +42,6 @@ UNKNOWN_OUTCOME = "outcome unknown, not retried: the gateway may have made and b
 Trace = Callable[[str], None]
 #: Told of each retry before its wait: the error and the seconds about to be waited.
 OnRetry = Callable[[VibeimgError, float], None]
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -122,7 +114,7 @@ class GatewayResponse:
                 received += len(chunk)
                 yield chunk
             if self.trace is not None:
-                self.trace(f"   received {_human_bytes(received)} in {self.elapsed:.2f} s"
+                self.trace(f"   received {human_bytes(received)} in {self.elapsed:.2f} s"
                            f" [request id {self.request_id or '-'}]")
         except httpx.TimeoutException as exc:
             raise NetworkError(
@@ -223,7 +215,7 @@ class GatewayClient:
             )
             size = request.headers.get("content-length")
             self.trace(
-                f"-> {method} {request.url} ({_human_bytes(int(size)) if size else 'streamed'})"
+                f"-> {method} {request.url} ({human_bytes(int(size)) if size else 'streamed'})"
             )
             started = time.monotonic()
             try:
@@ -278,7 +270,7 @@ class GatewayClient:
         kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
         self.trace(
             f"<- {response.status_code} after {time.monotonic() - started:.2f} s, {kind}, "
-            f"{_human_bytes(int(length)) if length and length.isdigit() else 'streamed'}"
+            f"{human_bytes(int(length)) if length and length.isdigit() else 'streamed'}"
             f" [request id {request_id or '-'}]"
         )
         if response.is_success:

@@ -27,7 +27,6 @@ from vibeimg.imagefile import (
     STDIN,
     SourceFile,
     decode_image,
-    human_bytes,
     read_source,
 )
 from vibeimg.images import EXTENSIONS, slugify, sniff_format
@@ -41,6 +40,7 @@ from vibeimg.masks import (
     warning_for,
 )
 from vibeimg.params import ImageOptions, check_prompt
+from vibeimg.units import human_bytes
 
 if TYPE_CHECKING:
     from PIL import Image

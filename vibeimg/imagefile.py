@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from vibeimg.errors import UsageError
+from vibeimg.units import human_bytes
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -27,14 +28,6 @@ MAX_INPUT_BYTES = 50_000_000
 #: More pixels than this is a decompression bomb (Pillow's own default threshold).
 MAX_INPUT_PIXELS = 89_478_485
 STDIN = "-"
-
-
-def human_bytes(n: int) -> str:
-    if n < 1000:
-        return f"{n} bytes"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f} kB"
-    return f"{n / 1_000_000:.1f} MB"
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,13 @@ from vibeimg.chatrequest import ChatStreamRequest
 from vibeimg.chatresult import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
 from vibeimg.stream import StreamEvent
 from vibeimg.ui import Reporter
+from vibeimg.units import human_bytes
 
 PROGRESS_MODES = ("auto", "live", "plain", "jsonl", "off")
 HEARTBEAT_EVERY = 15.0  # seconds between "still working" lines in plain mode
 PHASE_WORDS = {"queued": "queued", "in_progress": "in progress", "generating": "generating",
                "receiving": "receiving", "completed": "generated", "saved": "saved",
                "failed": "failed"}
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
 
 
 def saved_line(image: StreamedImage) -> str:
@@ -203,12 +200,12 @@ class LiveProgress(Progress):
                  if self.last_keepalive is not None else "no keepalive yet")
         header = Text.assemble(
             (f"{self.request.model} → gpt-image-2  ", "bold"),
-            f"{now - self.started:.0f} s  ", heart, heard, f"  {_mb(self.bytes)} received",
+            f"{now - self.started:.0f} s  ", heart, heard, f"  {human_bytes(self.bytes)} received",
         )
         table = Table.grid(padding=(0, 2))
         for call in list(self.calls):
             end = call.image.generation_seconds if call.image else now - call.started
-            detail = (_mb(call.receiving_bytes) if call.phase == "receiving" and
+            detail = (human_bytes(call.receiving_bytes) if call.phase == "receiving" and
                       call.receiving_bytes else str(call.image.path) if call.image else "")
             style = {"saved": "green", "failed": "red"}.get(call.phase, "cyan")
             table.add_row(f"image {call.index}", call.item_id[:16],
