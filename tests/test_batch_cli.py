@@ -171,6 +171,41 @@ def test_a_deleted_image_is_made_again(cli, emulator, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "0002-a-heron.png").is_file()
 
 
+def forget_items(out: Path, *prompts: str) -> None:
+    """Drop these items' manifest lines, as if the run had been killed before writing them."""
+    manifest = out / "vibeimg-manifest.jsonl"
+    kept = [line for line in manifest.read_text(encoding="utf-8").splitlines()
+            if json.loads(line).get("prompt") not in prompts]
+    manifest.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def test_a_run_killed_while_saving_is_finished_without_paying_twice(
+        cli, emulator, tmp_path: Path) -> None:
+    """Killed with the sidecar written and the image still pending: the rerun moves the
+    image into place and records it; with no pending image, the stale sidecar goes and
+    the remade image keeps its name."""
+    (tmp_path / "p.txt").write_text("a fox\na heron\na cat\n", encoding="utf-8")
+    assert cli("batch", "p.txt", "-d", "out", "--quality", "low").exit_code == 0
+    out = tmp_path / "out"
+    heron = (out / "0002-a-heron.png").read_bytes()
+    (out / "0002-a-heron.png").rename(out / ".vibeimg-0002-a-heron.png.part")
+    (out / "0003-a-cat.png").unlink()
+    forget_items(out, "a heron", "a cat")
+
+    result = cli("batch", "p.txt", "-d", "out", "--quality", "low")
+    assert result.exit_code == 0, result.stderr
+    assert prompts_sent(emulator) == ["a cat", "a cat", "a fox", "a heron"]
+    assert (out / "0002-a-heron.png").read_bytes() == heron
+    assert sorted(p.name for p in out.iterdir() if p.name != "vibeimg-manifest.jsonl") == [
+        ".vibeimg-batch.lock", "0001-a-fox.json", "0001-a-fox.png", "0002-a-heron.json",
+        "0002-a-heron.png", "0003-a-cat.json", "0003-a-cat.png"]
+    summary = json.loads(result.stdout)
+    assert (summary["skipped"], summary["done"]) == (2, 1)
+    again = cli("batch", "p.txt", "-d", "out", "--quality", "low")
+    assert json.loads(again.stdout)["skipped"] == 3  # the recovered heron is now on record
+    assert len(emulator.api_requests()) == 4
+
+
 def test_shards_cover_every_item_exactly_once(cli, emulator, tmp_path: Path) -> None:
     """Shards 1/3, 2/3 and 3/3 send disjoint sets whose union is the whole file."""
     prompts = [f"scene {i}" for i in range(12)]

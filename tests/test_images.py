@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from vibeimg.errors import BadResponseError, UsageError
-from vibeimg.images import AtomicFile, NamePlan, commit_image, slugify, sniff_format
+from vibeimg.images import (
+    AtomicFile,
+    NamePlan,
+    commit_image,
+    pending_path,
+    slugify,
+    sniff_format,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
 
@@ -66,10 +74,58 @@ def test_commit_picks_a_free_name_and_keeps_existing_files(tmp_path: Path) -> No
     plan = NamePlan.build(None, tmp_path, count=1)
     tmp = AtomicFile(tmp_path)
     tmp.write(PNG)
-    path, fmt = commit_image(tmp, plan, {"slug": "fox"}, sidecar=True)
+    path, fmt, side = commit_image(tmp, plan, {"slug": "fox"}, sidecar=record)
     assert path == tmp_path / "fox-3.png" and fmt == "png"
+    assert side == tmp_path / "fox-3.json"
+    assert json.loads(side.read_text()) == {"file": "fox-3.png", "format": "png"}
     assert (tmp_path / "fox.png").read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox-2.json", "fox-3.png", "fox.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fox-2.json", "fox-3.json", "fox-3.png", "fox.png"]
+
+
+def record(path: Path, fmt: str) -> dict[str, str]:
+    return {"file": path.name, "format": fmt}
+
+
+def test_the_sidecar_lands_before_the_image(tmp_path: Path) -> None:
+    """While the sidecar is written the whole image waits under its pending name."""
+    plan = NamePlan.build(None, tmp_path, count=1)
+    seen: list[list[str]] = []
+
+    def watching(path: Path, fmt: str) -> dict[str, str]:
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        return record(path, fmt)
+
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(PNG)
+        path, _, _ = commit_image(tmp, plan, {"slug": "fox"}, sidecar=watching)
+    assert seen == [[pending_path(path).name]] == [[".vibeimg-fox.png.part"]]
+    assert path.read_bytes() == PNG
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox.json", "fox.png"]
+
+
+def test_without_sidecar_only_the_image_is_written(tmp_path: Path) -> None:
+    """``--no-sidecar``: an existing sidecar of the same name does not move the image."""
+    (tmp_path / "fox.json").write_text("{}")
+    plan = NamePlan.build(None, tmp_path, count=1)
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(PNG)
+        assert commit_image(tmp, plan, {"slug": "fox"}, sidecar=None) == (
+            tmp_path / "fox.png", "png", None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox.json", "fox.png"]
+
+
+def test_force_replaces_the_image_and_its_sidecar(tmp_path: Path) -> None:
+    """``--force`` writes over both files of the name, leaving no temporary file."""
+    (tmp_path / "fox.png").write_bytes(b"old")
+    (tmp_path / "fox.json").write_text("{}")
+    plan = NamePlan.build(None, tmp_path, count=1, force=True)
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(PNG)
+        commit_image(tmp, plan, {"slug": "fox"}, sidecar=record)
+    assert (tmp_path / "fox.png").read_bytes() == PNG
+    assert json.loads((tmp_path / "fox.json").read_text())["format"] == "png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox.json", "fox.png"]
 
 
 def test_commit_refuses_bytes_that_are_not_an_image(tmp_path: Path) -> None:
@@ -77,7 +133,7 @@ def test_commit_refuses_bytes_that_are_not_an_image(tmp_path: Path) -> None:
     plan = NamePlan.build(None, tmp_path, count=1)
     with pytest.raises(BadResponseError), AtomicFile(tmp_path) as tmp:
         tmp.write(b"<html>oops</html>")
-        commit_image(tmp, plan, {"slug": "x"}, sidecar=True)
+        commit_image(tmp, plan, {"slug": "x"}, sidecar=record)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -22,7 +22,7 @@ from vibeimg import __version__
 from vibeimg.client import GatewayClient, GatewayResponse
 from vibeimg.errors import BadResponseError, NetworkError, VibeimgError
 from vibeimg.imagejson import ImageJsonDecoder
-from vibeimg.images import AtomicFile, NamePlan, commit_image, sniff_format, write_sidecar
+from vibeimg.images import AtomicFile, NamePlan, commit_image, sniff_format
 from vibeimg.params import ImageOptions
 from vibeimg.pricing import estimate_cost, parse_size_text
 
@@ -166,16 +166,28 @@ def fetch_image(
             "quality": quality or request.options.quality,
             "size": size_text or request.options.size_text,
         }
+        saved = SavedImage(
+            index=index, path=None, sidecar=None, format="", bytes=0, size=size_text,
+            quality=quality, request_id=request_id, elapsed=elapsed,
+            estimated_cost_usd=cost, usage=usage,
+            revised_prompt=revised if isinstance(revised, str) else None,
+        )
         if tmp is not None and plan is not None:
+            saved.bytes = tmp.size
+
+            def record(path: Path, fmt: str) -> dict[str, Any]:
+                saved.path, saved.format = path, fmt
+                return _sidecar_record(request, saved, meta)
+
             try:
-                path, fmt = commit_image(tmp, plan, fields, sidecar=sidecar)
+                saved.path, saved.format, saved.sidecar = commit_image(
+                    tmp, plan, fields, sidecar=record if sidecar else None)
             except BadResponseError as exc:
                 exc.request_id = request_id
                 raise
-            nbytes = tmp.size
         else:
-            fmt = sniff_format(bytes(buffer[:16])) or ""
-            if not fmt:
+            saved.format = sniff_format(bytes(buffer[:16])) or ""
+            if not saved.format:
                 raise BadResponseError(
                     f"the gateway sent {len(buffer)} bytes that are not an image",
                     request_id=request_id,
@@ -183,19 +195,11 @@ def fetch_image(
             assert stdout is not None
             stdout.write(buffer)
             stdout.flush()
-            path, nbytes = None, len(buffer)
+            saved.bytes = len(buffer)
     except BaseException:
         if tmp is not None:
             tmp.discard()
         raise
-    saved = SavedImage(
-        index=index, path=path, sidecar=None, format=fmt, bytes=nbytes, size=size_text,
-        quality=quality, request_id=request_id, elapsed=elapsed,
-        estimated_cost_usd=cost, usage=usage,
-        revised_prompt=revised if isinstance(revised, str) else None,
-    )
-    if path is not None and sidecar:
-        saved.sidecar = write_sidecar(path, _sidecar_record(request, saved, meta))
     return saved
 
 

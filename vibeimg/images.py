@@ -15,6 +15,7 @@ import re
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -103,25 +104,33 @@ class AtomicFile:
         self._file.write(data)
         self.size += len(data)
 
+    def rename(self, destination: Path) -> None:
+        """Give the finished file another temporary name, never taking one in use."""
+        self._file.close()
+        self._link(destination)
+        self.temp_path = destination
+
     def commit(self, destination: Path, *, overwrite: bool) -> Path:
         """Move the finished file to ``destination``; refuse to replace unless asked."""
         self._file.close()
-        self._forget()
         if overwrite:
             os.replace(self.temp_path, destination)
-            return destination
+        else:
+            self._link(destination)
+        self._forget()
+        return destination
+
+    def _link(self, destination: Path) -> None:
+        """Move the file to a name nobody has; FileExistsError if it is taken."""
         try:
             # link() fails if the name exists: no window for a race with another writer.
             os.link(self.temp_path, destination)
         except OSError as exc:
-            if exc.errno == errno.EEXIST:
+            if exc.errno == errno.EEXIST or destination.exists():
                 raise FileExistsError(destination) from exc
-            if destination.exists():  # a filesystem without hard links
-                raise FileExistsError(destination) from exc
-            os.replace(self.temp_path, destination)
+            os.replace(self.temp_path, destination)  # a filesystem without hard links
         else:
             self.temp_path.unlink()
-        return destination
 
     def discard(self) -> None:
         """Remove the temporary file (after a failure)."""
@@ -218,13 +227,26 @@ def sidecar_path(image: Path) -> Path:
     return image.with_suffix(".json")
 
 
+SidecarRecord = Callable[[Path, str], dict[str, Any]]
+
+
+def pending_path(image: Path) -> Path:
+    """Where an image waits while its sidecar is written: ``.vibeimg-otter.png.part``."""
+    return image.with_name(f".vibeimg-{image.name}.part")
+
+
 def commit_image(
-    tmp: AtomicFile, plan: NamePlan, fields: dict[str, Any], *, sidecar: bool
-) -> tuple[Path, str]:
+    tmp: AtomicFile, plan: NamePlan, fields: dict[str, Any], *,
+    sidecar: SidecarRecord | None,
+) -> tuple[Path, str, Path | None]:
     """Name the finished temporary image after its real format and move it into place.
 
-    Returns the final path and the format. A name already taken (by the image or its
-    sidecar) gets ``-2``, ``-3``... unless ``--force``.
+    ``sidecar(path, format)`` makes the sidecar's record; the sidecar is written first,
+    while the image waits under its :func:`pending_path`, so a run killed in between
+    leaves a sidecar and the whole image (which ``batch`` puts in place on its rerun),
+    never an image nobody can tell was finished. Returns the image path, its format and
+    the sidecar path. A name already taken (by an image or a sidecar) gets ``-2``,
+    ``-3``... unless ``--force``.
     """
     fmt = sniff_format(tmp.head)
     if fmt is None:
@@ -237,13 +259,29 @@ def commit_image(
     attempt = 1
     while True:
         candidate = plan.directory / (name if attempt == 1 else f"{stem}-{attempt}{ext}")
-        taken = sidecar and sidecar_path(candidate).exists() and not plan.force
-        if not taken:
-            try:
-                return tmp.commit(candidate, overwrite=plan.force), fmt
-            except FileExistsError:
-                pass
         attempt += 1
+        if sidecar is None:
+            with contextlib.suppress(FileExistsError):
+                return tmp.commit(candidate, overwrite=plan.force), fmt, None
+            continue
+        if not plan.force and (candidate.exists() or sidecar_path(candidate).exists()):
+            continue
+        with contextlib.suppress(FileExistsError):
+            return _commit_with_sidecar(tmp, candidate, fmt, sidecar, plan.force)
+
+
+def _commit_with_sidecar(
+    tmp: AtomicFile, image: Path, fmt: str, sidecar: SidecarRecord, force: bool
+) -> tuple[Path, str, Path]:
+    """Image to its pending name, sidecar into place, then the image into place."""
+    tmp.rename(pending_path(image))
+    side = write_sidecar(image, sidecar(image, fmt), overwrite=force)
+    try:
+        tmp.commit(image, overwrite=force)
+    except FileExistsError:  # somebody took the name meanwhile: give the sidecar up too
+        side.unlink()
+        raise
+    return image, fmt, side
 
 
 def write_sidecar(image: Path, record: dict[str, Any], *, overwrite: bool = True) -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from vibeimg import __version__
@@ -199,21 +200,26 @@ class _Run:
         fields = {"slug": self.slug, "n": call.index, "model": DEFAULT_MODEL,
                   "quality": quality, "size": call.size or self.request.options.size_text}
         temp, call.temp = call.temp, None
-        try:
-            path, fmt = commit_image(temp, self.plan, fields, sidecar=self.sidecar)
-        except BaseException:
-            temp.discard()
-            raise
         now = time.monotonic()
-        call.image = StreamedImage(
-            index=call.index, item_id=call.item_id, path=path, format=fmt, bytes=temp.size,
+        image = StreamedImage(
+            index=call.index, item_id=call.item_id, path=Path(), format="", bytes=temp.size,
             size=call.size, quality=call.quality, revised_prompt=event.revised_prompt,
             elapsed=now - self.started, generation_seconds=now - call.started,
             estimated_cost_usd=estimate_cost(size, quality),
         )
+
+        def record(path: Path, fmt: str) -> dict[str, Any]:
+            image.path, image.format = path, fmt
+            return self.sidecar_record(image)
+
+        try:
+            image.path, image.format, image.sidecar = commit_image(
+                temp, self.plan, fields, sidecar=record if self.sidecar else None)
+        except BaseException:
+            temp.discard()
+            raise
+        call.image = image
         call.phase = "saved"
-        if self.sidecar:
-            call.image.sidecar = write_sidecar(path, self.sidecar_record(call.image))
         self.listener.call_changed(call)
         self.listener.saved(call.image)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,7 @@ class BatchPlan:
     skipped_manifest_lines: int = 0
     orphans: list[Path] = field(default_factory=list)  # sidecars of deleted images
     recovered: list[Record] = field(default_factory=list)  # saved, but not yet recorded
+    waiting: list[tuple[Path, Path]] = field(default_factory=list)  # recovered, to move
 
     @property
     def to_send(self) -> list[BatchItem]:
@@ -70,6 +73,16 @@ class BatchPlan:
     @property
     def manifest_path(self) -> Path:
         return self.out_dir / manifest_name(str(self.shard) if self.shard else None)
+
+    def settle(self) -> None:
+        """Finish what a killed run left half-way, before anything is sent or cleaned:
+        move its waiting images into place and remove the sidecars of deleted images."""
+        for pending, image in self.waiting:
+            if not image.exists():
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(pending, image)
+        for orphan in self.orphans:
+            orphan.unlink(missing_ok=True)
 
     def check_max_cost(self, max_cost: float | None) -> None:
         """Refuse to start a batch estimated above ``--max-cost``."""
@@ -118,10 +131,10 @@ def make_plan(items: list[BatchItem], *, out_dir: Path, shard: Shard | None) -> 
     done = {key: record for key, record in completed(records, out_dir).items() if key in keys}
     # Images a killed run saved but could not record yet are done too: no paying twice.
     redo = [item for item in selected if item.key not in done]
-    recovered = unrecorded_images(redo, out_dir, records, shard=str(shard) if shard else None)
-    done.update(recovered)
-    orphans = orphan_sidecars(records, out_dir, keys - done.keys())
+    leftovers = unrecorded_images(redo, out_dir, records, shard=str(shard) if shard else None)
+    done.update(leftovers.done)
+    orphans = orphan_sidecars(records, out_dir, keys - done.keys()) + leftovers.stale
     return BatchPlan(items=items, selected=selected, done=done, shard=shard, out_dir=out_dir,
                      skipped_manifest_lines=skipped, orphans=orphans,
-                     recovered=list(recovered.values()))
+                     recovered=list(leftovers.done.values()), waiting=leftovers.waiting)
 

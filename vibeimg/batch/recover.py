@@ -2,8 +2,10 @@
 
 A run killed between saving an image and recording it in the manifest leaves an
 image whose sidecar names its batch key: that item is done, and is recorded now
-instead of being paid for again. An image deleted by hand leaves its sidecar behind,
-which would push the remade image to a ``-2`` name: that sidecar is removed.
+instead of being paid for again. Killed between writing the sidecar and moving the
+image into place, it leaves the whole image under its pending name: it is moved into
+place and recorded the same way. A sidecar with neither, or one whose image was
+deleted by hand, would push the remade image to a ``-2`` name: it is removed.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, file_sha256, item_records
-from vibeimg.images import NamePlan, sniff_format
+from vibeimg.images import NamePlan, pending_path, sniff_format
 
 
 def _read_sidecar(path: Path) -> dict[str, Any] | None:
@@ -33,16 +36,25 @@ def _batch_key(sidecar: dict[str, Any]) -> str | None:
     return key if isinstance(key, str) else None
 
 
+@dataclass
+class Leftovers:
+    """What a killed run left for the items about to be sent."""
+
+    done: dict[str, Record] = field(default_factory=dict)  # key -> record of a saved image
+    waiting: list[tuple[Path, Path]] = field(default_factory=list)  # (pending, its place)
+    stale: list[Path] = field(default_factory=list)  # sidecars of images that never landed
+
+
 def unrecorded_images(
     items: Iterable[BatchItem], out_dir: Path, records: list[Record], *, shard: str | None
-) -> dict[str, Record]:
-    """Items saved (image and sidecar) but missing from every manifest: key -> record."""
+) -> Leftovers:
+    """Items saved (sidecar, and image or pending image) but missing from every manifest."""
     wanted = {item.key: item for item in items}
+    found = Leftovers()
     if not wanted:
-        return {}
+        return found
     known = {str(r.get("sidecar")) for r in item_records(records)}
     folders = {NamePlan.build(i.name, out_dir, count=i.count).directory for i in wanted.values()}
-    found: dict[str, Record] = {}
     for folder in sorted(folders):
         if not folder.is_dir():
             continue
@@ -52,20 +64,34 @@ def unrecorded_images(
                 continue
             sidecar = _read_sidecar(sidecar_path)
             key = _batch_key(sidecar) if sidecar else None
-            if sidecar is None or key not in wanted or key in found:
+            if sidecar is None or key not in wanted or key in found.done:
                 continue
             image = folder / str(sidecar.get("file"))
-            if not image.is_file() or image.stat().st_size != sidecar.get("bytes"):
-                continue
-            with image.open("rb") as file:
-                if sniff_format(file.read(16)) is None:
-                    continue
-            found[key] = _record(wanted[key], sidecar, image, sidecar_path, out_dir, shard)
+            if _whole_image(image, sidecar):
+                found.done[key] = _record(wanted[key], sidecar, image, image, sidecar_path,
+                                          out_dir, shard)
+            elif not image.exists() and _whole_image(pending_path(image), sidecar):
+                found.done[key] = _record(wanted[key], sidecar, pending_path(image), image,
+                                          sidecar_path, out_dir, shard)
+                found.waiting.append((pending_path(image), image))
+            elif not image.exists():
+                found.stale.append(sidecar_path)
     return found
 
 
-def _record(item: BatchItem, sidecar: dict[str, Any], image: Path, sidecar_path: Path,
-            out_dir: Path, shard: str | None) -> Record:
+def _whole_image(path: Path, sidecar: dict[str, Any]) -> bool:
+    """The file is there, of the size the sidecar says, and starts like an image."""
+    try:
+        if not path.is_file() or path.stat().st_size != sidecar.get("bytes"):
+            return False
+        with path.open("rb") as file:
+            return sniff_format(file.read(16)) is not None
+    except OSError:
+        return False
+
+
+def _record(item: BatchItem, sidecar: dict[str, Any], source: Path, image: Path,
+            sidecar_path: Path, out_dir: Path, shard: str | None) -> Record:
     return {
         "type": "item", "v": 1, "key": item.key, "line": item.line, "index": item.index,
         "kind": item.kind, "prompt": item.prompt, "shard": shard, "status": "ok",
@@ -74,7 +100,7 @@ def _record(item: BatchItem, sidecar: dict[str, Any], image: Path, sidecar_path:
         "inputs": [str(p) for p in item.images] + ([str(item.mask)] if item.mask else []),
         "path": os.path.relpath(image, out_dir),
         "sidecar": os.path.relpath(sidecar_path, out_dir),
-        "sha256": file_sha256(image), "bytes": sidecar.get("bytes"),
+        "sha256": file_sha256(source), "bytes": sidecar.get("bytes"),
         "format": sidecar.get("format"), "size": sidecar.get("size"),
         "quality": sidecar.get("quality"), "request_id": sidecar.get("request_id"),
         "elapsed_seconds": sidecar.get("elapsed_seconds"),

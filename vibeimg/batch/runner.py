@@ -168,11 +168,10 @@ class BatchRunner:
             ensure_output_dir(folder)
         self._started = time.monotonic()
         interrupted = False
+        self.plan.settle()
         with FolderLock(self.plan.out_dir, folders) as lock, \
                 ManifestWriter(self.plan.manifest_path) as manifest:
             self._manifest = manifest
-            for orphan in self.plan.orphans:
-                orphan.unlink(missing_ok=True)
             manifest.append(plan_record(self.plan))
             for record in self.plan.recovered:
                 manifest.append(record)
@@ -322,6 +321,7 @@ def nothing_to_send(plan: BatchPlan, *, concurrency: int) -> BatchResult:
 
     The run is still recorded, so that a merge knows this shard ran (even empty)."""
     ensure_output_dir(plan.out_dir)
+    plan.settle()
     with ManifestWriter(plan.manifest_path) as manifest:
         manifest.append(plan_record(plan))
         for record in plan.recovered:
