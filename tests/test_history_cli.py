@@ -119,6 +119,41 @@ def test_locked_database_warns_and_saves_the_image(
     assert len(_entries()) == 1
 
 
+def test_batch_items_are_recorded_one_row_each(cli, emulator, tmp_path: Path) -> None:
+    """Each finished item is a row of its own, with its batch key and absolute path."""
+    (tmp_path / "p.txt").write_text("a fox\na heron\na cat\n", encoding="utf-8")
+    result = cli("batch", "p.txt", "-d", "out", "--quality", "low", "-c", "3")
+    assert result.exit_code == 0, result.stderr
+    entries = _entries()
+    assert sorted(e.prompt for e in entries) == ["a cat", "a fox", "a heron"]
+    manifest = {o["prompt"]: o for o in json.loads(result.stdout)["outcomes"]}
+    for entry in entries:
+        assert entry.command == "batch" and entry.outcome == "ok"
+        assert entry.parameters["batch_key"] == manifest[entry.prompt]["key"]
+        assert entry.outputs == [str(tmp_path / manifest[entry.prompt]["path"])]
+    assert {e.request_ids[0] for e in entries} == {r.request_id for r in emulator.api_requests()}
+
+
+def test_a_locked_database_costs_a_batch_one_warning(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every item of the batch is saved; the history's trouble is told once, not per item."""
+    monkeypatch.setattr(history, "LOCK_TIMEOUT", 0.05)
+    cli("generate", "a fox", *SMALL)
+    (tmp_path / "p.txt").write_text("a fox\na heron\na cat\n", encoding="utf-8")
+    holder = sqlite3.connect(database_path())
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = cli("batch", "p.txt", "-d", "out", "--quality", "low")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == 0, result.stderr
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3
+    assert result.stderr.count("warning: not recorded in the history") == 1
+    assert len(_entries()) == 1
+
+
 def test_corrupt_database_warns_and_saves_the_image(cli, tmp_path: Path) -> None:
     """A damaged history costs a warning when generating; 'history' says how to start over."""
     database_path().parent.mkdir(parents=True)

@@ -197,12 +197,18 @@ class History:
         with self._errors("open"):
             if self.create:
                 _prepare_file(self.path)
-            self._conn = sqlite3.connect(self.path, timeout=self.timeout)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.executescript(_SCHEMA)
-            self.fts = fts5_ready(self._conn)
-            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self._conn.commit()
+            conn = sqlite3.connect(self.path, timeout=self.timeout)
+            conn.row_factory = sqlite3.Row
+            self._conn = conn
+            if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                # Set up already: skip the schema script and its write to the file.
+                self.fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs_fts'"
+                                        ).fetchone() is not None
+            else:
+                conn.executescript(_SCHEMA)
+                self.fts = fts5_ready(conn)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.commit()
         return self._conn
 
     def add(self, entry: Entry) -> int:

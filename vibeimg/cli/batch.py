@@ -208,14 +208,15 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
     from vibeimg.batch.summary import raise_for_result, summarize  # noqa: PLC0415
     from vibeimg.cli.batchview import BatchView  # noqa: PLC0415
     from vibeimg.cli.common import session  # noqa: PLC0415
-    from vibeimg.cli.recording import record_batch_item  # noqa: PLC0415
+    from vibeimg.cli.recording import BackgroundRecorder, batch_item_fields  # noqa: PLC0415
 
     view = BatchView(reporter, interval=progress_every)
+    recorder = BackgroundRecorder(reporter, history)
 
     def finished(outcome: Any) -> None:
         view.event(outcome)
-        record_batch_item(reporter, history, outcome, out_dir=plan.out_dir,
-                          offline=connection.offline)
+        recorder.add(batch_item_fields(outcome, out_dir=plan.out_dir,
+                                       offline=connection.offline))
 
     view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
                cost=plan.estimated_cost, shard=str(plan.shard) if plan.shard else None)
@@ -230,6 +231,7 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
                 result = runner.run()
             finally:
                 view.close()
+                recorder.close()
         if result.cleaned:
             reporter.trace(f"removed {len(result.cleaned)} temporary file(s) of an earlier run")
     view.finish(result)

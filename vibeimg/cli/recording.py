@@ -4,12 +4,14 @@
 :class:`vibeimg.history.Entry`. A locked or damaged database becomes a warning: the
 images are saved whatever happens to the history. Commands built on
 ``run_image_requests`` (generate, edit) are recorded there; a command with its own
-loop (a stream, a batch item) calls ``record_run`` once per run, after saving, with
-``enabled`` from its ``--history/--no-history`` option (``options.History``).
+loop (a stream) calls ``record_run`` once per run, after saving, with ``enabled`` from
+its ``--history/--no-history`` option (``options.History``); a batch hands its items
+to a :class:`BackgroundRecorder`.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from typing import Any
 
@@ -142,28 +144,79 @@ def record_chat_run(
     )
 
 
-def record_batch_item(reporter: Reporter, enabled: bool, outcome: Any, *, out_dir: Any,
-                      offline: bool) -> int | None:
-    """Record one finished batch item (a runner's ItemOutcome, done or failed)."""
-    if not enabled or outcome.status not in ("done", "failed"):
+def batch_item_fields(outcome: Any, *, out_dir: Any, offline: bool) -> dict[str, Any] | None:
+    """The history fields of one finished batch item (a runner's ItemOutcome), or None
+    for an item that was not run."""
+    if outcome.status not in ("done", "failed"):
         return None
     item, record = outcome.item, outcome.record or {}
     path = record.get("path")
-    return record_run(
-        reporter, True,
-        command="batch",
-        prompt=item.prompt,
-        revised_prompt=record.get("revised_prompt"),
-        model=item.options.model,
-        parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
+    return {
+        "command": "batch",
+        "prompt": item.prompt,
+        "revised_prompt": record.get("revised_prompt"),
+        "model": item.options.model,
+        "parameters": {"endpoint": item.endpoint, **(record.get("parameters") or {}),
                     "batch_key": item.key, "line": item.line, "index": item.index,
                     "inputs": record.get("inputs") or []},
-        outputs=[str((out_dir / path).resolve())] if path else [],
-        request_ids=[record["request_id"]] if record.get("request_id") else [],
-        estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0),
-        outcome="ok" if outcome.status == "done" else "failed",
-        error=record.get("error"),
-        offline=offline,
-        images=1 if outcome.status == "done" else 0,
-        elapsed_seconds=record.get("elapsed_seconds"),
-    )
+        "outputs": [str((out_dir / path).resolve())] if path else [],
+        "request_ids": [record["request_id"]] if record.get("request_id") else [],
+        "estimated_cost_usd": float(record.get("estimated_cost_usd") or 0.0),
+        "outcome": "ok" if outcome.status == "done" else "failed",
+        "error": record.get("error"),
+        "offline": offline,
+        "images": 1 if outcome.status == "done" else 0,
+        "elapsed_seconds": record.get("elapsed_seconds"),
+    }
+
+
+class BackgroundRecorder:
+    """Records many runs (a batch's items) from one thread of its own, on one open
+    database, so that no worker waits on SQLite before sending its next request.
+
+    ``close()`` waits for every queued record. A failure is warned about once per
+    distinct message; the images are saved whatever happens to the history.
+    """
+
+    def __init__(self, reporter: Reporter, enabled: bool) -> None:
+        self._reporter = reporter
+        self._enabled = enabled
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._warned: set[str] = set()
+
+    def add(self, fields: dict[str, Any] | None) -> None:
+        if not self._enabled or fields is None:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._write_all, name="vibeimg-history",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(fields)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            self._reporter.warn(f"not recorded in the history: {message}")
+
+    def _write_all(self) -> None:
+        try:
+            from vibeimg import history  # noqa: PLC0415 - sqlite only when recording
+        except ImportError as exc:  # a Python built without sqlite3
+            self._warn(str(exc))
+            while self._queue.get() is not None:
+                pass
+            return
+        with history.History() as database:
+            while (fields := self._queue.get()) is not None:
+                try:
+                    with _WRITING:
+                        database.add(history.Entry(**fields))
+                except history.HistoryError as exc:
+                    self._warn(exc.one_line())
