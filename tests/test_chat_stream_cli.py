@@ -67,7 +67,7 @@ def test_three_images_from_one_prompt(cli, tmp_path: Path) -> None:
     result = cli("chat-stream", THREE, *FAST)
     assert result.exit_code == 0, result.stderr
     names = result.stdout.split()
-    assert names == [f"1-a-red-circle-2-a-blue-square-3-a-green-{i}.png" for i in (1, 2, 3)]
+    assert names == ["a-red-circle-1.png", "a-blue-square-2.png", "a-green-triangle-3.png"]
     revised = [json.loads((tmp_path / n).with_suffix(".json").read_text())["revised_prompt"]
                for n in names]
     assert revised == [revise("a red circle"), revise("a blue square"),

@@ -57,6 +57,20 @@ def test_body_follows_the_gateway_rules() -> None:
     assert set(body) == {"model", "instructions", "input", "stream", "tools"}
 
 
+@pytest.mark.parametrize(("prompt", "items"), [
+    ("Generate 3 images: 1) a red fox 2) a heron, 3) a cat.", ["a red fox", "a heron", "a cat"]),
+    ("Make two images:\n1. A lighthouse at night.\n2. A harbour at noon.",
+     ["A lighthouse at night", "A harbour at noon"]),
+    ("a poster with 3 lines: 1) sale", []),  # one number is no list
+    ("draw 2) a fox 3) a heron", []),  # a list counts from 1
+    ("1) a fox 3) a heron", []),  # ...without gaps
+    ("a 1024x1024 image of 2 cats", []),
+])
+def test_numbered_prompts_name_each_image(prompt: str, items: list[str]) -> None:
+    """Image n is named after the prompt's n-th item, when the prompt numbers them."""
+    assert ChatStreamRequest.build(prompt).image_slug_texts == items
+
+
 def test_slug_text_drops_the_counting_words() -> None:
     """Files are named after what is drawn, not after 'Generate 3 images'."""
     request = ChatStreamRequest.build("Generate 2 images of a red fox")

@@ -36,6 +36,20 @@ _ASKED = re.compile(
 )
 
 
+_NUMBERED = re.compile(r"(?:^|(?<=\s))(\d{1,2})[).:]\s+")
+
+
+def numbered_items(text: str) -> list[str]:
+    """The parts of a numbered list ("1) a fox 2) a heron", or one per line), in order;
+    empty unless it counts 1, 2, 3... from the start."""
+    marks = list(_NUMBERED.finditer(text))
+    if len(marks) < 2 or [int(m.group(1)) for m in marks] != list(range(1, len(marks) + 1)):
+        return []
+    ends = [m.start() for m in marks[1:]] + [len(text)]
+    items = [text[m.end():end].strip(" \t\n;,.") for m, end in zip(marks, ends, strict=True)]
+    return items if all(items) else []
+
+
 def images_asked(prompt: str) -> int:
     """How many images a prompt asks for ("Generate 3 different images: ..."), at least 1."""
     match = _ASKED.search(prompt)
@@ -148,6 +162,12 @@ class ChatStreamRequest:
         match = _ASKED.match(self.prompt.strip())
         rest = self.prompt.strip()[match.end():].lstrip(" :,.-") if match else ""
         return re.sub(r"^of\s+", "", rest) or self.prompt
+
+    @property
+    def image_slug_texts(self) -> list[str]:
+        """One text per image to name its file after, when the prompt numbers its images
+        ("1) a fox 2) a heron"): the model calls the tool once per item, in order."""
+        return numbered_items(self.slug_text)
 
     @property
     def expected_images(self) -> int:

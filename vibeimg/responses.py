@@ -63,18 +63,22 @@ class _Run:
     """The state of one run while its events arrive."""
 
     def __init__(self, request: ChatStreamRequest, plan: NamePlan, sidecar: bool,
-                 listener: ProgressListener, slug: str) -> None:
+                 listener: ProgressListener, slug: str, item_slugs: list[str]) -> None:
         self.request = request
         self.plan = plan
         self.sidecar = sidecar
         self.listener = listener
         self.slug = slug
+        self.item_slugs = item_slugs  # image n's own, when the prompt numbers its images
         self.result = ChatStreamResult(request)
         self.by_id: dict[str, ImageCall] = {}
         self.started = time.monotonic()
         self.mark = 0  # bytes received when the last event ended
         self.failure: StreamFailure | None = None
         self.completed = False
+
+    def slug_of(self, index: int) -> str:
+        return self.item_slugs[index - 1] if index <= len(self.item_slugs) else self.slug
 
     # -- calls -------------------------------------------------------------
     def call(self, item_id: str | None, output_index: int | None) -> ImageCall:
@@ -197,7 +201,7 @@ class _Run:
         call.quality = event.quality or call.quality
         size = parse_size_text(call.size) or self.request.options.size
         quality = call.quality or self.request.options.quality
-        fields = {"slug": self.slug, "n": call.index, "model": DEFAULT_MODEL,
+        fields = {"slug": self.slug_of(call.index), "n": call.index, "model": DEFAULT_MODEL,
                   "quality": quality, "size": call.size or self.request.options.size_text}
         temp, call.temp = call.temp, None
         now = time.monotonic()
@@ -328,11 +332,13 @@ def run_chat_stream(
     connection failed, the answer is not a stream). Once the stream is open it
     returns a result, whose ``error`` says how it ended if not well (failure event,
     truncated stream, Ctrl-C); the images saved before that stay on disk. ``slug``
-    names the files (default: from the prompt); ``record`` receives the raw stream.
+    names the files (default: from the prompt, and image n after the prompt's n-th
+    numbered item when it numbers them); ``record`` receives the raw stream.
     """
+    item_slugs = [slugify(text) for text in request.image_slug_texts] if slug is None else []
     if slug is None:
         slug = slugify(request.slug_text)
-    run = _Run(request, plan, sidecar, listener or ProgressListener(), slug)
+    run = _Run(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
     try:
         with client.open("POST", "responses", json_body=request.body(),
                          headers={"Accept": "text/event-stream"}) as response:
