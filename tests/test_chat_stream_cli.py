@@ -72,7 +72,7 @@ def test_three_images_from_one_prompt(cli, tmp_path: Path) -> None:
                for n in names]
     assert revised == [revise("a red circle"), revise("a blue square"),
                        revise("a green triangle")]
-    assert "3 of 3 image(s) saved" in result.stderr
+    assert "3 of 3 images saved" in result.stderr
 
 
 def test_count_asks_in_the_prompt(cli, emulator, tmp_path: Path) -> None:
@@ -141,12 +141,12 @@ def test_plain_progress_lines_for_logs(make_cli) -> None:
     result = cli("chat-stream", "a fox", *FAST)
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("streaming from gpt-5.5, 1 image(s) asked for [request id req_")
+    assert lines[0].startswith("streaming from gpt-5.5, 1 image asked for [request id req_")
     assert lines[1].startswith("image 1 (ig_") and lines[1].endswith("): queued")
     assert lines[2:5] == ["image 1: in progress", "image 1: generating", "image 1: receiving"]
     assert lines[5].startswith("image 1: saved a-fox.png (1024x1024, ")
     assert lines[5].endswith(revise("a fox"))
-    assert lines[6].startswith("1 of 1 image(s) saved in ")
+    assert lines[6].startswith("1 of 1 image saved in ")
     assert "text model" in lines[6] and "estimated $0.006" in lines[6]
 
 

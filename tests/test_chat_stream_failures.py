@@ -187,7 +187,7 @@ def test_failure_after_two_images_keeps_them(make_cli, tmp_path: Path, fault) ->
     assert document["received"] == 2 and document["requested"] == 3
     assert document["status"] in ("error", "failed", "incomplete")
     assert document["exit_code"] == ExitCode.PARTIAL
-    assert "2 image(s) saved, then:" in result.stderr
+    assert "2 images saved, then:" in result.stderr
     assert files_in(tmp_path) == ["a-blue-square-2.json", "a-blue-square-2.png",
                                   "a-red-circle-1.json", "a-red-circle-1.png"]
 

@@ -53,6 +53,7 @@ from vibeimg.stream import (
     TextDone,
     ensure_event_stream,
 )
+from vibeimg.units import count_of
 
 IMAGE_CALL = "image_generation_call"
 RECEIVING_THRESHOLD = 64 * 1024  # bytes of one unfinished event that mean "receiving"
@@ -300,8 +301,8 @@ class _Run:
                 code="image_missing", request_id=res.request_id)
         if not res.images:
             return cause
-        return PartialFailure(f"{len(res.images)} image(s) saved, then: {cause.one_line()}",
-                              failures=[cause])
+        saved = count_of(len(res.images), "image")
+        return PartialFailure(f"{saved} saved, then: {cause.one_line()}", failures=[cause])
 
     def missing_text(self) -> str:
         parts = [f"image {c.index} ({c.item_id}) was {c.phase.replace('_', ' ')}"
@@ -368,7 +369,7 @@ def run_chat_stream(
             except KeyboardInterrupt:
                 AtomicFile.discard_all()  # images in flight will never be complete
                 error = Interrupted(
-                    f"interrupted: {len(run.result.images)} image(s) saved",
+                    f"interrupted: {count_of(len(run.result.images), 'image')} saved",
                     hint="the saved images are complete")
             run.result.bytes_received = stream.bytes_received
     except KeyboardInterrupt as exc:

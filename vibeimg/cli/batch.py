@@ -16,6 +16,7 @@ from vibeimg.cli.common import Connection, print_json
 from vibeimg.errors import UsageError
 from vibeimg.params import DEFAULT_MODEL
 from vibeimg.ui import Reporter, is_terminal
+from vibeimg.units import count_of
 
 BATCH = "Batch"
 
@@ -179,7 +180,7 @@ def batch(
         reporter.warn(f"{big} is above 2560x1440: the gateway's output is experimental")
     plan = make_plan(items, out_dir=out_dir or Path(), shard=Shard.parse(shard) if shard else None)
     if plan.skipped_manifest_lines:
-        reporter.warn(f"skipped {plan.skipped_manifest_lines} unreadable manifest line(s)")
+        reporter.warn(f"skipped {count_of(plan.skipped_manifest_lines, 'unreadable manifest line')}")
     if dry_run:
         _print_dry_run(plan, connection, max_cost)
         return
@@ -233,7 +234,7 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
                 view.close()
                 recorder.close()
         if result.cleaned:
-            reporter.trace(f"removed {len(result.cleaned)} temporary file(s) of an earlier run")
+            reporter.trace(f"removed {count_of(len(result.cleaned), 'temporary file')} of an earlier run")
     view.finish(result)
     if report is not None:
         _write_report(report, result, plan, source)
@@ -289,7 +290,7 @@ def batch_merge(
     reporter = Reporter(quiet=quiet)
     result = merge_manifests(list(sources), out_dir)
     if result.skipped_lines:
-        reporter.warn(f"skipped {result.skipped_lines} unreadable manifest line(s)")
+        reporter.warn(f"skipped {count_of(result.skipped_lines, 'unreadable manifest line')}")
     for missing in result.missing_shards:
         reporter.warn(f"shard {missing} is missing: its items are not in the merge")
     if report is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from vibeimg.batch.runner import BatchResult, ItemOutcome, Progress
 from vibeimg.ui import Reporter
+from vibeimg.units import count_of
 
 
 def _clock(seconds: float | None) -> str:
@@ -70,8 +71,8 @@ class BatchView:
             self.reporter.error(message)
 
     def interrupted(self, in_flight: int) -> None:
-        message = (f"interrupted: waiting for the {in_flight} request(s) in flight, already "
-                   "sent and billed; press Ctrl-C again to abandon them")
+        message = (f"interrupted: waiting for the {count_of(in_flight, 'request')} in flight, "
+                   "already sent and billed; press Ctrl-C again to abandon them")
         if self._bar is not None:
             self._bar.console.print(message, markup=False)
         else:

@@ -17,7 +17,7 @@ from vibeimg.chatrequest import ChatStreamRequest
 from vibeimg.chatresult import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
 from vibeimg.stream import StreamEvent
 from vibeimg.ui import Reporter
-from vibeimg.units import human_bytes
+from vibeimg.units import count_of, human_bytes
 
 PROGRESS_MODES = ("auto", "live", "plain", "jsonl", "off")
 HEARTBEAT_EVERY = 15.0  # seconds between "still working" lines in plain mode
@@ -34,7 +34,7 @@ def saved_line(image: StreamedImage) -> str:
 
 def summary_line(result: ChatStreamResult) -> str:
     """Images saved, tokens of both models, and the estimated cost."""
-    parts = [f"{len(result.images)} of {result.request.expected_images} image(s) saved in "
+    parts = [f"{len(result.images)} of {count_of(result.request.expected_images, 'image')} saved in "
              f"{result.elapsed:.1f} s"]
     if result.usage:
         parts.append(f"text model {result.usage.get('total_tokens', '?'):,} tokens"
@@ -82,8 +82,9 @@ class PlainProgress(Progress):
         self.reporter.progress(text)
 
     def opened(self, request_id: str | None) -> None:
-        self._line(f"streaming from {self.request.model}, {self.request.expected_images} "
-                   f"image(s) asked for [request id {request_id or '-'}]")
+        asked = count_of(self.request.expected_images, "image")
+        self._line(f"streaming from {self.request.model}, {asked} asked for "
+                   f"[request id {request_id or '-'}]")
 
     def comment(self, count: int) -> None:
         self._heartbeat(count)
