@@ -88,6 +88,27 @@ def mask_key(key: str | None) -> str:
     return f"{prefix}****{key[-4:]}"
 
 
+def mask_url(url: str) -> str:
+    """A URL shown safely: a user name and password in it (a key, perhaps) become ``***``.
+
+    Every base URL that is printed, traced or stored goes through here, so that
+    ``http://user:sk-...@host/v1`` is only ever seen as ``http://***@host/v1``.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if found != -1:
+            end = min(end, found)
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    host = authority.rpartition("@")[2]
+    return f"{scheme}{separator}***@{host}{rest[end:]}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved connection settings, with where each value came from."""
@@ -112,7 +133,7 @@ class Settings:
 
     def __repr__(self) -> str:  # never leak the key through a repr in a traceback
         return (
-            f"Settings(api_key={mask_key(self.api_key)!r}, base_url={self.base_url!r}, "
+            f"Settings(api_key={mask_key(self.api_key)!r}, base_url={mask_url(self.base_url)!r}, "
             f"timeout={self.timeout}, retries={self.retries})"
         )
 
@@ -181,7 +202,7 @@ def load_settings(
     url = str(url).strip()
     if not url.startswith(("http://", "https://")):
         raise UsageError(
-            f"invalid base URL {url!r} ({origins['base_url']})",
+            f"invalid base URL {mask_url(url)!r} ({origins['base_url']})",
             hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}",
         )
     return Settings(
