@@ -27,7 +27,9 @@ from vibeimg.config import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     KEY_ENV,
+    PRIVATE_FOLDER_MODE,
     config_path,
+    make_private_folder,
     mask_key,
     mask_url,
     read_config_file,
@@ -42,7 +44,6 @@ from vibeimg.params import (
     parse_size,
 )
 
-FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -294,10 +295,14 @@ def dumps(table: Mapping[str, Any]) -> str:
 
 
 def secure_folder(folder: Path) -> Path:
-    """Create ``folder`` (and parents) and make it private (0700)."""
+    """Create ``folder`` (and missing parents) 0700, and make the folder itself private.
+
+    Unlike other folders that already exist, the config file's own folder is tightened
+    to 0700 even when it was there before: the file about to be written may hold a key.
+    """
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
-        folder.chmod(FOLDER_MODE)
+        make_private_folder(folder)
+        folder.chmod(PRIVATE_FOLDER_MODE)
     except OSError as exc:
         raise UsageError(f"cannot create the folder {folder}: {exc.strerror}",
                          hint="check its permissions, or set VIBEIMG_HOME") from exc
