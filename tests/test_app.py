@@ -43,3 +43,34 @@ def test_every_command_is_listed() -> None:
                          text=True, check=True).stdout
     for name, lazy in COMMANDS.items():
         assert name in out and lazy.summary in out
+
+
+def test_a_mistyped_command_gets_a_suggestion(cli, emulator) -> None:
+    """'vibeimg genrate': exit 2, Click's one line with the closest command, nothing sent."""
+    result = cli("genrate", "a fox")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("error: No such command 'genrate'. Did you mean 'generate'? "
+                             "(see 'vibeimg --help')\n")
+    assert emulator.requests == []
+
+
+def test_an_unknown_command_without_a_close_match(cli) -> None:
+    """A name like no command: the same error, without a guess."""
+    result = cli("frobnicate")
+    assert result.exit_code == 2
+    assert result.stderr == "error: No such command 'frobnicate'. (see 'vibeimg --help')\n"
+
+
+def test_suggesting_a_command_imports_no_command() -> None:
+    """The suggestion comes from the command table: no command module is imported for it."""
+    code = (
+        "import sys; sys.argv = ['vibeimg', 'mask-covert', 'x.png']\n"
+        "from vibeimg.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    print('EXIT', exit.code)\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('vibeimg.cli.') "
+        "and m != 'vibeimg.cli.app'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert "Did you mean 'mask-convert'?" in done.stderr
+    assert done.stdout.split() == ["EXIT", "2", "LOADED", "[]"]

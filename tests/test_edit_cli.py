@@ -126,6 +126,7 @@ def test_offline(cli, shots, tmp_path) -> None:
     (["-i", "otter.png", "--mask", "missing.png"], "does not exist"),
     (["-i", "otter.png", "--size", "100x100"], "invalid size"),
     (["-i", "otter.png", "--compression", "50"], "only applies to jpeg and webp"),
+    (["-i", "otter.png", "-o", "-", "--json"], "-o - and --json both write to stdout"),
 ])
 def test_refusals_send_nothing(cli, emulator, shots, tmp_path, args, message) -> None:
     """Each problem is one line, exit code 2, and no request reaches the gateway."""

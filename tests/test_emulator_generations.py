@@ -138,6 +138,15 @@ def test_serves_a_given_image_file(tmp_path) -> None:
     assert data["output_format"] == "jpeg"
 
 
+def test_no_metadata_fault_answers_only_created_and_data(emulator) -> None:
+    """The no-metadata fault sends the least the contract promises: created and data."""
+    emulator.add_fault("no-metadata")
+    data = post(emulator, {"model": "gpt-image-2", "prompt": "x", "size": "1536x1024"}).json()
+    assert sorted(data) == ["created", "data"]
+    image = Image.open(io.BytesIO(base64.b64decode(data["data"][0]["b64_json"])))
+    assert image.size == (1536, 1024)
+
+
 def test_stream_faults_wait_for_a_stream() -> None:
     """A queued stream fault is not used up by an image request; a status fault is."""
     queue = FaultQueue(["stream-cut", "500"])

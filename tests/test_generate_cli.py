@@ -213,6 +213,16 @@ def test_stdout_output_refuses_several_images(cli, emulator) -> None:
     assert emulator.requests == []
 
 
+def test_stdout_output_refuses_json(cli, emulator, tmp_path) -> None:
+    """-o - with --json is refused before sending: image bytes and JSON cannot share stdout."""
+    result = cli("generate", "fox", "-o", "-", "--json")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout_bytes == b""
+    [line] = result.stderr.splitlines()
+    assert "-o - and --json both write to stdout" in line and "-o NAME" in line
+    assert emulator.requests == [] and files_in(tmp_path) == []
+
+
 def test_stdin_prompt_refused_when_both_given(cli, emulator, tmp_path) -> None:
     """A prompt argument and --prompt-file together are refused."""
     (tmp_path / "p.txt").write_text("x")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 
 import pytest
+from pictures import encoded, photo
 
 from vibeimg.errors import BadResponseError, UsageError
 from vibeimg.images import (
@@ -14,6 +16,7 @@ from vibeimg.images import (
     NamePlan,
     commit_image,
     pending_path,
+    pixel_size,
     slugify,
     sniff_format,
 )
@@ -145,3 +148,20 @@ def test_atomic_file_has_the_usual_mode(tmp_path: Path) -> None:
         tmp.write(PNG)
         path = tmp.commit(tmp_path / "a.png", overwrite=False)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp", "gif"])
+def test_pixel_size_reads_the_header(fmt: str, tmp_path: Path) -> None:
+    """WxH of each format, from a file or from bytes in memory."""
+    data = encoded(photo((72, 40)), fmt.upper())
+    (tmp_path / "image.part").write_bytes(data)
+    assert pixel_size(tmp_path / "image.part", fmt) == "72x40"
+    assert pixel_size(io.BytesIO(data), fmt) == "72x40"
+
+
+def test_pixel_size_of_garbage_is_unknown(tmp_path: Path) -> None:
+    """Bytes that are not the image they claim to be give None, never an error."""
+    (tmp_path / "image.part").write_bytes(PNG)
+    assert pixel_size(tmp_path / "image.part", "png") is None
+    assert pixel_size(io.BytesIO(b"\xff\xd8\xff" + b"\0" * 40), "jpeg") is None
+    assert pixel_size(io.BytesIO(PNG), "tiff") is None

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from vibeimg import __version__
-from vibeimg.config import Settings
+from vibeimg.config import Settings, mask_url
 from vibeimg.errors import (
     BadResponseError,
     GatewayError,
@@ -214,9 +214,8 @@ class GatewayClient:
                 headers={"X-Client-Request-Id": client_request_id, **(headers or {})},
             )
             size = request.headers.get("content-length")
-            self.trace(
-                f"-> {method} {request.url} ({human_bytes(int(size)) if size else 'streamed'})"
-            )
+            self.trace(f"-> {method} {mask_url(str(request.url))} "
+                       f"({human_bytes(int(size)) if size else 'streamed'})")
             started = time.monotonic()
             try:
                 response = self._send_once(request, started)
@@ -247,7 +246,8 @@ class GatewayClient:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the gateway: safe to try again.
             raise _Retry(NetworkError(
-                f"cannot connect to {self.settings.base_url} ({type(exc).__name__}: {exc})",
+                f"cannot connect to {mask_url(self.settings.base_url)} "
+                f"({type(exc).__name__}: {exc})",
                 hint="check the network and --base-url, or use --offline",
             )) from exc
         except httpx.TransportError as exc:

@@ -28,6 +28,7 @@ DEFAULT_BASE_URL = "https://www.vibeapi.cn/v1"
 DEFAULT_TIMEOUT = 300.0  # seconds to wait for an answer; the gateway may take 2 minutes
 CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 3
+PRIVATE_FOLDER_MODE = 0o700  # the config and data folders: a key, prompts, file paths
 
 KEY_ENV = ("VIBEIMG_API_KEY", "OPENAI_API_KEY")
 BASE_URL_ENV = ("VIBEIMG_BASE_URL", "OPENAI_BASE_URL")
@@ -51,6 +52,29 @@ def data_dir() -> Path:
     from platformdirs import user_data_path  # noqa: PLC0415 - only when needed
 
     return user_data_path(APP_NAME)
+
+
+def make_private_folder(folder: Path) -> Path:
+    """Create ``folder`` and each missing parent with mode 0700; leave existing ones alone.
+
+    The config and data folders hold a key and the history, so whatever vibeimg creates
+    on the way to them is private (as the XDG base directory spec asks of missing
+    folders). ``Path.mkdir(parents=True)`` would make the parents 0755, such as the
+    ``VIBEIMG_HOME`` folder around ``data/``. A folder that already exists keeps its
+    mode: it is the user's choice, and ``vibeimg doctor`` warns when it is open.
+    """
+    missing: list[Path] = []
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_FOLDER_MODE)
+        except FileExistsError:  # made meanwhile by another run, or not a folder
+            if not path.is_dir():
+                raise
+    return folder
 
 
 def config_path() -> Path:
@@ -88,6 +112,27 @@ def mask_key(key: str | None) -> str:
     return f"{prefix}****{key[-4:]}"
 
 
+def mask_url(url: str) -> str:
+    """A URL shown safely: a user name and password in it (a key, perhaps) become ``***``.
+
+    Every base URL that is printed, traced or stored goes through here, so that
+    ``http://user:sk-...@host/v1`` is only ever seen as ``http://***@host/v1``.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if found != -1:
+            end = min(end, found)
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    host = authority.rpartition("@")[2]
+    return f"{scheme}{separator}***@{host}{rest[end:]}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved connection settings, with where each value came from."""
@@ -112,7 +157,7 @@ class Settings:
 
     def __repr__(self) -> str:  # never leak the key through a repr in a traceback
         return (
-            f"Settings(api_key={mask_key(self.api_key)!r}, base_url={self.base_url!r}, "
+            f"Settings(api_key={mask_key(self.api_key)!r}, base_url={mask_url(self.base_url)!r}, "
             f"timeout={self.timeout}, retries={self.retries})"
         )
 
@@ -181,7 +226,7 @@ def load_settings(
     url = str(url).strip()
     if not url.startswith(("http://", "https://")):
         raise UsageError(
-            f"invalid base URL {url!r} ({origins['base_url']})",
+            f"invalid base URL {mask_url(url)!r} ({origins['base_url']})",
             hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}",
         )
     return Settings(

@@ -27,8 +27,11 @@ from vibeimg.config import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     KEY_ENV,
+    PRIVATE_FOLDER_MODE,
     config_path,
+    make_private_folder,
     mask_key,
+    mask_url,
     read_config_file,
 )
 from vibeimg.errors import UsageError
@@ -41,7 +44,6 @@ from vibeimg.params import (
     parse_size,
 )
 
-FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -50,8 +52,8 @@ FALSE_WORDS = ("0", "false", "no", "off")
 def _url(value: str) -> str:
     url = value.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"invalid base URL {value!r}", hint=f"use an http(s) URL such as "
-                         f"{DEFAULT_BASE_URL}")
+        raise UsageError(f"invalid base URL {mask_url(value)!r}",
+                         hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
     return url
 
 
@@ -114,11 +116,21 @@ class SettingSpec:
     param: str | None = None  # the command parameter whose default it provides
     secret: bool = False
     unset_text: str = "(not set)"
+    redact: Callable[[str], str] | None = None  # hides a secret part of a value (a URL's)
+
+    def public(self, value: Any) -> Any:
+        """The value as it may be shown: a secret masked, a URL without its user info."""
+        if self.secret:
+            return mask_key(value if value is None else str(value))
+        if self.redact is not None and isinstance(value, str):
+            return self.redact(value)
+        return value
 
     def show(self, value: Any) -> str:
         """A value as text; a secret is masked."""
+        value = self.public(value)
         if self.secret:
-            return mask_key(value if value is None else str(value))
+            return str(value)
         if value is None:
             return self.unset_text
         if isinstance(value, bool):
@@ -130,7 +142,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("api-key", "api_key", "the gateway key (never shown, never echoed)", None,
                 KEY_ENV, str.strip, secret=True),
     SettingSpec("base-url", "base_url", "the gateway's base URL", DEFAULT_BASE_URL,
-                BASE_URL_ENV, _url),
+                BASE_URL_ENV, _url, redact=mask_url),
     SettingSpec("timeout", "timeout", "seconds to wait for an answer", DEFAULT_TIMEOUT,
                 ("VIBEIMG_TIMEOUT",), _positive_float),
     SettingSpec("retries", "retries", "retries when the gateway cannot have done the work",
@@ -174,8 +186,8 @@ class Resolved:
     origin: str  # "env NAME", "config file" or "default"
 
     def as_json(self) -> dict[str, Any]:
-        value = self.spec.show(self.value) if self.spec.secret else self.value
-        return {"name": self.spec.name, "value": value, "origin": self.origin}
+        return {"name": self.spec.name, "value": self.spec.public(self.value),
+                "origin": self.origin}
 
 
 def resolve(
@@ -283,10 +295,14 @@ def dumps(table: Mapping[str, Any]) -> str:
 
 
 def secure_folder(folder: Path) -> Path:
-    """Create ``folder`` (and parents) and make it private (0700)."""
+    """Create ``folder`` (and missing parents) 0700, and make the folder itself private.
+
+    Unlike other folders that already exist, the config file's own folder is tightened
+    to 0700 even when it was there before: the file about to be written may hold a key.
+    """
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
-        folder.chmod(FOLDER_MODE)
+        make_private_folder(folder)
+        folder.chmod(PRIVATE_FOLDER_MODE)
     except OSError as exc:
         raise UsageError(f"cannot create the folder {folder}: {exc.strerror}",
                          hint="check its permissions, or set VIBEIMG_HOME") from exc

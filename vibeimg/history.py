@@ -22,13 +22,12 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from vibeimg.config import data_dir
+from vibeimg.config import data_dir, make_private_folder
 from vibeimg.errors import UsageError, VibeimgError
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
 SCHEMA_VERSION = 1
 FILE_MODE = 0o600
-FOLDER_MODE = 0o700
 OUTCOMES = ("ok", "partial", "failed", "interrupted")
 
 _SCHEMA = """
@@ -312,7 +311,7 @@ def _prepare_file(path: Path) -> None:
     """A private folder and file: prompts and paths are nobody else's business."""
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    make_private_folder(path.parent)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
     os.close(fd)
 

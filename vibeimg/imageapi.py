@@ -7,6 +7,7 @@ saved as soon as it arrives. One failure never loses the others.
 
 from __future__ import annotations
 
+import io
 import queue
 import threading
 import time
@@ -22,7 +23,7 @@ from vibeimg import __version__
 from vibeimg.client import GatewayClient, GatewayResponse
 from vibeimg.errors import BadResponseError, NetworkError, VibeimgError
 from vibeimg.imagejson import ImageJsonDecoder
-from vibeimg.images import AtomicFile, NamePlan, commit_image, sniff_format
+from vibeimg.images import AtomicFile, NamePlan, commit_image, pixel_size, sniff_format
 from vibeimg.params import ImageOptions
 from vibeimg.pricing import estimate_cost, parse_size_text
 
@@ -54,13 +55,20 @@ class SavedImage:
     sidecar: Path | None
     format: str
     bytes: int
-    size: str | None
+    size: str | None  # the image's own WxH; the gateway's when it cannot be read
     quality: str | None
     request_id: str | None
     elapsed: float
     estimated_cost_usd: float
     usage: dict[str, Any] | None = None
     revised_prompt: str | None = None
+    size_reported: str | None = None  # the gateway's size, kept when the image disagrees
+
+    def sizes(self) -> dict[str, Any]:
+        """``size``, and ``size_reported`` when the gateway said otherwise."""
+        if self.size_reported is None:
+            return {"size": self.size}
+        return {"size": self.size, "size_reported": self.size_reported}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -69,7 +77,7 @@ class SavedImage:
             "sidecar": str(self.sidecar) if self.sidecar else None,
             "format": self.format,
             "bytes": self.bytes,
-            "size": self.size,
+            **self.sizes(),
             "quality": self.quality,
             "request_id": self.request_id,
             "elapsed_seconds": round(self.elapsed, 3),
@@ -101,6 +109,7 @@ class Outcome:
 
 
 Sink = Callable[[bytes], object]
+HEADER_BYTES = 1 << 20  # where a JPEG's size must be found, past EXIF and ICC profiles
 OnSaved = Callable[[SavedImage], None]
 
 
@@ -152,9 +161,12 @@ def fetch_image(
             _download_link(decoder.link, sink, client.settings.timeout)
         meta = decoder.metadata
         elapsed = time.monotonic() - started
-        size_text = meta.get("size") if isinstance(meta.get("size"), str) else None
+        reported = meta.get("size") if isinstance(meta.get("size"), str) else None
+        actual = _actual_size(tmp, buffer)
+        size_text = actual or reported
         quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
-        size = parse_size_text(size_text) or request.options.size
+        # The price follows the size the gateway says it made (and billed), else the image's.
+        size = parse_size_text(reported) or parse_size_text(actual) or request.options.size
         cost = estimate_cost(size, quality or request.options.quality)
         usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else None
         first = (meta.get("data") or [{}])[0]
@@ -171,6 +183,7 @@ def fetch_image(
             quality=quality, request_id=request_id, elapsed=elapsed,
             estimated_cost_usd=cost, usage=usage,
             revised_prompt=revised if isinstance(revised, str) else None,
+            size_reported=reported if actual and reported and reported != actual else None,
         )
         if tmp is not None and plan is not None:
             saved.bytes = tmp.size
@@ -203,6 +216,17 @@ def fetch_image(
     return saved
 
 
+def _actual_size(tmp: AtomicFile | None, buffer: bytearray) -> str | None:
+    """The received image's WxH, from the header of the temporary file (or the buffer)."""
+    if tmp is not None:
+        fmt = sniff_format(tmp.head)
+        tmp.flush()
+        return pixel_size(tmp.temp_path, fmt) if fmt else None
+    fmt = sniff_format(bytes(buffer[:16]))
+    header = bytes(buffer[:HEADER_BYTES])  # not a copy of a 25 MB image
+    return pixel_size(io.BytesIO(header), fmt) if fmt else None
+
+
 def _sidecar_record(
     request: ImageRequest, saved: SavedImage, meta: dict[str, Any]
 ) -> dict[str, Any]:
@@ -215,7 +239,7 @@ def _sidecar_record(
         "endpoint": request.endpoint,
         "parameters": request.sidecar_parameters(),
         "format": saved.format,
-        "size": saved.size,
+        **saved.sizes(),
         "quality": saved.quality,
         "bytes": saved.bytes,
         "usage": saved.usage,

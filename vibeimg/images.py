@@ -42,6 +42,35 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
+#: Pillow's reader for each format sniff_format names: importing just the one needed
+#: spares loading every plugin Pillow has (its fallback for a file named ``.part``).
+_PLUGINS = {"png": "PngImagePlugin", "jpeg": "JpegImagePlugin", "webp": "WebPImagePlugin",
+            "gif": "GifImagePlugin"}
+
+
+def pixel_size(source: Path | IO[bytes], fmt: str) -> str | None:
+    """``WIDTHxHEIGHT`` of an image in format ``fmt``, from its header alone.
+
+    Pillow's ``Image.open`` reads the header and no pixels, so this is cheap even for
+    a 4K image. None when the header cannot be read: the size is then unknown, which
+    must never stop an image from being saved.
+    """
+    plugin = _PLUGINS.get(fmt)
+    if plugin is None:
+        return None
+    import importlib  # noqa: PLC0415 - Pillow only once an image has arrived
+
+    from PIL import Image  # noqa: PLC0415
+
+    importlib.import_module(f"PIL.{plugin}")
+    try:
+        with Image.open(source, formats=[fmt.upper()]) as image:
+            width, height = image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return f"{width}x{height}"
+
+
 def slugify(text: str, max_length: int = 48) -> str:
     """A short, shell-safe file name stem from a prompt (``image`` when nothing is left)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -103,6 +132,10 @@ class AtomicFile:
             self.head = (self.head + data[:16])[:16]
         self._file.write(data)
         self.size += len(data)
+
+    def flush(self) -> None:
+        """Hand what was written to the file, so that it can be read by its path."""
+        self._file.flush()
 
     def rename(self, destination: Path) -> None:
         """Give the finished file another temporary name, never taking one in use."""

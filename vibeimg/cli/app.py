@@ -114,6 +114,25 @@ class VibeimgGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Click's lookup, with the commands closest to a mistyped name suggested.
+
+        Typer's own suggestions only know commands already built, none of which are here:
+        the names come from ``COMMANDS``, so nothing is imported to suggest one.
+        """
+        try:
+            return super().resolve_command(ctx, args)
+        except _click.exceptions.UsageError as error:
+            typo = args[0] if args else ""
+            if typo and not typo.startswith("-") and "Did you mean" not in error.message:
+                from difflib import get_close_matches  # noqa: PLC0415 - only on a typo
+
+                matches = get_close_matches(typo, self.list_commands(ctx))
+                if matches:
+                    names = ", ".join(repr(name) for name in matches)  # as Typer's
+                    error.message = f"{error.message.rstrip('.')}. Did you mean {names}?"
+            raise
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         lazy = COMMANDS.get(cmd_name)
         if lazy is not None:

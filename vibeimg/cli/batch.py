@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, print_json
+from vibeimg.cli.common import Connection, print_json, shown_base_url
 from vibeimg.errors import UsageError
 from vibeimg.params import DEFAULT_MODEL
 from vibeimg.ui import Reporter, is_terminal
@@ -195,8 +195,7 @@ def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) ->
     from vibeimg.config import mask_key  # noqa: PLC0415
 
     settings = connection.settings()
-    base = "(offline emulator)" if connection.offline else settings.base_url
-    print_json(plan.describe(base_url=base, max_cost=max_cost,
+    print_json(plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
                              authorization=f"Bearer {mask_key(settings.api_key)}",
                              request_view=describe_request))
     plan.check_max_cost(max_cost)

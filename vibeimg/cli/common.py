@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vibeimg.config import Settings, load_settings, mask_key
+from vibeimg.config import Settings, load_settings, mask_key, mask_url
 from vibeimg.errors import PartialFailure, UsageError, VibeimgError
 from vibeimg.params import check_prompt
 from vibeimg.ui import Reporter, is_terminal
@@ -97,17 +97,21 @@ def session(connection: Connection, reporter: Reporter) -> Iterator[Any]:
             yield client
 
 
+def shown_base_url(connection: Connection, settings: Settings) -> str:
+    """The base URL as output shows it: no user name or password (maybe a key) in it."""
+    return "(offline emulator)" if connection.offline else mask_url(settings.base_url)
+
+
 def dry_run_document(
     connection: Connection, method: str, path: str, body: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
     """What ``--dry-run`` prints: the request as it would be sent, the key masked."""
     settings = connection.settings()
-    base = "(offline emulator)" if connection.offline else settings.base_url
     return {
         "dry_run": True,
         "request": {
             "method": method,
-            "url": f"{base}/{path}",
+            "url": f"{shown_base_url(connection, settings)}/{path}",
             "headers": {"Authorization": f"Bearer {mask_key(settings.api_key)}"},
             "body": body,
         },

@@ -10,7 +10,7 @@ import typer
 
 from vibeimg.cli import options as opt
 from vibeimg.cli.common import Connection, print_json
-from vibeimg.config import mask_key
+from vibeimg.config import mask_key, mask_url
 from vibeimg.errors import VibeimgError
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
@@ -84,7 +84,8 @@ def _settings_without_file(connection: Connection) -> Any:
 
 def _gateway(checkup: Any, connection: Connection, settings: Any, reporter: Any) -> Any:
     if not connection.offline:
-        return checkup.check_gateway(settings, label=settings.base_url, trace=reporter.trace)
+        return checkup.check_gateway(settings, label=mask_url(settings.base_url),
+                                     trace=reporter.trace)
     from dataclasses import replace  # noqa: PLC0415
 
     from vibeimg.emulator import Emulator  # noqa: PLC0415 - only offline
@@ -102,7 +103,7 @@ def _settings_table(configfile: Any, settings: Any, *,
     except VibeimgError:  # an unreadable file is already reported
         return []
     if settings is not None:
-        resolved = {"base-url": settings.base_url, "timeout": settings.timeout,
+        resolved = {"base-url": mask_url(settings.base_url), "timeout": settings.timeout,
                     "retries": settings.retries, "api-key": mask_key(settings.api_key)}
         keys = {"base-url": "base_url", "timeout": "timeout", "retries": "retries",
                 "api-key": "api_key"}

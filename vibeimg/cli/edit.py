@@ -119,7 +119,7 @@ def edit(
             inputs=request.record["inputs"], mask=request.record["mask"],
         ))
         return
-    plan = plan_output(output, out_dir, count=count, force=force)
+    plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
     run_image_requests(
         connection, reporter, request, command="edit", count=count,
         concurrency=concurrency, plan=plan, sidecar=not no_sidecar, json_output=json_output,

@@ -79,7 +79,7 @@ def generate(
             estimated_cost_usd=round(cost * count, 4),
         ))
         return
-    plan = plan_output(output, out_dir, count=count, force=force)
+    plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
     from vibeimg.imageapi import ImageRequest  # noqa: PLC0415 - httpx only when sending
 
     request = ImageRequest(

@@ -13,10 +13,14 @@ from vibeimg.ui import Reporter, is_terminal
 
 
 def plan_output(
-    output: str | None, out_dir: Any, *, count: int, force: bool
+    output: str | None, out_dir: Any, *, count: int, force: bool, json_output: bool
 ) -> NamePlan | None:
     """Where images go; None means raw bytes on stdout (``-o -``). Checked before sending."""
     if output == "-":
+        if json_output:
+            raise UsageError("-o - and --json both write to stdout: the image bytes and the "
+                             "JSON document cannot share it",
+                             hint="drop --json, or save to a file with -o NAME and keep --json")
         if count > 1:
             raise UsageError("-o - writes one image to stdout, but --count is more than 1",
                              hint="use --out-dir for several images")

@@ -21,8 +21,8 @@ def mock_server(
     fault: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045 - Typer reads Optional
         metavar="KIND[xN]", show_default=False,
         help="Fault for the next request(s), in order: 429, 500, 502, 503, 504, 400, 401, "
-        "drop, bad-json, bad-base64, not-image, stream-cut, stream-error, stream-failed, "
-        "stream-incomplete. '429x3' means three times. Repeatable.")] = None,
+        "drop, bad-json, bad-base64, not-image, no-metadata, stream-cut, stream-error, "
+        "stream-failed, stream-incomplete. '429x3' means three times. Repeatable.")] = None,
     retry_after: Annotated[float, typer.Option(
         metavar="SECONDS", min=0, help="Retry-After sent with injected 429s.")] = 1.0,
     api_key: Annotated[Optional[str], typer.Option(  # noqa: UP045

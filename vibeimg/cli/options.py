@@ -123,8 +123,8 @@ ResponseFormat = Annotated[str, typer.Option(
 Output = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--output", "-o", metavar="NAME", show_default=False,
     help="File name or template with {slug} {n} {date} {time} {ext} {format} {model} "
-    "{quality} {size}; '-' writes the image bytes to stdout. [default: {slug}.{ext}, or "
-    "{slug}-{n}.{ext} for several]", rich_help_panel=OUTPUT)]
+    "{quality} {size}; '-' writes the image bytes to stdout (not with --json). [default: "
+    "{slug}.{ext}, or {slug}-{n}.{ext} for several]", rich_help_panel=OUTPUT)]
 #: chat-stream's images arrive one by one from one stream: no raw bytes on stdout.
 StreamOutput = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--output", "-o", metavar="NAME", show_default=False,

@@ -18,6 +18,7 @@ BODY_FAULTS = {
     "bad-json": "the body is cut so that it is not valid JSON",
     "bad-base64": "the image's base64 is corrupted",
     "not-image": "the base64 decodes to bytes that are not an image",
+    "no-metadata": "only created and data are sent: no size, quality, format or usage",
 }
 # Applied to a /responses event stream.
 STREAM_FAULTS = {

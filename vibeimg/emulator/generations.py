@@ -59,11 +59,13 @@ def image_reply(
         "size": str(options.size), "quality": options.quality, "output_format": fmt,
         "usage": options.usage(input_image_tokens),
     }
+    if fault is not None and fault.kind == "no-metadata":
+        meta = {}  # SPEC.md: only created and data are sure to be there
 
     # Built by hand around the image so that 33 MB of base64 is not re-encoded by json.
     body = b"".join((
-        b'{"created": %d, "data": [{"%s": "' % (int(time.time()), key), value, b'"}], ',
-        json.dumps(meta)[1:].encode(),
+        b'{"created": %d, "data": [{"%s": "' % (int(time.time()), key), value, b'"}]',
+        b", " + json.dumps(meta)[1:].encode() if meta else b"}",
     ))
     return Reply(body=body)
 
