@@ -1,4 +1,4 @@
-"""A key in the base URL's user info never shows: errors, traces, dry runs, history, files."""
+"""A base URL with user info (a key, perhaps) is refused, and never shown or stored whole."""
 
 from __future__ import annotations
 
@@ -35,57 +35,50 @@ def test_mask_url_hides_only_the_user_info(url: str, shown: str) -> None:
     assert mask_url(url) == shown
 
 
-def test_connection_error_trace_and_history_hide_the_user_info(
-        cli, tmp_path: Path, isolated_user_dirs: Path) -> None:
-    """A refused connection: masked in the error, the --verbose trace and the history."""
-    result = cli("generate", "a fox", "--base-url", URL, "--retries", "0", "-v", "--json")
-    assert result.exit_code == 6
-    assert f"cannot connect to {SHOWN} (ConnectError" in result.stderr
-    assert f"-> POST {SHOWN}/images/generations" in result.stderr
-    listing = cli("history", "--json")
-    shown = cli("history", "show", "1")
-    assert SHOWN in json.loads(listing.stdout)["runs"][0]["error"]
-    outputs = [result, listing, shown]
-    assert not [r for r in outputs if SECRET in r.stdout + r.stderr]
-    assert SECRET.encode() not in _everything_written(isolated_user_dirs, tmp_path)
+REFUSED = f"the base URL '{SHOWN}' (flag) holds a user name or password"
 
 
-def test_dry_runs_show_the_masked_url(cli, tmp_path: Path) -> None:
-    """--dry-run of generate and batch print the request URL without the user info."""
-    single = cli("generate", "a fox", "--base-url", URL, "--dry-run")
-    assert single.exit_code == 0
-    assert json.loads(single.stdout)["request"]["url"] == f"{SHOWN}/images/generations"
+@pytest.mark.parametrize("command", [
+    ("generate", "a fox"),
+    ("generate", "a fox", "--dry-run"),
+    ("chat-stream", "a fox"),
+    ("batch", "p.txt", "-d", "out"),
+])
+def test_user_info_in_the_base_url_is_refused_before_sending(
+        cli, emulator, tmp_path: Path, isolated_user_dirs: Path, command: tuple[str, ...]) -> None:
+    """httpx would send it as Basic auth instead of the key: refused, exit 2, masked."""
     (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
-    batch = cli("batch", "p.txt", "--base-url", URL, "--dry-run")
-    assert batch.exit_code == 0
-    assert json.loads(batch.stdout)["base_url"] == SHOWN
-    assert SECRET not in single.stdout + single.stderr + batch.stdout + batch.stderr
-
-
-def test_failed_batch_leaves_no_user_info_in_its_files(
-        cli, tmp_path: Path, isolated_user_dirs: Path) -> None:
-    """A batch that cannot connect: summary, manifest, report and history are masked."""
-    (tmp_path / "p.txt").write_text("a fox\na heron\n", encoding="utf-8")
-    result = cli("batch", "p.txt", "-d", "out", "--report", "out/report.html",
-                 "--base-url", URL, "--retries", "0")
-    assert result.exit_code == 6
-    assert SHOWN in json.loads(result.stdout)["outcomes"][0]["error"]
+    result = cli(*command, "--base-url", URL)
+    assert result.exit_code == 2
+    assert REFUSED in result.stderr and "--api-key or VIBEIMG_API_KEY" in result.stderr
     assert SECRET not in result.stdout + result.stderr
-    assert (tmp_path / "out" / "report.html").exists()
+    assert emulator.api_requests() == []
     assert SECRET.encode() not in _everything_written(isolated_user_dirs, tmp_path)
 
 
-def test_settings_views_mask_the_user_info(cli) -> None:
-    """config set/get/list and doctor show the URL masked; the file keeps it whole."""
-    cli("config", "set", "base-url", URL)
-    assert URL in config_path().read_text(encoding="utf-8")  # what is sent stays intact
+def test_the_environment_is_named_as_the_source(make_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error says where the URL came from, so the user knows what to fix."""
+    monkeypatch.setenv("VIBEIMG_BASE_URL", URL)
+    result = make_cli()("generate", "a fox", "--dry-run", connect=False)
+    assert result.exit_code == 2
+    assert f"'{SHOWN}' (env VIBEIMG_BASE_URL) holds a user name" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_config_set_refuses_it_and_a_hand_edited_file_shows_masked(cli) -> None:
+    """config set writes nothing; a URL typed into the file is masked in every view."""
+    refused = cli("config", "set", "base-url", URL, connect=False)
+    assert refused.exit_code == 2 and "(config set) holds a user name" in refused.stderr
+    assert not config_path().exists()
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text(f'base_url = "{URL}"\n', encoding="utf-8")
     got = cli("config", "get", "base-url", connect=False)
     assert got.stdout == SHOWN + "\n"
     listed = cli("config", "list", "--json", connect=False)
     [row] = [r for r in json.loads(listed.stdout)["settings"] if r["name"] == "base-url"]
     assert row["value"] == SHOWN
+    generate = cli("generate", "a fox", connect=False)
+    assert generate.exit_code == 2 and f"'{SHOWN}' (config file) holds" in generate.stderr
     doctor = cli("doctor", connect=False)
-    assert doctor.exit_code == 6 and f"{SHOWN} does not answer" in doctor.stdout
-    doctor_json = cli("doctor", "--json", connect=False)
-    outputs = [got, listed, doctor, doctor_json]
+    outputs = [refused, got, listed, generate, doctor]
     assert not [r for r in outputs if SECRET in r.stdout + r.stderr]

@@ -133,6 +133,23 @@ def mask_url(url: str) -> str:
     return f"{scheme}{separator}***@{host}{rest[end:]}"
 
 
+def check_base_url(url: str, origin: str) -> str:
+    """The base URL without its trailing slash; refuses anything but a plain http(s) URL.
+
+    A user name or password in it is refused: httpx would send it as Basic auth in
+    place of the key, and it would be one more place a secret could leak from.
+    """
+    url = url.strip()
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"invalid base URL {mask_url(url)!r} ({origin})",
+                         hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
+    if mask_url(url) != url:
+        raise UsageError(
+            f"the base URL {mask_url(url)!r} ({origin}) holds a user name or password",
+            hint="remove it from the URL; give the key with --api-key or VIBEIMG_API_KEY")
+    return url.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved connection settings, with where each value came from."""
@@ -223,15 +240,9 @@ def load_settings(
     if n_retries < 0:
         raise UsageError(f"invalid retries {n_retries} (from {origins['retries']}): it must "
                          "be zero or more", hint="for example --retries 3")
-    url = str(url).strip()
-    if not url.startswith(("http://", "https://")):
-        raise UsageError(
-            f"invalid base URL {mask_url(url)!r} ({origins['base_url']})",
-            hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}",
-        )
     return Settings(
         api_key=str(key) if key else None,
-        base_url=url.rstrip("/"),
+        base_url=check_base_url(str(url), origins["base_url"]),
         timeout=read_timeout,
         retries=n_retries,
         retry_unknown=retry_unknown,

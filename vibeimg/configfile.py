@@ -28,6 +28,7 @@ from vibeimg.config import (
     DEFAULT_TIMEOUT,
     KEY_ENV,
     PRIVATE_FOLDER_MODE,
+    check_base_url,
     config_path,
     make_private_folder,
     mask_key,
@@ -50,11 +51,7 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def _url(value: str) -> str:
-    url = value.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise UsageError(f"invalid base URL {mask_url(value)!r}",
-                         hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
-    return url
+    return check_base_url(value, "config set")
 
 
 def _positive_float(value: str) -> float:
