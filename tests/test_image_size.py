@@ -62,3 +62,24 @@ def test_edit_records_the_size_of_a_webp(make_cli, tmp_path: Path) -> None:
     side = _sidecar(tmp_path / "a-hat.json")
     assert (side["format"], side["size"], side["size_reported"]) == (
         "webp", "400x304", "1024x1024")
+
+
+def test_chat_stream_records_the_size_of_the_image_itself(make_cli, tmp_path: Path) -> None:
+    """A streamed image of another size than its event says: the same rule as generate."""
+    served = save(tmp_path / "served.png", photo((320, 240)))
+    cli = make_cli(image_file=served)
+    result = cli("chat-stream", "a fox", *SMALL, "--json")
+    assert result.exit_code == 0, result.stderr
+    [image] = json.loads(result.stdout)["images"]
+    assert (image["size"], image["size_reported"]) == ("320x240", "1024x1024")
+    side = _sidecar(tmp_path / image["sidecar"])
+    assert (side["size"], side["size_reported"]) == ("320x240", "1024x1024")
+    assert "(320x240, " in result.stderr  # the saved line shows the real size
+
+
+def test_chat_stream_agreeing_sizes_are_recorded_once(cli, tmp_path: Path) -> None:
+    """The emulator's image matches its event: size only."""
+    result = cli("chat-stream", "a fox", *SMALL, "--json")
+    [image] = json.loads(result.stdout)["images"]
+    assert image["size"] == "1024x1024" and "size_reported" not in image
+    assert "size_reported" not in _sidecar(tmp_path / "a-fox.json")

@@ -36,12 +36,19 @@ class StreamedImage:
     generation_seconds: float  # from the call's first event to its last
     estimated_cost_usd: float
     sidecar: Path | None = None
+    size_reported: str | None = None  # the gateway's size, kept when the image disagrees
+
+    def size_fields(self) -> dict[str, Any]:
+        """``size`` (read from the image), and ``size_reported`` when the gateway differs."""
+        if self.size_reported is None:
+            return {"size": self.size}
+        return {"size": self.size, "size_reported": self.size_reported}
 
     def as_json(self) -> dict[str, Any]:
         return {
             "index": self.index, "item_id": self.item_id, "path": str(self.path),
             "sidecar": str(self.sidecar) if self.sidecar else None, "format": self.format,
-            "bytes": self.bytes, "size": self.size, "quality": self.quality,
+            "bytes": self.bytes, **self.size_fields(), "quality": self.quality,
             "revised_prompt": self.revised_prompt, "elapsed_seconds": round(self.elapsed, 3),
             "generation_seconds": round(self.generation_seconds, 3),
             "estimated_cost_usd": self.estimated_cost_usd,

@@ -219,9 +219,7 @@ def fetch_image(
 def _actual_size(tmp: AtomicFile | None, buffer: bytearray) -> str | None:
     """The received image's WxH, from the header of the temporary file (or the buffer)."""
     if tmp is not None:
-        fmt = sniff_format(tmp.head)
-        tmp.flush()
-        return pixel_size(tmp.temp_path, fmt) if fmt else None
+        return tmp.pixel_size()
     fmt = sniff_format(bytes(buffer[:16]))
     header = bytes(buffer[:HEADER_BYTES])  # not a copy of a 25 MB image
     return pixel_size(io.BytesIO(header), fmt) if fmt else None

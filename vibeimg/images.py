@@ -137,6 +137,14 @@ class AtomicFile:
         """Hand what was written to the file, so that it can be read by its path."""
         self._file.flush()
 
+    def pixel_size(self) -> str | None:
+        """The finished image's ``WxH``, read from its header (None if unreadable)."""
+        fmt = sniff_format(self.head)
+        if fmt is None:
+            return None
+        self.flush()
+        return pixel_size(self.temp_path, fmt)
+
     def rename(self, destination: Path) -> None:
         """Give the finished file another temporary name, never taking one in use."""
         self._file.close()

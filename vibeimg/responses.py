@@ -198,9 +198,13 @@ class _Run:
                 "without image data", code="image_missing", request_id=self.result.request_id)
             self.set_phase(call, "failed")
             return
-        call.size = event.size or call.size
+        reported = event.size or call.size
+        actual = call.temp.pixel_size()
+        call.size = actual or reported
         call.quality = event.quality or call.quality
-        size = parse_size_text(call.size) or self.request.options.size
+        # The price follows the size the gateway says it made, else the image's own.
+        size = (parse_size_text(reported) or parse_size_text(actual)
+                or self.request.options.size)
         quality = call.quality or self.request.options.quality
         fields = {"slug": self.slug_of(call.index), "n": call.index, "model": DEFAULT_MODEL,
                   "quality": quality, "size": call.size or self.request.options.size_text}
@@ -211,6 +215,7 @@ class _Run:
             size=call.size, quality=call.quality, revised_prompt=event.revised_prompt,
             elapsed=now - self.started, generation_seconds=now - call.started,
             estimated_cost_usd=estimate_cost(size, quality),
+            size_reported=reported if actual and reported and reported != actual else None,
         )
 
         def record(path: Path, fmt: str) -> dict[str, Any]:
@@ -236,7 +241,7 @@ class _Run:
             "model": req.model, "image_model": DEFAULT_MODEL, "endpoint": "responses",
             "tool": req.tool(), "input_images": [str(i.path) for i in req.images],
             "item_id": image.item_id, "index": image.index, "format": image.format,
-            "size": image.size, "quality": image.quality, "bytes": image.bytes,
+            **image.size_fields(), "quality": image.quality, "bytes": image.bytes,
             "usage": res.usage, "image_usage": res.image_usage,
             "images_in_response": len(res.images) if self.completed else None,
             "response_id": res.response_id, "request_id": res.request_id,
