@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from pictures import encoded, photo
+from pictures import encoded, photo, save
 
 from vibeimg.errors import BadResponseError, UsageError
 from vibeimg.images import (
@@ -165,3 +167,13 @@ def test_pixel_size_of_garbage_is_unknown(tmp_path: Path) -> None:
     assert pixel_size(tmp_path / "image.part", "png") is None
     assert pixel_size(io.BytesIO(b"\xff\xd8\xff" + b"\0" * 40), "jpeg") is None
     assert pixel_size(io.BytesIO(PNG), "tiff") is None
+
+
+def test_a_png_size_is_read_without_loading_pillow(tmp_path: Path) -> None:
+    """PNG keeps its size in its first chunk: no 25 ms of Pillow import for it."""
+    save(tmp_path / "wide.png", photo((72, 40)))
+    code = ("import sys; from pathlib import Path; from vibeimg.images import pixel_size; "
+            "print(pixel_size(Path(sys.argv[1]), 'png'), 'PIL.Image' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "wide.png")],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["72x40", "False"]

@@ -55,6 +55,10 @@ def pixel_size(source: Path | IO[bytes], fmt: str) -> str | None:
     a 4K image. None when the header cannot be read: the size is then unknown, which
     must never stop an image from being saved.
     """
+    if fmt == "png":  # the usual case: the size is in the first chunk, no Pillow needed
+        size = _png_size(source)
+        if size is not None:
+            return size
     plugin = _PLUGINS.get(fmt)
     if plugin is None:
         return None
@@ -69,6 +73,24 @@ def pixel_size(source: Path | IO[bytes], fmt: str) -> str | None:
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     return f"{width}x{height}"
+
+
+def _png_size(source: Path | IO[bytes]) -> str | None:
+    """A PNG's ``WxH`` from its IHDR chunk, which must come first (bytes 8 to 24)."""
+    if isinstance(source, Path):
+        try:
+            with source.open("rb") as file:
+                head = file.read(24)
+        except OSError:
+            return None
+    else:
+        start = source.tell()
+        head = source.read(24)
+        source.seek(start)
+    if len(head) < 24 or head[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return f"{width}x{height}" if width and height else None
 
 
 def slugify(text: str, max_length: int = 48) -> str:
