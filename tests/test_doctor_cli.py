@@ -39,6 +39,14 @@ def test_missing_key_fails_with_the_fix(cli) -> None:
     assert "error: doctor found a problem (API key)" in result.stderr
 
 
+def test_several_problems_name_the_one_whose_fix_is_given(cli) -> None:
+    """No key and no gateway: the closing line's fix says which problem it is for."""
+    result = cli("doctor", "--base-url", "http://127.0.0.1:9/v1", key=None)
+    assert result.exit_code == 2
+    assert "error: doctor found 2 problems (API key, gateway)" in result.stderr
+    assert "(first API key: run 'vibeimg config set api-key'" in result.stderr
+
+
 def test_refused_key_exits_with_the_auth_code(cli) -> None:
     """A key the gateway refuses: exit 3, with the fix."""
     with Emulator(EmulatorConfig(api_key="sk-the-right-key-9999")) as strict:

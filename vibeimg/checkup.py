@@ -58,8 +58,10 @@ class DoctorFailed(VibeimgError):
         first = failures[0]
         count = "a problem" if len(failures) == 1 else f"{len(failures)} problems"
         names = ", ".join(f.name for f in failures)
-        super().__init__(f"doctor found {count} ({names}); see the report above",
-                         hint=first.fix)
+        fix = first.fix
+        if len(failures) > 1 and fix:
+            fix = f"first {first.name}: {fix}"
+        super().__init__(f"doctor found {count} ({names}); see the report above", hint=fix)
         self.exit_code = first.exit_code if first.exit_code else ExitCode.FAILURE
 
 
