@@ -70,6 +70,18 @@ def test_never_overwrites_without_force(cli, tmp_path) -> None:
     assert (tmp_path / "fox.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_force_keeps_a_json_file_of_the_same_name(cli, tmp_path) -> None:
+    """--force replaces images and their sidecars, not a project's package.json."""
+    (tmp_path / "package.json").write_text('{"name": "my-app"}\n')
+    result = cli("generate", "logo", "-o", "package.png", "--force")
+    assert result.exit_code == 0 and result.stdout == "package-2.png\n"
+    assert (tmp_path / "package.json").read_text() == '{"name": "my-app"}\n'
+    again = cli("generate", "logo", "-o", "package-2.png", "--force")
+    assert again.stdout == "package-2.png\n"  # its own sidecar is replaced as asked
+    assert sorted(p.name for p in tmp_path.glob("package*")) == [
+        "package-2.json", "package-2.png", "package.json"]
+
+
 def test_extension_follows_the_bytes(cli, tmp_path) -> None:
     """Asking for out.png but receiving jpeg saves out.jpg, with a warning."""
     result = cli("generate", "fox", "--format", "jpeg", "-o", "out.png")

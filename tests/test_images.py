@@ -123,7 +123,7 @@ def test_without_sidecar_only_the_image_is_written(tmp_path: Path) -> None:
 def test_force_replaces_the_image_and_its_sidecar(tmp_path: Path) -> None:
     """``--force`` writes over both files of the name, leaving no temporary file."""
     (tmp_path / "fox.png").write_bytes(b"old")
-    (tmp_path / "fox.json").write_text("{}")
+    (tmp_path / "fox.json").write_text('{"file": "fox.png", "vibeimg_version": "0.1.0"}')
     plan = NamePlan.build(None, tmp_path, count=1, force=True)
     with AtomicFile(tmp_path) as tmp:
         tmp.write(PNG)
@@ -177,3 +177,17 @@ def test_a_png_size_is_read_without_loading_pillow(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "wide.png")],
                             capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["72x40", "False"]
+
+
+@pytest.mark.parametrize("other", ['{"name": "my-app"}', "[1, 2]", "not json", ""])
+def test_force_never_replaces_a_json_file_that_is_no_sidecar(tmp_path: Path, other: str) -> None:
+    """``-o package.png --force`` beside a package.json: the image moves on to -2."""
+    (tmp_path / "package.png").write_bytes(b"old")
+    (tmp_path / "package.json").write_text(other)
+    plan = NamePlan.build("package.png", tmp_path, count=1, force=True)
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(PNG)
+        path, _, side = commit_image(tmp, plan, {"slug": "x"}, sidecar=record)
+    assert (path, side) == (tmp_path / "package-2.png", tmp_path / "package-2.json")
+    assert (tmp_path / "package.json").read_text() == other
+    assert (tmp_path / "package.png").read_bytes() == b"old"

@@ -291,6 +291,7 @@ def sidecar_path(image: Path) -> Path:
 
 
 SidecarRecord = Callable[[Path, str], dict[str, Any]]
+_SIDECAR_MAX = 1 << 20  # a sidecar is a few kB; anything this big is some other file
 
 
 def pending_path(image: Path) -> Path:
@@ -309,7 +310,8 @@ def commit_image(
     leaves a sidecar and the whole image (which ``batch`` puts in place on its rerun),
     never an image nobody can tell was finished. Returns the image path, its format and
     the sidecar path. A name already taken (by an image or a sidecar) gets ``-2``,
-    ``-3``... unless ``--force``.
+    ``-3``... unless ``--force``, which replaces an image and its sidecar but moves on
+    from a ``NAME.json`` that is not a sidecar.
     """
     fmt = sniff_format(tmp.head)
     if fmt is None:
@@ -327,10 +329,31 @@ def commit_image(
             with contextlib.suppress(FileExistsError):
                 return tmp.commit(candidate, overwrite=plan.force), fmt, None
             continue
-        if not plan.force and (candidate.exists() or sidecar_path(candidate).exists()):
+        if not plan.force and candidate.exists():
+            continue
+        if _sidecar_name_taken(sidecar_path(candidate), force=plan.force):
             continue
         with contextlib.suppress(FileExistsError):
             return _commit_with_sidecar(tmp, candidate, fmt, sidecar, plan.force)
+
+
+def _sidecar_name_taken(path: Path, *, force: bool) -> bool:
+    """Whether the sidecar's name is not free: ``--force`` replaces an image's own
+    sidecar, never another file that happens to be called ``NAME.json``."""
+    if not path.exists():
+        return False
+    return not force or not is_sidecar(path)
+
+
+def is_sidecar(path: Path) -> bool:
+    """A JSON file vibeimg wrote beside an image (it names the version that wrote it)."""
+    try:
+        if not path.is_file() or path.stat().st_size > _SIDECAR_MAX:
+            return False
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "vibeimg_version" in data
 
 
 def _commit_with_sidecar(

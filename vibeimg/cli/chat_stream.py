@@ -149,7 +149,8 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
         return path.open("wb" if force else "xb")
     except FileExistsError:
         raise UsageError(f"the events file {path} already exists",
-                         hint="choose another name or add --force") from None
+                         hint="choose another name, or add --force to replace it (--force "
+                              "also lets images replace files of the same name)") from None
     except OSError as exc:
         raise UsageError(f"cannot write the events file {path}: {exc.strerror}",
                          hint="check the folder exists and is writable") from exc
