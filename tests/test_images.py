@@ -51,12 +51,30 @@ def test_slugify(prompt: str, slug: str) -> None:
     [(None, 1, "{slug}.{ext}", None), (None, 3, "{slug}-{n}.{ext}", None),
      ("out.png", 1, "out.{ext}", "png"), ("out.JPG", 1, "out.{ext}", "jpeg"),
      ("out", 1, "out.{ext}", None), ("out.png", 2, "out-{n}.{ext}", "png"),
-     ("{date}-{n}.{ext}", 2, "{date}-{n}.{ext}", None)],
+     ("{date}-{n}.{ext}", 2, "{date}-{n}.{ext}", None),
+     ("{size}.{format}", 1, "{size}.{format}", None),
+     ("{size}.{format}", 2, "{size}-{n}.{format}", None)],
 )
 def test_name_plan_templates(output, count, template, literal) -> None:
     """-o gains {ext} (the real format decides) and {n} when several images are asked."""
     plan = NamePlan.build(output, None, count=count)
     assert plan.template == template and plan.literal_format == literal
+
+
+@pytest.mark.parametrize(
+    ("output", "fmt", "name"),
+    [("out.jpeg", "jpeg", "out.jpeg"), ("out.JPG", "jpeg", "out.JPG"),
+     ("out.jpeg", "png", "out.png"), ("out.png", "png", "out.png"),
+     ("{slug}.{format}", "jpeg", "fox.jpeg"), ("{slug}.{ext}", "jpeg", "fox.jpg")],
+)
+def test_an_extension_as_written_is_kept_when_the_format_matches(
+        tmp_path: Path, output: str, fmt: str, name: str) -> None:
+    """-o out.jpeg of a JPEG stays out.jpeg; of a PNG it becomes out.png."""
+    plan = NamePlan.build(output, tmp_path, count=1)
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(encoded(photo((8, 8)), fmt.upper()))
+        path, _, _ = commit_image(tmp, plan, {"slug": "fox"}, sidecar=None)
+    assert path.name == name
 
 
 def test_name_plan_folder_parts(tmp_path: Path) -> None:

@@ -206,6 +206,17 @@ def test_out_dir_refuses_two_inputs_with_one_name(run, tmp_path) -> None:
     save(tmp_path / "b" / "m.jpg", bw_mask())
     result = run("mask-convert", "a/m.png", "b/m.jpg", "--out-dir", "out")
     assert result.exit_code == ExitCode.USAGE and "would both be written" in result.stderr
+    assert not (tmp_path / "out").exists()  # a refusal leaves no empty folder behind
+
+
+@pytest.mark.parametrize("name", ["x4.jpg", "x4.JPEG", "x4.webp"])
+def test_an_output_named_as_another_format_is_refused(run, tmp_path, name: str) -> None:
+    """The mask is a PNG: writing it as x4.jpg would fool the next program that reads it."""
+    save(tmp_path / "scribble.png", bw_mask())
+    result = run("mask-convert", "scribble.png", name)
+    assert result.exit_code == ExitCode.USAGE
+    assert "an alpha mask is always a PNG" in result.stderr and "name it x4.png" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scribble.png"]
 
 
 def test_out_dir_never_replaces_an_input(run, tmp_path) -> None:

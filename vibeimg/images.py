@@ -244,6 +244,7 @@ class NamePlan:
     template: str
     force: bool = False
     literal_format: str | None = None  # the format a literal extension in -o named
+    literal_ext: str | None = None  # that extension as written (``jpeg``, ``JPG``)
 
     @classmethod
     def build(
@@ -261,20 +262,29 @@ class NamePlan:
         if not tail:
             raise UsageError(f"the output name {template!r} has no file name", hint="-o NAME.png")
         stem, suffix = os.path.splitext(tail)
-        literal_format = None
-        if "{ext}" not in tail:
-            # The extension follows the bytes received, so a literal one becomes {ext}.
+        literal_format = literal_ext = None
+        if "{ext}" not in tail and not tail.endswith(".{format}"):
+            # The extension follows the bytes received, so a literal one becomes {ext}
+            # (kept as written when the bytes are of its format: out.jpeg stays .jpeg).
             if suffix.lower() in KNOWN_SUFFIXES:
-                literal_format = KNOWN_SUFFIXES[suffix.lower()]
+                literal_format, literal_ext = KNOWN_SUFFIXES[suffix.lower()], suffix[1:]
                 tail = stem + ".{ext}"
             else:
                 stem, tail = tail, tail + ".{ext}"
         if count > 1 and "{n}" not in template:
-            tail = tail.replace(".{ext}", "-{n}.{ext}", 1) if ".{ext}" in tail else tail + "-{n}"
+            mark = ".{ext}" if ".{ext}" in tail else ".{format}"
+            tail = tail.replace(mark, "-{n}" + mark, 1) if mark in tail else tail + "-{n}"
         directory = Path(out_dir) if out_dir else Path()
         if head:
             directory = directory / head
-        return cls(directory=directory, template=tail, force=force, literal_format=literal_format)
+        return cls(directory=directory, template=tail, force=force,
+                   literal_format=literal_format, literal_ext=literal_ext)
+
+    def extension(self, fmt: str) -> str:
+        """The file extension for an image of format ``fmt``."""
+        if self.literal_ext and fmt == self.literal_format:
+            return self.literal_ext
+        return EXTENSIONS[fmt]
 
     def render(self, fields: dict[str, Any]) -> str:
         values = dict.fromkeys(TEMPLATE_FIELDS, "")
@@ -319,7 +329,7 @@ def commit_image(
             f"the gateway sent {tmp.size} bytes that are not a PNG, JPEG or WebP image",
             hint="try again; if it persists, report it with the request id",
         )
-    name = plan.render({**fields, "ext": EXTENSIONS[fmt], "format": fmt})
+    name = plan.render({**fields, "ext": plan.extension(fmt), "format": fmt})
     stem, ext = os.path.splitext(name)
     attempt = 1
     while True:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.imagefile import STDIN, SourceFile, decode_image, read_source
-from vibeimg.images import write_atomically
+from vibeimg.images import KNOWN_SUFFIXES, write_atomically
 from vibeimg.masks import ConvertedMask, MaskStats, encode_rgba_png, same_aspect, to_alpha_mask
 
 if TYPE_CHECKING:
@@ -105,6 +105,8 @@ def plan_jobs(
             raise UsageError("several inputs need --out-dir",
                              hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
         jobs = [MaskJob(inputs[0], output or default_output(inputs[0]))]
+        if output is not None and output != STDIN:
+            _check_png_name(output)
     seen: dict[Path, str] = {}
     for job in jobs:
         if job.destination == STDIN:
@@ -123,6 +125,14 @@ def plan_jobs(
                 hint += "; to convert several files, use --out-dir"
             raise UsageError(f"{job.destination} already exists", hint=hint)
     return jobs
+
+
+def _check_png_name(output: str) -> None:
+    """A mask is always a PNG: refuse a name that says it is another kind of image."""
+    suffix = Path(output).suffix.lower()
+    if suffix in KNOWN_SUFFIXES and KNOWN_SUFFIXES[suffix] != "png":
+        raise UsageError(f"{output} would hold a PNG under a {suffix} name: an alpha mask "
+                         "is always a PNG", hint=f"name it {Path(output).stem}.png")
 
 
 def convert_source(source: SourceFile, settings: ConvertSettings) -> tuple[bytes, ConvertedMask]:

@@ -88,8 +88,6 @@ def mask_convert(
     elif out_dir is None and len(paths) > 2:
         raise UsageError(f"{len(paths)} paths given: several inputs need --out-dir",
                          hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
-    if out_dir is not None:
-        ensure_output_dir(out_dir)
     plan = plan_jobs(inputs, output, out_dir, force=force)
     if any(job.source == STDIN for job in plan) and is_terminal(sys.stdin):
         raise UsageError("'-' reads the mask from stdin, but stdin is a terminal",
@@ -97,6 +95,8 @@ def mask_convert(
     if any(job.destination == STDIN for job in plan) and is_terminal(sys.stdout):
         raise UsageError("refusing to write image bytes to a terminal",
                          hint="redirect it (> mask.png) or name an OUTPUT file")
+    if out_dir is not None:  # only once the plan holds: a refusal leaves no empty folder
+        ensure_output_dir(out_dir)
     settings = ConvertSettings(
         invert=invert, threshold=threshold, from_grey=from_grey, force=force,
         match=image_dimensions(match, what="--match image") if match is not None else None,
