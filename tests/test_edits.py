@@ -315,6 +315,26 @@ def test_exif_rotated_jpeg_is_turned_upright_for_the_mask(tmp_path: Path) -> Non
     assert "turned upright" in notes[0]
 
 
+def sideways(path: Path, upright_image: Image.Image) -> Path:
+    """Store an upright picture sideways, with the EXIF tag that turns it back (a phone)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    return save(path, upright_image.transpose(Image.Transpose.ROTATE_90), exif=exif.tobytes())
+
+
+def test_a_sideways_mask_is_turned_upright_like_its_photo(tmp_path: Path) -> None:
+    """Photo and mask both stored sideways (as a phone saves them): checked and sent as
+    shown, the mask's white kept where it was drawn."""
+    first = sideways(tmp_path / "phone.jpg", photo((64, 48)))
+    drawn = bw_mask((64, 48))
+    mask = sideways(tmp_path / "mask.png", drawn)
+    request, notes, _ = build([first], mask, convert_mask=True)
+    sent = Image.open(io.BytesIO(request.files[-1][1][1]))
+    assert sent.size == (64, 48)
+    assert sent.getchannel("A").tobytes() == drawn.tobytes()
+    assert any("mask" in n and "turned upright" in n for n in notes)
+
+
 def test_webp_mask_with_alpha_is_sent_as_png(tmp_path: Path) -> None:
     """A webp mask with alpha is re-encoded as PNG, its alpha intact."""
     image = save(tmp_path / "a.png", photo())

@@ -100,6 +100,21 @@ def test_match_resizes_to_the_image(run, tmp_path) -> None:
     assert "resized from 32x24" in result.stderr
 
 
+def test_a_sideways_mask_matches_a_sideways_photo(run, tmp_path) -> None:
+    """Both stored sideways with an EXIF turn: --match takes the photo as shown, and the
+    mask is turned upright, so edit accepts the pair."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turn = Image.Transpose.ROTATE_90
+    save(tmp_path / "photo.jpg", photo((128, 96)).transpose(turn), exif=exif.tobytes())
+    save(tmp_path / "scribble.jpg", bw_mask((64, 48)).transpose(turn), quality=95,
+         exif=exif.tobytes())
+    result = run("mask-convert", "scribble.jpg", "--match", "photo.jpg")
+    assert result.exit_code == 0, result.stderr
+    assert rgba(tmp_path / "scribble-alpha.png").size == (128, 96)
+    assert "turned upright as its EXIF orientation says" in result.stderr
+
+
 def test_match_refuses_another_aspect_ratio(run, tmp_path) -> None:
     """--match with another shape is refused and nothing is written."""
     save(tmp_path / "s.png", bw_mask((32, 32)))

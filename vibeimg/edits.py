@@ -25,9 +25,11 @@ from vibeimg.errors import UsageError
 from vibeimg.imagefile import (
     MAX_INPUT_BYTES,
     STDIN,
+    TURNED,
     SourceFile,
     decode_image,
     read_source,
+    upright,
 )
 from vibeimg.images import EXTENSIONS, slugify, sniff_format
 from vibeimg.masks import (
@@ -52,7 +54,6 @@ MAX_IMAGES = 16
 INPUT_FORMATS = ("png", "jpeg", "webp")
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
-EXIF_ORIENTATION = 0x0112
 
 Notify = Callable[[str], None]
 Source = str | Path | SourceFile
@@ -146,14 +147,11 @@ def _name_warning(checked: CheckedImage) -> str | None:
 
 def as_png(checked: CheckedImage) -> CheckedImage:
     """The same pixels re-encoded as PNG in memory (turned upright per its EXIF)."""
-    from PIL import ImageOps  # noqa: PLC0415 - Pillow only when needed
-
-    image = checked.image
     changes = [f"re-encoded from {checked.format} to png in memory, losslessly"]
-    if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
-        # Viewers (and the program the mask was drawn in) show it turned; PNG has no tag.
-        image = ImageOps.exif_transpose(image)
-        changes.append("turned upright as its EXIF orientation says")
+    # Viewers (and the program the mask was drawn in) show it turned; PNG has no tag.
+    image, turned = upright(checked.image)
+    if turned:
+        changes.append(TURNED)
     if image.mode not in PNG_MODES:
         changes.append(f"converted from {image.mode} to RGB")
         image = image.convert("RGB")
@@ -194,8 +192,9 @@ def check_mask(
     warn: Notify = _ignore,
 ) -> CheckedImage:
     """A PNG with an alpha channel and the first image's dimensions, fixed only if asked."""
-    image = decode_image(source, what="mask")
-    fmt = sniff_format(source.data[:16]) or (image.format or "unknown").lower()
+    decoded = decode_image(source, what="mask")
+    fmt = sniff_format(source.data[:16]) or (decoded.format or "unknown").lower()
+    image, turned = upright(decoded)  # drawn as it was shown, like the image it covers
     label = source.label
     has_alpha = has_alpha_channel(image)
     if not has_alpha and not convert_mask:
@@ -203,7 +202,7 @@ def check_mask(
     stats = alpha_stats(image) if has_alpha else None
     # A drawing saved as RGBA without any transparency: --convert-mask reads its greys.
     convert = not has_alpha or (convert_mask and stats is not None and stats.fully_opaque)
-    changes: list[str] = []
+    changes: list[str] = [TURNED] if turned else []
     if image.size != first.size:
         w, h = image.size
         if not same_aspect(image.size, first.size):

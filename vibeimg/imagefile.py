@@ -157,8 +157,27 @@ def _corrupt(source: SourceFile, what: str, exc: BaseException) -> UsageError:
     )
 
 
+EXIF_ORIENTATION = 0x0112
+TURNED = "turned upright as its EXIF orientation says"
+_TURNED_SIDEWAYS = (5, 6, 7, 8)  # orientations whose upright picture swaps width and height
+
+
+def upright(image: Image.Image) -> tuple[Image.Image, bool]:
+    """The image as viewers show it, turned per its EXIF orientation; and whether it was.
+
+    A phone photo is often stored sideways with a tag saying so: the mask drawn over it
+    in a paint program follows what was shown, not what was stored.
+    """
+    from PIL import ImageOps  # noqa: PLC0415 - Pillow only when needed
+
+    if image.getexif().get(EXIF_ORIENTATION, 1) in (None, 1):
+        return image, False
+    turned = ImageOps.exif_transpose(image)
+    return (turned, True) if turned is not None else (image, False)
+
+
 def image_dimensions(path: Path, *, what: str = "image") -> tuple[int, int]:
-    """Width and height from an image's header, without decoding its pixels."""
+    """Width and height as viewers show them (EXIF orientation applied), from the header."""
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow only when needed
 
     try:
@@ -166,6 +185,8 @@ def image_dimensions(path: Path, *, what: str = "image") -> tuple[int, int]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
+                if image.getexif().get(EXIF_ORIENTATION, 1) in _TURNED_SIDEWAYS:
+                    width, height = height, width
                 return int(width), int(height)
     except Image.DecompressionBombError as exc:
         raise UsageError(f"the {what} {path} has too many pixels ({exc})",

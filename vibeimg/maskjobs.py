@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from vibeimg.errors import UsageError, VibeimgError
-from vibeimg.imagefile import STDIN, SourceFile, decode_image, read_source
+from vibeimg.imagefile import STDIN, TURNED, SourceFile, decode_image, read_source, upright
 from vibeimg.images import KNOWN_SUFFIXES, write_atomically
 from vibeimg.masks import ConvertedMask, MaskStats, encode_rgba_png, same_aspect, to_alpha_mask
 
@@ -137,7 +137,7 @@ def _check_png_name(output: str) -> None:
 
 def convert_source(source: SourceFile, settings: ConvertSettings) -> tuple[bytes, ConvertedMask]:
     """Decode, convert and encode one mask in memory."""
-    image = decode_image(source, what="mask")
+    image, turned = upright(decode_image(source, what="mask"))
     if settings.match is not None and not same_aspect(image.size, settings.match):
         w, h = image.size
         mw, mh = settings.match
@@ -150,6 +150,8 @@ def convert_source(source: SourceFile, settings: ConvertSettings) -> tuple[bytes
         image, invert=settings.invert, threshold=settings.threshold,
         from_grey=settings.from_grey, size=settings.match,
     )
+    if turned:
+        converted.notes.insert(0, f"it was {TURNED}")
     return encode_rgba_png(converted.image), converted
 
 
