@@ -166,6 +166,18 @@ def test_refuses_a_truncated_png(tmp_path: Path) -> None:
     assert "truncated or corrupt" in refused([path])
 
 
+def test_refuses_a_png_whose_checksum_is_wrong(tmp_path: Path) -> None:
+    """A PNG that decodes but whose IDAT checksum is wrong is damaged: refused."""
+    data = bytearray(encoded(Image.effect_noise((64, 64), 50)))
+    at = data.find(b"IDAT")
+    length = int.from_bytes(data[at - 4:at], "big")
+    data[at + 4 + length] ^= 0xFF  # the chunk's CRC
+    path = tmp_path / "damaged.png"
+    path.write_bytes(bytes(data))
+    assert "truncated or corrupt" in refused([path])
+    assert "checksum" in refused([path])
+
+
 def test_refuses_a_corrupt_jpeg(tmp_path: Path) -> None:
     """A JPEG whose body is garbage is refused."""
     data = bytearray(encoded(Image.effect_noise((64, 64), 50).convert("RGB"), "JPEG"))

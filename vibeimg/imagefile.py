@@ -134,6 +134,9 @@ def decode_image(source: SourceFile, *, what: str = "image") -> Image.Image:
         raise _bomb(source, what, f"{width}x{height} pixels")
     try:
         image.load()
+        if image.format == "PNG":
+            # Decoding skips the chunks' checksums; a damaged file must not go out.
+            Image.open(io.BytesIO(source.data)).verify()
     except Image.DecompressionBombError as exc:
         raise _bomb(source, what, str(exc)) from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
