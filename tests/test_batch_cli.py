@@ -92,6 +92,20 @@ def test_bad_lines_are_all_reported_and_nothing_is_sent(cli, emulator, tmp_path:
     assert not (tmp_path / "out").exists()
 
 
+def test_line_errors_speak_of_fields_not_flags(cli, emulator, tmp_path: Path) -> None:
+    """A line's fix names its fields ("format": "jpeg"), never command-line flags."""
+    write_lines(tmp_path / "p.jsonl", {"prompt": "  "}, {"prompt": "a", "compression": 50},
+                {"prompt": "a", "bogus": 1})
+    result = cli("batch", "p.jsonl", "-d", "out")
+    assert result.exit_code == ExitCode.USAGE
+    lines = result.stderr.splitlines()
+    assert lines[0] == 'error: p.jsonl:1: the prompt is empty (write it in "prompt": "...")'
+    assert lines[1].endswith('(drop "compression" or add "format": "jpeg")')
+    assert "(or format, compression, image)" in lines[2]
+    assert "--" not in "".join(lines[:3]) and "--prompt-file" not in result.stderr
+    assert emulator.api_requests() == []
+
+
 def test_dry_run_prints_the_plan_and_cost(cli, emulator, tmp_path: Path) -> None:
     """--dry-run shows each item's request and the estimated total, and sends nothing."""
     write_lines(tmp_path / "p.jsonl", {"prompt": "a fox", "quality": "low", "n": 2},
@@ -227,9 +241,10 @@ def test_shards_cover_every_item_exactly_once(cli, emulator, tmp_path: Path) -> 
 def test_bad_shard_is_refused(cli, emulator, tmp_path: Path) -> None:
     """--shard must be K/N with 1 <= K <= N."""
     (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
-    for shard in ("0/3", "4/3", "two"):
+    for shard in ("0/3", "4/3", "two", "1/0"):
         result = cli("batch", "p.txt", "--shard", shard)
         assert result.exit_code == ExitCode.USAGE and "invalid shard" in result.stderr
+    assert "the number of shards, must be at least 1" in result.stderr  # not "K <= N"
     assert emulator.api_requests() == []
 
 

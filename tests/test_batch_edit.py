@@ -74,7 +74,7 @@ def test_a_bad_mask_stops_the_whole_batch(cli, emulator, inputs, tmp_path: Path)
     assert result.exit_code == ExitCode.USAGE
     lines = result.stderr.splitlines()
     assert lines[0].startswith("error: prompts/batch.jsonl:2: the mask ")
-    assert "no alpha channel" in lines[0] and "--convert-mask" in lines[0]
+    assert "no alpha channel" in lines[0] and "add \"convert_mask\": true" in lines[0]
     assert lines[1].startswith("error: prompts/batch.jsonl:3: cannot read images file")
     assert emulator.api_requests() == []
 

@@ -19,6 +19,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -170,12 +171,31 @@ def parse_batch(
             fields = _json_fields(raw) if kind == "jsonl" else {"prompt": raw.strip()}
             items.extend(parser.items(number, fields))
         except UsageError as exc:
-            problems.append(LineProblem(number, exc.one_line()))
+            problems.append(LineProblem(number, _as_fields(exc).one_line()))
     if problems:
         raise BatchInputError(source, problems)
     if not items:
         raise UsageError(f"{source} has no prompts", hint="one prompt, or one JSON object, a line")
     return items
+
+
+# A flag, and its value when one ends the phrase ("add --format jpeg", not "--x or").
+_FLAG = re.compile(r"--([a-z][a-z-]*)(?: ([a-z0-9]+)(?=$|[,;.)]))?")
+
+
+def _as_fields(error: UsageError) -> UsageError:
+    """The same problem told in a line's terms: ``--format jpeg`` becomes ``"format":
+    "jpeg"``, since a batch line has fields, not flags."""
+    if not error.hint or "--" not in error.hint:
+        return error
+
+    def field(match: re.Match[str]) -> str:
+        name = match.group(1).replace("-", "_")
+        if name in ("convert_mask", "resize_mask"):
+            return f'"{name}": true'
+        return f'"{name}": "{match.group(2)}"' if match.group(2) else f'"{name}"'
+
+    return UsageError(error.message, hint=_FLAG.sub(field, error.hint))
 
 
 def _json_fields(raw: str) -> dict[str, Any]:
@@ -193,7 +213,8 @@ def _json_fields(raw: str) -> dict[str, Any]:
             close = difflib.get_close_matches(name, [*FIELDS, *ALIASES], n=1)
             raise UsageError(f"unknown field {name!r}",
                              hint=f"did you mean {close[0]!r}?" if close else
-                             f"known fields: {', '.join(FIELDS)}")
+                             f"known fields: {', '.join(FIELDS)} (or format, compression, "
+                             "image)")
         if canonical in fields:
             raise UsageError(f"field {canonical!r} given twice ({name!r})")
         fields[canonical] = field_value
@@ -217,6 +238,8 @@ class _LineParser:
             raise UsageError("no prompt", hint='add "prompt": "..."')
         if not isinstance(prompt, str):
             raise UsageError("prompt must be a string")
+        if not prompt.strip():
+            raise UsageError("the prompt is empty", hint='write it in "prompt": "..."')
         prompt = check_prompt(prompt.strip())
         options = self._options(fields)
         count = _integer(fields, "n", 1)

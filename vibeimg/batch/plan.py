@@ -29,6 +29,10 @@ class Shard:
         if not (sep and number.isdigit() and total.isdigit()):
             raise UsageError(f"invalid shard {text!r}", hint="use K/N, such as 2/4", param="shard")
         shard = cls(int(number), int(total))
+        if shard.total == 0:
+            raise UsageError(f"invalid shard {text!r}: N, the number of shards, must be at "
+                             "least 1", hint="the shards of 4 runners are 1/4, 2/4, 3/4 and 4/4",
+                             param="shard")
         if not 1 <= shard.index <= shard.total:
             raise UsageError(f"invalid shard {text!r}: K must be between 1 and N",
                              hint="the shards of 4 runners are 1/4, 2/4, 3/4 and 4/4",
