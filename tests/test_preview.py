@@ -120,6 +120,31 @@ def test_preview_of_a_missing_file_fails(cli) -> None:
     assert result.exit_code == 2 and "missing.png" in result.stderr
 
 
+def test_a_bad_file_among_good_ones_is_named_and_the_rest_shown(tmp_path: Path) -> None:
+    """shots/*.png with one truncated file: the others are drawn, the bad one is named
+    as truncated (not 'not an image'), and the exit code says some failed (7)."""
+    _two_tone(tmp_path / "fox.png")
+    data = (tmp_path / "fox.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    code, shown = run_in_pty(vibeimg_argv("preview", "cut.png", "fox.png", "--width", "8"),
+                             env=_terminal_env(TERM="xterm-256color", COLORTERM="truecolor"),
+                             cwd=tmp_path)
+    text = shown.decode()
+    assert code == 7, text
+    assert "cut.png is truncated or corrupt" in text
+    assert "fox.png" in text and text.count(preview.UPPER_HALF) == 8 * 4
+    assert "1 of 2 files could not be shown" in text
+
+
+def test_only_bad_files_is_a_usage_error(cli, tmp_path: Path) -> None:
+    """Nothing to show at all: every problem is named, exit 2."""
+    (tmp_path / "notes.txt").write_text("hello")
+    result = cli("preview", "missing.png", "notes.txt")
+    assert result.exit_code == 2
+    assert "no such file: missing.png" in result.stderr
+    assert "notes.txt is not an image" in result.stderr
+
+
 def _terminal_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("TERM_PROGRAM", "KITTY_WINDOW_ID", "LC_TERMINAL", "NO_COLOR")}

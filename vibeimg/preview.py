@@ -47,7 +47,6 @@ def open_image(path: Path) -> Image.Image:
     """Open an image to preview, or say clearly why it cannot be."""
     try:
         image = Image.open(path)
-        image.load()
     except FileNotFoundError as exc:
         raise UsageError(f"no such file: {path}", hint="check the path") from exc
     except IsADirectoryError as exc:
@@ -55,6 +54,12 @@ def open_image(path: Path) -> Image.Image:
     except (UnidentifiedImageError, OSError) as exc:
         raise UsageError(f"{path} is not an image vibeimg can read",
                          hint="give a PNG, JPEG or WebP file") from exc
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise UsageError(f"{path} is truncated or corrupt ({reason})",
+                         hint="re-export it from the program that made it") from exc
     return image
 
 

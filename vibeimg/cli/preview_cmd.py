@@ -120,19 +120,34 @@ def preview(
 
       vibeimg preview shots/*.png --width 40
     """
-    from vibeimg.errors import UsageError  # noqa: PLC0415
+    from vibeimg.errors import PartialFailure, UsageError  # noqa: PLC0415
     from vibeimg.preview import open_image  # noqa: PLC0415
 
     if protocol not in PROTOCOL_CHOICES:
         raise UsageError(f"invalid protocol {protocol!r}",
                          hint=f"choose one of {', '.join(PROTOCOL_CHOICES)}")
-    for path in files:  # every file is checked before anything is drawn
-        open_image(path).close()
     reporter = Reporter()
+    readable, problems = [], []
+    for path in files:  # every file is checked before anything is drawn
+        try:
+            open_image(path).close()
+        except UsageError as exc:
+            problems.append(exc)
+        else:
+            readable.append(path)
+    if problems and not readable:
+        for problem in problems[:-1]:
+            reporter.error(problem.one_line())
+        raise problems[-1]
+    for problem in problems:
+        reporter.error(problem.one_line())
     if not is_terminal(sys.stdout):
         reporter.warn("stdout is not a terminal: nothing drawn (run it in a terminal)")
-        return
-    for path in files:
-        if len(files) > 1:
-            sys.stdout.write(f"{path}\n")
-        draw(path, sys.stdout, protocol=protocol, max_cols=width, max_rows=height)
+    else:
+        for path in readable:
+            if len(files) > 1:
+                sys.stdout.write(f"{path}\n")
+            draw(path, sys.stdout, protocol=protocol, max_cols=width, max_rows=height)
+    if problems:
+        raise PartialFailure(f"{len(problems)} of {len(files)} files could not be shown",
+                             failures=list(problems))
