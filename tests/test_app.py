@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import subprocess
 import sys
 
@@ -74,3 +75,11 @@ def test_suggesting_a_command_imports_no_command() -> None:
                           check=True)
     assert "Did you mean 'mask-convert'?" in done.stderr
     assert done.stdout.split() == ["EXIT", "2", "LOADED", "[]"]
+
+
+@pytest.mark.parametrize("command", ["generate", "edit", "batch", "chat-stream", "mock-server"])
+def test_help_names_what_each_value_is(cli, command: str) -> None:
+    """Option values read as NAME or ADDRESS, never as a bare type such as <str>."""
+    result = cli(command, "--help", connect=False)
+    assert result.exit_code == 0
+    assert not re.search(r"<(str|int|float|path)>", result.stdout), result.stdout

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vibeimg.cli.completions import SHELLS, generate_script, script_name, write_scripts
+from vibeimg.cli.completions import SHELLS, generate_script, main, script_name, write_scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,3 +87,14 @@ def test_regenerating_writes_every_shell(tmp_path: Path) -> None:
     written = write_scripts(tmp_path)
     assert sorted(p.name for p in written) == ["vibeimg.bash", "vibeimg.fish", "vibeimg.zsh"]
     assert "complete -o default -F _vibeimg_completion vibeimg" in written[0].read_text()
+
+
+def test_the_regeneration_script_has_help_and_writes_nothing_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """'--help' is help, not a folder named --help."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0 and "completion scripts" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []

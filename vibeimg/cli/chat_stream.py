@@ -24,7 +24,8 @@ Images = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
     help="An input image (png, jpeg or webp, at most 50 MB) sent with the prompt; repeatable.",
     rich_help_panel=CHAT)]
 TextModel = Annotated[str, typer.Option(
-    "--model", "-m", help="The text model that reads the request and calls the image tool.",
+    "--model", "-m", metavar="NAME",
+    help="The text model that reads the request and calls the image tool.",
     rich_help_panel=CHAT)]
 Instructions = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--instructions", metavar="TEXT", show_default=False,

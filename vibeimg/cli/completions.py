@@ -40,9 +40,15 @@ def write_scripts(folder: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
+    import argparse  # noqa: PLC0415 - only for this maintenance script
+
     root = Path(__file__).resolve().parents[2]
-    folder = Path(args[0]) if args else root / "completions"
+    parser = argparse.ArgumentParser(
+        prog="python -m vibeimg.cli.completions",
+        description="Write vibeimg's bash, zsh and fish completion scripts.")
+    parser.add_argument("folder", nargs="?", type=Path, default=root / "completions",
+                        help="where to write them (default: the repository's completions/)")
+    folder: Path = parser.parse_args(argv).folder
     for path in write_scripts(folder):
         sys.stdout.write(f"{path}\n")
 

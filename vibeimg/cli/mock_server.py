@@ -12,7 +12,8 @@ from vibeimg.errors import UsageError
 
 
 def mock_server(
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")]
+    host: Annotated[str, typer.Option(
+        metavar="ADDRESS", help="Address to listen on (loopback by default).")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 0,
     latency: Annotated[float, typer.Option(

@@ -91,8 +91,8 @@ PromptFile = Annotated[Optional[Path], typer.Option(  # noqa: UP045
     help="Read the prompt from FILE instead of the argument.", dir_okay=False)]
 
 # Image options
-Model = Annotated[str, typer.Option("--model", "-m", envvar="VIBEIMG_MODEL", help="Image model.",
-                                    rich_help_panel=IMAGE)]
+Model = Annotated[str, typer.Option("--model", "-m", metavar="NAME", envvar="VIBEIMG_MODEL",
+                                    help="Image model.", rich_help_panel=IMAGE)]
 SizeOpt = Annotated[str, typer.Option(
     "--size", "-s", metavar="SIZE", autocompletion=_choices(SIZE_CHOICES), envvar="VIBEIMG_SIZE",
     help="auto, WIDTHxHEIGHT (edges multiples of 16, at most 3840, ratio at most 3:1), "
