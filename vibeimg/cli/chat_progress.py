@@ -136,8 +136,9 @@ class JsonlProgress(Progress):
                     "received": len(result.images), "usage": result.usage,
                     "image_usage": result.image_usage,
                     "estimated_cost_usd": result.estimated_cost_usd,
-                    "elapsed": round(result.elapsed, 3),
-                    "error": result.error.one_line() if result.error else None})
+                    "elapsed": round(result.elapsed, 3), "request_id": result.request_id,
+                    "error": result.error.one_line() if result.error else None,
+                    "exit_code": int(result.error.exit_code) if result.error else 0})
 
 
 class LiveProgress(Progress):
