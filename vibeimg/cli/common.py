@@ -130,16 +130,16 @@ def print_paths(paths: list[Path]) -> None:
     sys.stdout.flush()
 
 
-def raise_for_failures(failures: list[VibeimgError], total: int) -> None:
+def failures_error(failures: list[VibeimgError], total: int) -> VibeimgError | None:
     """All failed: the first error (its own exit code). Some of several: partial success."""
     if not failures:
-        return
+        return None
     if len(failures) == total:
         first = failures[0]
         if total > 1:
             first.message = f"all {total} images failed; the first: {first.message}"
-        raise first
-    raise PartialFailure(
+        return first
+    return PartialFailure(
         f"{total - len(failures)} of {total} images saved, {len(failures)} failed",
         failures=failures,
     )
