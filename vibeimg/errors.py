@@ -34,6 +34,7 @@ class ExitCode(enum.IntEnum):
     NETWORK = 6  # connection failed, timed out or dropped
     PARTIAL = 7  # some of several images were saved, others failed
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # stdout's reader went away (| head): 128 + SIGPIPE, as a shell says
 
 
 class VibeimgError(Exception):
