@@ -11,7 +11,8 @@
     ├── ResponseFailed                SERVER or API  a /responses stream reported a failure
     ├── NetworkError                  NETWORK    connection failed, timed out, dropped
     ├── PartialFailure                PARTIAL    some of several images failed
-    └── Interrupted                   INTERRUPTED  Ctrl-C
+    ├── Interrupted                   INTERRUPTED  Ctrl-C
+    └── history.HistoryError          USAGE      the history database is damaged or locked
 
 The command-line layer maps these to exit codes in exactly one place
 (``vibeimg.cli.app``); the core only raises them.
