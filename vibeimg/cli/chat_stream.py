@@ -180,7 +180,7 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
     started = time.monotonic()
     failed: VibeimgError | None = None
     try:
-        with session(connection, reporter) as client, display:
+        with session(connection, reporter, display.retrying) as client, display:
             result = run_chat_stream(
                 client, request, plan=plan, sidecar=sidecar, listener=display,
                 record=recorder.write if recorder is not None else None,
