@@ -10,6 +10,7 @@ import pytest
 from conftest import TEST_KEY
 
 from vibeimg import history
+from vibeimg.errors import ExitCode
 from vibeimg.history import History, database_path
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
@@ -163,9 +164,44 @@ def test_corrupt_database_warns_and_saves_the_image(cli, tmp_path: Path) -> None
     assert (tmp_path / "a-red-fox.png").exists()
     assert "warning: not recorded in the history" in result.stderr
     listing = cli("history")
-    assert listing.exit_code == 1
+    assert listing.exit_code == ExitCode.USAGE
     assert f"mv {database_path()} {database_path()}.bak" in listing.stderr
     assert "Traceback" not in listing.stderr
+
+
+HISTORY_READS = [("history",), ("history", "search", "fox"), ("history", "cost"),
+                 ("history", "show", "1")]
+
+
+@pytest.mark.parametrize("args", HISTORY_READS)
+def test_damaged_database_is_exit_2_with_the_fix(cli, args) -> None:
+    """A damaged history: exit 2 (a local file to fix), one line naming the fix."""
+    database_path().parent.mkdir(parents=True)
+    database_path().write_bytes(b"\x00garbage" * 512)
+    result = cli(*args)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: the history database {database_path()}")
+    assert f"mv {database_path()} {database_path()}.bak" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("args", HISTORY_READS)
+def test_locked_database_is_exit_2_saying_so(cli, args, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    """A history locked by another program: exit 2 and a line that says it is locked."""
+    monkeypatch.setattr(history, "LOCK_TIMEOUT", 0.05)
+    assert cli("generate", "a fox", *SMALL).exit_code == 0
+    holder = sqlite3.connect(database_path())
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = cli(*args)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == ExitCode.USAGE
+    assert "is locked by another program" in result.stderr
+    assert "internal error" not in result.stderr
 
 
 def test_history_path_and_empty_listing(cli) -> None:

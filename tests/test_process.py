@@ -128,3 +128,40 @@ def test_ctrl_c_still_prints_what_was_saved(tmp_path: Path) -> None:
     assert stdout.splitlines()[0] == "fox-1.png"
     assert "images saved" in stderr
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".vibeimg-")]
+
+
+def closed_pipe_run(*args: str, cwd: Path) -> tuple[int, str]:
+    """Run vibeimg with stdout a pipe whose reader has already gone; the code and stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    process = subprocess.Popen([sys.executable, "-m", "vibeimg", *args], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    process.stdout.close()  # long before the interpreter has started: nobody reads
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+@pytest.mark.parametrize("args", [("history",), ("history", "show", "1"), ("--help",),
+                                  ("generate", "fox", "--offline", "--json")])
+def test_a_closed_pipe_ends_quietly_with_141(cli, tmp_path: Path, args) -> None:
+    """stdout's reader gone: exit 141 (128 + SIGPIPE) and nothing at all on stderr."""
+    assert cli("generate", "a fox", "--quality", "low").exit_code == 0  # a run to list
+    code, stderr = closed_pipe_run(*args, cwd=tmp_path)
+    assert code == ExitCode.BROKEN_PIPE == 141
+    assert stderr == ""  # no traceback, no "internal error", no "Exception ignored"
+
+
+def test_history_piped_into_head(cli, tmp_path: Path) -> None:
+    """'vibeimg history | head -1' in a shell: the first line, then a quiet 141."""
+    for prompt in ("a fox", "a heron", "a cat"):
+        assert cli("generate", prompt, "--quality", "low").exit_code == 0
+    script = (f"{sys.executable} -m vibeimg history | (exec 0<&-; sleep 1) ;"
+              " echo \"status ${PIPESTATUS[0]}\";"
+              f" {sys.executable} -m vibeimg history | head -1")
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    first, second = result.stdout.splitlines()
+    assert first == "status 141"
+    assert second.endswith("a cat")
+    assert result.stderr == ""

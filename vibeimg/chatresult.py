@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.chatrequest import ChatStreamRequest
-from vibeimg.errors import VibeimgError
+from vibeimg.errors import Interrupted, VibeimgError
 from vibeimg.images import AtomicFile
 from vibeimg.stream import StreamEvent
 
@@ -119,6 +119,14 @@ class ChatStreamResult:
     bytes_received: int = 0
     keepalives: int = 0
     error: VibeimgError | None = None
+
+    @classmethod
+    def before_stream(cls, request: ChatStreamRequest, error: VibeimgError,
+                      elapsed: float) -> ChatStreamResult:
+        """A run that ended before any stream opened: nothing received, only ``error``."""
+        status = "interrupted" if isinstance(error, Interrupted) else "error"
+        return cls(request, status=status, request_id=error.request_id, elapsed=elapsed,
+                   error=error)
 
     @property
     def images(self) -> list[StreamedImage]:

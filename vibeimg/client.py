@@ -40,8 +40,20 @@ BACKOFF_MAX = 20.0
 UNKNOWN_OUTCOME = "outcome unknown, not retried: the gateway may have made and billed it"
 
 Trace = Callable[[str], None]
-#: Told of each retry before its wait: the error and the seconds about to be waited.
-OnRetry = Callable[[VibeimgError, float], None]
+
+
+@dataclass(frozen=True)
+class RetryWait:
+    """A retry about to wait: why, for how long, and which retry of how many."""
+
+    error: VibeimgError
+    seconds: float
+    attempt: int  # 1 for the first retry
+    retries: int  # the most the settings allow
+
+
+#: Told of each retry before its wait (from the thread that sends the request).
+OnRetry = Callable[[RetryWait], None]
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -156,7 +168,8 @@ class GatewayClient:
         self.settings = settings
         self._trace = trace
         self._sleep = sleep
-        self.on_retry = on_retry  # a batch slows down when the gateway says it is busy
+        # Told of every retry: the command line says it waits, a batch slows down.
+        self.retry_listeners: list[OnRetry] = [on_retry] if on_retry is not None else []
         headers = {"User-Agent": f"vibeimg/{__version__}"}
         if settings.api_key:
             headers["Authorization"] = f"Bearer {settings.api_key}"
@@ -228,8 +241,8 @@ class GatewayClient:
                     f"   retry {attempt}/{self.settings.retries} in {wait:.1f} s: "
                     f"{retry.error.one_line()}"
                 )
-                if self.on_retry is not None:
-                    self.on_retry(retry.error, wait)
+                for listener in self.retry_listeners:
+                    listener(RetryWait(retry.error, wait, attempt, self.settings.retries))
                 self._sleep(wait)
                 continue
             try:
@@ -303,6 +316,7 @@ __all__ = [
     "GatewayClient",
     "GatewayError",
     "GatewayResponse",
+    "RetryWait",
     "backoff_seconds",
     "error_from_response",
     "retry_after_seconds",

@@ -11,7 +11,8 @@
     ├── ResponseFailed                SERVER or API  a /responses stream reported a failure
     ├── NetworkError                  NETWORK    connection failed, timed out, dropped
     ├── PartialFailure                PARTIAL    some of several images failed
-    └── Interrupted                   INTERRUPTED  Ctrl-C
+    ├── Interrupted                   INTERRUPTED  Ctrl-C
+    └── history.HistoryError          USAGE      the history database is damaged or locked
 
 The command-line layer maps these to exit codes in exactly one place
 (``vibeimg.cli.app``); the core only raises them.
@@ -34,6 +35,7 @@ class ExitCode(enum.IntEnum):
     NETWORK = 6  # connection failed, timed out or dropped
     PARTIAL = 7  # some of several images were saved, others failed
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # stdout's reader went away (| head): 128 + SIGPIPE, as a shell says
 
 
 class VibeimgError(Exception):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.config import data_dir, make_private_folder
-from vibeimg.errors import UsageError, VibeimgError
+from vibeimg.errors import ExitCode, UsageError, VibeimgError
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
 SCHEMA_VERSION = 1
@@ -68,7 +68,13 @@ _JSON_COLUMNS = ("parameters", "outputs", "request_ids", "usage")
 
 
 class HistoryError(VibeimgError):
-    """The history database cannot be read or written."""
+    """The history database cannot be read or written.
+
+    Exit code 2, as for a broken config file: a local file the user must fix (move
+    it aside) or wait for (a lock), not a bug of vibeimg's (1) nor the gateway's.
+    """
+
+    exit_code = ExitCode.USAGE
 
 
 def database_path() -> Path:

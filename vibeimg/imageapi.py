@@ -287,7 +287,11 @@ def fetch_many(
             on_saved(saved)
 
     if count == 1:
-        one(1)
+        try:
+            one(1)
+        except KeyboardInterrupt:
+            AtomicFile.discard_all()  # the image in flight will never be complete
+            outcome.interrupted = True
         return outcome
     # Daemon threads rather than a pool: on Ctrl-C the process must exit now, not after
     # the requests in flight (up to minutes) have been answered.

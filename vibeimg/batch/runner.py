@@ -26,7 +26,7 @@ from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import failure_record, plan_record, success_record
 from vibeimg.batch.requests import build_request
-from vibeimg.client import RETRY_STATUSES, GatewayClient, backoff_seconds
+from vibeimg.client import RETRY_STATUSES, GatewayClient, RetryWait, backoff_seconds
 from vibeimg.errors import AuthError, GatewayError, VibeimgError
 from vibeimg.imageapi import ImageRequest, fetch_image
 from vibeimg.images import AtomicFile, NamePlan, ensure_output_dir
@@ -175,7 +175,7 @@ class BatchRunner:
             manifest.append(plan_record(self.plan))
             for record in self.plan.recovered:
                 manifest.append(record)
-            self.client.on_retry = self._on_retry
+            self.client.retry_listeners.append(self._on_retry)
             self._live = min(self.limiter.maximum, max(1, self._unfinished))
             for n in range(self._live):
                 threading.Thread(target=self._work, name=f"vibeimg-batch-{n}",
@@ -295,10 +295,10 @@ class BatchRunner:
         self.limiter.release(ticket, succeeded=True)
         self._finish(job, "done", record, None)
 
-    def _on_retry(self, error: VibeimgError, wait: float) -> None:
+    def _on_retry(self, retry: RetryWait) -> None:
         ticket = getattr(self._local, "ticket", None)
-        if ticket is not None and _busy(error):
-            self.limiter.throttled(ticket, wait)
+        if ticket is not None and _busy(retry.error):
+            self.limiter.throttled(ticket, retry.seconds)
 
     def _finish(self, job: _Job, status: str, record: Record, error: VibeimgError | None) -> None:
         with self._cond:

@@ -2,8 +2,9 @@
 
 ``main()`` runs the app; every command just does its work and raises. Here, and
 only here, a :class:`~vibeimg.errors.VibeimgError` becomes one line on stderr and its
-exit code, a Click usage error becomes one line and exit 2, Ctrl-C exits 130, and
-anything unexpected becomes one line (a traceback only with ``VIBEIMG_DEBUG=1``).
+exit code, a Click usage error becomes one line and exit 2, Ctrl-C exits 130, a
+closed stdout pipe (``| head``) exits 141 without a word, and anything unexpected
+becomes one line (a traceback only with ``VIBEIMG_DEBUG=1``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,26 @@ def exit_code_for(error: BaseException) -> int:
         "(set VIBEIMG_DEBUG=1 for a traceback, and please report it)"
     )
     return int(ExitCode.FAILURE)
+
+
+class ReaderGone(Exception):
+    """stdout is a pipe whose reader has closed it (``vibeimg history | head -1``)."""
+
+
+def detach_stdout() -> None:
+    """Point stdout at the null device, as the Python docs advise after an EPIPE.
+
+    What is left in stdout's buffer is flushed at interpreter exit; into the closed
+    pipe that would fail again and print "Exception ignored ... BrokenPipeError".
+    """
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)
+    except (OSError, ValueError):  # not a real file (a test runner's): replace the object
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123 - lives until exit
 
 
 @dataclass(frozen=True)
@@ -149,6 +170,22 @@ class VibeimgGroup(TyperGroup):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    # Typer turns every EPIPE into a bare exit 1 (an "unexpected error" here) before
+    # ``main`` could see it, so a closed stdout pipe is carried past Typer in an
+    # exception of its own, from parsing (--help, --version) and from the command.
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
+                     **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError as error:
+            raise ReaderGone from error
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as error:
+            raise ReaderGone from error
+
     def main(  # type: ignore[override]
         self,
         args: Any = None,
@@ -161,10 +198,11 @@ class VibeimgGroup(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             result = super().main(args, prog_name, complete_var, False, **extra)
-        except BrokenPipeError:
-            # The reader went away (| head): stop quietly, like other Unix tools.
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123 - silence the final flush
-            sys.exit(int(ExitCode.FAILURE))
+            sys.stdout.flush()  # a reader gone away is found here, not at interpreter exit
+        except (ReaderGone, BrokenPipeError):
+            # The reader went away (| head): stop quietly, as a tool killed by SIGPIPE.
+            detach_stdout()
+            sys.exit(int(ExitCode.BROKEN_PIPE))
         except Exception as error:
             sys.exit(exit_code_for(error))
         except KeyboardInterrupt as error:

@@ -11,13 +11,17 @@ from __future__ import annotations
 import json
 import time
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibeimg.chatrequest import ChatStreamRequest
 from vibeimg.chatresult import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
+from vibeimg.cli.retrynotice import retry_notice
 from vibeimg.stream import StreamEvent
 from vibeimg.ui import Reporter
 from vibeimg.units import count_of, human_bytes
+
+if TYPE_CHECKING:
+    from vibeimg.client import RetryWait
 
 PROGRESS_MODES = ("auto", "live", "plain", "jsonl", "off")
 HEARTBEAT_EVERY = 15.0  # seconds between "still working" lines in plain mode
@@ -67,6 +71,10 @@ class Progress(ProgressListener):
 
     def finished(self, result: ChatStreamResult) -> None:
         """The run is over (whatever its outcome)."""
+
+    def retrying(self, retry: RetryWait) -> None:
+        """The gateway refused for now and a retry waits: one line (not with --quiet)."""
+        self.reporter.info(retry_notice(retry))
 
 
 class PlainProgress(Progress):
@@ -130,14 +138,21 @@ class JsonlProgress(Progress):
     def saved(self, image: StreamedImage) -> None:
         self._emit({"type": "vibeimg.saved", **image.as_json()})
 
+    def retrying(self, retry: RetryWait) -> None:
+        self._emit({"type": "vibeimg.retry", "attempt": retry.attempt,
+                    "retries": retry.retries, "wait_seconds": round(retry.seconds, 3),
+                    "error": retry.error.one_line(), "notice": retry_notice(retry),
+                    "elapsed": round(time.monotonic() - self.started, 3)})
+
     def finished(self, result: ChatStreamResult) -> None:
         self._emit({"type": "vibeimg.finished", "status": result.status,
                     "requested": result.request.expected_images,
                     "received": len(result.images), "usage": result.usage,
                     "image_usage": result.image_usage,
                     "estimated_cost_usd": result.estimated_cost_usd,
-                    "elapsed": round(result.elapsed, 3),
-                    "error": result.error.one_line() if result.error else None})
+                    "elapsed": round(result.elapsed, 3), "request_id": result.request_id,
+                    "error": result.error.one_line() if result.error else None,
+                    "exit_code": int(result.error.exit_code) if result.error else 0})
 
 
 class LiveProgress(Progress):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import IO, Annotated, Any, Optional
 
@@ -10,7 +11,7 @@ import typer
 from vibeimg.chatrequest import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
 from vibeimg.cli import options as opt
 from vibeimg.cli.common import Connection, dry_run_document, print_json, print_paths, read_prompt
-from vibeimg.errors import UsageError, VibeimgError
+from vibeimg.errors import Interrupted, UsageError, VibeimgError
 from vibeimg.params import check_choice
 from vibeimg.ui import Reporter
 
@@ -160,7 +161,13 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
 def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *, mode: str,
          sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
          preview: bool = False) -> None:
-    """Stream, save, then print the results (even when the run ended badly)."""
+    """Stream, save, then print the results (even when the run ended badly).
+
+    With ``--json`` one document is printed whatever happens once the request is under
+    way, even when the gateway refused it before any stream opened; only a usage error
+    (nothing attempted, exit 2) prints none.
+    """
+    from vibeimg.chatresult import ChatStreamResult  # noqa: PLC0415
     from vibeimg.cli.chat_progress import (  # noqa: PLC0415
         JsonlProgress,
         PlainProgress,
@@ -172,16 +179,27 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
     from vibeimg.responses import run_chat_stream  # noqa: PLC0415
 
     display = make_progress(mode, reporter, request)
+    started = time.monotonic()
+    failed: VibeimgError | None = None
     try:
-        with session(connection, reporter) as client, display:
+        with session(connection, reporter, display.retrying) as client, display:
             result = run_chat_stream(
                 client, request, plan=plan, sidecar=sidecar, listener=display,
                 record=recorder.write if recorder is not None else None,
             )
     except VibeimgError as error:
+        failed = error
+    except KeyboardInterrupt:
+        failed = Interrupted("interrupted before the gateway answered")
+    if failed is not None:
         record_chat_run(reporter, history, request=request, offline=connection.offline,
-                        error=error)
-        raise
+                        error=failed)
+        if not isinstance(failed, UsageError):
+            ended = ChatStreamResult.before_stream(request, failed, time.monotonic() - started)
+            display.finished(ended)
+            if json_output:
+                print_json(ended.as_json())
+        raise failed
     record_chat_run(reporter, history, request=request, offline=connection.offline,
                     result=result)
     display.finished(result)

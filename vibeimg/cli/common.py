@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,14 +76,21 @@ class Connection:
 
 
 @contextmanager
-def session(connection: Connection, reporter: Reporter) -> Iterator[Any]:
-    """A ready GatewayClient: to the gateway, or to an in-process emulator with --offline."""
+def session(connection: Connection, reporter: Reporter,
+            show_retry: Callable[[Any], None] | None = None) -> Iterator[Any]:
+    """A ready GatewayClient: to the gateway, or to an in-process emulator with --offline.
+
+    Each wait before a retry is announced once on stderr (not with --quiet), by
+    ``show_retry`` when given (it receives a ``vibeimg.client.RetryWait``).
+    """
+    from vibeimg.cli.retrynotice import RetryNotices, retry_notice  # noqa: PLC0415
     from vibeimg.client import GatewayClient  # noqa: PLC0415 - httpx only when sending
 
+    notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
     settings = connection.settings()
     if not connection.offline:
         settings.require_key()
-        with GatewayClient(settings, trace=reporter.trace) as client:
+        with GatewayClient(settings, trace=reporter.trace, on_retry=notices) as client:
             yield client
         return
     from dataclasses import replace  # noqa: PLC0415
@@ -93,7 +100,7 @@ def session(connection: Connection, reporter: Reporter) -> Iterator[Any]:
     with Emulator() as emulator:
         reporter.trace(f"offline: emulator at {emulator.base_url}")
         offline = replace(settings, base_url=emulator.base_url)
-        with GatewayClient(offline, trace=reporter.trace) as client:
+        with GatewayClient(offline, trace=reporter.trace, on_retry=notices) as client:
             yield client
 
 
@@ -130,16 +137,16 @@ def print_paths(paths: list[Path]) -> None:
     sys.stdout.flush()
 
 
-def raise_for_failures(failures: list[VibeimgError], total: int) -> None:
+def failures_error(failures: list[VibeimgError], total: int) -> VibeimgError | None:
     """All failed: the first error (its own exit code). Some of several: partial success."""
     if not failures:
-        return
+        return None
     if len(failures) == total:
         first = failures[0]
         if total > 1:
             first.message = f"all {total} images failed; the first: {first.message}"
-        raise first
-    raise PartialFailure(
+        return first
+    return PartialFailure(
         f"{total - len(failures)} of {total} images saved, {len(failures)} failed",
         failures=failures,
     )

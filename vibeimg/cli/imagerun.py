@@ -6,10 +6,11 @@ import sys
 import time
 from typing import Any
 
-from vibeimg.cli.common import Connection, print_json, print_paths, raise_for_failures, session
+from vibeimg.cli.common import Connection, failures_error, print_json, print_paths, session
 from vibeimg.errors import Interrupted, UsageError, VibeimgError
 from vibeimg.images import NamePlan, ensure_output_dir
 from vibeimg.ui import Reporter, is_terminal
+from vibeimg.units import count_of
 
 
 def plan_output(
@@ -86,29 +87,58 @@ def run_image_requests(
                          offline=connection.offline, count=count, error=error,
                          elapsed=time.monotonic() - started)
         raise
-    interrupted = (Interrupted(f"interrupted: {len(outcome.saved)} of {count} images saved")
-                   if outcome.interrupted else None)
+    final: VibeimgError | None = (
+        Interrupted(f"interrupted: {len(outcome.saved)} of {count_of(count, 'image')} saved")
+        if outcome.interrupted else failures_error([f.error for f in outcome.failures], count))
     record_image_run(reporter, history, command=command, request=request,
                      offline=connection.offline, count=count, outcome=outcome,
-                     error=interrupted, elapsed=time.monotonic() - started)
+                     error=final if outcome.interrupted else None,
+                     elapsed=time.monotonic() - started)
     total_cost = round(sum(s.estimated_cost_usd for s in outcome.saved), 4)
     if json_output:
-        print_json({
-            "command": command,
-            "prompt": request.prompt,
-            "requested": count,
-            "images": [s.as_json() for s in outcome.saved],
-            "failures": [f.as_json() for f in outcome.failures],
-            "estimated_cost_usd": total_cost,
-        })
+        print_json(run_document(command, request.prompt, count, outcome, final))
     elif plan is not None:
         print_paths([s.path for s in outcome.saved if s.path is not None])
     if preview:
         from vibeimg.cli.preview_cmd import preview_saved  # noqa: PLC0415
 
         preview_saved([s.path for s in outcome.saved], reporter)
-    if interrupted is not None:
-        raise interrupted  # after the saved images were printed: scripts learn of them
-    if outcome.saved:
+    if outcome.saved and not outcome.interrupted:
         reporter.note(f"{len(outcome.saved)} of {count} saved, estimated ${total_cost:.3f}")
-    raise_for_failures([f.error for f in outcome.failures], count)
+    if final is not None:
+        raise final  # after the saved images were printed: scripts learn of them
+
+
+def run_status(outcome: Any, count: int) -> str:
+    """completed, partial (some failed), failed (all failed) or interrupted (Ctrl-C)."""
+    if outcome.interrupted:
+        return "interrupted"
+    if not outcome.failures:
+        return "completed"
+    return "failed" if len(outcome.failures) == count else "partial"
+
+
+def run_document(command: str, prompt: str, count: int, outcome: Any,
+                 error: VibeimgError | None) -> dict[str, Any]:
+    """What ``--json`` prints for generate and edit, whatever the outcome.
+
+    ``missing`` lists every image not received: ``failed`` (its error is in
+    ``failures``) or ``abandoned`` (in flight or not yet sent when Ctrl-C came).
+    """
+    failed = {f.index for f in outcome.failures}
+    saved = {s.index for s in outcome.saved}
+    missing = [{"index": n, "phase": "failed" if n in failed else "abandoned"}
+               for n in range(1, count + 1) if n not in saved]
+    return {
+        "command": command,
+        "status": run_status(outcome, count),
+        "prompt": prompt,
+        "requested": count,
+        "received": len(outcome.saved),
+        "images": [s.as_json() for s in outcome.saved],
+        "missing": missing,
+        "failures": [f.as_json() for f in outcome.failures],
+        "estimated_cost_usd": round(sum(s.estimated_cost_usd for s in outcome.saved), 4),
+        "error": error.one_line() if error is not None else None,
+        "exit_code": int(error.exit_code) if error is not None else 0,
+    }
