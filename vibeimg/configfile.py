@@ -29,6 +29,8 @@ from vibeimg.config import (
     KEY_ENV,
     PRIVATE_FOLDER_MODE,
     check_base_url,
+    check_retries,
+    check_timeout,
     config_path,
     make_private_folder,
     mask_key,
@@ -52,22 +54,6 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 def _url(value: str) -> str:
     return check_base_url(value, "config set")
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or number <= 0:
-        raise UsageError(f"invalid timeout {value!r}", hint="use a number of seconds, e.g. 300")
-    return number
-
-
-def _retries(value: str) -> int:
-    if not value.strip().isdigit():
-        raise UsageError(f"invalid retries {value!r}", hint="use a whole number, 0 or more")
-    return int(value)
 
 
 def _size(value: str) -> str:
@@ -141,9 +127,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("base-url", "base_url", "the gateway's base URL", DEFAULT_BASE_URL,
                 BASE_URL_ENV, _url, redact=mask_url),
     SettingSpec("timeout", "timeout", "seconds to wait for an answer", DEFAULT_TIMEOUT,
-                ("VIBEIMG_TIMEOUT",), _positive_float),
+                ("VIBEIMG_TIMEOUT",), check_timeout),
     SettingSpec("retries", "retries", "retries when the gateway cannot have done the work",
-                DEFAULT_RETRIES, ("VIBEIMG_RETRIES",), _retries),
+                DEFAULT_RETRIES, ("VIBEIMG_RETRIES",), check_retries),
     SettingSpec("model", "model", "the image model", DEFAULT_MODEL, ("VIBEIMG_MODEL",),
                 _model, param="model"),
     SettingSpec("size", "size", "the default --size", "auto", ("VIBEIMG_SIZE",), _size,
