@@ -87,7 +87,7 @@ def check_config_file() -> Check:
         return Check("config file", "ok", f"{path} (none yet; defaults apply)")
     try:
         table = read_config_file(path)
-        configfile.option_defaults(table)
+        configfile.check_file(table, path)
     except UsageError as exc:
         return Check("config file", "fail", exc.message, exc.hint, ExitCode.USAGE)
     mode = _mode(path)
@@ -181,9 +181,12 @@ def check_history() -> Check:
     return Check("history", "ok", f"{history.path} ({runs_text}, {search})")
 
 
-def folder_checks(out_dir: Path) -> list[Check]:
-    return [
+def folder_checks(out_dir: Path | None) -> list[Check]:
+    """The config, data and output folders; no output folder when its setting is invalid."""
+    checks = [
         check_folder("config folder", config_dir(), private=True),
         check_folder("data folder", data_dir(), private=True),
-        check_folder("output folder", out_dir),
     ]
+    if out_dir is not None:
+        checks.append(check_folder("output folder", out_dir))
+    return checks

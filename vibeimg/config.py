@@ -136,27 +136,30 @@ def mask_url(url: str) -> str:
     return f"{scheme}{separator}***@{host}{rest[end:]}"
 
 
-def check_base_url(url: str, origin: str) -> str:
+def check_base_url(url: str, origin: str | None = None) -> str:
     """The base URL without its trailing slash; refuses anything but a plain http(s) URL.
 
     A user name or password in it is refused: httpx would send it as Basic auth in
     place of the key, and it would be one more place a secret could leak from.
+    ``origin`` says where the URL came from, for the error message.
     """
     url = url.strip()
+    where = f" ({origin})" if origin else ""
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"invalid base URL {mask_url(url)!r} ({origin})",
+        raise UsageError(f"invalid base URL {mask_url(url)!r}{where}",
                          hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
     if mask_url(url) != url:
         raise UsageError(
-            f"the base URL {mask_url(url)!r} ({origin}) holds a user name or password",
+            f"the base URL {mask_url(url)!r}{where} holds a user name or password",
             hint="remove it from the URL; give the key with --api-key or VIBEIMG_API_KEY")
     return url.rstrip("/")
 
 
 def _shown(value: object) -> str:
-    """A value as an error message quotes it: text in quotes, a float as Python prints it."""
+    """A value as an error message quotes it: text in quotes, a float short but a float."""
     if isinstance(value, float):
-        return f"{value:g}"
+        text = f"{value:g}"  # 1e+12, inf, nan, 0.5
+        return f"{text}.0" if text.lstrip("-").isdigit() else text  # 3.0 is no whole number
     return repr(value)
 
 

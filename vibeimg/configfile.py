@@ -52,33 +52,75 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
 
-def _url(value: str) -> str:
-    return check_base_url(value, "config set")
+def _kind(value: object) -> str:
+    """What a TOML value is, in words, for an error about a value of the wrong kind."""
+    if isinstance(value, bool):
+        return "a true/false value"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time" if value is not None else "nothing"
 
 
-def _size(value: str) -> str:
-    parse_size(value)
-    return value.strip().lower()
+def _literal(value: object) -> str:
+    """A TOML value as the file spells it (near enough), for an error message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float, list, dict)):
+        return repr(value)
+    return str(value)  # a date or time
 
 
-def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
-    return lambda value: check_choice(name, value.strip().lower(), choices)
+def _text(value: object) -> str:
+    """``value`` when it is text: a hand-edited file may hold ``out_dir = 5``."""
+    if not isinstance(value, str):
+        raise UsageError(f"{_literal(value)} is {_kind(value)}, not text",
+                         hint='write it in double quotes, such as "..."')
+    return value
 
 
-def _model(value: str) -> str:
-    if not value.strip():
+def _key(value: object) -> str:
+    return _text(value).strip()
+
+
+def _url(value: object) -> str:
+    return check_base_url(_text(value))
+
+
+def _size(value: object) -> str:
+    text = _text(value)
+    parse_size(text)
+    return text.strip().lower()
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> Callable[[object], str]:
+    return lambda value: check_choice(name, _text(value).strip().lower(), choices)
+
+
+def _model(value: object) -> str:
+    text = _text(value).strip()
+    if not text:
         raise UsageError("the model name is empty", hint="e.g. gpt-image-2")
-    return value.strip()
+    return text
 
 
-def _folder(value: str) -> str:
-    if not value.strip():
+def _folder(value: object) -> str:
+    text = _text(value).strip()
+    if not text:
         raise UsageError("the folder is empty", hint="e.g. ~/Pictures/vibeimg")
-    return str(Path(value.strip()).expanduser())
+    return str(Path(text).expanduser())
 
 
-def parse_bool(value: str) -> bool:
-    word = value.strip().lower()
+def parse_bool(value: object) -> bool:
+    """A yes/no setting: a TOML boolean, or one of the words (``config set history off``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):  # as the words "0" and "1"
+        return bool(value)
+    word = _text(value).strip().lower()
     if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
@@ -95,7 +137,7 @@ class SettingSpec:
     help: str
     default: Any
     env: tuple[str, ...]
-    parse: Callable[[str], Any]
+    parse: Callable[[object], Any]  # text from 'config set', any TOML value from the file
     param: str | None = None  # the command parameter whose default it provides
     secret: bool = False
     unset_text: str = "(not set)"
@@ -123,7 +165,7 @@ class SettingSpec:
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("api-key", "api_key", "the gateway key (never shown, never echoed)", None,
-                KEY_ENV, str.strip, secret=True),
+                KEY_ENV, _key, secret=True),
     SettingSpec("base-url", "base_url", "the gateway's base URL", DEFAULT_BASE_URL,
                 BASE_URL_ENV, _url, redact=mask_url),
     SettingSpec("timeout", "timeout", "seconds to wait for an answer", DEFAULT_TIMEOUT,
@@ -194,26 +236,40 @@ def resolve_all(
     return [resolve(spec, environ, file) for spec in SETTINGS]
 
 
+def check_file(table: Mapping[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """Every known setting of the file's ``table``, checked by its ``config set`` parser.
+
+    A value of the wrong kind or out of range (``out_dir = 5``, ``timeout = inf``) is a
+    usage error naming the key, the file and the fix; unknown keys are left out here.
+    """
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        spec = BY_KEY.get(key)
+        if spec is None:
+            continue
+        try:
+            values[key] = spec.parse(raw)
+        except UsageError as exc:
+            fix = (f"change it with 'vibeimg config set {spec.name} VALUE', or remove it "
+                   f"with 'vibeimg config unset {spec.name}'")
+            what = exc.message if exc.message.startswith(f"invalid {key} ") \
+                else f"invalid {key}: {exc.message}"
+            raise UsageError(f"the config file {path or config_path()} has an {what}",
+                             hint=f"{exc.hint}; or {fix}" if exc.hint else fix) from exc
+    return values
+
+
 def option_defaults(file: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Command parameter defaults from the config file (Click's ``default_map``).
 
     The options read their environment variables themselves, and Click ranks them:
-    flag > environment > this map > the declared default.
+    flag > environment > this map > the declared default. The whole file is checked
+    first: a broken setting stops every command that reads the file, even one that a
+    flag would override, so that it is found and repaired.
     """
-    file = read_config_file() if file is None else file
-    defaults: dict[str, Any] = {}
-    for spec in SETTINGS:
-        if spec.param is None or spec.key not in file:
-            continue
-        try:
-            defaults[spec.param] = spec.parse(str(file[spec.key]))
-        except UsageError as exc:
-            raise UsageError(
-                f"the config file's {spec.key} is invalid: {exc.one_line()}",
-                hint=f"fix it with 'vibeimg config set {spec.name} VALUE' or "
-                f"'vibeimg config unset {spec.name}'",
-            ) from exc
-    return defaults
+    values = check_file(read_config_file() if file is None else file)
+    return {spec.param: values[spec.key] for spec in SETTINGS
+            if spec.param is not None and spec.key in values}
 
 
 def defaults_for(params: list[Any], file: Mapping[str, Any] | None = None) -> dict[str, Any]:
