@@ -91,13 +91,14 @@ def check_config_file() -> Check:
     except UsageError as exc:
         return Check("config file", "fail", exc.message, exc.hint, ExitCode.USAGE)
     mode = _mode(path)
-    unknown = sorted(set(table) - set(configfile.BY_KEY))
+    unknown = configfile.unknown_keys_note(table, path)
     if mode & 0o077 and "api_key" in table:
         return Check("config file", "fail", f"{path} holds a key and is readable by others "
                      f"({mode:04o})", f"chmod 600 {path}", ExitCode.USAGE)
     if unknown:
-        return Check("config file", "warn", f"{path}: unknown settings {', '.join(unknown)}",
-                     "remove them: 'vibeimg config list' shows the known ones")
+        return Check("config file", "warn", unknown,
+                     f"rename or remove them in {path}; the known keys are "
+                     f"{', '.join(configfile.BY_KEY)}")
     return Check("config file", "ok", f"{path} ({mode:04o}, {len(table)} settings)")
 
 

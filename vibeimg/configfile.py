@@ -259,6 +259,25 @@ def check_file(table: Mapping[str, Any], path: Path | None = None) -> dict[str, 
     return values
 
 
+def unknown_keys_note(table: Mapping[str, Any], path: Path | None = None) -> str | None:
+    """What to say of keys vibeimg does not know (a typo such as ``qualty``), or None.
+
+    They are ignored, not refused, so that a file written for another version still
+    works; the closest known key is suggested for each.
+    """
+    from difflib import get_close_matches  # noqa: PLC0415 - only with unknown keys
+
+    unknown = sorted(key for key in table if key not in BY_KEY)
+    if not unknown:
+        return None
+    named = []
+    for key in unknown:
+        close = get_close_matches(key.replace("-", "_"), list(BY_KEY), n=1)
+        named.append(f"'{key}' (did you mean '{close[0]}'?)" if close else f"'{key}'")
+    noun = "an unknown setting" if len(unknown) == 1 else "unknown settings"
+    return f"the config file {path or config_path()} has {noun} {', '.join(named)}; ignored"
+
+
 def option_defaults(file: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Command parameter defaults from the config file (Click's ``default_map``).
 

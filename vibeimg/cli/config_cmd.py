@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vibeimg.cli.common import print_json
+from vibeimg.cli.notices import WarningCommand
 from vibeimg.config import config_path
 from vibeimg.errors import UsageError
 from vibeimg.ui import Reporter, is_terminal
@@ -54,7 +55,7 @@ def _read_key() -> str:
     return sys.stdin.readline().strip()
 
 
-@config_app.command("set")
+@config_app.command("set", cls=WarningCommand)
 def config_set(
     name: Name,
     value: Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
@@ -88,7 +89,7 @@ def config_set(
     Reporter().note(f"{spec.name} = {spec.show(stored)} (in {config_path()})")
 
 
-@config_app.command("get")
+@config_app.command("get", cls=WarningCommand)
 def config_get(name: Name) -> None:
     """Print a setting's value as it applies now.
 
@@ -103,7 +104,7 @@ def config_get(name: Name) -> None:
     sys.stdout.write(resolved.spec.show(resolved.value) + "\n")
 
 
-@config_app.command("unset")
+@config_app.command("unset", cls=WarningCommand)
 def config_unset(name: Name) -> None:
     """Remove a setting from the config file (its default applies again)."""
     from vibeimg import configfile  # noqa: PLC0415
@@ -113,7 +114,7 @@ def config_unset(name: Name) -> None:
         Reporter().warn(f"{spec.name} was not set in {config_path()}")
 
 
-@config_app.command("list")
+@config_app.command("list", cls=WarningCommand)
 def config_list(
     origin: Annotated[bool, typer.Option(
         "--origin", help="Also say where each value comes from.")] = False,
@@ -135,7 +136,7 @@ def config_list(
         sys.stdout.write(line + "\n")
 
 
-@config_app.command("path")
+@config_app.command("path", cls=WarningCommand)
 def config_show_path() -> None:
     """Print the config file's path (it may not exist yet)."""
     sys.stdout.write(f"{config_path()}\n")
