@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import TEST_KEY
+from conftest import TEST_KEY, Cli
 from ptyrun import run_in_pty, vibeimg_argv
 
 from vibeimg.config import config_path, read_config_file
@@ -220,3 +220,29 @@ def test_help_shows_the_default_from_the_file(cli) -> None:
     cli("config", "set", "quality", "medium")
     shown = " ".join(cli("generate", "--help").stdout.split())
     assert "VIBEIMG_QUALITY; default: medium]" in shown
+
+
+def test_out_dir_is_stored_absolute_and_used_from_anywhere(cli, tmp_path: Path) -> None:
+    """'config set out-dir rel/pics' stores the folder it meant where it was typed."""
+    result = cli("config", "set", "out-dir", "rel/pics")
+    assert result.exit_code == 0
+    wanted = tmp_path / "rel" / "pics"
+    assert read_config_file()["out_dir"] == str(wanted)
+    assert result.stderr == f"out-dir = {wanted} (in {config_path()})\n"  # said, as it changed
+    assert cli("config", "get", "out-dir").stdout == f"{wanted}\n"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    made = Cli(cli.emulator, elsewhere)("generate", "a fox", "--size", "1024x1024",
+                                         "--quality", "low", "--no-sidecar")
+    assert made.exit_code == 0, made.stderr
+    assert made.stdout == f"{wanted / 'a-fox.png'}\n"
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_out_dir_expands_the_home_folder(cli, tmp_path: Path) -> None:
+    """'~/pics' is stored as the home folder's pics, and '..' is folded away."""
+    home = tmp_path / "home"
+    assert cli("config", "set", "out-dir", "~/pics", env={"HOME": str(home)}).exit_code == 0
+    assert read_config_file()["out_dir"] == str(home / "pics")
+    assert cli("config", "set", "out-dir", "a/../b").exit_code == 0
+    assert read_config_file()["out_dir"] == str(tmp_path / "b")

@@ -108,10 +108,16 @@ def _model(value: object) -> str:
 
 
 def _folder(value: object) -> str:
+    """An absolute folder: ``~`` expanded, a relative one taken from the current folder.
+
+    'config set out-dir pics' stores the folder meant when it was typed, not one that
+    moves with wherever a later command runs. (A relative path written into the file by
+    hand is still taken from the current folder, as it always was.)
+    """
     text = _text(value).strip()
     if not text:
         raise UsageError("the folder is empty", hint="e.g. ~/Pictures/vibeimg")
-    return str(Path(text).expanduser())
+    return os.path.abspath(Path(text).expanduser())  # noqa: PTH100 - no symlinks resolved
 
 
 def parse_bool(value: object) -> bool:

@@ -86,7 +86,11 @@ def config_set(
         raise UsageError(f"no value for {spec.name}",
                          hint=f"vibeimg config set {spec.name} VALUE")
     spec, stored = configfile.set_value(spec.name, value)
-    Reporter().note(f"{spec.name} = {spec.show(stored)} (in {config_path()})")
+    done = f"{spec.name} = {spec.show(stored)} (in {config_path()})"
+    if isinstance(stored, str) and stored != value.strip():  # such as a folder made absolute
+        Reporter().info(done)
+    else:
+        Reporter().note(done)
 
 
 @config_app.command("get", cls=WarningCommand)
