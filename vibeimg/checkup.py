@@ -31,6 +31,7 @@ from vibeimg.errors import (
     UsageError,
     VibeimgError,
 )
+from vibeimg.images import write_problem
 
 PACKAGES = ("typer", "rich", "httpx", "httpx-sse", "pillow", "platformdirs")
 GATEWAY_TIMEOUT = 20.0  # seconds: GET /models is cheap; no need to wait minutes
@@ -148,17 +149,28 @@ def check_gateway(settings: Settings, *, label: str, trace: Any = None) -> Check
     return Check(name, "ok", detail)
 
 
-def check_folder(name: str, path: Path, *, private: bool = False) -> Check:
-    """A folder vibeimg writes to: it exists (or can be made) and is writable."""
+def check_folder(name: str, path: Path, *, private: bool = False,
+                 elsewhere: str = "set VIBEIMG_HOME to another folder") -> Check:
+    """A folder vibeimg writes to: it exists (or can be made) and is writable.
+
+    ``elsewhere`` is the fix that points vibeimg at another folder.
+    """
     probe = path
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     if not probe.is_dir():
-        return Check(name, "fail", f"{path} is not a folder", f"remove or rename {probe}",
+        detail = f"{path} is a file, not a folder" if probe == path else \
+            f"{path} cannot be created: {probe} is a file"
+        return Check(name, "fail", detail, f"rename or remove the file {probe}, or {elsewhere}",
                      ExitCode.USAGE)
     if not os.access(probe, os.W_OK | os.X_OK):
         return Check(name, "fail", f"{path} is not writable",
-                     f"fix its permissions (chmod u+w {probe})", ExitCode.USAGE)
+                     f"fix its permissions (chmod u+w {probe}), or {elsewhere}", ExitCode.USAGE)
+    problem = write_problem(probe, make_folder=probe != path)
+    if problem is not None:
+        detail = f"{path} is not writable ({problem})" if probe == path else \
+            f"{path} cannot be created: nothing can be made in {probe} ({problem})"
+        return Check(name, "fail", detail, elsewhere, ExitCode.USAGE)
     if probe != path:
         return Check(name, "ok", f"{path} (created when first needed)")
     if private and _mode(path) & 0o077:
@@ -189,5 +201,8 @@ def folder_checks(out_dir: Path | None) -> list[Check]:
         check_folder("data folder", data_dir(), private=True),
     ]
     if out_dir is not None:
-        checks.append(check_folder("output folder", out_dir))
+        checks.append(check_folder(
+            "output folder", out_dir,
+            elsewhere="choose another with 'vibeimg config set out-dir DIR' (or "
+            "VIBEIMG_OUT_DIR, --out-dir)"))
     return checks
