@@ -246,3 +246,20 @@ def test_out_dir_expands_the_home_folder(cli, tmp_path: Path) -> None:
     assert read_config_file()["out_dir"] == str(home / "pics")
     assert cli("config", "set", "out-dir", "a/../b").exit_code == 0
     assert read_config_file()["out_dir"] == str(tmp_path / "b")
+
+
+def test_invalid_toml_hint_says_what_actually_repairs_it(cli) -> None:
+    """Not TOML: the one-line error names the file and says to fix or delete it; doing so works."""
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text("quality = \n", encoding="utf-8")
+    args = ("generate", "a fox", "--size", "1024x1024", "--quality", "low", "--no-sidecar")
+    for result in (cli(*args), cli("config", "set", "size", "2k")):
+        assert result.exit_code == 2
+        [line] = result.stderr.splitlines()
+        assert f"the config file {config_path()} is not valid TOML" in line
+        assert f"fix that line in an editor, or delete {config_path()} to start again" in line
+        assert "config path" not in line  # it only prints the path; it repairs nothing
+    doctor = cli("doctor")
+    assert f"fix: fix that line in an editor, or delete {config_path()}" in doctor.stdout
+    config_path().unlink()
+    assert cli(*args).exit_code == 0

@@ -100,7 +100,8 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(
             f"the config file {path} is not valid TOML: {exc}",
-            hint="fix it, or remove it with 'vibeimg config path'",
+            hint=f"fix that line in an editor, or delete {path} to start again from the "
+            "defaults (the key too, if it holds one)",
         ) from exc
     return table
 
