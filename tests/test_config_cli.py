@@ -263,3 +263,26 @@ def test_invalid_toml_hint_says_what_actually_repairs_it(cli) -> None:
     assert f"fix: fix that line in an editor, or delete {config_path()}" in doctor.stdout
     config_path().unlink()
     assert cli(*args).exit_code == 0
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), [
+    ("timeout", "-5", "a number of seconds above 0 and at most 3600"),
+    ("timeout", "-inf", "a number of seconds above 0 and at most 3600"),
+    ("retries", "-1", "a whole number from 0 to 10"),
+    ("size", "-5", "invalid size '-5'"),
+])
+def test_a_negative_value_reaches_the_settings_own_check(cli, name, value, reason) -> None:
+    """'config set timeout -5' gets the range error, not Click's 'No such option: -5'."""
+    result = cli("config", "set", name, value)
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert reason in line and "No such option" not in line
+    assert not config_path().exists()
+
+
+def test_config_set_help_still_works(cli) -> None:
+    """Unknown options pass through to the value, but --help and -h are still help."""
+    for flag in ("--help", "-h"):
+        result = cli("config", "set", flag)
+        assert result.exit_code == 0 and "Store a setting" in result.stdout
+    assert cli("config", "set", "timeout", "--", "-5").exit_code == 2  # '--' also works

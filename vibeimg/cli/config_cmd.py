@@ -55,7 +55,10 @@ def _read_key() -> str:
     return sys.stdin.readline().strip()
 
 
-@config_app.command("set", cls=WarningCommand)
+# A value such as -5 must reach the setting's own check, which says what range is
+# allowed, instead of Click refusing it as an unknown option.
+@config_app.command("set", cls=WarningCommand,
+                    context_settings={"ignore_unknown_options": True})
 def config_set(
     name: Name,
     value: Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
