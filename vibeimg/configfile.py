@@ -28,7 +28,6 @@ from vibeimg.config import (
     DEFAULT_TIMEOUT,
     KEY_ENV,
     PRIVATE_FOLDER_MODE,
-    check_base_url,
     check_retries,
     check_timeout,
     config_path,
@@ -38,102 +37,18 @@ from vibeimg.config import (
     read_config_file,
 )
 from vibeimg.errors import UsageError
-from vibeimg.params import (
-    DEFAULT_MODEL,
-    FORMATS,
-    MODERATIONS,
-    QUALITIES,
-    check_choice,
-    parse_size,
+from vibeimg.params import DEFAULT_MODEL, FORMATS, MODERATIONS, QUALITIES
+from vibeimg.settingparsers import (
+    choice_parser,
+    parse_bool,
+    parse_folder,
+    parse_key,
+    parse_model,
+    parse_size_name,
+    parse_url,
 )
 
 FILE_MODE = 0o600
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
-
-
-def _kind(value: object) -> str:
-    """What a TOML value is, in words, for an error about a value of the wrong kind."""
-    if isinstance(value, bool):
-        return "a true/false value"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time" if value is not None else "nothing"
-
-
-def _literal(value: object) -> str:
-    """A TOML value as the file spells it (near enough), for an error message."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float, list, dict)):
-        return repr(value)
-    return str(value)  # a date or time
-
-
-def _text(value: object) -> str:
-    """``value`` when it is text: a hand-edited file may hold ``out_dir = 5``."""
-    if not isinstance(value, str):
-        raise UsageError(f"{_literal(value)} is {_kind(value)}, not text",
-                         hint='write it in double quotes, such as "..."')
-    return value
-
-
-def _key(value: object) -> str:
-    return _text(value).strip()
-
-
-def _url(value: object) -> str:
-    return check_base_url(_text(value))
-
-
-def _size(value: object) -> str:
-    text = _text(value)
-    parse_size(text)
-    return text.strip().lower()
-
-
-def _choice(name: str, choices: tuple[str, ...]) -> Callable[[object], str]:
-    return lambda value: check_choice(name, _text(value).strip().lower(), choices)
-
-
-def _model(value: object) -> str:
-    text = _text(value).strip()
-    if not text:
-        raise UsageError("the model name is empty", hint="e.g. gpt-image-2")
-    return text
-
-
-def _folder(value: object) -> str:
-    """An absolute folder: ``~`` expanded, a relative one taken from the current folder.
-
-    'config set out-dir pics' stores the folder meant when it was typed, not one that
-    moves with wherever a later command runs. (A relative path written into the file by
-    hand is still taken from the current folder, as it always was.)
-    """
-    text = _text(value).strip()
-    if not text:
-        raise UsageError("the folder is empty", hint="e.g. ~/Pictures/vibeimg")
-    return os.path.abspath(Path(text).expanduser())  # noqa: PTH100 - no symlinks resolved
-
-
-def parse_bool(value: object) -> bool:
-    """A yes/no setting: a TOML boolean, or one of the words (``config set history off``)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):  # as the words "0" and "1"
-        return bool(value)
-    word = _text(value).strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise UsageError(f"invalid yes/no value {value!r}", hint="use true or false")
-
-
 @dataclass(frozen=True)
 class SettingSpec:
     """One setting: its names, where it can come from, and how a value is checked."""
@@ -171,26 +86,26 @@ class SettingSpec:
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("api-key", "api_key", "the gateway key (never shown, never echoed)", None,
-                KEY_ENV, _key, secret=True),
+                KEY_ENV, parse_key, secret=True),
     SettingSpec("base-url", "base_url", "the gateway's base URL", DEFAULT_BASE_URL,
-                BASE_URL_ENV, _url, redact=mask_url),
+                BASE_URL_ENV, parse_url, redact=mask_url),
     SettingSpec("timeout", "timeout", "seconds to wait for an answer", DEFAULT_TIMEOUT,
                 ("VIBEIMG_TIMEOUT",), check_timeout),
     SettingSpec("retries", "retries", "retries when the gateway cannot have done the work",
                 DEFAULT_RETRIES, ("VIBEIMG_RETRIES",), check_retries),
     SettingSpec("model", "model", "the image model", DEFAULT_MODEL, ("VIBEIMG_MODEL",),
-                _model, param="model"),
-    SettingSpec("size", "size", "the default --size", "auto", ("VIBEIMG_SIZE",), _size,
+                parse_model, param="model"),
+    SettingSpec("size", "size", "the default --size", "auto", ("VIBEIMG_SIZE",), parse_size_name,
                 param="size"),
     SettingSpec("quality", "quality", "the default --quality", "auto", ("VIBEIMG_QUALITY",),
-                _choice("quality", QUALITIES), param="quality"),
+                choice_parser("quality", QUALITIES), param="quality"),
     SettingSpec("format", "format", "the default --format", "png", ("VIBEIMG_FORMAT",),
-                _choice("format", FORMATS), param="output_format"),
+                choice_parser("format", FORMATS), param="output_format"),
     SettingSpec("moderation", "moderation", "the default --moderation", "auto",
-                ("VIBEIMG_MODERATION",), _choice("moderation", MODERATIONS),
+                ("VIBEIMG_MODERATION",), choice_parser("moderation", MODERATIONS),
                 param="moderation"),
     SettingSpec("out-dir", "out_dir", "the folder images are saved in", None,
-                ("VIBEIMG_OUT_DIR",), _folder, param="out_dir", unset_text="(current folder)"),
+                ("VIBEIMG_OUT_DIR",), parse_folder, param="out_dir", unset_text="(current folder)"),
     SettingSpec("history", "history", "record each run in the history database", True,
                 ("VIBEIMG_HISTORY",), parse_bool, param="history"),
 )
