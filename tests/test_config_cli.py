@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import TEST_KEY
+from conftest import TEST_KEY, Cli
 from ptyrun import run_in_pty, vibeimg_argv
 
 from vibeimg.config import config_path, read_config_file
@@ -220,3 +220,69 @@ def test_help_shows_the_default_from_the_file(cli) -> None:
     cli("config", "set", "quality", "medium")
     shown = " ".join(cli("generate", "--help").stdout.split())
     assert "VIBEIMG_QUALITY; default: medium]" in shown
+
+
+def test_out_dir_is_stored_absolute_and_used_from_anywhere(cli, tmp_path: Path) -> None:
+    """'config set out-dir rel/pics' stores the folder it meant where it was typed."""
+    result = cli("config", "set", "out-dir", "rel/pics")
+    assert result.exit_code == 0
+    wanted = tmp_path / "rel" / "pics"
+    assert read_config_file()["out_dir"] == str(wanted)
+    assert result.stderr == f"out-dir = {wanted} (in {config_path()})\n"  # said, as it changed
+    assert cli("config", "get", "out-dir").stdout == f"{wanted}\n"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    made = Cli(cli.emulator, elsewhere)("generate", "a fox", "--size", "1024x1024",
+                                         "--quality", "low", "--no-sidecar")
+    assert made.exit_code == 0, made.stderr
+    assert made.stdout == f"{wanted / 'a-fox.png'}\n"
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_out_dir_expands_the_home_folder(cli, tmp_path: Path) -> None:
+    """'~/pics' is stored as the home folder's pics, and '..' is folded away."""
+    home = tmp_path / "home"
+    assert cli("config", "set", "out-dir", "~/pics", env={"HOME": str(home)}).exit_code == 0
+    assert read_config_file()["out_dir"] == str(home / "pics")
+    assert cli("config", "set", "out-dir", "a/../b").exit_code == 0
+    assert read_config_file()["out_dir"] == str(tmp_path / "b")
+
+
+def test_invalid_toml_hint_says_what_actually_repairs_it(cli) -> None:
+    """Not TOML: the one-line error names the file and says to fix or delete it; doing so works."""
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text("quality = \n", encoding="utf-8")
+    args = ("generate", "a fox", "--size", "1024x1024", "--quality", "low", "--no-sidecar")
+    for result in (cli(*args), cli("config", "set", "size", "2k")):
+        assert result.exit_code == 2
+        [line] = result.stderr.splitlines()
+        assert f"the config file {config_path()} is not valid TOML" in line
+        assert f"fix that line in an editor, or delete {config_path()} to start again" in line
+        assert "config path" not in line  # it only prints the path; it repairs nothing
+    doctor = cli("doctor")
+    assert f"fix: fix that line in an editor, or delete {config_path()}" in doctor.stdout
+    config_path().unlink()
+    assert cli(*args).exit_code == 0
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), [
+    ("timeout", "-5", "a number of seconds above 0 and at most 3600"),
+    ("timeout", "-inf", "a number of seconds above 0 and at most 3600"),
+    ("retries", "-1", "a whole number from 0 to 10"),
+    ("size", "-5", "invalid size '-5'"),
+])
+def test_a_negative_value_reaches_the_settings_own_check(cli, name, value, reason) -> None:
+    """'config set timeout -5' gets the range error, not Click's 'No such option: -5'."""
+    result = cli("config", "set", name, value)
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert reason in line and "No such option" not in line
+    assert not config_path().exists()
+
+
+def test_config_set_help_still_works(cli) -> None:
+    """Unknown options pass through to the value, but --help and -h are still help."""
+    for flag in ("--help", "-h"):
+        result = cli("config", "set", flag)
+        assert result.exit_code == 0 and "Store a setting" in result.stdout
+    assert cli("config", "set", "timeout", "--", "-5").exit_code == 2  # '--' also works

@@ -96,9 +96,9 @@ def test_fallback_key_variable_is_an_origin() -> None:
 
 def test_option_defaults_map_file_keys_to_parameters() -> None:
     """The file's option settings become defaults of the commands' parameters."""
-    defaults = configfile.option_defaults({"format": "jpeg", "out_dir": "shots",
+    defaults = configfile.option_defaults({"format": "jpeg", "out_dir": "/srv/shots",
                                            "history": False, "base_url": "http://x"})
-    assert defaults == {"output_format": "jpeg", "out_dir": "shots", "history": False}
+    assert defaults == {"output_format": "jpeg", "out_dir": "/srv/shots", "history": False}
 
 
 def test_invalid_file_value_names_the_setting_and_the_fix() -> None:

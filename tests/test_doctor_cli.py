@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from conftest import TEST_KEY
 
 from vibeimg.config import config_path
@@ -90,3 +92,41 @@ def test_key_file_readable_by_others_fails(cli) -> None:
     result = cli("doctor")
     assert result.exit_code == 2
     assert f"chmod 600 {config_path()}" in result.stdout
+
+
+def _output_folder_line(stdout: str) -> str:
+    [line] = [x for x in stdout.splitlines() if x[6:].startswith("output folder")]
+    return line
+
+
+@pytest.mark.parametrize(("out_dir", "problem"), [
+    ("/proc/vibeimg-cannot-be-here", "cannot be created: nothing can be made in /proc"),
+    ("/proc", "/proc is not writable"),
+    ("afile", "afile is a file, not a folder"),
+    ("afile/sub", "afile/sub cannot be created: "),
+])
+def test_output_folder_that_generate_could_not_use_fails(cli, emulator, tmp_path: Path,
+                                                         out_dir: str, problem: str) -> None:
+    """Whatever generate would refuse as its folder, doctor fails, with the fix (exit 2)."""
+    (tmp_path / "afile").write_text("x")
+    assert cli("config", "set", "out-dir", out_dir).exit_code == 0
+    result = cli("doctor")
+    assert result.exit_code == 2, result.stdout
+    assert _output_folder_line(result.stdout).startswith("FAIL")
+    assert problem in result.stdout
+    assert "fix: " in result.stdout and "vibeimg config set out-dir DIR" in result.stdout
+    assert "error: doctor found a problem (output folder)" in result.stderr
+    generate = cli("generate", "a fox", "--quality", "low")
+    assert generate.exit_code == 2 and emulator.api_requests() == []
+
+
+def test_output_folder_to_be_created_passes_and_is_left_untouched(cli, tmp_path: Path) -> None:
+    """A folder that can be made is ok; doctor's write test leaves nothing behind."""
+    cli("config", "set", "out-dir", "new/pics")
+    before = sorted(tmp_path.iterdir())
+    result = cli("doctor")
+    assert result.exit_code == 0, result.stdout
+    assert _output_folder_line(result.stdout) == \
+        f"ok    output folder  {tmp_path / 'new' / 'pics'} (created when first needed)"
+    assert sorted(tmp_path.iterdir()) == before
+    assert sorted(config_path().parent.iterdir()) == [config_path()]

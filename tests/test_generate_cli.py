@@ -208,9 +208,11 @@ def test_unwritable_output_folder(cli, emulator, tmp_path) -> None:
     assert emulator.requests == []
 
 
-@pytest.mark.parametrize("out_dir", ["afile", "afile/sub", "/proc/vibeimg-cannot-be-here"])
+@pytest.mark.parametrize("out_dir", ["afile", "afile/sub", "/proc/vibeimg-cannot-be-here",
+                                     "/proc"])
 def test_output_folder_that_cannot_be_used(cli, emulator, tmp_path, out_dir) -> None:
-    """A file, a folder under a file, or an uncreatable folder is refused before sending."""
+    """A file, a folder under a file, an uncreatable folder, or one where no file can be
+    made (even by root, whom every permission check lets through) is refused before sending."""
     (tmp_path / "afile").write_text("x")
     result = cli("generate", "fox", "--out-dir", out_dir)
     assert result.exit_code == ExitCode.USAGE

@@ -56,8 +56,9 @@ def test_broken_config_file_is_a_clear_usage_error(isolated_user_dirs: Path) -> 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"base_url": "ftp://x"}, "invalid base URL"), ({"timeout": -1}, "must be positive"),
-     ({"retries": -2}, "must be zero or more")],
+    [({"base_url": "ftp://x"}, "invalid base URL"), ({"timeout": -1}, "above 0"),
+     ({"timeout": float("inf")}, "at most 3600"), ({"timeout": float("nan")}, "above 0"),
+     ({"retries": -2}, "from 0 to 10"), ({"retries": 11}, "from 0 to 10")],
 )
 def test_invalid_values(kwargs, message) -> None:
     """Nonsense settings are refused with the fix."""
@@ -81,3 +82,11 @@ def test_a_bad_environment_value_names_itself() -> None:
     with pytest.raises(UsageError) as caught:
         load_settings(environ={"VIBEIMG_TIMEOUT": "abc"}, file={})
     assert "invalid timeout 'abc' (from env VIBEIMG_TIMEOUT)" in caught.value.one_line()
+
+
+@pytest.mark.parametrize("table", [{"timeout": 10**400}, {"timeout": True}, {"retries": 3.0},
+                                   {"retries": False}, {"timeout": "1e12"}])
+def test_file_values_of_the_wrong_kind_are_refused(table) -> None:
+    """A huge integer, a boolean or a float count from TOML is a usage error, not a crash."""
+    with pytest.raises(UsageError, match="from the config file"):
+        load_settings(environ={}, file=table)

@@ -68,7 +68,7 @@ def test_the_environment_is_named_as_the_source(make_cli, monkeypatch: pytest.Mo
 def test_config_set_refuses_it_and_a_hand_edited_file_shows_masked(cli) -> None:
     """config set writes nothing; a URL typed into the file is masked in every view."""
     refused = cli("config", "set", "base-url", URL, connect=False)
-    assert refused.exit_code == 2 and "(config set) holds a user name" in refused.stderr
+    assert refused.exit_code == 2 and f"'{SHOWN}' holds a user name" in refused.stderr
     assert not config_path().exists()
     config_path().parent.mkdir(parents=True, exist_ok=True)
     config_path().write_text(f'base_url = "{URL}"\n', encoding="utf-8")
@@ -78,7 +78,9 @@ def test_config_set_refuses_it_and_a_hand_edited_file_shows_masked(cli) -> None:
     [row] = [r for r in json.loads(listed.stdout)["settings"] if r["name"] == "base-url"]
     assert row["value"] == SHOWN
     generate = cli("generate", "a fox", connect=False)
-    assert generate.exit_code == 2 and f"'{SHOWN}' (config file) holds" in generate.stderr
+    assert generate.exit_code == 2
+    assert f"{config_path()} has an invalid base_url: the base URL '{SHOWN}' holds" in \
+        generate.stderr
     doctor = cli("doctor", connect=False)
     outputs = [refused, got, listed, generate, doctor]
     assert not [r for r in outputs if SECRET in r.stdout + r.stderr]

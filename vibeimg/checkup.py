@@ -31,6 +31,7 @@ from vibeimg.errors import (
     UsageError,
     VibeimgError,
 )
+from vibeimg.images import write_problem
 
 PACKAGES = ("typer", "rich", "httpx", "httpx-sse", "pillow", "platformdirs")
 GATEWAY_TIMEOUT = 20.0  # seconds: GET /models is cheap; no need to wait minutes
@@ -87,17 +88,18 @@ def check_config_file() -> Check:
         return Check("config file", "ok", f"{path} (none yet; defaults apply)")
     try:
         table = read_config_file(path)
-        configfile.option_defaults(table)
+        configfile.check_file(table, path)
     except UsageError as exc:
         return Check("config file", "fail", exc.message, exc.hint, ExitCode.USAGE)
     mode = _mode(path)
-    unknown = sorted(set(table) - set(configfile.BY_KEY))
+    unknown = configfile.unknown_keys_note(table, path)
     if mode & 0o077 and "api_key" in table:
         return Check("config file", "fail", f"{path} holds a key and is readable by others "
                      f"({mode:04o})", f"chmod 600 {path}", ExitCode.USAGE)
     if unknown:
-        return Check("config file", "warn", f"{path}: unknown settings {', '.join(unknown)}",
-                     "remove them: 'vibeimg config list' shows the known ones")
+        return Check("config file", "warn", unknown,
+                     f"rename or remove them in {path}; the known keys are "
+                     f"{', '.join(configfile.BY_KEY)}")
     return Check("config file", "ok", f"{path} ({mode:04o}, {len(table)} settings)")
 
 
@@ -147,17 +149,28 @@ def check_gateway(settings: Settings, *, label: str, trace: Any = None) -> Check
     return Check(name, "ok", detail)
 
 
-def check_folder(name: str, path: Path, *, private: bool = False) -> Check:
-    """A folder vibeimg writes to: it exists (or can be made) and is writable."""
+def check_folder(name: str, path: Path, *, private: bool = False,
+                 elsewhere: str = "set VIBEIMG_HOME to another folder") -> Check:
+    """A folder vibeimg writes to: it exists (or can be made) and is writable.
+
+    ``elsewhere`` is the fix that points vibeimg at another folder.
+    """
     probe = path
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     if not probe.is_dir():
-        return Check(name, "fail", f"{path} is not a folder", f"remove or rename {probe}",
+        detail = f"{path} is a file, not a folder" if probe == path else \
+            f"{path} cannot be created: {probe} is a file"
+        return Check(name, "fail", detail, f"rename or remove the file {probe}, or {elsewhere}",
                      ExitCode.USAGE)
     if not os.access(probe, os.W_OK | os.X_OK):
         return Check(name, "fail", f"{path} is not writable",
-                     f"fix its permissions (chmod u+w {probe})", ExitCode.USAGE)
+                     f"fix its permissions (chmod u+w {probe}), or {elsewhere}", ExitCode.USAGE)
+    problem = write_problem(probe, make_folder=probe != path)
+    if problem is not None:
+        detail = f"{path} is not writable ({problem})" if probe == path else \
+            f"{path} cannot be created: nothing can be made in {probe} ({problem})"
+        return Check(name, "fail", detail, elsewhere, ExitCode.USAGE)
     if probe != path:
         return Check(name, "ok", f"{path} (created when first needed)")
     if private and _mode(path) & 0o077:
@@ -181,9 +194,15 @@ def check_history() -> Check:
     return Check("history", "ok", f"{history.path} ({runs_text}, {search})")
 
 
-def folder_checks(out_dir: Path) -> list[Check]:
-    return [
+def folder_checks(out_dir: Path | None) -> list[Check]:
+    """The config, data and output folders; no output folder when its setting is invalid."""
+    checks = [
         check_folder("config folder", config_dir(), private=True),
         check_folder("data folder", data_dir(), private=True),
-        check_folder("output folder", out_dir),
     ]
+    if out_dir is not None:
+        checks.append(check_folder(
+            "output folder", out_dir,
+            elsewhere="choose another with 'vibeimg config set out-dir DIR' (or "
+            "VIBEIMG_OUT_DIR, --out-dir)"))
+    return checks

@@ -8,6 +8,7 @@ is how tests and CI isolate themselves.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ DEFAULT_BASE_URL = "https://www.vibeapi.cn/v1"
 DEFAULT_TIMEOUT = 300.0  # seconds to wait for an answer; the gateway may take 2 minutes
 CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 3
+MAX_TIMEOUT = 3600.0  # an hour: far beyond the slowest generation; more is surely a slip
+MAX_RETRIES = 10  # the backoff is capped, so more retries would only delay the error
 PRIVATE_FOLDER_MODE = 0o700  # the config and data folders: a key, prompts, file paths
 
 KEY_ENV = ("VIBEIMG_API_KEY", "OPENAI_API_KEY")
@@ -97,7 +100,8 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(
             f"the config file {path} is not valid TOML: {exc}",
-            hint="fix it, or remove it with 'vibeimg config path'",
+            hint=f"fix that line in an editor, or delete {path} to start again from the "
+            "defaults (the key too, if it holds one)",
         ) from exc
     return table
 
@@ -133,21 +137,105 @@ def mask_url(url: str) -> str:
     return f"{scheme}{separator}***@{host}{rest[end:]}"
 
 
-def check_base_url(url: str, origin: str) -> str:
+def check_base_url(url: str, origin: str | None = None) -> str:
     """The base URL without its trailing slash; refuses anything but a plain http(s) URL.
 
     A user name or password in it is refused: httpx would send it as Basic auth in
     place of the key, and it would be one more place a secret could leak from.
+    ``origin`` says where the URL came from, for the error message.
     """
     url = url.strip()
+    where = f" ({origin})" if origin else ""
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"invalid base URL {mask_url(url)!r} ({origin})",
+        raise UsageError(f"invalid base URL {mask_url(url)!r}{where}",
                          hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
     if mask_url(url) != url:
         raise UsageError(
-            f"the base URL {mask_url(url)!r} ({origin}) holds a user name or password",
+            f"the base URL {mask_url(url)!r}{where} holds a user name or password",
             hint="remove it from the URL; give the key with --api-key or VIBEIMG_API_KEY")
     return url.rstrip("/")
+
+
+def _shown(value: object) -> str:
+    """A value as an error message quotes it: text in quotes, a float short but a float."""
+    if isinstance(value, float):
+        text = f"{value:g}"  # 1e+12, inf, nan, 0.5
+        return f"{text}.0" if text.lstrip("-").isdigit() else text  # 3.0 is no whole number
+    return repr(value)
+
+
+def _from(name: str, origin: str | None) -> str:
+    """Where a value came from, for an error message ("" when the user just typed it)."""
+    if origin is None:
+        return ""
+    if origin == "flag":
+        return f" (from --{name})"
+    if origin == "config file":
+        return f" (from the config file {config_path()})"
+    return f" (from {origin})"
+
+
+def _fix(name: str, example: str, origin: str | None) -> str:
+    """How to fix a bad value, in the place it came from."""
+    if origin == "flag":
+        return f"for example --{name} {example}"
+    if origin is not None and origin.startswith("env "):
+        return f"set {origin[4:]} to a value such as {example}, or unset it"
+    if origin == "config file":
+        return (f"change it with 'vibeimg config set {name} {example}', or remove it with "
+                f"'vibeimg config unset {name}'")
+    return f"for example {example}"
+
+
+def _as_float(value: object) -> float:
+    """A number from a flag, a variable or TOML; NaN for anything else (a bool included)."""
+    if isinstance(value, bool):
+        return math.nan
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            return math.inf
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
+def check_timeout(value: object, origin: str | None = None) -> float:
+    """The read timeout in seconds: a finite number above 0, at most ``MAX_TIMEOUT``.
+
+    The one check for every place a timeout comes from (flag, environment, config file,
+    ``config set``): an infinite or huge one overflows the socket layer, and NaN is not a
+    number of seconds at all. ``origin`` is as in ``Settings.origins``; None when the
+    user is typing it into ``vibeimg config set``.
+    """
+    number = _as_float(value)
+    if not 0 < number <= MAX_TIMEOUT:  # NaN fails every comparison
+        raise UsageError(
+            f"invalid timeout {_shown(value)}{_from('timeout', origin)}: it must be a number "
+            f"of seconds above 0 and at most {MAX_TIMEOUT:g}",
+            hint=_fix("timeout", "300", origin))
+    return number
+
+
+def check_retries(value: object, origin: str | None = None) -> int:
+    """The retry count: a whole number from 0 to ``MAX_RETRIES``, wherever it comes from."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not 0 <= number <= MAX_RETRIES:
+        raise UsageError(
+            f"invalid retries {_shown(value)}{_from('retries', origin)}: it must be a whole "
+            f"number from 0 to {MAX_RETRIES}", hint=_fix("retries", "3", origin))
+    return number
 
 
 @dataclass(frozen=True)
@@ -224,22 +312,8 @@ def load_settings(
     )
     env_retries = _first_env(("VIBEIMG_RETRIES",), environ)
     n_retries, origins["retries"] = _pick(retries, env_retries, file, "retries", DEFAULT_RETRIES)
-    try:
-        read_timeout = float(read_timeout)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"invalid timeout {read_timeout!r} (from {origins['timeout']})",
-                         hint="give a number of seconds, such as --timeout 300") from exc
-    if read_timeout <= 0:
-        raise UsageError(f"invalid timeout {read_timeout:g} (from {origins['timeout']}): it "
-                         "must be positive", hint="for example --timeout 300")
-    try:
-        n_retries = int(n_retries)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"invalid retries {n_retries!r} (from {origins['retries']})",
-                         hint="give a whole number, such as --retries 3") from exc
-    if n_retries < 0:
-        raise UsageError(f"invalid retries {n_retries} (from {origins['retries']}): it must "
-                         "be zero or more", hint="for example --retries 3")
+    read_timeout = check_timeout(read_timeout, origins["timeout"])
+    n_retries = check_retries(n_retries, origins["retries"])
     return Settings(
         api_key=str(key) if key else None,
         base_url=check_base_url(str(url), origins["base_url"]),

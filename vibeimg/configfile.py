@@ -28,7 +28,8 @@ from vibeimg.config import (
     DEFAULT_TIMEOUT,
     KEY_ENV,
     PRIVATE_FOLDER_MODE,
-    check_base_url,
+    check_retries,
+    check_timeout,
     config_path,
     make_private_folder,
     mask_key,
@@ -36,70 +37,18 @@ from vibeimg.config import (
     read_config_file,
 )
 from vibeimg.errors import UsageError
-from vibeimg.params import (
-    DEFAULT_MODEL,
-    FORMATS,
-    MODERATIONS,
-    QUALITIES,
-    check_choice,
-    parse_size,
+from vibeimg.params import DEFAULT_MODEL, FORMATS, MODERATIONS, QUALITIES
+from vibeimg.settingparsers import (
+    choice_parser,
+    parse_bool,
+    parse_folder,
+    parse_key,
+    parse_model,
+    parse_size_name,
+    parse_url,
 )
 
 FILE_MODE = 0o600
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off")
-
-
-def _url(value: str) -> str:
-    return check_base_url(value, "config set")
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or number <= 0:
-        raise UsageError(f"invalid timeout {value!r}", hint="use a number of seconds, e.g. 300")
-    return number
-
-
-def _retries(value: str) -> int:
-    if not value.strip().isdigit():
-        raise UsageError(f"invalid retries {value!r}", hint="use a whole number, 0 or more")
-    return int(value)
-
-
-def _size(value: str) -> str:
-    parse_size(value)
-    return value.strip().lower()
-
-
-def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
-    return lambda value: check_choice(name, value.strip().lower(), choices)
-
-
-def _model(value: str) -> str:
-    if not value.strip():
-        raise UsageError("the model name is empty", hint="e.g. gpt-image-2")
-    return value.strip()
-
-
-def _folder(value: str) -> str:
-    if not value.strip():
-        raise UsageError("the folder is empty", hint="e.g. ~/Pictures/vibeimg")
-    return str(Path(value.strip()).expanduser())
-
-
-def parse_bool(value: str) -> bool:
-    word = value.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise UsageError(f"invalid yes/no value {value!r}", hint="use true or false")
-
-
 @dataclass(frozen=True)
 class SettingSpec:
     """One setting: its names, where it can come from, and how a value is checked."""
@@ -109,7 +58,7 @@ class SettingSpec:
     help: str
     default: Any
     env: tuple[str, ...]
-    parse: Callable[[str], Any]
+    parse: Callable[[object], Any]  # text from 'config set', any TOML value from the file
     param: str | None = None  # the command parameter whose default it provides
     secret: bool = False
     unset_text: str = "(not set)"
@@ -137,26 +86,26 @@ class SettingSpec:
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("api-key", "api_key", "the gateway key (never shown, never echoed)", None,
-                KEY_ENV, str.strip, secret=True),
+                KEY_ENV, parse_key, secret=True),
     SettingSpec("base-url", "base_url", "the gateway's base URL", DEFAULT_BASE_URL,
-                BASE_URL_ENV, _url, redact=mask_url),
+                BASE_URL_ENV, parse_url, redact=mask_url),
     SettingSpec("timeout", "timeout", "seconds to wait for an answer", DEFAULT_TIMEOUT,
-                ("VIBEIMG_TIMEOUT",), _positive_float),
+                ("VIBEIMG_TIMEOUT",), check_timeout),
     SettingSpec("retries", "retries", "retries when the gateway cannot have done the work",
-                DEFAULT_RETRIES, ("VIBEIMG_RETRIES",), _retries),
+                DEFAULT_RETRIES, ("VIBEIMG_RETRIES",), check_retries),
     SettingSpec("model", "model", "the image model", DEFAULT_MODEL, ("VIBEIMG_MODEL",),
-                _model, param="model"),
-    SettingSpec("size", "size", "the default --size", "auto", ("VIBEIMG_SIZE",), _size,
+                parse_model, param="model"),
+    SettingSpec("size", "size", "the default --size", "auto", ("VIBEIMG_SIZE",), parse_size_name,
                 param="size"),
     SettingSpec("quality", "quality", "the default --quality", "auto", ("VIBEIMG_QUALITY",),
-                _choice("quality", QUALITIES), param="quality"),
+                choice_parser("quality", QUALITIES), param="quality"),
     SettingSpec("format", "format", "the default --format", "png", ("VIBEIMG_FORMAT",),
-                _choice("format", FORMATS), param="output_format"),
+                choice_parser("format", FORMATS), param="output_format"),
     SettingSpec("moderation", "moderation", "the default --moderation", "auto",
-                ("VIBEIMG_MODERATION",), _choice("moderation", MODERATIONS),
+                ("VIBEIMG_MODERATION",), choice_parser("moderation", MODERATIONS),
                 param="moderation"),
     SettingSpec("out-dir", "out_dir", "the folder images are saved in", None,
-                ("VIBEIMG_OUT_DIR",), _folder, param="out_dir", unset_text="(current folder)"),
+                ("VIBEIMG_OUT_DIR",), parse_folder, param="out_dir", unset_text="(current folder)"),
     SettingSpec("history", "history", "record each run in the history database", True,
                 ("VIBEIMG_HISTORY",), parse_bool, param="history"),
 )
@@ -208,26 +157,59 @@ def resolve_all(
     return [resolve(spec, environ, file) for spec in SETTINGS]
 
 
+def check_file(table: Mapping[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """Every known setting of the file's ``table``, checked by its ``config set`` parser.
+
+    A value of the wrong kind or out of range (``out_dir = 5``, ``timeout = inf``) is a
+    usage error naming the key, the file and the fix; unknown keys are left out here.
+    """
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        spec = BY_KEY.get(key)
+        if spec is None:
+            continue
+        try:
+            values[key] = spec.parse(raw)
+        except UsageError as exc:
+            fix = (f"change it with 'vibeimg config set {spec.name} VALUE', or remove it "
+                   f"with 'vibeimg config unset {spec.name}'")
+            what = exc.message if exc.message.startswith(f"invalid {key} ") \
+                else f"invalid {key}: {exc.message}"
+            raise UsageError(f"the config file {path or config_path()} has an {what}",
+                             hint=f"{exc.hint}; or {fix}" if exc.hint else fix) from exc
+    return values
+
+
+def unknown_keys_note(table: Mapping[str, Any], path: Path | None = None) -> str | None:
+    """What to say of keys vibeimg does not know (a typo such as ``qualty``), or None.
+
+    They are ignored, not refused, so that a file written for another version still
+    works; the closest known key is suggested for each.
+    """
+    from difflib import get_close_matches  # noqa: PLC0415 - only with unknown keys
+
+    unknown = sorted(key for key in table if key not in BY_KEY)
+    if not unknown:
+        return None
+    named = []
+    for key in unknown:
+        close = get_close_matches(key.replace("-", "_"), list(BY_KEY), n=1)
+        named.append(f"'{key}' (did you mean '{close[0]}'?)" if close else f"'{key}'")
+    noun = "an unknown setting" if len(unknown) == 1 else "unknown settings"
+    return f"the config file {path or config_path()} has {noun} {', '.join(named)}; ignored"
+
+
 def option_defaults(file: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Command parameter defaults from the config file (Click's ``default_map``).
 
     The options read their environment variables themselves, and Click ranks them:
-    flag > environment > this map > the declared default.
+    flag > environment > this map > the declared default. The whole file is checked
+    first: a broken setting stops every command that reads the file, even one that a
+    flag would override, so that it is found and repaired.
     """
-    file = read_config_file() if file is None else file
-    defaults: dict[str, Any] = {}
-    for spec in SETTINGS:
-        if spec.param is None or spec.key not in file:
-            continue
-        try:
-            defaults[spec.param] = spec.parse(str(file[spec.key]))
-        except UsageError as exc:
-            raise UsageError(
-                f"the config file's {spec.key} is invalid: {exc.one_line()}",
-                hint=f"fix it with 'vibeimg config set {spec.name} VALUE' or "
-                f"'vibeimg config unset {spec.name}'",
-            ) from exc
-    return defaults
+    values = check_file(read_config_file() if file is None else file)
+    return {spec.param: values[spec.key] for spec in SETTINGS
+            if spec.param is not None and spec.key in values}
 
 
 def defaults_for(params: list[Any], file: Mapping[str, Any] | None = None) -> dict[str, Any]:

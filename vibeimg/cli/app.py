@@ -120,8 +120,10 @@ def load_command(name: str, lazy: LazyCommand) -> Any:
     function = getattr(importlib.import_module(lazy.module), lazy.function)
     if isinstance(function, typer.Typer):  # a group of subcommands (config, history)
         return typer.main.get_command(function)
+    from vibeimg.cli.notices import WarningCommand  # noqa: PLC0415
+
     single = typer.Typer(rich_markup_mode=None, add_completion=False)
-    single.command(name, no_args_is_help=lazy.no_args_is_help)(function)
+    single.command(name, cls=WarningCommand, no_args_is_help=lazy.no_args_is_help)(function)
     return typer.main.get_command(single)
 
 
@@ -237,6 +239,9 @@ def _version(value: bool) -> None:
 # Commands that take no option defaults from the config file (and must work when the
 # file is broken, to help repair it).
 NO_OPTION_DEFAULTS = frozenset({"config", "doctor", "history", "mock-server", "preview"})
+# Commands that say nothing of unknown keys in the config file: doctor reports them as
+# one of its checks, and the others never read the file.
+NO_FILE_WARNING = frozenset({"doctor", "history", "mock-server", "preview"})
 
 
 @app.callback()
@@ -252,13 +257,24 @@ def _root(
     """Generate and edit images with gpt-image-2 from the shell."""
     del version  # handled by its eager callback
     name = ctx.invoked_subcommand
-    if name and name not in NO_OPTION_DEFAULTS and not ctx.resilient_parsing:
+    if not name or ctx.resilient_parsing or name in NO_FILE_WARNING:
+        return
+    from vibeimg import configfile  # noqa: PLC0415
+    from vibeimg.cli.notices import leave_config_warning  # noqa: PLC0415
+    from vibeimg.config import read_config_file  # noqa: PLC0415
+
+    if name in NO_OPTION_DEFAULTS:  # 'config' works with a broken file, to repair it
+        try:
+            table = read_config_file()
+        except VibeimgError:
+            return
+    else:
         # Option defaults (model, size, out-dir...) from the config file, ranked by Click
         # below the flag and the option's environment variable.
-        from vibeimg.configfile import defaults_for  # noqa: PLC0415
-
+        table = read_config_file()
         command = ctx.command.get_command(ctx, name)  # type: ignore[attr-defined]
-        ctx.default_map = {name: defaults_for(getattr(command, "params", []))}
+        ctx.default_map = {name: configfile.defaults_for(getattr(command, "params", []), table)}
+    leave_config_warning(ctx, configfile.unknown_keys_note(table))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vibeimg.cli.common import print_json
+from vibeimg.cli.notices import WarningCommand
 from vibeimg.config import config_path
 from vibeimg.errors import UsageError
 from vibeimg.ui import Reporter, is_terminal
@@ -54,7 +55,10 @@ def _read_key() -> str:
     return sys.stdin.readline().strip()
 
 
-@config_app.command("set")
+# A value such as -5 must reach the setting's own check, which says what range is
+# allowed, instead of Click refusing it as an unknown option.
+@config_app.command("set", cls=WarningCommand,
+                    context_settings={"ignore_unknown_options": True})
 def config_set(
     name: Name,
     value: Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
@@ -85,10 +89,14 @@ def config_set(
         raise UsageError(f"no value for {spec.name}",
                          hint=f"vibeimg config set {spec.name} VALUE")
     spec, stored = configfile.set_value(spec.name, value)
-    Reporter().note(f"{spec.name} = {spec.show(stored)} (in {config_path()})")
+    done = f"{spec.name} = {spec.show(stored)} (in {config_path()})"
+    if isinstance(stored, str) and stored != value.strip():  # such as a folder made absolute
+        Reporter().info(done)
+    else:
+        Reporter().note(done)
 
 
-@config_app.command("get")
+@config_app.command("get", cls=WarningCommand)
 def config_get(name: Name) -> None:
     """Print a setting's value as it applies now.
 
@@ -103,7 +111,7 @@ def config_get(name: Name) -> None:
     sys.stdout.write(resolved.spec.show(resolved.value) + "\n")
 
 
-@config_app.command("unset")
+@config_app.command("unset", cls=WarningCommand)
 def config_unset(name: Name) -> None:
     """Remove a setting from the config file (its default applies again)."""
     from vibeimg import configfile  # noqa: PLC0415
@@ -113,7 +121,7 @@ def config_unset(name: Name) -> None:
         Reporter().warn(f"{spec.name} was not set in {config_path()}")
 
 
-@config_app.command("list")
+@config_app.command("list", cls=WarningCommand)
 def config_list(
     origin: Annotated[bool, typer.Option(
         "--origin", help="Also say where each value comes from.")] = False,
@@ -135,7 +143,7 @@ def config_list(
         sys.stdout.write(line + "\n")
 
 
-@config_app.command("path")
+@config_app.command("path", cls=WarningCommand)
 def config_show_path() -> None:
     """Print the config file's path (it may not exist yet)."""
     sys.stdout.write(f"{config_path()}\n")

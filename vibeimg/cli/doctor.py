@@ -53,8 +53,7 @@ def doctor(
     if settings is not None:
         checks.append(checkup.check_key(settings, offline=offline))
         checks.append(_gateway(checkup, connection, settings, reporter))
-    out_dir = next((r["value"] for r in resolved if r["name"] == "out-dir"), None)
-    checks += checkup.folder_checks(Path(out_dir) if out_dir else Path.cwd())
+    checks += checkup.folder_checks(_out_dir(configfile, resolved))
     checks.append(checkup.check_history())
     found = checkup.versions()
     if json_output:
@@ -65,6 +64,17 @@ def doctor(
     failures = [c for c in checks if c.status == "fail"]
     if failures:
         raise checkup.DoctorFailed(failures)
+
+
+def _out_dir(configfile: Any, resolved: list[dict[str, Any]]) -> Path | None:
+    """The output folder in force; None when its setting is invalid (reported already)."""
+    row = next((r for r in resolved if r["name"] == "out-dir"), None)
+    if row is None or row["value"] is None:
+        return Path.cwd()
+    try:
+        return Path(configfile.BY_NAME["out-dir"].parse(row["value"]))
+    except VibeimgError:
+        return None
 
 
 def _settings_without_file(connection: Connection) -> Any:

@@ -68,12 +68,13 @@ ApiKey = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "[env: VIBEIMG_API_KEY, OPENAI_API_KEY]", rich_help_panel=CONNECTION)]
 Timeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
     "--timeout", metavar="SECONDS", show_default=False,
-    help="Seconds to wait for an answer [default: 300; a generation can take 2 minutes].",
+    help="Seconds to wait for an answer, above 0 and at most 3600 [default: 300; a "
+    "generation can take 2 minutes].",
     rich_help_panel=CONNECTION)]
 Retries = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--retries", metavar="N", show_default=False,
     help="Retries when the gateway cannot have done the work (connection refused, 429, "
-    "503) [default: 3]; 0 turns them off.", rich_help_panel=CONNECTION)]
+    "503), 0 to 10 [default: 3]; 0 turns them off.", rich_help_panel=CONNECTION)]
 RetryUnknown = Annotated[bool, typer.Option(
     "--retry-unknown",
     help="Also retry after a timeout or 500/502/504, whose outcome is unknown: "

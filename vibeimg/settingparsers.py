@@ -1,0 +1,102 @@
+"""How each setting's value is checked: one parser per setting, for every source.
+
+``vibeimg config set`` hands these parsers the text typed; the config file hands them
+whatever TOML value was written by hand, so each also refuses a value of the wrong kind
+(``out_dir = 5``). The timeout and retries checks live in :mod:`vibeimg.config`, since
+flags and the environment need them too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from vibeimg.config import check_base_url
+from vibeimg.errors import UsageError
+from vibeimg.params import check_choice, parse_size
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _kind(value: object) -> str:
+    """What a TOML value is, in words, for an error about a value of the wrong kind."""
+    if isinstance(value, bool):
+        return "a true/false value"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time" if value is not None else "nothing"
+
+
+def _literal(value: object) -> str:
+    """A TOML value as the file spells it (near enough), for an error message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float, list, dict)):
+        return repr(value)
+    return str(value)  # a date or time
+
+
+def _text(value: object) -> str:
+    """``value`` when it is text: a hand-edited file may hold ``out_dir = 5``."""
+    if not isinstance(value, str):
+        raise UsageError(f"{_literal(value)} is {_kind(value)}, not text",
+                         hint='write it in double quotes, such as "..."')
+    return value
+
+
+def parse_key(value: object) -> str:
+    return _text(value).strip()
+
+
+def parse_url(value: object) -> str:
+    return check_base_url(_text(value))
+
+
+def parse_size_name(value: object) -> str:
+    text = _text(value)
+    parse_size(text)
+    return text.strip().lower()
+
+
+def choice_parser(name: str, choices: tuple[str, ...]) -> Callable[[object], str]:
+    return lambda value: check_choice(name, _text(value).strip().lower(), choices)
+
+
+def parse_model(value: object) -> str:
+    text = _text(value).strip()
+    if not text:
+        raise UsageError("the model name is empty", hint="e.g. gpt-image-2")
+    return text
+
+
+def parse_folder(value: object) -> str:
+    """An absolute folder: ``~`` expanded, a relative one taken from the current folder.
+
+    'config set out-dir pics' stores the folder meant when it was typed, not one that
+    moves with wherever a later command runs. (A relative path written into the file by
+    hand is still taken from the current folder, as it always was.)
+    """
+    text = _text(value).strip()
+    if not text:
+        raise UsageError("the folder is empty", hint="e.g. ~/Pictures/vibeimg")
+    return os.path.abspath(Path(text).expanduser())  # noqa: PTH100 - no symlinks resolved
+
+
+def parse_bool(value: object) -> bool:
+    """A yes/no setting: a TOML boolean, or one of the words (``config set history off``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):  # as the words "0" and "1"
+        return bool(value)
+    word = _text(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise UsageError(f"invalid yes/no value {value!r}", hint="use true or false")
