@@ -209,3 +209,37 @@ def test_force_never_replaces_a_json_file_that_is_no_sidecar(tmp_path: Path, oth
     assert (path, side) == (tmp_path / "package-2.png", tmp_path / "package-2.json")
     assert (tmp_path / "package.json").read_text() == other
     assert (tmp_path / "package.png").read_bytes() == b"old"
+
+
+def test_force_keeps_the_sidecar_of_another_image(tmp_path: Path) -> None:
+    """x.png and its x.json exist; --force saving a JPEG as x.jpg must not take x.json."""
+    (tmp_path / "x.png").write_bytes(PNG)
+    (tmp_path / "x.json").write_text('{"file": "x.png", "vibeimg_version": "0.1.0"}')
+    plan = NamePlan.build("x.png", tmp_path, count=1, force=True)
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(encoded(photo((8, 8)), "JPEG"))
+        path, _, side = commit_image(tmp, plan, {"slug": "x"}, sidecar=record)
+    assert (path.name, side.name if side else None) == ("x-2.jpg", "x-2.json")
+    assert json.loads((tmp_path / "x.json").read_text())["file"] == "x.png"
+
+
+def test_force_takes_over_the_sidecar_of_an_image_that_is_gone(tmp_path: Path) -> None:
+    """A sidecar whose image was deleted is stale: --force may reuse its name."""
+    (tmp_path / "x.json").write_text('{"file": "x.png", "vibeimg_version": "0.1.0"}')
+    plan = NamePlan.build("x.jpg", tmp_path, count=1, force=True)
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(encoded(photo((8, 8)), "JPEG"))
+        path, _, _ = commit_image(tmp, plan, {"slug": "x"}, sidecar=record)
+    assert path.name == "x.jpg"
+    assert json.loads((tmp_path / "x.json").read_text())["file"] == "x.jpg"
+
+
+def test_force_without_sidecar_removes_the_replaced_images_sidecar(tmp_path: Path) -> None:
+    """--force --no-sidecar over x.png: x.json described the old bytes, so it goes."""
+    (tmp_path / "x.png").write_bytes(b"old")
+    (tmp_path / "x.json").write_text('{"file": "x.png", "vibeimg_version": "0.1.0"}')
+    plan = NamePlan.build("x.png", tmp_path, count=1, force=True)
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(PNG)
+        commit_image(tmp, plan, {"slug": "x"}, sidecar=None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]

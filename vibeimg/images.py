@@ -358,33 +358,51 @@ def commit_image(
         attempt += 1
         if sidecar is None:
             with contextlib.suppress(FileExistsError):
-                return tmp.commit(candidate, overwrite=plan.force), fmt, None
+                path = tmp.commit(candidate, overwrite=plan.force)
+                if plan.force and sidecar_of(path) == path.name:
+                    # --force --no-sidecar: the replaced image's sidecar would describe
+                    # bytes that are gone.
+                    sidecar_path(path).unlink(missing_ok=True)
+                return path, fmt, None
             continue
         if not plan.force and candidate.exists():
             continue
-        if _sidecar_name_taken(sidecar_path(candidate), force=plan.force):
+        if _sidecar_name_taken(candidate, force=plan.force):
             continue
         with contextlib.suppress(FileExistsError):
             return _commit_with_sidecar(tmp, candidate, fmt, sidecar, plan.force)
 
 
-def _sidecar_name_taken(path: Path, *, force: bool) -> bool:
-    """Whether the sidecar's name is not free: ``--force`` replaces an image's own
-    sidecar, never another file that happens to be called ``NAME.json``."""
+def _sidecar_name_taken(image: Path, *, force: bool) -> bool:
+    """Whether the name of ``image``'s sidecar is not free. ``--force`` replaces the
+    sidecar of the image it replaces, or one whose image is gone; never the sidecar of
+    another image (``x.json`` of ``x.png`` when saving ``x.jpg``), nor another file
+    that happens to be called ``NAME.json``."""
+    path = sidecar_path(image)
     if not path.exists():
         return False
-    return not force or not is_sidecar(path)
+    if not force:
+        return True
+    described = sidecar_of(image)
+    if described is None:
+        return True
+    return described != image.name and (image.parent / described).exists()
 
 
-def is_sidecar(path: Path) -> bool:
-    """A JSON file vibeimg wrote beside an image (it names the version that wrote it)."""
+def sidecar_of(image: Path) -> str | None:
+    """The file name that the JSON file beside ``image`` describes, if vibeimg wrote it
+    (a sidecar names the version that wrote it); None for any other file."""
+    path = sidecar_path(image)
     try:
         if not path.is_file() or path.stat().st_size > _SIDECAR_MAX:
-            return False
+            return None
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "vibeimg_version" in data
+        return None
+    if not isinstance(data, dict) or "vibeimg_version" not in data:
+        return None
+    described = data.get("file")
+    return described if isinstance(described, str) else ""
 
 
 def _commit_with_sidecar(
