@@ -212,3 +212,10 @@ def test_readme_one_liners_work(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run.json").read_text())["received"] == 1
     assert '"type": "vibeimg.finished"' in (tmp_path / "progress.jsonl").read_text()
     assert '"partial_image_b64": "iVBORw0KGgo' in (tmp_path / "fox.sse").read_text()
+
+
+def test_fields_in_the_folders_of_the_output_name(cli, tmp_path: Path) -> None:
+    """chat-stream renders -o's folders too: one folder per quality here."""
+    result = cli("chat-stream", "a fox", *FAST, "-o", "{quality}/{slug}-{n}.{ext}")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "low/a-fox-1.png\n"

@@ -82,6 +82,16 @@ def test_force_keeps_a_json_file_of_the_same_name(cli, tmp_path) -> None:
         "package-2.json", "package-2.png", "package.json"]
 
 
+def test_fields_in_the_folders_of_the_output_name(cli, tmp_path) -> None:
+    """-o "{quality}/{size}/{slug}.{ext}" makes those folders, not ones named {quality}."""
+    result = cli("generate", "a fox", "--quality", "low", "--size", "1024x1024",
+                 "-o", "shots/{quality}/{size}/{slug}.{ext}")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "shots/low/1024x1024/a-fox.png\n"
+    assert (tmp_path / "shots/low/1024x1024/a-fox.json").is_file()
+    assert not any("{" in str(p) for p in tmp_path.rglob("*"))
+
+
 def test_extension_follows_the_bytes(cli, tmp_path) -> None:
     """Asking for out.png but receiving jpeg saves out.jpg, with a warning."""
     result = cli("generate", "fox", "--format", "jpeg", "-o", "out.png")

@@ -243,3 +243,19 @@ def test_force_without_sidecar_removes_the_replaced_images_sidecar(tmp_path: Pat
         tmp.write(PNG)
         commit_image(tmp, plan, {"slug": "x"}, sidecar=None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+
+
+@pytest.mark.parametrize(
+    ("output", "directory", "name"),
+    [("{model}-{slug}.{ext}", "", "org-model-fox.png"),
+     ("out/{quality}/{slug}.{ext}", "out", "low/fox.png"),
+     ("{model}/{slug}.{ext}", "", "org-model/fox.png"),
+     ("a/b/{slug}.{ext}", "a/b", "fox.png")],
+)
+def test_fields_fill_folders_but_a_value_never_adds_one(
+        output: str, directory: str, name: str) -> None:
+    """Fields in folders are rendered; a slash inside a value is not a folder."""
+    plan = NamePlan.build(output, None, count=1)
+    assert plan.directory == Path(directory)
+    assert plan.render({"slug": "fox", "model": "org/model", "quality": "low",
+                        "ext": "png"}) == name

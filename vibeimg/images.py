@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any, ClassVar
 
 from vibeimg.errors import BadResponseError, UsageError
@@ -295,10 +295,13 @@ class NamePlan:
         if count > 1 and "{n}" not in template:
             mark = ".{ext}" if ".{ext}" in tail else ".{format}"
             tail = tail.replace(mark, "-{n}" + mark, 1) if mark in tail else tail + "-{n}"
+        # Folders up to the first one with a field are fixed; the rest are rendered too.
+        parts = PurePath(head).parts if head else ()
+        fixed = next((i for i, part in enumerate(parts) if "{" in part), len(parts))
         directory = Path(out_dir) if out_dir else Path()
-        if head:
-            directory = directory / head
-        return cls(directory=directory, template=tail, force=force,
+        directory = directory.joinpath(*parts[:fixed])
+        template = "/".join([*parts[fixed:], tail])
+        return cls(directory=directory, template=template, force=force,
                    literal_format=literal_format, literal_ext=literal_ext)
 
     def extension(self, fmt: str) -> str:
@@ -308,12 +311,25 @@ class NamePlan:
         return EXTENSIONS[fmt]
 
     def render(self, fields: dict[str, Any]) -> str:
+        """The file name, below ``directory``: ``fox.png``, or ``2026-11-27/fox.png`` for
+        a template with fields in its folders. A value never adds a folder of its own."""
         values = dict.fromkeys(TEMPLATE_FIELDS, "")
         now = datetime.now()
         values.update(date=now.strftime("%Y-%m-%d"), time=now.strftime("%H%M%S"))
-        values.update({k: str(v) for k, v in fields.items()})
-        name = _FIELD.sub(lambda m: values[m.group(1)], self.template)
-        return name.replace("/", "-").replace(os.sep, "-")
+        values.update({k: str(v).replace("/", "-").replace(os.sep, "-")
+                       for k, v in fields.items()})
+        parts = [_FIELD.sub(lambda m: values[m.group(1)], part)
+                 for part in self.template.split("/")]
+        return "/".join(part if part not in ("", ".", "..") else "_" for part in parts)
+
+
+def make_folder(folder: Path) -> None:
+    """Create a folder a template named; one clear error if it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {folder}: {exc.strerror or exc}",
+                         hint="check the -o template and the folder's permissions") from exc
 
 
 def sidecar_path(image: Path) -> Path:
@@ -356,6 +372,8 @@ def commit_image(
     while True:
         candidate = plan.directory / (name if attempt == 1 else f"{stem}-{attempt}{ext}")
         attempt += 1
+        if attempt == 2 and "/" in name:  # folders from fields, such as {date}/
+            make_folder(candidate.parent)
         if sidecar is None:
             with contextlib.suppress(FileExistsError):
                 path = tmp.commit(candidate, overwrite=plan.force)
