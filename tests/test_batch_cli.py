@@ -265,6 +265,19 @@ def test_a_429_storm_slows_the_batch_down_and_it_still_completes(
     assert len(list((tmp_path / "out").glob("*.png"))) == 8
 
 
+def test_retries_0_means_one_try_per_item(make_cli, tmp_path: Path) -> None:
+    """--retries 0: a 429 fails its item at once; the batch does not send it again."""
+    cli = make_cli(faults=["429"])
+    (tmp_path / "p.txt").write_text("a fox\na heron\n", encoding="utf-8")
+    result = cli("batch", "p.txt", "-d", "out", "--quality", "low", "-c", "1",
+                 "--retries", "0")
+    assert result.exit_code == ExitCode.PARTIAL
+    summary = json.loads(result.stdout)
+    assert (summary["done"], summary["failed"]) == (1, 1)
+    statuses = [r.status for r in cli.emulator.api_requests()]
+    assert statuses == [429, 200]
+
+
 def test_a_refused_key_stops_the_batch(make_cli, tmp_path: Path) -> None:
     """401 on the first item: the rest are not sent (they would all be refused); exit 3."""
     cli = make_cli(api_key="sk-the-right-key-123456")

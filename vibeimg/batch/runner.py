@@ -280,7 +280,9 @@ class BatchRunner:
                 raise
             error = exc if isinstance(exc, VibeimgError) else VibeimgError(
                 f"cannot save the image: {exc}")
-            if _busy(error) and job.requeues < MAX_REQUEUES and not self.stop.is_set():
+            # --retries 0 means no second try of any kind, the batch's own included.
+            requeues = MAX_REQUEUES if self.client.settings.retries else 0
+            if _busy(error) and job.requeues < requeues and not self.stop.is_set():
                 job.requeues += 1
                 self.limiter.throttled(ticket, backoff_seconds(job.requeues))
                 with self._cond:
