@@ -245,6 +245,8 @@ def test_bad_shard_is_refused(cli, emulator, tmp_path: Path) -> None:
         result = cli("batch", "p.txt", "--shard", shard)
         assert result.exit_code == ExitCode.USAGE and "invalid shard" in result.stderr
     assert "the number of shards, must be at least 1" in result.stderr  # not "K <= N"
+    beyond = cli("batch", "p.txt", "--shard", "4/3")
+    assert "the shards of 3 runners are 1/3 to 3/3" in beyond.stderr
     assert emulator.api_requests() == []
 
 

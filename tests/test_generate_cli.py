@@ -259,3 +259,11 @@ def test_unknown_flag_is_one_line_with_usage_code(cli) -> None:
     result = cli("generate", "fox", "--sise", "square")
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr.count("\n") == 1 and "--help" in result.stderr
+
+
+def test_jpg_is_understood_as_jpeg(cli, emulator, tmp_path) -> None:
+    """--format jpg, as people type it after the file extension, sends jpeg."""
+    result = cli("generate", "a fox", "--format", "jpg", "--quality", "low")
+    assert result.exit_code == 0, result.stderr
+    assert emulator.api_requests()[0].json()["output_format"] == "jpeg"
+    assert result.stdout == "a-fox.jpg\n"

@@ -259,3 +259,10 @@ def test_fields_fill_folders_but_a_value_never_adds_one(
     assert plan.directory == Path(directory)
     assert plan.render({"slug": "fox", "model": "org/model", "quality": "low",
                         "ext": "png"}) == name
+
+
+@pytest.mark.parametrize("output", ["{slug", "{n:>5}.png", "x}.png", "{{slug}}.png"])
+def test_stray_braces_in_the_output_name_are_refused(output: str) -> None:
+    """A brace that is not a field would end up in the file name: refused up front."""
+    with pytest.raises(UsageError, match="no field"):
+        NamePlan.build(output, None, count=1)

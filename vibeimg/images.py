@@ -279,6 +279,10 @@ class NamePlan:
                     f"unknown field {{{field}}} in the output name {template!r}",
                     hint=f"use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}",
                 )
+        if "{" in _FIELD.sub("", template) or "}" in _FIELD.sub("", template):
+            raise UsageError(f"the output name {template!r} has a {{ or }} that is no field",
+                             hint="fields look like {slug} or {n}; a name cannot hold "
+                             "other braces")
         head, tail = os.path.split(template)
         if not tail:
             raise UsageError(f"the output name {template!r} has no file name", hint="-o NAME.png")

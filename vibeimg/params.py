@@ -16,6 +16,7 @@ from vibeimg.errors import UsageError
 DEFAULT_MODEL = "gpt-image-2"
 QUALITIES = ("low", "medium", "high", "auto")
 FORMATS = ("png", "jpeg", "webp")
+FORMAT_ALIASES = {"jpg": "jpeg"}  # the name people type, as in the file extension
 MODERATIONS = ("auto", "low")
 RESPONSE_FORMATS = ("b64_json", "url")
 MAX_PROMPT_CHARS = 32_000
@@ -189,7 +190,8 @@ class ImageOptions:
         """Validate raw option values; raises UsageError on the first bad one."""
         if not model.strip():
             raise UsageError("the model name is empty", hint="omit --model to use gpt-image-2")
-        fmt = check_choice("output_format", output_format.lower(), FORMATS)
+        fmt = output_format.lower()
+        fmt = check_choice("output_format", FORMAT_ALIASES.get(fmt, fmt), FORMATS)
         return cls(
             model=model,
             size=parse_size(size),

@@ -373,9 +373,9 @@ def run_chat_stream(
                 error = exc
             except KeyboardInterrupt:
                 AtomicFile.discard_all()  # images in flight will never be complete
-                error = Interrupted(
-                    f"interrupted: {count_of(len(run.result.images), 'image')} saved",
-                    hint="the saved images are complete")
+                saved = len(run.result.images)
+                error = Interrupted(f"interrupted: {count_of(saved, 'image')} saved",
+                                    hint="the saved images are complete" if saved else None)
             run.result.bytes_received = stream.bytes_received
     except KeyboardInterrupt as exc:
         run.finish(None)

@@ -35,8 +35,8 @@ class Shard:
                              param="shard")
         if not 1 <= shard.index <= shard.total:
             raise UsageError(f"invalid shard {text!r}: K must be between 1 and N",
-                             hint="the shards of 4 runners are 1/4, 2/4, 3/4 and 4/4",
-                             param="shard")
+                             hint=f"the shards of {shard.total} runners are 1/{shard.total} "
+                             f"to {shard.total}/{shard.total}", param="shard")
         return shard
 
     def __str__(self) -> str:
