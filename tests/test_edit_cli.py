@@ -231,3 +231,12 @@ def test_mask_convert_output_is_accepted_by_edit(cli, emulator, shots, tmp_path)
     assert sent.status == 200
     assert sent.files["mask"][0][2] == (tmp_path / "alpha.png").read_bytes()
     assert "warning" not in result.stderr
+
+
+def test_fix_commands_quote_a_name_with_spaces(cli, tmp_path: Path) -> None:
+    """The suggested mask-convert line can be pasted as it is, spaces and all."""
+    save(tmp_path / "otter.png", photo())
+    save(tmp_path / "my scribble.png", bw_mask())
+    result = cli("edit", "a hat", "-i", "otter.png", "--mask", "my scribble.png")
+    assert result.exit_code == 2
+    assert "vibeimg mask-convert 'my scribble.png'" in result.stderr

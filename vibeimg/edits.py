@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,8 +178,8 @@ def _no_alpha(label: str, mode: str, transparency: bool) -> UsageError:
     return UsageError(
         f"the mask {label} {what}: the gateway repaints where the mask's alpha is "
         "transparent",
-        hint=f"convert it with 'vibeimg mask-convert {label}', or add --convert-mask to "
-        "convert it on the fly; white is kept, black repainted",
+        hint=f"convert it with: vibeimg mask-convert {shlex.quote(label)}; or add "
+        "--convert-mask to convert it on the fly; white is kept, black repainted",
     )
 
 
@@ -216,7 +217,7 @@ def check_mask(
                 f"the mask {label} is {w}x{h} but the first image is {first.dimensions}: "
                 "they must have the same dimensions",
                 hint="add --resize-mask to scale the mask (nearest neighbour), or "
-                f"'vibeimg mask-convert {label} --match IMAGE'",
+                f"vibeimg mask-convert {shlex.quote(label)} --match IMAGE",
             )
         changes.append(f"resized from {w}x{h} to {first.dimensions} (nearest neighbour)")
     if fmt != "png" and not convert:
