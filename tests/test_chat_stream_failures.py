@@ -289,3 +289,16 @@ def test_events_after_the_end_leave_no_file(cli, serve, tmp_path: Path) -> None:
     result = cli("chat-stream", "a fox")
     assert result.exit_code == 0, result.stderr
     assert files_in(tmp_path) == ["a-fox.json", "a-fox.png"]
+
+
+@pytest.mark.parametrize("fault", ["drop", "bad-json"])
+def test_body_faults_reach_streams_too(make_cli, tmp_path: Path, fault: str) -> None:
+    """--fault drop and bad-json spoil the third image's event of a stream, as they spoil
+    an image answer: two images kept, exit partial, no temporary file."""
+    cli = make_cli(faults=[fault])
+    result = cli("chat-stream", THREE, *FAST, "--json")
+    assert result.exit_code == ExitCode.PARTIAL, result.stderr
+    document = json.loads(result.stdout)
+    assert document["received"] == 2
+    assert len(list(tmp_path.glob("*.png"))) == 2
+    assert list(tmp_path.glob(".vibeimg-*")) == []

@@ -130,3 +130,11 @@ def test_output_folder_to_be_created_passes_and_is_left_untouched(cli, tmp_path:
         f"ok    output folder  {tmp_path / 'new' / 'pics'} (created when first needed)"
     assert sorted(tmp_path.iterdir()) == before
     assert sorted(config_path().parent.iterdir()) == [config_path()]
+
+
+def test_a_failing_gateway_can_be_rehearsed(make_cli) -> None:
+    """mock-server --fault 503 reaches doctor's GET /models: it reports the gateway."""
+    cli = make_cli(faults=["503"])
+    result = cli("doctor")
+    assert result.exit_code != 0
+    assert "FAIL  gateway" in result.stdout and "503" in result.stdout

@@ -15,7 +15,8 @@ def mock_server(
     host: Annotated[str, typer.Option(
         metavar="ADDRESS", help="Address to listen on (loopback by default).")]
     = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 0,
+    port: Annotated[int, typer.Option(
+        metavar="PORT", help="Port; 0 picks a free one.", min=0, max=65535)] = 0,
     latency: Annotated[float, typer.Option(
         metavar="SECONDS", min=0, help="Delay before each answer (keepalives in streams).")]
     = 0.0,

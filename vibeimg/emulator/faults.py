@@ -68,11 +68,14 @@ class FaultQueue:
         with self._lock:
             self._queue.extend(faults)
 
-    def take(self, *, stream: bool = True) -> Fault | None:
+    def take(self, *, stream: bool = True, status_only: bool = False) -> Fault | None:
         """The next fault for a request; one that is not a stream skips stream faults,
-        which stay queued for the next streamed request."""
+        which stay queued for the next streamed request, and a GET (``status_only``)
+        takes only an HTTP status fault, as it has no image to spoil."""
         with self._lock:
             for position, fault in enumerate(self._queue):
+                if status_only and fault.status is None:
+                    continue
                 if stream or fault.kind not in STREAM_FAULTS:
                     del self._queue[position]
                     return fault

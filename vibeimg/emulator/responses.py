@@ -291,12 +291,16 @@ def stream_events(ask: _Ask, ctx: Context, fault: Fault | None) -> Iterator[byte
         if last and kind in ("stream-failed", "stream-incomplete"):
             yield from _ending(ev, response, kind, done_items)
             return
+        if last and kind == "bad-json":  # an event whose data is cut short mid-object
+            whole = ev.event("response.output_item.done", output_index=index, item=item)
+            yield whole[: len(whole) // 2] + b"\n\n"
+            return
         image = _draw(ctx, options, f"{index + 1}/{len(items)}")
         fmt = sniff_format(image[:16]) or options.output_format
         encoded = _encode(image, kind if last else "")
         meta = {"size": str(options.size), "quality": options.quality, "output_format": fmt}
         done = {**item, "status": "completed", "revised_prompt": revise(subject), **meta}
-        cut = last and kind == "stream-cut"
+        cut = last and kind in ("stream-cut", "drop")  # drop: the connection goes mid-image
         if ask.partial_images is None:  # the gateway: the whole image as the partial image
             yield from _maybe_cut(ev.image_event(
                 "response.image_generation_call.partial_image", encoded, partial_image_index=0,

@@ -196,7 +196,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
         _check_auth(record, ctx.config)
         streamed = record.path == "/responses"
-        fault = ctx.faults.take(stream=streamed) if record.method == "POST" else None
+        fault = ctx.faults.take(stream=streamed, status_only=record.method != "POST")
         if fault is not None and fault.status is not None:
             error = _status_fault(fault.status)
             reply = Reply.json(error.body(), error.status)
