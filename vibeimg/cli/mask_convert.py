@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from vibeimg.cli.common import print_json, print_paths
 from vibeimg.cli.options import Preview, complete_image_path
 from vibeimg.cli.preview_cmd import preview_saved
+
+if TYPE_CHECKING:
+    from vibeimg.maskjobs import MaskJob
 
 Paths = Annotated[list[str], typer.Argument(
     metavar="INPUT... [OUTPUT]", show_default=False, autocompletion=complete_image_path,
@@ -79,7 +83,7 @@ def mask_convert(
         worker_count,
     )
     from vibeimg.masks import warning_for  # noqa: PLC0415
-    from vibeimg.ui import Reporter, is_terminal  # noqa: PLC0415
+    from vibeimg.ui import Reporter  # noqa: PLC0415
 
     reporter = Reporter(quiet=quiet)
     inputs, output = (paths, None) if out_dir is not None else (paths[:1], None)
@@ -89,12 +93,7 @@ def mask_convert(
         raise UsageError(f"{len(paths)} paths given: several inputs need --out-dir",
                          hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
     plan = plan_jobs(inputs, output, out_dir, force=force)
-    if any(job.source == STDIN for job in plan) and is_terminal(sys.stdin):
-        raise UsageError("'-' reads the mask from stdin, but stdin is a terminal",
-                         hint="pipe it in: vibeimg mask-convert - < scribble.png > mask.png")
-    if any(job.destination == STDIN for job in plan) and is_terminal(sys.stdout):
-        raise UsageError("refusing to write image bytes to a terminal",
-                         hint="redirect it (> mask.png) or name an OUTPUT file")
+    check_standard_streams(plan, json_output=json_output)
     if out_dir is not None:  # only once the plan holds: a refusal leaves no empty folder
         ensure_output_dir(out_dir)
     settings = ConvertSettings(
@@ -144,3 +143,24 @@ def mask_convert(
             raise error
         raise PartialFailure(f"{len(done)} of {len(results)} masks converted, "
                              f"{len(failed)} failed", failures=[])
+
+
+def check_standard_streams(plan: Sequence[MaskJob], *, json_output: bool) -> None:
+    """Refuse, before any work, what stdin and stdout cannot do: a mask read from a
+    terminal, image bytes written to one, or image bytes sharing stdout with --json."""
+    from vibeimg.errors import UsageError  # noqa: PLC0415
+    from vibeimg.imagefile import STDIN  # noqa: PLC0415
+    from vibeimg.ui import is_terminal  # noqa: PLC0415
+
+    to_stdout = any(job.destination == STDIN for job in plan)
+    if to_stdout and json_output:
+        raise UsageError("the mask would go to stdout, and so would the --json document: "
+                         "the image bytes and the JSON cannot share it",
+                         hint="name an OUTPUT file (vibeimg mask-convert - mask.png --json), "
+                              "or drop --json")
+    if any(job.source == STDIN for job in plan) and is_terminal(sys.stdin):
+        raise UsageError("'-' reads the mask from stdin, but stdin is a terminal",
+                         hint="pipe it in: vibeimg mask-convert - < scribble.png > mask.png")
+    if to_stdout and is_terminal(sys.stdout):
+        raise UsageError("refusing to write image bytes to a terminal",
+                         hint="redirect it (> mask.png) or name an OUTPUT file")
