@@ -107,7 +107,8 @@ class ChatStreamResult:
     """How a run ended: the images saved, usage, and the error if any."""
 
     request: ChatStreamRequest
-    status: str = "open"  # completed, failed, incomplete, error, truncated, interrupted
+    # completed (exit 0 only), partial, failed, incomplete, error, truncated, interrupted
+    status: str = "open"
     calls: list[ImageCall] = field(default_factory=list)
     request_id: str | None = None
     response_id: str | None = None
