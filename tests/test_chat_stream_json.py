@@ -33,7 +33,8 @@ def test_error_status_still_prints_one_document(make_cli, tmp_path: Path, fault,
     request_id = cli.emulator.requests[0].request_id
     assert document["status"] == "error"
     assert document["requested"] == 1 and document["received"] == 0
-    assert document["images"] == [] and document["missing"] == []
+    assert document["images"] == []
+    assert document["missing"] == [{"index": 1, "item_id": None, "phase": "not-started"}]
     assert document["error"].startswith(f"HTTP {fault}: ")
     assert document["request_id"] == request_id and request_id in document["error"]
     assert document["exit_code"] == exit_code

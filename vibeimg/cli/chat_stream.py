@@ -41,10 +41,11 @@ PartialImages = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--partial-images", metavar="0-3", show_default=False,
     help="Ask for preview images while generating (OpenAI's option; untested on the "
     "gateway).", rich_help_panel=CHAT)]
-Count = Annotated[int, typer.Option(
-    "--count", "-n", metavar="N", show_default=True,
+Count = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--count", "-n", metavar="N", show_default=False,
     help=f"Images to ask for (1-{MAX_IMAGES}): the prompt asks the model for N images, as the "
-    "gateway has no n; the run reports how many arrived.", rich_help_panel=opt.OUTPUT)]
+    "gateway has no n; the run reports how many arrived [default: as many as the prompt "
+    "asks for, else 1].", rich_help_panel=opt.OUTPUT)]
 ProgressMode = Annotated[str, typer.Option(
     "--progress", metavar="auto|live|plain|jsonl|off",
     autocompletion=opt._choices(("auto", "live", "plain", "jsonl", "off")),
@@ -69,7 +70,7 @@ def chat_stream(
     compression: opt.Compression = None,
     moderation: opt.Moderation = "auto",
     partial_images: PartialImages = None,
-    count: Count = 1,
+    count: Count = None,
     output: opt.StreamOutput = None,
     out_dir: opt.OutDir = None,
     force: opt.Force = False,
@@ -114,6 +115,8 @@ def chat_stream(
         images=image or [], partial_images=partial_images,
     )
     mode = check_choice("progress", progress.lower(), ("auto", "live", "plain", "jsonl", "off"))
+    for notice in request.count_notices:
+        reporter.info(notice)
     if request.options.size is not None and request.options.size.experimental:
         reporter.warn(f"{request.options.size} is above 2560x1440: the gateway's output is "
                       "experimental at this size")
