@@ -70,7 +70,7 @@ def mask_convert(
 
       cat scribble.png | vibeimg mask-convert - > mask.png
     """
-    from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError  # noqa: PLC0415
+    from vibeimg.errors import UsageError  # noqa: PLC0415
     from vibeimg.imagefile import STDIN, image_dimensions  # noqa: PLC0415
     from vibeimg.images import ensure_output_dir  # noqa: PLC0415
     from vibeimg.maskjobs import (  # noqa: PLC0415
@@ -80,9 +80,11 @@ def mask_convert(
         convert_files,
         convert_job,
         plan_jobs,
+        run_error,
         worker_count,
     )
     from vibeimg.masks import warning_for  # noqa: PLC0415
+    from vibeimg.rundoc import ending_fields  # noqa: PLC0415
     from vibeimg.ui import Reporter  # noqa: PLC0415
 
     reporter = Reporter(quiet=quiet)
@@ -125,24 +127,23 @@ def mask_convert(
                                 on_done=report)
     done = [r for r in results if isinstance(r, MaskResult)]
     failed = [r for r in results if isinstance(r, MaskFailure)]
+    error = run_error(done, failed)
     if json_output:
+        ending = ending_fields(error)
         print_json({
             "command": "mask-convert",
+            "status": ending["status"],
             "masks": [r.as_json() for r in done],
             "failures": [f.as_json() for f in failed],
+            "error": ending["error"],
+            "exit_code": ending["exit_code"],
         })
     else:
         print_paths([Path(r.destination) for r in done if r.destination != STDIN])
     preview_saved([Path(r.destination) for r in done if r.destination != STDIN], reporter,
                   enabled=preview)
-    if failed:
-        if not done:
-            error = VibeimgError(f"all {len(failed)} masks failed; the first: "
-                                 f"{failed[0].message}")
-            error.exit_code = ExitCode(failed[0].exit_code)
-            raise error
-        raise PartialFailure(f"{len(done)} of {len(results)} masks converted, "
-                             f"{len(failed)} failed", failures=[])
+    if error is not None:
+        raise error
 
 
 def check_standard_streams(plan: Sequence[MaskJob], *, json_output: bool) -> None:
