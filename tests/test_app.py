@@ -11,7 +11,8 @@ import sys
 import pytest
 import typer
 
-from vibeimg.cli.app import COMMANDS
+from vibeimg.cli.app import COMMANDS, exit_code_for
+from vibeimg.errors import ExitCode, ServerError
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -83,3 +84,14 @@ def test_help_names_what_each_value_is(cli, command: str) -> None:
     result = cli(command, "--help", connect=False)
     assert result.exit_code == 0
     assert not re.search(r"<[a-z ]+>", result.stdout), result.stdout
+
+
+def test_an_error_already_reported_keeps_its_exit_code_without_a_line(capsys) -> None:
+    """A reported error (a display wrote it as a record) sets the code, prints nothing."""
+    error = ServerError("the gateway failed", status=500)
+    error.reported = True
+    assert exit_code_for(error) == ExitCode.SERVER
+    assert capsys.readouterr().err == ""
+    error.reported = False
+    assert exit_code_for(error) == ExitCode.SERVER
+    assert capsys.readouterr().err == "error: HTTP 500: the gateway failed\n"

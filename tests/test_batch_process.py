@@ -100,6 +100,8 @@ def test_ctrl_c_stops_cleanly_with_130_and_the_rerun_resumes(
     assert process.returncode == ExitCode.INTERRUPTED, stderr
     summary = json.loads(stdout)
     assert summary["interrupted"] is True and summary["not_run"] >= 1, stdout
+    assert summary["status"] == "interrupted"
+    assert summary["exit_code"] == ExitCode.INTERRUPTED, stdout
     assert "interrupted:" in stderr and "rerun the same command" in stderr, stderr
     assert "Traceback" not in stderr, stderr
     out = tmp_path / "out"

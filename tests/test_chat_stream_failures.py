@@ -263,6 +263,18 @@ def test_fewer_images_than_asked_is_reported(cli, serve) -> None:
     assert result.stdout == "a-fox-1.png\n"
 
 
+def test_fewer_images_than_asked_are_listed_as_missing(cli, serve) -> None:
+    """-n 3 answered with one image: the document lists the two never made."""
+    serve(sse("response.created", response={"id": "r"}), *image_call("ig_a", 0), COMPLETED)
+    result = cli("chat-stream", "a fox", "-n", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert (document["status"], document["requested"], document["received"]) == (
+        "completed", 3, 1)
+    assert document["missing"] == [{"index": n, "item_id": None, "phase": "not-started"}
+                                   for n in (2, 3)]
+
+
 def test_unknown_events_and_phantoms_are_ignored(cli, serve) -> None:
     """Unknown types are skipped (named with --verbose); empty phantom events too."""
     serve(b"id: 1\n" + sse("response.created", response={"id": "r"}), b": ping\n\n",

@@ -33,7 +33,8 @@ def test_error_status_still_prints_one_document(make_cli, tmp_path: Path, fault,
     request_id = cli.emulator.requests[0].request_id
     assert document["status"] == "error"
     assert document["requested"] == 1 and document["received"] == 0
-    assert document["images"] == [] and document["missing"] == []
+    assert document["images"] == []
+    assert document["missing"] == [{"index": 1, "item_id": None, "phase": "not-started"}]
     assert document["error"].startswith(f"HTTP {fault}: ")
     assert document["request_id"] == request_id and request_id in document["error"]
     assert document["exit_code"] == exit_code
@@ -56,17 +57,51 @@ def test_connection_refused_prints_a_document(tmp_path: Path, emulator) -> None:
 
 
 def test_jsonl_progress_ends_with_the_finished_record(make_cli) -> None:
-    """--progress jsonl: a vibeimg.finished record with the error, then the error line."""
+    """--progress jsonl: the vibeimg.finished record carries the error and ends stderr."""
     cli = make_cli(faults=["400"])
     result = cli("chat-stream", "a fox", *FAST, "--progress", "jsonl")
     assert result.exit_code == ExitCode.API
-    *records, last = result.stderr.splitlines()
-    finished = json.loads(records[-1])
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    finished = records[-1]
     assert finished["type"] == "vibeimg.finished"
     assert finished["status"] == "error" and finished["received"] == 0
     assert finished["exit_code"] == ExitCode.API
     assert finished["request_id"] == cli.emulator.requests[0].request_id
-    assert last == f"error: {finished['error']}" and "HTTP 400" in last
+    assert "HTTP 400" in finished["error"] and "error: " not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("faults", "prompt", "exit_code"),
+    [([], "Generate 3 images of a fox", 0),
+     (["bad-base64"], "Generate 3 images of a fox", ExitCode.PARTIAL),
+     (["stream-cut"], "a fox", ExitCode.PARTIAL),
+     (["500"], "a fox", ExitCode.SERVER)],
+)
+def test_jsonl_progress_keeps_every_stderr_line_json(make_cli, faults, prompt,
+                                                     exit_code) -> None:
+    """--progress jsonl: every line of stderr parses, whatever the ending."""
+    cli = make_cli(faults=faults)
+    result = cli("chat-stream", prompt, *FAST, "--progress", "jsonl", "-n", "2",
+                 "--size", "2560x1600")
+    assert result.exit_code == exit_code, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    types = [r["type"] for r in records]
+    assert types[-1] == "vibeimg.finished" and types.count("vibeimg.finished") == 1
+    assert records[-1]["exit_code"] == exit_code
+    notices = [r["message"] for r in records if r["type"] == "vibeimg.notice"]
+    assert notices == (["-n 2 wins over the 3 images the prompt asks for: asking the model "
+                        "for 2"] if "3 images" in prompt else [])
+    warnings = [r["message"] for r in records if r["type"] == "vibeimg.warning"]
+    assert any("experimental" in w for w in warnings)
+
+
+def test_jsonl_progress_with_quiet_keeps_the_error_line(make_cli) -> None:
+    """--quiet silences the records, so the error keeps its plain line."""
+    cli = make_cli(faults=["400"])
+    result = cli("chat-stream", "a fox", *FAST, "--progress", "jsonl", "--quiet")
+    assert result.exit_code == ExitCode.API
+    assert result.stderr.startswith("error: HTTP 400: ")
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_usage_error_prints_no_document(cli) -> None:

@@ -41,6 +41,33 @@ def test_prompt_for_count_asks_for_n_images() -> None:
     assert images_asked(text) == 3
 
 
+def test_prompt_for_one_image_overrides_the_prompts_own_count() -> None:
+    """-n 1 with a prompt asking for three: the words sent ask for one."""
+    text = prompt_for_count("Generate 3 images of a fox", 1)
+    assert text.startswith("Generate 1 image") and images_asked(text) == 1
+
+
+@pytest.mark.parametrize(
+    ("prompt", "count", "expected", "notices"),
+    [
+        ("a fox", None, 1, 0),
+        ("a fox", 3, 3, 0),
+        ("Generate 3 images of a fox", None, 3, 0),
+        ("Generate 3 images of a fox", 3, 3, 0),
+        ("Generate 3 images of a fox", 2, 2, 1),
+        ("Generate 11 images of a fox", None, 10, 1),
+        ("Generate 11 images of a fox", 4, 4, 1),
+    ],
+)
+def test_expected_images_is_what_the_prompt_sent_asks_for(prompt: str, count: int | None,
+                                                          expected: int, notices: int) -> None:
+    """-n wins over the prompt's words; the prompt's count is capped, with a notice."""
+    request = ChatStreamRequest.build(prompt, count=count)
+    assert request.expected_images == expected
+    assert images_asked(request.text) == expected
+    assert len(request.count_notices) == notices
+
+
 def test_body_follows_the_gateway_rules() -> None:
     """stream true, instructions always, input as a one-message list, tool options."""
     request = ChatStreamRequest.build("a fox", size="landscape", quality="low",

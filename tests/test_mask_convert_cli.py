@@ -303,3 +303,24 @@ def test_match_with_a_bomb_is_a_usage_error(run, tmp_path) -> None:
                                                        30_000, 30_000))
     result = run("mask-convert", "s.png", "--match", "bomb.png")
     assert result.exit_code == ExitCode.USAGE and "too many pixels" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("-",), ("s.png", "-"), ("-", "-")])
+def test_stdout_and_json_are_refused_together(run, tmp_path, args) -> None:
+    """A mask on stdout and --json: exit 2 before reading anything, nothing written."""
+    save(tmp_path / "s.png", bw_mask())
+    result = run("mask-convert", *args, "--json", input=encoded(bw_mask()))
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout_bytes == b""
+    assert "cannot share it" in result.stderr and "--json" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png"]
+
+
+def test_stdin_with_a_named_output_keeps_json(run, tmp_path) -> None:
+    """stdin into a named file: --json still prints its document."""
+    result = run("mask-convert", "-", "m.png", "--json", input=encoded(bw_mask()))
+    assert result.exit_code == 0, result.stderr
+    [mask] = json.loads(result.stdout)["masks"]
+    assert mask["input"] == "-" and mask["output"] == "m.png"
+    rgba(tmp_path / "m.png")

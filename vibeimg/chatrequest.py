@@ -61,9 +61,15 @@ def images_asked(prompt: str) -> int:
 
 
 def prompt_for_count(prompt: str, count: int) -> str:
-    """The prompt asking the text model for ``count`` images (the gateway has no ``n``)."""
+    """The prompt asking the text model for ``count`` images (the gateway has no ``n``).
+
+    Left as it is for one image unless its own words ask for more: then, as for any
+    count, the words asking for ``count`` come first, and the model acts on those.
+    """
     if count <= 1:
-        return prompt
+        if images_asked(prompt) <= 1:
+            return prompt
+        return f"Generate 1 image, with a single image generation call, for this request: {prompt}"
     return (f"Generate {count} different images, one image generation call per image, "
             f"each a distinct take on this request: {prompt}")
 
@@ -103,7 +109,7 @@ class ChatStreamRequest:
     model: str = DEFAULT_TEXT_MODEL
     instructions: str = DEFAULT_INSTRUCTIONS
     action: str = "auto"
-    count: int = 1  # images asked for with -n
+    count: int | None = None  # images asked for with -n; None: as the prompt's words say
     images: tuple[InputImage, ...] = ()
     partial_images: int | None = None
 
@@ -120,7 +126,7 @@ class ChatStreamRequest:
         compression: int | None = None,
         moderation: str = "auto",
         action: str = "auto",
-        count: int = 1,
+        count: int | None = None,
         images: Sequence[Path] = (),
         partial_images: int | None = None,
     ) -> ChatStreamRequest:
@@ -140,7 +146,7 @@ class ChatStreamRequest:
         if action == "edit" and not images:
             raise UsageError("--action edit needs an image to edit",
                              hint="add -i IMAGE, or use --action auto or generate")
-        if not 1 <= count <= MAX_IMAGES:
+        if count is not None and not 1 <= count <= MAX_IMAGES:
             raise UsageError(f"-n must be between 1 and {MAX_IMAGES}, not {count}",
                              hint="several images come from one response; ask for fewer")
         if partial_images is not None and not 0 <= partial_images <= MAX_PARTIAL_IMAGES:
@@ -152,9 +158,37 @@ class ChatStreamRequest:
                    images=checked, partial_images=partial_images)
 
     @property
+    def prompt_count(self) -> int:
+        """How many images the prompt's own words ask for ("Generate 3 images"), uncapped."""
+        return images_asked(self.prompt)
+
+    @property
+    def asked_count(self) -> int | None:
+        """The count the prompt sent asks for in words of vibeimg's own, or None when the
+        prompt goes as it is: -n when given, else the prompt's count capped at MAX_IMAGES."""
+        if self.count is not None:
+            return self.count
+        return MAX_IMAGES if self.prompt_count > MAX_IMAGES else None
+
+    @property
     def text(self) -> str:
-        """The prompt as sent: asks for ``count`` images when more than one."""
-        return prompt_for_count(self.prompt, self.count)
+        """The prompt as sent: asks for ``asked_count`` images when there is one."""
+        asked = self.asked_count
+        return self.prompt if asked is None else prompt_for_count(self.prompt, asked)
+
+    @property
+    def count_notices(self) -> list[str]:
+        """What the user should know about the count asked for, when it differs from
+        the prompt's own words."""
+        said = self.prompt_count
+        if self.count is not None and said > 1 and self.count != said:
+            return [f"-n {self.count} wins over the {said} images the prompt asks for: "
+                    f"asking the model for {self.count}"]
+        if self.count is None and said > MAX_IMAGES:
+            return [f"the prompt asks for {said} images, but one response holds at most "
+                    f"{MAX_IMAGES}: asking the model for {MAX_IMAGES} (send the rest in "
+                    "another run)"]
+        return []
 
     @property
     def slug_text(self) -> str:
@@ -171,8 +205,10 @@ class ChatStreamRequest:
 
     @property
     def expected_images(self) -> int:
-        """How many images this request asks for, with -n or in the prompt's own words."""
-        return max(self.count, images_asked(self.prompt))
+        """How many images the prompt sent asks for: -n when given (it wins over the
+        prompt's words), else the prompt's own count, at most MAX_IMAGES."""
+        asked = self.asked_count
+        return asked if asked is not None else self.prompt_count
 
     def tool(self) -> dict[str, Any]:
         """The ``image_generation`` tool with its options."""

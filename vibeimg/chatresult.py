@@ -107,7 +107,8 @@ class ChatStreamResult:
     """How a run ended: the images saved, usage, and the error if any."""
 
     request: ChatStreamRequest
-    status: str = "open"  # completed, failed, incomplete, error, truncated, interrupted
+    # completed (exit 0 only), partial, failed, incomplete, error, truncated, interrupted
+    status: str = "open"
     calls: list[ImageCall] = field(default_factory=list)
     request_id: str | None = None
     response_id: str | None = None
@@ -136,6 +137,14 @@ class ChatStreamResult:
     def missing(self) -> list[ImageCall]:
         return [c for c in self.calls if c.image is None]
 
+    def missing_json(self) -> list[dict[str, Any]]:
+        """Every image asked for and not received: each call without an image (its last
+        phase), then one ``not-started`` entry per image no call was made for."""
+        missing: list[dict[str, Any]] = [
+            {"index": c.index, "item_id": c.item_id, "phase": c.phase} for c in self.missing]
+        unmade = range(len(self.calls) + 1, self.request.expected_images + 1)
+        return missing + [{"index": n, "item_id": None, "phase": "not-started"} for n in unmade]
+
     @property
     def estimated_cost_usd(self) -> float:
         return round(sum(i.estimated_cost_usd for i in self.images), 4)
@@ -147,8 +156,7 @@ class ChatStreamResult:
             "prompt_sent": req.text, "instructions": req.instructions, "model": req.model,
             "tool": req.tool(), "requested": req.expected_images,
             "received": len(self.images), "images": [i.as_json() for i in self.images],
-            "missing": [{"index": c.index, "item_id": c.item_id, "phase": c.phase}
-                        for c in self.missing],
+            "missing": self.missing_json(),
             "text": self.text or None, "usage": self.usage, "image_usage": self.image_usage,
             "estimated_cost_usd": self.estimated_cost_usd, "response_id": self.response_id,
             "request_id": self.request_id, "elapsed_seconds": round(self.elapsed, 3),

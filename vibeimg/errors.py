@@ -15,7 +15,9 @@
     └── history.HistoryError          USAGE      the history database is damaged or locked
 
 The command-line layer maps these to exit codes in exactly one place
-(``vibeimg.cli.app``); the core only raises them.
+(``vibeimg.cli.app``); the core only raises them. An error whose line a display
+already wrote in its own form (``chat-stream --progress jsonl``) is marked
+``reported``: it still sets the exit code there, without a second, plain line.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class VibeimgError(Exception):
         self.message = message
         self.hint = hint
         self.request_id = request_id  # the gateway's x-request-id, when it answered
+        self.reported = False  # its line is already on stderr, in a display's own form
 
     def one_line(self) -> str:
         """The message, the fix and the request id, on one line."""

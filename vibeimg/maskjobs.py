@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from vibeimg.errors import UsageError, VibeimgError
+from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError
 from vibeimg.imagefile import STDIN, TURNED, SourceFile, decode_image, read_source, upright
 from vibeimg.images import KNOWN_SUFFIXES, write_atomically
 from vibeimg.masks import ConvertedMask, MaskStats, encode_rgba_png, same_aspect, to_alpha_mask
@@ -78,6 +78,19 @@ class MaskFailure:
 
     def as_json(self) -> dict[str, object]:
         return {"input": self.source, "error": self.message, "exit_code": self.exit_code}
+
+
+def run_error(done: Sequence[MaskResult], failed: Sequence[MaskFailure]) -> VibeimgError | None:
+    """How a run of several masks ends: None when all converted, partial success when
+    some failed, else the first failure's own exit code."""
+    if not failed:
+        return None
+    if not done:
+        error = VibeimgError(f"all {len(failed)} masks failed; the first: {failed[0].message}")
+        error.exit_code = ExitCode(failed[0].exit_code)
+        return error
+    return PartialFailure(f"{len(done)} of {len(done) + len(failed)} masks converted, "
+                          f"{len(failed)} failed", failures=[])
 
 
 def default_output(source: str) -> str:

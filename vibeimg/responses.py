@@ -290,9 +290,11 @@ class _Run:
                 request_id=res.request_id,
             )
         else:
+            # The response completed; the run did only if every image call it made landed.
             res.status = "completed"
             if not res.calls:
                 said = f": {res.text[:200]}" if res.text else ""
+                res.status = "failed"
                 return ResponseFailed(
                     f"the model answered without making an image{said}", code="no_image",
                     request_id=res.request_id, refused=True,
@@ -300,6 +302,7 @@ class _Run:
                 )
             if not res.missing:
                 return None
+            res.status = "partial" if res.images else "failed"
             errors = [c.error for c in res.missing if c.error is not None]
             cause = errors[0] if errors else ResponseFailed(
                 f"the response completed, but {self.missing_text()}",

@@ -18,6 +18,7 @@ from vibeimg import __version__
 from vibeimg.batch.manifest import Record, latest, manifest_name, manifests_in, read_manifest
 from vibeimg.errors import PartialFailure, UsageError
 from vibeimg.images import write_atomically
+from vibeimg.rundoc import ending_fields
 
 
 @dataclass
@@ -35,8 +36,10 @@ class MergeResult:
     def summary(self, report: str | None) -> dict[str, Any]:
         cost = sum(float(r.get("estimated_cost_usd") or 0) for r in self.records
                    if r.get("status") == "ok")
+        ending = ending_fields(self.error())
         return {
             "command": "batch-merge",
+            "status": ending["status"],
             "sources": [str(s) for s in self.sources],
             "manifest": str(self.manifest),
             "report": report,
@@ -48,9 +51,17 @@ class MergeResult:
             "not_run": self.count("not-run"),
             "estimated_cost_usd": round(cost, 4),
             "outcomes": [_outcome(r, self.manifest.parent) for r in self.records],
+            "error": ending["error"],
+            "exit_code": ending["exit_code"],
         }
 
     def raise_for_result(self) -> None:
+        error = self.error()
+        if error is not None:
+            raise error
+
+    def error(self) -> PartialFailure | None:
+        """Partial success when a shard is missing or an item failed or never ran."""
         problems = []
         if self.missing_shards:
             problems.append(f"shard{'s' if len(self.missing_shards) > 1 else ''} "
@@ -59,10 +70,11 @@ class MergeResult:
             problems.append(f"{self.count('failed')} failed")
         if self.count("not-run"):
             problems.append(f"{self.count('not-run')} not run")
-        if problems:
-            raise PartialFailure(
-                f"{self.count('ok')} of {len(self.records)} items done; " + ", ".join(problems)
-                + " (rerun those shards, then merge again)", failures=[])
+        if not problems:
+            return None
+        return PartialFailure(
+            f"{self.count('ok')} of {len(self.records)} items done; " + ", ".join(problems)
+            + " (rerun those shards, then merge again)", failures=[])
 
 
 def _outcome(record: Record, out_dir: Path) -> dict[str, Any]:

@@ -25,10 +25,12 @@ from vibeimg.ui import Reporter
 
 
 def exit_code_for(error: BaseException) -> int:
-    """Report ``error`` as one line on stderr and return the process exit code."""
+    """Report ``error`` as one line on stderr (unless already reported) and return the
+    process exit code."""
     reporter = Reporter()
     if isinstance(error, VibeimgError):
-        reporter.error(error.one_line())
+        if not error.reported:  # a JSON-lines display already wrote it as a record
+            reporter.error(error.one_line())
         return int(error.exit_code)
     if isinstance(error, _click.exceptions.NoArgsIsHelpError):
         return int(ExitCode.USAGE)  # the help was printed; it says it all

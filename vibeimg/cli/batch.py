@@ -205,7 +205,7 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
          progress_every: float, history: bool = True) -> None:
     from vibeimg.batch.runner import BatchRunner, nothing_to_send  # noqa: PLC0415
-    from vibeimg.batch.summary import raise_for_result, summarize  # noqa: PLC0415
+    from vibeimg.batch.summary import batch_error, summarize  # noqa: PLC0415
     from vibeimg.cli.batchview import BatchView  # noqa: PLC0415
     from vibeimg.cli.common import session  # noqa: PLC0415
     from vibeimg.cli.recording import BackgroundRecorder, batch_item_fields  # noqa: PLC0415
@@ -237,9 +237,11 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
     view.finish(result)
     if report is not None:
         _write_report(report, result, plan, source)
-    print_json(summarize(result, plan, source=source,
+    error = batch_error(result)
+    print_json(summarize(result, plan, source=source, error=error,
                          report=str(report) if report is not None else None))
-    raise_for_result(result)
+    if error is not None:
+        raise error
 
 
 def _write_report(report: Path, result: Any, plan: Any, source: str) -> None:

@@ -72,6 +72,13 @@ class Progress(ProgressListener):
     def finished(self, result: ChatStreamResult) -> None:
         """The run is over (whatever its outcome)."""
 
+    def notice(self, message: str, *, warning: bool = False) -> None:
+        """Something the user should know about the run: one line on stderr."""
+        if warning:
+            self.reporter.warn(message)
+        else:
+            self.reporter.info(message)
+
     def retrying(self, retry: RetryWait) -> None:
         """The gateway refused for now and a retry waits: one line (not with --quiet)."""
         self.reporter.info(retry_notice(retry))
@@ -124,6 +131,12 @@ class JsonlProgress(Progress):
     def _emit(self, record: dict[str, Any]) -> None:
         self.reporter.progress(json.dumps(record, ensure_ascii=False, default=str))
 
+    def notice(self, message: str, *, warning: bool = False) -> None:
+        """Notices and warnings are records too: every line on stderr is JSON."""
+        self._emit({"type": "vibeimg.warning" if warning else "vibeimg.notice",
+                    "message": message,
+                    "elapsed": round(time.monotonic() - self.started, 3)})
+
     def opened(self, request_id: str | None) -> None:
         self._emit({"type": "vibeimg.opened", "request_id": request_id})
 
@@ -153,6 +166,8 @@ class JsonlProgress(Progress):
                     "elapsed": round(result.elapsed, 3), "request_id": result.request_id,
                     "error": result.error.one_line() if result.error else None,
                     "exit_code": int(result.error.exit_code) if result.error else 0})
+        if result.error is not None:
+            result.error.reported = True  # this record is its line: no plain one after it
 
 
 class LiveProgress(Progress):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import IO, Annotated, Any, Optional
+from typing import IO, TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -14,6 +14,9 @@ from vibeimg.cli.common import Connection, dry_run_document, print_json, print_p
 from vibeimg.errors import Interrupted, UsageError, VibeimgError
 from vibeimg.params import check_choice
 from vibeimg.ui import Reporter
+
+if TYPE_CHECKING:
+    from vibeimg.cli.chat_progress import Progress
 
 CHAT = "Chat options"
 Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
@@ -41,10 +44,11 @@ PartialImages = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--partial-images", metavar="0-3", show_default=False,
     help="Ask for preview images while generating (OpenAI's option; untested on the "
     "gateway).", rich_help_panel=CHAT)]
-Count = Annotated[int, typer.Option(
-    "--count", "-n", metavar="N", show_default=True,
+Count = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--count", "-n", metavar="N", show_default=False,
     help=f"Images to ask for (1-{MAX_IMAGES}): the prompt asks the model for N images, as the "
-    "gateway has no n; the run reports how many arrived.", rich_help_panel=opt.OUTPUT)]
+    "gateway has no n; the run reports how many arrived [default: as many as the prompt "
+    "asks for, else 1].", rich_help_panel=opt.OUTPUT)]
 ProgressMode = Annotated[str, typer.Option(
     "--progress", metavar="auto|live|plain|jsonl|off",
     autocompletion=opt._choices(("auto", "live", "plain", "jsonl", "off")),
@@ -69,7 +73,7 @@ def chat_stream(
     compression: opt.Compression = None,
     moderation: opt.Moderation = "auto",
     partial_images: PartialImages = None,
-    count: Count = 1,
+    count: Count = None,
     output: opt.StreamOutput = None,
     out_dir: opt.OutDir = None,
     force: opt.Force = False,
@@ -114,9 +118,14 @@ def chat_stream(
         images=image or [], partial_images=partial_images,
     )
     mode = check_choice("progress", progress.lower(), ("auto", "live", "plain", "jsonl", "off"))
+    from vibeimg.cli.chat_progress import make_progress  # noqa: PLC0415
+
+    display = make_progress(mode, reporter, request)
+    for notice in request.count_notices:
+        display.notice(notice)
     if request.options.size is not None and request.options.size.experimental:
-        reporter.warn(f"{request.options.size} is above 2560x1440: the gateway's output is "
-                      "experimental at this size")
+        display.notice(f"{request.options.size} is above 2560x1440: the gateway's output is "
+                       "experimental at this size", warning=True)
     if dry_run:
         from vibeimg.pricing import estimate_cost  # noqa: PLC0415
 
@@ -136,7 +145,7 @@ def chat_stream(
     ensure_output_dir(plan.directory)
     recorder = _open_events_file(events, force=force)
     try:
-        _run(connection, reporter, request, plan, mode=mode, sidecar=not no_sidecar,
+        _run(connection, reporter, request, plan, display=display, sidecar=not no_sidecar,
              json_output=json_output, recorder=recorder, history=history, preview=preview)
     finally:
         if recorder is not None:
@@ -158,8 +167,8 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
                          hint="check the folder exists and is writable") from exc
 
 
-def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *, mode: str,
-         sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
+def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
+         display: Progress, sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
          preview: bool = False) -> None:
     """Stream, save, then print the results (even when the run ended badly).
 
@@ -171,14 +180,12 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
     from vibeimg.cli.chat_progress import (  # noqa: PLC0415
         JsonlProgress,
         PlainProgress,
-        make_progress,
         summary_line,
     )
     from vibeimg.cli.common import session  # noqa: PLC0415
     from vibeimg.cli.recording import record_chat_run  # noqa: PLC0415
     from vibeimg.responses import run_chat_stream  # noqa: PLC0415
 
-    display = make_progress(mode, reporter, request)
     started = time.monotonic()
     failed: VibeimgError | None = None
     try:
@@ -213,7 +220,8 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
         preview_saved([image.path for image in result.images], reporter)
     expected = request.expected_images
     if result.status == "completed" and 0 < len(result.images) < expected:
-        reporter.warn(f"asked for {expected} images, {len(result.images)} arrived")
+        display.notice(f"asked for {expected} images, {len(result.images)} arrived",
+                       warning=True)
     if isinstance(display, PlainProgress):
         display.reporter.progress(summary_line(result))
     elif not isinstance(display, JsonlProgress):

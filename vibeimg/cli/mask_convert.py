@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from vibeimg.cli.common import print_json, print_paths
 from vibeimg.cli.options import Preview, complete_image_path
 from vibeimg.cli.preview_cmd import preview_saved
+
+if TYPE_CHECKING:
+    from vibeimg.maskjobs import MaskJob
 
 Paths = Annotated[list[str], typer.Argument(
     metavar="INPUT... [OUTPUT]", show_default=False, autocompletion=complete_image_path,
@@ -66,7 +70,7 @@ def mask_convert(
 
       cat scribble.png | vibeimg mask-convert - > mask.png
     """
-    from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError  # noqa: PLC0415
+    from vibeimg.errors import UsageError  # noqa: PLC0415
     from vibeimg.imagefile import STDIN, image_dimensions  # noqa: PLC0415
     from vibeimg.images import ensure_output_dir  # noqa: PLC0415
     from vibeimg.maskjobs import (  # noqa: PLC0415
@@ -76,10 +80,12 @@ def mask_convert(
         convert_files,
         convert_job,
         plan_jobs,
+        run_error,
         worker_count,
     )
     from vibeimg.masks import warning_for  # noqa: PLC0415
-    from vibeimg.ui import Reporter, is_terminal  # noqa: PLC0415
+    from vibeimg.rundoc import ending_fields  # noqa: PLC0415
+    from vibeimg.ui import Reporter  # noqa: PLC0415
 
     reporter = Reporter(quiet=quiet)
     inputs, output = (paths, None) if out_dir is not None else (paths[:1], None)
@@ -89,12 +95,7 @@ def mask_convert(
         raise UsageError(f"{len(paths)} paths given: several inputs need --out-dir",
                          hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
     plan = plan_jobs(inputs, output, out_dir, force=force)
-    if any(job.source == STDIN for job in plan) and is_terminal(sys.stdin):
-        raise UsageError("'-' reads the mask from stdin, but stdin is a terminal",
-                         hint="pipe it in: vibeimg mask-convert - < scribble.png > mask.png")
-    if any(job.destination == STDIN for job in plan) and is_terminal(sys.stdout):
-        raise UsageError("refusing to write image bytes to a terminal",
-                         hint="redirect it (> mask.png) or name an OUTPUT file")
+    check_standard_streams(plan, json_output=json_output)
     if out_dir is not None:  # only once the plan holds: a refusal leaves no empty folder
         ensure_output_dir(out_dir)
     settings = ConvertSettings(
@@ -126,21 +127,41 @@ def mask_convert(
                                 on_done=report)
     done = [r for r in results if isinstance(r, MaskResult)]
     failed = [r for r in results if isinstance(r, MaskFailure)]
+    error = run_error(done, failed)
     if json_output:
+        ending = ending_fields(error)
         print_json({
             "command": "mask-convert",
+            "status": ending["status"],
             "masks": [r.as_json() for r in done],
             "failures": [f.as_json() for f in failed],
+            "error": ending["error"],
+            "exit_code": ending["exit_code"],
         })
     else:
         print_paths([Path(r.destination) for r in done if r.destination != STDIN])
     preview_saved([Path(r.destination) for r in done if r.destination != STDIN], reporter,
                   enabled=preview)
-    if failed:
-        if not done:
-            error = VibeimgError(f"all {len(failed)} masks failed; the first: "
-                                 f"{failed[0].message}")
-            error.exit_code = ExitCode(failed[0].exit_code)
-            raise error
-        raise PartialFailure(f"{len(done)} of {len(results)} masks converted, "
-                             f"{len(failed)} failed", failures=[])
+    if error is not None:
+        raise error
+
+
+def check_standard_streams(plan: Sequence[MaskJob], *, json_output: bool) -> None:
+    """Refuse, before any work, what stdin and stdout cannot do: a mask read from a
+    terminal, image bytes written to one, or image bytes sharing stdout with --json."""
+    from vibeimg.errors import UsageError  # noqa: PLC0415
+    from vibeimg.imagefile import STDIN  # noqa: PLC0415
+    from vibeimg.ui import is_terminal  # noqa: PLC0415
+
+    to_stdout = any(job.destination == STDIN for job in plan)
+    if to_stdout and json_output:
+        raise UsageError("the mask would go to stdout, and so would the --json document: "
+                         "the image bytes and the JSON cannot share it",
+                         hint="name an OUTPUT file (vibeimg mask-convert - mask.png --json), "
+                              "or drop --json")
+    if any(job.source == STDIN for job in plan) and is_terminal(sys.stdin):
+        raise UsageError("'-' reads the mask from stdin, but stdin is a terminal",
+                         hint="pipe it in: vibeimg mask-convert - < scribble.png > mask.png")
+    if to_stdout and is_terminal(sys.stdout):
+        raise UsageError("refusing to write image bytes to a terminal",
+                         hint="redirect it (> mask.png) or name an OUTPUT file")

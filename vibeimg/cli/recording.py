@@ -130,7 +130,7 @@ def record_chat_run(
         revised_prompt="\n".join(dict.fromkeys(revised)) or None,
         model=request.options.model,
         parameters={"endpoint": "responses", "text_model": request.model, **request.tool(),
-                    "count": request.count,
+                    "count": request.expected_images,
                     "inputs": [str(image.path) for image in request.images]},
         outputs=[str(i.path.resolve()) for i in images],
         request_ids=[request_id] if request_id else [],
