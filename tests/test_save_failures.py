@@ -102,3 +102,28 @@ def test_a_full_disk_in_a_real_process(tmp_path) -> None:
     assert all("cannot save the image: File too large (" in f["error"]
                for f in document["failures"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_chat_stream_cannot_save_in_a_real_process(tmp_path) -> None:
+    """chat-stream on a full disk: the save error, exit 8, the --json document."""
+    with Emulator() as emu:
+        result = run_with_file_limit(
+            ["chat-stream", "fox", "--json", "--no-history", "--progress", "off",
+             "--base-url", emu.base_url, "--api-key", "k"], tmp_path, limit=4096)
+    assert result.returncode == ExitCode.WRITE, result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert "cannot save the image: File too large" in result.stderr
+    document = json.loads(result.stdout)
+    assert document["images"] == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chat_stream_image_that_cannot_be_saved_fails_alone(cli, tmp_path) -> None:
+    """chat-stream with a refused name: the image's failure, exit 8, jsonl's last record."""
+    result = cli("chat-stream", "fox", "-o", "d" * (NAME_MAX + 1) + ".png",
+                 "--progress", "jsonl")
+    assert result.exit_code == ExitCode.WRITE, result.stderr
+    assert "Traceback" not in result.stderr
+    last = json.loads(result.stderr.splitlines()[-2])
+    assert last["type"] == "vibeimg.finished" and last["exit_code"] == ExitCode.WRITE
+    assert leftovers(tmp_path) == []
