@@ -2,7 +2,8 @@
 
 ``main()`` runs the app; every command just does its work and raises. Here, and
 only here, a :class:`~vibeimg.errors.VibeimgError` becomes one line on stderr and its
-exit code, a Click usage error becomes one line and exit 2, Ctrl-C exits 130, a
+exit code, a Click usage error becomes one line and exit 2, Ctrl-C (and SIGTERM,
+SIGHUP: see ``vibeimg.cli.interrupts``) exits 130, a
 closed stdout pipe (``| head``) exits 141 without a word, a stdout that cannot be
 written (``> /dev/full``, ``>&-``) is one line and exit 8, and anything unexpected
 becomes one line (a traceback only with ``VIBEIMG_DEBUG=1``).
@@ -201,10 +202,11 @@ class VibeimgGroup(TyperGroup):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        from vibeimg.cli.interrupts import signals_as_interrupt  # noqa: PLC0415
         from vibeimg.cli.stdout import StdoutError, guarded_stdout  # noqa: PLC0415
 
         try:
-            with guarded_stdout():
+            with signals_as_interrupt(), guarded_stdout():
                 result = super().main(args, prog_name, complete_var, False, **extra)
                 sys.stdout.flush()  # a reader gone away is found here, not at exit
         except (ReaderGone, BrokenPipeError):

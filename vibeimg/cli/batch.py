@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -69,23 +66,6 @@ def _read_source(file: str) -> tuple[str, str, Path]:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UsageError(f"cannot read the batch file {file}: {reason}",
                          hint="check the path, or use '-' to read stdin") from exc
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """A cancelled CI job gets SIGTERM: stop as cleanly as on Ctrl-C."""
-    def interrupt(*_signal: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def batch(
@@ -223,7 +203,7 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
     if not plan.to_send:
         result = nothing_to_send(plan, concurrency=concurrency)
     else:
-        with _sigterm_as_interrupt(), session(connection, reporter) as client:
+        with session(connection, reporter) as client:
             runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
                                  force=force, on_event=finished, on_tick=view.tick,
                                  on_interrupt=view.interrupted)
