@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -127,7 +126,9 @@ def dry_run_document(
 
 
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    from vibeimg.images import json_text  # noqa: PLC0415
+
+    sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()
 
 

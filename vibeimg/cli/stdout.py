@@ -46,11 +46,25 @@ class _Guard:
             raise  # the reader went away (| head): stopped quietly elsewhere
         except OSError as exc:
             raise stdout_error(exc.strerror or str(exc)) from exc
+        except UnicodeError:
+            raise  # text the encoding cannot hold: see write()
         except ValueError as exc:  # "I/O operation on closed file"
             raise stdout_error(CLOSED) from exc
 
     def write(self, data: Any) -> Any:
-        return self._call("write", data)
+        try:
+            return self._call("write", data)
+        except UnicodeEncodeError:
+            # A path that is not valid UTF-8 (surrogate escapes): its own bytes, as the
+            # file system has them, so that a script can use the name printed.
+            self._call("flush")
+            encoding = getattr(self._stream, "encoding", None) or "utf-8"
+            raw = data.encode(encoding, "surrogateescape")
+            self._call_on("buffer", "write", raw)
+            return len(data)
+
+    def _call_on(self, attribute: str, name: str, *args: Any) -> Any:
+        return _Guard(getattr(self._stream, attribute))._call(name, *args)
 
     def writelines(self, lines: Iterable[Any]) -> None:
         for line in lines:
