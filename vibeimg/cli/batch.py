@@ -9,9 +9,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, print_json, shown_base_url
+from vibeimg.cli.common import Connection, print_json, read_stdin_bytes, shown_base_url
 from vibeimg.errors import UsageError
-from vibeimg.params import DEFAULT_MODEL
+from vibeimg.params import DEFAULT_MODEL, decode_prompt
 from vibeimg.ui import Reporter, is_terminal
 from vibeimg.units import count_of
 
@@ -58,14 +58,14 @@ def _read_source(file: str) -> tuple[str, str, Path]:
         if is_terminal(sys.stdin):
             raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
                              hint="pipe it in: cat prompts.txt | vibeimg batch -")
-        return sys.stdin.read(), "<stdin>", Path()
+        return decode_prompt(read_stdin_bytes(), "the batch on stdin"), "<stdin>", Path()
     path = Path(file)
     try:
-        return path.read_text(encoding="utf-8-sig"), file, path.parent
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"cannot read the batch file {file}: {reason}",
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the batch file {file}: {exc.strerror or exc}",
                          hint="check the path, or use '-' to read stdin") from exc
+    return decode_prompt(data, f"the batch file {file}"), file, path.parent
 
 
 def batch(
