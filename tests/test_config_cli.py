@@ -286,3 +286,21 @@ def test_config_set_help_still_works(cli) -> None:
         result = cli("config", "set", flag)
         assert result.exit_code == 0 and "Store a setting" in result.stdout
     assert cli("config", "set", "timeout", "--", "-5").exit_code == 2  # '--' also works
+
+
+def test_config_file_that_is_not_utf8_is_a_usage_error(cli) -> None:
+    """printf '\\xff\\xfe' > config.toml: exit 2, the file named and the fix, as bad TOML;
+    doctor says the same, and deleting the file repairs it."""
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_bytes(b"\xff\xfe")
+    for result in (cli("generate", "a fox"), cli("config", "set", "size", "2k")):
+        assert result.exit_code == 2
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"error: the config file {config_path()} is not valid TOML: "
+                               "it is not UTF-8 text (byte 0xff at offset 0)")
+        assert f"delete {config_path()} to start again" in line
+    assert cli.emulator.api_requests() == []
+    doctor = cli("doctor")
+    assert "FAIL  config file" in doctor.stdout and "not UTF-8 text" in doctor.stdout
+    config_path().unlink()
+    assert cli("generate", "a fox").exit_code == 0

@@ -88,7 +88,7 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
     """The config file's table, or an empty one when there is no file."""
     path = path or config_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -96,14 +96,21 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
             f"cannot read the config file {path}: {exc.strerror}", hint="fix its permissions"
         ) from exc
     try:
-        table: dict[str, Any] = tomllib.loads(text)
+        table: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:  # TOML is UTF-8: this is no TOML file either
+        where = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        raise _not_toml(path, f"it is not UTF-8 text ({where})") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(
-            f"the config file {path} is not valid TOML: {exc}",
-            hint=f"fix that line in an editor, or delete {path} to start again from the "
-            "defaults (the key too, if it holds one)",
-        ) from exc
+        raise _not_toml(path, str(exc)) from exc
     return table
+
+
+def _not_toml(path: Path, reason: str) -> UsageError:
+    return UsageError(
+        f"the config file {path} is not valid TOML: {reason}",
+        hint=f"fix that line in an editor, or delete {path} to start again from the "
+        "defaults (the key too, if it holds one)",
+    )
 
 
 def mask_key(key: str | None) -> str:

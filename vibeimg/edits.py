@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -91,8 +92,13 @@ class CheckedImage:
         return f"{self.width}x{self.height}"
 
     def part_name(self) -> str:
-        """The file name of the upload, its extension matching the bytes sent."""
-        return f"{self.source.stem}.{EXTENSIONS[self.sent_format]}"
+        """The file name of the upload, its extension matching the bytes sent.
+
+        A name that is not valid UTF-8 (surrogate escapes from the file system) cannot
+        go in a multipart header: its undecodable bytes become U+FFFD.
+        """
+        stem = os.fsencode(self.source.stem).decode("utf-8", "replace")
+        return f"{stem}.{EXTENSIONS[self.sent_format]}"
 
     def part(self, field_name: str) -> tuple[str, tuple[str, bytes, str]]:
         return field_name, (self.part_name(), self.data, MEDIA_TYPES[self.sent_format])

@@ -10,6 +10,7 @@
     ├── BadResponseError              SERVER     2xx, but the body is not what SPEC.md promises
     ├── ResponseFailed                SERVER or API  a /responses stream reported a failure
     ├── NetworkError                  NETWORK    connection failed, timed out, dropped
+    ├── WriteError                    WRITE      an image, a sidecar or stdout cannot be written
     ├── PartialFailure                PARTIAL    some of several images failed
     ├── Interrupted                   INTERRUPTED  Ctrl-C
     └── history.HistoryError          USAGE      the history database is damaged or locked
@@ -23,6 +24,7 @@ already wrote in its own form (``chat-stream --progress jsonl``) is marked
 from __future__ import annotations
 
 import enum
+import errno
 
 
 class ExitCode(enum.IntEnum):
@@ -36,6 +38,7 @@ class ExitCode(enum.IntEnum):
     SERVER = 5  # the gateway failed (5xx) or answered garbage
     NETWORK = 6  # connection failed, timed out or dropped
     PARTIAL = 7  # some of several images were saved, others failed
+    WRITE = 8  # a file or stdout could not be written (disk full...) after sending
     INTERRUPTED = 130  # Ctrl-C
     BROKEN_PIPE = 141  # stdout's reader went away (| head): 128 + SIGPIPE, as a shell says
 
@@ -161,6 +164,36 @@ class NetworkError(VibeimgError):
     """The connection failed, timed out or was dropped."""
 
     exit_code = ExitCode.NETWORK
+
+
+class WriteError(VibeimgError):
+    """A local write failed once the request was under way: disk full, folder gone,
+    a name the filesystem refuses, stdout closed. The gateway may have billed it."""
+
+    exit_code = ExitCode.WRITE
+
+
+#: The fix for a failed write, by errno; anything else gets the general one.
+_WRITE_FIXES = {
+    errno.ENOSPC: "free some disk space, or choose another folder with --out-dir",
+    errno.EDQUOT: "free some space within your quota, or choose another folder with --out-dir",
+    errno.EFBIG: "the file is over a size limit (ulimit -f); raise it or choose another folder",
+    errno.EACCES: "check the folder's permissions, or choose another with --out-dir",
+    errno.EPERM: "check the folder's permissions, or choose another with --out-dir",
+    errno.EROFS: "the disk is read-only; choose another folder with --out-dir",
+    errno.ENOENT: "the output folder was removed; create it again or choose another",
+    errno.ENAMETOOLONG: "choose a shorter name with -o",
+    errno.EILSEQ: "the filesystem refuses that name; choose another with -o",
+    errno.EINVAL: "the filesystem refuses that name; choose another with -o",
+}
+
+
+def save_error(exc: OSError, what: str = "the image") -> WriteError:
+    """``cannot save the image: No space left on device`` with the fix, for an OSError."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = _WRITE_FIXES.get(exc.errno or 0, "check the output folder, or choose another "
+                                            "with --out-dir")
+    return WriteError(f"cannot save {what}: {reason}", hint=hint)
 
 
 class PartialFailure(VibeimgError):

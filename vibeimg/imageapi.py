@@ -21,7 +21,7 @@ import httpx
 
 from vibeimg import __version__
 from vibeimg.client import GatewayClient, GatewayResponse
-from vibeimg.errors import BadResponseError, NetworkError, VibeimgError
+from vibeimg.errors import BadResponseError, NetworkError, VibeimgError, save_error
 from vibeimg.imagejson import ImageJsonDecoder
 from vibeimg.images import AtomicFile, NamePlan, commit_image, pixel_size, sniff_format
 from vibeimg.params import ImageOptions
@@ -150,13 +150,14 @@ def fetch_image(
     tmp = AtomicFile(plan.directory) if plan is not None else None
     buffer = bytearray()
     sink: Sink = tmp.write if tmp is not None else buffer.extend
+    request_id: str | None = None
     try:
         with client.open(
             "POST", request.endpoint, json_body=request.json_body, data=request.form,
             files=request.files,
         ) as response:
-            decoder = _receive(response, sink)
             request_id = response.request_id
+            decoder = _receive(response, sink)
         if decoder.link:
             _download_link(decoder.link, sink, client.settings.timeout)
         meta = decoder.metadata
@@ -209,9 +210,15 @@ def fetch_image(
             stdout.write(buffer)
             stdout.flush()
             saved.bytes = len(buffer)
-    except BaseException:
+    except BaseException as exc:
         if tmp is not None:
             tmp.discard()
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            # Disk full, folder gone, a name the filesystem refuses: this image's failure.
+            # (A closed stdout pipe goes on up: the command stops quietly.)
+            error = save_error(exc)
+            error.request_id = request_id
+            raise error from exc
         raise
     return saved
 
@@ -252,6 +259,12 @@ def _sidecar_record(
     return record
 
 
+def internal_error(exc: BaseException) -> VibeimgError:
+    """An unexpected error of one image, reported as the command layer reports a bug."""
+    return VibeimgError(f"internal error: {type(exc).__name__}: {exc}",
+                        hint="please report it")
+
+
 def fetch_many(
     client: GatewayClient,
     request: ImageRequest,
@@ -274,8 +287,8 @@ def fetch_many(
     def one(index: int) -> None:
         try:
             saved = fetch_image(client, request, index=index, plan=plan, sidecar=sidecar)
-        except VibeimgError as exc:
-            failure = Failure(index, exc)
+        except Exception as exc:  # a worker thread must never die unheard
+            failure = Failure(index, exc if isinstance(exc, VibeimgError) else internal_error(exc))
             with lock:
                 outcome.failures.append(failure)
             if on_failed:

@@ -441,8 +441,23 @@ def _commit_with_sidecar(
     return image, fmt, side
 
 
+def json_text(document: Any) -> str:
+    """``document`` as pretty JSON, readable UTF-8 where it can be.
+
+    A file name that is not valid UTF-8 arrives as surrogate escapes (``out\udce9.png``),
+    which UTF-8 cannot encode: then every non-ASCII character is written as a JSON
+    escape instead, which is still valid JSON, and still the same text once read.
+    """
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(document, indent=2, ensure_ascii=True, default=str)
+    return text
+
+
 def write_sidecar(image: Path, record: dict[str, Any], *, overwrite: bool = True) -> Path:
     """Write ``record`` as pretty JSON beside ``image``."""
     path = sidecar_path(image)
-    text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
+    text = json_text(record) + "\n"
     return write_atomically(path, text.encode("utf-8"), overwrite=overwrite)

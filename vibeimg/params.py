@@ -149,8 +149,33 @@ def check_compression(output_format: str, compression: int | None) -> int | None
     return compression
 
 
+def not_utf8(what: str = "the prompt") -> UsageError:
+    """The error for text that is not UTF-8: it cannot be sent as JSON to the gateway."""
+    return UsageError(
+        f"{what} is not valid UTF-8 text",
+        hint="convert it to UTF-8 first, for instance with iconv -f latin1 -t utf-8",
+        param="prompt",
+    )
+
+
+def decode_prompt(data: bytes, what: str = "the prompt") -> str:
+    """Text read as bytes (stdin, a file) as UTF-8, a leading byte-order mark dropped."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(what) from exc
+
+
 def check_prompt(prompt: str) -> str:
-    """A prompt is non-empty and at most 32,000 characters."""
+    """A prompt is UTF-8 text, non-empty and at most 32,000 characters.
+
+    Bytes that are not UTF-8 in an argument (or a JSON ``\\udcXX`` escape) arrive as
+    lone surrogates, which no request can carry: refused here, before anything is sent.
+    """
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise not_utf8() from exc
     if not prompt.strip():
         raise UsageError(
             "the prompt is empty", hint="pass it as an argument, '-' for stdin, or --prompt-file"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vibeimg.b64stream import Base64Decoder
-from vibeimg.errors import BadResponseError
+from vibeimg.errors import BadResponseError, VibeimgError, save_error
 from vibeimg.images import AtomicFile
 
 SPOOL_MARK = "@vibeimg-spool:"
@@ -33,7 +33,7 @@ class SpooledPayload:
     key: str
     file: AtomicFile | None = None
     chars: int = 0
-    error: BadResponseError | None = None
+    error: VibeimgError | None = None  # bad base64, or the file could not be written
 
     @property
     def bytes(self) -> int:
@@ -104,8 +104,8 @@ class PayloadDiverter:
         self._current = SpooledPayload(self._count, key)
         try:
             self._current.file = self._open_file()
-        except OSError as exc:
-            self._current.error = BadResponseError(f"cannot write a temporary file: {exc}")
+        except OSError as exc:  # the image's failure, not the stream's
+            self._current.error = save_error(exc)
             return
         self._decoder = Base64Decoder(self._current.file.write)
 
@@ -134,8 +134,8 @@ class PayloadDiverter:
                 self._decoder.feed(piece)
             if close:
                 self._decoder.close()
-        except BadResponseError as exc:
-            current.error = exc
+        except (BadResponseError, OSError) as exc:  # bad base64, or a full disk
+            current.error = save_error(exc) if isinstance(exc, OSError) else exc
             current.discard()
             self._decoder = None
 

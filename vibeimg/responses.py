@@ -34,6 +34,8 @@ from vibeimg.errors import (
     PartialFailure,
     ResponseFailed,
     VibeimgError,
+    WriteError,
+    save_error,
 )
 from vibeimg.images import AtomicFile, NamePlan, commit_image, slugify, write_sidecar
 from vibeimg.params import DEFAULT_MODEL
@@ -148,11 +150,14 @@ class _Run:
         """One image's bad data fails that image only; the others still arrive."""
         try:
             step(event)
-        except BadResponseError as exc:
-            exc.request_id = exc.request_id or self.result.request_id
+        except (BadResponseError, WriteError, OSError) as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            error = save_error(exc) if isinstance(exc, OSError) else exc
+            error.request_id = error.request_id or self.result.request_id
             call = self.call(item_id, output_index)
             call.drop_temp()
-            call.error = exc
+            call.error = error
             self.set_phase(call, "failed")
 
     def payload(self, spooled: SpooledPayload | None, b64: str | None) -> AtomicFile | None:
@@ -264,7 +269,10 @@ class _Run:
         res.elapsed = time.monotonic() - self.started
         if self.completed and self.sidecar:
             for image in res.images:  # now usage and totals are known
-                image.sidecar = write_sidecar(image.path, self.sidecar_record(image))
+                try:
+                    image.sidecar = write_sidecar(image.path, self.sidecar_record(image))
+                except OSError as exc:  # the sidecar written with the image stays
+                    error = error or save_error(exc, f"the sidecar of {image.path}")
         res.error = self.final_error(error)
         return res
 
@@ -374,6 +382,11 @@ def run_chat_stream(
                     run.mark = stream.bytes_received
             except VibeimgError as exc:
                 error = exc
+            except OSError as exc:  # spooling an image to disk failed (disk full...)
+                if isinstance(exc, BrokenPipeError):
+                    raise
+                error = save_error(exc)
+                error.request_id = run.result.request_id
             except KeyboardInterrupt:
                 AtomicFile.discard_all()  # images in flight will never be complete
                 saved = len(run.result.images)

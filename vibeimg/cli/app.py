@@ -2,8 +2,10 @@
 
 ``main()`` runs the app; every command just does its work and raises. Here, and
 only here, a :class:`~vibeimg.errors.VibeimgError` becomes one line on stderr and its
-exit code, a Click usage error becomes one line and exit 2, Ctrl-C exits 130, a
-closed stdout pipe (``| head``) exits 141 without a word, and anything unexpected
+exit code, a Click usage error becomes one line and exit 2, Ctrl-C (and SIGTERM,
+SIGHUP: see ``vibeimg.cli.interrupts``) exits 130, a
+closed stdout pipe (``| head``) exits 141 without a word, a stdout that cannot be
+written (``> /dev/full``, ``>&-``) is one line and exit 8, and anything unexpected
 becomes one line (a traceback only with ``VIBEIMG_DEBUG=1``).
 """
 
@@ -65,6 +67,8 @@ def detach_stdout() -> None:
     What is left in stdout's buffer is flushed at interpreter exit; into the closed
     pipe that would fail again and print "Exception ignored ... BrokenPipeError".
     """
+    if sys.stdout is None:  # there was no stdout to begin with (>&-)
+        return
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         try:
@@ -200,13 +204,21 @@ class VibeimgGroup(TyperGroup):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        from vibeimg.cli.interrupts import signals_as_interrupt  # noqa: PLC0415
+        from vibeimg.cli.stdout import StdoutError, guarded_stdout  # noqa: PLC0415
+
         try:
-            result = super().main(args, prog_name, complete_var, False, **extra)
-            sys.stdout.flush()  # a reader gone away is found here, not at interpreter exit
+            with signals_as_interrupt(), guarded_stdout():
+                result = super().main(args, prog_name, complete_var, False, **extra)
+                sys.stdout.flush()  # a reader gone away is found here, not at exit
         except (ReaderGone, BrokenPipeError):
             # The reader went away (| head): stop quietly, as a tool killed by SIGPIPE.
             detach_stdout()
             sys.exit(int(ExitCode.BROKEN_PIPE))
+        except StdoutError as error:  # > /dev/full, >&-: say so, once
+            code = exit_code_for(error)
+            detach_stdout()  # what is left in its buffer would fail again at exit
+            sys.exit(code)
         except Exception as error:
             sys.exit(exit_code_for(error))
         except KeyboardInterrupt as error:

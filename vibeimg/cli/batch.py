@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, print_json, shown_base_url
+from vibeimg.cli.common import Connection, print_json, read_stdin_bytes, shown_base_url
 from vibeimg.errors import UsageError
-from vibeimg.params import DEFAULT_MODEL
+from vibeimg.params import DEFAULT_MODEL, decode_prompt
 from vibeimg.ui import Reporter, is_terminal
 from vibeimg.units import count_of
 
@@ -61,31 +58,14 @@ def _read_source(file: str) -> tuple[str, str, Path]:
         if is_terminal(sys.stdin):
             raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
                              hint="pipe it in: cat prompts.txt | vibeimg batch -")
-        return sys.stdin.read(), "<stdin>", Path()
+        return decode_prompt(read_stdin_bytes(), "the batch on stdin"), "<stdin>", Path()
     path = Path(file)
     try:
-        return path.read_text(encoding="utf-8-sig"), file, path.parent
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"cannot read the batch file {file}: {reason}",
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the batch file {file}: {exc.strerror or exc}",
                          hint="check the path, or use '-' to read stdin") from exc
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """A cancelled CI job gets SIGTERM: stop as cleanly as on Ctrl-C."""
-    def interrupt(*_signal: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return decode_prompt(data, f"the batch file {file}"), file, path.parent
 
 
 def batch(
@@ -223,7 +203,7 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
     if not plan.to_send:
         result = nothing_to_send(plan, concurrency=concurrency)
     else:
-        with _sigterm_as_interrupt(), session(connection, reporter) as client:
+        with session(connection, reporter) as client:
             runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
                                  force=force, on_event=finished, on_tick=view.tick,
                                  on_interrupt=view.interrupted)

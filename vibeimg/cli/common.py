@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from typing import Any
 
 from vibeimg.config import Settings, load_settings, mask_key, mask_url
 from vibeimg.errors import PartialFailure, UsageError, VibeimgError
-from vibeimg.params import check_prompt
+from vibeimg.params import check_prompt, decode_prompt
 from vibeimg.ui import Reporter, is_terminal
 
 OFFLINE_KEY = "offline-emulator-key"
@@ -24,20 +23,20 @@ def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
         raise UsageError("give the prompt as an argument or with --prompt-file, not both")
     if prompt_file is not None:
         try:
-            text = prompt_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
+            data = prompt_file.read_bytes()
+        except OSError as exc:
             raise UsageError(
-                f"cannot read the prompt file {prompt_file}: {reason}",
+                f"cannot read the prompt file {prompt_file}: {exc.strerror or exc}",
                 hint="check the path, or pass the prompt as an argument",
             ) from exc
+        text = decode_prompt(data, f"the prompt file {prompt_file}")
     elif argument == "-":
         if is_terminal(sys.stdin):
             raise UsageError(
                 "'-' reads the prompt from stdin, but stdin is a terminal",
                 hint="pipe it in: echo 'a red fox' | vibeimg generate -",
             )
-        text = sys.stdin.read()
+        text = decode_prompt(read_stdin_bytes())
     elif argument is None:
         raise UsageError(
             "no prompt given", hint="pass it as an argument, '-' for stdin, or --prompt-file"
@@ -45,6 +44,17 @@ def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
     else:
         text = argument
     return check_prompt(text.strip())
+
+
+def read_stdin_bytes() -> bytes:
+    """All of stdin as bytes: decoding is ours to do, and to refuse in words."""
+    stream = sys.stdin
+    if stream is None:
+        return b""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # a text-only stand-in (an embedding program's)
+        return stream.read().encode("utf-8", "surrogateescape")
+    return bytes(buffer.read())
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,9 @@ def dry_run_document(
 
 
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    from vibeimg.images import json_text  # noqa: PLC0415
+
+    sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()
 
 

@@ -25,6 +25,11 @@ def plan_output(
         if count > 1:
             raise UsageError("-o - writes one image to stdout, but --count is more than 1",
                              hint="use --out-dir for several images")
+        from vibeimg.cli.stdout import stdout_is_closed  # noqa: PLC0415
+
+        if stdout_is_closed():
+            raise UsageError("-o - writes the image to stdout, but stdout is closed",
+                             hint="redirect it (> out.png), or save to a file with -o NAME")
         if is_terminal(sys.stdout):
             raise UsageError("refusing to write image bytes to a terminal",
                              hint="redirect it (> out.png) or pipe it (| display)")

@@ -1,0 +1,129 @@
+"""An image that arrives but cannot be saved (disk full, a name the filesystem refuses)
+is that image's failure: one line, counted, the right exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.pictures import photo, save
+from vibeimg.emulator import Emulator
+from vibeimg.errors import ExitCode
+
+NAME_MAX = os.pathconf(".", "PC_NAME_MAX")
+
+
+def long_stem(taken: int) -> str:
+    """A stem that makes ``STEM-9.png``'s pending name (``.vibeimg-NAME.part``) exactly
+    as long as the filesystem allows: ``STEM-10.png`` is then one byte too long."""
+    return "a" * (NAME_MAX - len(".vibeimg-") - len("-9.png") - len(".part") - taken)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".vibeimg-"))
+
+
+def test_a_refused_name_fails_that_image_and_keeps_the_others(cli, tmp_path) -> None:
+    """-n 10: the 10th name is one byte too long; 9 saved, exit 7, its failure listed."""
+    result = cli("generate", "fox", "-n", "10", "-o", long_stem(0) + "-{n}.png", "--json")
+    assert result.exit_code == ExitCode.PARTIAL, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "image 10 of 10: cannot save the image: File name too long" in result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "partial" and document["received"] == 9
+    assert document["missing"] == [{"index": 10, "phase": "failed"}]
+    [failure] = document["failures"]
+    assert failure["exit_code"] == ExitCode.WRITE
+    assert failure["error"].startswith("cannot save the image: File name too long (")
+    assert failure["request_id"]  # the gateway answered: the request id says which one
+    assert len(list(tmp_path.glob("*.png"))) == 9
+    assert leftovers(tmp_path) == []
+
+
+def test_every_image_refused_exits_with_the_write_code(cli, tmp_path) -> None:
+    """-n 4, no name can be made: status failed, 4 failures, exit 8, history says failed."""
+    result = cli("generate", "fox", "-n", "4", "-o", "b" * (NAME_MAX + 1) + "-{n}.png",
+                 "--json")
+    assert result.exit_code == ExitCode.WRITE, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "failed" and document["exit_code"] == ExitCode.WRITE
+    assert len(document["failures"]) == 4
+    assert "Traceback" not in result.stderr
+    assert leftovers(tmp_path) == []
+    last = json.loads(cli("history", "show", "1", "--json").stdout)
+    assert last["outcome"] == "failed" and "cannot save the image" in last["error"]
+
+
+def test_edit_counts_an_image_it_cannot_save(cli, tmp_path) -> None:
+    """edit -n 10 has the same per-image failure as generate."""
+    save(tmp_path / "in.png", photo())
+    result = cli("edit", "fox", "-i", "in.png", "-n", "10", "-o", long_stem(0) + "-{n}.png")
+    assert result.exit_code == ExitCode.PARTIAL, result.stderr
+    assert "image 10 of 10: cannot save the image: File name too long" in result.stderr
+    assert len(result.stdout.splitlines()) == 9
+
+
+def test_single_image_cannot_be_saved(cli, tmp_path) -> None:
+    """One image and a refused name: the save error, exit 8, and the --json document."""
+    result = cli("generate", "fox", "-o", "c" * (NAME_MAX + 1) + ".png", "--json")
+    assert result.exit_code == ExitCode.WRITE
+    assert result.stderr.startswith("error: cannot save the image: File name too long (")
+    assert "internal error" not in result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "failed" and document["exit_code"] == ExitCode.WRITE
+
+
+def run_with_file_limit(args: list[str], cwd: Path, limit: int) -> subprocess.CompletedProcess[str]:
+    """vibeimg in a process that may write no file over ``limit`` bytes (EFBIG past it)."""
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    return subprocess.run([sys.executable, "-m", "vibeimg", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60, check=False,
+                          preexec_fn=limit_files)  # before exec: no threads yet
+
+
+def test_a_full_disk_in_a_real_process(tmp_path) -> None:
+    """Files capped below an image's size: 4 one-line failures, exit 8, no traceback,
+    no temporary file left."""
+    with Emulator() as emu:
+        result = run_with_file_limit(
+            ["generate", "fox", "-n", "4", "--json", "--no-history",
+             "--base-url", emu.base_url, "--api-key", "k"], tmp_path, limit=4096)
+    assert result.returncode == ExitCode.WRITE, result.stderr
+    assert "Traceback" not in result.stderr and "Exception in thread" not in result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "failed" and len(document["failures"]) == 4
+    assert all("cannot save the image: File too large (" in f["error"]
+               for f in document["failures"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chat_stream_cannot_save_in_a_real_process(tmp_path) -> None:
+    """chat-stream on a full disk: the save error, exit 8, the --json document."""
+    with Emulator() as emu:
+        result = run_with_file_limit(
+            ["chat-stream", "fox", "--json", "--no-history", "--progress", "off",
+             "--base-url", emu.base_url, "--api-key", "k"], tmp_path, limit=4096)
+    assert result.returncode == ExitCode.WRITE, result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert "cannot save the image: File too large" in result.stderr
+    document = json.loads(result.stdout)
+    assert document["images"] == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_chat_stream_image_that_cannot_be_saved_fails_alone(cli, tmp_path) -> None:
+    """chat-stream with a refused name: the image's failure, exit 8, jsonl's last record."""
+    result = cli("chat-stream", "fox", "-o", "d" * (NAME_MAX + 1) + ".png",
+                 "--progress", "jsonl")
+    assert result.exit_code == ExitCode.WRITE, result.stderr
+    assert "Traceback" not in result.stderr
+    last = json.loads(result.stderr.splitlines()[-2])
+    assert last["type"] == "vibeimg.finished" and last["exit_code"] == ExitCode.WRITE
+    assert leftovers(tmp_path) == []

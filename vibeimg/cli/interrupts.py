@@ -1,0 +1,42 @@
+"""SIGTERM and SIGHUP stop a run as Ctrl-C does.
+
+``timeout``, a cancelled CI job and ``docker stop`` send SIGTERM; closing a terminal
+sends SIGHUP. Python's default for both is to die at once, leaving hidden ``.part``
+files, no ``--json`` document and no history entry. Raised as KeyboardInterrupt
+instead, they take the path Ctrl-C takes: the temporary files are removed, what was
+saved is printed and recorded, and the exit code is 130.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: The signals treated as Ctrl-C (SIGHUP is missing on Windows).
+INTERRUPTING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def signals_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread."""
+    previous: dict[int, Any] = {}
+    try:
+        for signum in INTERRUPTING:
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue  # nohup: the user asked for this one to be ignored
+            previous[signum] = signal.signal(signum, _interrupt)
+    except ValueError:  # not the main thread (vibeimg called from a worker): leave them
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
