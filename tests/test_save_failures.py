@@ -124,6 +124,7 @@ def test_chat_stream_image_that_cannot_be_saved_fails_alone(cli, tmp_path) -> No
                  "--progress", "jsonl")
     assert result.exit_code == ExitCode.WRITE, result.stderr
     assert "Traceback" not in result.stderr
-    last = json.loads(result.stderr.splitlines()[-2])
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # all JSON
+    last = records[-1]
     assert last["type"] == "vibeimg.finished" and last["exit_code"] == ExitCode.WRITE
     assert leftovers(tmp_path) == []
