@@ -39,7 +39,7 @@ class ExitCode(enum.IntEnum):
     NETWORK = 6  # connection failed, timed out or dropped
     PARTIAL = 7  # some of several images were saved, others failed
     WRITE = 8  # a file or stdout could not be written (disk full...) after sending
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C, or SIGTERM or SIGHUP (treated the same)
     BROKEN_PIPE = 141  # stdout's reader went away (| head): 128 + SIGPIPE, as a shell says
 
 
@@ -207,7 +207,7 @@ class PartialFailure(VibeimgError):
 
 
 class Interrupted(VibeimgError):
-    """The user pressed Ctrl-C; what was complete is kept."""
+    """Ctrl-C, SIGTERM or SIGHUP stopped the run; what was complete is kept."""
 
     exit_code = ExitCode.INTERRUPTED
 
