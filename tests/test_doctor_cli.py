@@ -138,3 +138,15 @@ def test_a_failing_gateway_can_be_rehearsed(make_cli) -> None:
     result = cli("doctor")
     assert result.exit_code != 0
     assert "FAIL  gateway" in result.stdout and "503" in result.stdout
+
+
+def test_the_settings_table_shows_a_bad_value_as_found(cli) -> None:
+    """An invalid timeout in the file: the table shows it from the config file, not the
+    default, beside the FAIL line that explains it."""
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text("timeout = 1e12\n", encoding="utf-8")
+    result = cli("doctor", "--offline")
+    assert result.exit_code == 2
+    [row] = [line for line in result.stdout.splitlines() if line.strip().startswith("timeout")]
+    assert "1000000000000.0" in row and "(config file)" in row
+    assert "api-key     (not needed offline)" in result.stdout

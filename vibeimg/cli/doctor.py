@@ -44,12 +44,14 @@ def doctor(
     settings: Any = None
     try:
         settings = connection.settings()
+        shown = settings
     except VibeimgError as exc:  # a bad setting is a finding, not a crash
         if checks[0].status != "fail":
             checks.append(checkup.Check("settings", "fail", exc.message, exc.hint,
                                         exc.exit_code))
         settings = _settings_without_file(connection)
-    resolved = _settings_table(configfile, settings, connection_offline=offline)
+        shown = None  # the table shows the values as found, the bad one included
+    resolved = _settings_table(configfile, shown, connection_offline=offline)
     if settings is not None:
         checks.append(checkup.check_key(settings, offline=offline))
         checks.append(_gateway(checkup, connection, settings, reporter))
@@ -126,7 +128,7 @@ def _settings_table(configfile: Any, settings: Any, *,
                 row["origin"] = settings.origins.get(keys[row["name"]], row["origin"])
     for row in rows:
         if connection_offline and row["name"] == "api-key":
-            row["origin"] = "offline"
+            row["value"], row["origin"] = "(not needed offline)", "offline"
         spec = configfile.BY_NAME[row["name"]]
         row["shown"] = row["value"] if spec.secret else spec.show(row["value"])
     return rows
