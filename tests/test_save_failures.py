@@ -128,3 +128,21 @@ def test_chat_stream_image_that_cannot_be_saved_fails_alone(cli, tmp_path) -> No
     last = records[-1]
     assert last["type"] == "vibeimg.finished" and last["exit_code"] == ExitCode.WRITE
     assert leftovers(tmp_path) == []
+
+
+def test_stdout_cut_short_by_a_file_size_limit_is_an_error(tmp_path) -> None:
+    """-o - into a file that may not grow past 16 kB: the short write is not taken for
+    a whole one; exit 8 with one line, never a truncated image and exit 0."""
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    with Emulator() as emu, (tmp_path / "out.png").open("wb") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "vibeimg", "generate", "a fox", "-o", "-", "--no-history",
+             "--size", "1024x1024", "--base-url", emu.base_url, "--api-key", "k"],
+            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.PIPE, text=True,
+            timeout=60, check=False, preexec_fn=limit_files)
+    assert done.returncode == ExitCode.WRITE, done.stderr
+    assert "cannot write to stdout: File too large" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -10,9 +10,12 @@ closed pipe (EPIPE) passes through untouched: the command layer stops quietly on
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 
 from vibeimg.errors import WriteError
@@ -107,14 +110,67 @@ def stdout_is_closed() -> bool:
     return stream is None or getattr(stream, "_stream", stream) is None
 
 
+class _WholeWrites(io.RawIOBase):
+    """A file descriptor whose every write is whole, or an error.
+
+    ``os.write`` may write only part of the bytes (a file size limit, ``ulimit -f``),
+    and Python's own buffered stdout then drops the rest without a word: the output
+    would be cut short with exit 0. Here the rest is written again, and the second
+    write raises the error the first one hid.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            written = os.write(self._fd, view[done:])
+            if written <= 0:
+                raise OSError(errno.EIO, "nothing could be written")
+            done += written
+        return done
+
+
+def _whole_writes_stdout(stream: Any) -> Any:
+    """The process's stdout rebuilt over :class:`_WholeWrites`, or ``stream`` itself when
+    it is not a file descriptor (a test's captured output)."""
+    real: Any = sys.__stdout__
+    if stream is None or stream is not real:
+        return stream
+    try:
+        fd = stream.fileno()
+        stream.flush()
+    except (OSError, ValueError, AttributeError):
+        return stream
+    return io.TextIOWrapper(
+        io.BufferedWriter(_WholeWrites(fd)), encoding=stream.encoding, errors=stream.errors,
+        line_buffering=stream.line_buffering)
+
+
 @contextmanager
 def guarded_stdout() -> Iterator[GuardedStdout]:
     """Put a :class:`GuardedStdout` in place of ``sys.stdout`` until the block ends."""
     original = sys.stdout
-    guard = GuardedStdout(original)
+    whole = _whole_writes_stdout(original)
+    guard = GuardedStdout(whole)
     sys.stdout = guard
     try:
         yield guard
     finally:
+        if whole is not original:
+            with suppress(OSError, ValueError, WriteError):
+                guard.flush()
         if sys.stdout is guard:  # not replaced meanwhile (detach_stdout)
             sys.stdout = original
