@@ -108,3 +108,22 @@ def test_nohup_keeps_sighup_ignored(tmp_path: Path) -> None:
         stdout, _ = signal_when_sent(process, emu, 1, signal.SIGHUP)
     assert process.returncode == 0
     assert stdout == "fox.png\n"
+
+
+def test_a_finished_console_run_ignores_a_late_sigterm() -> None:
+    """Once the console script's command is done (its result printed), SIGTERM and SIGHUP
+    are ignored for the last moments of the process, so a late signal cannot turn a
+    success into 143; within a run they still interrupt."""
+    code = (
+        "import signal\n"
+        "from vibeimg.cli.interrupts import signals_as_interrupt\n"
+        "with signals_as_interrupt(then_ignore=True):\n"
+        "    assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_IGN, signal.SIG_DFL)\n"
+        "print(signal.getsignal(signal.SIGTERM) is signal.SIG_IGN,"
+        " signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)\n"
+        "with signals_as_interrupt():\n"
+        "    pass\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["True", "True"]

@@ -208,7 +208,7 @@ class VibeimgGroup(TyperGroup):
         from vibeimg.cli.stdout import StdoutError, guarded_stdout  # noqa: PLC0415
 
         try:
-            with signals_as_interrupt(), guarded_stdout():
+            with signals_as_interrupt(then_ignore=_process.exits_after), guarded_stdout():
                 result = super().main(args, prog_name, complete_var, False, **extra)
                 sys.stdout.flush()  # a reader gone away is found here, not at exit
         except (ReaderGone, BrokenPipeError):
@@ -291,6 +291,16 @@ def _root(
     leave_config_warning(ctx, configfile.unknown_keys_note(table))
 
 
+class _Process:
+    """What the running process is: the console script exits right after its command."""
+
+    exits_after = False
+
+
+_process = _Process()
+
+
 def main() -> None:
     """The console script."""
+    _process.exits_after = True
     app(prog_name="vibeimg")

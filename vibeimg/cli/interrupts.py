@@ -25,8 +25,13 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 @contextmanager
-def signals_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread."""
+def signals_as_interrupt(*, then_ignore: bool = False) -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread.
+
+    After it they get their old handlers back, or with ``then_ignore`` (a process about
+    to exit, its result printed) are ignored: a SIGTERM in the last milliseconds would
+    otherwise kill with 143 a run whose document already says it succeeded.
+    """
     previous: dict[int, Any] = {}
     try:
         for signum in INTERRUPTING:
@@ -39,4 +44,4 @@ def signals_as_interrupt() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_IGN if then_ignore else handler)
