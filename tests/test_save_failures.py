@@ -146,3 +146,43 @@ def test_stdout_cut_short_by_a_file_size_limit_is_an_error(tmp_path) -> None:
     assert done.returncode == ExitCode.WRITE, done.stderr
     assert "cannot write to stdout: File too large" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_manifest_that_cannot_grow_stops_the_batch_with_the_write_code(tmp_path) -> None:
+    """The manifest hits a file size limit mid-run: nothing more is sent, the summary is
+    printed with exit 8, and the rerun finishes without paying for a saved image twice."""
+    out = tmp_path / "out"
+    out.mkdir()
+    limit = 64 * 1024
+    pad = b'{"type": "note"}\n'
+    (out / "vibeimg-manifest.jsonl").write_bytes(pad * ((limit - 1800) // len(pad)))
+    (tmp_path / "p.txt").write_text("".join(f"a fox {i}\n" for i in range(6)))
+    with Emulator() as emu:
+        first = run_with_file_limit(
+            ["batch", "p.txt", "-d", "out", "-c", "1", "--quality", "low", "--no-history",
+             "--base-url", emu.base_url, "--api-key", "k"], tmp_path, limit=limit)
+        sent = len(emu.api_requests())
+        assert first.returncode == ExitCode.WRITE, first.stderr
+        assert "cannot save the manifest" in first.stderr and "Traceback" not in first.stderr
+        summary = json.loads(first.stdout)
+        assert summary["exit_code"] == ExitCode.WRITE and summary["not_run"] >= 1
+        assert 1 <= sent < 6
+        again = run_with_file_limit(
+            ["batch", "p.txt", "-d", "out", "--quality", "low", "--no-history",
+             "--base-url", emu.base_url, "--api-key", "k"], tmp_path, limit=1 << 30)
+        assert again.returncode == 0, again.stderr
+        assert len(emu.api_requests()) == 6  # each prompt paid for once
+    assert len(list(out.glob("*.png"))) == 6
+
+
+def test_mask_convert_that_cannot_write_exits_with_the_write_code(tmp_path) -> None:
+    """A mask over a file size limit: exit 8 and the save error, not a usage error."""
+    from PIL import Image  # noqa: PLC0415
+
+    Image.effect_noise((512, 512), 100).save(tmp_path / "noisy.png")
+    done = run_with_file_limit(["mask-convert", "noisy.png", "mask.png"], tmp_path,
+                               limit=16 * 1024)
+    assert done.returncode == ExitCode.WRITE, done.stderr
+    assert "cannot save the mask mask.png: File too large" in done.stderr
+    assert not (tmp_path / "mask.png").exists()
+    assert list(tmp_path.glob(".vibeimg-*")) == []

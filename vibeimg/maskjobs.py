@@ -10,13 +10,14 @@ deadlock). Workers return plain data; one failure never stops the others.
 from __future__ import annotations
 
 import os
+import shlex
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError
+from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError, save_error
 from vibeimg.imagefile import STDIN, TURNED, SourceFile, decode_image, read_source, upright
 from vibeimg.images import KNOWN_SUFFIXES, write_atomically
 from vibeimg.masks import ConvertedMask, MaskStats, encode_rgba_png, same_aspect, to_alpha_mask
@@ -120,6 +121,11 @@ def plan_jobs(
         jobs = [MaskJob(inputs[0], output or default_output(inputs[0]))]
         if output is not None and output != STDIN:
             _check_png_name(output)
+            folder = Path(output).parent
+            if not folder.is_dir():
+                raise UsageError(f"the folder {folder} of {output} does not exist",
+                                 hint=f"create it first (mkdir -p {shlex.quote(str(folder))}) "
+                                 "or write the mask elsewhere")
     seen: dict[Path, str] = {}
     for job in jobs:
         if job.destination == STDIN:
@@ -199,8 +205,7 @@ def convert_job(
             raise UsageError(f"{destination} already exists",
                              hint="add --force to overwrite it") from None
         except OSError as exc:
-            raise UsageError(f"cannot write {destination}: {exc.strerror}",
-                             hint="check the folder and its permissions") from exc
+            raise save_error(exc, f"the mask {destination}") from exc
     return result_for(job, converted, len(data))
 
 

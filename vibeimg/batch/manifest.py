@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vibeimg.errors import UsageError
+from vibeimg.errors import UsageError, save_error
 
 if sys.platform != "win32":
     import fcntl
@@ -71,21 +71,37 @@ class ManifestWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise save_error(exc, f"the manifest {path}") from exc
         if not _try_lock(self._fd, exclusive=True):
             os.close(self._fd)
             raise UsageError(
                 f"another vibeimg batch is already writing {path}",
                 hint="wait for it to finish, or use another --out-dir or --shard",
             )
+        self._torn = self._ends_mid_line()
+
+    def _ends_mid_line(self) -> bool:
+        """Whether a run cut off mid-write left a last line without its newline."""
+        size = os.fstat(self._fd).st_size
+        return size > 0 and os.pread(self._fd, 1, size - 1) != b"\n"
 
     def append(self, record: Record) -> None:
-        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        """Write one whole line and make it durable; a WriteError (disk full, a size
+        limit) if it cannot be. A torn line is skipped when the manifest is read."""
+        text = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        data = ("\n" if self._torn else "").encode() + text.encode("utf-8", "surrogateescape")
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+                self._torn = bool(view)
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise save_error(exc, f"the manifest {self.path}") from exc
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

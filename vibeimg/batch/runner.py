@@ -27,7 +27,7 @@ from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import failure_record, plan_record, success_record
 from vibeimg.batch.requests import build_request
 from vibeimg.client import RETRY_STATUSES, GatewayClient, RetryWait, backoff_seconds
-from vibeimg.errors import AuthError, GatewayError, VibeimgError
+from vibeimg.errors import AuthError, GatewayError, VibeimgError, WriteError
 from vibeimg.imageapi import ImageRequest, fetch_image
 from vibeimg.images import AtomicFile, NamePlan, ensure_output_dir
 
@@ -305,7 +305,14 @@ class BatchRunner:
     def _finish(self, job: _Job, status: str, record: Record, error: VibeimgError | None) -> None:
         with self._cond:
             if self._manifest is not None:
-                self._manifest.append(record)
+                try:
+                    self._manifest.append(record)
+                except WriteError as problem:
+                    # Nothing more is sent: its results could not be recorded. A saved
+                    # image is still found by its sidecar when the batch is run again.
+                    self._manifest = None
+                    self._stopped_by = self._stopped_by or problem
+                    self.stop.set()
             job.outcome.status, job.outcome.record, job.outcome.error = status, record, error
             self._unfinished -= 1
             self._cond.notify_all()
