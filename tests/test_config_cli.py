@@ -304,3 +304,27 @@ def test_config_file_that_is_not_utf8_is_a_usage_error(cli) -> None:
     assert "FAIL  config file" in doctor.stdout and "not UTF-8 text" in doctor.stdout
     config_path().unlink()
     assert cli("generate", "a fox").exit_code == 0
+
+
+def test_format_jpg_is_stored_as_jpeg(cli) -> None:
+    """config set format jpg, as the file extension goes: stored as jpeg, as the flag does."""
+    result = cli("config", "set", "format", "jpg", connect=False)
+    assert result.exit_code == 0, result.stderr
+    assert read_config_file()["format"] == "jpeg"
+    config_path().write_text('format = "jpg"\n', encoding="utf-8")
+    assert cli("generate", "a fox", "--dry-run", connect=False).exit_code == 0
+
+
+def test_an_output_folder_that_is_a_file_is_refused_without_risky_advice(
+        cli, tmp_path: Path) -> None:
+    """out-dir naming a file: config set refuses it; doctor never says to remove it."""
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me")
+    refused = cli("config", "set", "out-dir", str(precious), connect=False)
+    assert refused.exit_code == 2 and "is a file, not a folder" in refused.stderr
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text(f'out_dir = "{precious}"\n', encoding="utf-8")
+    doctor = cli("doctor", connect=False)
+    assert "is a file, not a folder" in doctor.stdout
+    assert "remove the file" not in doctor.stdout + doctor.stderr
+    assert precious.read_text() == "keep me"

@@ -161,7 +161,7 @@ def check_folder(name: str, path: Path, *, private: bool = False,
     if not probe.is_dir():
         detail = f"{path} is a file, not a folder" if probe == path else \
             f"{path} cannot be created: {probe} is a file"
-        return Check(name, "fail", detail, f"rename or remove the file {probe}, or {elsewhere}",
+        return Check(name, "fail", detail, elsewhere[0].upper() + elsewhere[1:],
                      ExitCode.USAGE)
     if not os.access(probe, os.W_OK | os.X_OK):
         return Check(name, "fail", f"{path} is not writable",

@@ -37,7 +37,7 @@ from vibeimg.config import (
     read_config_file,
 )
 from vibeimg.errors import UsageError
-from vibeimg.params import DEFAULT_MODEL, FORMATS, MODERATIONS, QUALITIES
+from vibeimg.params import DEFAULT_MODEL, FORMAT_ALIASES, FORMATS, MODERATIONS, QUALITIES
 from vibeimg.settingparsers import (
     choice_parser,
     parse_bool,
@@ -100,7 +100,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("quality", "quality", "the default --quality", "auto", ("VIBEIMG_QUALITY",),
                 choice_parser("quality", QUALITIES), param="quality"),
     SettingSpec("format", "format", "the default --format", "png", ("VIBEIMG_FORMAT",),
-                choice_parser("format", FORMATS), param="output_format"),
+                choice_parser("format", FORMATS, FORMAT_ALIASES), param="output_format"),
     SettingSpec("moderation", "moderation", "the default --moderation", "auto",
                 ("VIBEIMG_MODERATION",), choice_parser("moderation", MODERATIONS),
                 param="moderation"),

@@ -64,8 +64,13 @@ def parse_size_name(value: object) -> str:
     return text.strip().lower()
 
 
-def choice_parser(name: str, choices: tuple[str, ...]) -> Callable[[object], str]:
-    return lambda value: check_choice(name, _text(value).strip().lower(), choices)
+def choice_parser(name: str, choices: tuple[str, ...],
+                  aliases: dict[str, str] | None = None) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        word = _text(value).strip().lower()
+        return check_choice(name, (aliases or {}).get(word, word), choices)
+
+    return parse
 
 
 def parse_model(value: object) -> str:
@@ -85,7 +90,11 @@ def parse_folder(value: object) -> str:
     text = _text(value).strip()
     if not text:
         raise UsageError("the folder is empty", hint="e.g. ~/Pictures/vibeimg")
-    return os.path.abspath(Path(text).expanduser())  # noqa: PTH100 - no symlinks resolved
+    folder = os.path.abspath(Path(text).expanduser())  # noqa: PTH100 - no symlinks resolved
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise UsageError(f"{folder} is a file, not a folder",
+                         hint="name a folder (it is created when first needed)")
+    return folder
 
 
 def parse_bool(value: object) -> bool:
