@@ -18,9 +18,15 @@ NAME_MAX = os.pathconf(".", "PC_NAME_MAX")
 
 
 def long_stem(taken: int) -> str:
-    """A stem that makes ``STEM-9.png``'s pending name (``.vibeimg-NAME.part``) exactly
-    as long as the filesystem allows: ``STEM-10.png`` is then one byte too long."""
-    return "a" * (NAME_MAX - len(".vibeimg-") - len("-9.png") - len(".part") - taken)
+    """A stem that makes the sidecar ``STEM-9.json`` exactly as long as the filesystem
+    allows: ``STEM-10.json`` is then one byte too long."""
+    return "a" * (NAME_MAX - len("-9.json") - taken)
+
+
+def too_long_once_rendered(stem: str) -> str:
+    """An -o template short enough to pass the check before sending, whose {size}
+    (1024x1024) makes the real name a few bytes too long: it fails only when saved."""
+    return stem * (NAME_MAX - 9) + "{size}.png"
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -46,8 +52,8 @@ def test_a_refused_name_fails_that_image_and_keeps_the_others(cli, tmp_path) -> 
 
 def test_every_image_refused_exits_with_the_write_code(cli, tmp_path) -> None:
     """-n 4, no name can be made: status failed, 4 failures, exit 8, history says failed."""
-    result = cli("generate", "fox", "-n", "4", "-o", "b" * (NAME_MAX + 1) + "-{n}.png",
-                 "--json")
+    result = cli("generate", "fox", "-n", "4", "--size", "1024x1024", "-o",
+                 too_long_once_rendered("b").replace("{size}", "{size}{n}"), "--json")
     assert result.exit_code == ExitCode.WRITE, result.stderr
     document = json.loads(result.stdout)
     assert document["status"] == "failed" and document["exit_code"] == ExitCode.WRITE
@@ -69,7 +75,8 @@ def test_edit_counts_an_image_it_cannot_save(cli, tmp_path) -> None:
 
 def test_single_image_cannot_be_saved(cli, tmp_path) -> None:
     """One image and a refused name: the save error, exit 8, and the --json document."""
-    result = cli("generate", "fox", "-o", "c" * (NAME_MAX + 1) + ".png", "--json")
+    result = cli("generate", "fox", "--size", "1024x1024", "-o",
+                 too_long_once_rendered("c"), "--json")
     assert result.exit_code == ExitCode.WRITE
     assert result.stderr.startswith("error: cannot save the image: File name too long (")
     assert "internal error" not in result.stderr
@@ -120,8 +127,8 @@ def test_chat_stream_cannot_save_in_a_real_process(tmp_path) -> None:
 
 def test_chat_stream_image_that_cannot_be_saved_fails_alone(cli, tmp_path) -> None:
     """chat-stream with a refused name: the image's failure, exit 8, jsonl's last record."""
-    result = cli("chat-stream", "fox", "-o", "d" * (NAME_MAX + 1) + ".png",
-                 "--progress", "jsonl")
+    result = cli("chat-stream", "fox", "--size", "1024x1024", "-o",
+                 too_long_once_rendered("d"), "--progress", "jsonl")
     assert result.exit_code == ExitCode.WRITE, result.stderr
     assert "Traceback" not in result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines()]  # all JSON
@@ -186,3 +193,20 @@ def test_mask_convert_that_cannot_write_exits_with_the_write_code(tmp_path) -> N
     assert "cannot save the mask mask.png: File too large" in done.stderr
     assert not (tmp_path / "mask.png").exists()
     assert list(tmp_path.glob(".vibeimg-*")) == []
+
+
+def test_a_name_too_long_to_ever_fit_is_refused_before_sending(cli, emulator, tmp_path) -> None:
+    """Nothing a field could add would make it fit: exit 2, no request, nothing paid."""
+    result = cli("generate", "fox", "-o", "e" * NAME_MAX + ".png")
+    assert result.exit_code == ExitCode.USAGE
+    assert "file names hold at most 255" in result.stderr
+    assert emulator.api_requests() == []
+
+
+def test_a_name_just_under_the_limit_is_saved(cli, tmp_path) -> None:
+    """A name whose sidecar takes all 255 bytes fits, though its pending name with
+    prefix and suffix would not: it waits under a digest of its name instead."""
+    name = "f" * (NAME_MAX - 5) + ".png"  # its sidecar, NAME.json, takes the 255
+    result = cli("generate", "fox", "-o", name)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / name).is_file() and leftovers(tmp_path) == []

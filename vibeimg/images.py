@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -296,6 +297,13 @@ class NamePlan:
                 tail = stem + ".{ext}"
             else:
                 stem, tail = tail, tail + ".{ext}"
+        # The least the image's name and its sidecar's (stem + .json) can come to.
+        literal = os.fsencode(_FIELD.sub("", tail))
+        shortest = max(len(literal) + (3 if "{ext}" in tail else 0),
+                       len(os.fsencode(_FIELD.sub("", os.path.splitext(tail)[0]))) + 5)
+        if shortest > _NAME_MAX:
+            raise UsageError(f"the output name is at least {shortest} bytes long; file names "
+                             f"hold at most {_NAME_MAX}", hint="choose a shorter name with -o")
         if count > 1 and "{n}" not in template:
             mark = ".{ext}" if ".{ext}" in tail else ".{format}"
             tail = tail.replace(mark, "-{n}" + mark, 1) if mark in tail else tail + "-{n}"
@@ -345,9 +353,20 @@ SidecarRecord = Callable[[Path, str], dict[str, Any]]
 _SIDECAR_MAX = 1 << 20  # a sidecar is a few kB; anything this big is some other file
 
 
+_NAME_MAX = 255  # bytes in a file name on the usual filesystems
+
+
 def pending_path(image: Path) -> Path:
-    """Where an image waits while its sidecar is written: ``.vibeimg-otter.png.part``."""
-    return image.with_name(f".vibeimg-{image.name}.part")
+    """Where an image waits while its sidecar is written: ``.vibeimg-otter.png.part``.
+
+    A name near the filesystem's limit would not fit with the prefix and suffix: it
+    waits under a digest of its name instead, which the batch finds the same way.
+    """
+    name = f".vibeimg-{image.name}.part"
+    if len(os.fsencode(name)) > _NAME_MAX:
+        digest = hashlib.sha256(os.fsencode(image.name)).hexdigest()[:32]
+        name = f".vibeimg-{digest}.part"
+    return image.with_name(name)
 
 
 def commit_image(
