@@ -58,6 +58,8 @@ def test_every_image_refused_exits_with_the_write_code(cli, tmp_path) -> None:
     document = json.loads(result.stdout)
     assert document["status"] == "failed" and document["exit_code"] == ExitCode.WRITE
     assert len(document["failures"]) == 4
+    # Made and billed by the gateway, then lost to the disk: they count in the cost.
+    assert document["estimated_cost_usd"] == round(4 * 0.053, 4)  # the emulator: medium
     assert "Traceback" not in result.stderr
     assert leftovers(tmp_path) == []
     last = json.loads(cli("history", "show", "1", "--json").stdout)

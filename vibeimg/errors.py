@@ -171,6 +171,8 @@ class WriteError(VibeimgError):
     a name the filesystem refuses, stdout closed. The gateway may have billed it."""
 
     exit_code = ExitCode.WRITE
+    #: What the gateway charged for the image that could not be saved (0 when unknown).
+    estimated_cost_usd: float = 0.0
 
 
 #: The fix for a failed write, by errno; anything else gets the general one.

@@ -107,6 +107,12 @@ class Outcome:
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C: what was saved is kept, the rest abandoned
 
+    @property
+    def estimated_cost_usd(self) -> float:
+        """The saved images, and those the gateway made but the disk refused: billed too."""
+        lost = sum(getattr(f.error, "estimated_cost_usd", 0.0) for f in self.failures)
+        return round(sum(s.estimated_cost_usd for s in self.saved) + lost, 6)
+
 
 Sink = Callable[[bytes], object]
 HEADER_BYTES = 1 << 20  # where a JPEG's size must be found, past EXIF and ICC profiles
@@ -147,6 +153,7 @@ def fetch_image(
 ) -> SavedImage:
     """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``)."""
     started = time.monotonic()
+    billed = 0.0  # the estimated price, once the gateway has answered with an image
     tmp = AtomicFile(plan.directory) if plan is not None else None
     buffer = bytearray()
     sink: Sink = tmp.write if tmp is not None else buffer.extend
@@ -168,7 +175,7 @@ def fetch_image(
         quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
         # The price follows the size the gateway says it made (and billed), else the image's.
         size = parse_size_text(reported) or parse_size_text(actual) or request.options.size
-        cost = estimate_cost(size, quality or request.options.quality)
+        cost = billed = estimate_cost(size, quality or request.options.quality)
         usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else None
         first = (meta.get("data") or [{}])[0]
         revised = first.get("revised_prompt") if isinstance(first, dict) else None
@@ -200,15 +207,8 @@ def fetch_image(
                 exc.request_id = request_id
                 raise
         else:
-            saved.format = sniff_format(bytes(buffer[:16])) or ""
-            if not saved.format:
-                raise BadResponseError(
-                    f"the gateway sent {len(buffer)} bytes that are not an image",
-                    request_id=request_id,
-                )
             assert stdout is not None
-            stdout.write(buffer)
-            stdout.flush()
+            saved.format = _write_whole(buffer, stdout, request_id)
             saved.bytes = len(buffer)
     except BaseException as exc:
         if tmp is not None:
@@ -218,9 +218,21 @@ def fetch_image(
             # (A closed stdout pipe goes on up: the command stops quietly.)
             error = save_error(exc)
             error.request_id = request_id
+            error.estimated_cost_usd = billed
             raise error from exc
         raise
     return saved
+
+
+def _write_whole(buffer: bytearray, stdout: IO[bytes], request_id: str | None) -> str:
+    """``-o -``: the whole image to stdout, once it is known to be one; its format."""
+    fmt = sniff_format(bytes(buffer[:16]))
+    if not fmt:
+        raise BadResponseError(f"the gateway sent {len(buffer)} bytes that are not an image",
+                               request_id=request_id)
+    stdout.write(buffer)
+    stdout.flush()
+    return fmt
 
 
 def _actual_size(tmp: AtomicFile | None, buffer: bytearray) -> str | None:

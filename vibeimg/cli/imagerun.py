@@ -99,7 +99,7 @@ def run_image_requests(
                      offline=connection.offline, count=count, outcome=outcome,
                      error=final if outcome.interrupted else None,
                      elapsed=time.monotonic() - started)
-    total_cost = round(sum(s.estimated_cost_usd for s in outcome.saved), 4)
+    total_cost = round(outcome.estimated_cost_usd, 4)
     if json_output:
         print_json(run_document(command, request.prompt, count, outcome, final))
     elif plan is not None:
@@ -143,7 +143,7 @@ def run_document(command: str, prompt: str, count: int, outcome: Any,
         "images": [s.as_json() for s in outcome.saved],
         "missing": missing,
         "failures": [f.as_json() for f in outcome.failures],
-        "estimated_cost_usd": round(sum(s.estimated_cost_usd for s in outcome.saved), 4),
+        "estimated_cost_usd": round(outcome.estimated_cost_usd, 4),
         "error": error.one_line() if error is not None else None,
         "exit_code": int(error.exit_code) if error is not None else 0,
     }

@@ -91,7 +91,7 @@ def record_image_run(
         outputs=[str(s.path.resolve()) for s in saved if s.path is not None],
         request_ids=request_ids,
         usage=sum_usage([s.usage for s in saved]),
-        estimated_cost_usd=round(sum(s.estimated_cost_usd for s in saved), 6),
+        estimated_cost_usd=(outcome.estimated_cost_usd if outcome is not None else 0.0),
         outcome=word,
         error=error_line,
         offline=offline,
