@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -209,3 +213,21 @@ def test_history_path_and_empty_listing(cli) -> None:
     assert cli("history").stdout == ""
     assert cli("history", "path").stdout == f"{database_path()}\n"
     assert cli("history", "--command", "paint").exit_code == 2
+
+
+def test_a_full_disk_is_not_called_a_damaged_history(cli, emulator, tmp_path: Path) -> None:
+    """A file size limit stops the history write: the warning says to look at the space,
+    not to move a healthy database aside; the image is saved."""
+    cli("generate", "a fox", *SMALL)
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "vibeimg", "generate", "a heron", "-o", "-", *SMALL,
+         "--base-url", emulator.base_url, "--api-key", "k"],
+        cwd=tmp_path, env=env, capture_output=True, check=False, timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(b"\x89PNG")
+    stderr = done.stderr.decode()
+    assert "not recorded in the history" in stderr and "free space" in stderr
+    assert "move it aside" not in stderr
+    assert len(_entries()) == 1

@@ -184,6 +184,12 @@ class History:
                     f"the history database {self.path} is locked by another program",
                     hint="try again, or turn history off with --no-history",
                 ) from exc
+            if "disk I/O error" in str(exc) or "disk is full" in str(exc):
+                raise HistoryError(
+                    f"cannot {action} the history database {self.path}: {exc}",
+                    hint="check the free space and any file size limit (ulimit -f); the "
+                    "database itself is likely fine",
+                ) from exc
             raise HistoryError(f"cannot {action} the history database {self.path}: {exc}",
                                hint=self._fix()) from exc
         except sqlite3.DatabaseError as exc:
