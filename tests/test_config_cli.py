@@ -328,3 +328,11 @@ def test_an_output_folder_that_is_a_file_is_refused_without_risky_advice(
     assert "is a file, not a folder" in doctor.stdout
     assert "remove the file" not in doctor.stdout + doctor.stderr
     assert precious.read_text() == "keep me"
+
+
+def test_a_mistyped_setting_gets_the_closest_name(cli) -> None:
+    """config set qualty low: exit 2, 'did you mean quality?', nothing written."""
+    result = cli("config", "set", "qualty", "low", connect=False)
+    assert result.exit_code == 2
+    assert "unknown setting 'qualty' (did you mean 'quality'?)" in result.stderr
+    assert not config_path().exists()

@@ -116,10 +116,15 @@ BY_PARAM = {spec.param: spec for spec in SETTINGS if spec.param is not None}
 
 def find_setting(name: str) -> SettingSpec:
     """A setting by its name (``api-key``; ``api_key`` also works)."""
-    spec = BY_NAME.get(name.strip().lower().replace("_", "-"))
+    wanted = name.strip().lower().replace("_", "-")
+    spec = BY_NAME.get(wanted)
     if spec is None:
+        from difflib import get_close_matches  # noqa: PLC0415 - only for a typo
+
+        close = get_close_matches(wanted, list(BY_NAME), n=1)
         raise UsageError(f"unknown setting {name!r}",
-                         hint=f"use one of {', '.join(BY_NAME)}", param="name")
+                         hint=f"did you mean {close[0]!r}?" if close else
+                         f"use one of {', '.join(BY_NAME)}", param="name")
     return spec
 
 
