@@ -6,15 +6,20 @@ import base64
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
+from vibeimg import history
+from vibeimg.config import config_path
 from vibeimg.emulator.responses import revise
 from vibeimg.errors import ExitCode
+from vibeimg.history import database_path
 
 THREE = "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle"
 FAST = ("--size", "1024x1024", "--quality", "low")
@@ -219,3 +224,24 @@ def test_fields_in_the_folders_of_the_output_name(cli, tmp_path: Path) -> None:
     result = cli("chat-stream", "a fox", *FAST, "-o", "{quality}/{slug}-{n}.{ext}")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "low/a-fox-1.png\n"
+
+
+def test_jsonl_keeps_warnings_from_elsewhere_json_too(cli, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config file's unknown key and a locked history warn as records in jsonl mode."""
+    monkeypatch.setattr(history, "LOCK_TIMEOUT", 0.05)
+    assert cli("chat-stream", "a fox", *FAST).exit_code == 0  # the history exists
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text('qualty = "low"\n', encoding="utf-8")
+    holder = sqlite3.connect(database_path())
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = cli("chat-stream", "a heron", *FAST, "--progress", "jsonl")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # every line
+    warnings = [r["message"] for r in records if r["type"] == "vibeimg.warning"]
+    assert any("qualty" in w for w in warnings)
+    assert any("not recorded in the history" in w for w in warnings)

@@ -8,6 +8,7 @@ terminal will actually show something, which keeps start-up fast.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -37,6 +38,7 @@ class Reporter:
         self._lock = threading.Lock()
         self._console: Any = None
         self._status: Any = None
+        self.json_lines = False  # --progress jsonl: every line on stderr is a JSON record
 
     @property
     def console(self) -> Any:
@@ -57,13 +59,24 @@ class Reporter:
                 self.stream.flush()
 
     def warn(self, message: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.json_lines:
+            self._record("vibeimg.warning", message)
+        else:
             self._write(f"warning: {message}", "yellow")
 
     def info(self, message: str) -> None:
         """A line worth keeping in a log too: a change made on the user's behalf, a report."""
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.json_lines:
+            self._record("vibeimg.notice", message)
+        else:
             self._write(message)
+
+    def _record(self, kind: str, message: str) -> None:
+        self.progress(json.dumps({"type": kind, "message": message}, ensure_ascii=False))
 
     def note(self, message: str) -> None:
         """A line worth seeing in a terminal (a summary, a saved path)."""

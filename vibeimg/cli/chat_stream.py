@@ -121,6 +121,7 @@ def chat_stream(
     from vibeimg.cli.chat_progress import make_progress  # noqa: PLC0415
 
     display = make_progress(mode, reporter, request)
+    reporter.json_lines = mode == "jsonl"  # warnings (history, ...) as records too
     for notice in request.count_notices:
         display.notice(notice)
     if request.options.size is not None and request.options.size.experimental:

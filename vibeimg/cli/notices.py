@@ -27,7 +27,9 @@ def show_config_warning(ctx: _click.Context) -> None:
     """The warning left for this run, once, on stderr; ``--quiet`` silences it."""
     warning = ctx.find_root().meta.pop(CONFIG_WARNING, None)
     if warning:
-        Reporter(quiet=bool(ctx.params.get("quiet"))).warn(warning)
+        reporter = Reporter(quiet=bool(ctx.params.get("quiet")))
+        reporter.json_lines = str(ctx.params.get("progress", "")).lower() == "jsonl"
+        reporter.warn(warning)
 
 
 class WarningCommand(TyperCommand):
