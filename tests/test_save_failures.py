@@ -212,3 +212,17 @@ def test_a_name_just_under_the_limit_is_saved(cli, tmp_path) -> None:
     result = cli("generate", "fox", "-o", name)
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / name).is_file() and leftovers(tmp_path) == []
+
+
+def test_a_batch_counts_images_lost_to_the_disk_in_its_cost(tmp_path) -> None:
+    """Every image over the file size limit: the items fail with exit 8, and the summary's
+    estimated cost still holds what the gateway made (and billed)."""
+    (tmp_path / "p.txt").write_text("a fox\na heron\n")
+    with Emulator() as emu:
+        done = run_with_file_limit(
+            ["batch", "p.txt", "-d", "out", "--quality", "low", "--size", "1024x1024",
+             "--no-history", "--base-url", emu.base_url, "--api-key", "k"],
+            tmp_path, limit=8192)
+    assert done.returncode == ExitCode.WRITE, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["failed"] == 2 and summary["estimated_cost_usd"] == 0.012

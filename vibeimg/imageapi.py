@@ -164,6 +164,8 @@ def fetch_image(
             files=request.files,
         ) as response:
             request_id = response.request_id
+            # A success answer: the image is made and billed, whatever happens to it here.
+            billed = estimate_cost(request.options.size, request.options.quality)
             decoder = _receive(response, sink)
         if decoder.link:
             _download_link(decoder.link, sink, client.settings.timeout)

@@ -64,4 +64,6 @@ def failure_record(item: BatchItem, error: VibeimgError, plan: BatchPlan) -> Rec
         "error": error.one_line(), "exit_code": int(error.exit_code),
         "http_status": error.status if isinstance(error, GatewayError) else None,
         "request_id": error.request_id, "finished_at": now(),
+        # An image made, then lost to the disk, was billed all the same.
+        "estimated_cost_usd": getattr(error, "estimated_cost_usd", 0.0),
     }

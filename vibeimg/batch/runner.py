@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,8 +96,7 @@ class BatchResult:
 
     @property
     def spent(self) -> float:
-        return round(sum(float((o.record or {}).get("estimated_cost_usd") or 0)
-                         for o in self.outcomes if o.status == "done"), 4)
+        return _spent(self.outcomes)
 
 
 EventHook = Callable[[ItemOutcome], None]
@@ -231,8 +230,7 @@ class BatchRunner:
             done=sum(1 for o in outcomes if o.status == "done"),
             failed=sum(1 for o in outcomes if o.status == "failed"),
             in_flight=self.limiter.in_flight, limit=self.limiter.limit,
-            spent=round(sum(float((o.record or {}).get("estimated_cost_usd") or 0)
-                            for o in outcomes if o.status == "done"), 4),
+            spent=_spent(outcomes),
             elapsed=time.monotonic() - self._started,
         )
 
@@ -318,6 +316,12 @@ class BatchRunner:
             self._cond.notify_all()
         if self.on_event is not None:
             self.on_event(job.outcome)
+
+
+def _spent(outcomes: Iterable[ItemOutcome]) -> float:
+    """The estimated cost of the images made: saved, or lost to the disk (billed too)."""
+    return round(sum(float((o.record or {}).get("estimated_cost_usd") or 0)
+                     for o in outcomes if o.status in ("done", "failed")), 4)
 
 
 def _busy(error: VibeimgError) -> bool:
