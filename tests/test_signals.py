@@ -127,3 +127,28 @@ def test_a_finished_console_run_ignores_a_late_sigterm() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["True", "True"]
+
+
+def test_mask_convert_interrupted_reports_every_mask_it_wrote(tmp_path: Path) -> None:
+    """SIGTERM in the middle of many masks: exit 130, and the --json document lists each
+    mask on disk, those the pool finished after the signal included."""
+    from PIL import Image  # noqa: PLC0415
+
+    for i in range(16):
+        Image.effect_noise((900, 900), 80).point(lambda v: 255 if v > 128 else 0).save(
+            tmp_path / f"m{i:02d}.png")
+    process = start(["mask-convert", *(f"m{i:02d}.png" for i in range(16)),
+                     "--out-dir", "out", "--json"], tmp_path)
+    assert process.stderr is not None
+    while "->" not in process.stderr.readline():  # the first mask is written
+        assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=60)
+    document = json.loads(stdout)
+    on_disk = sorted(p.name for p in (tmp_path / "out").iterdir())
+    if process.returncode == 0:  # all done before the signal landed: nothing to check
+        assert len(on_disk) == 16
+        return
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert document["status"] == "interrupted" and document["exit_code"] == 130
+    assert sorted(Path(m["output"]).name for m in document["masks"]) == on_disk

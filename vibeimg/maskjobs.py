@@ -243,14 +243,30 @@ def convert_files(
     workers: int = 1,
     on_done: Callable[[MaskResult | MaskFailure], None] | None = None,
 ) -> list[MaskResult | MaskFailure]:
-    """Convert every job, in a pool when ``workers`` > 1; results in input order."""
+    """Convert every job, in a pool when ``workers`` > 1; results in input order.
+
+    Ctrl-C (or SIGTERM) raises :class:`ConversionInterrupted` holding every mask that
+    was finished, those the pool was writing when it came included.
+    """
     results: list[MaskResult | MaskFailure] = []
-    for result in _run(jobs, settings, workers):
-        if on_done is not None:
-            on_done(result)
-        results.append(result)
     order = {job.source: i for i, job in enumerate(jobs)}
+    try:
+        for result in _run(jobs, settings, workers):
+            if on_done is not None:
+                on_done(result)
+            results.append(result)
+    except KeyboardInterrupt as exc:
+        results.sort(key=lambda r: order.get(r.source, 0))
+        raise ConversionInterrupted(results) from exc
     return sorted(results, key=lambda r: order.get(r.source, 0))
+
+
+class ConversionInterrupted(Exception):
+    """The run was interrupted; ``results`` are the masks finished before it stopped."""
+
+    def __init__(self, results: list[MaskResult | MaskFailure]) -> None:
+        super().__init__("interrupted")
+        self.results = results
 
 
 def _run(
@@ -266,10 +282,17 @@ def _run(
         futures = [
             pool.submit(convert_file, job, settings) for job in jobs
         ]
+        given: set[int] = set()
         try:
             for future in as_completed(futures):
+                given.add(id(future))
                 yield future.result()
         except BaseException:
             for future in futures:
                 future.cancel()
+            pool.shutdown(wait=True)  # the masks being written are finished: report them
+            for future in futures:
+                if id(future) not in given and future.done() and not future.cancelled() \
+                        and future.exception() is None:
+                    yield future.result()
             raise

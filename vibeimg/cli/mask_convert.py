@@ -70,10 +70,11 @@ def mask_convert(
 
       cat scribble.png | vibeimg mask-convert - > mask.png
     """
-    from vibeimg.errors import UsageError  # noqa: PLC0415
+    from vibeimg.errors import Interrupted, UsageError  # noqa: PLC0415
     from vibeimg.imagefile import STDIN, image_dimensions  # noqa: PLC0415
     from vibeimg.images import ensure_output_dir  # noqa: PLC0415
     from vibeimg.maskjobs import (  # noqa: PLC0415
+        ConversionInterrupted,
         ConvertSettings,
         MaskFailure,
         MaskResult,
@@ -118,16 +119,22 @@ def mask_convert(
         if problem:
             reporter.warn(f"{target}: {problem}")
 
+    interrupted = False
     if len(plan) == 1:
         results: list[Any] = [convert_job(plan[0], settings, stdin=sys.stdin.buffer,
                                           stdout=sys.stdout.buffer)]
         report(results[0])
     else:
-        results = convert_files(plan, settings, workers=worker_count(len(plan), jobs),
-                                on_done=report)
+        try:
+            results = convert_files(plan, settings, workers=worker_count(len(plan), jobs),
+                                    on_done=report)
+        except ConversionInterrupted as stopped:
+            results, interrupted = stopped.results, True
     done = [r for r in results if isinstance(r, MaskResult)]
     failed = [r for r in results if isinstance(r, MaskFailure)]
-    error = run_error(done, failed)
+    error = (Interrupted(f"interrupted: {len(done)} of {len(plan)} masks written",
+                         hint="the masks written are complete")
+             if interrupted else run_error(done, failed))
     if json_output:
         ending = ending_fields(error)
         print_json({
