@@ -250,15 +250,39 @@ def convert_files(
     """
     results: list[MaskResult | MaskFailure] = []
     order = {job.source: i for i, job in enumerate(jobs)}
+    running = _run(jobs, settings, workers)
     try:
-        for result in _run(jobs, settings, workers):
+        for result in running:
+            results.append(result)
             if on_done is not None:
                 on_done(result)
-            results.append(result)
     except KeyboardInterrupt as exc:
+        # Stopped here (while reporting) or in the pool: either way, the masks the pool
+        # was writing are finished and collected before the run ends.
+        for result in _finish_after_interrupt(running):
+            results.append(result)
+            if on_done is not None:
+                on_done(result)
         results.sort(key=lambda r: order.get(r.source, 0))
         raise ConversionInterrupted(results) from exc
     return sorted(results, key=lambda r: order.get(r.source, 0))
+
+
+def _finish_after_interrupt(
+    running: Iterator[MaskResult | MaskFailure],
+) -> list[MaskResult | MaskFailure]:
+    """Interrupt the run where it waits and take what it still hands over."""
+    finished: list[MaskResult | MaskFailure] = []
+    throw = getattr(running, "throw", None)
+    if throw is None:
+        return finished
+    try:
+        finished.append(throw(KeyboardInterrupt()))
+        for result in running:
+            finished.append(result)
+    except (KeyboardInterrupt, StopIteration):
+        pass
+    return finished
 
 
 class ConversionInterrupted(Exception):
