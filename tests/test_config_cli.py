@@ -312,7 +312,9 @@ def test_format_jpg_is_stored_as_jpeg(cli) -> None:
     assert result.exit_code == 0, result.stderr
     assert read_config_file()["format"] == "jpeg"
     config_path().write_text('format = "jpg"\n', encoding="utf-8")
-    assert cli("generate", "a fox", "--dry-run", connect=False).exit_code == 0
+    dry = cli("generate", "a fox", "--dry-run", connect=False)
+    assert dry.exit_code == 0, dry.stderr
+    assert json.loads(dry.stdout)["request"]["body"]["output_format"] == "jpeg"
 
 
 def test_an_output_folder_that_is_a_file_is_refused_without_risky_advice(

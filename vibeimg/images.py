@@ -430,17 +430,22 @@ def _sidecar_name_taken(image: Path, *, force: bool) -> bool:
     return described != image.name and (image.parent / described).exists()
 
 
-def sidecar_of(image: Path) -> str | None:
-    """The file name that the JSON file beside ``image`` describes, if vibeimg wrote it
-    (a sidecar names the version that wrote it); None for any other file."""
-    path = sidecar_path(image)
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing, too big, or not one."""
     try:
         if not path.is_file() or path.stat().st_size > _SIDECAR_MAX:
             return None
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or "vibeimg_version" not in data:
+    return data if isinstance(data, dict) else None
+
+
+def sidecar_of(image: Path) -> str | None:
+    """The file name that the JSON file beside ``image`` describes, if vibeimg wrote it
+    (a sidecar names the version that wrote it); None for any other file."""
+    data = read_sidecar(sidecar_path(image))
+    if data is None or "vibeimg_version" not in data:
         return None
     described = data.get("file")
     return described if isinstance(described, str) else ""

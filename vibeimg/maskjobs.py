@@ -23,7 +23,7 @@ from vibeimg.images import KNOWN_SUFFIXES, write_atomically
 from vibeimg.masks import ConvertedMask, MaskStats, encode_rgba_png, same_aspect, to_alpha_mask
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
+    from concurrent.futures import Executor, Future
 
 #: Below this many masks a pool costs more to start than it saves.
 POOL_MIN_JOBS = 4
@@ -306,17 +306,17 @@ def _run(
         futures = [
             pool.submit(convert_file, job, settings) for job in jobs
         ]
-        given: set[int] = set()
+        given: set[Future[MaskResult | MaskFailure]] = set()
         try:
             for future in as_completed(futures):
-                given.add(id(future))
+                given.add(future)
                 yield future.result()
         except BaseException:
             for future in futures:
                 future.cancel()
             pool.shutdown(wait=True)  # the masks being written are finished: report them
             for future in futures:
-                if id(future) not in given and future.done() and not future.cancelled() \
+                if future not in given and future.done() and not future.cancelled() \
                         and future.exception() is None:
                     yield future.result()
             raise

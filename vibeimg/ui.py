@@ -8,7 +8,6 @@ terminal will actually show something, which keeps start-up fast.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -76,6 +75,8 @@ class Reporter:
             self._write(message)
 
     def _record(self, kind: str, message: str) -> None:
+        import json  # noqa: PLC0415 - only in jsonl mode; this module loads with --help
+
         self.progress(json.dumps({"type": kind, "message": message}, ensure_ascii=False))
 
     def note(self, message: str) -> None:

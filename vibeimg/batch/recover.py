@@ -10,7 +10,6 @@ deleted by hand, would push the remade image to a ``-2`` name: it is removed.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,15 +18,7 @@ from typing import Any
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, file_sha256, item_records
-from vibeimg.images import NamePlan, pending_path, sniff_format
-
-
-def _read_sidecar(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+from vibeimg.images import NamePlan, pending_path, read_sidecar, sniff_format
 
 
 def _batch_key(sidecar: dict[str, Any]) -> str | None:
@@ -62,7 +53,7 @@ def unrecorded_images(
             relative = os.path.relpath(sidecar_path, out_dir)
             if relative in known:
                 continue
-            sidecar = _read_sidecar(sidecar_path)
+            sidecar = read_sidecar(sidecar_path)
             key = _batch_key(sidecar) if sidecar else None
             if sidecar is None or key not in wanted or key in found.done:
                 continue
@@ -118,7 +109,7 @@ def orphan_sidecars(records: list[Record], out_dir: Path, redo: set[str]) -> lis
                 sidecar, str):
             continue
         path = out_dir / sidecar
-        data = _read_sidecar(path)
+        data = read_sidecar(path)
         if (data is not None and _batch_key(data) == record["key"]
                 and not (out_dir / str(record.get("path"))).exists()):
             orphans.append(path)
