@@ -52,11 +52,11 @@ with open("hand.png", "wb") as out:
 IN_PROCESS = """
 import sys, time, httpx
 from pathlib import Path
-from vibeimg.chatrequest import ChatStreamRequest
-from vibeimg.client import GatewayClient
-from vibeimg.config import load_settings
-from vibeimg.images import NamePlan
-from vibeimg.responses import run_chat_stream
+from vibeimg.jobs.chat.request import ChatStreamRequest
+from vibeimg.wire.client import GatewayClient
+from vibeimg.settings.resolve import load_settings
+from vibeimg.files.naming import NamePlan
+from vibeimg.jobs.chat.run import run_chat_stream
 url, runs = sys.argv[1], int(sys.argv[2])
 request = ChatStreamRequest.build("noise", size="3840x2160")
 client = GatewayClient(load_settings(api_key="k", base_url=url, environ={}, file={}))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vibeimg.b64stream import Base64Decoder, decode_block
 from vibeimg.errors import BadResponseError
+from vibeimg.wire.b64stream import Base64Decoder, decode_block
 
 
 @given(st.binary(max_size=300))

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from vibeimg import history
-from vibeimg.config import config_path
 from vibeimg.emulator.responses import revise
 from vibeimg.errors import ExitCode
-from vibeimg.history import database_path
+from vibeimg.records import history
+from vibeimg.records.history import database_path
+from vibeimg.settings.resolve import config_path
 
 THREE = "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle"
 FAST = ("--size", "1024x1024", "--quality", "low")

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from vibeimg.chatrequest import (
+from vibeimg.errors import UsageError
+from vibeimg.jobs.chat.request import (
     DEFAULT_INSTRUCTIONS,
     ChatStreamRequest,
     check_chat_input_image,
     images_asked,
     prompt_for_count,
 )
-from vibeimg.errors import UsageError
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from vibeimg.client import GatewayClient, error_from_response, retry_after_seconds
-from vibeimg.config import load_settings
 from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import ApiError, AuthError, NetworkError, ServerError
+from vibeimg.settings.resolve import load_settings
+from vibeimg.wire.client import GatewayClient, error_from_response, retry_after_seconds
 
 
 def client_for(emulator: Emulator, sleeps: list[float], **settings: object) -> GatewayClient:

@@ -11,8 +11,8 @@ import pytest
 from conftest import TEST_KEY, Cli
 from ptyrun import run_in_pty, vibeimg_argv
 
-from vibeimg.config import config_path, read_config_file
-from vibeimg.history import History
+from vibeimg.records.history import History
+from vibeimg.settings.resolve import config_path, read_config_file
 
 
 def _dry_run(cli, *args: str, env: dict[str, str] | None = None) -> dict:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vibeimg import configfile
-from vibeimg.config import config_path
 from vibeimg.errors import ExitCode, UsageError
+from vibeimg.settings import configfile
+from vibeimg.settings.resolve import config_path
 
 SMALL = ("--size", "1024x1024", "--quality", "low", "--no-sidecar")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from vibeimg import configfile
-from vibeimg.config import config_path
+from vibeimg.settings import configfile
+from vibeimg.settings.resolve import config_path
 
 SMALL = ("--size", "1024x1024", "--no-sidecar")
 WARNING = "has an unknown setting 'qualty' (did you mean 'quality'?); ignored"

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vibeimg import configfile
-from vibeimg.config import config_path, read_config_file
 from vibeimg.errors import UsageError
+from vibeimg.settings import configfile
+from vibeimg.settings.resolve import config_path, read_config_file
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 
-from vibeimg.config import config_path
 from vibeimg.emulator import Emulator, EmulatorConfig
+from vibeimg.settings.resolve import config_path
 
 
 def test_offline_everything_is_fine(cli) -> None:

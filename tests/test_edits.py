@@ -11,9 +11,9 @@ import pytest
 from pictures import alpha_mask, alpha_of, bw_mask, encoded, photo, save, with_dimensions
 from PIL import Image
 
-from vibeimg.edits import build_edit_request, describe_parts
 from vibeimg.errors import UsageError
-from vibeimg.imagefile import MAX_INPUT_BYTES, SourceFile, read_source
+from vibeimg.files.inputs import MAX_INPUT_BYTES, SourceFile, read_source
+from vibeimg.jobs.edits import build_edit_request, describe_parts
 from vibeimg.params import ImageOptions
 
 OPTIONS = ImageOptions.build(size="1024x1024", quality="low")

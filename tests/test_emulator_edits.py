@@ -16,7 +16,7 @@ from PIL import Image
 
 from vibeimg.emulator import Emulator
 from vibeimg.emulator.placeholder import colour_for
-from vibeimg.imagefile import MAX_INPUT_BYTES
+from vibeimg.files.inputs import MAX_INPUT_BYTES
 
 BASKET_PROMPT = """
 Generate a photorealistic image of a gift basket on a white background

@@ -11,7 +11,7 @@ from pictures import bw_mask, photo, save
 from ptyrun import run_in_pty, vibeimg_argv
 
 from vibeimg import preview
-from vibeimg.history import History, database_path
+from vibeimg.records.history import History, database_path
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
 

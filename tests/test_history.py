@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from vibeimg import history
 from vibeimg.errors import UsageError
-from vibeimg.history import History, HistoryError, database_path, parse_since, sum_usage
+from vibeimg.records import history
+from vibeimg.records.history import History, HistoryError, database_path, parse_since, sum_usage
 
 
 def _add(**fields) -> int:

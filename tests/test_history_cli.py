@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY
 
-from vibeimg import history
 from vibeimg.errors import ExitCode
-from vibeimg.history import History, database_path
+from vibeimg.records import history
+from vibeimg.records.history import History, database_path
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vibeimg.errors import BadResponseError
-from vibeimg.imagejson import ImageJsonDecoder
+from vibeimg.wire.imagejson import ImageJsonDecoder
 
 
 def decode(body: bytes, cut_points: list[int] | None = None) -> tuple[bytes, ImageJsonDecoder]:

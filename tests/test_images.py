@@ -13,7 +13,7 @@ import pytest
 from pictures import encoded, photo, save
 
 from vibeimg.errors import BadResponseError, UsageError
-from vibeimg.images import (
+from vibeimg.files.naming import (
     AtomicFile,
     NamePlan,
     commit_image,
@@ -190,7 +190,7 @@ def test_pixel_size_of_garbage_is_unknown(tmp_path: Path) -> None:
 def test_a_png_size_is_read_without_loading_pillow(tmp_path: Path) -> None:
     """PNG keeps its size in its first chunk: no 25 ms of Pillow import for it."""
     save(tmp_path / "wide.png", photo((72, 40)))
-    code = ("import sys; from pathlib import Path; from vibeimg.images import pixel_size; "
+    code = ("import sys; from pathlib import Path; from vibeimg.files.naming import pixel_size; "
             "print(pixel_size(Path(sys.argv[1]), 'png'), 'PIL.Image' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "wide.png")],
                             capture_output=True, text=True, check=True)

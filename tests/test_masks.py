@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 from pictures import encoded, grey_row
 from PIL import Image
 
-from vibeimg.imagefile import SourceFile
-from vibeimg.maskjobs import ConvertSettings, convert_source
-from vibeimg.masks import (
+from vibeimg.files.inputs import SourceFile
+from vibeimg.masks.convert import (
     encode_rgba_png,
     mask_stats,
     same_aspect,
     to_alpha_mask,
     warning_for,
 )
+from vibeimg.masks.jobs import ConvertSettings, convert_source
 
 
 def gateway_recipe(image: Image.Image) -> Image.Image:

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_stream import answer
-from vibeimg.b64stream import Base64Decoder
 from vibeimg.errors import BadResponseError
-from vibeimg.images import AtomicFile
-from vibeimg.payloadspool import PayloadDiverter
-from vibeimg.stream import EventStream, OutputItemDone, PartialImage
+from vibeimg.files.naming import AtomicFile
+from vibeimg.wire.b64stream import Base64Decoder
+from vibeimg.wire.payloadspool import PayloadDiverter
+from vibeimg.wire.sse import EventStream, OutputItemDone, PartialImage
 
 IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from vibeimg.chatrequest import ChatStreamRequest
-from vibeimg.chatresult import ImageCall, ProgressListener, StreamedImage
 from vibeimg.cli.chat_progress import LiveProgress
-from vibeimg.client import GatewayClient
-from vibeimg.config import load_settings
 from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import ExitCode, Interrupted
-from vibeimg.images import NamePlan
-from vibeimg.responses import run_chat_stream
+from vibeimg.files.naming import NamePlan
+from vibeimg.jobs.chat.request import ChatStreamRequest
+from vibeimg.jobs.chat.result import ImageCall, ProgressListener, StreamedImage
+from vibeimg.jobs.chat.run import run_chat_stream
+from vibeimg.settings.resolve import load_settings
 from vibeimg.ui import Reporter
+from vibeimg.wire.client import GatewayClient
 
 THREE = "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle"
 

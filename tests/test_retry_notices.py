@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import Cli
 from vibeimg.cli.retrynotice import RetryNotices, retry_notice
-from vibeimg.client import GatewayClient, RetryWait
-from vibeimg.config import load_settings
 from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import status_error
+from vibeimg.settings.resolve import load_settings
+from vibeimg.wire.client import GatewayClient, RetryWait
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
 

@@ -13,7 +13,7 @@ from vibeimg.errors import (
     UsageError,
     VibeimgError,
 )
-from vibeimg.rundoc import ending_fields, status_for
+from vibeimg.records.rundoc import ending_fields, status_for
 
 
 def test_no_error_is_completed_with_exit_code_zero() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from vibeimg.config import MAX_RETRIES, MAX_TIMEOUT, config_path, read_config_file
 from vibeimg.errors import ExitCode
+from vibeimg.settings.resolve import MAX_RETRIES, MAX_TIMEOUT, config_path, read_config_file
 
 SMALL = ("--size", "1024x1024", "--quality", "low", "--no-sidecar")
 BAD_TIMEOUTS = ["1e12", "inf", "-inf", "1e400", "nan", "0", "-5", "3600.5"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vibeimg import settingparsers as parsers
 from vibeimg.errors import UsageError
+from vibeimg.settings import parsers
 
 
 @pytest.mark.parametrize("value", [5, 2.5, True, ["a"], {"a": 1}])

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from vibeimg.config import DEFAULT_BASE_URL, config_path, load_settings, mask_key, read_config_file
 from vibeimg.errors import MissingKeyError, UsageError
+from vibeimg.settings.resolve import (
+    DEFAULT_BASE_URL,
+    config_path,
+    load_settings,
+    mask_key,
+    read_config_file,
+)
 
 FILE = {"api_key": "from-file", "base_url": "http://file.test/v1", "timeout": 42, "retries": 1}
 

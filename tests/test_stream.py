@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from vibeimg import payloadspool as stream_module
-from vibeimg.client import GatewayResponse
 from vibeimg.errors import BadResponseError, ExitCode
-from vibeimg.payloadspool import write_base64
-from vibeimg.stream import (
+from vibeimg.wire import payloadspool as stream_module
+from vibeimg.wire.client import GatewayResponse
+from vibeimg.wire.payloadspool import write_base64
+from vibeimg.wire.sse import (
     EventStream,
     ImageCallPhase,
     Keepalive,

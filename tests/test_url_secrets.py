@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vibeimg.config import config_path, mask_url
+from vibeimg.settings.resolve import config_path, mask_url
 
 SECRET = "sk-userinfo-secret-4242"
 URL = f"http://user:{SECRET}@127.0.0.1:9/v1"  # nothing listens on port 9

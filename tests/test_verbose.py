@@ -46,8 +46,8 @@ def test_retries_are_traced(cli, emulator) -> None:
 
 def test_cli_import_loads_no_heavy_modules() -> None:
     """Importing the CLI (what --help needs) loads no sqlite, Pillow, httpx or emulator."""
-    heavy = ["sqlite3", "PIL", "httpx", "vibeimg.emulator", "vibeimg.history",
-             "vibeimg.preview", "vibeimg.client"]
+    heavy = ["sqlite3", "PIL", "httpx", "vibeimg.emulator", "vibeimg.records.history",
+             "vibeimg.preview", "vibeimg.wire.client"]
     code = ("import sys, vibeimg.cli.app; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vibeimg.errors import UsageError
-from vibeimg.images import NamePlan
+from vibeimg.files.naming import NamePlan
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_prompt
 
 FIELDS = (

@@ -17,8 +17,8 @@ from typing import Any
 from vibeimg import __version__
 from vibeimg.batch.manifest import Record, latest, manifest_name, manifests_in, read_manifest
 from vibeimg.errors import PartialFailure, UsageError
-from vibeimg.images import write_atomically
-from vibeimg.rundoc import ending_fields
+from vibeimg.files.naming import write_atomically
+from vibeimg.records.rundoc import ending_fields
 
 
 @dataclass

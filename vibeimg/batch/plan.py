@@ -13,7 +13,7 @@ from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, completed, manifest_name, read_folder
 from vibeimg.batch.recover import orphan_sidecars, unrecorded_images
 from vibeimg.errors import UsageError
-from vibeimg.pricing import estimate_cost
+from vibeimg.records.pricing import estimate_cost
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, file_sha256
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.errors import GatewayError, VibeimgError
-from vibeimg.imageapi import ImageRequest, SavedImage
+from vibeimg.jobs.image_requests import ImageRequest, SavedImage
 
 
 def now() -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, file_sha256, item_records
-from vibeimg.images import NamePlan, pending_path, read_sidecar, sniff_format
+from vibeimg.files.naming import NamePlan, pending_path, read_sidecar, sniff_format
 
 
 def _batch_key(sidecar: dict[str, Any]) -> str | None:

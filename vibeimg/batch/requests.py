@@ -1,7 +1,7 @@
-"""Where a batch item becomes an :class:`~vibeimg.imageapi.ImageRequest`: one function.
+"""Where a batch item becomes an :class:`~vibeimg.jobs.image_requests.ImageRequest`: one function.
 
 Generate lines become ``POST /images/generations`` JSON bodies; edit lines (``images``,
-``mask``) go through :func:`vibeimg.edits.build_edit_request`, the builder of
+``mask``) go through :func:`vibeimg.jobs.edits.build_edit_request`, the builder of
 ``vibeimg edit``, so that both commands check and send edits identically.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from vibeimg.batch.items import BatchItem
-from vibeimg.imageapi import ImageRequest
-from vibeimg.images import slugify
+from vibeimg.files.naming import slugify
+from vibeimg.jobs.image_requests import ImageRequest
 
 Notify = Callable[[str], None]
 
@@ -34,7 +34,7 @@ def build_request(item: BatchItem, *, notify: Notify = _ignore,
         "batch": {"key": item.key, "line": item.line, "index": item.index},
     }
     if item.kind == "edit":
-        from vibeimg.edits import build_edit_request  # noqa: PLC0415 - Pillow for edits only
+        from vibeimg.jobs.edits import build_edit_request  # noqa: PLC0415 - Pillow for edits only
 
         request = build_edit_request(
             item.prompt, list(item.images), item.mask, item.options,
@@ -52,7 +52,7 @@ def describe_request(item: BatchItem) -> dict[str, Any]:
     """What ``--dry-run`` shows an item would send: the JSON body, or the multipart parts."""
     request = build_request(item)
     if item.kind == "edit":
-        from vibeimg.edits import describe_parts  # noqa: PLC0415
+        from vibeimg.jobs.edits import describe_parts  # noqa: PLC0415
 
         return {"endpoint": request.endpoint, "multipart": describe_parts(request)}
     return {"endpoint": request.endpoint, "json": request.json_body}

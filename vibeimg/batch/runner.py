@@ -1,6 +1,6 @@
 """Run a batch: workers send items under an adaptive limit and record each in the manifest.
 
-Each item is one :func:`vibeimg.imageapi.fetch_image` call, so retries, atomic saving
+Each item is one :func:`vibeimg.jobs.image_requests.fetch_image` call, so retries, atomic saving
 and sidecars behave exactly as in ``generate``. One item's failure never stops the
 others; the gateway saying it is busy (429, 503) slows the whole batch down (see
 :mod:`vibeimg.batch.limiter`) and puts the item back in the queue, which is safe
@@ -26,10 +26,10 @@ from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import failure_record, plan_record, success_record
 from vibeimg.batch.requests import build_request
-from vibeimg.client import RETRY_STATUSES, GatewayClient, RetryWait, backoff_seconds
 from vibeimg.errors import AuthError, GatewayError, VibeimgError, WriteError
-from vibeimg.imageapi import ImageRequest, fetch_image
-from vibeimg.images import AtomicFile, NamePlan, ensure_output_dir
+from vibeimg.files.naming import AtomicFile, NamePlan, ensure_output_dir
+from vibeimg.jobs.image_requests import ImageRequest, fetch_image
+from vibeimg.wire.client import RETRY_STATUSES, GatewayClient, RetryWait, backoff_seconds
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
 ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second Ctrl-C

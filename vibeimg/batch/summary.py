@@ -8,7 +8,7 @@ from vibeimg.batch.manifest import Record
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.runner import BatchResult
 from vibeimg.errors import Interrupted, PartialFailure, VibeimgError
-from vibeimg.rundoc import ending_fields
+from vibeimg.records.rundoc import ending_fields
 
 RESUME_HINT = "rerun the same command: finished items are skipped, the rest are sent"
 

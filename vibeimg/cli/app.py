@@ -273,9 +273,9 @@ def _root(
     name = ctx.invoked_subcommand
     if not name or ctx.resilient_parsing or name in NO_FILE_WARNING:
         return
-    from vibeimg import configfile  # noqa: PLC0415
     from vibeimg.cli.notices import leave_config_warning  # noqa: PLC0415
-    from vibeimg.config import read_config_file  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.settings.resolve import read_config_file  # noqa: PLC0415
 
     if name in NO_OPTION_DEFAULTS:  # 'config' works with a broken file, to repair it
         try:

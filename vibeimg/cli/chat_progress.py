@@ -13,15 +13,15 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from vibeimg.chatrequest import ChatStreamRequest
-from vibeimg.chatresult import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
 from vibeimg.cli.retrynotice import retry_notice
-from vibeimg.stream import StreamEvent
+from vibeimg.jobs.chat.request import ChatStreamRequest
+from vibeimg.jobs.chat.result import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
 from vibeimg.ui import Reporter
 from vibeimg.units import count_of, human_bytes
+from vibeimg.wire.sse import StreamEvent
 
 if TYPE_CHECKING:
-    from vibeimg.client import RetryWait
+    from vibeimg.wire.client import RetryWait
 
 PROGRESS_MODES = ("auto", "live", "plain", "jsonl", "off")
 HEARTBEAT_EVERY = 15.0  # seconds between "still working" lines in plain mode

@@ -8,10 +8,10 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from vibeimg.chatrequest import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
 from vibeimg.cli import options as opt
 from vibeimg.cli.common import Connection, dry_run_document, print_json, print_paths, read_prompt
 from vibeimg.errors import Interrupted, UsageError, VibeimgError
+from vibeimg.jobs.chat.request import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
 from vibeimg.params import check_choice
 from vibeimg.ui import Reporter
 
@@ -109,7 +109,7 @@ def chat_stream(
                             verbose, quiet)
     reporter = connection.reporter()
     text = read_prompt(prompt, prompt_file)
-    from vibeimg.chatrequest import ChatStreamRequest  # noqa: PLC0415
+    from vibeimg.jobs.chat.request import ChatStreamRequest  # noqa: PLC0415
 
     request = ChatStreamRequest.build(
         text, model=model, instructions=DEFAULT_INSTRUCTIONS if instructions is None
@@ -128,7 +128,7 @@ def chat_stream(
         display.notice(f"{request.options.size} is above 2560x1440: the gateway's output is "
                        "experimental at this size", warning=True)
     if dry_run:
-        from vibeimg.pricing import estimate_cost  # noqa: PLC0415
+        from vibeimg.records.pricing import estimate_cost  # noqa: PLC0415
 
         cost = estimate_cost(request.options.size, request.options.quality)
         print_json(dry_run_document(
@@ -140,7 +140,7 @@ def chat_stream(
     if output == "-":
         raise UsageError("chat-stream cannot write image bytes to stdout (-o -)",
                          hint="it may receive several images; use -o NAME or --out-dir")
-    from vibeimg.images import NamePlan, ensure_output_dir  # noqa: PLC0415
+    from vibeimg.files.naming import NamePlan, ensure_output_dir  # noqa: PLC0415
 
     plan = NamePlan.build(output, out_dir, count=request.expected_images, force=force)
     ensure_output_dir(plan.directory)
@@ -177,7 +177,6 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
     way, even when the gateway refused it before any stream opened; only a usage error
     (nothing attempted, exit 2) prints none.
     """
-    from vibeimg.chatresult import ChatStreamResult  # noqa: PLC0415
     from vibeimg.cli.chat_progress import (  # noqa: PLC0415
         JsonlProgress,
         PlainProgress,
@@ -185,7 +184,8 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
     )
     from vibeimg.cli.common import session  # noqa: PLC0415
     from vibeimg.cli.recording import record_chat_run  # noqa: PLC0415
-    from vibeimg.responses import run_chat_stream  # noqa: PLC0415
+    from vibeimg.jobs.chat.result import ChatStreamResult  # noqa: PLC0415
+    from vibeimg.jobs.chat.run import run_chat_stream  # noqa: PLC0415
 
     started = time.monotonic()
     failed: VibeimgError | None = None

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vibeimg.config import Settings, load_settings, mask_key, mask_url
 from vibeimg.errors import PartialFailure, UsageError, VibeimgError
 from vibeimg.params import check_prompt, decode_prompt
+from vibeimg.settings.resolve import Settings, load_settings, mask_key, mask_url
 from vibeimg.ui import Reporter, is_terminal
 
 OFFLINE_KEY = "offline-emulator-key"
@@ -91,10 +91,10 @@ def session(connection: Connection, reporter: Reporter,
     """A ready GatewayClient: to the gateway, or to an in-process emulator with --offline.
 
     Each wait before a retry is announced once on stderr (not with --quiet), by
-    ``show_retry`` when given (it receives a ``vibeimg.client.RetryWait``).
+    ``show_retry`` when given (it receives a ``vibeimg.wire.client.RetryWait``).
     """
     from vibeimg.cli.retrynotice import RetryNotices, retry_notice  # noqa: PLC0415
-    from vibeimg.client import GatewayClient  # noqa: PLC0415 - httpx only when sending
+    from vibeimg.wire.client import GatewayClient  # noqa: PLC0415 - httpx only when sending
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
     settings = connection.settings()
@@ -137,7 +137,7 @@ def dry_run_document(
 
 
 def print_json(document: Any) -> None:
-    from vibeimg.images import json_text  # noqa: PLC0415
+    from vibeimg.files.naming import json_text  # noqa: PLC0415
 
     sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()

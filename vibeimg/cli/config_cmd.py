@@ -9,12 +9,12 @@ import typer
 
 from vibeimg.cli.common import print_json
 from vibeimg.cli.notices import WarningCommand
-from vibeimg.config import config_path
 from vibeimg.errors import UsageError
+from vibeimg.settings.resolve import config_path
 from vibeimg.ui import Reporter, is_terminal
 
 SETTING_NAMES = ("api-key", "base-url", "timeout", "retries", "model", "size", "quality",
-                 "format", "moderation", "out-dir", "history")  # as vibeimg.configfile
+                 "format", "moderation", "out-dir", "history")  # as vibeimg.settings.configfile
 
 
 def _complete_name(incomplete: str) -> list[str]:
@@ -75,7 +75,7 @@ def config_set(
 
       vibeimg config set api-key
     """
-    from vibeimg import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415
 
     spec = configfile.find_setting(name)
     if spec.secret:
@@ -102,7 +102,7 @@ def config_get(name: Name) -> None:
 
     The environment comes first, then the file, then the default. The API key is printed masked.
     """
-    from vibeimg import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415
 
     resolved = configfile.resolve(configfile.find_setting(name))
     if resolved.value is None:
@@ -114,7 +114,7 @@ def config_get(name: Name) -> None:
 @config_app.command("unset", cls=WarningCommand)
 def config_unset(name: Name) -> None:
     """Remove a setting from the config file (its default applies again)."""
-    from vibeimg import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415
 
     spec, removed = configfile.unset_value(name)
     if not removed:
@@ -128,7 +128,7 @@ def config_list(
     json_output: JsonFlag = False,
 ) -> None:
     """List every setting and its value now; the API key is masked."""
-    from vibeimg import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415
 
     settings = configfile.resolve_all()
     if json_output:

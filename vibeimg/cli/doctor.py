@@ -10,8 +10,8 @@ import typer
 
 from vibeimg.cli import options as opt
 from vibeimg.cli.common import Connection, print_json
-from vibeimg.config import mask_key, mask_url
 from vibeimg.errors import VibeimgError
+from vibeimg.settings.resolve import mask_key, mask_url
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -36,7 +36,8 @@ def doctor(
 
       vibeimg doctor --offline
     """
-    from vibeimg import checkup, configfile  # noqa: PLC0415
+    from vibeimg.jobs import checkup  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415
 
     connection = Connection(offline, base_url, api_key, timeout, retries, verbose=verbose)
     reporter = connection.reporter()
@@ -82,7 +83,7 @@ def _out_dir(configfile: Any, resolved: list[dict[str, Any]]) -> Path | None:
 def _settings_without_file(connection: Connection) -> Any:
     """Settings from flags and environment alone, to go on checking past a broken file."""
     from vibeimg.cli.common import OFFLINE_KEY  # noqa: PLC0415
-    from vibeimg.config import load_settings  # noqa: PLC0415
+    from vibeimg.settings.resolve import load_settings  # noqa: PLC0415
 
     try:
         return load_settings(

@@ -102,7 +102,7 @@ def edit(
     if image_options.size is not None and image_options.size.experimental:
         reporter.warn(f"{image_options.size} is above 2560x1440: the gateway's output is "
                       "experimental at this size")
-    from vibeimg.edits import build_edit_request, describe_parts  # noqa: PLC0415 - Pillow
+    from vibeimg.jobs.edits import build_edit_request, describe_parts  # noqa: PLC0415 - Pillow
 
     request = build_edit_request(
         text, image, mask, image_options, convert_mask=convert_mask, resize_mask=resize_mask,
@@ -110,7 +110,7 @@ def edit(
         warn=reporter.warn,
     )
     if dry_run:
-        from vibeimg.pricing import estimate_cost  # noqa: PLC0415
+        from vibeimg.records.pricing import estimate_cost  # noqa: PLC0415
 
         cost = estimate_cost(image_options.size, image_options.quality)
         print_json(dry_run_document(

@@ -71,7 +71,7 @@ def _print_entries(entries: list[Any], json_output: bool) -> None:
 
 
 def _open(create: bool = False) -> Any:
-    from vibeimg.history import History  # noqa: PLC0415 - sqlite only here
+    from vibeimg.records.history import History  # noqa: PLC0415 - sqlite only here
 
     return History(create=create)
 
@@ -178,7 +178,7 @@ def history_cost(
 
     Offline runs cost nothing and are counted apart. Estimates follow the gateway's published per-image prices; auto quality counts as high.
     """
-    from vibeimg.history import parse_since  # noqa: PLC0415
+    from vibeimg.records.history import parse_since  # noqa: PLC0415
 
     start = parse_since(since) if since else None
     end = parse_since(until) if until else None
@@ -201,6 +201,6 @@ def history_cost(
 @history_app.command("path")
 def history_path() -> None:
     """Print the history database's path."""
-    from vibeimg.history import database_path  # noqa: PLC0415
+    from vibeimg.records.history import database_path  # noqa: PLC0415
 
     sys.stdout.write(f"{database_path()}\n")

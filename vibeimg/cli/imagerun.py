@@ -8,7 +8,7 @@ from typing import Any
 
 from vibeimg.cli.common import Connection, failures_error, print_json, print_paths, session
 from vibeimg.errors import Interrupted, UsageError, VibeimgError
-from vibeimg.images import NamePlan, ensure_output_dir
+from vibeimg.files.naming import NamePlan, ensure_output_dir
 from vibeimg.ui import Reporter, is_terminal
 from vibeimg.units import count_of
 
@@ -59,7 +59,7 @@ def run_image_requests(
     outcome; ``preview`` shows thumbnails of the saved images on a terminal's stderr.
     """
     from vibeimg.cli.recording import record_image_run  # noqa: PLC0415
-    from vibeimg.imageapi import Failure, Outcome, SavedImage, fetch_image, fetch_many  # noqa: PLC0415
+    from vibeimg.jobs.image_requests import Failure, Outcome, SavedImage, fetch_image, fetch_many  # noqa: PLC0415
 
     def saved(image: SavedImage) -> None:
         if plan is not None and plan.literal_format and image.format != plan.literal_format:

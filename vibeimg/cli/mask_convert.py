@@ -14,7 +14,7 @@ from vibeimg.cli.options import Preview, complete_image_path
 from vibeimg.cli.preview_cmd import preview_saved
 
 if TYPE_CHECKING:
-    from vibeimg.maskjobs import MaskJob
+    from vibeimg.masks.jobs import MaskJob
 
 Paths = Annotated[list[str], typer.Argument(
     metavar="INPUT... [OUTPUT]", show_default=False, autocompletion=complete_image_path,
@@ -71,9 +71,10 @@ def mask_convert(
       cat scribble.png | vibeimg mask-convert - > mask.png
     """
     from vibeimg.errors import Interrupted, UsageError  # noqa: PLC0415
-    from vibeimg.imagefile import STDIN, image_dimensions  # noqa: PLC0415
-    from vibeimg.images import ensure_output_dir  # noqa: PLC0415
-    from vibeimg.maskjobs import (  # noqa: PLC0415
+    from vibeimg.files.inputs import STDIN, image_dimensions  # noqa: PLC0415
+    from vibeimg.files.naming import ensure_output_dir  # noqa: PLC0415
+    from vibeimg.masks.convert import warning_for  # noqa: PLC0415
+    from vibeimg.masks.jobs import (  # noqa: PLC0415
         ConversionInterrupted,
         ConvertSettings,
         MaskFailure,
@@ -84,8 +85,7 @@ def mask_convert(
         run_error,
         worker_count,
     )
-    from vibeimg.masks import warning_for  # noqa: PLC0415
-    from vibeimg.rundoc import ending_fields  # noqa: PLC0415
+    from vibeimg.records.rundoc import ending_fields  # noqa: PLC0415
     from vibeimg.ui import Reporter  # noqa: PLC0415
 
     reporter = Reporter(quiet=quiet)
@@ -157,7 +157,7 @@ def check_standard_streams(plan: Sequence[MaskJob], *, json_output: bool) -> Non
     """Refuse, before any work, what stdin and stdout cannot do: a mask read from a
     terminal, image bytes written to one, or image bytes sharing stdout with --json."""
     from vibeimg.errors import UsageError  # noqa: PLC0415
-    from vibeimg.imagefile import STDIN  # noqa: PLC0415
+    from vibeimg.files.inputs import STDIN  # noqa: PLC0415
     from vibeimg.ui import is_terminal  # noqa: PLC0415
 
     to_stdout = any(job.destination == STDIN for job in plan)

@@ -1,7 +1,7 @@
 """Recording runs in the history from the commands: one call, never fatal.
 
 ``record_run(reporter, enabled, command=..., prompt=..., ...)`` takes the fields of
-:class:`vibeimg.history.Entry`. A locked or damaged database becomes a warning: the
+:class:`vibeimg.records.history.Entry`. A locked or damaged database becomes a warning: the
 images are saved whatever happens to the history. Commands built on
 ``run_image_requests`` (generate, edit) are recorded there; a command with its own
 loop (a stream) calls ``record_run`` once per run, after saving, with ``enabled`` from
@@ -28,7 +28,7 @@ def record_run(reporter: Reporter, enabled: bool, **fields: Any) -> int | None:
     if not enabled:
         return None
     try:
-        from vibeimg import history  # noqa: PLC0415 - sqlite only when recording
+        from vibeimg.records import history  # noqa: PLC0415 - sqlite only when recording
     except ImportError as exc:  # a Python built without sqlite3
         reporter.warn(f"not recorded in the history: {exc}")
         return None
@@ -69,7 +69,7 @@ def record_image_run(
     """Record a run of ``run_image_requests`` (an ImageRequest and its Outcome)."""
     if not enabled or isinstance(error, UsageError):  # refused before sending: no run
         return None
-    from vibeimg.history import sum_usage  # noqa: PLC0415
+    from vibeimg.records.history import sum_usage  # noqa: PLC0415
 
     saved = list(outcome.saved) if outcome is not None else []
     failures = list(outcome.failures) if outcome is not None else []
@@ -207,7 +207,7 @@ class BackgroundRecorder:
 
     def _write_all(self) -> None:
         try:
-            from vibeimg import history  # noqa: PLC0415 - sqlite only when recording
+            from vibeimg.records import history  # noqa: PLC0415 - sqlite only when recording
         except ImportError as exc:  # a Python built without sqlite3
             self._warn(str(exc))
             while self._queue.get() is not None:

@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vibeimg.chatrequest import ACTIONS, MAX_IMAGES, images_asked
 from vibeimg.emulator.faults import Fault
 from vibeimg.emulator.generations import parse_json_body
 from vibeimg.emulator.placeholder import placeholder
@@ -40,7 +39,8 @@ from vibeimg.emulator.server import (
     route,
     sleep_with_keepalive,
 )
-from vibeimg.images import sniff_format
+from vibeimg.files.naming import sniff_format
+from vibeimg.jobs.chat.request import ACTIONS, MAX_IMAGES, images_asked
 
 TEXT_MODELS = ("gpt-5.5",)
 TOOL_FIELDS = {

@@ -20,7 +20,7 @@ from vibeimg.params import (
     Size,
     size_problem,
 )
-from vibeimg.pricing import estimate_cost
+from vibeimg.records.pricing import estimate_cost
 
 IMAGE_FIELDS = {
     "model", "prompt", "size", "quality", "output_format", "output_compression",

@@ -1,7 +1,7 @@
 """Decode base64 that arrives in pieces, as it appears inside a JSON string.
 
-Shared by the image endpoints' JSON answers (:mod:`vibeimg.imagejson`) and the
-Responses event stream (:mod:`vibeimg.payloadspool`). Decoding is strict: a character
+Shared by the image endpoints' JSON answers (:mod:`vibeimg.wire.imagejson`) and the
+Responses event stream (:mod:`vibeimg.wire.payloadspool`). Decoding is strict: a character
 outside the alphabet, misplaced padding or a cut-short string raises, so a corrupt
 payload never becomes a file.
 """

@@ -15,14 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg import __version__
-from vibeimg.config import (
-    Settings,
-    config_dir,
-    config_path,
-    data_dir,
-    mask_key,
-    read_config_file,
-)
 from vibeimg.errors import (
     AuthError,
     ExitCode,
@@ -31,7 +23,15 @@ from vibeimg.errors import (
     UsageError,
     VibeimgError,
 )
-from vibeimg.images import write_problem
+from vibeimg.files.naming import write_problem
+from vibeimg.settings.resolve import (
+    Settings,
+    config_dir,
+    config_path,
+    data_dir,
+    mask_key,
+    read_config_file,
+)
 
 PACKAGES = ("typer", "rich", "httpx", "httpx-sse", "pillow", "platformdirs")
 GATEWAY_TIMEOUT = 20.0  # seconds: GET /models is cheap; no need to wait minutes
@@ -81,7 +81,7 @@ def _mode(path: Path) -> int:
 
 
 def check_config_file() -> Check:
-    from vibeimg import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415
 
     path = config_path()
     if not path.exists():
@@ -116,7 +116,7 @@ def check_key(settings: Settings, *, offline: bool) -> Check:
 
 def check_gateway(settings: Settings, *, label: str, trace: Any = None) -> Check:
     """``GET /models``: does the base URL answer, and does it accept the key?"""
-    from vibeimg.client import GatewayClient  # noqa: PLC0415 - httpx only here
+    from vibeimg.wire.client import GatewayClient  # noqa: PLC0415 - httpx only here
 
     quick = replace(settings, retries=0, timeout=min(settings.timeout, GATEWAY_TIMEOUT))
     name = "gateway"
@@ -180,7 +180,7 @@ def check_folder(name: str, path: Path, *, private: bool = False,
 
 
 def check_history() -> Check:
-    from vibeimg.history import History, HistoryError  # noqa: PLC0415
+    from vibeimg.records.history import History, HistoryError  # noqa: PLC0415
 
     try:
         with History(create=False) as history:

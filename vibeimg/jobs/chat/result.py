@@ -1,6 +1,6 @@
 """What a ``chat-stream`` run reports and returns: image calls, saved images, the result.
 
-Kept apart from the runner (:mod:`vibeimg.responses`) so that a caller (the CLI, a
+Kept apart from the runner (:mod:`vibeimg.jobs.chat.run`) so that a caller (the CLI, a
 batch) can type its progress listener and read results without the machinery.
 """
 
@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vibeimg.chatrequest import ChatStreamRequest
 from vibeimg.errors import Interrupted, VibeimgError
-from vibeimg.images import AtomicFile
-from vibeimg.stream import StreamEvent
+from vibeimg.files.naming import AtomicFile
+from vibeimg.jobs.chat.request import ChatStreamRequest
+from vibeimg.wire.sse import StreamEvent
 
 
 def round_or_none(value: float | None) -> float | None:

@@ -1,7 +1,7 @@
 """``POST /images/edits`` requests (SPEC.md section 3), checked before anything is sent.
 
 :func:`build_edit_request` turns a prompt, 1 to 16 input images and an optional mask
-into an :class:`~vibeimg.imageapi.ImageRequest` whose multipart parts are exactly
+into an :class:`~vibeimg.jobs.image_requests.ImageRequest` whose multipart parts are exactly
 what the gateway accepts: every image a real png, jpeg or webp of at most 50 MB that
 decodes; the mask a PNG with an alpha channel and the dimensions of the first image,
 which is itself sent as PNG when a mask comes with it ("the same format"). What can
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vibeimg.errors import UsageError
-from vibeimg.imagefile import (
+from vibeimg.files.inputs import (
     MAX_INPUT_BYTES,
     STDIN,
     TURNED,
@@ -33,8 +33,8 @@ from vibeimg.imagefile import (
     read_source,
     upright,
 )
-from vibeimg.images import EXTENSIONS, slugify, sniff_format
-from vibeimg.masks import (
+from vibeimg.files.naming import EXTENSIONS, slugify, sniff_format
+from vibeimg.masks.convert import (
     alpha_stats,
     encode_rgba_png,
     has_alpha_channel,
@@ -49,7 +49,7 @@ from vibeimg.units import human_bytes
 if TYPE_CHECKING:
     from PIL import Image
 
-    from vibeimg.imageapi import ImageRequest
+    from vibeimg.jobs.image_requests import ImageRequest
 
 ENDPOINT = "images/edits"
 MAX_IMAGES = 16
@@ -353,11 +353,11 @@ def build_edit_request(
     """Check everything and build the ``POST /images/edits`` request (sent once per image).
 
     ``images`` and ``mask`` are paths, ``"-"`` (read from ``stdin``), or
-    :class:`~vibeimg.imagefile.SourceFile` objects. ``notify`` hears about changes made
+    :class:`~vibeimg.files.inputs.SourceFile` objects. ``notify`` hears about changes made
     to what is sent; ``warn`` about likely mistakes. Raises UsageError before anything
     is sent when the gateway would refuse or misread the request.
     """
-    from vibeimg.imageapi import ImageRequest  # noqa: PLC0415 - httpx only when sending
+    from vibeimg.jobs.image_requests import ImageRequest  # noqa: PLC0415 - httpx only when sending
 
     text = check_prompt(prompt)
     inputs = check_inputs(

@@ -2,7 +2,7 @@
 
 ``vibeimg config set`` hands these parsers the text typed; the config file hands them
 whatever TOML value was written by hand, so each also refuses a value of the wrong kind
-(``out_dir = 5``). The timeout and retries checks live in :mod:`vibeimg.config`, since
+(``out_dir = 5``). The timeout and retries checks live in :mod:`vibeimg.settings.resolve`, since
 flags and the environment need them too.
 """
 
@@ -12,9 +12,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from vibeimg.config import check_base_url
 from vibeimg.errors import UsageError
 from vibeimg.params import check_choice, parse_size
+from vibeimg.settings.resolve import check_base_url
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")

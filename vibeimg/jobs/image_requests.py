@@ -20,12 +20,12 @@ from typing import IO, Any
 import httpx
 
 from vibeimg import __version__
-from vibeimg.client import GatewayClient, GatewayResponse
 from vibeimg.errors import BadResponseError, NetworkError, VibeimgError, save_error
-from vibeimg.imagejson import ImageJsonDecoder
-from vibeimg.images import AtomicFile, NamePlan, commit_image, pixel_size, sniff_format
+from vibeimg.files.naming import AtomicFile, NamePlan, commit_image, pixel_size, sniff_format
 from vibeimg.params import ImageOptions
-from vibeimg.pricing import estimate_cost, parse_size_text
+from vibeimg.records.pricing import estimate_cost, parse_size_text
+from vibeimg.wire.client import GatewayClient, GatewayResponse
+from vibeimg.wire.imagejson import ImageJsonDecoder
 
 
 @dataclass(frozen=True)

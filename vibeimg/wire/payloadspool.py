@@ -15,9 +15,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vibeimg.b64stream import Base64Decoder
 from vibeimg.errors import BadResponseError, VibeimgError, save_error
-from vibeimg.images import AtomicFile
+from vibeimg.files.naming import AtomicFile
+from vibeimg.wire.b64stream import Base64Decoder
 
 SPOOL_MARK = "@vibeimg-spool:"
 _PAYLOAD_KEY = re.compile(rb'"(partial_image_b64|result)"\s*:\s*"')

@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vibeimg.config import (
+from vibeimg.errors import UsageError
+from vibeimg.params import DEFAULT_MODEL, FORMAT_ALIASES, FORMATS, MODERATIONS, QUALITIES
+from vibeimg.settings.parsers import (
+    choice_parser,
+    parse_bool,
+    parse_folder,
+    parse_key,
+    parse_model,
+    parse_size_name,
+    parse_url,
+)
+from vibeimg.settings.resolve import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     DEFAULT_RETRIES,
@@ -35,17 +46,6 @@ from vibeimg.config import (
     mask_key,
     mask_url,
     read_config_file,
-)
-from vibeimg.errors import UsageError
-from vibeimg.params import DEFAULT_MODEL, FORMAT_ALIASES, FORMATS, MODERATIONS, QUALITIES
-from vibeimg.settingparsers import (
-    choice_parser,
-    parse_bool,
-    parse_folder,
-    parse_key,
-    parse_model,
-    parse_size_name,
-    parse_url,
 )
 
 FILE_MODE = 0o600

@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 
 from vibeimg import __version__
-from vibeimg.config import Settings, mask_url
 from vibeimg.errors import (
     BadResponseError,
     GatewayError,
@@ -30,6 +29,7 @@ from vibeimg.errors import (
     VibeimgError,
     status_error,
 )
+from vibeimg.settings.resolve import Settings, mask_url
 from vibeimg.units import human_bytes
 
 RETRY_STATUSES = frozenset({429, 503})

@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from vibeimg.b64stream import Base64Decoder
 from vibeimg.errors import BadResponseError
+from vibeimg.wire.b64stream import Base64Decoder
 
 _KEY = re.compile(rb'"(b64_json|url)"\s*:\s*"')
 _DATA_URI = re.compile(rb"data:([\w/+.-]+)?((?:;[\w=.-]+)*);base64,")

@@ -18,15 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg import __version__
-from vibeimg.chatrequest import ChatStreamRequest
-from vibeimg.chatresult import (
-    ChatStreamResult,
-    ImageCall,
-    ProgressListener,
-    StreamedImage,
-    round_or_none,
-)
-from vibeimg.client import GatewayClient
 from vibeimg.errors import (
     BadResponseError,
     Interrupted,
@@ -37,11 +28,21 @@ from vibeimg.errors import (
     WriteError,
     save_error,
 )
-from vibeimg.images import AtomicFile, NamePlan, commit_image, slugify, write_sidecar
+from vibeimg.files.naming import AtomicFile, NamePlan, commit_image, slugify, write_sidecar
+from vibeimg.jobs.chat.request import ChatStreamRequest
+from vibeimg.jobs.chat.result import (
+    ChatStreamResult,
+    ImageCall,
+    ProgressListener,
+    StreamedImage,
+    round_or_none,
+)
 from vibeimg.params import DEFAULT_MODEL
-from vibeimg.payloadspool import SpooledPayload, write_base64
-from vibeimg.pricing import estimate_cost, parse_size_text
-from vibeimg.stream import (
+from vibeimg.records.pricing import estimate_cost, parse_size_text
+from vibeimg.units import count_of
+from vibeimg.wire.client import GatewayClient
+from vibeimg.wire.payloadspool import SpooledPayload, write_base64
+from vibeimg.wire.sse import (
     EventStream,
     ImageCallPhase,
     Keepalive,
@@ -55,7 +56,6 @@ from vibeimg.stream import (
     TextDone,
     ensure_event_stream,
 )
-from vibeimg.units import count_of
 
 IMAGE_CALL = "image_generation_call"
 RECEIVING_THRESHOLD = 64 * 1024  # bytes of one unfinished event that mean "receiving"

@@ -22,8 +22,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from vibeimg.config import data_dir, make_private_folder
 from vibeimg.errors import ExitCode, UsageError, VibeimgError
+from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
 SCHEMA_VERSION = 1

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, SSEError
 
-from vibeimg.client import GatewayResponse, error_from_response
 from vibeimg.errors import BadResponseError, ResponseFailed
-from vibeimg.images import AtomicFile
-from vibeimg.payloadspool import PayloadDiverter, SpooledPayload
+from vibeimg.files.naming import AtomicFile
+from vibeimg.wire.client import GatewayResponse, error_from_response
+from vibeimg.wire.payloadspool import PayloadDiverter, SpooledPayload
 
 #: JSON fields holding base64 image data, left out of summaries and progress lines.
 PAYLOAD_FIELDS = frozenset({"partial_image_b64", "result", "image_url"})

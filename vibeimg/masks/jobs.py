@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError, save_error
-from vibeimg.imagefile import STDIN, TURNED, SourceFile, decode_image, read_source, upright
-from vibeimg.images import KNOWN_SUFFIXES, write_atomically
-from vibeimg.masks import ConvertedMask, MaskStats, encode_rgba_png, same_aspect, to_alpha_mask
+from vibeimg.files.inputs import STDIN, TURNED, SourceFile, decode_image, read_source, upright
+from vibeimg.files.naming import KNOWN_SUFFIXES, write_atomically
+from vibeimg.masks.convert import (
+    ConvertedMask,
+    MaskStats,
+    encode_rgba_png,
+    same_aspect,
+    to_alpha_mask,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future

@@ -1,0 +1,8 @@
+"""The wire: HTTP to the gateway and decoding what comes back, as it streams.
+
+``client`` sends requests with the retry rule that never bills twice; ``sse`` turns the
+``/responses`` event stream into typed events; ``imagejson``, ``payloadspool`` and
+``b64stream`` decode base64 images out of JSON and SSE without holding them in memory.
+
+May import: ``vibeimg.errors``, ``vibeimg.units``, ``vibeimg.settings``, ``vibeimg.files``.
+"""
