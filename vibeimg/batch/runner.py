@@ -27,7 +27,8 @@ from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import failure_record, plan_record, success_record
 from vibeimg.batch.requests import build_request
 from vibeimg.errors import AuthError, GatewayError, VibeimgError, WriteError
-from vibeimg.files.naming import AtomicFile, NamePlan, ensure_output_dir
+from vibeimg.files.atomic import AtomicFile, ensure_output_dir
+from vibeimg.files.naming import NamePlan
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
 from vibeimg.wire.client import RETRY_STATUSES, GatewayClient, RetryWait, backoff_seconds
 

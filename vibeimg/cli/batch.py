@@ -227,7 +227,7 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
 def _write_report(report: Path, result: Any, plan: Any, source: str) -> None:
     from vibeimg.batch.report import render_report  # noqa: PLC0415
     from vibeimg.batch.summary import report_records  # noqa: PLC0415
-    from vibeimg.files.naming import write_atomically  # noqa: PLC0415
+    from vibeimg.files.atomic import write_atomically  # noqa: PLC0415
 
     title = f"vibeimg batch: {source}" + (f" (shard {plan.shard})" if plan.shard else "")
     page = render_report(report_records(result), base_dir=plan.out_dir,
@@ -266,7 +266,7 @@ def batch_merge(
     """
     from vibeimg.batch.merge import merge_manifests  # noqa: PLC0415
     from vibeimg.batch.report import render_report  # noqa: PLC0415
-    from vibeimg.files.naming import write_atomically  # noqa: PLC0415
+    from vibeimg.files.atomic import write_atomically  # noqa: PLC0415
 
     reporter = Reporter(quiet=quiet)
     result = merge_manifests(list(sources), out_dir)

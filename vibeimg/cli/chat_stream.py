@@ -140,7 +140,8 @@ def chat_stream(
     if output == "-":
         raise UsageError("chat-stream cannot write image bytes to stdout (-o -)",
                          hint="it may receive several images; use -o NAME or --out-dir")
-    from vibeimg.files.naming import NamePlan, ensure_output_dir  # noqa: PLC0415
+    from vibeimg.files.atomic import ensure_output_dir  # noqa: PLC0415
+    from vibeimg.files.naming import NamePlan  # noqa: PLC0415
 
     plan = NamePlan.build(output, out_dir, count=request.expected_images, force=force)
     ensure_output_dir(plan.directory)

@@ -137,7 +137,7 @@ def dry_run_document(
 
 
 def print_json(document: Any) -> None:
-    from vibeimg.files.naming import json_text  # noqa: PLC0415
+    from vibeimg.files.sidecars import json_text  # noqa: PLC0415
 
     sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()

@@ -8,7 +8,8 @@ from typing import Any
 
 from vibeimg.cli.common import Connection, failures_error, print_json, print_paths, session
 from vibeimg.errors import Interrupted, UsageError, VibeimgError
-from vibeimg.files.naming import NamePlan, ensure_output_dir
+from vibeimg.files.atomic import ensure_output_dir
+from vibeimg.files.naming import NamePlan
 from vibeimg.ui import Reporter, is_terminal
 from vibeimg.units import count_of
 

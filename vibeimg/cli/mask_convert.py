@@ -71,8 +71,8 @@ def mask_convert(
       cat scribble.png | vibeimg mask-convert - > mask.png
     """
     from vibeimg.errors import Interrupted, UsageError  # noqa: PLC0415
+    from vibeimg.files.atomic import ensure_output_dir  # noqa: PLC0415
     from vibeimg.files.inputs import STDIN, image_dimensions  # noqa: PLC0415
-    from vibeimg.files.naming import ensure_output_dir  # noqa: PLC0415
     from vibeimg.masks.convert import warning_for  # noqa: PLC0415
     from vibeimg.masks.jobs import (  # noqa: PLC0415
         ConversionInterrupted,

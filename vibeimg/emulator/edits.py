@@ -25,8 +25,8 @@ from vibeimg.emulator.placeholder import colour_for, draw_text, encode
 from vibeimg.emulator.rules import Resolved, check_model, check_prompt, resolve_options
 from vibeimg.emulator.server import Context, GatewayFault, RecordedRequest, Reply, route
 from vibeimg.errors import UsageError
+from vibeimg.files.formats import sniff_format
 from vibeimg.files.inputs import MAX_INPUT_BYTES, SourceFile, decode_image
-from vibeimg.files.naming import sniff_format
 from vibeimg.params import Size
 
 MAX_IMAGES = 16

@@ -18,7 +18,7 @@ from vibeimg.emulator.rules import (
     resolve_options,
 )
 from vibeimg.emulator.server import Context, GatewayFault, RecordedRequest, Reply, route
-from vibeimg.files.naming import sniff_format
+from vibeimg.files.formats import sniff_format
 
 _MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 

@@ -39,7 +39,7 @@ from vibeimg.emulator.server import (
     route,
     sleep_with_keepalive,
 )
-from vibeimg.files.naming import sniff_format
+from vibeimg.files.formats import sniff_format
 from vibeimg.jobs.chat.request import ACTIONS, MAX_IMAGES, images_asked
 
 TEXT_MODELS = ("gpt-5.5",)

@@ -23,7 +23,7 @@ from vibeimg.errors import (
     UsageError,
     VibeimgError,
 )
-from vibeimg.files.naming import write_problem
+from vibeimg.files.atomic import write_problem
 from vibeimg.settings.resolve import (
     Settings,
     config_dir,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vibeimg.errors import UsageError
+from vibeimg.files.formats import EXTENSIONS, sniff_format
 from vibeimg.files.inputs import (
     MAX_INPUT_BYTES,
     STDIN,
@@ -33,7 +34,7 @@ from vibeimg.files.inputs import (
     read_source,
     upright,
 )
-from vibeimg.files.naming import EXTENSIONS, slugify, sniff_format
+from vibeimg.files.naming import slugify
 from vibeimg.masks.convert import (
     alpha_stats,
     encode_rgba_png,

@@ -21,7 +21,10 @@ import httpx
 
 from vibeimg import __version__
 from vibeimg.errors import BadResponseError, NetworkError, VibeimgError, save_error
-from vibeimg.files.naming import AtomicFile, NamePlan, commit_image, pixel_size, sniff_format
+from vibeimg.files.atomic import AtomicFile
+from vibeimg.files.formats import pixel_size, sniff_format
+from vibeimg.files.naming import NamePlan
+from vibeimg.files.sidecars import commit_image
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import estimate_cost, parse_size_text
 from vibeimg.wire.client import GatewayClient, GatewayResponse

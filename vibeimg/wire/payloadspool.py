@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vibeimg.errors import BadResponseError, VibeimgError, save_error
-from vibeimg.files.naming import AtomicFile
+from vibeimg.files.atomic import AtomicFile
 from vibeimg.wire.b64stream import Base64Decoder
 
 SPOOL_MARK = "@vibeimg-spool:"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import Interrupted, VibeimgError
-from vibeimg.files.naming import AtomicFile
+from vibeimg.files.atomic import AtomicFile
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.wire.sse import StreamEvent
 

@@ -28,7 +28,9 @@ from vibeimg.errors import (
     WriteError,
     save_error,
 )
-from vibeimg.files.naming import AtomicFile, NamePlan, commit_image, slugify, write_sidecar
+from vibeimg.files.atomic import AtomicFile
+from vibeimg.files.naming import NamePlan, slugify
+from vibeimg.files.sidecars import commit_image, write_sidecar
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.jobs.chat.result import (
     ChatStreamResult,
