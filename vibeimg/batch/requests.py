@@ -52,7 +52,7 @@ def describe_request(item: BatchItem) -> dict[str, Any]:
     """What ``--dry-run`` shows an item would send: the JSON body, or the multipart parts."""
     request = build_request(item)
     if item.kind == "edit":
-        from vibeimg.jobs.edits import describe_parts  # noqa: PLC0415
+        from vibeimg.jobs.edits import describe_parts  # noqa: PLC0415 - Pillow for edits only
 
         return {"endpoint": request.endpoint, "multipart": describe_parts(request)}
     return {"endpoint": request.endpoint, "json": request.json_body}

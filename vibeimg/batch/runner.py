@@ -30,7 +30,8 @@ from vibeimg.errors import AuthError, GatewayError, VibeimgError, WriteError
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
-from vibeimg.wire.client import RETRY_STATUSES, GatewayClient, RetryWait, backoff_seconds
+from vibeimg.wire.client import GatewayClient
+from vibeimg.wire.retry import RETRY_STATUSES, RetryWait, backoff_seconds
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
 ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second Ctrl-C

@@ -25,20 +25,20 @@ InputFormat = Annotated[str, typer.Option(
     "--input-format", metavar="auto|jsonl|text", rich_help_panel=BATCH,
     autocompletion=opt._choices(("auto", "jsonl", "text")),
     help="How to read FILE; auto goes by the suffix (.jsonl, .txt), then by the first line.")]
-NameTemplate = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
+NameTemplate = Annotated[Optional[str], typer.Option(
     "--output", "-o", metavar="TEMPLATE", show_default=False, rich_help_panel=opt.OUTPUT,
     help="File name template for lines without their own output: {line} {slug} {n} {date} "
     "{time} {ext} {model} {quality} {size} [default: {line}-{slug}.{ext}].")]
 BatchConcurrency = Annotated[int, typer.Option(
     "--concurrency", "-c", min=1, max=64, metavar="N", rich_help_panel=BATCH,
     help="Requests in flight at once; lowered by itself while the gateway answers 429.")]
-ShardOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+ShardOpt = Annotated[Optional[str], typer.Option(
     "--shard", metavar="K/N", show_default=False, rich_help_panel=BATCH,
     help="Run only shard K of N (a CI matrix): every item falls in exactly one shard.")]
-MaxCost = Annotated[Optional[float], typer.Option(  # noqa: UP045
+MaxCost = Annotated[Optional[float], typer.Option(
     "--max-cost", metavar="USD", min=0, show_default=False, rich_help_panel=BATCH,
     help="Refuse to start when the estimated cost of what would be sent is above USD.")]
-ReportOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+ReportOpt = Annotated[Optional[Path], typer.Option(
     "--report", metavar="FILE.html", dir_okay=False, show_default=False, rich_help_panel=BATCH,
     help="Write a self-contained HTML report: thumbnails, prompts, costs, failures.")]
 ConvertMask = Annotated[bool, typer.Option(
@@ -116,9 +116,9 @@ def batch(
 
       printf 'a fox\\na heron\\n' | vibeimg batch - --offline -d shots
     """
-    from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch  # noqa: PLC0415
-    from vibeimg.batch.plan import Shard, make_plan  # noqa: PLC0415
-    from vibeimg.batch.requests import build_request  # noqa: PLC0415
+    from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch
+    from vibeimg.batch.plan import Shard, make_plan
+    from vibeimg.batch.requests import build_request
 
     connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
                             verbose, quiet)
@@ -171,8 +171,8 @@ def batch(
 
 
 def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) -> None:
-    from vibeimg.batch.requests import describe_request  # noqa: PLC0415
-    from vibeimg.settings.resolve import mask_key  # noqa: PLC0415
+    from vibeimg.batch.requests import describe_request
+    from vibeimg.settings.resolve import mask_key
 
     settings = connection.settings()
     print_json(plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
@@ -184,11 +184,11 @@ def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) ->
 def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
          progress_every: float, history: bool = True) -> None:
-    from vibeimg.batch.runner import BatchRunner, nothing_to_send  # noqa: PLC0415
-    from vibeimg.batch.summary import batch_error, summarize  # noqa: PLC0415
-    from vibeimg.cli.batchview import BatchView  # noqa: PLC0415
-    from vibeimg.cli.common import session  # noqa: PLC0415
-    from vibeimg.cli.recording import BackgroundRecorder, batch_item_fields  # noqa: PLC0415
+    from vibeimg.batch.runner import BatchRunner, nothing_to_send
+    from vibeimg.batch.summary import batch_error, summarize
+    from vibeimg.cli.batchview import BatchView
+    from vibeimg.cli.common import session
+    from vibeimg.cli.recording import BackgroundRecorder, batch_item_fields
 
     view = BatchView(reporter, interval=progress_every)
     recorder = BackgroundRecorder(reporter, history)
@@ -225,9 +225,9 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
 
 
 def _write_report(report: Path, result: Any, plan: Any, source: str) -> None:
-    from vibeimg.batch.report import render_report  # noqa: PLC0415
-    from vibeimg.batch.summary import report_records  # noqa: PLC0415
-    from vibeimg.files.atomic import write_atomically  # noqa: PLC0415
+    from vibeimg.batch.report import render_report
+    from vibeimg.batch.summary import report_records
+    from vibeimg.files.atomic import write_atomically
 
     title = f"vibeimg batch: {source}" + (f" (shard {plan.shard})" if plan.shard else "")
     page = render_report(report_records(result), base_dir=plan.out_dir,
@@ -264,9 +264,9 @@ def batch_merge(
 
       vibeimg batch-merge shard-1 shard-2 shard-3 -d all --report all/report.html
     """
-    from vibeimg.batch.merge import merge_manifests  # noqa: PLC0415
-    from vibeimg.batch.report import render_report  # noqa: PLC0415
-    from vibeimg.files.atomic import write_atomically  # noqa: PLC0415
+    from vibeimg.batch.merge import merge_manifests
+    from vibeimg.batch.report import render_report
+    from vibeimg.files.atomic import write_atomically
 
     reporter = Reporter(quiet=quiet)
     result = merge_manifests(list(sources), out_dir)

@@ -21,7 +21,7 @@ from vibeimg.units import count_of, human_bytes
 from vibeimg.wire.sse import StreamEvent
 
 if TYPE_CHECKING:
-    from vibeimg.wire.client import RetryWait
+    from vibeimg.wire.retry import RetryWait
 
 PROGRESS_MODES = ("auto", "live", "plain", "jsonl", "off")
 HEARTBEAT_EVERY = 15.0  # seconds between "still working" lines in plain mode
@@ -185,7 +185,7 @@ class LiveProgress(Progress):
         self.live: Any = None
 
     def __enter__(self) -> LiveProgress:
-        from rich.live import Live  # noqa: PLC0415 - Rich only for a live view
+        from rich.live import Live
 
         self.live = Live(self, console=self.console, refresh_per_second=8, transient=True)
         self.live.start()
@@ -219,10 +219,10 @@ class LiveProgress(Progress):
         self.console.print(saved_line(image), markup=False, highlight=False)
 
     def __rich__(self) -> Any:
-        from rich.console import Group  # noqa: PLC0415
-        from rich.spinner import Spinner  # noqa: PLC0415
-        from rich.table import Table  # noqa: PLC0415
-        from rich.text import Text  # noqa: PLC0415
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.table import Table
+        from rich.text import Text
 
         now = time.monotonic()
         beat = self.last_keepalive is not None and now - self.last_keepalive < 0.6

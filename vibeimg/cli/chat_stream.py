@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from vibeimg.cli.chat_progress import Progress
 
 CHAT = "Chat options"
-Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+Prompt = Annotated[Optional[str], typer.Argument(
     metavar="PROMPT", help="What you want, in plain words; '-' reads it from stdin.",
     show_default=False)]
-Images = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+Images = Annotated[Optional[list[Path]], typer.Option(
     "--image", "-i", metavar="IMAGE", show_default=False, dir_okay=False,
     autocompletion=opt.complete_image_path,
     help="An input image (png, jpeg or webp, at most 50 MB) sent with the prompt; repeatable.",
@@ -31,7 +31,7 @@ TextModel = Annotated[str, typer.Option(
     "--model", "-m", metavar="NAME",
     help="The text model that reads the request and calls the image tool.",
     rich_help_panel=CHAT)]
-Instructions = Annotated[Optional[str], typer.Option(  # noqa: UP045
+Instructions = Annotated[Optional[str], typer.Option(
     "--instructions", metavar="TEXT", show_default=False,
     help="System instructions, which the gateway requires [default: a helpful image "
     "assistant that makes ALL the images asked for].", rich_help_panel=CHAT)]
@@ -40,11 +40,11 @@ Action = Annotated[str, typer.Option(
     autocompletion=opt._choices(("auto", "generate", "edit")),
     help="Let the model choose, force a new image, or force an edit (needs -i).",
     rich_help_panel=CHAT)]
-PartialImages = Annotated[Optional[int], typer.Option(  # noqa: UP045
+PartialImages = Annotated[Optional[int], typer.Option(
     "--partial-images", metavar="0-3", show_default=False,
     help="Ask for preview images while generating (OpenAI's option; untested on the "
     "gateway).", rich_help_panel=CHAT)]
-Count = Annotated[Optional[int], typer.Option(  # noqa: UP045
+Count = Annotated[Optional[int], typer.Option(
     "--count", "-n", metavar="N", show_default=False,
     help=f"Images to ask for (1-{MAX_IMAGES}): the prompt asks the model for N images, as the "
     "gateway has no n; the run reports how many arrived [default: as many as the prompt "
@@ -54,7 +54,7 @@ ProgressMode = Annotated[str, typer.Option(
     autocompletion=opt._choices(("auto", "live", "plain", "jsonl", "off")),
     help="Progress on stderr: a live view on a terminal, plain phase lines otherwise "
     "(auto), or each event as a JSON line (jsonl).", rich_help_panel=opt.OUTPUT)]
-Events = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+Events = Annotated[Optional[Path], typer.Option(
     "--events", metavar="FILE", show_default=False, dir_okay=False,
     help="Record the raw event stream, base64 payloads included, to FILE (for debugging).",
     rich_help_panel=opt.OUTPUT)]
@@ -109,7 +109,7 @@ def chat_stream(
                             verbose, quiet)
     reporter = connection.reporter()
     text = read_prompt(prompt, prompt_file)
-    from vibeimg.jobs.chat.request import ChatStreamRequest  # noqa: PLC0415
+    from vibeimg.jobs.chat.request import ChatStreamRequest
 
     request = ChatStreamRequest.build(
         text, model=model, instructions=DEFAULT_INSTRUCTIONS if instructions is None
@@ -118,7 +118,7 @@ def chat_stream(
         images=image or [], partial_images=partial_images,
     )
     mode = check_choice("progress", progress.lower(), ("auto", "live", "plain", "jsonl", "off"))
-    from vibeimg.cli.chat_progress import make_progress  # noqa: PLC0415
+    from vibeimg.cli.chat_progress import make_progress
 
     display = make_progress(mode, reporter, request)
     reporter.json_lines = mode == "jsonl"  # warnings (history, ...) as records too
@@ -128,7 +128,7 @@ def chat_stream(
         display.notice(f"{request.options.size} is above 2560x1440: the gateway's output is "
                        "experimental at this size", warning=True)
     if dry_run:
-        from vibeimg.records.pricing import estimate_cost  # noqa: PLC0415
+        from vibeimg.records.pricing import estimate_cost
 
         cost = estimate_cost(request.options.size, request.options.quality)
         print_json(dry_run_document(
@@ -140,8 +140,8 @@ def chat_stream(
     if output == "-":
         raise UsageError("chat-stream cannot write image bytes to stdout (-o -)",
                          hint="it may receive several images; use -o NAME or --out-dir")
-    from vibeimg.files.atomic import ensure_output_dir  # noqa: PLC0415
-    from vibeimg.files.naming import NamePlan  # noqa: PLC0415
+    from vibeimg.files.atomic import ensure_output_dir
+    from vibeimg.files.naming import NamePlan
 
     plan = NamePlan.build(output, out_dir, count=request.expected_images, force=force)
     ensure_output_dir(plan.directory)
@@ -178,15 +178,15 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
     way, even when the gateway refused it before any stream opened; only a usage error
     (nothing attempted, exit 2) prints none.
     """
-    from vibeimg.cli.chat_progress import (  # noqa: PLC0415
+    from vibeimg.cli.chat_progress import (
         JsonlProgress,
         PlainProgress,
         summary_line,
     )
-    from vibeimg.cli.common import session  # noqa: PLC0415
-    from vibeimg.cli.recording import record_chat_run  # noqa: PLC0415
-    from vibeimg.jobs.chat.result import ChatStreamResult  # noqa: PLC0415
-    from vibeimg.jobs.chat.run import run_chat_stream  # noqa: PLC0415
+    from vibeimg.cli.common import session
+    from vibeimg.cli.recording import record_chat_run
+    from vibeimg.jobs.chat.result import ChatStreamResult
+    from vibeimg.jobs.chat.run import run_chat_stream
 
     started = time.monotonic()
     failed: VibeimgError | None = None
@@ -217,7 +217,7 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
     else:
         print_paths([image.path for image in result.images])
     if preview:
-        from vibeimg.cli.preview_cmd import preview_saved  # noqa: PLC0415
+        from vibeimg.cli.preview_cmd import preview_saved
 
         preview_saved([image.path for image in result.images], reporter)
     expected = request.expected_images

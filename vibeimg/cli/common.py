@@ -93,8 +93,8 @@ def session(connection: Connection, reporter: Reporter,
     Each wait before a retry is announced once on stderr (not with --quiet), by
     ``show_retry`` when given (it receives a ``vibeimg.wire.client.RetryWait``).
     """
-    from vibeimg.cli.retrynotice import RetryNotices, retry_notice  # noqa: PLC0415
-    from vibeimg.wire.client import GatewayClient  # noqa: PLC0415 - httpx only when sending
+    from vibeimg.cli.retrynotice import RetryNotices, retry_notice
+    from vibeimg.wire.client import GatewayClient
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
     settings = connection.settings()
@@ -103,9 +103,9 @@ def session(connection: Connection, reporter: Reporter,
         with GatewayClient(settings, trace=reporter.trace, on_retry=notices) as client:
             yield client
         return
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from vibeimg.emulator import Emulator  # noqa: PLC0415 - only offline
+    from vibeimg.emulator import Emulator
 
     with Emulator() as emulator:
         reporter.trace(f"offline: emulator at {emulator.base_url}")
@@ -137,7 +137,7 @@ def dry_run_document(
 
 
 def print_json(document: Any) -> None:
-    from vibeimg.files.sidecars import json_text  # noqa: PLC0415
+    from vibeimg.files.sidecars import json_text
 
     sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()

@@ -36,8 +36,8 @@ def doctor(
 
       vibeimg doctor --offline
     """
-    from vibeimg.jobs import checkup  # noqa: PLC0415
-    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.jobs import checkup
+    from vibeimg.settings import configfile
 
     connection = Connection(offline, base_url, api_key, timeout, retries, verbose=verbose)
     reporter = connection.reporter()
@@ -82,8 +82,8 @@ def _out_dir(configfile: Any, resolved: list[dict[str, Any]]) -> Path | None:
 
 def _settings_without_file(connection: Connection) -> Any:
     """Settings from flags and environment alone, to go on checking past a broken file."""
-    from vibeimg.cli.common import OFFLINE_KEY  # noqa: PLC0415
-    from vibeimg.settings.resolve import load_settings  # noqa: PLC0415
+    from vibeimg.cli.common import OFFLINE_KEY
+    from vibeimg.settings.resolve import load_settings
 
     try:
         return load_settings(
@@ -99,9 +99,9 @@ def _gateway(checkup: Any, connection: Connection, settings: Any, reporter: Any)
     if not connection.offline:
         return checkup.check_gateway(settings, label=mask_url(settings.base_url),
                                      trace=reporter.trace)
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from vibeimg.emulator import Emulator  # noqa: PLC0415 - only offline
+    from vibeimg.emulator import Emulator
 
     with Emulator() as emulator:
         return checkup.check_gateway(replace(settings, base_url=emulator.base_url),

@@ -13,7 +13,7 @@ from vibeimg.files.naming import slugify
 from vibeimg.params import DEFAULT_MODEL, ImageOptions
 from vibeimg.records.pricing import estimate_cost
 
-Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+Prompt = Annotated[Optional[str], typer.Argument(
     metavar="PROMPT", help="What to draw; '-' reads it from stdin.", show_default=False)]
 
 
@@ -80,7 +80,7 @@ def generate(
         ))
         return
     plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
-    from vibeimg.jobs.image_requests import ImageRequest  # noqa: PLC0415 - httpx only when sending
+    from vibeimg.jobs.image_requests import ImageRequest
 
     request = ImageRequest(
         endpoint="images/generations", prompt=text, options=image_options, json_body=body,

@@ -71,7 +71,7 @@ def _print_entries(entries: list[Any], json_output: bool) -> None:
 
 
 def _open(create: bool = False) -> Any:
-    from vibeimg.records.history import History  # noqa: PLC0415 - sqlite only here
+    from vibeimg.records.history import History
 
     return History(create=create)
 
@@ -80,7 +80,7 @@ def _open(create: bool = False) -> Any:
 def history_list(
     ctx: typer.Context,
     limit: Limit = 20,
-    command: Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
+    command: Annotated[Optional[str], typer.Option(
         "--command", metavar="|".join(COMMANDS), show_default=False,
         autocompletion=lambda incomplete: [c for c in COMMANDS if c.startswith(incomplete)],
         help="Only runs of this command.")] = None,
@@ -165,11 +165,11 @@ def history_search(
 
 @history_app.command("cost")
 def history_cost(
-    since: Annotated[Optional[str], typer.Option(  # noqa: UP045
+    since: Annotated[Optional[str], typer.Option(
         "--since", metavar="DATE", show_default=False,
         help="From this local date or time: YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, "
         "yesterday, 7d, 2w [default: all time].")] = None,
-    until: Annotated[Optional[str], typer.Option(  # noqa: UP045
+    until: Annotated[Optional[str], typer.Option(
         "--until", metavar="DATE", show_default=False,
         help="Up to (not including) this date or time.")] = None,
     json_output: JsonFlag = False,
@@ -178,7 +178,7 @@ def history_cost(
 
     Offline runs cost nothing and are counted apart. Estimates follow the gateway's published per-image prices; auto quality counts as high.
     """
-    from vibeimg.records.history import parse_since  # noqa: PLC0415
+    from vibeimg.records.history import parse_since
 
     start = parse_since(since) if since else None
     end = parse_since(until) if until else None
@@ -201,6 +201,6 @@ def history_cost(
 @history_app.command("path")
 def history_path() -> None:
     """Print the history database's path."""
-    from vibeimg.records.history import database_path  # noqa: PLC0415
+    from vibeimg.records.history import database_path
 
     sys.stdout.write(f"{database_path()}\n")

@@ -26,7 +26,7 @@ def plan_output(
         if count > 1:
             raise UsageError("-o - writes one image to stdout, but --count is more than 1",
                              hint="use --out-dir for several images")
-        from vibeimg.cli.stdout import stdout_is_closed  # noqa: PLC0415
+        from vibeimg.cli.stdout import stdout_is_closed
 
         if stdout_is_closed():
             raise UsageError("-o - writes the image to stdout, but stdout is closed",
@@ -59,8 +59,8 @@ def run_image_requests(
     The run is recorded in the history (unless ``history`` is False), whatever its
     outcome; ``preview`` shows thumbnails of the saved images on a terminal's stderr.
     """
-    from vibeimg.cli.recording import record_image_run  # noqa: PLC0415
-    from vibeimg.jobs.image_requests import Failure, Outcome, SavedImage, fetch_image, fetch_many  # noqa: PLC0415
+    from vibeimg.cli.recording import record_image_run
+    from vibeimg.jobs.image_requests import Failure, Outcome, SavedImage, fetch_image, fetch_many
 
     def saved(image: SavedImage) -> None:
         if plan is not None and plan.literal_format and image.format != plan.literal_format:
@@ -106,7 +106,7 @@ def run_image_requests(
     elif plan is not None:
         print_paths([s.path for s in outcome.saved if s.path is not None])
     if preview:
-        from vibeimg.cli.preview_cmd import preview_saved  # noqa: PLC0415
+        from vibeimg.cli.preview_cmd import preview_saved
 
         preview_saved([s.path for s in outcome.saved], reporter)
     if outcome.saved and not outcome.interrupted:

@@ -20,17 +20,17 @@ def mock_server(
     latency: Annotated[float, typer.Option(
         metavar="SECONDS", min=0, help="Delay before each answer (keepalives in streams).")]
     = 0.0,
-    fault: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045 - Typer reads Optional
+    fault: Annotated[Optional[list[str]], typer.Option(
         metavar="KIND[xN]", show_default=False,
         help="Fault for the next request(s), in order: 429, 500, 502, 503, 504, 400, 401, "
         "drop, bad-json, bad-base64, not-image, no-metadata, stream-cut, stream-error, "
         "stream-failed, stream-incomplete. '429x3' means three times. Repeatable.")] = None,
     retry_after: Annotated[float, typer.Option(
         metavar="SECONDS", min=0, help="Retry-After sent with injected 429s.")] = 1.0,
-    api_key: Annotated[Optional[str], typer.Option(  # noqa: UP045
+    api_key: Annotated[Optional[str], typer.Option(
         metavar="KEY", show_default=False,
         help="Require this bearer key (default: any non-empty key).")] = None,
-    image_file: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    image_file: Annotated[Optional[Path], typer.Option(
         metavar="FILE", exists=True, dir_okay=False, show_default=False,
         help="Serve this image for every request instead of drawing one.")] = None,
 ) -> None:
@@ -47,8 +47,8 @@ def mock_server(
 
       VIBEIMG_BASE_URL=$(cat url.txt) VIBEIMG_API_KEY=any vibeimg generate "a fox"
     """
-    from vibeimg.emulator import Emulator, EmulatorConfig  # noqa: PLC0415
-    from vibeimg.emulator.faults import parse_fault_spec  # noqa: PLC0415
+    from vibeimg.emulator import Emulator, EmulatorConfig
+    from vibeimg.emulator.faults import parse_fault_spec
 
     for spec in fault or []:
         try:

@@ -28,7 +28,7 @@ def record_run(reporter: Reporter, enabled: bool, **fields: Any) -> int | None:
     if not enabled:
         return None
     try:
-        from vibeimg.records import history  # noqa: PLC0415 - sqlite only when recording
+        from vibeimg.records import history
     except ImportError as exc:  # a Python built without sqlite3
         reporter.warn(f"not recorded in the history: {exc}")
         return None
@@ -42,7 +42,7 @@ def record_run(reporter: Reporter, enabled: bool, **fields: Any) -> int | None:
 
 def outcome_of(error: BaseException | None, *, saved: int, failed: int) -> tuple[str, str | None]:
     """The history's outcome word (ok, partial, failed, interrupted) and error line."""
-    from vibeimg.errors import Interrupted  # noqa: PLC0415
+    from vibeimg.errors import Interrupted
 
     line = error.one_line() if isinstance(error, VibeimgError) else None
     if isinstance(error, Interrupted):
@@ -69,7 +69,7 @@ def record_image_run(
     """Record a run of ``run_image_requests`` (an ImageRequest and its Outcome)."""
     if not enabled or isinstance(error, UsageError):  # refused before sending: no run
         return None
-    from vibeimg.records.history import sum_usage  # noqa: PLC0415
+    from vibeimg.records.history import sum_usage
 
     saved = list(outcome.saved) if outcome is not None else []
     failures = list(outcome.failures) if outcome is not None else []
@@ -207,7 +207,7 @@ class BackgroundRecorder:
 
     def _write_all(self) -> None:
         try:
-            from vibeimg.records import history  # noqa: PLC0415 - sqlite only when recording
+            from vibeimg.records import history
         except ImportError as exc:  # a Python built without sqlite3
             self._warn(str(exc))
             while self._queue.get() is not None:

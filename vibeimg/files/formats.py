@@ -44,7 +44,7 @@ def pixel_size(source: Path | IO[bytes], fmt: str) -> str | None:
         return None
     import importlib  # noqa: PLC0415 - Pillow only once an image has arrived
 
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415 - Pillow once an image arrived
 
     importlib.import_module(f"PIL.{plugin}")
     try:

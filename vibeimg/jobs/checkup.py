@@ -81,7 +81,7 @@ def _mode(path: Path) -> int:
 
 
 def check_config_file() -> Check:
-    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415 - only when doctor runs
 
     path = config_path()
     if not path.exists():
@@ -180,7 +180,7 @@ def check_folder(name: str, path: Path, *, private: bool = False,
 
 
 def check_history() -> Check:
-    from vibeimg.records.history import History, HistoryError  # noqa: PLC0415
+    from vibeimg.records.history import History, HistoryError  # noqa: PLC0415 - sqlite only here
 
     try:
         with History(create=False) as history:

@@ -236,7 +236,7 @@ def worker_count(jobs: int, requested: int | None) -> int:
 
 def _executor(workers: int) -> Executor:
     import multiprocessing  # noqa: PLC0415 - only for a pool
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - only for many masks
 
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     return ProcessPoolExecutor(max_workers=workers,

@@ -234,7 +234,7 @@ class History:
         names = ", ".join(row)
         marks = ", ".join(f":{name}" for name in row)
         with self._errors("write"), conn:
-            cursor = conn.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", row)  # noqa: S608 - column names are ours
+            cursor = conn.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", row)  # noqa: S608 - fragments are constants; values are bound - column names are ours
         entry.id = int(cursor.lastrowid or 0)
         return entry.id
 
@@ -244,7 +244,7 @@ class History:
             return []
         conn = self.connection()
         # Only our own clauses are formatted in; every value is a bound parameter.
-        sql = f"SELECT runs.* FROM runs {join} {where} ORDER BY {order}"  # noqa: S608
+        sql = f"SELECT runs.* FROM runs {join} {where} ORDER BY {order}"  # noqa: S608 - fragments are constants; values are bound
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self._errors("read"):

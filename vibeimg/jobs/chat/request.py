@@ -92,7 +92,7 @@ class InputImage:
 def check_chat_input_image(path: Path) -> InputImage:
     """An input image for ``chat-stream``, checked as ``edit`` checks its inputs: it
     exists, is at most 50 MB, is really PNG, JPEG or WebP, and decodes whole."""
-    from vibeimg.files.inputs import read_source  # noqa: PLC0415
+    from vibeimg.files.inputs import read_source  # noqa: PLC0415 - Pillow only with images
     from vibeimg.jobs.edits import check_image  # noqa: PLC0415 - Pillow only with -i
 
     checked = check_image(read_source(path, what="input image"), what="input image")
