@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -14,6 +14,11 @@ from vibeimg.errors import UsageError
 from vibeimg.params import DEFAULT_MODEL, decode_prompt
 from vibeimg.ui import Reporter, is_terminal
 from vibeimg.units import count_of
+
+if TYPE_CHECKING:
+    from vibeimg.batch.items import BatchItem
+    from vibeimg.batch.plan import BatchPlan
+    from vibeimg.batch.runner import BatchResult, ItemOutcome
 
 BATCH = "Batch"
 
@@ -120,8 +125,9 @@ def batch(
     from vibeimg.batch.plan import Shard, make_plan
     from vibeimg.batch.requests import build_request
 
-    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
-                            verbose, quiet)
+    connection = Connection(
+        offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
+        retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
     if input_format not in ("auto", "jsonl", "text"):
         raise UsageError(f"invalid --input-format {input_format!r}",
@@ -138,7 +144,7 @@ def batch(
     notes: list[str] = []
     warnings: list[str] = []
 
-    def check(item: Any) -> None:
+    def check(item: BatchItem) -> None:
         """Build each line's request once: the edit builder checks images and masks."""
         where = f"{source}:{item.line}: "
         build_request(item, notify=lambda m: notes.append(where + m),
@@ -170,7 +176,7 @@ def batch(
          history=history)
 
 
-def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) -> None:
+def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:
     from vibeimg.batch.requests import describe_request
     from vibeimg.settings.resolve import mask_key
 
@@ -181,22 +187,21 @@ def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) ->
     plan.check_max_cost(max_cost)
 
 
-def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
+def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
          progress_every: float, history: bool = True) -> None:
     from vibeimg.batch.runner import BatchRunner, nothing_to_send
     from vibeimg.batch.summary import batch_error, summarize
     from vibeimg.cli.batchview import BatchView
     from vibeimg.cli.common import session
-    from vibeimg.cli.recording import BackgroundRecorder, batch_item_fields
+    from vibeimg.cli.recording import BackgroundRecorder
 
     view = BatchView(reporter, interval=progress_every)
     recorder = BackgroundRecorder(reporter, history)
 
-    def finished(outcome: Any) -> None:
+    def finished(outcome: ItemOutcome) -> None:
         view.event(outcome)
-        recorder.add(batch_item_fields(outcome, out_dir=plan.out_dir,
-                                       offline=connection.offline))
+        recorder.add(outcome.history_entry(plan.out_dir, offline=connection.offline))
 
     view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
                cost=plan.estimated_cost, shard=str(plan.shard) if plan.shard else None)
@@ -224,7 +229,7 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
         raise error
 
 
-def _write_report(report: Path, result: Any, plan: Any, source: str) -> None:
+def _write_report(report: Path, result: BatchResult, plan: BatchPlan, source: str) -> None:
     from vibeimg.batch.report import render_report
     from vibeimg.batch.summary import report_records
     from vibeimg.files.atomic import write_atomically

@@ -159,6 +159,7 @@ class JsonlProgress(Progress):
 
     def finished(self, result: ChatStreamResult) -> None:
         self._emit({"type": "vibeimg.finished", "status": result.status,
+                    "stream_status": result.stream_status,
                     "requested": result.request.expected_images,
                     "received": len(result.images), "usage": result.usage,
                     "image_usage": result.image_usage,

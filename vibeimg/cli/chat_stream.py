@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, Optional
+from typing import IO, TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -17,6 +17,8 @@ from vibeimg.ui import Reporter
 
 if TYPE_CHECKING:
     from vibeimg.cli.chat_progress import Progress
+    from vibeimg.files.naming import NamePlan
+    from vibeimg.jobs.chat.request import ChatStreamRequest
 
 CHAT = "Chat options"
 Prompt = Annotated[Optional[str], typer.Argument(
@@ -105,8 +107,9 @@ def chat_stream(
       vibeimg chat-stream "make this a watercolor painting" -i photo.png --action edit
       vibeimg chat-stream "a lighthouse at dawn" -n 2 --progress jsonl --offline
     """
-    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
-                            verbose, quiet)
+    connection = Connection(
+        offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
+        retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
     text = read_prompt(prompt, prompt_file)
     from vibeimg.jobs.chat.request import ChatStreamRequest
@@ -169,7 +172,8 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
                          hint="check the folder exists and is writable") from exc
 
 
-def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
+def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
+         plan: NamePlan, *,
          display: Progress, sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
          preview: bool = False) -> None:
     """Stream, save, then print the results (even when the run ended badly).
@@ -184,9 +188,10 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
         summary_line,
     )
     from vibeimg.cli.common import session
-    from vibeimg.cli.recording import record_chat_run
+    from vibeimg.cli.recording import record_run
     from vibeimg.jobs.chat.result import ChatStreamResult
     from vibeimg.jobs.chat.run import run_chat_stream
+    from vibeimg.jobs.entries import chat_run_entry
 
     started = time.monotonic()
     failed: VibeimgError | None = None
@@ -201,16 +206,17 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
     except KeyboardInterrupt:
         failed = Interrupted("interrupted before the gateway answered")
     if failed is not None:
-        record_chat_run(reporter, history, request=request, offline=connection.offline,
-                        error=failed)
+        if not isinstance(failed, UsageError):  # refused before sending: no run
+            record_run(reporter, history, chat_run_entry(
+                request=request, offline=connection.offline, error=failed))
         if not isinstance(failed, UsageError):
             ended = ChatStreamResult.before_stream(request, failed, time.monotonic() - started)
             display.finished(ended)
             if json_output:
                 print_json(ended.as_json())
         raise failed
-    record_chat_run(reporter, history, request=request, offline=connection.offline,
-                    result=result)
+    record_run(reporter, history,
+               chat_run_entry(request=request, offline=connection.offline, result=result))
     display.finished(result)
     if json_output:
         print_json(result.as_json())
@@ -221,7 +227,7 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
 
         preview_saved([image.path for image in result.images], reporter)
     expected = request.expected_images
-    if result.status == "completed" and 0 < len(result.images) < expected:
+    if result.stream_status == "completed" and 0 < len(result.images) < expected:
         display.notice(f"asked for {expected} images, {len(result.images)} arrived",
                        warning=True)
     if isinstance(display, PlainProgress):

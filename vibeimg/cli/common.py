@@ -7,12 +7,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibeimg.errors import PartialFailure, UsageError, VibeimgError
 from vibeimg.params import check_prompt, decode_prompt
 from vibeimg.settings.resolve import Settings, load_settings, mask_key, mask_url
 from vibeimg.ui import Reporter, is_terminal
+
+if TYPE_CHECKING:
+    from vibeimg.wire.client import GatewayClient
+    from vibeimg.wire.retry import RetryWait
 
 OFFLINE_KEY = "offline-emulator-key"
 
@@ -57,9 +61,10 @@ def read_stdin_bytes() -> bytes:
     return bytes(buffer.read())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Connection:
-    """The connection flags every networked command takes."""
+    """The connection flags every networked command takes (by name: two booleans such as
+    ``verbose`` and ``quiet`` must never be swapped unseen)."""
 
     offline: bool = False
     base_url: str | None = None
@@ -87,7 +92,8 @@ class Connection:
 
 @contextmanager
 def session(connection: Connection, reporter: Reporter,
-            show_retry: Callable[[Any], None] | None = None) -> Iterator[Any]:
+            show_retry: Callable[[RetryWait], None] | None = None
+            ) -> Iterator[GatewayClient]:
     """A ready GatewayClient: to the gateway, or to an in-process emulator with --offline.
 
     Each wait before a retry is announced once on stderr (not with --quiet), by

@@ -84,8 +84,9 @@ def edit(
 
       vibeimg edit "make it winter" -i - < photo.png --offline
     """
-    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
-                            verbose, quiet)
+    connection = Connection(
+        offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
+        retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
     stdin_users = [s for s in [*image, mask] if s == "-"]
     if stdin_users and prompt == "-":

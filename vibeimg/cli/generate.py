@@ -60,8 +60,9 @@ def generate(
 
       vibeimg generate "an otter" --offline
     """
-    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
-                            verbose, quiet)
+    connection = Connection(
+        offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
+        retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
     text = read_prompt(prompt, prompt_file)
     image_options = ImageOptions.build(

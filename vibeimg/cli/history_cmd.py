@@ -6,13 +6,17 @@ import json
 import shutil
 import sys
 from datetime import datetime
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from vibeimg.cli.common import print_json
 from vibeimg.errors import UsageError
 from vibeimg.ui import is_terminal
+
+if TYPE_CHECKING:
+    from vibeimg.records.history import History
+    from vibeimg.records.runs import Entry
 
 COMMANDS = ("generate", "edit", "chat-stream", "batch")
 
@@ -43,7 +47,7 @@ def _local_time(created: str, seconds: bool = False) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
-def _cost(entry: Any) -> str:
+def _cost(entry: Entry) -> str:
     return "offline" if entry.offline else f"${entry.estimated_cost_usd:.3f}"
 
 
@@ -55,7 +59,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _print_entries(entries: list[Any], json_output: bool) -> None:
+def _print_entries(entries: list[Entry], json_output: bool) -> None:
     if json_output:
         print_json({"runs": [e.as_json() for e in entries]})
         return
@@ -70,7 +74,7 @@ def _print_entries(entries: list[Any], json_output: bool) -> None:
     sys.stdout.flush()
 
 
-def _open(create: bool = False) -> Any:
+def _open(create: bool = False) -> History:
     from vibeimg.records.history import History
 
     return History(create=create)

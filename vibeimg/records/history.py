@@ -17,18 +17,22 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import ExitCode, UsageError, VibeimgError
+from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Changes to a database made by an older vibeimg, by the version they lead to.
+_MIGRATIONS = {
+    # Version 2: the outcome speaks the run documents' words (completed, not ok).
+    2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
+}
 FILE_MODE = 0o600
-OUTCOMES = ("ok", "partial", "failed", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -84,68 +88,6 @@ def database_path() -> Path:
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Entry:
-    """One recorded run."""
-
-    command: str
-    prompt: str
-    revised_prompt: str | None = None
-    model: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    outputs: list[str] = field(default_factory=list)
-    request_ids: list[str] = field(default_factory=list)
-    usage: dict[str, Any] | None = None
-    estimated_cost_usd: float = 0.0
-    outcome: str = "ok"
-    error: str | None = None
-    offline: bool = False
-    images: int = 0
-    elapsed_seconds: float | None = None
-    created: str = ""
-    id: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class CostSummary:
-    """Estimated spend over a period (offline runs cost nothing and are counted apart)."""
-
-    since: str | None
-    until: str | None
-    runs: int
-    images: int
-    estimated_cost_usd: float
-    by_command: dict[str, float]
-    offline_runs: int
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def sum_usage(usages: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
-    """Token usage of several images added up (numbers summed, nested tables too)."""
-    present = [u for u in usages if isinstance(u, dict)]
-    if not present:
-        return None
-    total: dict[str, Any] = {}
-    for usage in present:
-        _add_usage(total, usage)
-    return total
-
-
-def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
-    for key, value in usage.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            total[key] = total.get(key, 0) + value
-        elif isinstance(value, dict):
-            inner = total.setdefault(key, {})
-            if isinstance(inner, dict):
-                _add_usage(inner, value)
 
 
 class History:
@@ -211,13 +153,17 @@ class History:
             conn = sqlite3.connect(self.path, timeout=self.timeout)
             conn.row_factory = sqlite3.Row
             self._conn = conn
-            if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
                 # Set up already: skip the schema script and its write to the file.
                 self.fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs_fts'"
                                         ).fetchone() is not None
             else:
                 conn.executescript(_SCHEMA)
                 self.fts = fts5_ready(conn)
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    if version and step in _MIGRATIONS:  # a new database needs none
+                        conn.executescript(_MIGRATIONS[step])
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.commit()
         return self._conn
@@ -340,9 +286,8 @@ def _entry(row: sqlite3.Row) -> Entry:
     return Entry(**values)
 
 
-def record(**fields: Any) -> int:
-    """Record one run (the fields of :class:`Entry`); raises HistoryError on failure."""
-    entry = Entry(**fields)
+def record(entry: Entry) -> int:
+    """Record one run; raises HistoryError on failure."""
     with History() as history:
         return history.add(entry)
 

@@ -281,17 +281,17 @@ class _Run:
     def final_error(self, error: VibeimgError | None) -> VibeimgError | None:
         res = self.result
         if isinstance(error, Interrupted):
-            res.status = "interrupted"
+            res.stream_status = "interrupted"
             return error
         cause: VibeimgError
         if self.failure is not None:
-            res.status = {"error": "error", "response.failed": "failed"}.get(
+            res.stream_status = {"error": "error", "response.failed": "failed"}.get(
                 self.failure.type, "incomplete")
             cause = self.failure.error(res.request_id)
         elif error is not None and not isinstance(error, NetworkError):
-            res.status, cause = "error", error
+            res.stream_status, cause = "error", error
         elif error is not None or not self.completed:
-            res.status = "truncated"
+            res.stream_status = "truncated"
             why = f" ({error.message})" if error is not None else ""
             cause = NetworkError(
                 f"the stream ended before the response completed{why}; "
@@ -301,10 +301,10 @@ class _Run:
             )
         else:
             # The response completed; the run did only if every image call it made landed.
-            res.status = "completed"
+            res.stream_status = "completed"
             if not res.calls:
                 said = f": {res.text[:200]}" if res.text else ""
-                res.status = "failed"
+                res.stream_status = "failed"
                 return ResponseFailed(
                     f"the model answered without making an image{said}", code="no_image",
                     request_id=res.request_id, refused=True,
@@ -312,7 +312,7 @@ class _Run:
                 )
             if not res.missing:
                 return None
-            res.status = "partial" if res.images else "failed"
+            res.stream_status = "partial" if res.images else "failed"
             errors = [c.error for c in res.missing if c.error is not None]
             cause = errors[0] if errors else ResponseFailed(
                 f"the response completed, but {self.missing_text()}",
