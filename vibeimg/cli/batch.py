@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, print_json, read_stdin_bytes, shown_base_url
 from vibeimg.errors import UsageError
 from vibeimg.params import DEFAULT_MODEL, decode_prompt
 from vibeimg.ui import Reporter, is_terminal
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from vibeimg.batch.items import BatchItem
     from vibeimg.batch.plan import BatchPlan
     from vibeimg.batch.runner import BatchResult, ItemOutcome
+    from vibeimg.cli.common import Connection
 
 BATCH = "Batch"
 
@@ -59,6 +59,8 @@ ProgressEvery = Annotated[float, typer.Option(
 
 def _read_source(file: str) -> tuple[str, str, Path]:
     """The file's text, its name for messages, and the folder relative paths start from."""
+    from vibeimg.cli.common import read_stdin_bytes
+
     if file == "-":
         if is_terminal(sys.stdin):
             raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
@@ -124,6 +126,7 @@ def batch(
     from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch
     from vibeimg.batch.plan import Shard, make_plan
     from vibeimg.batch.requests import build_request
+    from vibeimg.cli.common import Connection
 
     connection = Connection(
         offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
@@ -178,6 +181,8 @@ def batch(
 
 def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:
     from vibeimg.batch.requests import describe_request
+    from vibeimg.cli.common import shown_base_url
+    from vibeimg.cli.stdout import print_json
     from vibeimg.settings.resolve import mask_key
 
     settings = connection.settings()
@@ -195,6 +200,7 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
     from vibeimg.cli.batchview import BatchView
     from vibeimg.cli.common import session
     from vibeimg.cli.recording import BackgroundRecorder
+    from vibeimg.cli.stdout import print_json
 
     view = BatchView(reporter, interval=progress_every)
     recorder = BackgroundRecorder(reporter, history)
@@ -271,6 +277,7 @@ def batch_merge(
     """
     from vibeimg.batch.merge import merge_manifests
     from vibeimg.batch.report import render_report
+    from vibeimg.cli.stdout import print_json
     from vibeimg.files.atomic import write_atomically
 
     reporter = Reporter(quiet=quiet)

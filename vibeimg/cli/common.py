@@ -142,19 +142,6 @@ def dry_run_document(
     }
 
 
-def print_json(document: Any) -> None:
-    from vibeimg.files.sidecars import json_text
-
-    sys.stdout.write(json_text(document) + "\n")
-    sys.stdout.flush()
-
-
-def print_paths(paths: list[Path]) -> None:
-    for path in paths:
-        sys.stdout.write(f"{path}\n")
-    sys.stdout.flush()
-
-
 def failures_error(failures: list[VibeimgError], total: int) -> VibeimgError | None:
     """All failed: the first error (its own exit code). Some of several: partial success."""
     if not failures:

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from vibeimg.cli.common import print_json
 from vibeimg.cli.notices import WarningCommand
+from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
 from vibeimg.settings.resolve import config_path
 from vibeimg.ui import Reporter, is_terminal

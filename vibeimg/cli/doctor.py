@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, print_json
+from vibeimg.cli.stdout import print_json
 from vibeimg.errors import VibeimgError
 from vibeimg.settings.resolve import mask_key, mask_url
 from vibeimg.ui import Reporter
 
 if TYPE_CHECKING:
+    from vibeimg.cli.common import Connection
     from vibeimg.jobs.checkup import Check
     from vibeimg.settings.resolve import Settings
 
@@ -41,6 +42,7 @@ def doctor(
 
       vibeimg doctor --offline
     """
+    from vibeimg.cli.common import Connection
     from vibeimg.jobs import checkup
 
     connection = Connection(offline=offline, base_url=base_url, api_key=api_key,

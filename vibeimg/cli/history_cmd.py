@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from datetime import datetime
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from vibeimg.cli.common import print_json
+from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
 from vibeimg.ui import is_terminal
 
@@ -119,6 +118,8 @@ def history_show(
 
     Prompt, revised prompt, parameters, saved files, request ids, usage, estimated cost.
     """
+    from json import dumps as json_dumps
+
     with _open() as history:
         entry = history.get(entry_id)
     if entry is None:
@@ -140,7 +141,7 @@ def history_show(
         ("images", entry.images),
         *[("output", path) for path in entry.outputs],
         *[("request id", rid) for rid in entry.request_ids],
-        ("usage", json.dumps(entry.usage) if entry.usage else None),
+        ("usage", json_dumps(entry.usage) if entry.usage else None),
         ("estimated cost", "none (offline emulator)" if entry.offline
          else f"${entry.estimated_cost_usd:.4f}"),
         ("elapsed", None if entry.elapsed_seconds is None else f"{entry.elapsed_seconds:.1f} s"),

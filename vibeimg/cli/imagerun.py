@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibeimg.cli.common import Connection, failures_error, print_json, print_paths, session
+from vibeimg.cli.common import Connection, failures_error, session
+from vibeimg.cli.stdout import print_json, print_paths
 from vibeimg.errors import Interrupted, UsageError, VibeimgError
 from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import IO, Any
 
 from vibeimg.errors import WriteError
@@ -174,3 +175,18 @@ def guarded_stdout() -> Iterator[GuardedStdout]:
                 guard.flush()
         if sys.stdout is guard:  # not replaced meanwhile (detach_stdout)
             sys.stdout = original
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout."""
+    from vibeimg.files.jsontext import json_text
+
+    sys.stdout.write(json_text(document) + "\n")
+    sys.stdout.flush()
+
+
+def print_paths(paths: Iterable[Path]) -> None:
+    """Paths on stdout, one per line."""
+    for path in paths:
+        sys.stdout.write(f"{path}\n")
+    sys.stdout.flush()

@@ -18,11 +18,6 @@ from typing import Any
 
 from vibeimg.errors import MissingKeyError, UsageError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 APP_NAME = "vibeimg"
 HOME_ENV = "VIBEIMG_HOME"
 DEFAULT_BASE_URL = "https://www.vibeapi.cn/v1"
@@ -37,11 +32,32 @@ KEY_ENV = ("VIBEIMG_API_KEY", "OPENAI_API_KEY")
 BASE_URL_ENV = ("VIBEIMG_BASE_URL", "OPENAI_BASE_URL")
 
 
+def xdg_folder(variable: str, fallback: str) -> Path | None:
+    """On Linux, the XDG base folder for vibeimg as platformdirs finds it, or None elsewhere.
+
+    ``$VARIABLE`` when it is an absolute path, else ``$HOME/FALLBACK``. platformdirs
+    costs more start-up time than the rest of ``--help``; other systems (and a Linux
+    without an absolute ``$HOME``, or Android) still ask it.
+    """
+    if not sys.platform.startswith("linux") or "ANDROID_DATA" in os.environ:
+        return None
+    value = os.environ.get(variable, "")
+    if os.path.isabs(value):  # noqa: PTH117 - a string test, as the XDG spec words it
+        return Path(value) / APP_NAME
+    home = os.environ.get("HOME", "")
+    if os.path.isabs(home):  # noqa: PTH117
+        return Path(home) / fallback / APP_NAME
+    return None
+
+
 def config_dir() -> Path:
     """Where the config file lives."""
     home = os.environ.get(HOME_ENV)
     if home:
         return Path(home).expanduser()
+    found = xdg_folder("XDG_CONFIG_HOME", ".config")
+    if found is not None:
+        return found
     from platformdirs import user_config_path  # noqa: PLC0415 - only when needed
 
     return user_config_path(APP_NAME)
@@ -52,6 +68,9 @@ def data_dir() -> Path:
     home = os.environ.get(HOME_ENV)
     if home:
         return Path(home).expanduser() / "data"
+    found = xdg_folder("XDG_DATA_HOME", ".local/share")
+    if found is not None:
+        return found
     from platformdirs import user_data_path  # noqa: PLC0415 - only when needed
 
     return user_data_path(APP_NAME)
@@ -95,6 +114,11 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
         raise UsageError(
             f"cannot read the config file {path}: {exc.strerror}", hint="fix its permissions"
         ) from exc
+    # The parser only when there is a file: most runs have none, and --help pays for it.
+    if sys.version_info >= (3, 11):
+        import tomllib  # noqa: PLC0415
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415
     try:
         table: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:  # TOML is UTF-8: this is no TOML file either

@@ -1,3 +1,13 @@
 """``POST /responses`` with the ``image_generation`` tool: ``request`` builds and checks
 it, ``run`` follows the event stream and saves each image, ``result`` is what a run
-reports and returns."""
+reports and returns.
+
+The defaults that ``chat-stream --help`` shows live here, so that describing the
+command imports none of the code that runs it.
+"""
+
+DEFAULT_TEXT_MODEL = "gpt-5.5"
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful image generation assistant. Generate ALL images the user requests."
+)
+MAX_IMAGES = 10  # images asked for in one response

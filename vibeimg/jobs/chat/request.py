@@ -16,14 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import UsageError
+from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
+from vibeimg.jobs.chat import MAX_IMAGES as MAX_IMAGES  # noqa: PLC0414 - the emulator's
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_choice, check_prompt
 
-DEFAULT_TEXT_MODEL = "gpt-5.5"
-DEFAULT_INSTRUCTIONS = (
-    "You are a helpful image generation assistant. Generate ALL images the user requests."
-)
 ACTIONS = ("auto", "generate", "edit")
-MAX_IMAGES = 10  # images asked for in one response
 MAX_PARTIAL_IMAGES = 3
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
