@@ -13,43 +13,16 @@ as on a first run.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 
-from benchlib import bench_env
+from benchlib import bench_env, paired
 
 HELP_TARGET = 1.3
 DRY_RUN_TARGET = 1.4
 COMMANDS = ["generate", "edit", "chat-stream", "mask-convert", "batch", "history", "config",
             "doctor"]
-
-
-def cpu_seconds(command: list[str], env: dict[str, str]) -> float:
-    """User + system CPU seconds of one run of ``command``."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {command}")
-    return usage.ru_utime + usage.ru_stime
-
-
-def paired(command: list[str], baseline: list[str], runs: int,
-           env: dict[str, str]) -> tuple[float, float, float, float]:
-    """Median CPU seconds of ``command`` and of ``baseline``, and the median, lowest and
-    highest ratio over the pairs... returned as (command, ratio median, low, high)."""
-    cpu_seconds(command, env)  # warm the caches and write the bytecode
-    cpu_seconds(baseline, env)
-    mine, ratios = [], []
-    for _ in range(runs):
-        a = cpu_seconds(command, env)
-        b = cpu_seconds(baseline, env)
-        mine.append(a)
-        ratios.append(a / b)
-    return statistics.median(mine), statistics.median(ratios), min(ratios), max(ratios)
 
 
 def main() -> None:

@@ -26,11 +26,12 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Changes to a database made by an older vibeimg, by the version they lead to.
 _MIGRATIONS = {
     # Version 2: the outcome speaks the run documents' words (completed, not ok).
     2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
+    # Version 3: the spend index (in _SCHEMA, which every older database runs again).
 }
 FILE_MODE = 0o600
 
@@ -54,6 +55,9 @@ CREATE TABLE IF NOT EXISTS runs (
     elapsed_seconds REAL
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
+-- 'history cost' totals from this index alone: it never reads the runs' prompts and lists.
+CREATE INDEX IF NOT EXISTS runs_spend
+    ON runs(command, offline, created, images, estimated_cost_usd);
 """
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(
@@ -236,16 +240,30 @@ class History:
             clauses.append("created < ?")
             args.append(until)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        entries = self._select(where, args, order="runs.id")
-        paid = [e for e in entries if not e.offline]
+        # Totalled by SQLite from the spend index, one row per command and kind.
+        sql = ("SELECT command, offline, COUNT(*), TOTAL(images), TOTAL(estimated_cost_usd), "  # noqa: S608 - fragments are constants; values are bound
+               f"MIN(id) FROM runs {where} GROUP BY command, offline")
+        rows: list[Any] = []
+        if self.create or self.exists:
+            conn = self.connection()
+            with self._errors("read"):
+                rows = conn.execute(sql, tuple(args)).fetchall()
+        rows.sort(key=lambda row: row[5])  # commands in the order they were first run
         by_command: dict[str, float] = {}
-        for entry in paid:
-            by_command[entry.command] = round(
-                by_command.get(entry.command, 0.0) + entry.estimated_cost_usd, 6)
+        runs = images = offline_runs = 0
+        total = 0.0
+        for command, offline, count, image_count, cost, _ in rows:
+            if offline:
+                offline_runs += count
+                continue
+            runs += count
+            images += int(image_count)
+            total += cost
+            by_command[command] = round(cost, 6)
         return CostSummary(
-            since=since, until=until, runs=len(paid), images=sum(e.images for e in paid),
-            estimated_cost_usd=round(sum(e.estimated_cost_usd for e in paid), 6),
-            by_command=by_command, offline_runs=len(entries) - len(paid),
+            since=since, until=until, runs=runs, images=images,
+            estimated_cost_usd=round(total, 6), by_command=by_command,
+            offline_runs=offline_runs,
         )
 
     def count(self) -> int:
