@@ -27,7 +27,7 @@ from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import commit_image
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import estimate_cost, parse_size_text
-from vibeimg.wire.client import GatewayClient, GatewayResponse
+from vibeimg.wire.client import Files, GatewayClient, GatewayResponse
 from vibeimg.wire.imagejson import ImageJsonDecoder
 
 
@@ -40,7 +40,7 @@ class ImageRequest:
     options: ImageOptions
     json_body: dict[str, Any] | None = None
     form: dict[str, str] | None = None
-    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    files: Files | None = None  # bytes, or files streamed when sent
     record: dict[str, Any] = field(default_factory=dict)  # extra sidecar fields
 
     def sidecar_parameters(self) -> dict[str, Any]:

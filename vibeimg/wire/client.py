@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import httpx
 
@@ -34,6 +34,18 @@ from vibeimg.wire.retry import (
 )
 
 Trace = Callable[[str], None]
+
+
+class Upload(Protocol):
+    """A file part streamed from where it lives (a file on disk), not held in memory."""
+
+    def upload(self) -> BinaryIO:
+        """A new reader from the start; its failure is raised as a VibeimgError."""
+        ...
+
+
+#: Multipart file parts: (field, (file name, bytes or an Upload, media type)).
+Files = Sequence[tuple[str, tuple[str, "bytes | Upload", str]]]
 
 
 def error_from_response(response: httpx.Response, body: bytes) -> GatewayError:
@@ -166,7 +178,7 @@ class GatewayClient:
         *,
         json_body: Any = None,
         data: dict[str, str] | None = None,
-        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        files: Files | None = None,
         headers: dict[str, str] | None = None,
     ) -> Iterator[GatewayResponse]:
         """Send a request with the retry rule and yield the open successful answer.
@@ -177,20 +189,21 @@ class GatewayClient:
         attempt = 0
         client_request_id = uuid.uuid4().hex
         while True:
-            request = self._http.build_request(
-                method,
-                path.lstrip("/"),
-                json=json_body,
-                data=data,
-                files=files,
-                headers={"X-Client-Request-Id": client_request_id, **(headers or {})},
-            )
-            size = request.headers.get("content-length")
-            self.trace(f"-> {method} {mask_url(str(request.url))} "
-                       f"({human_bytes(int(size)) if size else 'streamed'})")
-            started = time.monotonic()
             try:
-                response = self._send_once(request, started)
+                with ExitStack() as readers:  # each attempt streams the files afresh
+                    request = self._http.build_request(
+                        method,
+                        path.lstrip("/"),
+                        json=json_body,
+                        data=data,
+                        files=_opened(files, readers),
+                        headers={"X-Client-Request-Id": client_request_id, **(headers or {})},
+                    )
+                    size = request.headers.get("content-length")
+                    self.trace(f"-> {method} {mask_url(str(request.url))} "
+                               f"({human_bytes(int(size)) if size else 'streamed'})")
+                    started = time.monotonic()
+                    response = self._send_once(request, started)  # the body is sent by now
             except Retryable as retry:
                 if attempt >= self.settings.retries:
                     raise retry.error from retry.__cause__
@@ -261,3 +274,15 @@ class GatewayClient:
         if status in UNKNOWN_OUTCOME_STATUSES and self.settings.retry_unknown:
             raise Retryable(gateway_error)
         raise gateway_error
+
+
+def _opened(files: Files | None, readers: ExitStack) -> list[Any] | None:
+    """The parts as httpx takes them, each Upload opened (and closed with ``readers``):
+    httpx reads an open file in chunks, so a big input is never held whole."""
+    if files is None:
+        return None
+    parts: list[Any] = []
+    for field, (name, content, media_type) in files:
+        body = content if isinstance(content, bytes) else readers.enter_context(content.upload())
+        parts.append((field, (name, body, media_type)))
+    return parts
