@@ -2,6 +2,8 @@
 
 The rules, also written in a comment at the top of README.md:
 
+- every ``python`` code block runs as a Python script, in the same folder and
+  environment as the shell blocks (so ``import vibeimg`` talks to the test emulator);
 - every ``sh`` (or ``bash``, ``shell``) code block runs as a bash script with
   ``set -eo pipefail``, top to bottom, all in one empty folder, with its own ``HOME``
   and ``VIBEIMG_HOME``, ``vibeimg`` on ``PATH``, ``VIBEIMG_BASE_URL`` pointing at a test
@@ -30,7 +32,7 @@ from conftest import TEST_KEY
 from vibeimg.emulator import Emulator, EmulatorConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-RUNNABLE = ("sh", "bash", "shell")
+RUNNABLE = ("sh", "bash", "shell", "python")
 FENCE = re.compile(r"^```\s*([\w-]*)\s*$")
 NORUN = re.compile(r"<!--\s*norun\b")
 EXIT = re.compile(r"<!--\s*exit\s+(\d+)")
@@ -92,9 +94,11 @@ class Shell:
     folder: Path
     env: dict[str, str]
 
-    def run(self, code: str) -> tuple[int, str, str]:
+    def run(self, code: str, language: str = "sh") -> tuple[int, str, str]:
+        command = ([sys.executable, "-c", code] if language == "python"
+                   else ["bash", "-c", "set -eo pipefail\n" + code])
         process = subprocess.Popen(
-            ["bash", "-c", "set -eo pipefail\n" + code], cwd=self.folder, env=self.env,
+            command, cwd=self.folder, env=self.env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True,
         )
@@ -134,7 +138,7 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
 @pytest.mark.parametrize("example", RUN, ids=[example.name for example in RUN])
 def test_readme_example_runs(reader: Shell, example: Example) -> None:
     """The block exits as the README promises, and never shows the key."""
-    code, out, err = reader.run(example.code)
+    code, out, err = reader.run(example.code, example.language)
     assert code == example.exit_code, f"{example.name} exited {code}\n{example.code}\n{err}"
     assert TEST_KEY not in out + err
     assert "Traceback" not in err
@@ -147,6 +151,7 @@ def test_readme_rules_are_followed() -> None:
     assert len(top_two) == 2 and not any(example.run for example in top_two)
     for example in RUN:
         assert "vibeimg" in example.code, f"{example.name} runs no vibeimg command"
+    assert any(example.language == "python" for example in RUN), "no Python example runs"
 
 
 def test_parser_reads_directives() -> None:
