@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from vibeimg.cli.recording import BackgroundRecorder
 from vibeimg.errors import UsageError
 from vibeimg.records import history
 from vibeimg.records.history import History, HistoryError, database_path, parse_since
 from vibeimg.records.runs import Entry, sum_usage
+from vibeimg.ui import Reporter
 
 
 def _add(**fields) -> int:
@@ -212,3 +214,24 @@ def test_cost_reads_an_index_not_the_runs_even_in_an_older_database() -> None:
 def test_file_in_use_path_is_the_data_folder(isolated_user_dirs: Path) -> None:
     """The database lives in the data folder under VIBEIMG_HOME."""
     assert database_path() == isolated_user_dirs / "data" / "history.sqlite3"
+
+
+def test_a_batch_records_its_items_in_few_transactions(monkeypatch) -> None:
+    """Items finishing faster than the history commits go in together: every one is
+    recorded, in far fewer transactions than items, in the order they finished."""
+    commits: list[int] = []
+    real = History.add_many
+
+    def counting(self, entries):
+        commits.append(len(entries))
+        return real(self, entries)
+
+    monkeypatch.setattr(History, "add_many", counting)
+    recorder = BackgroundRecorder(Reporter(quiet=True), True)
+    for n in range(300):
+        recorder.add(Entry(command="batch", prompt=f"item {n}"))
+    recorder.close()
+    with History() as store:
+        prompts = [e.prompt for e in store.recent(limit=1000)]
+    assert prompts == [f"item {n}" for n in reversed(range(300))]
+    assert sum(commits) == 300 and len(commits) < 300

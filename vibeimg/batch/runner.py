@@ -174,7 +174,9 @@ class BatchRunner:
         for key, record in plan.done.items():
             self._outcomes[key].status, self._outcomes[key].record = "skipped", record
         self._queue = deque(_Job(self._outcomes[item.key]) for item in plan.to_send)
-        self._unfinished = len(self._queue)
+        self._unfinished = self._to_send = len(self._queue)
+        self._counts: dict[str, int] = {}  # statuses of the items finished in this run
+        self._spent = 0.0  # their estimated cost, kept as they finish: ticks stay O(1)
         self._cond = threading.Condition()
         self._local = threading.local()
         self._manifest: ManifestWriter | None = None
@@ -252,13 +254,12 @@ class BatchRunner:
                 self.on_tick(self.progress())
 
     def progress(self) -> Progress:
-        outcomes = self._outcomes.values()
+        with self._cond:
+            done, failed = self._counts.get("done", 0), self._counts.get("failed", 0)
+            spent = round(self._spent, 4)
         return Progress(
-            total=len(self.plan.to_send), skipped=len(self.plan.done),
-            done=sum(1 for o in outcomes if o.status == "done"),
-            failed=sum(1 for o in outcomes if o.status == "failed"),
-            in_flight=self.limiter.in_flight, limit=self.limiter.limit,
-            spent=_spent(outcomes),
+            total=self._to_send, skipped=len(self.plan.done), done=done, failed=failed,
+            in_flight=self.limiter.in_flight, limit=self.limiter.limit, spent=spent,
             elapsed=time.monotonic() - self._started,
         )
 
@@ -329,18 +330,25 @@ class BatchRunner:
             self.limiter.throttled(ticket, retry.seconds)
 
     def _finish(self, job: _Job, status: str, record: Record, error: VibeimgError | None) -> None:
-        with self._cond:
-            if self._manifest is not None:
-                try:
-                    self._manifest.append(record)
-                except WriteError as problem:
-                    # Nothing more is sent: its results could not be recorded. A saved
-                    # image is still found by its sidecar when the batch is run again.
+        # The line is durable before the item counts as finished; the manifest groups the
+        # lines of items finishing together into one fsync, so no lock is held meanwhile.
+        manifest = self._manifest
+        if manifest is not None and not self.aborted:  # abandoned: the run is over
+            try:
+                manifest.append(record)
+            except WriteError as problem:
+                # Nothing more is sent: its results could not be recorded. A saved
+                # image is still found by its sidecar when the batch is run again.
+                with self._cond:
                     self._manifest = None
                     self._stopped_by = self._stopped_by or problem
-                    self.stop.set()
+                self.stop.set()
+        with self._cond:
             job.outcome.status, job.outcome.record, job.outcome.error = status, record, error
             self._unfinished -= 1
+            self._counts[status] = self._counts.get(status, 0) + 1
+            if status in ("done", "failed"):
+                self._spent += float(record.get("estimated_cost_usd") or 0)
             self._cond.notify_all()
         if self.on_event is not None:
             self.on_event(job.outcome)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # One writer at a time within a run (batch items finish on many threads): the
 # database's own lock is then only ever waited on by other processes.
 _WRITING = threading.Lock()
+BATCH_ROWS = 500  # the most runs recorded in one transaction
 
 
 def record_run(reporter: Reporter, enabled: bool, entry: Entry) -> int | None:
@@ -43,7 +44,8 @@ def record_run(reporter: Reporter, enabled: bool, entry: Entry) -> int | None:
 
 class BackgroundRecorder:
     """Records many runs (a batch's items) from one thread of its own, on one open
-    database, so that no worker waits on SQLite before sending its next request.
+    database, so that no worker waits on SQLite before sending its next request; the
+    runs queued while a transaction commits go in the next one together.
 
     ``close()`` waits for every queued record. A failure is warned about once per
     distinct message; the images are saved whatever happens to the history.
@@ -85,9 +87,17 @@ class BackgroundRecorder:
                 pass
             return
         with history.History() as database:
-            while (entry := self._queue.get()) is not None:
+            closing = False
+            while not closing:
+                # Whatever finished meanwhile goes in one transaction: one commit for
+                # many items, so the history keeps up with the fastest batch.
+                entries = [self._queue.get()]
+                while len(entries) < BATCH_ROWS and not self._queue.empty():
+                    entries.append(self._queue.get())
+                closing = entries[-1] is None
+                rows = [entry for entry in entries if entry is not None]
                 try:
                     with _WRITING:
-                        database.add(entry)
+                        database.add_many(rows)
                 except history.HistoryError as exc:
                     self._warn(exc.one_line())
