@@ -49,7 +49,7 @@ with ThreadPoolExecutor(workers) as pool:
 
 SMALL_PNG = (
     "import os, sys; from PIL import Image; "
-    "Image.frombytes('RGB', (256, 256), os.urandom(256 * 256 * 3))"
+    "Image.frombytes('RGB', (128, 128), os.urandom(128 * 128 * 3))"
     ".save(sys.argv[1], 'PNG', compress_level=1)"
 )
 

@@ -12,6 +12,7 @@ the rest is reported as not run, and the same command resumes.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -78,7 +79,7 @@ class ItemOutcome:
             parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
                         "batch_key": item.key, "line": item.line, "index": item.index,
                         "inputs": record.get("inputs") or []},
-            outputs=[str((out_dir / path).resolve())] if path else [],
+            outputs=[str(_resolved((out_dir / path).parent) / Path(path).name)] if path else [],
             request_ids=[record["request_id"]] if record.get("request_id") else [],
             estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0),
             outcome="completed" if done else "failed",
@@ -352,6 +353,12 @@ class BatchRunner:
             self._cond.notify_all()
         if self.on_event is not None:
             self.on_event(job.outcome)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: Path) -> Path:
+    """An output folder's absolute, real path: found once per folder, not per image."""
+    return folder.resolve()
 
 
 def _spent(outcomes: Iterable[ItemOutcome]) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import tempfile
 import threading
@@ -18,14 +19,23 @@ from typing import IO, ClassVar
 from vibeimg.errors import UsageError
 from vibeimg.files.formats import pixel_size, sniff_format
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NAMES = itertools.count()  # temporary names: the process id and a number never reused
 
 
-_UMASK = _umask()
+def _temporary(directory: Path) -> tuple[int, Path]:
+    """Create a new hidden ``.vibeimg-*.part`` file in ``directory``: its descriptor, path.
+
+    Named by process and counter (a batch makes two per image: no random names, no
+    retries, no chmod): ``O_EXCL`` still refuses a name that exists, and the mode is the
+    user's usual one for a new file (0666 less the umask), as the finished file's.
+    """
+    while True:
+        path = directory / f".vibeimg-{os.getpid()}-{next(_NAMES)}.part"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o666), path
+        except FileExistsError:  # left by an earlier process of the same id: skip it
+            continue
 
 
 class AtomicFile:
@@ -40,10 +50,7 @@ class AtomicFile:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        fd, name = tempfile.mkstemp(dir=directory, prefix=".vibeimg-", suffix=".part")
-        # mkstemp makes 0600 files; a finished image gets the user's usual mode.
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        self.temp_path = Path(name)
+        fd, self.temp_path = _temporary(directory)
         self._file: IO[bytes] = os.fdopen(fd, "wb")
         self.head = b""
         self.size = 0
