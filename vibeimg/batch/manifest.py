@@ -92,10 +92,10 @@ class ManifestWriter:
                 hint="wait for it to finish, or use another --out-dir or --shard",
             )
         self._torn = self._ends_mid_line()
-        self._cond = threading.Condition()
-        self._pending: list[bytes] = []  # lines not yet handed to the writer
-        self._queued = 0  # lines ever queued
-        self._durable = 0  # lines written and fsync'd
+        self._lock = threading.Lock()
+        self._has_work = threading.Condition(self._lock)  # the writer waits on it alone
+        self._pending: list[bytes] = []  # lines for the next write
+        self._synced = threading.Event()  # set when the pending lines are durable
         self._failure: OSError | None = None  # the write or fsync that failed: no more
         self._closing = False
         self._writer: threading.Thread | None = None
@@ -110,46 +110,45 @@ class ManifestWriter:
         limit) if it cannot be. A torn line is skipped when the manifest is read."""
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(
             "utf-8", "surrogateescape")
-        with self._cond:
+        synced: threading.Event | None = None
+        with self._lock:
             if self._closing and self._failure is None:  # no writer to wait for
                 self._failure = OSError(errno.EBADF, "the manifest was closed")
             if self._failure is None:
                 self._pending.append(line)
-                self._queued += 1
-                mine = self._queued
+                synced = self._synced  # set once this line, with the others, is durable
                 if self._writer is None:
                     self._writer = threading.Thread(target=self._write_all, daemon=True,
                                                     name="vibeimg-manifest")
                     self._writer.start()
-                self._cond.notify_all()
-                while self._durable < mine and self._failure is None:
-                    self._cond.wait()
-                if self._durable >= mine:
-                    return
-            failure = self._failure or OSError(errno.EIO, "the manifest writer stopped")
-        raise save_error(failure, f"the manifest {self.path}") from failure
+                self._has_work.notify()
+        if synced is not None:
+            synced.wait()
+        with self._lock:
+            failure = self._failure
+        if failure is not None:
+            raise save_error(failure, f"the manifest {self.path}") from failure
 
     def _write_all(self) -> None:
         """The writer thread: everything queued, one write and one fsync at a time."""
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._pending and not self._closing:
-                    self._cond.wait()
+                    self._has_work.wait()
                 if not self._pending:
                     return
                 lines, self._pending = self._pending, []
-                upto = self._queued
+                synced, self._synced = self._synced, threading.Event()
             try:
                 self._write(b"".join(lines))
             except OSError as exc:
-                with self._cond:
+                with self._lock:
                     self._failure = exc
-                    self._pending = []
-                    self._cond.notify_all()
+                    stranded, self._pending = self._synced, []
+                synced.set()
+                stranded.set()
                 return
-            with self._cond:
-                self._durable = upto
-                self._cond.notify_all()
+            synced.set()
 
     def _write(self, data: bytes) -> None:
         view = memoryview((b"\n" if self._torn else b"") + data)
@@ -160,9 +159,9 @@ class ManifestWriter:
         os.fsync(self._fd)
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             self._closing = True
-            self._cond.notify_all()
+            self._has_work.notify()
         if self._writer is not None:
             self._writer.join()
         with contextlib.suppress(OSError):

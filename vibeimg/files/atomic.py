@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import itertools
 import os
 import tempfile
@@ -54,6 +55,7 @@ class AtomicFile:
         self._file: IO[bytes] = os.fdopen(fd, "wb")
         self.head = b""
         self.size = 0
+        self._digest = hashlib.sha256()  # of what was written, as it was written
         with self._registry_lock:
             self._open.add(self)
 
@@ -73,7 +75,13 @@ class AtomicFile:
         if len(self.head) < 16:
             self.head = (self.head + data[:16])[:16]
         self._file.write(data)
+        self._digest.update(data)
         self.size += len(data)
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of every byte written so far (no second read of the file)."""
+        return self._digest.hexdigest()
 
     def flush(self) -> None:
         """Hand what was written to the file, so that it can be read by its path."""

@@ -74,6 +74,7 @@ class SavedImage:
     usage: dict[str, Any] | None = None
     revised_prompt: str | None = None
     size_reported: str | None = None  # the gateway's size, kept when the image disagrees
+    sha256: str | None = None  # of the saved file's bytes, taken as they were written
 
     def sizes(self) -> dict[str, Any]:
         """``size``, and ``size_reported`` when the gateway said otherwise."""
@@ -227,7 +228,7 @@ def fetch_image(
             size_reported=reported if actual and reported and reported != actual else None,
         )
         if tmp is not None and plan is not None:
-            saved.bytes = tmp.size
+            saved.bytes, saved.sha256 = tmp.size, tmp.sha256
 
             def record(path: Path, fmt: str) -> dict[str, Any]:
                 saved.path, saved.format = path, fmt
