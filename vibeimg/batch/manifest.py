@@ -99,6 +99,7 @@ class ManifestWriter:
         self._failure: OSError | None = None  # the write or fsync that failed: no more
         self._closing = False
         self._writer: threading.Thread | None = None
+        self._idle = False  # the writer waits for lines (else it finds them when done)
 
     def _ends_mid_line(self) -> bool:
         """Whether a run cut off mid-write left a last line without its newline."""
@@ -121,7 +122,8 @@ class ManifestWriter:
                     self._writer = threading.Thread(target=self._write_all, daemon=True,
                                                     name="vibeimg-manifest")
                     self._writer.start()
-                self._has_work.notify()
+                if self._idle:
+                    self._has_work.notify()
         if synced is not None:
             synced.wait()
         with self._lock:
@@ -134,7 +136,9 @@ class ManifestWriter:
         while True:
             with self._lock:
                 while not self._pending and not self._closing:
+                    self._idle = True
                     self._has_work.wait()
+                    self._idle = False
                 if not self._pending:
                     return
                 lines, self._pending = self._pending, []

@@ -178,7 +178,9 @@ class BatchRunner:
         self._unfinished = self._to_send = len(self._queue)
         self._counts: dict[str, int] = {}  # statuses of the items finished in this run
         self._spent = 0.0  # their estimated cost, kept as they finish: ticks stay O(1)
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # workers waiting for a job
+        self._ended = threading.Condition(lock)  # the main thread waiting for the workers
         self._local = threading.local()
         self._manifest: ManifestWriter | None = None
         self._stopped_by: VibeimgError | None = None
@@ -244,15 +246,19 @@ class BatchRunner:
     def _wait(self, deadline: float | None = None) -> None:
         """Until every worker has ended (counted by the workers themselves: a join that
         Ctrl-C interrupted can leave ``Thread.is_alive`` wrong)."""
+        next_tick = time.monotonic() + self.tick_interval
         while True:
-            with self._cond:
+            with self._ended:
                 if self._live == 0:
                     return
-                self._cond.wait(timeout=self.tick_interval)
-            if deadline is not None and time.monotonic() > deadline:
+                self._ended.wait(timeout=max(0.0, next_tick - time.monotonic()))
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
                 return
-            if self.on_tick is not None:
-                self.on_tick(self.progress())
+            if now >= next_tick:  # on schedule, not at every finished item
+                next_tick = now + self.tick_interval
+                if self.on_tick is not None:
+                    self.on_tick(self.progress())
 
     def progress(self) -> Progress:
         with self._cond:
@@ -281,7 +287,7 @@ class BatchRunner:
         finally:
             with self._cond:
                 self._live -= 1
-                self._cond.notify_all()
+                self._ended.notify_all()
 
     def _next_job(self) -> _Job | None:
         with self._cond:
