@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from vibeimg.ui import Reporter
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 # database's own lock is then only ever waited on by other processes.
 _WRITING = threading.Lock()
 BATCH_ROWS = 500  # the most runs recorded in one transaction
+GATHER_SECONDS = 0.2  # how long a transaction waits for more runs to record with it
 
 
 def record_run(reporter: Reporter, enabled: bool, entry: Entry) -> int | None:
@@ -92,8 +94,13 @@ class BackgroundRecorder:
                 # Whatever finished meanwhile goes in one transaction: one commit for
                 # many items, so the history keeps up with the fastest batch.
                 entries = [self._queue.get()]
-                while len(entries) < BATCH_ROWS and not self._queue.empty():
-                    entries.append(self._queue.get())
+                until = time.monotonic() + GATHER_SECONDS
+                while len(entries) < BATCH_ROWS and entries[-1] is not None:
+                    try:
+                        entries.append(self._queue.get(
+                            timeout=max(0.0, until - time.monotonic())))
+                    except queue.Empty:
+                        break
                 closing = entries[-1] is None
                 rows = [entry for entry in entries if entry is not None]
                 try:

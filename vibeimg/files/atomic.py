@@ -52,7 +52,8 @@ class AtomicFile:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         fd, self.temp_path = _temporary(directory)
-        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        # A buffer size of our own: no isatty() or fstat() to choose one, per file.
+        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 16)
         self.head = b""
         self.size = 0
         self._digest = hashlib.sha256()  # of what was written, as it was written

@@ -157,6 +157,9 @@ class History:
                 _prepare_file(self.path)
             conn = sqlite3.connect(self.path, timeout=self.timeout)
             conn.row_factory = sqlite3.Row
+            # With write-ahead logging, NORMAL syncs at checkpoints, not at every commit:
+            # a power cut may lose the last runs recorded, never corrupt the database.
+            conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
