@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 from vibeimg import __version__
 from vibeimg.batch.items import BatchItem
@@ -46,8 +47,8 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
         "revised_prompt": saved.revised_prompt,
         "parameters": request.sidecar_parameters(),
         "inputs": [str(p) for p in item.images] + ([str(item.mask)] if item.mask else []),
-        "path": os.path.relpath(saved.path, plan.out_dir),
-        "sidecar": os.path.relpath(saved.sidecar, plan.out_dir) if saved.sidecar else None,
+        "path": _relative(saved.path, plan.out_dir),
+        "sidecar": _relative(saved.sidecar, plan.out_dir) if saved.sidecar else None,
         "sha256": saved.sha256 or file_sha256(saved.path), "bytes": saved.bytes,
         "format": saved.format,
         "size": saved.size, "quality": saved.quality, "request_id": saved.request_id,
@@ -55,6 +56,15 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
         "estimated_cost_usd": saved.estimated_cost_usd,
         "finished_at": now(),
     }
+
+
+def _relative(path: Path, folder: Path) -> str:
+    """``path`` relative to the output folder (by the names alone when it lies inside,
+    as a saved image does: no look-up of the working folder per image)."""
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return os.path.relpath(path, folder)
 
 
 def failure_record(item: BatchItem, error: VibeimgError, plan: BatchPlan) -> Record:

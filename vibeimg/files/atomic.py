@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import itertools
 import os
 import tempfile
@@ -21,6 +22,8 @@ from vibeimg.errors import UsageError
 from vibeimg.files.formats import pixel_size, sniff_format
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+HEAD_BYTES = 32  # the first bytes of a file, kept: its format, and a PNG's size
+PNG_HEADER = 24  # a PNG's signature and IHDR chunk, which hold its size
 _NAMES = itertools.count()  # temporary names: the process id and a number never reused
 
 
@@ -73,8 +76,8 @@ class AtomicFile:
             self._open.discard(self)
 
     def write(self, data: bytes) -> None:
-        if len(self.head) < 16:
-            self.head = (self.head + data[:16])[:16]
+        if len(self.head) < HEAD_BYTES:
+            self.head = (self.head + data[:HEAD_BYTES])[:HEAD_BYTES]
         self._file.write(data)
         self._digest.update(data)
         self.size += len(data)
@@ -93,6 +96,10 @@ class AtomicFile:
         fmt = sniff_format(self.head)
         if fmt is None:
             return None
+        if fmt == "png" and len(self.head) >= PNG_HEADER:  # no need to read the file back
+            size = pixel_size(io.BytesIO(self.head), fmt)
+            if size is not None:
+                return size
         self.flush()
         return pixel_size(self.temp_path, fmt)
 
