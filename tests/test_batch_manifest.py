@@ -80,6 +80,31 @@ def test_lines_finishing_together_share_an_fsync(tmp_path: Path, monkeypatch) ->
     assert len(synced) < 80
 
 
+def test_a_submitted_line_is_acknowledged_only_once_durable(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """submit() never waits for the disk; its callback comes after the fsync that
+    covered the line, never before (a worker sends its next request meanwhile)."""
+    real_fsync = os.fsync
+    disk = threading.Event()
+    told: list[object] = []
+
+    def held_fsync(fd: int) -> None:
+        disk.wait(5)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    path = tmp_path / "vibeimg-manifest.jsonl"
+    with ManifestWriter(path) as writer:
+        started = time.monotonic()
+        writer.submit({"type": "item", "key": "a", "status": "ok"}, told.append)
+        assert time.monotonic() - started < 1 and told == []
+        time.sleep(0.05)
+        assert told == []  # written, perhaps, but not yet durable
+        disk.set()
+    assert told == [None]
+    assert [r["key"] for r in read_manifest(path)[0]] == ["a"]
+
+
 def test_a_failed_fsync_fails_every_line_waiting_on_it(tmp_path: Path, monkeypatch) -> None:
     """A disk that cannot sync: the appends waiting on it get a WriteError, as do later
     ones; none is reported as durable."""

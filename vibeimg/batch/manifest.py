@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +69,17 @@ def _try_lock(fd: int, *, exclusive: bool) -> bool:
     return True
 
 
+Durable = Callable[[OSError | None], None]  # told when a line is durable (None) or failed
+
+
 class ManifestWriter:
-    """Appends records to one manifest, each durable before ``append`` returns.
+    """Appends records to one manifest, each durable before it is acknowledged.
 
     Group commit: one writer thread writes every line queued since its last ``fsync``
-    in a single ``write``, then ``fsync``s once for all of them; each ``append`` waits
-    only until its own line is durable. Many workers finishing at once share one
-    ``fsync`` instead of queueing for one each, and a ``kill -9`` still loses no line
-    whose ``append`` had returned.
+    in a single ``write``, then ``fsync``s once for all of them, and only then tells
+    each line's sender (:meth:`submit`'s callback; :meth:`append` waits for it). Items
+    finishing at once share one ``fsync``, a worker never waits on another's, and a
+    ``kill -9`` loses no line that had been acknowledged.
     """
 
     def __init__(self, path: Path) -> None:
@@ -94,8 +97,7 @@ class ManifestWriter:
         self._torn = self._ends_mid_line()
         self._lock = threading.Lock()
         self._has_work = threading.Condition(self._lock)  # the writer waits on it alone
-        self._pending: list[bytes] = []  # lines for the next write
-        self._synced = threading.Event()  # set when the pending lines are durable
+        self._pending: list[tuple[bytes, Durable]] = []  # lines for the next write
         self._failure: OSError | None = None  # the write or fsync that failed: no more
         self._closing = False
         self._writer: threading.Thread | None = None
@@ -109,27 +111,38 @@ class ManifestWriter:
     def append(self, record: Record) -> None:
         """Write one whole line and make it durable; a WriteError (disk full, a size
         limit) if it cannot be. A torn line is skipped when the manifest is read."""
+        durable = threading.Event()
+        failed: list[OSError] = []
+
+        def told(failure: OSError | None) -> None:
+            if failure is not None:
+                failed.append(failure)
+            durable.set()
+
+        self.submit(record, told)
+        durable.wait()
+        if failed:
+            raise save_error(failed[0], f"the manifest {self.path}") from failed[0]
+
+    def submit(self, record: Record, then: Durable) -> None:
+        """Queue one line; ``then(None)`` is called (on the writer thread) once it is
+        durable, ``then(error)`` if it cannot be written. Never blocks on the disk."""
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(
             "utf-8", "surrogateescape")
-        synced: threading.Event | None = None
         with self._lock:
             if self._closing and self._failure is None:  # no writer to wait for
                 self._failure = OSError(errno.EBADF, "the manifest was closed")
-            if self._failure is None:
-                self._pending.append(line)
-                synced = self._synced  # set once this line, with the others, is durable
+            failure = self._failure
+            if failure is None:
+                self._pending.append((line, then))
                 if self._writer is None:
                     self._writer = threading.Thread(target=self._write_all, daemon=True,
                                                     name="vibeimg-manifest")
                     self._writer.start()
                 if self._idle:
                     self._has_work.notify()
-        if synced is not None:
-            synced.wait()
-        with self._lock:
-            failure = self._failure
         if failure is not None:
-            raise save_error(failure, f"the manifest {self.path}") from failure
+            then(failure)
 
     def _write_all(self) -> None:
         """The writer thread: everything queued, one write and one fsync at a time."""
@@ -141,18 +154,19 @@ class ManifestWriter:
                     self._idle = False
                 if not self._pending:
                     return
-                lines, self._pending = self._pending, []
-                synced, self._synced = self._synced, threading.Event()
+                batch, self._pending = self._pending, []
             try:
-                self._write(b"".join(lines))
+                self._write(b"".join(line for line, _ in batch))
             except OSError as exc:
                 with self._lock:
                     self._failure = exc
-                    stranded, self._pending = self._synced, []
-                synced.set()
-                stranded.set()
+                    batch += self._pending
+                    self._pending = []
+                for _, then in batch:
+                    then(exc)
                 return
-            synced.set()
+            for _, then in batch:
+                then(None)
 
     def _write(self, data: bytes) -> None:
         view = memoryview((b"\n" if self._torn else b"") + data)

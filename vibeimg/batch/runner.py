@@ -27,7 +27,7 @@ from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import failure_record, plan_record, success_record
 from vibeimg.batch.requests import build_request
-from vibeimg.errors import AuthError, GatewayError, VibeimgError, WriteError
+from vibeimg.errors import AuthError, GatewayError, VibeimgError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
@@ -337,28 +337,41 @@ class BatchRunner:
             self.limiter.throttled(ticket, retry.seconds)
 
     def _finish(self, job: _Job, status: str, record: Record, error: VibeimgError | None) -> None:
-        # The line is durable before the item counts as finished; the manifest groups the
-        # lines of items finishing together into one fsync, so no lock is held meanwhile.
+        """Hand the item's line to the manifest and go on to the next item: the item
+        counts as finished (and is reported) once the line is durable, which the
+        manifest's writer thread says for many lines at a time."""
         manifest = self._manifest
-        if manifest is not None and not self.aborted:  # abandoned: the run is over
-            try:
-                manifest.append(record)
-            except WriteError as problem:
+        if manifest is None or self.aborted:  # abandoned: the run is over
+            self._finished(job, status, record, error, None)
+            return
+        manifest.submit(record, lambda failure: self._finished(job, status, record, error,
+                                                               failure))
+
+    def _finished(self, job: _Job, status: str, record: Record, error: VibeimgError | None,
+                  failure: OSError | None) -> None:
+        try:
+            if failure is not None:
                 # Nothing more is sent: its results could not be recorded. A saved
                 # image is still found by its sidecar when the batch is run again.
+                problem = save_error(failure, f"the manifest {self.plan.manifest_path}")
                 with self._cond:
                     self._manifest = None
                     self._stopped_by = self._stopped_by or problem
                 self.stop.set()
-        with self._cond:
-            job.outcome.status, job.outcome.record, job.outcome.error = status, record, error
-            self._unfinished -= 1
-            self._counts[status] = self._counts.get(status, 0) + 1
-            if status in ("done", "failed"):
-                self._spent += float(record.get("estimated_cost_usd") or 0)
-            self._cond.notify_all()
-        if self.on_event is not None:
-            self.on_event(job.outcome)
+            with self._cond:
+                job.outcome.status, job.outcome.record = status, record
+                job.outcome.error = error
+                self._unfinished -= 1
+                self._counts[status] = self._counts.get(status, 0) + 1
+                if status in ("done", "failed"):
+                    self._spent += float(record.get("estimated_cost_usd") or 0)
+                self._cond.notify_all()
+            if self.on_event is not None:
+                self.on_event(job.outcome)
+        except BaseException as exc:  # a bug: stop everything and re-raise in the main thread
+            if self._crash is None and not self.aborted:
+                self._crash = exc
+            self.stop.set()
 
 
 @functools.lru_cache(maxsize=64)
