@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from vibeimg import __version__
 from vibeimg.batch.items import BatchItem
@@ -45,7 +46,7 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
     return {
         **item_record(item, plan), "status": "ok",
         "revised_prompt": saved.revised_prompt,
-        "parameters": request.sidecar_parameters(),
+        "parameters": _shared(request.sidecar_parameters()),
         "inputs": [str(p) for p in item.images] + ([str(item.mask)] if item.mask else []),
         "path": _relative(saved.path, plan.out_dir),
         "sidecar": _relative(saved.sidecar, plan.out_dir) if saved.sidecar else None,
@@ -56,6 +57,19 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
         "estimated_cost_usd": saved.estimated_cost_usd,
         "finished_at": now(),
     }
+
+
+_PARAMETERS: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+
+
+def _shared(parameters: dict[str, Any]) -> dict[str, Any]:
+    """One dict for all the records with the same parameters (read, never changed): a
+    run keeps every item's record, and 10,000 copies of the same six fields add up."""
+    key = tuple(parameters.items())
+    try:
+        return _PARAMETERS.setdefault(key, parameters)
+    except TypeError:  # a value that cannot be a key: keep the record's own
+        return parameters
 
 
 def _relative(path: Path, folder: Path) -> str:

@@ -79,7 +79,8 @@ class ItemOutcome:
             parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
                         "batch_key": item.key, "line": item.line, "index": item.index,
                         "inputs": record.get("inputs") or []},
-            outputs=[str(_resolved((out_dir / path).parent) / Path(path).name)] if path else [],
+            outputs=[str(_resolved(Path.cwd() / (out_dir / path).parent) / Path(path).name)]
+            if path else [],
             request_ids=[record["request_id"]] if record.get("request_id") else [],
             estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0),
             outcome="completed" if done else "failed",
@@ -167,10 +168,15 @@ class BatchRunner:
         self.stop = threading.Event()  # send nothing more
         self.aborted = False  # requests in flight were abandoned (a second Ctrl-C)
         self._live = 0  # workers still running
-        self._name_plans = {
-            item.key: NamePlan.build(item.name, plan.out_dir, count=item.count, force=force)
-            for item in plan.to_send
-        }
+        # Items share a name template (most often the default): one plan per template.
+        shared: dict[tuple[str, int], NamePlan] = {}
+        self._name_plans: dict[str, NamePlan] = {}
+        for item in plan.to_send:
+            template = (item.name, item.count)
+            if template not in shared:
+                shared[template] = NamePlan.build(item.name, plan.out_dir, count=item.count,
+                                                  force=force)
+            self._name_plans[item.key] = shared[template]
         self._outcomes = {item.key: ItemOutcome(item) for item in plan.selected}
         for key, record in plan.done.items():
             self._outcomes[key].status, self._outcomes[key].record = "skipped", record
@@ -376,7 +382,7 @@ class BatchRunner:
 
 @functools.lru_cache(maxsize=64)
 def _resolved(folder: Path) -> Path:
-    """An output folder's absolute, real path: found once per folder, not per image."""
+    """An (absolute) output folder's real path: found once per folder, not per image."""
     return folder.resolve()
 
 

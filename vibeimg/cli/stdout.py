@@ -178,10 +178,13 @@ def guarded_stdout() -> Iterator[GuardedStdout]:
 
 
 def print_json(document: Any) -> None:
-    """One JSON document on stdout."""
-    from vibeimg.files.jsontext import json_text
+    """One JSON document on stdout, written as it is encoded (a batch's summary is
+    never held whole as text)."""
+    from vibeimg.files.jsontext import json_pieces
 
-    sys.stdout.write(json_text(document) + "\n")
+    for piece in json_pieces(document):
+        sys.stdout.write(piece)
+    sys.stdout.write("\n")
     sys.stdout.flush()
 
 

@@ -4,6 +4,7 @@ code so that ``--dry-run`` and ``--json`` import only ``json``)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 
@@ -20,3 +21,41 @@ def json_text(document: Any) -> str:
     except UnicodeEncodeError:
         text = json.dumps(document, indent=2, ensure_ascii=True, default=str)
     return text
+
+
+class JsonArray:
+    """A JSON array given as an iterable, encoded one element at a time by
+    :func:`json_pieces`: a batch's 10,000 outcomes are never all built at once."""
+
+    def __init__(self, elements: Iterable[Any]) -> None:
+        self.elements = elements
+
+
+def json_pieces(document: Any) -> Iterator[str]:
+    """``json_text(document)`` in pieces, the same text once joined. A dict whose values
+    include :class:`JsonArray` s is written a value at a time, and such an array an
+    element at a time (each element readable UTF-8 where it can be, as ``json_text``)."""
+    if not isinstance(document, dict) or not any(
+            isinstance(value, JsonArray) for value in document.values()):
+        yield json_text(document)
+        return
+    if not document:
+        yield "{}"
+        return
+    yield "{"
+    for number, (key, value) in enumerate(document.items()):
+        yield ("," if number else "") + "\n  " + json_text(key) + ": "
+        if not isinstance(value, JsonArray):
+            yield _nested(json_text(value), "  ")
+            continue
+        empty = True
+        for element in value.elements:
+            yield ("[" if empty else ",") + "\n    " + _nested(json_text(element), "    ")
+            empty = False
+        yield "[]" if empty else "\n  ]"
+    yield "\n}"
+
+
+def _nested(text: str, indent: str) -> str:
+    """Pretty JSON text moved in by ``indent``, as it reads inside a container."""
+    return text.replace("\n", "\n" + indent)
