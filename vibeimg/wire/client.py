@@ -199,9 +199,10 @@ class GatewayClient:
                         files=_opened(files, readers),
                         headers={"X-Client-Request-Id": client_request_id, **(headers or {})},
                     )
-                    size = request.headers.get("content-length")
-                    self.trace(f"-> {method} {mask_url(str(request.url))} "
-                               f"({human_bytes(int(size)) if size else 'streamed'})")
+                    if self._trace is not None:  # the line costs more than no line
+                        size = request.headers.get("content-length")
+                        self.trace(f"-> {method} {mask_url(str(request.url))} "
+                                   f"({human_bytes(int(size)) if size else 'streamed'})")
                     started = time.monotonic()
                     response = self._send_once(request, started)  # the body is sent by now
             except Retryable as retry:
@@ -250,14 +251,15 @@ class GatewayClient:
             if self.settings.retry_unknown:
                 raise Retryable(error) from exc
             raise error from exc
-        request_id = response.headers.get("x-request-id")
-        length = response.headers.get("content-length")
-        kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
-        self.trace(
-            f"<- {response.status_code} after {time.monotonic() - started:.2f} s, {kind}, "
-            f"{human_bytes(int(length)) if length and length.isdigit() else 'streamed'}"
-            f" [request id {request_id or '-'}]"
-        )
+        if self._trace is not None:
+            request_id = response.headers.get("x-request-id")
+            length = response.headers.get("content-length")
+            kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
+            self.trace(
+                f"<- {response.status_code} after {time.monotonic() - started:.2f} s, {kind}, "
+                f"{human_bytes(int(length)) if length and length.isdigit() else 'streamed'}"
+                f" [request id {request_id or '-'}]"
+            )
         if response.is_success:
             return response
         try:
