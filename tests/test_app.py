@@ -47,8 +47,8 @@ def test_help_imports_no_command_and_no_heavy_library() -> None:
 RUNTIME_ONLY = ("httpx", "PIL", "rich", "pydantic", "platformdirs", "tomllib", "tempfile",
                 "hashlib", "sqlite3", "json", "vibeimg.wire", "vibeimg.files",
                 "vibeimg.records", "vibeimg.batch", "vibeimg.masks",
-                "vibeimg.settings.configfile", "vibeimg.cli.common",
-                "vibeimg.jobs.chat.request")
+                "vibeimg.settings.configfile", "vibeimg.settings.resolve", "vibeimg.params",
+                "vibeimg.cli.common", "vibeimg.jobs.chat.request", "dataclasses")
 
 
 @pytest.mark.parametrize("command", ["generate", "edit", "chat-stream", "mask-convert",

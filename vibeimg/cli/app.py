@@ -14,8 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from typer import _click  # Typer vendors Click; use its classes, never Click's own
@@ -79,8 +78,7 @@ def detach_stdout() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123 - lives until exit
 
 
-@dataclass(frozen=True)
-class LazyCommand:
+class LazyCommand(NamedTuple):
     """A command whose module is imported only when it runs or shows its own help."""
 
     module: str
@@ -273,7 +271,7 @@ def _root(
     name = ctx.invoked_subcommand
     if not name or ctx.resilient_parsing or name in NO_FILE_WARNING:
         return
-    from vibeimg.settings.resolve import read_config_file
+    from vibeimg.settings.folders import read_config_file
 
     if name in NO_OPTION_DEFAULTS:  # 'config' works with a broken file, to repair it
         try:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from vibeimg.choices import DEFAULT_MODEL
 from vibeimg.cli import options as opt
 from vibeimg.errors import UsageError
-from vibeimg.params import DEFAULT_MODEL, decode_prompt
 from vibeimg.ui import Reporter, is_terminal
 from vibeimg.units import count_of
 
@@ -60,6 +60,7 @@ ProgressEvery = Annotated[float, typer.Option(
 def _read_source(file: str) -> tuple[str, str, Path]:
     """The file's text, its name for messages, and the folder relative paths start from."""
     from vibeimg.cli.common import read_stdin_bytes
+    from vibeimg.params import decode_prompt
 
     if file == "-":
         if is_terminal(sys.stdin):

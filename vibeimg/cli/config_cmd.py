@@ -10,7 +10,7 @@ import typer
 from vibeimg.cli.notices import WarningCommand
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
-from vibeimg.settings.resolve import config_path
+from vibeimg.settings.folders import config_path
 from vibeimg.ui import Reporter, is_terminal
 
 SETTING_NAMES = ("api-key", "base-url", "timeout", "retries", "model", "size", "quality",

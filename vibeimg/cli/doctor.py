@@ -11,7 +11,6 @@ import typer
 from vibeimg.cli import options as opt
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import VibeimgError
-from vibeimg.settings.resolve import mask_key, mask_url
 from vibeimg.ui import Reporter
 
 if TYPE_CHECKING:
@@ -106,6 +105,7 @@ def _settings_without_file(connection: Connection) -> Settings | None:
 
 def _gateway(connection: Connection, settings: Settings, reporter: Reporter) -> Check:
     from vibeimg.jobs import checkup
+    from vibeimg.settings.resolve import mask_url
 
     if not connection.offline:
         return checkup.check_gateway(settings, label=mask_url(settings.base_url),
@@ -123,6 +123,7 @@ def _settings_table(settings: Settings | None, *,
                     connection_offline: bool) -> list[dict[str, Any]]:
     """Every setting's value and origin; the connection ones as this run resolved them."""
     from vibeimg.settings import configfile
+    from vibeimg.settings.resolve import mask_key, mask_url
 
     try:
         rows: list[dict[str, Any]] = [r.as_json() for r in configfile.resolve_all()]

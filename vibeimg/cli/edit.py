@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from vibeimg.choices import DEFAULT_MODEL
 from vibeimg.cli import options as opt
-from vibeimg.params import DEFAULT_MODEL
 
 INPUTS = "Inputs"
 

@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from vibeimg.choices import DEFAULT_MODEL
 from vibeimg.cli import options as opt
-from vibeimg.params import DEFAULT_MODEL
 
 Prompt = Annotated[Optional[str], typer.Argument(
     metavar="PROMPT", help="What to draw; '-' reads it from stdin.", show_default=False)]
