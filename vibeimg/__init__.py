@@ -63,8 +63,8 @@ if TYPE_CHECKING:
     from vibeimg.api.client import Client
     from vibeimg.api.results import Image, Images, MaskConversion, Missing
     from vibeimg.api.sessions import Session
-    from vibeimg.records.sessions import Turn
     from vibeimg.api.shortcuts import chat_stream, convert_mask, edit, generate
+    from vibeimg.records.sessions import Turn
 
 __version__ = "0.1.0"
 

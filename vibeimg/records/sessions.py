@@ -385,6 +385,26 @@ def list_sessions() -> list[SessionInfo]:
     return sorted(found, key=lambda info: (info.modified, info.name), reverse=True)
 
 
+def fresh_name(stem: str) -> str:
+    """A name no session has yet, from ``stem`` (a prompt's slug): ``stem``, ``stem-2``..."""
+    base = stem[:MAX_NAME - 10].strip("-_.")
+    if not _usable(base):  # empty, digits alone (a run id), odd characters
+        base = f"chat-{base}" if base and _usable(f"chat-{base}") else "chat"
+    name, number = base, 1
+    while transcript_path(name).exists():
+        number += 1
+        name = f"{base}-{number}"
+    return name
+
+
+def _usable(name: str) -> bool:
+    try:
+        check_session_name(name)
+    except SessionError:
+        return False
+    return True
+
+
 def latest_name() -> str:
     """The session changed most recently (``--continue``)."""
     sessions = list_sessions()

@@ -34,7 +34,7 @@ from vibeimg.jobs.chat.request import (
 )
 from vibeimg.jobs.chat.result import ChatStreamResult
 from vibeimg.jobs.edits import MAX_IMAGES as MAX_SENT_IMAGES
-from vibeimg.params import check_choice
+from vibeimg.params import ImageOptions, check_choice
 from vibeimg.records import sessions
 from vibeimg.records.sessions import SessionError, Transcript, Turn, TurnImage
 from vibeimg.units import count_of, human_bytes
@@ -80,6 +80,14 @@ class TurnSettings:
         kept = {name: last.options[name] for name in INHERITED
                 if name not in given and name in last.options}
         return replace(self, **kept)
+
+    def checked(self) -> TurnSettings:
+        """These settings, if the gateway would take them; raises UsageError."""
+        ImageOptions.build(size=self.size, quality=self.quality,
+                           output_format=self.output_format, compression=self.compression,
+                           moderation=self.moderation)
+        check_choice("action", self.action.lower(), ACTIONS)
+        return self
 
     def recorded(self) -> dict[str, Any]:
         return {"size": self.size, "quality": self.quality,
