@@ -192,8 +192,8 @@ class ChatShell:
         if transcript is None:
             print_lines(["nothing spent yet"])
             return
-        print_lines([f"session {transcript.name}: {len(transcript.live_turns)} turn(s), "
-                     f"{len(transcript.images)} image(s); {cost_text(transcript)}; "
+        print_lines([f"session {transcript.name}: {count_of(len(transcript.live_turns), 'turn')}"
+                     f", {count_of(len(transcript.images), 'image')}; {cost_text(transcript)}; "
                      f"{tokens_text(transcript)}"])
 
     def do_save(self, argument: str) -> None:
