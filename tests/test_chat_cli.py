@@ -197,3 +197,10 @@ def test_ctrl_c_cancels_the_turn_in_progress(tmp_path: Path) -> None:
     transcript = sessions.load("tty")
     assert [t.status for t in transcript.turns] == ["interrupted"]
     assert transcript.live_turns == []
+
+
+def test_a_double_slash_sends_a_prompt_that_starts_with_a_slash(cli, emulator) -> None:
+    """'//r/pics style' is the prompt '/r/pics style', not a command."""
+    result = cli("chat", "--session", "coast", *FAST, input="//r/pics style fox\n")
+    assert result.exit_code == 0, result.stderr
+    assert texts(bodies(emulator)[-1]) == ["/r/pics style fox"]

@@ -279,3 +279,13 @@ def test_too_many_images_are_refused_before_sending(cli, emulator) -> None:
     assert result.exit_code == 2
     assert "would send 18 images" in result.stderr and "--context N" in result.stderr
     assert len(emulator.api_requests()) == 2
+
+
+def test_undo_takes_no_prompt_and_no_dry_run(cli) -> None:
+    """--undo with a prompt or --dry-run is refused: the session is left as it was."""
+    turn(cli, "a lighthouse at dawn")
+    before = (sessions_dir() / "coast.jsonl").read_bytes()
+    for args in (("more fog",), ("--dry-run",)):
+        result = cli("chat-stream", *args, "--session", "coast", "--undo")
+        assert result.exit_code == 2 and "--undo takes no prompt" in result.stderr
+    assert (sessions_dir() / "coast.jsonl").read_bytes() == before

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from vibeimg.wire.retry import RetryWait
 
 HELP = """\
-Type what you want; each line is a turn that refines the last image.
+Type what you want; each line is a turn that refines the last image ("//" starts a
+prompt that begins with "/").
   /new [NAME]      start a new conversation (named after its first prompt if no NAME)
   /undo            drop the last turn (its files stay)
   /images          list this conversation's images
@@ -92,8 +93,8 @@ class ChatShell:
         text = line.strip()
         if not text or text.startswith("#"):
             return None
-        if not text.startswith("/"):
-            return self.turn(text)
+        if not text.startswith("/") or text.startswith("//"):  # "//x": a prompt "/x"
+            return self.turn(text[1:] if text.startswith("//") else text)
         word, _, argument = text.partition(" ")
         command: Callable[[str], None] | None = getattr(
             self, "do_" + word[1:].lower(), None) if word.lower() in COMMANDS else None

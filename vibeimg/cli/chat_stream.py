@@ -142,8 +142,10 @@ def chat_stream(
 
     name = chosen_session(session_name, continue_last, context=context, undo=undo)
     if undo:
-        if prompt is not None or prompt_file is not None:
-            raise UsageError("--undo takes no prompt", hint="undo first, then send the prompt")
+        if prompt is not None or prompt_file is not None or dry_run:
+            raise UsageError("--undo takes no prompt and no --dry-run: it changes the session",
+                             hint="undo first, then send the prompt; 'vibeimg history show "
+                                  "NAME' shows the turn it would drop")
         undo_last_turn(name or "", reporter, json_output=json_output)
         return
     text = read_prompt(prompt, prompt_file)
@@ -151,18 +153,15 @@ def chat_stream(
 
     turn: TurnPlan | None = None
     if name is not None:
-        from vibeimg.cli.chat_turns import given_options
-        from vibeimg.jobs.chat.session import TurnSettings, plan_turn
-        from vibeimg.records import sessions
+        from vibeimg.cli.chat_turns import plan_session_turn
+        from vibeimg.jobs.chat.session import TurnSettings
 
-        transcript = sessions.load(name, create=not continue_last)
-        settings = TurnSettings(
+        turn = plan_session_turn(ctx, name, text, TurnSettings(
             size=size, quality=quality, output_format=output_format, compression=compression,
             moderation=moderation, action=action, model=model,
             instructions=DEFAULT_INSTRUCTIONS if instructions is None else instructions,
             count=count, partial_images=partial_images,
-        ).inherit(transcript, given_options(ctx))
-        turn = plan_turn(transcript, text, settings, context=context, images=image or [])
+        ), create=not continue_last, context=context, images=image or [])
         request = turn.request
     else:
         request = ChatStreamRequest.build(

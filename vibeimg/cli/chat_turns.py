@@ -13,7 +13,7 @@ from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.jobs.chat.result import ChatStreamResult
-    from vibeimg.jobs.chat.session import TurnPlan
+    from vibeimg.jobs.chat.session import TurnPlan, TurnSettings
     from vibeimg.records.sessions import Transcript
 
 #: Command-line parameters a session turn takes from the last turn unless given again,
@@ -48,6 +48,17 @@ def given_options(ctx: Any) -> list[str]:
         if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
             given.append(setting)
     return given
+
+
+def plan_session_turn(ctx: Any, name: str, prompt: str, settings: TurnSettings, *,
+                      create: bool, context: str | None, images: list[Path]) -> TurnPlan:
+    """The next turn of the session ``name``, options not given taken from its last."""
+    from vibeimg.jobs.chat.session import plan_turn
+    from vibeimg.records import sessions
+
+    transcript = sessions.load(name, create=create)
+    return plan_turn(transcript, prompt, settings.inherit(transcript, given_options(ctx)),
+                     context=context, images=images)
 
 
 def undo_last_turn(name: str, reporter: Reporter, *, json_output: bool) -> Transcript:
