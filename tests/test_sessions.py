@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vibeimg.records import sessions
-from vibeimg.records.sessions import SessionError, Transcript, Turn, TurnImage
+from vibeimg.records.transcript import SessionError, Transcript, Turn, TurnImage
 
 
 def a_turn(number: int, prompt: str = "a fox", status: str = "completed") -> Turn:

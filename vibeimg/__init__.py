@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from vibeimg.api.results import Image, Images, MaskConversion, Missing
     from vibeimg.api.sessions import Session
     from vibeimg.api.shortcuts import chat_stream, convert_mask, edit, generate
-    from vibeimg.records.sessions import Turn
+    from vibeimg.records.transcript import Turn
 
 __version__ = "0.1.0"
 
@@ -76,7 +76,7 @@ _LAZY = {
     "Missing": "vibeimg.api.results",
     "MaskConversion": "vibeimg.api.results",
     "Session": "vibeimg.api.sessions",
-    "Turn": "vibeimg.records.sessions",
+    "Turn": "vibeimg.records.transcript",
     "generate": "vibeimg.api.shortcuts",
     "edit": "vibeimg.api.shortcuts",
     "chat_stream": "vibeimg.api.shortcuts",

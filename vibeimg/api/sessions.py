@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vibeimg.records import sessions
-from vibeimg.records.sessions import Transcript, Turn
+from vibeimg.records.transcript import Transcript, Turn
 
 
 class Session:

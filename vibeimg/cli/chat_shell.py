@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from vibeimg.cli.chat_progress import Progress
     from vibeimg.jobs.chat.session import TurnSettings
-    from vibeimg.records.sessions import Transcript
+    from vibeimg.records.transcript import Transcript
     from vibeimg.wire.client import GatewayClient
     from vibeimg.wire.retry import RetryWait
 

@@ -14,7 +14,7 @@ from vibeimg.units import count_of
 if TYPE_CHECKING:
     from vibeimg.jobs.chat.result import ChatStreamResult
     from vibeimg.jobs.chat.session import TurnPlan, TurnSettings
-    from vibeimg.records.sessions import Transcript
+    from vibeimg.records.transcript import Transcript
 
 #: Command-line parameters a session turn takes from the last turn unless given again,
 #: by the TurnSettings field they set.

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from vibeimg.units import count_of
 
 if TYPE_CHECKING:
-    from vibeimg.records.sessions import SessionInfo, Transcript, Turn
+    from vibeimg.records.sessions import SessionInfo
+    from vibeimg.records.transcript import Transcript, Turn
 
 
 def local_time(stamp: str) -> str:

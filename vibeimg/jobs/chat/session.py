@@ -36,7 +36,7 @@ from vibeimg.jobs.chat.result import ChatStreamResult
 from vibeimg.jobs.edits import MAX_IMAGES as MAX_SENT_IMAGES
 from vibeimg.params import ImageOptions, check_choice
 from vibeimg.records import sessions
-from vibeimg.records.sessions import SessionError, Transcript, Turn, TurnImage
+from vibeimg.records.transcript import SessionError, Transcript, Turn, TurnImage, now_text
 from vibeimg.units import count_of, human_bytes
 
 CONTEXT_CHOICES = ("last", "all")
@@ -268,7 +268,7 @@ def turn_of(plan: TurnPlan, result: ChatStreamResult, *, offline: bool) -> Turn:
     given = [s.image for s in plan.sent if s.turn is None]
     return Turn(
         number=plan.number, prompt=request.prompt, status=result.status,
-        created=sessions.now_text(), prompt_sent=request.text,
+        created=now_text(), prompt_sent=request.text,
         options=plan.settings.recorded(),
         context={"mode": plan.context, "earlier_turns": len(plan.transcript.live_turns),
                  "images": [{"turn": s.turn, "path": str(s.image.path)} for s in plan.sent]},
