@@ -121,7 +121,7 @@ def test_sidecar_and_json_record_session_and_turn(cli, tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert document["session"] == "coast" and document["turn"] == 2
     assert document["context"] == "last" and document["earlier_turns"] == 1
-    assert document["earlier_images"] == []  # turn 1 had none; its image goes with turn 2
+    assert document["images_resent"] == [str((tmp_path / "coast-1-1.png").resolve())]
     assert document["images"][0]["path"] == "coast-2-1.png"
     sidecar = json.loads((tmp_path / "coast-2-1.json").read_text())
     assert sidecar["session"] == "coast" and sidecar["turn"] == 2

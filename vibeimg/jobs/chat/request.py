@@ -118,12 +118,13 @@ class Conversation:
     turn: int
     context: str  # which earlier images go with it: last, all, or a number
     earlier: tuple[EarlierTurn, ...] = ()
+    resent: tuple[Path, ...] = ()  # the session's own images sent again, in any message
 
     def fields(self) -> dict[str, Any]:
         """What sidecars, run documents and the history record of it."""
         return {"session": self.session, "turn": self.turn, "context": self.context,
                 "earlier_turns": len(self.earlier),
-                "earlier_images": [str(i.path) for t in self.earlier for i in t.images]}
+                "images_resent": [str(path) for path in self.resent]}
 
 
 def _content(text: str, images: Sequence[InputImage], abbreviate: bool) -> list[dict[str, Any]]:

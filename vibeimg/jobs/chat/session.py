@@ -246,8 +246,9 @@ def plan_turn(
     number = transcript.next_number
     request = replace(
         request, action=action, images=(*request.images, *last_images),
-        conversation=Conversation(session=name, turn=number, context=resolved,
-                                  earlier=tuple(earlier)))
+        conversation=Conversation(
+            session=name, turn=number, context=resolved, earlier=tuple(earlier),
+            resent=tuple(s.image.path for s in sent if s.turn is not None)))
     return TurnPlan(transcript=transcript, number=number, request=request,
                     settings=settings, context=resolved, sent=sent, notices=notices)
 
