@@ -289,3 +289,15 @@ def test_undo_takes_no_prompt_and_no_dry_run(cli) -> None:
         result = cli("chat-stream", *args, "--session", "coast", "--undo")
         assert result.exit_code == 2 and "--undo takes no prompt" in result.stderr
     assert (sessions_dir() / "coast.jsonl").read_bytes() == before
+
+
+def test_session_names_complete(cli) -> None:
+    """--session and history show complete the names of the conversations kept."""
+    turn(cli, "a lighthouse", session="coast")
+    turn(cli, "a barn", session="farm")
+    for line in ("vibeimg chat-stream --session c", "vibeimg chat --session c",
+                 "vibeimg history show c"):
+        words = line.split(" ")
+        result = cli(env={"_VIBEIMG_COMPLETE": "complete_bash", "COMP_WORDS": line,
+                          "COMP_CWORD": str(len(words) - 1)})
+        assert result.stdout.split() == ["coast"], line

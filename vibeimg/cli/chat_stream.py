@@ -58,8 +58,18 @@ ProgressMode = Annotated[str, typer.Option(
     help="Progress on stderr: a live view on a terminal, plain phase lines otherwise "
     "(auto), or each event as a JSON line (jsonl).", rich_help_panel=opt.OUTPUT)]
 SESSION = "Conversation"
+
+
+def complete_session_name(incomplete: str) -> list[str]:
+    """The names of the conversations kept, for Tab."""
+    from vibeimg.records.sessions import list_sessions
+
+    return sorted(i.name for i in list_sessions() if i.name.startswith(incomplete))
+
+
 SessionName = Annotated[Optional[str], typer.Option(
     "--session", "-S", metavar="NAME", show_default=False,
+    autocompletion=complete_session_name,
     help="Start or continue the conversation NAME: the earlier turns are resent and the "
     "images named NAME-TURN-N.", rich_help_panel=SESSION)]
 ContinueLast = Annotated[bool, typer.Option(

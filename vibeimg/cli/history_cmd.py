@@ -118,10 +118,17 @@ def history_list(
         _print_entries(history.recent(limit, command), json_output)
 
 
+def _session_names(incomplete: str) -> list[str]:
+    from vibeimg.cli.chat_stream import complete_session_name
+
+    return complete_session_name(incomplete)
+
+
 @history_app.command("show")
 def history_show(
     which: Annotated[str, typer.Argument(
-        metavar="ID|SESSION", help="A run's id, or a conversation's name.")],
+        metavar="ID|SESSION", help="A run's id, or a conversation's name.",
+        autocompletion=_session_names)],
     json_output: JsonFlag = False,
 ) -> None:
     """Show one run, or one conversation's turns, in full.
