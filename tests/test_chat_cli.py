@@ -127,6 +127,9 @@ def test_a_failed_turn_stops_a_piped_chat_with_its_code(make_cli) -> None:
     result = cli("chat", "--session", "coast", *FAST, input="a lighthouse\nat night\n")
     assert result.exit_code == 4
     assert len(cli.emulator.api_requests()) == 1
+    assert not sessions.exists("coast")  # a turn refused before any stream is no turn
+    [run] = json.loads(cli("history", "--json").stdout)["runs"]
+    assert run["outcome"] == "failed" and run["parameters"]["session"] == "coast"
 
 
 def test_chat_with_a_damaged_session_is_a_usage_error(cli, emulator) -> None:

@@ -262,6 +262,10 @@ class ChatShell:
             with display:
                 result = run_chat_stream(client, plan.request, plan=names,
                                          sidecar=self.sidecar, listener=display)
+        except VibeimgError as error:  # refused or unreachable before any stream: no turn
+            record_run(self.reporter, self.history, chat_run_entry(
+                request=plan.request, offline=self.connection.offline, error=error))
+            raise
         finally:
             self.display = None
         self.name, self.use = name, []  # the conversation exists from its first turn
