@@ -16,15 +16,14 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
 from vibeimg.cli import options as opt
 from vibeimg.cli.chat_shell import COMMANDS, ChatShell, Quit
 from vibeimg.cli.chat_stream import (
-    Action,
-    ContextOpt,
+    SESSION,
     ContinueLast,
     Instructions,
     ProgressMode,
@@ -37,6 +36,17 @@ from vibeimg.jobs.chat.request import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
 from vibeimg.ui import Reporter, is_terminal
 
 HISTORY_LINES = 1000
+ChatContext = Annotated[Optional[str], typer.Option(
+    "--context", metavar="last|all|N", show_default=False,
+    autocompletion=opt._choices(("last", "all", "0", "1", "2")),
+    help="Earlier images sent with each turn: the last turn's, all, or the N most recent "
+    "(0: words alone) [default: last; none after /use]. Earlier images cost input tokens.",
+    rich_help_panel=SESSION)]
+Action = Annotated[str, typer.Option(
+    "--action", metavar="auto|generate|edit",
+    autocompletion=opt._choices(("auto", "generate", "edit")),
+    help="Let the model choose, force a new image, or force an edit of the image refined.",
+    rich_help_panel=SESSION)]
 Thumbnails = Annotated[bool, typer.Option(
     "--preview/--no-preview",
     help="Show a thumbnail of each image after its turn, where stderr is a terminal.",
@@ -47,7 +57,7 @@ def chat(
     ctx: typer.Context,
     session_name: SessionName = None,
     continue_last: ContinueLast = False,
-    context: ContextOpt = None,
+    context: ChatContext = None,
     model: TextModel = DEFAULT_TEXT_MODEL,
     instructions: Instructions = None,
     action: Action = "auto",
