@@ -369,7 +369,8 @@ def build_edit_request(
     )
     return ImageRequest(
         endpoint=ENDPOINT, prompt=text, options=options, form=edit_form(text, options),
-        files=inputs.files(), record={"slug": slugify(text, ascii_only=ascii_names), **inputs.record()},
+        files=inputs.files(),
+        record={"slug": slugify(text, ascii_only=ascii_names), **inputs.record()},
     )
 
 
