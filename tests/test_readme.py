@@ -3,6 +3,8 @@ docs cannot drift, in either language.
 
 The rules, also written in a comment at the top of each README:
 
+- every ``python`` code block runs as a Python script, in the same folder and
+  environment as the shell blocks (so ``import vibeimg`` talks to the test emulator);
 - every ``sh`` (or ``bash``, ``shell``) code block runs as a bash script with
   ``set -eo pipefail``, top to bottom, all in one empty folder per README, with its own ``HOME``
   and ``VIBEIMG_HOME``, ``vibeimg`` on ``PATH``, ``VIBEIMG_BASE_URL`` pointing at a test
@@ -33,7 +35,7 @@ from vibeimg.emulator import Emulator, EmulatorConfig
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 READMES = (README, ROOT / "README.zh-CN.md")
-RUNNABLE = ("sh", "bash", "shell")
+RUNNABLE = ("sh", "bash", "shell", "python")
 FENCE = re.compile(r"^```\s*([\w-]*)\s*$")
 NORUN = re.compile(r"<!--\s*norun\b")
 EXIT = re.compile(r"<!--\s*exit\s+(\d+)")
@@ -98,9 +100,11 @@ class Shell:
     folder: Path
     env: dict[str, str]
 
-    def run(self, code: str) -> tuple[int, str, str]:
+    def run(self, code: str, language: str = "sh") -> tuple[int, str, str]:
+        command = ([sys.executable, "-c", code] if language == "python"
+                   else ["bash", "-c", "set -eo pipefail\n" + code])
         process = subprocess.Popen(
-            ["bash", "-c", "set -eo pipefail\n" + code], cwd=self.folder, env=self.env,
+            command, cwd=self.folder, env=self.env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True,
         )
@@ -145,7 +149,7 @@ def readers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Shel
 @pytest.mark.parametrize("example", RUN, ids=[example.name for example in RUN])
 def test_readme_example_runs(readers: dict[str, Shell], example: Example) -> None:
     """The block exits as the README promises, and never shows the key."""
-    code, out, err = readers[example.document].run(example.code)
+    code, out, err = readers[example.document].run(example.code, example.language)
     assert code == example.exit_code, f"{example.name} exited {code}\n{example.code}\n{err}"
     assert TEST_KEY not in out + err
     assert "Traceback" not in err
@@ -169,6 +173,9 @@ def test_the_readmes_link_each_other_at_the_top() -> None:
     chinese = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8").splitlines()[:6]
     assert any("[中文说明](README.zh-CN.md)" in line for line in english)
     assert any("(README.md)" in line for line in chinese)
+    if document == "README.md":
+        assert any(example.language == "python" for example in found if example.run), \
+            "no Python example runs"
 
 
 def test_parser_reads_directives() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pictures import photo, save
 
+import vibeimg
 from vibeimg.files.naming import SLUG_BYTES, slugify
 from vibeimg.settings.resolve import config_path
 
@@ -177,3 +178,16 @@ def test_batch_names_in_any_language_and_resumes_whatever_the_names(
     assert fresh.exit_code == 0, fresh.stderr
     assert sorted(p.name for p in (tmp_path / "ascii").glob("*.png")) == [
         "0001-yi-zhi-shui-cai-feng-ge-de-shui-ta.png", "0002-otter.png", "0003-strasse.png"]
+
+
+def test_python_api_names_files_as_the_command_line_does(emulator, tmp_path: Path) -> None:
+    """vibeimg.Client keeps the prompt's letters, or spells them in ASCII when asked."""
+    with vibeimg.Client(api_key="sk-test-0123456789abcdef", base_url=emulator.base_url,
+                        out_dir=tmp_path) as client:
+        [image] = client.generate(OTTER, size="1024x1024", quality="low")
+        [streamed, _] = client.chat_stream("画两张图：1）猫 2）狗", quality="low")
+    assert (image.path.name, streamed.path.name) == (f"{OTTER}.png", "猫-1.png")
+    with vibeimg.Client(api_key="sk-test-0123456789abcdef", base_url=emulator.base_url,
+                        out_dir=tmp_path, ascii_names=True) as client:
+        [image] = client.generate(OTTER, size="1024x1024", quality="low")
+    assert image.path.name == "yi-zhi-shui-cai-feng-ge-de-shui-ta.png"
