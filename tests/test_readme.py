@@ -165,6 +165,9 @@ def test_readme_rules_are_followed(document: str, least: int) -> None:
     for example in found:
         if example.run:
             assert "vibeimg" in example.code, f"{example.name} runs no vibeimg command"
+    if document == "README.md":
+        assert any(example.language == "python" for example in found if example.run), \
+            "no Python example runs"
 
 
 def test_the_readmes_link_each_other_at_the_top() -> None:
@@ -173,9 +176,6 @@ def test_the_readmes_link_each_other_at_the_top() -> None:
     chinese = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8").splitlines()[:6]
     assert any("[中文说明](README.zh-CN.md)" in line for line in english)
     assert any("(README.md)" in line for line in chinese)
-    if document == "README.md":
-        assert any(example.language == "python" for example in found if example.run), \
-            "no Python example runs"
 
 
 def test_parser_reads_directives() -> None:
