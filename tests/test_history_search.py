@@ -54,7 +54,7 @@ def test_chinese_is_found_inside_words_that_have_no_spaces(search_mode: str) -> 
     ("고양이 그림", "고양이"), ("قطة في الحديقة", "الحديقة"),
     ("Привет, Мир!", "МИР"), ("Привет, Мир!", "прив"), ("Straße im Regen", "STRAßE"),
     ("a watercolor 水獭 at dawn", "Watercolor 水獭"), ("an 🦦 in a river", "🦦"),
-    ("I ❤️ otters", "❤"), ("I ❤ otters", "❤️"), ("Ж", "ж"),
+    ("I ❤️ otters", "❤"), ("I ❤ otters", "❤️"), ("Ж", "ж"), ("Привет, Мир!", "мИ"),
 ])
 def test_every_script_and_emoji_is_searchable(search_mode: str, prompt: str,
                                               query: str) -> None:

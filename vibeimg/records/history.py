@@ -15,6 +15,7 @@ command-line layer turns into a warning. Locks are waited on only briefly.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -248,11 +249,14 @@ class History:
                 clauses.append("(prompt LIKE ? ESCAPE '\\' OR "
                                "COALESCE(revised_prompt, '') LIKE ? ESCAPE '\\')")
                 args += [pattern, pattern]
-            elif term == term.casefold() == term.upper():  # no case (水獭, 🦦): in C
-                clauses.append("(instr(prompt, ?) > 0 OR "
-                               "instr(COALESCE(revised_prompt, ''), ?) > 0)")
-                args += [term, term]
-            else:
+            elif len(term) < TRIGRAM:  # 水獭, 🦦, Ж: each way of writing it, in C
+                spellings = sorted({"".join(letters) for letters in itertools.product(
+                    *({char, char.lower(), char.upper()} for char in term))})
+                clauses.append("(" + " OR ".join(
+                    ["instr(prompt, ?) > 0 OR instr(COALESCE(revised_prompt, ''), ?) > 0"]
+                    * len(spellings)) + ")")
+                args += [spelling for spelling in spellings for _ in range(2)]
+            else:  # no trigram index: folded in Python, row by row
                 clauses.append("(instr(vibeimg_fold(prompt), ?) > 0 OR "
                                "instr(vibeimg_fold(COALESCE(revised_prompt, '')), ?) > 0)")
                 args += [term.casefold(), term.casefold()]
