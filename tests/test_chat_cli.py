@@ -207,3 +207,12 @@ def test_a_double_slash_sends_a_prompt_that_starts_with_a_slash(cli, emulator) -
     result = cli("chat", "--session", "coast", *FAST, input="//r/pics style fox\n")
     assert result.exit_code == 0, result.stderr
     assert texts(bodies(emulator)[-1]) == ["/r/pics style fox"]
+
+
+def test_a_chinese_conversation_is_named_in_its_own_letters(cli, emulator) -> None:
+    """A new conversation takes its first prompt's own letters; --ascii-names, pinyin."""
+    result = cli("chat", *FAST, input="一只水彩风格的水獭\n戴上红围巾\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == ["一只水彩风格的水獭-1-1.png", "一只水彩风格的水獭-2-1.png"]
+    ascii_run = cli("chat", *FAST, "--ascii-names", input="一只水獭\n")
+    assert ascii_run.stdout.split() == ["yi-zhi-shui-ta-1-1.png"]

@@ -18,7 +18,7 @@ def a_turn(number: int, prompt: str = "a fox", status: str = "completed") -> Tur
     return Turn(number=number, prompt=prompt, status=status, images=[image])
 
 
-@pytest.mark.parametrize("name", ["coast", "Coast_2", "海岸", "a.b-c", "x" * 64])
+@pytest.mark.parametrize("name", ["coast", "Coast_2", "海岸", "हिन्दी", "a.b-c", "x" * 64])
 def test_usable_names(name: str) -> None:
     """Letters of any script, digits, '-', '_' and '.' make a session name."""
     assert sessions.check_session_name(name) == name

@@ -43,7 +43,8 @@ class Client:
     environment variables, the config file, then ``OPENAI_API_KEY``/``OPENAI_BASE_URL``.
     Use it as a context manager, or call :meth:`close`. ``out_dir`` is where images go
     unless a call names another folder; ``history=True`` records each run in the
-    history that ``vibeimg history`` shows.
+    history that ``vibeimg history`` shows. Files are named after the prompt in its own
+    script (``一只水彩风格的水獭.png``), or in ASCII with ``ascii_names=True``.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class Client:
         retry_unknown: bool = False,
         out_dir: PathLike | None = None,
         history: bool = False,
+        ascii_names: bool = False,
     ) -> None:
         self.settings: Settings = connection_settings(
             offline=offline, api_key=api_key, base_url=base_url, timeout=timeout,
@@ -65,6 +67,7 @@ class Client:
         self.offline = offline
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.history = history
+        self.ascii_names = ascii_names
         self._stack: ExitStack | None = None
         self._gateway: GatewayClient | None = None
 
@@ -126,7 +129,7 @@ class Client:
         plan = self._plan(output, out_dir, count=n, force=force)
         request = ImageRequest(endpoint="images/generations", prompt=text, options=options,
                                json_body=options.generation_body(text),
-                               record={"slug": slugify(text)})
+                               record={"slug": slugify(text, ascii_only=self.ascii_names)})
         return self._fetch(request, "generate", n, plan, sidecar=sidecar,
                            concurrency=concurrency)
 
@@ -164,6 +167,7 @@ class Client:
             os.fspath(mask) if mask is not None else None, options,
             convert_mask=convert_mask, resize_mask=resize_mask,
             warn=lambda message: warnings.warn(message, stacklevel=3),
+            ascii_names=self.ascii_names,
         )
         plan = self._plan(output, out_dir, count=n, force=force)
         return self._fetch(request, "edit", n, plan, sidecar=sidecar, concurrency=concurrency)
@@ -233,7 +237,8 @@ class Client:
             request = _plain_request(prompt, settings, paths)
         plan: NamePlan = self._plan(output or (turn.name_template if turn else None), out_dir,
                                     count=request.expected_images, force=force)
-        result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar)
+        result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar,
+                                 ascii_names=self.ascii_names)
         if self.history:
             from vibeimg.jobs.entries import chat_run_entry
 

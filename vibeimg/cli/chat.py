@@ -68,6 +68,7 @@ def chat(
     moderation: opt.Moderation = "auto",
     out_dir: opt.OutDir = None,
     no_sidecar: opt.NoSidecar = False,
+    ascii_names: opt.AsciiNames = False,
     progress: ProgressMode = "auto",
     preview: Thumbnails = True,
     history: opt.History = True,
@@ -112,7 +113,8 @@ def chat(
     shell = ChatShell(
         reporter=reporter, connection=connection, name=name, settings=settings.checked(),
         context=parse_context(context) if context is not None else None, out_dir=out_dir,
-        sidecar=not no_sidecar, progress=mode, preview=preview, history=history)
+        sidecar=not no_sidecar, progress=mode, preview=preview, history=history,
+        ascii_names=ascii_names)
     from vibeimg.cli.common import session
 
     interactive = is_terminal(sys.stdin)

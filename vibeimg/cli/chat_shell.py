@@ -56,7 +56,8 @@ class ChatShell:
 
     def __init__(self, *, reporter: Reporter, connection: Connection, name: str | None,
                  settings: TurnSettings, context: str | None, out_dir: Path | None,
-                 sidecar: bool, progress: str, preview: bool, history: bool) -> None:
+                 sidecar: bool, progress: str, preview: bool, history: bool,
+                 ascii_names: bool = False) -> None:
         self.reporter = reporter
         self.connection = connection
         self.name = name
@@ -67,6 +68,7 @@ class ChatShell:
         self.progress = progress
         self.preview = preview
         self.history = history
+        self.ascii_names = ascii_names  # a new conversation's name from its prompt, in ASCII
         self.use: list[Path] = []
         self.client: GatewayClient | None = None
         self.display: Progress | None = None
@@ -243,7 +245,8 @@ class ChatShell:
         from vibeimg.jobs.entries import chat_run_entry
         from vibeimg.records import sessions
 
-        name = self.name or sessions.fresh_name(slugify(prompt, 32))
+        name = self.name or sessions.fresh_name(
+            slugify(prompt, 32, ascii_only=self.ascii_names))
         transcript = sessions.load(name, create=True)
         plan = plan_turn(transcript, prompt, self.settings, context=self.context,
                          images=self.use)

@@ -117,6 +117,7 @@ def chat_stream(
     context: ContextOpt = None,
     dry_run: opt.DryRun = False,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
@@ -219,7 +220,7 @@ def chat_stream(
     try:
         _run(connection, reporter, request, plan, display=display, sidecar=not no_sidecar,
              json_output=json_output, recorder=recorder, history=history, preview=preview,
-             turn=turn)
+             ascii_names=ascii_names, turn=turn)
     finally:
         if recorder is not None:
             recorder.close()
@@ -243,7 +244,8 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
 def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
          plan: NamePlan, *,
          display: Progress, sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
-         preview: bool = False, turn: TurnPlan | None = None) -> None:
+         preview: bool = False, ascii_names: bool = False,
+         turn: TurnPlan | None = None) -> None:
     """Stream, save, then print the results (even when the run ended badly).
 
     With ``--json`` one document is printed whatever happens once the request is under
@@ -268,6 +270,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
             result = run_chat_stream(
                 client, request, plan=plan, sidecar=sidecar, listener=display,
                 record=recorder.write if recorder is not None else None,
+                ascii_names=ascii_names,
             )
     except VibeimgError as error:
         failed = error

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +37,13 @@ def sessions_dir() -> Path:
 
 
 def check_session_name(name: str) -> str:
-    """A session name usable as a file name and in image names: letters (any script),
-    digits, ``-``, ``_`` and ``.``, starting with a letter or digit, not digits alone
-    (those are the history's run ids), at most 64 characters."""
-    text = name.strip()
+    """A session name usable as a file name and in image names: letters (any script,
+    with their marks), digits, ``-``, ``_`` and ``.``, starting with a letter or digit,
+    not digits alone (those are the history's run ids), at most 64 characters."""
+    text = unicodedata.normalize("NFC", name.strip())
     ok = (0 < len(text) <= MAX_NAME and text[0].isalnum() and not text.isdigit()
-          and all(c.isalnum() or c in "-_." for c in text) and text.isprintable())
+          and all(c.isalnum() or c in "-_." or unicodedata.category(c) in ("Mn", "Mc")
+                  for c in text))  # marks: the vowel signs of Devanagari, Thai...
     if not ok:
         raise SessionError(
             f"{name!r} is not a usable session name",
