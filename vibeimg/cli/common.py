@@ -104,6 +104,7 @@ def session(connection: Connection, reporter: Reporter,
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
     settings = connection.settings()
+    reporter.trace(settings_trace(connection, settings))
     if not connection.offline:
         settings.require_key()
         with GatewayClient(settings, trace=reporter.trace, on_retry=notices) as client:
@@ -118,6 +119,19 @@ def session(connection: Connection, reporter: Reporter,
         offline = replace(settings, base_url=emulator.base_url)
         with GatewayClient(offline, trace=reporter.trace, on_retry=notices) as client:
             yield client
+
+
+def settings_trace(connection: Connection, settings: Settings) -> str:
+    """``--verbose``: the connection settings in force and where each came from."""
+    origins = settings.origins
+    if connection.offline:
+        url, key = "(offline emulator)", "(not needed offline)"
+    else:
+        url = f"{mask_url(settings.base_url)} ({origins.get('base_url', 'default')})"
+        key = f"{mask_key(settings.api_key)} ({origins.get('api_key', 'default')})"
+    return (f"settings: base-url {url}, api-key {key}, timeout {settings.timeout:g} s "
+            f"({origins.get('timeout', 'default')}), retries {settings.retries} "
+            f"({origins.get('retries', 'default')})")
 
 
 def shown_base_url(connection: Connection, settings: Settings) -> str:

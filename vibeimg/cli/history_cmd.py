@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from vibeimg.cli.command import VibeimgCommand
 from vibeimg.cli.common import print_json
 from vibeimg.errors import UsageError
 from vibeimg.ui import is_terminal
@@ -110,7 +111,7 @@ def history_list(
         _print_entries(history.recent(limit, command), json_output)
 
 
-@history_app.command("show")
+@history_app.command("show", cls=VibeimgCommand)
 def history_show(
     entry_id: Annotated[int, typer.Argument(metavar="ID", help="The run's id.")],
     json_output: JsonFlag = False,
@@ -152,7 +153,7 @@ def history_show(
         sys.stdout.write(f"{label:<15} {text}\n")
 
 
-@history_app.command("search")
+@history_app.command("search", cls=VibeimgCommand)
 def history_search(
     words: Annotated[list[str], typer.Argument(
         metavar="TEXT...", help="Words that must all appear in the prompt or revised prompt.")],
@@ -167,7 +168,7 @@ def history_search(
         _print_entries(history.search(" ".join(words), limit), json_output)
 
 
-@history_app.command("cost")
+@history_app.command("cost", cls=VibeimgCommand)
 def history_cost(
     since: Annotated[Optional[str], typer.Option(
         "--since", metavar="DATE", show_default=False,
@@ -202,7 +203,7 @@ def history_cost(
         sys.stdout.write(f"  ({_plural(summary.offline_runs, 'offline run')}, no cost)\n")
 
 
-@history_app.command("path")
+@history_app.command("path", cls=VibeimgCommand)
 def history_path() -> None:
     """Print the history database's path."""
     from vibeimg.records.history import database_path
