@@ -65,6 +65,9 @@ def _print_entries(entries: list[Entry], json_output: bool) -> None:
         print_json({"runs": [e.as_json() for e in entries]})
         return
     width = shutil.get_terminal_size().columns if is_terminal(sys.stdout) else 0
+    if width and entries:  # a person reads the columns; a script reads the rows alone
+        sys.stdout.write(f"{'ID':>5}  {'TIME':<16}  {'COMMAND':<11} {'OUTCOME':<11} "
+                         f"{'IMAGES':>6}  {'COST':>8}  PROMPT\n")
     for entry in entries:
         head = (f"{entry.id:>5}  {_local_time(entry.created)}  {entry.command:<11} "
                 f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
