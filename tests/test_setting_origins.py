@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
 
 from vibeimg.settings.resolve import config_path
 
@@ -78,8 +79,6 @@ def test_a_bad_value_from_the_environment_names_its_variable(
 def test_other_commands_name_the_variable_too(cli, tmp_path, command: str,
                                               extra: list[str]) -> None:
     """edit, chat-stream and batch say where a bad size came from, as generate does."""
-    from PIL import Image
-
     Image.new("RGB", (1024, 1024)).save(tmp_path / "in.png")
     (tmp_path / "prompts.txt").write_text("a fox\n")
     first = "prompts.txt" if command == "batch" else "a fox"
