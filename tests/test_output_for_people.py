@@ -136,3 +136,14 @@ def test_history_has_column_headers_on_a_terminal(cli, tmp_path: Path) -> None:
     assert lines[0].index("COMMAND") == lines[1].index("generate")
     piped = cli("history").stdout.splitlines()
     assert len(piped) == 1 and piped[0].split()[0] == "1"
+
+
+def test_an_empty_history_says_so_on_stderr(cli) -> None:
+    """'vibeimg history' with nothing recorded: nothing on stdout, one line on stderr."""
+    result = cli("history")
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr.startswith("the history is empty: runs are recorded as they are made")
+    assert cli("history", "--json").stdout.strip().startswith("{")
+    assert cli("generate", "a fox", "--quality", "low").exit_code == 0
+    only = cli("history", "--command", "edit")
+    assert (only.stdout, only.stderr) == ("", "no edit run in the history yet\n")

@@ -129,7 +129,12 @@ def history_list(
     if command is not None and command not in COMMANDS:
         raise UsageError(f"unknown command {command!r}", hint=f"use one of {', '.join(COMMANDS)}")
     with _open() as history:
-        _print_entries(history.recent(limit, command), json_output)
+        entries = history.recent(limit, command)
+    _print_entries(entries, json_output)
+    if not entries:  # said on stderr, as search says no match: stdout stays rows only
+        sys.stderr.write(f"no {command} run in the history yet\n" if command else
+                         "the history is empty: runs are recorded as they are made "
+                         "(try: vibeimg generate \"a watercolor otter\" --offline)\n")
 
 
 @history_app.command("show", cls=VibeimgCommand)
