@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from vibeimg.emulator import Emulator, EmulatorConfig
-from vibeimg.emulator.responses import revise, subjects
+from vibeimg.emulator.textmodel import revise, subjects
 
 INSTRUCTIONS = "You are a helpful image generation assistant."
 THREE = "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle"
@@ -129,7 +129,7 @@ def test_reference_curl_sample_streams_events(emulator, tmp_path: Path) -> None:
 
 
 def test_event_sequence_with_keepalives(slow_emulator) -> None:
-    """Events come in SPEC order, numbered from 0, with comment and event keepalives."""
+    """Events come in SPEC order, numbered from 0, with keepalives, the image as item.result."""
     answer = post(slow_emulator, body())
     assert answer.headers["content-type"].startswith("text/event-stream")
     assert ": keepalive\n\n" in answer.text
@@ -148,7 +148,9 @@ def test_event_sequence_with_keepalives(slow_emulator) -> None:
     assert image.size == (1024, 1024) and partial["size"] == "1024x1024"
     done = next(e for e in events if e["type"] == "response.output_item.done")
     assert done["item"]["revised_prompt"] == revise("a red fox")
-    assert "result" not in done["item"]  # the gateway's way: the image came as the partial
+    # SPEC section 5: the whole image as the partial image (the gateway's way) and again
+    # as item.result (OpenAI's way), so a client written either way gets it.
+    assert done["item"]["result"] == partial["partial_image_b64"]
     completed = events[-1]["response"]
     assert completed["status"] == "completed"
     assert 1600 <= completed["usage"]["total_tokens"] <= 2300
