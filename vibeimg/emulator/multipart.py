@@ -7,11 +7,15 @@ images would be corrupted: python-multipart parses the raw bytes as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from vibeimg.emulator.routing import GatewayFault, RecordedRequest
+
+if TYPE_CHECKING:  # the TypedDict exists for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 
 @dataclass
@@ -65,13 +69,13 @@ def parse_multipart(record: RecordedRequest) -> None:
     def on_part_data(data: bytes, start: int, end: int) -> None:
         parts[-1].data.extend(data[start:end])
 
-    callbacks = {
+    callbacks: MultipartCallbacks = {
         "on_part_begin": on_part_begin, "on_header_field": on_header_field,
         "on_header_value": on_header_value, "on_header_end": on_header_end,
         "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
     }
     try:
-        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        parser = MultipartParser(boundary, callbacks)
         parser.write(record.body)
         parser.finalize()
     except (FormParserError, ValueError) as exc:

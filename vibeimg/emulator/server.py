@@ -243,6 +243,7 @@ class Emulator:
                 self._server.server_close()
                 raise
         self._thread: threading.Thread | None = None
+        self._serving = False  # shutdown() would wait forever for a loop never started
 
     @property
     def base_url(self) -> str:
@@ -266,6 +267,7 @@ class Emulator:
 
     def start(self) -> Emulator:
         # A short poll interval: stop() (the end of every --offline run) waits for it.
+        self._serving = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
             name="vibeimg-emulator", daemon=True,
@@ -274,10 +276,13 @@ class Emulator:
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._server.serve_forever()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._serving:
+            self._server.shutdown()
+            self._serving = False
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
