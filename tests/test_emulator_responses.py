@@ -115,6 +115,33 @@ def test_reference_python_sample_three_images(slow_emulator, tmp_path: Path, mon
     assert sizes == {(1024, 1024)}
 
 
+def test_sdk_stream_receives_item_result(emulator, tmp_path: Path) -> None:
+    """The openai SDK's typed events carry the image twice: whole as the partial image and
+    as item.result of response.output_item.done, the same bytes, for each image call."""
+    client = openai.OpenAI(base_url=emulator.base_url, api_key="k")
+    stream = client.responses.create(
+        model="gpt-5.5", instructions=INSTRUCTIONS, stream=True,
+        input=[{"role": "user", "content": [{"type": "input_text", "text": THREE}]}],
+        tools=[{"type": "image_generation", "quality": "low", "size": "1024x1024",
+                "output_format": "webp"}],
+    )
+    partials: dict[str, str] = {}
+    results: dict[str, str] = {}
+    for event in stream:
+        if event.type == "response.image_generation_call.partial_image":
+            partials[event.item_id] = event.partial_image_b64
+        elif event.type == "response.output_item.done" and event.item.type == (
+                "image_generation_call"):
+            assert event.item.status == "completed" and event.item.result is not None
+            results[event.item.id] = event.item.result
+        elif event.type == "response.completed":
+            assert event.response.usage is not None
+    assert len(results) == 3 and results == partials
+    for encoded in results.values():
+        image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+        assert image.format == "WEBP" and image.size == (1024, 1024)
+
+
 @pytest.mark.skipif(not shutil.which("curl"), reason="needs curl")
 def test_reference_curl_sample_streams_events(emulator, tmp_path: Path) -> None:
     """The doc's curl -sN sample receives the whole event sequence."""

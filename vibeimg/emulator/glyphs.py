@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from PIL import ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 
@@ -79,8 +79,11 @@ def load_font(source: str, size: int) -> Font:
 
 
 def _glyph(font: Font, char: str) -> tuple[tuple[int, int], bytes]:
-    mask = font.getmask(char)
-    return mask.size, bytes(mask)
+    """The pixels ``font`` draws for ``char``, cropped to their box."""
+    left, top, right, bottom = (int(edge) for edge in font.getbbox(char))
+    canvas = Image.new("L", (max(1, right - left), max(1, bottom - top)))
+    ImageDraw.Draw(canvas).text((-left, -top), char, font=font, fill=255)
+    return canvas.size, canvas.tobytes()
 
 
 @lru_cache(maxsize=8192)
@@ -148,5 +151,5 @@ def drawable_text(prompt: str) -> DrawableText:
     source = choose_font(text)
     shown = drawable(text, source)
     if not shown.replace("…", "").replace("...", "").strip():
-        return DrawableText(BUILT_IN, fallback_label(text) if text else "")
+        return DrawableText(BUILT_IN, fallback_label(prompt) if prompt.strip() else "")
     return DrawableText(source, shown)

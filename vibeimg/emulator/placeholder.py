@@ -28,6 +28,7 @@ from vibeimg.emulator.glyphs import Font, drawable_text, load_font
 
 _SAVE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 MAX_LINES = 12
+_FONTS_LOCK = threading.Lock()
 WHITE = (255, 255, 255)
 SHADOW = (0, 0, 0)
 
@@ -88,17 +89,18 @@ def draw_text(image: Image.Image, text: str, *, label: str = "") -> None:
     """
     draw = ImageDraw.Draw(image)
     width, height = image.size
-    font, lines, font_size = layout(text, image.size)
-    outline = max(1, font_size // 16)
-    y = height // 2 - len(lines) * font_size * 6 // 10
-    for line in lines:
-        draw.text((width // 2, y), line, fill=WHITE, font=font, anchor="ma",
-                  stroke_width=outline, stroke_fill=SHADOW)
-        y += font_size * 12 // 10
-    if label:
-        small, _, small_size = layout(label, (width // 2, height // 2))
-        draw.text((font_size, font_size), label, fill=WHITE, font=small,
-                  stroke_width=max(1, small_size // 16), stroke_fill=SHADOW)
+    with _FONTS_LOCK:  # the cached fonts are shared, and FreeType faces are not thread-safe
+        font, lines, font_size = layout(text, image.size)
+        outline = max(1, font_size // 16)
+        y = height // 2 - len(lines) * font_size * 6 // 10
+        for line in lines:
+            draw.text((width // 2, y), line, fill=WHITE, font=font, anchor="ma",
+                      stroke_width=outline, stroke_fill=SHADOW)
+            y += font_size * 12 // 10
+        if label:
+            small, _, small_size = layout(label, (width // 2, height // 2))
+            draw.text((font_size, font_size), label, fill=WHITE, font=small,
+                      stroke_width=max(1, small_size // 16), stroke_fill=SHADOW)
 
 
 def encode(image: Image.Image, output_format: str, compression: int | None) -> bytes:

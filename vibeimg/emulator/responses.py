@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,8 +36,8 @@ from vibeimg.emulator.routing import (
     Context,
     RecordedRequest,
     Reply,
+    keepalive_ticks,
     route,
-    sleep_with_keepalive,
 )
 from vibeimg.emulator.rules import Resolved
 from vibeimg.emulator.textmodel import revise, subjects
@@ -145,11 +146,9 @@ class _Stream:
         yield ev.event("response.output_item.added", output_index=index, item=item)
         yield ev.event("response.image_generation_call.in_progress", **where)
         yield ev.event("response.image_generation_call.generating", **where)
-        image = _draw(self.ctx, ask, options, f"{index + 1}/{count}")
-        # The drawing is part of the latency, which counts from the call's start.
-        for _ in sleep_with_keepalive(started + self.ctx.config.latency,
-                                      self.ctx.config.keepalive_interval):
-            yield ev.keepalive()
+        # The drawing is part of the latency, which counts from the call's start, and
+        # keepalives go out while either lasts.
+        image = yield from self.generate(options, f"{index + 1}/{count}", started)
         kind = self.kind if index == count - 1 else ""  # faults spoil the last image
         self.stopped = kind in ("stream-error", "stream-failed", "stream-incomplete",
                                 "bad-json", "stream-cut", "drop")
@@ -190,6 +189,31 @@ class _Stream:
                 return
         self.done_items.append(done)
         self.image_usage.append(options.usage(sum(i.tokens for i in ask.input_images)))
+
+    def generate(self, options: Resolved, label: str, started: float) -> Generator[
+            bytes, None, bytes]:
+        """Draw the image in a worker thread, yielding keepalives until it is drawn and
+        the latency is over; return the image."""
+        drawn = threading.Event()
+        image: list[bytes] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                image.append(_draw(self.ctx, self.ask, options, label))
+            except BaseException as exc:  # raised again in the answering thread
+                failure.append(exc)
+            finally:
+                drawn.set()
+
+        threading.Thread(target=work, name="vibeimg-emulator-draw", daemon=True).start()
+        for _ in keepalive_ticks(started + self.ctx.config.latency,
+                                 self.ctx.config.keepalive_interval, drawn):
+            yield self.ev.keepalive()
+        drawn.wait()
+        if failure:
+            raise failure[0]
+        return image[0]
 
     def ending(self, response: dict[str, Any]) -> Iterator[bytes]:
         """``response.failed`` or ``response.incomplete``, for those faults."""

@@ -157,10 +157,22 @@ def is_cut(chunk: bytes) -> bool:
     return isinstance(chunk, _Cut)
 
 
-def sleep_with_keepalive(deadline: float, interval: float) -> Iterator[float]:
-    """Sleep until ``deadline`` (``time.monotonic()``) in steps of ``interval``, yielding
-    the time left after each step that does not reach it."""
-    while (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(interval, left))
-        if deadline - time.monotonic() > 0:
-            yield left
+def keepalive_ticks(deadline: float, interval: float,
+                    busy: threading.Event | None = None) -> Iterator[None]:
+    """Yield every ``interval`` seconds while there is time left before ``deadline``
+    (``time.monotonic()``) or while ``busy`` is not set: when to send a keepalive."""
+    ticked = time.monotonic()
+
+    def working() -> bool:
+        return (busy is not None and not busy.is_set()) or time.monotonic() < deadline
+
+    while working():
+        tick = ticked + interval
+        until = tick if busy is not None and not busy.is_set() else min(tick, deadline)
+        if busy is not None and not busy.is_set():
+            busy.wait(max(0.0, until - time.monotonic()))
+        else:
+            time.sleep(max(0.0, until - time.monotonic()))
+        if time.monotonic() >= tick and working():
+            ticked = tick
+            yield None
