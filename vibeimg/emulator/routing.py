@@ -76,7 +76,6 @@ class RecordedRequest:
 
     ``received`` is when the body was in (``time.monotonic()``): latency counts from it,
     so that the time spent drawing an answer is part of the latency, not added to it.
-    ``notes`` are what a handler read from the body (prompt, model, size...).
     """
 
     method: str
@@ -91,7 +90,6 @@ class RecordedRequest:
     received_at: float = field(default_factory=time.time)  # the same moment, wall clock
     fault: str | None = None
     bytes_sent: int = 0
-    notes: dict[str, Any] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body)
