@@ -185,7 +185,8 @@ def test_failure_after_two_images_keeps_them(make_cli, tmp_path: Path, fault) ->
     assert result.exit_code == ExitCode.PARTIAL, result.stderr
     document = json.loads(result.stdout)
     assert document["received"] == 2 and document["requested"] == 3
-    assert document["status"] in ("error", "failed", "incomplete")
+    assert document["status"] == "partial"
+    assert document["stream_status"] in ("error", "failed", "incomplete")
     assert document["exit_code"] == ExitCode.PARTIAL
     assert "2 images saved, then:" in result.stderr
     assert files_in(tmp_path) == ["a-blue-square-2.json", "a-blue-square-2.png",

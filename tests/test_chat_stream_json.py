@@ -31,7 +31,7 @@ def test_error_status_still_prints_one_document(make_cli, tmp_path: Path, fault,
     assert result.exit_code == exit_code, result.stderr
     document = json.loads(result.stdout)
     request_id = cli.emulator.requests[0].request_id
-    assert document["status"] == "error"
+    assert (document["status"], document["stream_status"]) == ("failed", "error")
     assert document["requested"] == 1 and document["received"] == 0
     assert document["images"] == []
     assert document["missing"] == [{"index": 1, "item_id": None, "phase": "not-started"}]
@@ -52,7 +52,8 @@ def test_connection_refused_prints_a_document(tmp_path: Path, emulator) -> None:
                  env={"VIBEIMG_BASE_URL": f"http://127.0.0.1:{port}/v1"})
     assert result.exit_code == ExitCode.NETWORK
     document = json.loads(result.stdout)
-    assert document["status"] == "error" and document["exit_code"] == ExitCode.NETWORK
+    assert (document["status"], document["stream_status"]) == ("failed", "error")
+    assert document["exit_code"] == ExitCode.NETWORK
     assert document["request_id"] is None and "cannot connect" in document["error"]
 
 
@@ -64,7 +65,8 @@ def test_jsonl_progress_ends_with_the_finished_record(make_cli) -> None:
     records = [json.loads(line) for line in result.stderr.splitlines()]
     finished = records[-1]
     assert finished["type"] == "vibeimg.finished"
-    assert finished["status"] == "error" and finished["received"] == 0
+    assert (finished["status"], finished["stream_status"]) == ("failed", "error")
+    assert finished["received"] == 0
     assert finished["exit_code"] == ExitCode.API
     assert finished["request_id"] == cli.emulator.requests[0].request_id
     assert "HTTP 400" in finished["error"] and "error: " not in result.stderr

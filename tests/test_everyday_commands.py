@@ -33,7 +33,7 @@ def test_edit_is_recorded_with_its_inputs(cli, emulator, tmp_path: Path) -> None
     result = cli("edit", "add a red scarf", "-i", "otter.png", *SMALL)
     assert result.exit_code == 0, result.stderr
     [run] = _runs()
-    assert (run.command, run.prompt, run.outcome) == ("edit", "add a red scarf", "ok")
+    assert (run.command, run.prompt, run.outcome) == ("edit", "add a red scarf", "completed")
     assert run.parameters["endpoint"] == "images/edits"
     assert "otter.png" in json.dumps(run.parameters["inputs"])
     assert run.outputs == [str(tmp_path / "add-a-red-scarf.png")]
@@ -52,7 +52,7 @@ def test_chat_stream_is_recorded_with_revised_prompts(cli) -> None:
     result = cli("chat-stream", "a lighthouse at dawn", "-n", "2", *SMALL)
     assert result.exit_code == 0, result.stderr
     [run] = _runs()
-    assert (run.command, run.images, run.outcome) == ("chat-stream", 2, "ok")
+    assert (run.command, run.images, run.outcome) == ("chat-stream", 2, "completed")
     assert run.parameters["text_model"] == "gpt-5.5" and run.model == "gpt-image-2"
     assert run.revised_prompt and run.usage and run.request_ids
     assert len(run.outputs) == 2 and all(Path(p).exists() for p in run.outputs)
@@ -132,9 +132,9 @@ def test_each_batch_item_is_recorded_once(cli, emulator, tmp_path: Path) -> None
     runs = {run.prompt: run for run in _runs()}
     assert set(runs) == {"a fox", "a heron"}
     assert {run.command for run in runs.values()} == {"batch"}
-    failed, done = sorted(runs.values(), key=lambda run: run.outcome)
+    done, failed = sorted(runs.values(), key=lambda run: run.images, reverse=True)
     assert (failed.outcome, failed.images) == ("failed", 0) and "HTTP 400" in failed.error
-    assert done.outcome == "ok" and done.images == 1 and done.estimated_cost_usd == 0.006
+    assert done.outcome == "completed" and done.images == 1 and done.estimated_cost_usd == 0.006
     assert Path(done.outputs[0]).parent == tmp_path / "shots" and Path(done.outputs[0]).exists()
     assert cli(*args, input="a fox\na heron\n").exit_code == 0
     assert len(_runs()) == 3  # only the retried item is new

@@ -11,13 +11,14 @@ import pytest
 
 from vibeimg.errors import UsageError
 from vibeimg.records import history
-from vibeimg.records.history import History, HistoryError, database_path, parse_since, sum_usage
+from vibeimg.records.history import History, HistoryError, database_path, parse_since
+from vibeimg.records.runs import Entry, sum_usage
 
 
 def _add(**fields) -> int:
     fields.setdefault("command", "generate")
     fields.setdefault("prompt", "a prompt")
-    return history.record(**fields)
+    return history.record(Entry(**fields))
 
 
 def test_record_and_read_back_every_field() -> None:
@@ -31,7 +32,7 @@ def test_record_and_read_back_every_field() -> None:
     assert entry is not None
     assert entry.parameters == {"size": "1024x1024", "count": 2}
     assert entry.outputs == ["/a/fox.png"] and entry.request_ids == ["req_1"]
-    assert entry.usage == {"total_tokens": 5} and entry.outcome == "ok"
+    assert entry.usage == {"total_tokens": 5} and entry.outcome == "completed"
     assert entry.created.endswith("Z") and entry.offline is False
     assert store.get(run_id + 1) is None
 
@@ -52,9 +53,9 @@ def test_reading_a_missing_history_creates_nothing() -> None:
 
 @pytest.fixture(params=["fts5", "like"])
 def search_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with SQLite's full-text index, and again with the LIKE fallback."""
+    """Run a test with SQLite's trigram index, and again with the substring fallback."""
     if request.param == "like":
-        monkeypatch.setattr(history, "fts5_ready", lambda conn: False)
+        monkeypatch.setattr(history, "search_index_ready", lambda conn: False)
     return str(request.param)
 
 
@@ -72,7 +73,7 @@ def test_search_matches_prompts_and_revised_prompts(search_mode: str) -> None:
 
 
 def test_search_prefixes_and_odd_characters(search_mode: str) -> None:
-    """Word prefixes match; quotes, stars and operators in the text are plain words."""
+    """Word prefixes match; quotes, stars and operators in the text are plain text."""
     wanted = _add(prompt='a "cat" AND * 100% ready')
     with History() as store:
         assert [e.id for e in store.search("wat")] == []
@@ -80,8 +81,10 @@ def test_search_prefixes_and_odd_characters(search_mode: str) -> None:
         assert len(store.search("wat")) == 1
         assert [e.id for e in store.search('"cat" AND')] == [wanted]
         assert [e.id for e in store.search("100")] == [wanted]
+        assert store.search("*%") == []  # punctuation alone is looked for as it is
+        assert [e.id for e in store.search("* 100%")] == [wanted]
         with pytest.raises(UsageError):
-            store.search("*%")
+            store.search("  ")
 
 
 def test_cost_totals_since_a_date_without_offline_runs() -> None:
@@ -148,9 +151,23 @@ def test_a_corrupt_database_says_how_to_start_over() -> None:
 
 
 def test_unknown_fields_are_a_programming_error() -> None:
-    """record() takes only the Entry fields (a typo fails loudly in tests)."""
+    """An Entry takes only its own fields (a typo fails loudly in tests)."""
     with pytest.raises(TypeError):
-        history.record(command="generate", prompt="x", colour="red")
+        Entry(command="generate", prompt="x", colour="red")  # type: ignore[call-arg]
+
+
+def test_an_older_database_speaks_the_run_documents_words() -> None:
+    """Rows written as "ok" by an older vibeimg read back as "completed", like --json."""
+    path = database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(history._SCHEMA)
+        conn.execute("INSERT INTO runs (created, command, prompt, outcome) "
+                     "VALUES ('2026-01-01T00:00:00Z', 'generate', 'an old fox', 'ok')")
+        conn.execute("PRAGMA user_version = 1")
+    with History() as store:
+        (entry,) = store.recent()
+    assert entry.prompt == "an old fox" and entry.outcome == "completed"
 
 
 def test_file_in_use_path_is_the_data_folder(isolated_user_dirs: Path) -> None:

@@ -16,11 +16,12 @@ from conftest import TEST_KEY
 from vibeimg.errors import ExitCode
 from vibeimg.records import history
 from vibeimg.records.history import History, database_path
+from vibeimg.records.runs import Entry
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
 
 
-def _entries() -> list[history.Entry]:
+def _entries() -> list[Entry]:
     with History() as store:
         return store.recent(100)
 
@@ -30,7 +31,8 @@ def test_generate_is_recorded_with_everything_but_the_key(cli, emulator, tmp_pat
     result = cli("generate", "a watercolor otter", *SMALL)
     assert result.exit_code == 0, result.stderr
     [entry] = _entries()
-    assert (entry.command, entry.prompt, entry.outcome) == ("generate", "a watercolor otter", "ok")
+    assert (entry.command, entry.prompt, entry.outcome) == (
+        "generate", "a watercolor otter", "completed")
     assert entry.outputs == [str(tmp_path / "a-watercolor-otter.png")]
     assert entry.parameters["size"] == "1024x1024" and entry.parameters["count"] == 1
     assert entry.request_ids == [emulator.api_requests()[0].request_id]
@@ -133,7 +135,7 @@ def test_batch_items_are_recorded_one_row_each(cli, emulator, tmp_path: Path) ->
     assert sorted(e.prompt for e in entries) == ["a cat", "a fox", "a heron"]
     manifest = {o["prompt"]: o for o in json.loads(result.stdout)["outcomes"]}
     for entry in entries:
-        assert entry.command == "batch" and entry.outcome == "ok"
+        assert entry.command == "batch" and entry.outcome == "completed"
         assert entry.parameters["batch_key"] == manifest[entry.prompt]["key"]
         assert entry.outputs == [str(tmp_path / manifest[entry.prompt]["path"])]
     assert {e.request_ids[0] for e in entries} == {r.request_id for r in emulator.api_requests()}

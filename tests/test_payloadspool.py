@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.test_stream import answer
 from vibeimg.errors import BadResponseError
-from vibeimg.files.naming import AtomicFile
+from vibeimg.files.atomic import AtomicFile
 from vibeimg.wire.b64stream import Base64Decoder
 from vibeimg.wire.payloadspool import PayloadDiverter
 from vibeimg.wire.sse import EventStream, OutputItemDone, PartialImage

@@ -13,7 +13,8 @@ from vibeimg.cli.retrynotice import RetryNotices, retry_notice
 from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import status_error
 from vibeimg.settings.resolve import load_settings
-from vibeimg.wire.client import GatewayClient, RetryWait
+from vibeimg.wire.client import GatewayClient
+from vibeimg.wire.retry import RetryWait
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
 

@@ -12,8 +12,9 @@ from vibeimg.errors import (
     PartialFailure,
     UsageError,
     VibeimgError,
+    run_status,
 )
-from vibeimg.records.rundoc import ending_fields, status_for
+from vibeimg.records.rundoc import ending_fields
 
 
 def test_no_error_is_completed_with_exit_code_zero() -> None:
@@ -33,7 +34,7 @@ def test_no_error_is_completed_with_exit_code_zero() -> None:
 )
 def test_the_status_follows_the_exit_code(error: VibeimgError, status: str) -> None:
     """Partial-success code: partial; 130: interrupted; any other error: failed."""
-    assert status_for(error) == status
+    assert run_status(error) == status
     fields = ending_fields(error)
     assert fields["exit_code"] == int(error.exit_code) != ExitCode.OK
     assert fields["error"] == error.one_line()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import errno
+from typing import Literal
 
 
 class ExitCode(enum.IntEnum):
@@ -41,6 +42,27 @@ class ExitCode(enum.IntEnum):
     WRITE = 8  # a file or stdout could not be written (disk full...) after sending
     INTERRUPTED = 130  # Ctrl-C, or SIGTERM or SIGHUP (treated the same)
     BROKEN_PIPE = 141  # stdout's reader went away (| head): 128 + SIGPIPE, as a shell says
+
+
+#: How a run ended, in every run document and in the history: one vocabulary.
+RunStatus = Literal["completed", "partial", "failed", "interrupted"]
+RUN_STATUSES: tuple[RunStatus, ...] = ("completed", "partial", "failed", "interrupted")
+
+
+def run_status(error: VibeimgError | None) -> RunStatus:
+    """How a run that ends with ``error`` (None: no error) ended; the one policy.
+
+    Read from the error the run ends with, so it cannot disagree with the exit code:
+    none is completed (exit 0), the partial-success code is partial, an interruption
+    is interrupted, and any other error is failed.
+    """
+    if error is None:
+        return "completed"
+    if error.exit_code == ExitCode.INTERRUPTED:
+        return "interrupted"
+    if error.exit_code == ExitCode.PARTIAL:
+        return "partial"
+    return "failed"
 
 
 class VibeimgError(Exception):

@@ -17,7 +17,7 @@ from typing import Any
 from vibeimg import __version__
 from vibeimg.batch.manifest import Record, latest, manifest_name, manifests_in, read_manifest
 from vibeimg.errors import PartialFailure, UsageError
-from vibeimg.files.naming import write_atomically
+from vibeimg.files.atomic import write_atomically
 from vibeimg.records.rundoc import ending_fields
 
 

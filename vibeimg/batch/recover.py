@@ -18,7 +18,9 @@ from typing import Any
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, file_sha256, item_records
-from vibeimg.files.naming import NamePlan, pending_path, read_sidecar, sniff_format
+from vibeimg.files.formats import sniff_format
+from vibeimg.files.naming import NamePlan
+from vibeimg.files.sidecars import pending_path, read_sidecar
 
 
 def _batch_key(sidecar: dict[str, Any]) -> str | None:

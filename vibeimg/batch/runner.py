@@ -27,9 +27,12 @@ from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import failure_record, plan_record, success_record
 from vibeimg.batch.requests import build_request
 from vibeimg.errors import AuthError, GatewayError, VibeimgError, WriteError
-from vibeimg.files.naming import AtomicFile, NamePlan, ensure_output_dir
+from vibeimg.files.atomic import AtomicFile, ensure_output_dir
+from vibeimg.files.naming import NamePlan
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
-from vibeimg.wire.client import RETRY_STATUSES, GatewayClient, RetryWait, backoff_seconds
+from vibeimg.records.runs import Entry
+from vibeimg.wire.client import GatewayClient
+from vibeimg.wire.retry import RETRY_STATUSES, RetryWait, backoff_seconds
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
 ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second Ctrl-C
@@ -59,6 +62,31 @@ class ItemOutcome:
             if name in record:
                 entry[name] = record[name]
         return entry
+
+    def history_entry(self, out_dir: Path, *, offline: bool) -> Entry | None:
+        """The history's record of this item; None for an item that was not run."""
+        if self.status not in ("done", "failed"):
+            return None
+        item, record = self.item, self.record or {}
+        path = record.get("path")
+        done = self.status == "done"
+        return Entry(
+            command="batch",
+            prompt=item.prompt,
+            revised_prompt=record.get("revised_prompt"),
+            model=item.options.model,
+            parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
+                        "batch_key": item.key, "line": item.line, "index": item.index,
+                        "inputs": record.get("inputs") or []},
+            outputs=[str((out_dir / path).resolve())] if path else [],
+            request_ids=[record["request_id"]] if record.get("request_id") else [],
+            estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0),
+            outcome="completed" if done else "failed",
+            error=record.get("error"),
+            offline=offline,
+            images=1 if done else 0,
+            elapsed_seconds=record.get("elapsed_seconds"),
+        )
 
 
 @dataclass

@@ -47,7 +47,7 @@ def exit_code_for(error: BaseException) -> int:
         reporter.error("interrupted")
         return int(ExitCode.INTERRUPTED)
     if os.environ.get("VIBEIMG_DEBUG"):
-        import traceback  # noqa: PLC0415 - only when debugging
+        import traceback
 
         traceback.print_exception(error)
     reporter.error(
@@ -126,7 +126,7 @@ def load_command(name: str, lazy: LazyCommand) -> Any:
     function = getattr(importlib.import_module(lazy.module), lazy.function)
     if isinstance(function, typer.Typer):  # a group of subcommands (config, history)
         return typer.main.get_command(function)
-    from vibeimg.cli.notices import WarningCommand  # noqa: PLC0415
+    from vibeimg.cli.notices import WarningCommand
 
     single = typer.Typer(rich_markup_mode=None, add_completion=False)
     single.command(name, cls=WarningCommand, no_args_is_help=lazy.no_args_is_help)(function)
@@ -154,7 +154,7 @@ class VibeimgGroup(TyperGroup):
         except _click.exceptions.UsageError as error:
             typo = args[0] if args else ""
             if typo and not typo.startswith("-") and "Did you mean" not in error.message:
-                from difflib import get_close_matches  # noqa: PLC0415 - only on a typo
+                from difflib import get_close_matches
 
                 matches = get_close_matches(typo, self.list_commands(ctx))
                 if matches:
@@ -204,8 +204,8 @@ class VibeimgGroup(TyperGroup):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        from vibeimg.cli.interrupts import signals_as_interrupt  # noqa: PLC0415
-        from vibeimg.cli.stdout import StdoutError, guarded_stdout  # noqa: PLC0415
+        from vibeimg.cli.interrupts import signals_as_interrupt
+        from vibeimg.cli.stdout import StdoutError, guarded_stdout
 
         try:
             with signals_as_interrupt(then_ignore=_process.exits_after), guarded_stdout():
@@ -273,9 +273,9 @@ def _root(
     name = ctx.invoked_subcommand
     if not name or ctx.resilient_parsing or name in NO_FILE_WARNING:
         return
-    from vibeimg.cli.notices import leave_config_warning  # noqa: PLC0415
-    from vibeimg.settings import configfile  # noqa: PLC0415
-    from vibeimg.settings.resolve import read_config_file  # noqa: PLC0415
+    from vibeimg.cli.notices import leave_config_warning
+    from vibeimg.settings import configfile
+    from vibeimg.settings.resolve import read_config_file
 
     if name in NO_OPTION_DEFAULTS:  # 'config' works with a broken file, to repair it
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -14,6 +14,11 @@ from vibeimg.errors import UsageError
 from vibeimg.params import DEFAULT_MODEL, decode_prompt
 from vibeimg.ui import Reporter, is_terminal
 from vibeimg.units import count_of
+
+if TYPE_CHECKING:
+    from vibeimg.batch.items import BatchItem
+    from vibeimg.batch.plan import BatchPlan
+    from vibeimg.batch.runner import BatchResult, ItemOutcome
 
 BATCH = "Batch"
 
@@ -25,20 +30,20 @@ InputFormat = Annotated[str, typer.Option(
     "--input-format", metavar="auto|jsonl|text", rich_help_panel=BATCH,
     autocompletion=opt._choices(("auto", "jsonl", "text")),
     help="How to read FILE; auto goes by the suffix (.jsonl, .txt), then by the first line.")]
-NameTemplate = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
+NameTemplate = Annotated[Optional[str], typer.Option(
     "--output", "-o", metavar="TEMPLATE", show_default=False, rich_help_panel=opt.OUTPUT,
     help="File name template for lines without their own output: {line} {slug} {n} {date} "
     "{time} {ext} {model} {quality} {size} [default: {line}-{slug}.{ext}].")]
 BatchConcurrency = Annotated[int, typer.Option(
     "--concurrency", "-c", min=1, max=64, metavar="N", rich_help_panel=BATCH,
     help="Requests in flight at once; lowered by itself while the gateway answers 429.")]
-ShardOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+ShardOpt = Annotated[Optional[str], typer.Option(
     "--shard", metavar="K/N", show_default=False, rich_help_panel=BATCH,
     help="Run only shard K of N (a CI matrix): every item falls in exactly one shard.")]
-MaxCost = Annotated[Optional[float], typer.Option(  # noqa: UP045
+MaxCost = Annotated[Optional[float], typer.Option(
     "--max-cost", metavar="USD", min=0, show_default=False, rich_help_panel=BATCH,
     help="Refuse to start when the estimated cost of what would be sent is above USD.")]
-ReportOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+ReportOpt = Annotated[Optional[Path], typer.Option(
     "--report", metavar="FILE.html", dir_okay=False, show_default=False, rich_help_panel=BATCH,
     help="Write a self-contained HTML report: thumbnails, prompts, costs, failures.")]
 ConvertMask = Annotated[bool, typer.Option(
@@ -91,6 +96,7 @@ def batch(
     dry_run: opt.DryRun = False,
     progress_every: ProgressEvery = 10.0,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
     api_key: opt.ApiKey = None,
@@ -116,12 +122,13 @@ def batch(
 
       printf 'a fox\\na heron\\n' | vibeimg batch - --offline -d shots
     """
-    from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch  # noqa: PLC0415
-    from vibeimg.batch.plan import Shard, make_plan  # noqa: PLC0415
-    from vibeimg.batch.requests import build_request  # noqa: PLC0415
+    from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch
+    from vibeimg.batch.plan import Shard, make_plan
+    from vibeimg.batch.requests import build_request
 
-    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
-                            verbose, quiet)
+    connection = Connection(
+        offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
+        retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
     if input_format not in ("auto", "jsonl", "text"):
         raise UsageError(f"invalid --input-format {input_format!r}",
@@ -133,12 +140,13 @@ def batch(
         model=model, size=size, quality=quality, output_format=output_format,
         compression=compression, moderation=moderation, response_format=response_format,
         output=output or DEFAULT_NAME, convert_mask=convert_mask, resize_mask=resize_mask,
+        ascii_names=ascii_names,
     )
     defaults.options()  # a bad flag is one error, not one per line
     notes: list[str] = []
     warnings: list[str] = []
 
-    def check(item: Any) -> None:
+    def check(item: BatchItem) -> None:
         """Build each line's request once: the edit builder checks images and masks."""
         where = f"{source}:{item.line}: "
         build_request(item, notify=lambda m: notes.append(where + m),
@@ -170,9 +178,9 @@ def batch(
          history=history)
 
 
-def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) -> None:
-    from vibeimg.batch.requests import describe_request  # noqa: PLC0415
-    from vibeimg.settings.resolve import mask_key  # noqa: PLC0415
+def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:
+    from vibeimg.batch.requests import describe_request
+    from vibeimg.settings.resolve import mask_key
 
     settings = connection.settings()
     print_json(plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
@@ -181,22 +189,21 @@ def _print_dry_run(plan: Any, connection: Connection, max_cost: float | None) ->
     plan.check_max_cost(max_cost)
 
 
-def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
+def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
          progress_every: float, history: bool = True) -> None:
-    from vibeimg.batch.runner import BatchRunner, nothing_to_send  # noqa: PLC0415
-    from vibeimg.batch.summary import batch_error, summarize  # noqa: PLC0415
-    from vibeimg.cli.batchview import BatchView  # noqa: PLC0415
-    from vibeimg.cli.common import session  # noqa: PLC0415
-    from vibeimg.cli.recording import BackgroundRecorder, batch_item_fields  # noqa: PLC0415
+    from vibeimg.batch.runner import BatchRunner, nothing_to_send
+    from vibeimg.batch.summary import batch_error, summarize
+    from vibeimg.cli.batchview import BatchView
+    from vibeimg.cli.common import session
+    from vibeimg.cli.recording import BackgroundRecorder
 
     view = BatchView(reporter, interval=progress_every)
     recorder = BackgroundRecorder(reporter, history)
 
-    def finished(outcome: Any) -> None:
+    def finished(outcome: ItemOutcome) -> None:
         view.event(outcome)
-        recorder.add(batch_item_fields(outcome, out_dir=plan.out_dir,
-                                       offline=connection.offline))
+        recorder.add(outcome.history_entry(plan.out_dir, offline=connection.offline))
 
     view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
                cost=plan.estimated_cost, shard=str(plan.shard) if plan.shard else None)
@@ -224,10 +231,10 @@ def _run(plan: Any, connection: Connection, reporter: Reporter, *, source: str,
         raise error
 
 
-def _write_report(report: Path, result: Any, plan: Any, source: str) -> None:
-    from vibeimg.batch.report import render_report  # noqa: PLC0415
-    from vibeimg.batch.summary import report_records  # noqa: PLC0415
-    from vibeimg.files.naming import write_atomically  # noqa: PLC0415
+def _write_report(report: Path, result: BatchResult, plan: BatchPlan, source: str) -> None:
+    from vibeimg.batch.report import render_report
+    from vibeimg.batch.summary import report_records
+    from vibeimg.files.atomic import write_atomically
 
     title = f"vibeimg batch: {source}" + (f" (shard {plan.shard})" if plan.shard else "")
     page = render_report(report_records(result), base_dir=plan.out_dir,
@@ -264,9 +271,9 @@ def batch_merge(
 
       vibeimg batch-merge shard-1 shard-2 shard-3 -d all --report all/report.html
     """
-    from vibeimg.batch.merge import merge_manifests  # noqa: PLC0415
-    from vibeimg.batch.report import render_report  # noqa: PLC0415
-    from vibeimg.files.naming import write_atomically  # noqa: PLC0415
+    from vibeimg.batch.merge import merge_manifests
+    from vibeimg.batch.report import render_report
+    from vibeimg.files.atomic import write_atomically
 
     reporter = Reporter(quiet=quiet)
     result = merge_manifests(list(sources), out_dir)

@@ -43,7 +43,7 @@ class BatchView:
             f"concurrency {concurrency}, estimated ${cost:.3f}")
         if not self.reporter.interactive or not to_send:
             return
-        from rich.progress import (  # noqa: PLC0415 - only in a terminal
+        from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
             Progress,
@@ -64,7 +64,7 @@ class BatchView:
             return
         message = f"line {outcome.item.line}: {outcome.error.one_line()}"
         if self._bar is not None:
-            from rich.text import Text  # noqa: PLC0415 - rich is loaded once the bar runs
+            from rich.text import Text
 
             self._bar.console.print(Text(f"error: {message}", style="red"))
         else:

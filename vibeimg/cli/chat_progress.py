@@ -21,7 +21,7 @@ from vibeimg.units import count_of, human_bytes
 from vibeimg.wire.sse import StreamEvent
 
 if TYPE_CHECKING:
-    from vibeimg.wire.client import RetryWait
+    from vibeimg.wire.retry import RetryWait
 
 PROGRESS_MODES = ("auto", "live", "plain", "jsonl", "off")
 HEARTBEAT_EVERY = 15.0  # seconds between "still working" lines in plain mode
@@ -159,6 +159,7 @@ class JsonlProgress(Progress):
 
     def finished(self, result: ChatStreamResult) -> None:
         self._emit({"type": "vibeimg.finished", "status": result.status,
+                    "stream_status": result.stream_status,
                     "requested": result.request.expected_images,
                     "received": len(result.images), "usage": result.usage,
                     "image_usage": result.image_usage,
@@ -185,7 +186,7 @@ class LiveProgress(Progress):
         self.live: Any = None
 
     def __enter__(self) -> LiveProgress:
-        from rich.live import Live  # noqa: PLC0415 - Rich only for a live view
+        from rich.live import Live
 
         self.live = Live(self, console=self.console, refresh_per_second=8, transient=True)
         self.live.start()
@@ -219,10 +220,10 @@ class LiveProgress(Progress):
         self.console.print(saved_line(image), markup=False, highlight=False)
 
     def __rich__(self) -> Any:
-        from rich.console import Group  # noqa: PLC0415
-        from rich.spinner import Spinner  # noqa: PLC0415
-        from rich.table import Table  # noqa: PLC0415
-        from rich.text import Text  # noqa: PLC0415
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.table import Table
+        from rich.text import Text
 
         now = time.monotonic()
         beat = self.last_keepalive is not None and now - self.last_keepalive < 0.6

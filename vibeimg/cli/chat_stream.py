@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, Optional
+from typing import IO, TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -17,12 +17,14 @@ from vibeimg.ui import Reporter
 
 if TYPE_CHECKING:
     from vibeimg.cli.chat_progress import Progress
+    from vibeimg.files.naming import NamePlan
+    from vibeimg.jobs.chat.request import ChatStreamRequest
 
 CHAT = "Chat options"
-Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+Prompt = Annotated[Optional[str], typer.Argument(
     metavar="PROMPT", help="What you want, in plain words; '-' reads it from stdin.",
     show_default=False)]
-Images = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+Images = Annotated[Optional[list[Path]], typer.Option(
     "--image", "-i", metavar="IMAGE", show_default=False, dir_okay=False,
     autocompletion=opt.complete_image_path,
     help="An input image (png, jpeg or webp, at most 50 MB) sent with the prompt; repeatable.",
@@ -31,7 +33,7 @@ TextModel = Annotated[str, typer.Option(
     "--model", "-m", metavar="NAME",
     help="The text model that reads the request and calls the image tool.",
     rich_help_panel=CHAT)]
-Instructions = Annotated[Optional[str], typer.Option(  # noqa: UP045
+Instructions = Annotated[Optional[str], typer.Option(
     "--instructions", metavar="TEXT", show_default=False,
     help="System instructions, which the gateway requires [default: a helpful image "
     "assistant that makes ALL the images asked for].", rich_help_panel=CHAT)]
@@ -40,11 +42,11 @@ Action = Annotated[str, typer.Option(
     autocompletion=opt._choices(("auto", "generate", "edit")),
     help="Let the model choose, force a new image, or force an edit (needs -i).",
     rich_help_panel=CHAT)]
-PartialImages = Annotated[Optional[int], typer.Option(  # noqa: UP045
+PartialImages = Annotated[Optional[int], typer.Option(
     "--partial-images", metavar="0-3", show_default=False,
     help="Ask for preview images while generating (OpenAI's option; untested on the "
     "gateway).", rich_help_panel=CHAT)]
-Count = Annotated[Optional[int], typer.Option(  # noqa: UP045
+Count = Annotated[Optional[int], typer.Option(
     "--count", "-n", metavar="N", show_default=False,
     help=f"Images to ask for (1-{MAX_IMAGES}): the prompt asks the model for N images, as the "
     "gateway has no n; the run reports how many arrived [default: as many as the prompt "
@@ -54,7 +56,7 @@ ProgressMode = Annotated[str, typer.Option(
     autocompletion=opt._choices(("auto", "live", "plain", "jsonl", "off")),
     help="Progress on stderr: a live view on a terminal, plain phase lines otherwise "
     "(auto), or each event as a JSON line (jsonl).", rich_help_panel=opt.OUTPUT)]
-Events = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+Events = Annotated[Optional[Path], typer.Option(
     "--events", metavar="FILE", show_default=False, dir_okay=False,
     help="Record the raw event stream, base64 payloads included, to FILE (for debugging).",
     rich_help_panel=opt.OUTPUT)]
@@ -83,6 +85,7 @@ def chat_stream(
     events: Events = None,
     dry_run: opt.DryRun = False,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
@@ -105,11 +108,12 @@ def chat_stream(
       vibeimg chat-stream "make this a watercolor painting" -i photo.png --action edit
       vibeimg chat-stream "a lighthouse at dawn" -n 2 --progress jsonl --offline
     """
-    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
-                            verbose, quiet)
+    connection = Connection(
+        offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
+        retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
     text = read_prompt(prompt, prompt_file)
-    from vibeimg.jobs.chat.request import ChatStreamRequest  # noqa: PLC0415
+    from vibeimg.jobs.chat.request import ChatStreamRequest
 
     request = ChatStreamRequest.build(
         text, model=model, instructions=DEFAULT_INSTRUCTIONS if instructions is None
@@ -118,7 +122,7 @@ def chat_stream(
         images=image or [], partial_images=partial_images,
     )
     mode = check_choice("progress", progress.lower(), ("auto", "live", "plain", "jsonl", "off"))
-    from vibeimg.cli.chat_progress import make_progress  # noqa: PLC0415
+    from vibeimg.cli.chat_progress import make_progress
 
     display = make_progress(mode, reporter, request)
     reporter.json_lines = mode == "jsonl"  # warnings (history, ...) as records too
@@ -128,7 +132,7 @@ def chat_stream(
         display.notice(f"{request.options.size} is above 2560x1440: the gateway's output is "
                        "experimental at this size", warning=True)
     if dry_run:
-        from vibeimg.records.pricing import estimate_cost  # noqa: PLC0415
+        from vibeimg.records.pricing import estimate_cost
 
         cost = estimate_cost(request.options.size, request.options.quality)
         print_json(dry_run_document(
@@ -140,14 +144,16 @@ def chat_stream(
     if output == "-":
         raise UsageError("chat-stream cannot write image bytes to stdout (-o -)",
                          hint="it may receive several images; use -o NAME or --out-dir")
-    from vibeimg.files.naming import NamePlan, ensure_output_dir  # noqa: PLC0415
+    from vibeimg.files.atomic import ensure_output_dir
+    from vibeimg.files.naming import NamePlan
 
     plan = NamePlan.build(output, out_dir, count=request.expected_images, force=force)
     ensure_output_dir(plan.directory)
     recorder = _open_events_file(events, force=force)
     try:
         _run(connection, reporter, request, plan, display=display, sidecar=not no_sidecar,
-             json_output=json_output, recorder=recorder, history=history, preview=preview)
+             json_output=json_output, recorder=recorder, history=history, preview=preview,
+             ascii_names=ascii_names)
     finally:
         if recorder is not None:
             recorder.close()
@@ -168,24 +174,26 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
                          hint="check the folder exists and is writable") from exc
 
 
-def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
+def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
+         plan: NamePlan, *,
          display: Progress, sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
-         preview: bool = False) -> None:
+         preview: bool = False, ascii_names: bool = False) -> None:
     """Stream, save, then print the results (even when the run ended badly).
 
     With ``--json`` one document is printed whatever happens once the request is under
     way, even when the gateway refused it before any stream opened; only a usage error
     (nothing attempted, exit 2) prints none.
     """
-    from vibeimg.cli.chat_progress import (  # noqa: PLC0415
+    from vibeimg.cli.chat_progress import (
         JsonlProgress,
         PlainProgress,
         summary_line,
     )
-    from vibeimg.cli.common import session  # noqa: PLC0415
-    from vibeimg.cli.recording import record_chat_run  # noqa: PLC0415
-    from vibeimg.jobs.chat.result import ChatStreamResult  # noqa: PLC0415
-    from vibeimg.jobs.chat.run import run_chat_stream  # noqa: PLC0415
+    from vibeimg.cli.common import session
+    from vibeimg.cli.recording import record_run
+    from vibeimg.jobs.chat.result import ChatStreamResult
+    from vibeimg.jobs.chat.run import run_chat_stream
+    from vibeimg.jobs.entries import chat_run_entry
 
     started = time.monotonic()
     failed: VibeimgError | None = None
@@ -194,33 +202,35 @@ def _run(connection: Connection, reporter: Reporter, request: Any, plan: Any, *,
             result = run_chat_stream(
                 client, request, plan=plan, sidecar=sidecar, listener=display,
                 record=recorder.write if recorder is not None else None,
+                ascii_names=ascii_names,
             )
     except VibeimgError as error:
         failed = error
     except KeyboardInterrupt:
         failed = Interrupted("interrupted before the gateway answered")
     if failed is not None:
-        record_chat_run(reporter, history, request=request, offline=connection.offline,
-                        error=failed)
+        if not isinstance(failed, UsageError):  # refused before sending: no run
+            record_run(reporter, history, chat_run_entry(
+                request=request, offline=connection.offline, error=failed))
         if not isinstance(failed, UsageError):
             ended = ChatStreamResult.before_stream(request, failed, time.monotonic() - started)
             display.finished(ended)
             if json_output:
                 print_json(ended.as_json())
         raise failed
-    record_chat_run(reporter, history, request=request, offline=connection.offline,
-                    result=result)
+    record_run(reporter, history,
+               chat_run_entry(request=request, offline=connection.offline, result=result))
     display.finished(result)
     if json_output:
         print_json(result.as_json())
     else:
         print_paths([image.path for image in result.images])
     if preview:
-        from vibeimg.cli.preview_cmd import preview_saved  # noqa: PLC0415
+        from vibeimg.cli.preview_cmd import preview_saved
 
         preview_saved([image.path for image in result.images], reporter)
     expected = request.expected_images
-    if result.status == "completed" and 0 < len(result.images) < expected:
+    if result.stream_status == "completed" and 0 < len(result.images) < expected:
         display.notice(f"asked for {expected} images, {len(result.images)} arrived",
                        warning=True)
     if isinstance(display, PlainProgress):

@@ -7,15 +7,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vibeimg.errors import PartialFailure, UsageError, VibeimgError
+from vibeimg.errors import UsageError
 from vibeimg.params import check_prompt, decode_prompt
-from vibeimg.settings.resolve import Settings, load_settings, mask_key, mask_url
+from vibeimg.settings.resolve import Settings, mask_key, mask_url
 from vibeimg.ui import Reporter, is_terminal
 
-OFFLINE_KEY = "offline-emulator-key"
-
+if TYPE_CHECKING:
+    from vibeimg.wire.client import GatewayClient
+    from vibeimg.wire.retry import RetryWait
 
 def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
     """The prompt from the argument, ``-`` (stdin) or ``--prompt-file``."""
@@ -57,9 +58,10 @@ def read_stdin_bytes() -> bytes:
     return bytes(buffer.read())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Connection:
-    """The connection flags every networked command takes."""
+    """The connection flags every networked command takes (by name: two booleans such as
+    ``verbose`` and ``quiet`` must never be swapped unseen)."""
 
     offline: bool = False
     base_url: str | None = None
@@ -75,43 +77,31 @@ class Connection:
 
     def settings(self) -> Settings:
         """Resolved settings; offline, they point at the emulator (started by ``session``)."""
-        return load_settings(
-            api_key=self.api_key or (OFFLINE_KEY if self.offline else None),
-            base_url=self.base_url,
-            timeout=self.timeout,
-            retries=self.retries,
-            retry_unknown=self.retry_unknown,
+        from vibeimg.api.connect import connection_settings
+
+        return connection_settings(
+            offline=self.offline, api_key=self.api_key, base_url=self.base_url,
+            timeout=self.timeout, retries=self.retries, retry_unknown=self.retry_unknown,
             verbose=self.verbose,
         )
 
 
 @contextmanager
 def session(connection: Connection, reporter: Reporter,
-            show_retry: Callable[[Any], None] | None = None) -> Iterator[Any]:
+            show_retry: Callable[[RetryWait], None] | None = None
+            ) -> Iterator[GatewayClient]:
     """A ready GatewayClient: to the gateway, or to an in-process emulator with --offline.
 
     Each wait before a retry is announced once on stderr (not with --quiet), by
     ``show_retry`` when given (it receives a ``vibeimg.wire.client.RetryWait``).
     """
-    from vibeimg.cli.retrynotice import RetryNotices, retry_notice  # noqa: PLC0415
-    from vibeimg.wire.client import GatewayClient  # noqa: PLC0415 - httpx only when sending
+    from vibeimg.api.connect import open_gateway
+    from vibeimg.cli.retrynotice import RetryNotices, retry_notice
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
-    settings = connection.settings()
-    if not connection.offline:
-        settings.require_key()
-        with GatewayClient(settings, trace=reporter.trace, on_retry=notices) as client:
-            yield client
-        return
-    from dataclasses import replace  # noqa: PLC0415
-
-    from vibeimg.emulator import Emulator  # noqa: PLC0415 - only offline
-
-    with Emulator() as emulator:
-        reporter.trace(f"offline: emulator at {emulator.base_url}")
-        offline = replace(settings, base_url=emulator.base_url)
-        with GatewayClient(offline, trace=reporter.trace, on_retry=notices) as client:
-            yield client
+    with open_gateway(connection.settings(), offline=connection.offline,
+                      trace=reporter.trace, on_retry=notices) as client:
+        yield client
 
 
 def shown_base_url(connection: Connection, settings: Settings) -> str:
@@ -137,7 +127,7 @@ def dry_run_document(
 
 
 def print_json(document: Any) -> None:
-    from vibeimg.files.naming import json_text  # noqa: PLC0415
+    from vibeimg.files.sidecars import json_text
 
     sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()
@@ -147,18 +137,3 @@ def print_paths(paths: list[Path]) -> None:
     for path in paths:
         sys.stdout.write(f"{path}\n")
     sys.stdout.flush()
-
-
-def failures_error(failures: list[VibeimgError], total: int) -> VibeimgError | None:
-    """All failed: the first error (its own exit code). Some of several: partial success."""
-    if not failures:
-        return None
-    if len(failures) == total:
-        first = failures[0]
-        if total > 1:
-            first.message = f"all {total} images failed; the first: {first.message}"
-        return first
-    return PartialFailure(
-        f"{total - len(failures)} of {total} images saved, {len(failures)} failed",
-        failures=failures,
-    )

@@ -40,7 +40,7 @@ def write_scripts(folder: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse  # noqa: PLC0415 - only for this maintenance script
+    import argparse
 
     root = Path(__file__).resolve().parents[2]
     parser = argparse.ArgumentParser(

@@ -22,7 +22,7 @@ def _complete_name(incomplete: str) -> list[str]:
 
 
 def _complete_value(ctx: typer.Context, incomplete: str) -> list[str]:
-    from vibeimg.params import FORMATS, MODERATIONS, QUALITIES, SIZE_CHOICES  # noqa: PLC0415
+    from vibeimg.params import FORMATS, MODERATIONS, QUALITIES, SIZE_CHOICES
 
     choices = {"size": SIZE_CHOICES, "quality": QUALITIES, "format": FORMATS,
                "moderation": MODERATIONS, "history": ("true", "false")}
@@ -61,7 +61,7 @@ def _read_key() -> str:
                     context_settings={"ignore_unknown_options": True})
 def config_set(
     name: Name,
-    value: Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+    value: Annotated[Optional[str], typer.Argument(
         metavar="VALUE", autocompletion=_complete_value, show_default=False,
         help="The new value (for api-key: typed at a hidden prompt, or piped in).")] = None,
 ) -> None:
@@ -75,7 +75,7 @@ def config_set(
 
       vibeimg config set api-key
     """
-    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile
 
     spec = configfile.find_setting(name)
     if spec.secret:
@@ -102,7 +102,7 @@ def config_get(name: Name) -> None:
 
     The environment comes first, then the file, then the default. The API key is printed masked.
     """
-    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile
 
     resolved = configfile.resolve(configfile.find_setting(name))
     if resolved.value is None:
@@ -114,7 +114,7 @@ def config_get(name: Name) -> None:
 @config_app.command("unset", cls=WarningCommand)
 def config_unset(name: Name) -> None:
     """Remove a setting from the config file (its default applies again)."""
-    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile
 
     spec, removed = configfile.unset_value(name)
     if not removed:
@@ -128,7 +128,7 @@ def config_list(
     json_output: JsonFlag = False,
 ) -> None:
     """List every setting and its value now; the API key is masked."""
-    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile
 
     settings = configfile.resolve_all()
     if json_output:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,11 @@ from vibeimg.cli import options as opt
 from vibeimg.cli.common import Connection, print_json
 from vibeimg.errors import VibeimgError
 from vibeimg.settings.resolve import mask_key, mask_url
+from vibeimg.ui import Reporter
+
+if TYPE_CHECKING:
+    from vibeimg.jobs.checkup import Check
+    from vibeimg.settings.resolve import Settings
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -36,13 +41,13 @@ def doctor(
 
       vibeimg doctor --offline
     """
-    from vibeimg.jobs import checkup  # noqa: PLC0415
-    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.jobs import checkup
 
-    connection = Connection(offline, base_url, api_key, timeout, retries, verbose=verbose)
+    connection = Connection(offline=offline, base_url=base_url, api_key=api_key,
+                            timeout=timeout, retries=retries, verbose=verbose)
     reporter = connection.reporter()
     checks: list[checkup.Check] = [checkup.check_config_file()]
-    settings: Any = None
+    settings: Settings | None = None
     try:
         settings = connection.settings()
         shown = settings
@@ -52,11 +57,11 @@ def doctor(
                                         exc.exit_code))
         settings = _settings_without_file(connection)
         shown = None  # the table shows the values as found, the bad one included
-    resolved = _settings_table(configfile, shown, connection_offline=offline)
+    resolved = _settings_table(shown, connection_offline=offline)
     if settings is not None:
         checks.append(checkup.check_key(settings, offline=offline))
-        checks.append(_gateway(checkup, connection, settings, reporter))
-    checks += checkup.folder_checks(_out_dir(configfile, resolved))
+        checks.append(_gateway(connection, settings, reporter))
+    checks += checkup.folder_checks(_out_dir(resolved))
     checks.append(checkup.check_history())
     found = checkup.versions()
     if json_output:
@@ -69,8 +74,10 @@ def doctor(
         raise checkup.DoctorFailed(failures)
 
 
-def _out_dir(configfile: Any, resolved: list[dict[str, Any]]) -> Path | None:
+def _out_dir(resolved: list[dict[str, Any]]) -> Path | None:
     """The output folder in force; None when its setting is invalid (reported already)."""
+    from vibeimg.settings import configfile
+
     row = next((r for r in resolved if r["name"] == "out-dir"), None)
     if row is None or row["value"] is None:
         return Path.cwd()
@@ -80,10 +87,10 @@ def _out_dir(configfile: Any, resolved: list[dict[str, Any]]) -> Path | None:
         return None
 
 
-def _settings_without_file(connection: Connection) -> Any:
+def _settings_without_file(connection: Connection) -> Settings | None:
     """Settings from flags and environment alone, to go on checking past a broken file."""
-    from vibeimg.cli.common import OFFLINE_KEY  # noqa: PLC0415
-    from vibeimg.settings.resolve import load_settings  # noqa: PLC0415
+    from vibeimg.api.connect import OFFLINE_KEY
+    from vibeimg.settings.resolve import load_settings
 
     try:
         return load_settings(
@@ -95,22 +102,26 @@ def _settings_without_file(connection: Connection) -> Any:
         return None
 
 
-def _gateway(checkup: Any, connection: Connection, settings: Any, reporter: Any) -> Any:
+def _gateway(connection: Connection, settings: Settings, reporter: Reporter) -> Check:
+    from vibeimg.jobs import checkup
+
     if not connection.offline:
         return checkup.check_gateway(settings, label=mask_url(settings.base_url),
                                      trace=reporter.trace)
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
-    from vibeimg.emulator import Emulator  # noqa: PLC0415 - only offline
+    from vibeimg.emulator import Emulator
 
     with Emulator() as emulator:
         return checkup.check_gateway(replace(settings, base_url=emulator.base_url),
                                      label="the offline emulator", trace=reporter.trace)
 
 
-def _settings_table(configfile: Any, settings: Any, *,
+def _settings_table(settings: Settings | None, *,
                     connection_offline: bool) -> list[dict[str, Any]]:
     """Every setting's value and origin; the connection ones as this run resolved them."""
+    from vibeimg.settings import configfile
+
     try:
         rows: list[dict[str, Any]] = [r.as_json() for r in configfile.resolve_all()]
     except VibeimgError:  # an unreadable file is already reported
@@ -136,7 +147,7 @@ def _settings_table(configfile: Any, settings: Any, *,
 
 
 def _print_report(found: dict[str, str], resolved: list[dict[str, Any]],
-                  checks: list[Any]) -> None:
+                  checks: list[Check]) -> None:
     out = sys.stdout
     out.write("  ".join(f"{name} {version}" for name, version in found.items()) + "\n\n")
     if resolved:

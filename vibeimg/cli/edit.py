@@ -16,7 +16,7 @@ from vibeimg.ui import is_terminal
 
 INPUTS = "Inputs"
 
-Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+Prompt = Annotated[Optional[str], typer.Argument(
     metavar="PROMPT", help="What to change or make; '-' reads it from stdin.",
     show_default=False)]
 Images = Annotated[list[str], typer.Option(
@@ -24,7 +24,7 @@ Images = Annotated[list[str], typer.Option(
     autocompletion=opt.complete_image_path,
     help="An input image (png, jpeg or webp, at most 50 MB); repeat for up to 16 reference images. '-' reads one from stdin.",
     rich_help_panel=INPUTS)]
-Mask = Annotated[Optional[str], typer.Option(  # noqa: UP045
+Mask = Annotated[Optional[str], typer.Option(
     "--mask", metavar="MASK", show_default=False, autocompletion=opt.complete_image_path,
     help="A PNG with an alpha channel, the size of the first image: transparent pixels mark where to repaint.",
     rich_help_panel=INPUTS)]
@@ -60,6 +60,7 @@ def edit(
     json_output: opt.Json = False,
     dry_run: opt.DryRun = False,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
@@ -84,8 +85,9 @@ def edit(
 
       vibeimg edit "make it winter" -i - < photo.png --offline
     """
-    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
-                            verbose, quiet)
+    connection = Connection(
+        offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
+        retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
     stdin_users = [s for s in [*image, mask] if s == "-"]
     if stdin_users and prompt == "-":
@@ -102,15 +104,15 @@ def edit(
     if image_options.size is not None and image_options.size.experimental:
         reporter.warn(f"{image_options.size} is above 2560x1440: the gateway's output is "
                       "experimental at this size")
-    from vibeimg.jobs.edits import build_edit_request, describe_parts  # noqa: PLC0415 - Pillow
+    from vibeimg.jobs.edits import build_edit_request, describe_parts
 
     request = build_edit_request(
         text, image, mask, image_options, convert_mask=convert_mask, resize_mask=resize_mask,
         stdin=sys.stdin.buffer if stdin_users else None, notify=reporter.info,
-        warn=reporter.warn,
+        warn=reporter.warn, ascii_names=ascii_names,
     )
     if dry_run:
-        from vibeimg.records.pricing import estimate_cost  # noqa: PLC0415
+        from vibeimg.records.pricing import estimate_cost
 
         cost = estimate_cost(image_options.size, image_options.quality)
         print_json(dry_run_document(

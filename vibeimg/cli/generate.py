@@ -13,7 +13,7 @@ from vibeimg.files.naming import slugify
 from vibeimg.params import DEFAULT_MODEL, ImageOptions
 from vibeimg.records.pricing import estimate_cost
 
-Prompt = Annotated[Optional[str], typer.Argument(  # noqa: UP045 - Typer reads Optional
+Prompt = Annotated[Optional[str], typer.Argument(
     metavar="PROMPT", help="What to draw; '-' reads it from stdin.", show_default=False)]
 
 
@@ -36,6 +36,7 @@ def generate(
     json_output: opt.Json = False,
     dry_run: opt.DryRun = False,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
@@ -60,8 +61,9 @@ def generate(
 
       vibeimg generate "an otter" --offline
     """
-    connection = Connection(offline, base_url, api_key, timeout, retries, retry_unknown,
-                            verbose, quiet)
+    connection = Connection(
+        offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
+        retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
     text = read_prompt(prompt, prompt_file)
     image_options = ImageOptions.build(
@@ -80,11 +82,11 @@ def generate(
         ))
         return
     plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
-    from vibeimg.jobs.image_requests import ImageRequest  # noqa: PLC0415 - httpx only when sending
+    from vibeimg.jobs.image_requests import ImageRequest
 
     request = ImageRequest(
         endpoint="images/generations", prompt=text, options=image_options, json_body=body,
-        record={"slug": slugify(text)},
+        record={"slug": slugify(text, ascii_only=ascii_names)},
     )
     run_image_requests(
         connection, reporter, request, command="generate", count=count,

@@ -6,13 +6,17 @@ import json
 import shutil
 import sys
 from datetime import datetime
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from vibeimg.cli.common import print_json
 from vibeimg.errors import UsageError
 from vibeimg.ui import is_terminal
+
+if TYPE_CHECKING:
+    from vibeimg.records.history import History
+    from vibeimg.records.runs import Entry
 
 COMMANDS = ("generate", "edit", "chat-stream", "batch")
 
@@ -43,7 +47,7 @@ def _local_time(created: str, seconds: bool = False) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
-def _cost(entry: Any) -> str:
+def _cost(entry: Entry) -> str:
     return "offline" if entry.offline else f"${entry.estimated_cost_usd:.3f}"
 
 
@@ -55,7 +59,25 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _print_entries(entries: list[Any], json_output: bool) -> None:
+def _columns(text: str) -> int:
+    """Terminal columns: Chinese, Japanese and Korean characters and emoji take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cut_to_columns(text: str, columns: int) -> str:
+    import unicodedata
+
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used > columns:
+            return text[:index]
+    return text
+
+
+def _print_entries(entries: list[Entry], json_output: bool) -> None:
     if json_output:
         print_json({"runs": [e.as_json() for e in entries]})
         return
@@ -64,14 +86,14 @@ def _print_entries(entries: list[Any], json_output: bool) -> None:
         head = (f"{entry.id:>5}  {_local_time(entry.created)}  {entry.command:<11} "
                 f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
         prompt = _one_line(entry.prompt)
-        if width and len(head) + len(prompt) > width:
-            prompt = prompt[: max(10, width - len(head) - 1)] + "…"
+        if width and len(head) + _columns(prompt) > width:
+            prompt = _cut_to_columns(prompt, max(10, width - len(head) - 1)) + "…"
         sys.stdout.write(head + prompt + "\n")
     sys.stdout.flush()
 
 
-def _open(create: bool = False) -> Any:
-    from vibeimg.records.history import History  # noqa: PLC0415 - sqlite only here
+def _open(create: bool = False) -> History:
+    from vibeimg.records.history import History
 
     return History(create=create)
 
@@ -80,7 +102,7 @@ def _open(create: bool = False) -> Any:
 def history_list(
     ctx: typer.Context,
     limit: Limit = 20,
-    command: Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
+    command: Annotated[Optional[str], typer.Option(
         "--command", metavar="|".join(COMMANDS), show_default=False,
         autocompletion=lambda incomplete: [c for c in COMMANDS if c.startswith(incomplete)],
         help="Only runs of this command.")] = None,
@@ -155,21 +177,27 @@ def history_search(
     limit: Limit = 20,
     json_output: JsonFlag = False,
 ) -> None:
-    """Find runs by words of their prompts.
+    """Find runs by words of their prompts, in any language.
 
-    Every word must appear in the prompt or the revised prompt; word prefixes match too.
+    Every word must appear in the prompt or the revised prompt, anywhere inside it: otter finds otters, 水獭 finds 一只水彩风格的水獭, and emoji are searched too. No match is said on stderr, with exit code 0.
     """
+    text = " ".join(words)
     with _open() as history:
-        _print_entries(history.search(" ".join(words), limit), json_output)
+        entries = history.search(text, limit)
+        empty = not entries and history.count() == 0
+    _print_entries(entries, json_output)
+    if not entries:  # repr: a control character typed in the query is shown, not sent
+        sys.stderr.write("the history is empty: no run to search\n" if empty else
+                         f"no run in the history matches {text!r}\n")
 
 
 @history_app.command("cost")
 def history_cost(
-    since: Annotated[Optional[str], typer.Option(  # noqa: UP045
+    since: Annotated[Optional[str], typer.Option(
         "--since", metavar="DATE", show_default=False,
         help="From this local date or time: YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, "
         "yesterday, 7d, 2w [default: all time].")] = None,
-    until: Annotated[Optional[str], typer.Option(  # noqa: UP045
+    until: Annotated[Optional[str], typer.Option(
         "--until", metavar="DATE", show_default=False,
         help="Up to (not including) this date or time.")] = None,
     json_output: JsonFlag = False,
@@ -178,7 +206,7 @@ def history_cost(
 
     Offline runs cost nothing and are counted apart. Estimates follow the gateway's published per-image prices; auto quality counts as high.
     """
-    from vibeimg.records.history import parse_since  # noqa: PLC0415
+    from vibeimg.records.history import parse_since
 
     start = parse_since(since) if since else None
     end = parse_since(until) if until else None
@@ -201,6 +229,6 @@ def history_cost(
 @history_app.command("path")
 def history_path() -> None:
     """Print the history database's path."""
-    from vibeimg.records.history import database_path  # noqa: PLC0415
+    from vibeimg.records.history import database_path
 
     sys.stdout.write(f"{database_path()}\n")

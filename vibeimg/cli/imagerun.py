@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from vibeimg.cli.common import Connection, failures_error, print_json, print_paths, session
-from vibeimg.errors import Interrupted, UsageError, VibeimgError
-from vibeimg.files.naming import NamePlan, ensure_output_dir
+from vibeimg.cli.common import Connection, print_json, print_paths, session
+from vibeimg.errors import UsageError, VibeimgError
+from vibeimg.files.atomic import ensure_output_dir
+from vibeimg.files.naming import NamePlan
+from vibeimg.records.rundoc import ending_fields
 from vibeimg.ui import Reporter, is_terminal
-from vibeimg.units import count_of
+
+if TYPE_CHECKING:
+    from vibeimg.jobs.image_requests import ImageRequest, Outcome
 
 
 def plan_output(
-    output: str | None, out_dir: Any, *, count: int, force: bool, json_output: bool
+    output: str | None, out_dir: Path | None, *, count: int, force: bool, json_output: bool
 ) -> NamePlan | None:
     """Where images go; None means raw bytes on stdout (``-o -``). Checked before sending."""
     if output == "-":
@@ -25,7 +30,7 @@ def plan_output(
         if count > 1:
             raise UsageError("-o - writes one image to stdout, but --count is more than 1",
                              hint="use --out-dir for several images")
-        from vibeimg.cli.stdout import stdout_is_closed  # noqa: PLC0415
+        from vibeimg.cli.stdout import stdout_is_closed
 
         if stdout_is_closed():
             raise UsageError("-o - writes the image to stdout, but stdout is closed",
@@ -42,7 +47,7 @@ def plan_output(
 def run_image_requests(
     connection: Connection,
     reporter: Reporter,
-    request: Any,
+    request: ImageRequest,
     *,
     command: str,
     count: int,
@@ -58,8 +63,9 @@ def run_image_requests(
     The run is recorded in the history (unless ``history`` is False), whatever its
     outcome; ``preview`` shows thumbnails of the saved images on a terminal's stderr.
     """
-    from vibeimg.cli.recording import record_image_run  # noqa: PLC0415
-    from vibeimg.jobs.image_requests import Failure, Outcome, SavedImage, fetch_image, fetch_many  # noqa: PLC0415
+    from vibeimg.cli.recording import record_run
+    from vibeimg.jobs.entries import image_run_entry
+    from vibeimg.jobs.image_requests import Failure, Outcome, SavedImage, fetch_image, fetch_many
 
     def saved(image: SavedImage) -> None:
         if plan is not None and plan.literal_format and image.format != plan.literal_format:
@@ -88,24 +94,22 @@ def run_image_requests(
                     sidecar=sidecar, on_saved=saved, on_failed=failed,
                 )
     except VibeimgError as error:
-        record_image_run(reporter, history, command=command, request=request,
-                         offline=connection.offline, count=count, error=error,
-                         elapsed=time.monotonic() - started)
+        if not isinstance(error, UsageError):  # refused before sending: no run
+            record_run(reporter, history, image_run_entry(
+                command=command, request=request, offline=connection.offline, count=count,
+                error=error, elapsed=time.monotonic() - started))
         raise
-    final: VibeimgError | None = (
-        Interrupted(f"interrupted: {len(outcome.saved)} of {count_of(count, 'image')} saved")
-        if outcome.interrupted else failures_error([f.error for f in outcome.failures], count))
-    record_image_run(reporter, history, command=command, request=request,
-                     offline=connection.offline, count=count, outcome=outcome,
-                     error=final if outcome.interrupted else None,
-                     elapsed=time.monotonic() - started)
+    final = outcome.final_error(count)
+    record_run(reporter, history, image_run_entry(
+        command=command, request=request, offline=connection.offline, count=count,
+        outcome=outcome, error=final, elapsed=time.monotonic() - started))
     total_cost = round(outcome.estimated_cost_usd, 4)
     if json_output:
         print_json(run_document(command, request.prompt, count, outcome, final))
     elif plan is not None:
         print_paths([s.path for s in outcome.saved if s.path is not None])
     if preview:
-        from vibeimg.cli.preview_cmd import preview_saved  # noqa: PLC0415
+        from vibeimg.cli.preview_cmd import preview_saved
 
         preview_saved([s.path for s in outcome.saved], reporter)
     if outcome.saved and not outcome.interrupted:
@@ -114,16 +118,7 @@ def run_image_requests(
         raise final  # after the saved images were printed: scripts learn of them
 
 
-def run_status(outcome: Any, count: int) -> str:
-    """completed, partial (some failed), failed (all failed) or interrupted (Ctrl-C)."""
-    if outcome.interrupted:
-        return "interrupted"
-    if not outcome.failures:
-        return "completed"
-    return "failed" if len(outcome.failures) == count else "partial"
-
-
-def run_document(command: str, prompt: str, count: int, outcome: Any,
+def run_document(command: str, prompt: str, count: int, outcome: Outcome,
                  error: VibeimgError | None) -> dict[str, Any]:
     """What ``--json`` prints for generate and edit, whatever the outcome.
 
@@ -134,9 +129,10 @@ def run_document(command: str, prompt: str, count: int, outcome: Any,
     saved = {s.index for s in outcome.saved}
     missing = [{"index": n, "phase": "failed" if n in failed else "abandoned"}
                for n in range(1, count + 1) if n not in saved]
+    ending = ending_fields(error)
     return {
         "command": command,
-        "status": run_status(outcome, count),
+        "status": ending["status"],
         "prompt": prompt,
         "requested": count,
         "received": len(outcome.saved),
@@ -144,6 +140,6 @@ def run_document(command: str, prompt: str, count: int, outcome: Any,
         "missing": missing,
         "failures": [f.as_json() for f in outcome.failures],
         "estimated_cost_usd": round(outcome.estimated_cost_usd, 4),
-        "error": error.one_line() if error is not None else None,
-        "exit_code": int(error.exit_code) if error is not None else 0,
+        "error": ending["error"],
+        "exit_code": ending["exit_code"],
     }

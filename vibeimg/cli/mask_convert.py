@@ -21,19 +21,19 @@ Paths = Annotated[list[str], typer.Argument(
     help="The mask to convert and where to write it [default: INPUT-alpha.png beside it]; '-' is stdin or stdout. With --out-dir, every argument is an input.")]
 Invert = Annotated[bool, typer.Option(
     "--invert", help="White marks the area to repaint (by default black is repainted).")]
-Threshold = Annotated[Optional[int], typer.Option(  # noqa: UP045 - Typer reads Optional
+Threshold = Annotated[Optional[int], typer.Option(
     "--threshold", "-t", metavar="0-255", min=0, max=255, show_default=False,
     help="Hard edges: grey levels at or above this count as white, below it as black.")]
-Match = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+Match = Annotated[Optional[Path], typer.Option(
     "--match", metavar="IMAGE", show_default=False, dir_okay=False,
     autocompletion=complete_image_path,
     help="Resize to IMAGE's dimensions (nearest neighbour); refused if the aspect ratio differs.")]
 FromGrey = Annotated[bool, typer.Option(
     "--from-grey", help="Rebuild the alpha from the grey levels even when the input already has an alpha channel.")]
-OutDir = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+OutDir = Annotated[Optional[Path], typer.Option(
     "--out-dir", "-d", metavar="DIR", show_default=False, file_okay=False,
     help="Convert every INPUT into DIR (created if needed), as NAME.png.")]
-Jobs = Annotated[Optional[int], typer.Option(  # noqa: UP045
+Jobs = Annotated[Optional[int], typer.Option(
     "--jobs", "-j", metavar="N", min=1, show_default=False,
     help="Masks converted in parallel with several inputs [default: one per CPU].")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
@@ -70,11 +70,11 @@ def mask_convert(
 
       cat scribble.png | vibeimg mask-convert - > mask.png
     """
-    from vibeimg.errors import Interrupted, UsageError  # noqa: PLC0415
-    from vibeimg.files.inputs import STDIN, image_dimensions  # noqa: PLC0415
-    from vibeimg.files.naming import ensure_output_dir  # noqa: PLC0415
-    from vibeimg.masks.convert import warning_for  # noqa: PLC0415
-    from vibeimg.masks.jobs import (  # noqa: PLC0415
+    from vibeimg.errors import Interrupted, UsageError
+    from vibeimg.files.atomic import ensure_output_dir
+    from vibeimg.files.inputs import STDIN, image_dimensions
+    from vibeimg.masks.convert import warning_for
+    from vibeimg.masks.jobs import (
         ConversionInterrupted,
         ConvertSettings,
         MaskFailure,
@@ -85,8 +85,8 @@ def mask_convert(
         run_error,
         worker_count,
     )
-    from vibeimg.records.rundoc import ending_fields  # noqa: PLC0415
-    from vibeimg.ui import Reporter  # noqa: PLC0415
+    from vibeimg.records.rundoc import ending_fields
+    from vibeimg.ui import Reporter
 
     reporter = Reporter(quiet=quiet)
     inputs, output = (paths, None) if out_dir is not None else (paths[:1], None)
@@ -156,9 +156,9 @@ def mask_convert(
 def check_standard_streams(plan: Sequence[MaskJob], *, json_output: bool) -> None:
     """Refuse, before any work, what stdin and stdout cannot do: a mask read from a
     terminal, image bytes written to one, or image bytes sharing stdout with --json."""
-    from vibeimg.errors import UsageError  # noqa: PLC0415
-    from vibeimg.files.inputs import STDIN  # noqa: PLC0415
-    from vibeimg.ui import is_terminal  # noqa: PLC0415
+    from vibeimg.errors import UsageError
+    from vibeimg.files.inputs import STDIN
+    from vibeimg.ui import is_terminal
 
     to_stdout = any(job.destination == STDIN for job in plan)
     if to_stdout and json_output:

@@ -41,20 +41,20 @@ def mock_server(
     latency: Annotated[float, typer.Option(
         metavar="SECONDS", min=0, help="Time each answer takes from the request's arrival (keepalives in streams).")]
     = 0.0,
-    fault: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045 - Typer reads Optional, not X | None, on Python 3.10
+    fault: Annotated[Optional[list[str]], typer.Option(
         metavar="KIND[xN]", show_default=False,
         help="Fault for the next request(s), in order: 429, 500, 502, 503, 504, 400, 401, "
         "drop, bad-json, bad-base64, not-image, no-metadata, stream-cut, stream-error, "
         "stream-failed, stream-incomplete, no-result. '429x3' means three times. Repeatable.")] = None,
     retry_after: Annotated[float, typer.Option(
         metavar="SECONDS", min=0, help="Retry-After sent with injected 429s.")] = 1.0,
-    api_key: Annotated[Optional[str], typer.Option(  # noqa: UP045 - as for --fault
+    api_key: Annotated[Optional[str], typer.Option(
         metavar="KEY", show_default=False,
         help="Require this bearer key (default: any non-empty key).")] = None,
-    image_file: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - as for --fault
+    image_file: Annotated[Optional[Path], typer.Option(
         metavar="FILE", exists=True, dir_okay=False, show_default=False,
         help="Serve this image for every request instead of drawing one.")] = None,
-    log: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - as for --fault
+    log: Annotated[Optional[Path], typer.Option(
         "--log", metavar="FILE", dir_okay=False, show_default=False,
         help="Append one JSON line per request received (time, method, path, request id, status, fault, prompt, model, size, quality, input images, bytes), flushed as each is answered.")] = None,
 ) -> None:
@@ -72,8 +72,8 @@ def mock_server(
 
       VIBEIMG_BASE_URL=$(cat url.txt) VIBEIMG_API_KEY=any vibeimg generate "a fox"
     """
-    from vibeimg.emulator import Emulator, EmulatorConfig  # noqa: PLC0415 - Pillow and the server only when it runs
-    from vibeimg.emulator.faults import parse_fault_spec  # noqa: PLC0415 - as above
+    from vibeimg.emulator import Emulator, EmulatorConfig
+    from vibeimg.emulator.faults import parse_fault_spec
 
     for spec in fault or []:
         try:
@@ -94,7 +94,7 @@ def mock_server(
                          hint="choose another --port, or 0 for a free one") from exc
     warning = exposure_warning(host, api_key)
     if warning is not None:
-        from vibeimg.ui import Reporter  # noqa: PLC0415 - only when there is a warning
+        from vibeimg.ui import Reporter
 
         Reporter().warn(warning)
     sys.stdout.write(emulator.base_url + "\n")

@@ -58,20 +58,20 @@ def complete_image_path(incomplete: str) -> list[str]:
 Offline = Annotated[bool, typer.Option(
     "--offline", help="Run against the built-in emulator: no key, no network, no cost.",
     rich_help_panel=CONNECTION)]
-BaseUrl = Annotated[Optional[str], typer.Option(  # noqa: UP045 - Typer reads Optional
+BaseUrl = Annotated[Optional[str], typer.Option(
     "--base-url", metavar="URL", show_default=False,
     help="Gateway base URL. [env: VIBEIMG_BASE_URL, OPENAI_BASE_URL; "
     "default: https://www.vibeapi.cn/v1]", rich_help_panel=CONNECTION)]
-ApiKey = Annotated[Optional[str], typer.Option(  # noqa: UP045
+ApiKey = Annotated[Optional[str], typer.Option(
     "--api-key", metavar="KEY", show_default=False,
     help="API key; prefer the environment, which stays out of shell history. "
     "[env: VIBEIMG_API_KEY, OPENAI_API_KEY]", rich_help_panel=CONNECTION)]
-Timeout = Annotated[Optional[float], typer.Option(  # noqa: UP045
+Timeout = Annotated[Optional[float], typer.Option(
     "--timeout", metavar="SECONDS", show_default=False,
     help="Seconds to wait for an answer, above 0 and at most 3600 [default: 300; a "
     "generation can take 2 minutes].",
     rich_help_panel=CONNECTION)]
-Retries = Annotated[Optional[int], typer.Option(  # noqa: UP045
+Retries = Annotated[Optional[int], typer.Option(
     "--retries", metavar="N", show_default=False,
     help="Retries when the gateway cannot have done the work (connection refused, 429, "
     "503), 0 to 10 [default: 3]; 0 turns them off.", rich_help_panel=CONNECTION)]
@@ -87,7 +87,7 @@ Quiet = Annotated[bool, typer.Option(
     rich_help_panel=CONNECTION)]
 
 # Prompt
-PromptFile = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+PromptFile = Annotated[Optional[Path], typer.Option(
     "--prompt-file", "-f", metavar="FILE", show_default=False,
     help="Read the prompt from FILE instead of the argument.", dir_okay=False)]
 
@@ -107,7 +107,7 @@ Format = Annotated[str, typer.Option(
     "--format", "-F", metavar="|".join(FORMATS), autocompletion=_choices(FORMATS),
     envvar="VIBEIMG_FORMAT",
     help="Output format; jpeg is faster than png.", rich_help_panel=IMAGE)]
-Compression = Annotated[Optional[int], typer.Option(  # noqa: UP045
+Compression = Annotated[Optional[int], typer.Option(
     "--compression", metavar="0-100", show_default=False,
     help="Compression level for jpeg and webp.", rich_help_panel=IMAGE)]
 Moderation = Annotated[str, typer.Option(
@@ -121,18 +121,18 @@ ResponseFormat = Annotated[str, typer.Option(
     rich_help_panel=IMAGE)]
 
 # Output
-Output = Annotated[Optional[str], typer.Option(  # noqa: UP045
+Output = Annotated[Optional[str], typer.Option(
     "--output", "-o", metavar="NAME", show_default=False,
     help="File name or template with {slug} {n} {date} {time} {ext} {format} {model} "
     "{quality} {size}; '-' writes the image bytes to stdout (not with --json). [default: "
     "{slug}.{ext}, or {slug}-{n}.{ext} for several]", rich_help_panel=OUTPUT)]
 #: chat-stream's images arrive one by one from one stream: no raw bytes on stdout.
-StreamOutput = Annotated[Optional[str], typer.Option(  # noqa: UP045
+StreamOutput = Annotated[Optional[str], typer.Option(
     "--output", "-o", metavar="NAME", show_default=False,
     help="File name or template with {slug} {n} {date} {time} {ext} {format} {model} "
     "{quality} {size}. [default: {slug}.{ext}, or {slug}-{n}.{ext} for several]",
     rich_help_panel=OUTPUT)]
-OutDir = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+OutDir = Annotated[Optional[Path], typer.Option(
     "--out-dir", "-d", metavar="DIR", show_default=False, file_okay=False,
     envvar="VIBEIMG_OUT_DIR",
     help="Folder for the images (created if needed) [default: current folder].",
@@ -160,6 +160,11 @@ History = Annotated[bool, typer.Option(
     "--history/--no-history", envvar="VIBEIMG_HISTORY", show_default=False,
     help="Record the run in the history ('vibeimg history') [default: on; "
     "config: history].", rich_help_panel=OUTPUT)]
+AsciiNames = Annotated[bool, typer.Option(
+    "--ascii-names/--unicode-names", envvar="VIBEIMG_ASCII_NAMES", show_default=False,
+    help="Name files in ASCII only, transliterating the prompt (pinyin for Chinese) "
+    "[default: names keep the prompt's own letters; config: ascii-names].",
+    rich_help_panel=OUTPUT)]
 Preview = Annotated[bool, typer.Option(
     "--preview", help="Show a thumbnail of each saved image in the terminal (stderr).",
     rich_help_panel=OUTPUT)]

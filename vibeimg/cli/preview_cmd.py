@@ -26,7 +26,7 @@ PROTOCOL_CHOICES = ("auto", "kitty", "iterm", "blocks")  # as vibeimg.preview.PR
 def draw(path: Path, stream: IO[str], *, protocol: str = "auto", max_cols: int | None = None,
          max_rows: int | None = None) -> None:
     """Draw one image on ``stream`` (a terminal) with the best protocol available."""
-    from vibeimg import preview  # noqa: PLC0415 - Pillow only when drawing
+    from vibeimg import preview
 
     image = preview.open_image(path)
     columns, lines = shutil.get_terminal_size()
@@ -48,12 +48,12 @@ def draw(path: Path, stream: IO[str], *, protocol: str = "auto", max_cols: int |
 
 def _print_cells(cells: Iterable[Iterable[Any]], stream: IO[str]) -> None:
     """Half-block cells through Rich, which adapts the colours to the terminal."""
-    from rich.color import Color  # noqa: PLC0415
-    from rich.console import Console  # noqa: PLC0415
-    from rich.style import Style  # noqa: PLC0415
-    from rich.text import Text  # noqa: PLC0415
+    from rich.color import Color
+    from rich.console import Console
+    from rich.style import Style
+    from rich.text import Text
 
-    from vibeimg.preview import UPPER_HALF  # noqa: PLC0415
+    from vibeimg.preview import UPPER_HALF
 
     styles: dict[tuple[Any, Any], Style] = {}
     text = Text(no_wrap=True, overflow="crop", end="")
@@ -83,7 +83,7 @@ def preview_saved(paths: Iterable[Path | None], reporter: Reporter, *,
     if reporter.quiet or not is_terminal(reporter.stream):
         reporter.trace("preview skipped: stderr is not a terminal")
         return
-    from vibeimg.errors import UsageError  # noqa: PLC0415
+    from vibeimg.errors import UsageError
 
     for path in paths:
         if path is None:
@@ -99,10 +99,10 @@ def preview(
     files: Annotated[list[Path], typer.Argument(
         metavar="IMAGE...", autocompletion=complete_image_path, show_default=False,
         help="Image files to show.")],
-    width: Annotated[Optional[int], typer.Option(  # noqa: UP045 - Typer reads Optional
+    width: Annotated[Optional[int], typer.Option(
         "--width", "-w", min=1, metavar="COLUMNS", show_default=False,
         help="Width in character cells [default: the terminal's].")] = None,
-    height: Annotated[Optional[int], typer.Option(  # noqa: UP045
+    height: Annotated[Optional[int], typer.Option(
         "--height", min=1, metavar="ROWS", show_default=False,
         help="Height limit in character cells [default: the terminal's].")] = None,
     protocol: Annotated[str, typer.Option(
@@ -120,8 +120,8 @@ def preview(
 
       vibeimg preview shots/*.png --width 40
     """
-    from vibeimg.errors import PartialFailure, UsageError  # noqa: PLC0415
-    from vibeimg.preview import open_image  # noqa: PLC0415
+    from vibeimg.errors import PartialFailure, UsageError
+    from vibeimg.preview import open_image
 
     if protocol not in PROTOCOL_CHOICES:
         raise UsageError(f"invalid protocol {protocol!r}",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from vibeimg.errors import GatewayError
 
 if TYPE_CHECKING:  # the client (httpx) is imported only by commands that send
-    from vibeimg.wire.client import RetryWait
+    from vibeimg.wire.retry import RetryWait
 
 BUSY_WORDS = {429: "gateway busy", 503: "gateway unavailable"}
 

@@ -12,7 +12,7 @@ import stat
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibeimg import __version__
 from vibeimg.errors import (
@@ -23,7 +23,7 @@ from vibeimg.errors import (
     UsageError,
     VibeimgError,
 )
-from vibeimg.files.naming import write_problem
+from vibeimg.files.atomic import write_problem
 from vibeimg.settings.resolve import (
     Settings,
     config_dir,
@@ -32,6 +32,9 @@ from vibeimg.settings.resolve import (
     mask_key,
     read_config_file,
 )
+
+if TYPE_CHECKING:
+    from vibeimg.wire.client import Trace
 
 PACKAGES = ("typer", "rich", "httpx", "httpx-sse", "pillow", "platformdirs")
 GATEWAY_TIMEOUT = 20.0  # seconds: GET /models is cheap; no need to wait minutes
@@ -81,7 +84,7 @@ def _mode(path: Path) -> int:
 
 
 def check_config_file() -> Check:
-    from vibeimg.settings import configfile  # noqa: PLC0415
+    from vibeimg.settings import configfile  # noqa: PLC0415 - only when doctor runs
 
     path = config_path()
     if not path.exists():
@@ -114,7 +117,7 @@ def check_key(settings: Settings, *, offline: bool) -> Check:
     return Check("API key", "ok", f"{mask_key(settings.api_key)} ({origin})")
 
 
-def check_gateway(settings: Settings, *, label: str, trace: Any = None) -> Check:
+def check_gateway(settings: Settings, *, label: str, trace: Trace | None = None) -> Check:
     """``GET /models``: does the base URL answer, and does it accept the key?"""
     from vibeimg.wire.client import GatewayClient  # noqa: PLC0415 - httpx only here
 
@@ -180,7 +183,7 @@ def check_folder(name: str, path: Path, *, private: bool = False,
 
 
 def check_history() -> Check:
-    from vibeimg.records.history import History, HistoryError  # noqa: PLC0415
+    from vibeimg.records.history import History, HistoryError  # noqa: PLC0415 - sqlite only here
 
     try:
         with History(create=False) as history:

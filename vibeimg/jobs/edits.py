@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vibeimg.errors import UsageError
+from vibeimg.files.formats import EXTENSIONS, sniff_format
 from vibeimg.files.inputs import (
     MAX_INPUT_BYTES,
     STDIN,
@@ -33,7 +34,7 @@ from vibeimg.files.inputs import (
     read_source,
     upright,
 )
-from vibeimg.files.naming import EXTENSIONS, slugify, sniff_format
+from vibeimg.files.naming import slugify
 from vibeimg.masks.convert import (
     alpha_stats,
     encode_rgba_png,
@@ -349,13 +350,15 @@ def build_edit_request(
     stdin: BinaryIO | None = None,
     notify: Notify = _ignore,
     warn: Notify = _ignore,
+    ascii_names: bool = False,
 ) -> ImageRequest:
     """Check everything and build the ``POST /images/edits`` request (sent once per image).
 
     ``images`` and ``mask`` are paths, ``"-"`` (read from ``stdin``), or
     :class:`~vibeimg.files.inputs.SourceFile` objects. ``notify`` hears about changes made
     to what is sent; ``warn`` about likely mistakes. Raises UsageError before anything
-    is sent when the gateway would refuse or misread the request.
+    is sent when the gateway would refuse or misread the request. ``ascii_names``: the
+    files it makes are named in ASCII only.
     """
     from vibeimg.jobs.image_requests import ImageRequest  # noqa: PLC0415 - httpx only when sending
 
@@ -366,7 +369,8 @@ def build_edit_request(
     )
     return ImageRequest(
         endpoint=ENDPOINT, prompt=text, options=options, form=edit_form(text, options),
-        files=inputs.files(), record={"slug": slugify(text), **inputs.record()},
+        files=inputs.files(),
+        record={"slug": slugify(text, ascii_only=ascii_names), **inputs.record()},
     )
 
 

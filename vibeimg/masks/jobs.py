@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError, save_error
+from vibeimg.files.atomic import write_atomically
+from vibeimg.files.formats import KNOWN_SUFFIXES
 from vibeimg.files.inputs import STDIN, TURNED, SourceFile, decode_image, read_source, upright
-from vibeimg.files.naming import KNOWN_SUFFIXES, write_atomically
 from vibeimg.masks.convert import (
     ConvertedMask,
     MaskStats,
@@ -235,7 +236,7 @@ def worker_count(jobs: int, requested: int | None) -> int:
 
 def _executor(workers: int) -> Executor:
     import multiprocessing  # noqa: PLC0415 - only for a pool
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - only for many masks
 
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     return ProcessPoolExecutor(max_workers=workers,

@@ -1,17 +1,9 @@
-"""The HTTP core: base URL, auth, timeouts, retries that never bill twice, error mapping.
-
-Retry rule (README, "Retries and billing"): a request is resent only when the gateway
-cannot have done the work: the connection failed before the request went out, or
-the gateway answered 429 or 503. A read timeout, a dropped connection or a
-500/502/504 after the request went out has an unknown outcome (the image may have
-been made and billed), so it is reported and not resent unless the user opts in.
-"""
+"""The HTTP core: base URL, auth, timeouts, error mapping, and sending with the retry
+rule of :mod:`vibeimg.wire.retry`, which never bills twice."""
 
 from __future__ import annotations
 
-import email.utils
 import json
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,55 +18,22 @@ from vibeimg.errors import (
     BadResponseError,
     GatewayError,
     NetworkError,
-    VibeimgError,
     status_error,
 )
 from vibeimg.settings.resolve import Settings, mask_url
 from vibeimg.units import human_bytes
-
-RETRY_STATUSES = frozenset({429, 503})
-UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
-MAX_RETRY_AFTER = 60.0  # seconds: a Retry-After longer than this is capped
-BACKOFF_BASE = 0.5
-BACKOFF_MAX = 20.0
-UNKNOWN_OUTCOME = "outcome unknown, not retried: the gateway may have made and billed it"
+from vibeimg.wire.retry import (
+    RETRY_STATUSES,
+    UNKNOWN_OUTCOME,
+    UNKNOWN_OUTCOME_STATUSES,
+    OnRetry,
+    Retryable,
+    RetryWait,
+    backoff_seconds,
+    retry_after_seconds,
+)
 
 Trace = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class RetryWait:
-    """A retry about to wait: why, for how long, and which retry of how many."""
-
-    error: VibeimgError
-    seconds: float
-    attempt: int  # 1 for the first retry
-    retries: int  # the most the settings allow
-
-
-#: Told of each retry before its wait (from the thread that sends the request).
-OnRetry = Callable[[RetryWait], None]
-
-
-def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with full jitter: 0.5 s, 1 s, 2 s... at most 20 s."""
-    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
 
 
 def error_from_response(response: httpx.Response, body: bytes) -> GatewayError:
@@ -232,7 +191,7 @@ class GatewayClient:
             started = time.monotonic()
             try:
                 response = self._send_once(request, started)
-            except _Retry as retry:
+            except Retryable as retry:
                 if attempt >= self.settings.retries:
                     raise retry.error from retry.__cause__
                 wait = retry.wait if retry.wait is not None else backoff_seconds(attempt)
@@ -258,7 +217,7 @@ class GatewayClient:
             response = self._http.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the gateway: safe to try again.
-            raise _Retry(NetworkError(
+            raise Retryable(NetworkError(
                 f"cannot connect to {mask_url(self.settings.base_url)} "
                 f"({type(exc).__name__}: {exc})",
                 hint="check the network and --base-url, or use --offline",
@@ -276,7 +235,7 @@ class GatewayClient:
                     hint=UNKNOWN_OUTCOME,
                 )
             if self.settings.retry_unknown:
-                raise _Retry(error) from exc
+                raise Retryable(error) from exc
             raise error from exc
         request_id = response.headers.get("x-request-id")
         length = response.headers.get("content-length")
@@ -297,27 +256,8 @@ class GatewayClient:
         gateway_error = error_from_response(response, body)
         status = response.status_code
         if status in RETRY_STATUSES:
-            raise _Retry(gateway_error, retry_after_seconds(response.headers.get("retry-after")))
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+            raise Retryable(gateway_error, wait)
         if status in UNKNOWN_OUTCOME_STATUSES and self.settings.retry_unknown:
-            raise _Retry(gateway_error)
+            raise Retryable(gateway_error)
         raise gateway_error
-
-
-class _Retry(Exception):
-    """This attempt failed in a way that is safe (or allowed) to retry."""
-
-    def __init__(self, error: VibeimgError, wait: float | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.wait = wait
-
-
-__all__ = [
-    "GatewayClient",
-    "GatewayError",
-    "GatewayResponse",
-    "RetryWait",
-    "backoff_seconds",
-    "error_from_response",
-    "retry_after_seconds",
-]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from vibeimg.errors import BadResponseError, VibeimgError, save_error
-from vibeimg.files.naming import AtomicFile
+from vibeimg.files.atomic import AtomicFile
 from vibeimg.wire.b64stream import Base64Decoder
 
 SPOOL_MARK = "@vibeimg-spool:"

@@ -19,7 +19,7 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from vibeimg.errors import BadResponseError, ResponseFailed
-from vibeimg.files.naming import AtomicFile
+from vibeimg.files.atomic import AtomicFile
 from vibeimg.wire.client import GatewayResponse, error_from_response
 from vibeimg.wire.payloadspool import PayloadDiverter, SpooledPayload
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vibeimg.errors import Interrupted, VibeimgError
-from vibeimg.files.naming import AtomicFile
+from vibeimg.errors import Interrupted, RunStatus, VibeimgError, run_status
+from vibeimg.files.atomic import AtomicFile
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.wire.sse import StreamEvent
 
@@ -107,8 +107,10 @@ class ChatStreamResult:
     """How a run ended: the images saved, usage, and the error if any."""
 
     request: ChatStreamRequest
-    # completed (exit 0 only), partial, failed, incomplete, error, truncated, interrupted
-    status: str = "open"
+    # How the stream itself ended, more finely than ``status``: completed, partial,
+    # failed, incomplete (response.incomplete), error (an error event or answer),
+    # truncated (cut before response.completed) or interrupted.
+    stream_status: str = "open"
     calls: list[ImageCall] = field(default_factory=list)
     request_id: str | None = None
     response_id: str | None = None
@@ -125,9 +127,14 @@ class ChatStreamResult:
     def before_stream(cls, request: ChatStreamRequest, error: VibeimgError,
                       elapsed: float) -> ChatStreamResult:
         """A run that ended before any stream opened: nothing received, only ``error``."""
-        status = "interrupted" if isinstance(error, Interrupted) else "error"
-        return cls(request, status=status, request_id=error.request_id, elapsed=elapsed,
+        ended = "interrupted" if isinstance(error, Interrupted) else "error"
+        return cls(request, stream_status=ended, request_id=error.request_id, elapsed=elapsed,
                    error=error)
+
+    @property
+    def status(self) -> RunStatus:
+        """How the run ended, in the words every run document uses."""
+        return run_status(self.error)
 
     @property
     def images(self) -> list[StreamedImage]:
@@ -152,7 +159,8 @@ class ChatStreamResult:
     def as_json(self) -> dict[str, Any]:
         req = self.request
         return {
-            "command": "chat-stream", "status": self.status, "prompt": req.prompt,
+            "command": "chat-stream", "status": self.status,
+            "stream_status": self.stream_status, "prompt": req.prompt,
             "prompt_sent": req.text, "instructions": req.instructions, "model": req.model,
             "tool": req.tool(), "requested": req.expected_images,
             "received": len(self.images), "images": [i.as_json() for i in self.images],

@@ -28,7 +28,9 @@ from vibeimg.errors import (
     WriteError,
     save_error,
 )
-from vibeimg.files.naming import AtomicFile, NamePlan, commit_image, slugify, write_sidecar
+from vibeimg.files.atomic import AtomicFile
+from vibeimg.files.naming import NamePlan, slugify
+from vibeimg.files.sidecars import commit_image, write_sidecar
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.jobs.chat.result import (
     ChatStreamResult,
@@ -281,17 +283,17 @@ class _Run:
     def final_error(self, error: VibeimgError | None) -> VibeimgError | None:
         res = self.result
         if isinstance(error, Interrupted):
-            res.status = "interrupted"
+            res.stream_status = "interrupted"
             return error
         cause: VibeimgError
         if self.failure is not None:
-            res.status = {"error": "error", "response.failed": "failed"}.get(
+            res.stream_status = {"error": "error", "response.failed": "failed"}.get(
                 self.failure.type, "incomplete")
             cause = self.failure.error(res.request_id)
         elif error is not None and not isinstance(error, NetworkError):
-            res.status, cause = "error", error
+            res.stream_status, cause = "error", error
         elif error is not None or not self.completed:
-            res.status = "truncated"
+            res.stream_status = "truncated"
             why = f" ({error.message})" if error is not None else ""
             cause = NetworkError(
                 f"the stream ended before the response completed{why}; "
@@ -301,10 +303,10 @@ class _Run:
             )
         else:
             # The response completed; the run did only if every image call it made landed.
-            res.status = "completed"
+            res.stream_status = "completed"
             if not res.calls:
                 said = f": {res.text[:200]}" if res.text else ""
-                res.status = "failed"
+                res.stream_status = "failed"
                 return ResponseFailed(
                     f"the model answered without making an image{said}", code="no_image",
                     request_id=res.request_id, refused=True,
@@ -312,7 +314,7 @@ class _Run:
                 )
             if not res.missing:
                 return None
-            res.status = "partial" if res.images else "failed"
+            res.stream_status = "partial" if res.images else "failed"
             errors = [c.error for c in res.missing if c.error is not None]
             cause = errors[0] if errors else ResponseFailed(
                 f"the response completed, but {self.missing_text()}",
@@ -344,6 +346,7 @@ def run_chat_stream(
     listener: ProgressListener | None = None,
     record: Callable[[bytes], object] | None = None,
     slug: str | None = None,
+    ascii_names: bool = False,
 ) -> ChatStreamResult:
     """Send ``request`` to ``POST /responses`` and save every image as it completes.
 
@@ -352,11 +355,13 @@ def run_chat_stream(
     returns a result, whose ``error`` says how it ended if not well (failure event,
     truncated stream, Ctrl-C); the images saved before that stay on disk. ``slug``
     names the files (default: from the prompt, and image n after the prompt's n-th
-    numbered item when it numbers them); ``record`` receives the raw stream.
+    numbered item when it numbers them; in ASCII only with ``ascii_names``); ``record``
+    receives the raw stream.
     """
-    item_slugs = [slugify(text) for text in request.image_slug_texts] if slug is None else []
+    item_slugs = ([slugify(text, ascii_only=ascii_names) for text in request.image_slug_texts]
+                  if slug is None else [])
     if slug is None:
-        slug = slugify(request.slug_text)
+        slug = slugify(request.slug_text, ascii_only=ascii_names)
     run = _Run(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
     try:
         with client.open("POST", "responses", json_body=request.body(),

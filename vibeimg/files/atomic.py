@@ -1,0 +1,179 @@
+"""Atomic writes: a temporary file beside its destination, renamed into place whole.
+
+Every file is written to a hidden temporary name in its target folder and renamed
+into place only when complete, so a crash, a Ctrl-C or a truncated answer never
+leaves a half-written file. Existing files are never overwritten unless asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO, ClassVar
+
+from vibeimg.errors import UsageError
+from vibeimg.files.formats import pixel_size, sniff_format
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+class AtomicFile:
+    """A temporary file beside its destination, renamed into place on ``commit``.
+
+    Every temporary file still open is known to the class, so that an interrupted run
+    can remove them all (``discard_all``) even while other threads are blocked writing.
+    """
+
+    _open: ClassVar[set[AtomicFile]] = set()
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".vibeimg-", suffix=".part")
+        # mkstemp makes 0600 files; a finished image gets the user's usual mode.
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        self.temp_path = Path(name)
+        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self.head = b""
+        self.size = 0
+        with self._registry_lock:
+            self._open.add(self)
+
+    @classmethod
+    def discard_all(cls) -> None:
+        """Remove every temporary file not yet committed (on Ctrl-C)."""
+        with cls._registry_lock:
+            pending = list(cls._open)
+        for tmp in pending:
+            tmp.discard()
+
+    def _forget(self) -> None:
+        with self._registry_lock:
+            self._open.discard(self)
+
+    def write(self, data: bytes) -> None:
+        if len(self.head) < 16:
+            self.head = (self.head + data[:16])[:16]
+        self._file.write(data)
+        self.size += len(data)
+
+    def flush(self) -> None:
+        """Hand what was written to the file, so that it can be read by its path."""
+        self._file.flush()
+
+    def pixel_size(self) -> str | None:
+        """The finished image's ``WxH``, read from its header (None if unreadable)."""
+        fmt = sniff_format(self.head)
+        if fmt is None:
+            return None
+        self.flush()
+        return pixel_size(self.temp_path, fmt)
+
+    def rename(self, destination: Path) -> None:
+        """Give the finished file another temporary name, never taking one in use."""
+        self._file.close()
+        self._link(destination)
+        self.temp_path = destination
+
+    def commit(self, destination: Path, *, overwrite: bool) -> Path:
+        """Move the finished file to ``destination``; refuse to replace unless asked."""
+        self._file.close()
+        if overwrite:
+            os.replace(self.temp_path, destination)
+        else:
+            self._link(destination)
+        self._forget()
+        return destination
+
+    def _link(self, destination: Path) -> None:
+        """Move the file to a name nobody has; FileExistsError if it is taken."""
+        try:
+            # link() fails if the name exists: no window for a race with another writer.
+            os.link(self.temp_path, destination)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST or destination.exists():
+                raise FileExistsError(destination) from exc
+            os.replace(self.temp_path, destination)  # a filesystem without hard links
+        else:
+            self.temp_path.unlink()
+
+    def discard(self) -> None:
+        """Remove the temporary file (after a failure)."""
+        self._forget()
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.temp_path.unlink()
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.discard()
+
+
+def write_atomically(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write a whole small file (a sidecar, a mask) atomically."""
+    with AtomicFile(path.parent) as tmp:
+        tmp.write(data)
+        return tmp.commit(path, overwrite=overwrite)
+
+
+def write_problem(folder: Path, *, make_folder: bool = False) -> str | None:
+    """Why nothing can be written in ``folder``, found by trying; None when it can.
+
+    Permission bits are not the whole story: root passes every ``os.access`` check, yet
+    cannot write in /proc or on a read-only mount. So a temporary file (or, with
+    ``make_folder``, a folder) is made in ``folder`` and removed at once.
+    """
+    try:
+        if make_folder:
+            Path(tempfile.mkdtemp(prefix=".vibeimg-probe-", dir=folder)).rmdir()
+        else:
+            handle, name = tempfile.mkstemp(prefix=".vibeimg-probe-", suffix=".part",
+                                            dir=folder)
+            os.close(handle)
+            Path(name).unlink()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def ensure_output_dir(directory: Path) -> Path:
+    """Create the output folder if needed and check it is writable, before any request."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the output folder {directory}: {exc.strerror}",
+            hint="choose another with --out-dir",
+        ) from exc
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is not a folder", hint="choose another with --out-dir")
+    problem = "" if os.access(directory, os.W_OK | os.X_OK) else "permission denied"
+    problem = problem or write_problem(directory) or ""
+    if problem:
+        raise UsageError(f"the output folder {directory} is not writable ({problem})",
+                         hint="choose another with --out-dir")
+    return directory
+
+
+def make_folder(folder: Path) -> None:
+    """Create a folder a template named; one clear error if it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {folder}: {exc.strerror or exc}",
+                         hint="check the -o template and the folder's permissions") from exc

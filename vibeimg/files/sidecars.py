@@ -1,0 +1,157 @@
+"""Landing an image with its sidecar: the JSON record beside it, written first, so a
+killed run never leaves an image nobody can tell was finished."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vibeimg.errors import BadResponseError
+from vibeimg.files.atomic import AtomicFile, make_folder, write_atomically
+from vibeimg.files.formats import sniff_format
+from vibeimg.files.naming import NAME_MAX, NamePlan
+
+
+def sidecar_path(image: Path) -> Path:
+    """The JSON sidecar beside an image: ``otter.png`` -> ``otter.json``."""
+    return image.with_suffix(".json")
+
+
+SidecarRecord = Callable[[Path, str], dict[str, Any]]
+_SIDECAR_MAX = 1 << 20  # a sidecar is a few kB; anything this big is some other file
+
+
+def pending_path(image: Path) -> Path:
+    """Where an image waits while its sidecar is written: ``.vibeimg-otter.png.part``.
+
+    A name near the filesystem's limit would not fit with the prefix and suffix: it
+    waits under a digest of its name instead, which the batch finds the same way.
+    """
+    name = f".vibeimg-{image.name}.part"
+    if len(os.fsencode(name)) > NAME_MAX:
+        digest = hashlib.sha256(os.fsencode(image.name)).hexdigest()[:32]
+        name = f".vibeimg-{digest}.part"
+    return image.with_name(name)
+
+
+def commit_image(
+    tmp: AtomicFile, plan: NamePlan, fields: dict[str, Any], *,
+    sidecar: SidecarRecord | None,
+) -> tuple[Path, str, Path | None]:
+    """Name the finished temporary image after its real format and move it into place.
+
+    ``sidecar(path, format)`` makes the sidecar's record; the sidecar is written first,
+    while the image waits under its :func:`pending_path`, so a run killed in between
+    leaves a sidecar and the whole image (which ``batch`` puts in place on its rerun),
+    never an image nobody can tell was finished. Returns the image path, its format and
+    the sidecar path. A name already taken (by an image or a sidecar) gets ``-2``,
+    ``-3``... unless ``--force``, which replaces an image and its sidecar but moves on
+    from a ``NAME.json`` that is not a sidecar.
+    """
+    fmt = sniff_format(tmp.head)
+    if fmt is None:
+        raise BadResponseError(
+            f"the gateway sent {tmp.size} bytes that are not a PNG, JPEG or WebP image",
+            hint="try again; if it persists, report it with the request id",
+        )
+    name = plan.render({**fields, "ext": plan.extension(fmt), "format": fmt})
+    stem, ext = os.path.splitext(name)
+    attempt = 1
+    while True:
+        candidate = plan.directory / (name if attempt == 1 else f"{stem}-{attempt}{ext}")
+        attempt += 1
+        if attempt == 2 and "/" in name:  # folders from fields, such as {date}/
+            make_folder(candidate.parent)
+        if sidecar is None:
+            with contextlib.suppress(FileExistsError):
+                path = tmp.commit(candidate, overwrite=plan.force)
+                if plan.force and sidecar_of(path) == path.name:
+                    # --force --no-sidecar: the replaced image's sidecar would describe
+                    # bytes that are gone.
+                    sidecar_path(path).unlink(missing_ok=True)
+                return path, fmt, None
+            continue
+        if not plan.force and candidate.exists():
+            continue
+        if _sidecar_name_taken(candidate, force=plan.force):
+            continue
+        with contextlib.suppress(FileExistsError):
+            return _commit_with_sidecar(tmp, candidate, fmt, sidecar, plan.force)
+
+
+def _sidecar_name_taken(image: Path, *, force: bool) -> bool:
+    """Whether the name of ``image``'s sidecar is not free. ``--force`` replaces the
+    sidecar of the image it replaces, or one whose image is gone; never the sidecar of
+    another image (``x.json`` of ``x.png`` when saving ``x.jpg``), nor another file
+    that happens to be called ``NAME.json``."""
+    path = sidecar_path(image)
+    if not path.exists():
+        return False
+    if not force:
+        return True
+    described = sidecar_of(image)
+    if described is None:
+        return True
+    return described != image.name and (image.parent / described).exists()
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing, too big, or not one."""
+    try:
+        if not path.is_file() or path.stat().st_size > _SIDECAR_MAX:
+            return None
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def sidecar_of(image: Path) -> str | None:
+    """The file name that the JSON file beside ``image`` describes, if vibeimg wrote it
+    (a sidecar names the version that wrote it); None for any other file."""
+    data = read_sidecar(sidecar_path(image))
+    if data is None or "vibeimg_version" not in data:
+        return None
+    described = data.get("file")
+    return described if isinstance(described, str) else ""
+
+
+def _commit_with_sidecar(
+    tmp: AtomicFile, image: Path, fmt: str, sidecar: SidecarRecord, force: bool
+) -> tuple[Path, str, Path]:
+    """Image to its pending name, sidecar into place, then the image into place."""
+    tmp.rename(pending_path(image))
+    side = write_sidecar(image, sidecar(image, fmt), overwrite=force)
+    try:
+        tmp.commit(image, overwrite=force)
+    except FileExistsError:  # somebody took the name meanwhile: give the sidecar up too
+        side.unlink()
+        raise
+    return image, fmt, side
+
+
+def json_text(document: Any) -> str:
+    """``document`` as pretty JSON, readable UTF-8 where it can be.
+
+    A file name that is not valid UTF-8 arrives as surrogate escapes (``out\udce9.png``),
+    which UTF-8 cannot encode: then every non-ASCII character is written as a JSON
+    escape instead, which is still valid JSON, and still the same text once read.
+    """
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(document, indent=2, ensure_ascii=True, default=str)
+    return text
+
+
+def write_sidecar(image: Path, record: dict[str, Any], *, overwrite: bool = True) -> Path:
+    """Write ``record`` as pretty JSON beside ``image``."""
+    path = sidecar_path(image)
+    text = json_text(record) + "\n"
+    return write_atomically(path, text.encode("utf-8"), overwrite=overwrite)

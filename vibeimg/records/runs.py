@@ -1,0 +1,75 @@
+"""A recorded run, as the history keeps it: what was asked, what came of it, its cost.
+
+Plain data, without SQLite, so that a command can describe its run before (and
+whether or not) the database is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from vibeimg.errors import RunStatus
+
+
+@dataclass
+class Entry:
+    """One recorded run."""
+
+    command: str
+    prompt: str
+    revised_prompt: str | None = None
+    model: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    estimated_cost_usd: float = 0.0
+    outcome: RunStatus = "completed"  # vibeimg.errors.run_status of its ending
+    error: str | None = None
+    offline: bool = False
+    images: int = 0
+    elapsed_seconds: float | None = None
+    created: str = ""
+    id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CostSummary:
+    """Estimated spend over a period (offline runs cost nothing and are counted apart)."""
+
+    since: str | None
+    until: str | None
+    runs: int
+    images: int
+    estimated_cost_usd: float
+    by_command: dict[str, float]
+    offline_runs: int
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sum_usage(usages: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Token usage of several images added up (numbers summed, nested tables too)."""
+    present = [u for u in usages if isinstance(u, dict)]
+    if not present:
+        return None
+    total: dict[str, Any] = {}
+    for usage in present:
+        _add_usage(total, usage)
+    return total
+
+
+def _add_usage(total: dict[str, Any], usage: dict[str, Any]) -> None:
+    for key, value in usage.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+        elif isinstance(value, dict):
+            inner = total.setdefault(key, {})
+            if isinstance(inner, dict):
+                _add_usage(inner, value)
