@@ -28,6 +28,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.test_chat_counts import PHRASINGS
 from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.emulator import contract as gateway
 from vibeimg.emulator.textmodel import image_calls
@@ -304,7 +305,10 @@ def test_responses_input_images(gateway_emulator: Emulator, tmp_path: Path, coun
     ("create 12 images of foxes", None), ("Generate 3 images of foxes", 1),
     ("Generate 3 images of foxes", 5), ("generate 0 images", None),
     ("Generate 3 pictures of a fox", None), ("Generate the 3 best images", None),
-    ("an image of three foxes", None), ("一只水彩风格的水獭", 2),
+    ("an image of three foxes", None), ("一只水彩风格的水獭", 2), ("画三张图", None),
+    ("画三张图", 1), ("画一只猫", 4), ("生成二十张图片", None), ("请画两幅画：①樱花 ②枫叶", None),
+    ("画一张有三张照片的拼贴画", None), ("两个人的合照", None), ("3枚の猫の写真", None),
+    *((prompt, None) for prompt, _, _ in PHRASINGS),  # the client's own table of phrasings
 ])
 def test_image_counts(prompt: str, count: int | None) -> None:
     """The images the client expects are the image calls the emulated model makes."""

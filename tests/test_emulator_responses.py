@@ -256,8 +256,12 @@ def test_gateway_rules(emulator, change, status, message) -> None:
 
 
 def test_subjects_split_enumerations_or_repeat() -> None:
-    """Enumerated prompts split per image; otherwise each image is a variation."""
+    """Enumerated prompts (English or Chinese marks) split per image; otherwise each image
+    is a variation."""
     assert subjects(THREE) == ["a red circle", "a blue square", "a green triangle"]
     assert subjects("a fox: red") == ["a fox: red"]
     assert subjects("Generate 2 images: a fox") == [
         "a fox (variation 1 of 2)", "a fox (variation 2 of 2)"]
+    assert subjects("生成３张图片：（1）猫（2）狗（3）鸟") == ["猫", "狗", "鸟"]
+    assert subjects("请画两幅画：①春天的樱花 ②秋天的枫叶") == ["春天的樱花", "秋天的枫叶"]
+    assert subjects("画一张有三张照片的拼贴画") == ["画一张有三张照片的拼贴画"]

@@ -2,10 +2,9 @@
 
 On the gateway a text model (``gpt-5.5``) reads the request, calls the image tool
 once per image asked for ("Generate 3 different images: 1) ... 2) ... 3) ...", SPEC.md
-section 5) and rewrites each prompt (``revised_prompt``). Here: the count comes from
-the first "generate|create|make|draw N [up to two words] image(s)" phrase (N in digits
-or as a word up to ten), at least one and at most :data:`.contract.MAX_IMAGE_CALLS`;
-a numbered list of as many items gives one subject per image; the rewrite is a fixed
+section 5) and rewrites each prompt (``revised_prompt``). Here: the count is read by
+:mod:`.counting` (English and Chinese), at most :data:`.contract.MAX_IMAGE_CALLS`; a
+numbered list of as many items gives one subject per image; the rewrite is a fixed
 sentence around the subject, so tests can expect it.
 """
 
@@ -14,46 +13,16 @@ from __future__ import annotations
 import re
 
 from vibeimg.emulator.contract import MAX_IMAGE_CALLS
+from vibeimg.emulator.counting import count_asked
 
-VERBS = frozenset({"generate", "create", "make", "draw"})
-NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                "eight": 8, "nine": 9, "ten": 10}
-WORDS_BETWEEN = 2  # "3 different images", "two small square images"
-_WORD = re.compile(r"\w+")
-_IMAGES = re.compile(r"images?\W*", re.IGNORECASE)
-_ENUMERATED = re.compile(r"(?:^|\s)(\d{1,2})[).]\s+")
-
-
-def _number(token: str) -> int | None:
-    if token.isascii() and token.isdigit():
-        return int(token)
-    return NUMBER_WORDS.get(token.lower())
-
-
-def _is_images(token: str) -> bool:
-    """``image``/``images``, also followed by punctuation ("images:")."""
-    return _IMAGES.fullmatch(token) is not None
-
-
-def count_asked(text: str) -> int:
-    """How many images the text asks for in its first "Generate N images" phrase."""
-    tokens = text.split()
-    for index, token in enumerate(tokens):
-        verb = token.lstrip("\"'(").lower()
-        if verb not in VERBS or index + 2 >= len(tokens):
-            continue
-        count = _number(tokens[index + 1])
-        if count is None:
-            continue
-        for between in range(WORDS_BETWEEN + 1):
-            position = index + 2 + between
-            if position >= len(tokens):
-                break
-            if _is_images(tokens[position]):
-                return max(1, count)
-            if not _WORD.fullmatch(tokens[position]):
-                break
-    return 1
+_MARKS = (  # numbered items: 1) 1） (1) （1） 1. １． 1、 ①
+    re.compile(r"[(（](\d{1,2})[)）]\s*"),
+    re.compile(r"(?:^|(?<=[\s,，;；:：。\u4e00-\u9fff]))(\d{1,2})[)）]\s*"),
+    re.compile(r"(?:^|(?<=[\s,，;；:：。]))(\d{1,2})[.．](?!\d)\s*"),
+    re.compile(r"(?:^|(?<=[\s,，;；:：。]))(\d{1,2})、\s*"),
+    re.compile(r"([\u2460-\u2473])\s*"),
+)
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
 def image_calls(text: str) -> int:
@@ -61,13 +30,30 @@ def image_calls(text: str) -> int:
     return min(count_asked(text), MAX_IMAGE_CALLS)
 
 
+def numbered(text: str) -> list[str]:
+    """The items of a numbered list counting 1, 2, 3... from its first mark, or []."""
+    folded = text.translate(_FULL_WIDTH_DIGITS)
+    for mark in _MARKS:
+        found = list(mark.finditer(folded))
+        numbers = [int(m.group(1)) if m.group(1).isdecimal() else ord(m.group(1)) - 0x245F
+                   for m in found]
+        if len(found) < 2 or numbers != list(range(1, len(found) + 1)):
+            continue
+        ends = [m.start() for m in found[1:]] + [len(text)]
+        items = [re.sub(r"(?:\s+(?:and|or)|和|以及|还有)$", "",
+                        text[m.end():end].strip(" \t\n,，;；.。、:：")).strip(" ,，;；.。、")
+                 for m, end in zip(found, ends, strict=True)]
+        if all(items):
+            return items
+    return []
+
+
 def subjects(text: str) -> list[str]:
     """One prompt per image: the enumerated items of "1) ... 2) ...", or the text again."""
     count = image_calls(text)
-    parts = _ENUMERATED.split(text)
-    numbered = [p.strip(" ,;.") for p in parts[2::2]]
-    if count > 1 and len(numbered) == count and all(numbered):
-        return numbered
+    items = numbered(text)
+    if count > 1 and len(items) == count:
+        return items
     subject = text.split(":", 1)[1].strip() if count > 1 and ":" in text else text
     if count == 1:
         return [subject]
