@@ -66,7 +66,7 @@ def mock_server(
 
     Example:
 
-      vibeimg mock-server --latency 2 --fault 429 --log requests.jsonl > url.txt &
+      vibeimg mock-server --fault 429 --log log.jsonl > url.txt &
 
       until [ -s url.txt ]; do sleep 0.1; done
 
