@@ -67,7 +67,9 @@ def test_listen_queue_holds_a_burst_of_connections() -> None:
             sockets.append(sock)
             selector.register(sock, selectors.EVENT_WRITE)
         connected: set[socket.socket] = set()
-        deadline = time.monotonic() + 0.5  # loopback handshakes take microseconds
+        # Loopback handshakes take microseconds; a dropped SYN is only retried after 1 s
+        # and dropped again, as nothing accepts: 2 s tells the two apart on a busy machine.
+        deadline = time.monotonic() + 2.0
         while len(connected) < len(sockets) and (left := deadline - time.monotonic()) > 0:
             for key, _ in selector.select(timeout=left):
                 sock = key.fileobj

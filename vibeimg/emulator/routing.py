@@ -158,7 +158,9 @@ def is_cut(chunk: bytes) -> bool:
 def keepalive_ticks(deadline: float, interval: float,
                     busy: threading.Event | None = None) -> Iterator[None]:
     """Yield every ``interval`` seconds while there is time left before ``deadline``
-    (``time.monotonic()``) or while ``busy`` is not set: when to send a keepalive."""
+    (``time.monotonic()``) or while ``busy`` is not set: when to send a keepalive. An
+    interval that ends as the wait does still counts (a thread woken late by a busy
+    machine sends the keepalive it owed)."""
     ticked = time.monotonic()
 
     def working() -> bool:
@@ -171,6 +173,6 @@ def keepalive_ticks(deadline: float, interval: float,
             busy.wait(max(0.0, until - time.monotonic()))
         else:
             time.sleep(max(0.0, until - time.monotonic()))
-        if time.monotonic() >= tick and working():
+        if time.monotonic() >= tick:
             ticked = tick
             yield None

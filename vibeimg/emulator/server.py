@@ -52,6 +52,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # for the client's delayed ACK, adding about 40 ms to every answer.
     disable_nagle_algorithm = True
     server: _Server
+    _logged = False  # whether this request's log line is written (one request at a time)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: requests are recorded in memory (and in the log file), not printed."""
@@ -104,11 +105,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
                                  kind="server_error")
             reply, fault = Reply.json(error.body(), 500), None
         record.status = reply.status
+        self._logged = False
         try:
             self._send(reply, record, fault)
         finally:
-            if self.server.request_log is not None:
-                self.server.request_log.write(record)
+            self._log(record)
+
+    def _log(self, record: RecordedRequest) -> None:
+        """Write the request's log line, once: just before the answer's last bytes go out,
+        so that a client holding its answer finds the line already there."""
+        if not self._logged and self.server.request_log is not None:
+            self.server.request_log.write(record)
+        self._logged = True
 
     def _dispatch(self, record: RecordedRequest, ctx: Context) -> tuple[Reply, Fault | None]:
         handler = ROUTES.get((record.method, record.path))
@@ -146,12 +154,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.end_headers()
             if fault is not None and fault.kind == "drop":
                 body = body[: len(body) // 2]
-                self.wfile.write(body)
                 record.bytes_sent = len(body)
+                self.wfile.write(body)
+                self._log(record)
                 self._abort()
                 return
-            self.wfile.write(body)
             record.bytes_sent = len(body)
+            self._log(record)
+            self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -162,12 +172,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         for chunk in chunks:
             if is_cut(chunk):
+                self._log(record)
                 self._abort()
                 return
             if chunk:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
                 record.bytes_sent += len(chunk)
+        self._log(record)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
