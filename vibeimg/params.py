@@ -2,7 +2,8 @@
 
 Everything the gateway would refuse is refused here first, with a message that
 names the problem and the fix, so that no request is ever sent (and billed) in vain.
-The emulator uses the same rules to answer as the gateway does.
+The emulator states the same rules on its own (``vibeimg/emulator/contract.py``), so
+that a mistake here is refused there, not repeated.
 """
 
 from __future__ import annotations
