@@ -22,7 +22,8 @@ def progress_text(p: Progress) -> str:
     """One line: done, failed, in flight, ETA and money spent so far."""
     text = (f"{p.done + p.failed}/{p.total} sent: {p.done} done, {p.failed} failed, "
             f"{p.in_flight} in flight (limit {p.limit})")
-    return text + f", ETA {_clock(p.eta)}, ${p.spent:.3f} spent"
+    possible = f" (and up to ${p.possible:.3f} possibly)" if p.possible else ""
+    return text + f", ETA {_clock(p.eta)}, ${p.spent:.3f} spent{possible}"
 
 
 class BatchView:
@@ -60,9 +61,13 @@ class BatchView:
         self._bar.start()
 
     def event(self, outcome: ItemOutcome) -> None:
-        if outcome.status != "failed" or outcome.error is None:
+        if outcome.status == "abandoned":
+            message = (f"line {outcome.item.line}: abandoned on the wire; it may have been "
+                       "billed, and a rerun sends it again only with --retry-unknown")
+        elif outcome.status in ("failed", "unknown") and outcome.error is not None:
+            message = f"line {outcome.item.line}: {outcome.error.one_line()}"
+        else:
             return
-        message = f"line {outcome.item.line}: {outcome.error.one_line()}"
         if self._bar is not None:
             from rich.text import Text
 
@@ -70,9 +75,12 @@ class BatchView:
         else:
             self.reporter.error(message)
 
-    def interrupted(self, in_flight: int) -> None:
-        message = (f"interrupted: waiting for the {count_of(in_flight, 'request')} in flight, "
-                   "already sent and billed; press Ctrl-C again to abandon them")
+    def interrupted(self, on_wire: int) -> None:
+        """Ctrl-C came with ``on_wire`` requests sent and not yet answered (those waiting
+        to be retried were dropped: never sent, never billed)."""
+        message = (f"interrupted: nothing more is sent; waiting for the "
+                   f"{count_of(on_wire, 'request')} on the wire, which the gateway is making "
+                   "and bills anyway; press Ctrl-C again to abandon them")
         if self._bar is not None:
             self._bar.console.print(message, markup=False)
         else:
@@ -101,7 +109,12 @@ class BatchView:
         limiter = result.limiter
         slowed = (f"; the gateway was busy {limiter.throttles} times, concurrency went down "
                   f"to {limiter.lowest}" if limiter.throttles else "")
+        unknown = sum(result.count(s) for s in ("unknown", "abandoned", "not-resent"))
+        possible = (f", and up to ${result.possible:.3f} possibly billed for items without an "
+                    "image" if result.possible else "")
         self.reporter.info(
             f"batch: {result.count('done')} done, {result.count('skipped')} already done, "
-            f"{result.count('failed')} failed, {result.count('not-run')} not run in "
-            f"{result.elapsed:.1f} s, estimated ${result.spent:.3f}{slowed}")
+            f"{result.count('failed')} failed, "
+            + (f"{unknown} of unknown outcome, " if unknown else "")
+            + f"{result.count('not-run')} not run in "
+            f"{result.elapsed:.1f} s, estimated ${result.spent:.3f}{possible}{slowed}")

@@ -26,11 +26,13 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Changes to a database made by an older vibeimg, by the version they lead to.
 _MIGRATIONS = {
     # Version 2: the outcome speaks the run documents' words (completed, not ok).
     2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
+    # Version 3: what may have been billed with no image received, apart from the cost.
+    3: "ALTER TABLE runs ADD COLUMN possible_cost_usd REAL NOT NULL DEFAULT 0;",
 }
 FILE_MODE = 0o600
 
@@ -51,7 +53,8 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     offline INTEGER NOT NULL DEFAULT 0,
     images INTEGER NOT NULL DEFAULT 0,
-    elapsed_seconds REAL
+    elapsed_seconds REAL,
+    possible_cost_usd REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
@@ -246,6 +249,7 @@ class History:
             since=since, until=until, runs=len(paid), images=sum(e.images for e in paid),
             estimated_cost_usd=round(sum(e.estimated_cost_usd for e in paid), 6),
             by_command=by_command, offline_runs=len(entries) - len(paid),
+            possible_cost_usd=round(sum(e.possible_cost_usd for e in paid), 6),
         )
 
     def count(self) -> int:
