@@ -19,8 +19,9 @@ from typing import Any
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, item_records, manifest_name, read_folder
 from vibeimg.batch.recover import orphan_sidecars, unrecorded_images
-from vibeimg.batch.verify import Problem, safe_paths, verify_record
+from vibeimg.batch.verify import Problem, resolves_inside, safe_paths, verify_record
 from vibeimg.errors import UsageError
+from vibeimg.files.naming import NamePlan
 from vibeimg.records.pricing import estimate_cost
 
 
@@ -99,6 +100,22 @@ class BatchPlan:
                     os.replace(pending, image)
         for orphan in self.orphans:
             orphan.unlink(missing_ok=True)
+
+    def check_folders(self) -> None:
+        """Refuse, before anything is sent, an item whose output folder a symbolic link
+        takes out of the output folder (``out/sub -> /elsewhere``)."""
+        seen: set[Path] = set()
+        for item in self.to_send:
+            folder = NamePlan.build(item.name, self.out_dir, count=item.count).directory
+            if folder in seen:
+                continue
+            seen.add(folder)
+            if not resolves_inside(self.out_dir, os.path.relpath(folder, self.out_dir)):
+                raise UsageError(
+                    f"line {item.line}: the output folder {folder} leads out of "
+                    f"{self.out_dir} through a symbolic link (to {os.path.realpath(folder)}); "
+                    "refused, nothing was sent",
+                    hint="remove the link, or choose another --out-dir or output name")
 
     def check_max_cost(self, max_cost: float | None) -> None:
         """Refuse to start a batch estimated above ``--max-cost``."""
@@ -193,6 +210,7 @@ def _trusted(records: list[Record], keys: set[str], out_dir: Path, level: str
             problems.append(problem)
     held = {key: record for key, record in last.items()
             if key not in done and record.get("status") == "unknown"}
+    problems.sort(key=lambda p: (p.record.get("line") or 0, p.record.get("index") or 0))
     return done, held, [p for p in problems if p.record["key"] not in held]
 
 

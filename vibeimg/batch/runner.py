@@ -198,7 +198,8 @@ class BatchRunner:
         self.aborted = False  # requests in flight were abandoned (a second Ctrl-C)
         self._live = 0  # workers still running
         self._name_plans = {
-            item.key: NamePlan.build(item.name, plan.out_dir, count=item.count, force=force)
+            item.key: NamePlan.build(item.name, plan.out_dir, count=item.count, force=force,
+                                     root=plan.out_dir)
             for item in plan.to_send
         }
         self._outcomes = {item.key: ItemOutcome(item) for item in plan.selected}

@@ -86,6 +86,9 @@ def batch_error(result: BatchResult) -> VibeimgError | None:
 def _failures_text(result: BatchResult) -> str:
     """``2 failed``, with the items of unknown outcome named apart when there are any."""
     parts = [f"{result.count('failed')} failed"]
+    if any(result.count(s) for s in ("unknown", "abandoned", "not-resent")) \
+            and not result.count("failed"):
+        parts = []
     if result.count("unknown"):
         parts.append(f"{result.count('unknown')} of unknown outcome (may have been billed)")
     abandoned = [o for o in result.outcomes if o.status == "abandoned"]
