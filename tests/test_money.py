@@ -57,7 +57,8 @@ def signal_in_retry_wait(process: subprocess.Popen[str], emu: Emulator, refused:
     return stdout, stderr, time.monotonic() - sent_at
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_an_interrupted_batch_drops_the_requests_waiting_to_retry(
         tmp_path: Path, signum: int) -> None:
     """429 with Retry-After 30, a batch of 2, then a signal: no request is sent after it,

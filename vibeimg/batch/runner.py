@@ -20,21 +20,25 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.limiter import AdaptiveLimit, Ticket
 from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record
+from vibeimg.batch.outcomes import (
+    BatchResult,
+    ItemOutcome,
+    Progress,
+    possible_of,
+    spent_of,
+)
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import (
     EarlierUnknown,
     abandoned_record,
     failure_record,
     plan_record,
-    possible_cost,
     success_record,
 )
 from vibeimg.batch.recover import item_folders
@@ -43,119 +47,11 @@ from vibeimg.errors import AuthError, GatewayError, NotSent, VibeimgError, Write
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
-from vibeimg.records.runs import Entry
 from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.retry import RETRY_STATUSES, RetryWait, backoff_seconds
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
 ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second Ctrl-C
-
-
-@dataclass
-class ItemOutcome:
-    """What became of one item in this run."""
-
-    item: BatchItem
-    # done, skipped (done before), failed, unknown (sent, outcome unknown), abandoned (on
-    # the wire at a second Ctrl-C), not-resent (unknown in an earlier run), not-run
-    status: str = "not-run"
-    record: Record | None = None
-    error: VibeimgError | None = None
-
-    def as_json(self, out_dir: Path) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "key": self.item.key, "line": self.item.line, "index": self.item.index,
-            "kind": self.item.kind, "prompt": self.item.prompt, "status": self.status,
-        }
-        record = self.record or {}
-        for name in ("path", "sidecar"):
-            if record.get(name):
-                entry[name] = str(out_dir / record[name])
-        for name in ("sha256", "bytes", "format", "size", "quality", "revised_prompt",
-                     "request_id", "elapsed_seconds", "estimated_cost_usd",
-                     "possible_cost_usd", "error", "exit_code", "http_status"):
-            if name in record:
-                entry[name] = record[name]
-        if self.status == "not-resent" and self.error is not None:
-            entry["error"] = self.error.one_line()
-        return entry
-
-    def history_entry(self, out_dir: Path, *, offline: bool) -> Entry | None:
-        """The history's record of this item; None for an item that was not sent."""
-        if self.status not in SENT:
-            return None
-        item, record = self.item, self.record or {}
-        path = record.get("path")
-        done = self.status == "done"
-        return Entry(
-            command="batch",
-            prompt=item.prompt,
-            revised_prompt=record.get("revised_prompt"),
-            model=item.options.model,
-            parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
-                        "batch_key": item.key, "line": item.line, "index": item.index,
-                        "inputs": record.get("inputs") or []},
-            outputs=[str((out_dir / path).resolve())] if path else [],
-            request_ids=[record["request_id"]] if record.get("request_id") else [],
-            estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0) if done else 0.0,
-            possible_cost_usd=possible_cost(record),
-            outcome=("completed" if done else
-                     "interrupted" if self.status == "abandoned" else "failed"),
-            error=record.get("error"),
-            offline=offline,
-            images=1 if done else 0,
-            elapsed_seconds=record.get("elapsed_seconds"),
-        )
-
-
-#: The statuses of items sent in this run (each is in the history).
-SENT = ("done", "failed", "unknown", "abandoned")
-
-
-@dataclass
-class Progress:
-    """A snapshot for progress displays."""
-
-    total: int  # items this run set out to send
-    skipped: int
-    done: int
-    failed: int  # failed, or of unknown outcome
-    in_flight: int
-    limit: int
-    spent: float  # the images received
-    elapsed: float
-    possible: float = 0.0  # may have been billed, no image received
-
-    @property
-    def eta(self) -> float | None:
-        finished = self.done + self.failed
-        if not finished or finished >= self.total:
-            return None
-        return self.elapsed / finished * (self.total - finished)
-
-
-@dataclass
-class BatchResult:
-    outcomes: list[ItemOutcome]
-    elapsed: float
-    limiter: AdaptiveLimit
-    interrupted: bool = False
-    stopped_by: VibeimgError | None = None
-    cleaned: list[Path] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def spent(self) -> float:
-        """The estimated cost of the images received in this run."""
-        return _spent(self.outcomes)
-
-    @property
-    def possible(self) -> float:
-        """What this run's items without an image may have cost (billed but unusable,
-        outcome unknown, abandoned on the wire)."""
-        return _possible(self.outcomes)
 
 
 EventHook = Callable[[ItemOutcome], None]
@@ -320,7 +216,7 @@ class BatchRunner:
             done=sum(1 for o in outcomes if o.status == "done"),
             failed=sum(1 for o in outcomes if o.status in ("failed", "unknown")),
             in_flight=self.limiter.in_flight, limit=self.limiter.limit,
-            spent=_spent(outcomes), possible=_possible(outcomes),
+            spent=spent_of(outcomes), possible=possible_of(outcomes),
             elapsed=time.monotonic() - self._started,
         )
 
@@ -423,19 +319,6 @@ class BatchRunner:
             self._cond.notify_all()
         if self.on_event is not None:
             self.on_event(job.outcome)
-
-
-def _spent(outcomes: Iterable[ItemOutcome]) -> float:
-    """The estimated cost of the images received in this run."""
-    return round(sum(float((o.record or {}).get("estimated_cost_usd") or 0)
-                     for o in outcomes if o.status == "done"), 4)
-
-
-def _possible(outcomes: Iterable[ItemOutcome]) -> float:
-    """What this run's items without an image may have cost: billed but unusable (lost
-    to the disk, bad base64), of unknown outcome, or abandoned on the wire."""
-    return round(sum(possible_cost(o.record or {}) for o in outcomes
-                     if o.status in ("failed", "unknown", "abandoned")), 4)
 
 
 def _busy(error: VibeimgError) -> bool:

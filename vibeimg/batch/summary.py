@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from vibeimg.batch.manifest import Record
+from vibeimg.batch.outcomes import BatchResult
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import possible_cost
-from vibeimg.batch.runner import BatchResult
 from vibeimg.errors import Interrupted, PartialFailure, VibeimgError
 from vibeimg.records.rundoc import ending_fields
 

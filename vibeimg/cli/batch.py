@@ -17,8 +17,8 @@ from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.batch.items import BatchItem
+    from vibeimg.batch.outcomes import BatchResult, ItemOutcome
     from vibeimg.batch.plan import BatchPlan
-    from vibeimg.batch.runner import BatchResult, ItemOutcome
 
 BATCH = "Batch"
 

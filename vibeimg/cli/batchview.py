@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vibeimg.batch.runner import BatchResult, ItemOutcome, Progress
+from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
 from vibeimg.ui import Reporter
 from vibeimg.units import count_of
 
