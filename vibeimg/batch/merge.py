@@ -24,7 +24,7 @@ from typing import Any
 from vibeimg import __version__
 from vibeimg.batch.manifest import Record, latest, manifest_name, manifests_in, read_manifest
 from vibeimg.batch.records import possible_cost
-from vibeimg.batch.verify import safe_paths
+from vibeimg.batch.verify import Realpaths, safe_paths
 from vibeimg.errors import PartialFailure, UsageError
 from vibeimg.files.atomic import write_atomically
 from vibeimg.records.rundoc import ending_fields
@@ -129,6 +129,7 @@ def merge_manifests(paths: list[Path], out_dir: Path) -> MergeResult:
     planned: dict[str, Record] = {}
     shards: set[str] = set()
     skipped = 0
+    realpaths = Realpaths()
     for manifest in manifests:
         records, bad = read_manifest(manifest, follow=manifest in paths)
         skipped += bad
@@ -138,7 +139,8 @@ def merge_manifests(paths: list[Path], out_dir: Path) -> MergeResult:
                              hint="pass the output folders of the batch's shards, or their "
                                   "vibeimg-manifest*.jsonl files")
         for record in records:
-            if record.get("type") == "item" and not safe_paths(record, manifest.parent):
+            if record.get("type") == "item" and not safe_paths(record, manifest.parent,
+                                                               realpaths):
                 raise UsageError(
                     f"{manifest} names {record.get('path')!r}, outside its folder or "
                     "reached through a symbolic link; nothing was written",

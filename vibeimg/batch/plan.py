@@ -19,7 +19,13 @@ from typing import Any
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, item_records, manifest_name, read_folder
 from vibeimg.batch.recover import orphan_sidecars, unrecorded_images
-from vibeimg.batch.verify import Problem, resolves_inside, safe_paths, verify_record
+from vibeimg.batch.verify import (
+    Problem,
+    Realpaths,
+    resolves_inside,
+    safe_paths,
+    verify_record,
+)
 from vibeimg.errors import UsageError
 from vibeimg.files.naming import NamePlan
 from vibeimg.records.pricing import estimate_cost
@@ -110,7 +116,8 @@ class BatchPlan:
             if folder in seen:
                 continue
             seen.add(folder)
-            if not resolves_inside(self.out_dir, os.path.relpath(folder, self.out_dir)):
+            if not resolves_inside(self.out_dir, os.path.relpath(folder, self.out_dir),
+                                   is_folder=True):
                 raise UsageError(
                     f"line {item.line}: the output folder {folder} leads out of "
                     f"{self.out_dir} through a symbolic link (to {os.path.realpath(folder)}); "
@@ -191,13 +198,14 @@ def _trusted(records: list[Record], keys: set[str], out_dir: Path, level: str
     unknown outcome), and the problems of the ok lines that did not check out."""
     last_ok: dict[str, Record] = {}
     last: dict[str, Record] = {}
+    realpaths = Realpaths()
     for record in item_records(records):
         key = record["key"]
         if key not in keys:
             continue
         last[key] = record
         if record.get("status") == "ok":
-            if not safe_paths(record, out_dir):
+            if not safe_paths(record, out_dir, realpaths):
                 raise _outside(record, out_dir)
             last_ok[key] = record
     done: dict[str, Record] = {}

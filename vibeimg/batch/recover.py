@@ -91,7 +91,7 @@ def item_folders(items: Iterable[BatchItem], out_dir: Path) -> set[Path]:
         candidates = [fixed] if depth == 0 else [
             p for p in fixed.glob("/".join(["*"] * depth)) if p.is_dir()]
         folders.update(p for p in candidates
-                       if resolves_inside(out_dir, os.path.relpath(p, out_dir)))
+                       if resolves_inside(out_dir, os.path.relpath(p, out_dir), is_folder=True))
     return folders
 
 

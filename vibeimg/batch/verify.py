@@ -21,7 +21,7 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 Record = dict[str, Any]
@@ -31,27 +31,46 @@ VERIFY_LEVELS = ("fast", "full")
 def contained(value: object) -> str | None:
     """``value`` if it is a relative path that stays below its folder, else None.
 
-    Refused: anything but a non-empty string, an absolute path (POSIX or Windows), and
-    any ``..`` part, wherever it is (``a/../../x``).
+    Refused: anything but a non-empty string, an absolute path (POSIX or Windows, a
+    drive letter included), and any ``..`` part, wherever it is (``a/../../x``).
+    Plain string checks: a rerun makes them for every file of every finished item.
     """
     if not isinstance(value, str) or not value or "\x00" in value:
         return None
-    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() \
-            or PureWindowsPath(value).drive:
+    if value[0] in "/\\" or value[1:2] == ":":
         return None
-    if ".." in PurePosixPath(value.replace("\\", "/")).parts:
+    if ".." in value.replace("\\", "/").split("/"):
         return None
     return value
 
 
-def resolves_inside(folder: Path, relative: str) -> bool:
-    """Whether ``folder/relative``, every symbolic link followed, is still in ``folder``."""
-    root = os.path.realpath(folder)
-    target = os.path.realpath(folder / relative)
+class Realpaths:
+    """``os.path.realpath`` of folders, each resolved once per plan (a folder holds
+    thousands of images; resolving each path would ``lstat`` every part of it)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        known = self._known.get(path)
+        if known is None:
+            known = self._known[path] = os.path.realpath(path)
+        return known
+
+
+def resolves_inside(folder: Path, relative: str, realpaths: Realpaths | None = None, *,
+                    is_folder: bool = False) -> bool:
+    """Whether ``folder/relative`` (a file's folder, or with ``is_folder`` the folder
+    itself), every symbolic link followed, is still in ``folder``. A file itself is
+    checked with ``lstat`` where it is read: a link is never trusted."""
+    real = realpaths or Realpaths()
+    root = real(os.fspath(folder))
+    parent = relative if is_folder else os.path.split(relative)[0]
+    target = real(os.path.join(folder, parent)) if parent else root  # noqa: PTH118 - a str, hot
     return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def nofollow_sha256(path: Path) -> str:
+def nofollow_sha256(path: Path | str) -> str:
     """The SHA-256 of a file, opened without following a symbolic link."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     digest = hashlib.sha256()
@@ -69,7 +88,7 @@ def file_facts(path: Path) -> dict[str, Any]:
             "mtime_ns": info.st_mtime_ns}
 
 
-def check_file(path: Path, *, size: object, sha256: object, mtime_ns: object,
+def check_file(path: Path | str, *, size: object, sha256: object, mtime_ns: object,
                level: str) -> str | None:
     """Why ``path`` is not the file recorded (``is missing``...), or None when it is."""
     try:
@@ -113,22 +132,21 @@ class Problem:
 def verify_record(record: Record, out_dir: Path, level: str) -> Problem | None:
     """None when the line's image and sidecar are still what it says, else the problem.
     The caller has checked that the line's paths stay inside ``out_dir``."""
-    checks: list[tuple[object, object, object, object]] = [
-        (record.get("path"), record.get("bytes"), record.get("sha256"),
-         record.get("mtime_ns"))]
-    if record.get("sidecar") is not None:
-        checks.append((record.get("sidecar"), record.get("sidecar_bytes"),
-                       record.get("sidecar_sha256"), record.get("sidecar_mtime_ns")))
-    for name, size, digest, mtime in checks:
-        relative = str(contained(name))
-        problem = check_file(out_dir / relative, size=size, sha256=digest, mtime_ns=mtime,
-                             level=level)
+    folder = os.fspath(out_dir)
+    for prefix, name in (("", "path"), ("sidecar_", "sidecar")):
+        relative = record.get(name)
+        if relative is None and name == "sidecar":
+            continue
+        problem = check_file(
+            os.path.join(folder, str(relative)),  # noqa: PTH118 - a str: twice per item
+            size=record.get(f"{prefix}bytes"), sha256=record.get(f"{prefix}sha256"),
+            mtime_ns=record.get(f"{prefix}mtime_ns"), level=level)
         if problem is not None:
-            return Problem(record, relative, problem)
+            return Problem(record, str(relative), problem)
     return None
 
 
-def safe_paths(record: Record, folder: Path) -> bool:
+def safe_paths(record: Record, folder: Path, realpaths: Realpaths | None = None) -> bool:
     """Whether every path of the line stays inside ``folder`` (links followed); an ``ok``
     line must name its image."""
     for name in ("path", "sidecar"):
@@ -136,6 +154,6 @@ def safe_paths(record: Record, folder: Path) -> bool:
         if value is None and (name == "sidecar" or record.get("status") != "ok"):
             continue
         relative = contained(value)
-        if relative is None or not resolves_inside(folder, relative):
+        if relative is None or not resolves_inside(folder, relative, realpaths):
             return False
     return True
