@@ -7,13 +7,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibeimg.cli.common import Connection, failures_error, print_json, print_paths, session
-from vibeimg.errors import Interrupted, UsageError, VibeimgError
+from vibeimg.cli.common import Connection, print_json, print_paths, session
+from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.records.rundoc import ending_fields
 from vibeimg.ui import Reporter, is_terminal
-from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.jobs.image_requests import ImageRequest, Outcome
@@ -100,10 +99,7 @@ def run_image_requests(
                 command=command, request=request, offline=connection.offline, count=count,
                 error=error, elapsed=time.monotonic() - started))
         raise
-    final: VibeimgError | None = (
-        Interrupted(f"interrupted: {len(outcome.saved)} of {count_of(count, 'image')} saved"
-                    + _abandoned_text(outcome))
-        if outcome.interrupted else failures_error([f.error for f in outcome.failures], count))
+    final = outcome.final_error(count)
     record_run(reporter, history, image_run_entry(
         command=command, request=request, offline=connection.offline, count=count,
         outcome=outcome, error=final, elapsed=time.monotonic() - started))
@@ -123,14 +119,6 @@ def run_image_requests(
                       + possible)
     if final is not None:
         raise final  # after the saved images were printed: scripts learn of them
-
-
-def _abandoned_text(outcome: Outcome) -> str:
-    """What an interruption left on the wire: abandoned, and maybe billed all the same."""
-    if not outcome.abandoned:
-        return ""
-    return (f"; {count_of(len(outcome.abandoned), 'request')} abandoned on the wire, "
-            f"may have been billed (up to ${outcome.possible_cost_usd:.3f})")
 
 
 def run_document(command: str, prompt: str, count: int, outcome: Outcome,

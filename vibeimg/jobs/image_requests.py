@@ -20,13 +20,22 @@ from typing import IO, Any
 import httpx
 
 from vibeimg import __version__
-from vibeimg.errors import BadResponseError, NetworkError, NotSent, VibeimgError, save_error
+from vibeimg.errors import (
+    BadResponseError,
+    Interrupted,
+    NetworkError,
+    NotSent,
+    PartialFailure,
+    VibeimgError,
+    save_error,
+)
 from vibeimg.files.atomic import AtomicFile
 from vibeimg.files.formats import pixel_size, sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import commit_image
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import estimate_cost, parse_size_text
+from vibeimg.units import count_of
 from vibeimg.wire.client import GatewayClient, GatewayResponse
 from vibeimg.wire.imagejson import ImageJsonDecoder
 
@@ -127,6 +136,33 @@ class Outcome:
         not an image, refused by the disk), outcome unknown, or abandoned on the wire."""
         failed = sum(f.error.possible_cost_usd for f in self.failures)
         return round(failed + self.abandoned_cost_usd * len(self.abandoned), 6)
+
+    def abandoned_text(self) -> str:
+        """What an interruption left on the wire: abandoned, and maybe billed all the same."""
+        if not self.abandoned:
+            return ""
+        return (f"; {count_of(len(self.abandoned), 'request')} abandoned on the wire, "
+                f"may have been billed (up to ${self.possible_cost_usd:.3f})")
+
+    def final_error(self, count: int) -> VibeimgError | None:
+        """How a run of ``count`` images ended: None when all were saved; Interrupted
+        after Ctrl-C; the first error (its own exit code) when all failed; partial
+        success when some of several failed."""
+        if self.interrupted:
+            return Interrupted(f"interrupted: {len(self.saved)} of "
+                               f"{count_of(count, 'image')} saved" + self.abandoned_text())
+        errors = [f.error for f in self.failures]
+        if not errors:
+            return None
+        if len(errors) == count:
+            first = errors[0]
+            if count > 1:
+                first.message = f"all {count} images failed; the first: {first.message}"
+            return first
+        return PartialFailure(
+            f"{count - len(errors)} of {count} images saved, {len(errors)} failed",
+            failures=errors,
+        )
 
 
 Sink = Callable[[bytes], object]
