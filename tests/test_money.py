@@ -86,6 +86,24 @@ def test_an_interrupted_batch_drops_the_requests_waiting_to_retry(
     assert rerun.returncode == 0, stderr
 
 
+def test_only_the_request_on_the_wire_is_waited_for(tmp_path: Path) -> None:
+    """One request on the wire (3 s), then one refused 429 (waiting 30 s to retry):
+    Ctrl-C waits for the first only, which lands; the second is never sent again."""
+    (tmp_path / "p.txt").write_text("a fox\na heron\n", encoding="utf-8")
+    faults = ["no-metadata", "429"]  # the first request answers slowly, the second busy
+    with Emulator(EmulatorConfig(faults=faults, retry_after=LONG_WAIT, latency=3)) as emu:
+        process = start(["batch", "p.txt", "-d", "out", "--quality", "low", "-c", "2"],
+                        tmp_path, emu)
+        stdout, stderr, took = signal_in_retry_wait(process, emu, 2, signal.SIGINT)
+        received = sorted(r.status for r in emu.api_requests())
+    assert process.returncode == ExitCode.INTERRUPTED, stderr
+    assert received == [200, 429] and took < 10
+    assert "waiting for the 1 request on the wire" in stderr
+    summary = json.loads(stdout)
+    assert (summary["done"], summary["not_run"]) == (1, 1)
+    assert summary["estimated_cost_usd"] == 0.006 and summary["possible_cost_usd"] == 0
+
+
 def test_an_interrupted_generate_n_sends_nothing_more(tmp_path: Path) -> None:
     """generate -n 2 --json in a retry wait, then Ctrl-C: exit 130, no request after it,
     both images missing as not-sent (never billed), no possible cost."""

@@ -21,7 +21,7 @@ import os
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,9 @@ from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
 SCHEMA_VERSION = 4
-#: Changes to a database made by an older vibeimg, by the version they lead to.
-_MIGRATIONS = {
+#: Changes to a database made by an older vibeimg, by the version they lead to: a
+#: script, or a function of the connection.
+_MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     # Version 2: the outcome speaks the run documents' words (completed, not ok).
     2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
     # Version 3: the word index (unicode61) could not find 水獭 inside 一只水彩风格的水獭;
@@ -44,7 +45,7 @@ _MIGRATIONS = {
     DROP TABLE IF EXISTS runs_fts;
     """,
     # Version 4: what may have been billed with no image received, apart from the cost.
-    4: "ALTER TABLE runs ADD COLUMN possible_cost_usd REAL NOT NULL DEFAULT 0;",
+    4: lambda conn: _add_column(conn, "possible_cost_usd", "REAL NOT NULL DEFAULT 0"),
 }
 FILE_MODE = 0o600
 
@@ -177,7 +178,11 @@ class History:
                 conn.executescript(_SCHEMA)
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     if version and step in _MIGRATIONS:  # a new database needs none
-                        conn.executescript(_MIGRATIONS[step])
+                        migration = _MIGRATIONS[step]
+                        if callable(migration):
+                            migration(conn)
+                        else:
+                            conn.executescript(migration)
                 self.fts = search_index_ready(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.commit()
@@ -331,6 +336,12 @@ def search_terms(text: str) -> list[str]:
 
 def _fold(text: str | None) -> str | None:
     return None if text is None else text.casefold()
+
+
+def _add_column(conn: sqlite3.Connection, name: str, definition: str) -> None:
+    """Add a column to ``runs`` unless it is there already."""
+    if name not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
 
 
 def _prepare_file(path: Path) -> None:
