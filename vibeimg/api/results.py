@@ -30,6 +30,8 @@ class Image:
     elapsed: float  # seconds from sending to saving
     sidecar: Path | None = None
     usage: dict[str, Any] | None = None
+    session: str | None = None  # the conversation it is a turn of (chat_stream(session=))
+    turn: int | None = None
 
 
 @dataclass(frozen=True)

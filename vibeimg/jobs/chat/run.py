@@ -259,6 +259,7 @@ class _Run:
                 "response_seconds": round(res.elapsed, 3) if self.completed else None,
             },
             "estimated_cost_usd": image.estimated_cost_usd,
+            **(req.conversation.fields() if req.conversation is not None else {}),
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "vibeimg_version": __version__,
         }
