@@ -190,6 +190,8 @@ def history_show(
         ("usage", json.dumps(entry.usage) if entry.usage else None),
         ("estimated cost", "none (offline emulator)" if entry.offline
          else f"${entry.estimated_cost_usd:.4f}"),
+        ("possible cost", f"${entry.possible_cost_usd:.4f} (may have been billed, no image "
+         "received)" if entry.possible_cost_usd and not entry.offline else None),
         ("elapsed", None if entry.elapsed_seconds is None else f"{entry.elapsed_seconds:.1f} s"),
     ]
     for label, value in rows:
@@ -294,6 +296,9 @@ def history_cost(
                      f"{period}\n")
     for command, amount in sorted(summary.by_command.items()):
         sys.stdout.write(f"  {command:<12} ${amount:.3f}\n")
+    if summary.possible_cost_usd:
+        sys.stdout.write(f"  plus up to ${summary.possible_cost_usd:.3f} possibly billed with no "
+                         "image received (outcome unknown, or an answer that was unusable)\n")
     if summary.offline_runs:
         sys.stdout.write(f"  ({_plural(summary.offline_runs, 'offline run')}, no cost)\n")
 

@@ -118,7 +118,10 @@ def run_image_requests(
 
         preview_saved([s.path for s in outcome.saved], reporter)
     if outcome.saved and not outcome.interrupted:
-        reporter.note(f"{len(outcome.saved)} of {count} saved, estimated ${total_cost:.3f}")
+        possible = (f", and up to ${outcome.possible_cost_usd:.3f} possibly billed for images "
+                    "not received" if outcome.possible_cost_usd else "")
+        reporter.note(f"{len(outcome.saved)} of {count} saved, estimated ${total_cost:.3f}"
+                      + possible)
     if final is not None:
         raise final  # after the saved images were printed: scripts learn of them
 
@@ -128,11 +131,16 @@ def run_document(command: str, prompt: str, count: int, outcome: Outcome,
     """What ``--json`` prints for generate and edit, whatever the outcome.
 
     ``missing`` lists every image not received: ``failed`` (its error is in
-    ``failures``) or ``abandoned`` (in flight or not yet sent when Ctrl-C came).
+    ``failures``), ``abandoned`` (on the wire when Ctrl-C came: it may have been billed)
+    or ``not-sent`` (waiting to be retried, or not yet sent: not billed).
+    ``estimated_cost_usd`` is the cost of the images received, ``possible_cost_usd`` what
+    the others may have cost (billed but unusable, outcome unknown, abandoned).
     """
     failed = {f.index for f in outcome.failures}
     saved = {s.index for s in outcome.saved}
-    missing = [{"index": n, "phase": "failed" if n in failed else "abandoned"}
+    abandoned = set(outcome.abandoned)
+    missing = [{"index": n, "phase": "failed" if n in failed else
+                "abandoned" if n in abandoned else "not-sent"}
                for n in range(1, count + 1) if n not in saved]
     ending = ending_fields(error)
     return {
@@ -145,6 +153,7 @@ def run_document(command: str, prompt: str, count: int, outcome: Outcome,
         "missing": missing,
         "failures": [f.as_json() for f in outcome.failures],
         "estimated_cost_usd": round(outcome.estimated_cost_usd, 4),
+        "possible_cost_usd": round(outcome.possible_cost_usd, 4),
         "error": ending["error"],
         "exit_code": ending["exit_code"],
     }

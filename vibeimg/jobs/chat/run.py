@@ -364,12 +364,16 @@ def run_chat_stream(
     if slug is None:
         slug = slugify(request.slug_text, ascii_only=ascii_names)
     run = _Run(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
+    image_cost = estimate_cost(request.options.size, request.options.quality)
+    run.result.image_cost_usd = image_cost
+    cut_before = client.abandoned_on_wire
     try:
         with client.open("POST", "responses", json_body=request.body(),
                          headers={"Accept": "text/event-stream"}) as response:
             run.result.request_id = response.request_id
             run.result.first_byte_seconds = response.elapsed
             ensure_event_stream(response)
+            run.result.opened = True
             run.listener.opened(response.request_id)
             stream = EventStream(response, record=record, on_bytes=run.on_bytes,
                                  on_comment=run.on_comment,
@@ -401,10 +405,26 @@ def run_chat_stream(
                 error = Interrupted(f"interrupted: {count_of(saved, 'image')} saved",
                                     hint="the saved images are complete" if saved else None)
             run.result.bytes_received = stream.bytes_received
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:
         run.finish(None)
-        raise Interrupted("interrupted before the gateway answered") from exc
-    except BaseException:
-        run.finish(None)
+        sent = client.abandoned_on_wire != cut_before
+        failure = _before_stream(exc, sent=sent, cost=image_cost * request.expected_images)
+        if failure is not exc:
+            raise failure from exc
         raise
     return run.finish(error)
+
+
+def _before_stream(exc: BaseException, *, sent: bool, cost: float) -> BaseException:
+    """What a run that ended before any stream opened reports, with what it may have cost:
+    all it asked for when the request went out and no answer said what became of it."""
+    if isinstance(exc, KeyboardInterrupt):
+        if not sent:  # waiting to be retried, or not yet sent
+            return Interrupted("interrupted before the request was sent: nothing was billed")
+        stopped = Interrupted("interrupted before the gateway answered; the request was "
+                              "sent, so it may have been billed")
+        stopped.possible_cost_usd = cost
+        return stopped
+    if isinstance(exc, VibeimgError) and exc.outcome_unknown and not exc.possible_cost_usd:
+        exc.possible_cost_usd = cost
+    return exc
