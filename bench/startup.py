@@ -33,7 +33,8 @@ def main() -> None:
     if vibeimg is None:
         sys.exit("vibeimg is not on PATH: pip install -e . first")
     home = tempfile.mkdtemp(prefix="vibeimg-bench-home-")
-    env = {k: v for k, v in bench_env().items() if not k.startswith(("VIBEIMG_", "XDG_"))}
+    env = {k: v for k, v in bench_env().items()
+           if not k.startswith(("VIBEIMG_", "XDG_", "OPENAI_"))}
     env["HOME"] = home
     baseline = [sys.executable, "-c", "import typer"]
     cases = [([vibeimg, "--help"], HELP_TARGET)]

@@ -63,7 +63,8 @@ def test_command_help_imports_only_what_it_shows(command: str, tmp_path) -> None
         f"for r in {RUNTIME_ONLY!r})]\n"
         "print('LOADED', sorted(loaded))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIBEIMG_", "XDG_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VIBEIMG_", "XDG_", "OPENAI_"))}
     env["HOME"] = str(tmp_path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env).stdout
@@ -82,7 +83,8 @@ def test_a_dry_run_imports_no_http_or_file_code(command: str, tmp_path) -> None:
         "'vibeimg.files.atomic', 'vibeimg.files.sidecars'))]\n"
         "print('LOADED', sorted(loaded))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIBEIMG_", "XDG_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VIBEIMG_", "XDG_", "OPENAI_"))}
     env["HOME"] = str(tmp_path)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env=env)

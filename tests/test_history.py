@@ -55,9 +55,9 @@ def test_reading_a_missing_history_creates_nothing() -> None:
 
 @pytest.fixture(params=["fts5", "like"])
 def search_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with SQLite's full-text index, and again with the LIKE fallback."""
+    """Run a test with SQLite's trigram index, and again with the substring fallback."""
     if request.param == "like":
-        monkeypatch.setattr(history, "fts5_ready", lambda conn: False)
+        monkeypatch.setattr(history, "search_index_ready", lambda conn: False)
     return str(request.param)
 
 
@@ -75,7 +75,7 @@ def test_search_matches_prompts_and_revised_prompts(search_mode: str) -> None:
 
 
 def test_search_prefixes_and_odd_characters(search_mode: str) -> None:
-    """Word prefixes match; quotes, stars and operators in the text are plain words."""
+    """Word prefixes match; quotes, stars and operators in the text are plain text."""
     wanted = _add(prompt='a "cat" AND * 100% ready')
     with History() as store:
         assert [e.id for e in store.search("wat")] == []
@@ -83,8 +83,10 @@ def test_search_prefixes_and_odd_characters(search_mode: str) -> None:
         assert len(store.search("wat")) == 1
         assert [e.id for e in store.search('"cat" AND')] == [wanted]
         assert [e.id for e in store.search("100")] == [wanted]
+        assert store.search("*%") == []  # punctuation alone is looked for as it is
+        assert [e.id for e in store.search("* 100%")] == [wanted]
         with pytest.raises(UsageError):
-            store.search("*%")
+            store.search("  ")
 
 
 def test_cost_totals_since_a_date_without_offline_runs() -> None:
@@ -175,7 +177,7 @@ def test_an_older_database_speaks_the_run_documents_words() -> None:
     path = database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as conn:
-        conn.executescript(history._SCHEMA)
+        conn.executescript(OLD_SCHEMA)
         conn.execute("INSERT INTO runs (created, command, prompt, outcome) "
                      "VALUES ('2026-01-01T00:00:00Z', 'generate', 'an old fox', 'ok')")
         conn.execute("PRAGMA user_version = 1")
@@ -184,14 +186,36 @@ def test_an_older_database_speaks_the_run_documents_words() -> None:
     assert entry.prompt == "an old fox" and entry.outcome == "completed"
 
 
+#: The table as versions 1 and 2 made it: no possible_cost_usd column.
+OLD_SCHEMA = history._SCHEMA.replace(",\n    possible_cost_usd REAL NOT NULL DEFAULT 0", "")
+
+
+def test_an_older_database_gains_the_possible_cost() -> None:
+    """A version 2 database gets the possible_cost_usd column (0 for its old rows) and
+    keeps recording, possible spend apart from the cost of images received."""
+    assert "possible_cost_usd" not in OLD_SCHEMA
+    path = database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_SCHEMA)
+        conn.execute("INSERT INTO runs (created, command, prompt, outcome, estimated_cost_usd) "
+                     "VALUES ('2026-01-01T00:00:00Z', 'generate', 'an old fox', 'completed', 1)")
+        conn.execute("PRAGMA user_version = 2")
+    _add(created="2026-01-02T00:00:00Z", estimated_cost_usd=0.5, possible_cost_usd=0.25)
+    with History() as store:
+        new, old = store.recent(2)
+        summary = store.cost()
+    assert (old.possible_cost_usd, new.possible_cost_usd) == (0.0, 0.25)
+    assert (summary.estimated_cost_usd, summary.possible_cost_usd) == (1.5, 0.25)
+
+
 def test_cost_reads_an_index_not_the_runs_even_in_an_older_database() -> None:
     """A version-2 database gains the spend index when opened, and 'history cost' (all
     time or since a date) is answered from that index without reading any run's row."""
     path = database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    old_schema = history._SCHEMA.split("-- 'history cost'")[0]
     with sqlite3.connect(path) as conn:
-        conn.executescript(old_schema)
+        conn.executescript(OLD_SCHEMA)
         conn.execute("INSERT INTO runs (created, command, prompt, outcome, images, "
                      "estimated_cost_usd) VALUES ('2026-01-01T00:00:00Z', 'generate', "
                      "'an old fox', 'completed', 1, 0.5)")

@@ -11,8 +11,8 @@ OUTCOMES = [{"n": n, "prompt": "ü otter", "path": None, "usage": {"a": [1, {}]}
 
 
 @pytest.mark.parametrize(("document", "whole"), [
-    ({"command": "batch", "outcomes": JsonArray(iter(OUTCOMES)), "error": None,
-      "nested": {"a": [1, 2]}, "none": JsonArray([])},
+    ({"command": "batch", "outcomes": JsonArray(lambda: iter(OUTCOMES)), "error": None,
+      "nested": {"a": [1, 2]}, "none": JsonArray(list)},
      {"command": "batch", "outcomes": OUTCOMES, "error": None, "nested": {"a": [1, 2]},
       "none": []}),
     ({"path": "out\udce9.png", "prompt": "é"}, None),  # an undecodable name: all ASCII
@@ -34,7 +34,7 @@ def test_an_array_is_written_an_element_at_a_time() -> None:
             made.append(n)
             yield {"n": n}
 
-    pieces = json_pieces({"outcomes": JsonArray(elements())})
+    pieces = json_pieces({"outcomes": JsonArray(elements)})
     assert next(pieces) == "{" and made == []
     next(pieces), next(pieces)
     assert made == [0]

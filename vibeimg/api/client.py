@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from vibeimg.files.naming import NamePlan
+    from vibeimg.jobs.chat.request import ChatStreamRequest
     from vibeimg.jobs.chat.result import ChatStreamResult
+    from vibeimg.jobs.chat.session import TurnSettings
     from vibeimg.jobs.image_requests import ImageRequest, Outcome
     from vibeimg.records.runs import Entry
     from vibeimg.settings.resolve import Settings
@@ -41,7 +43,8 @@ class Client:
     environment variables, the config file, then ``OPENAI_API_KEY``/``OPENAI_BASE_URL``.
     Use it as a context manager, or call :meth:`close`. ``out_dir`` is where images go
     unless a call names another folder; ``history=True`` records each run in the
-    history that ``vibeimg history`` shows.
+    history that ``vibeimg history`` shows. Files are named after the prompt in its own
+    script (``一只水彩风格的水獭.png``), or in ASCII with ``ascii_names=True``.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Client:
         retry_unknown: bool = False,
         out_dir: PathLike | None = None,
         history: bool = False,
+        ascii_names: bool = False,
     ) -> None:
         self.settings: Settings = connection_settings(
             offline=offline, api_key=api_key, base_url=base_url, timeout=timeout,
@@ -63,6 +67,7 @@ class Client:
         self.offline = offline
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.history = history
+        self.ascii_names = ascii_names
         self._stack: ExitStack | None = None
         self._gateway: GatewayClient | None = None
 
@@ -124,7 +129,7 @@ class Client:
         plan = self._plan(output, out_dir, count=n, force=force)
         request = ImageRequest(endpoint="images/generations", prompt=text, options=options,
                                json_body=options.generation_body(text),
-                               record={"slug": slugify(text)})
+                               record={"slug": slugify(text, ascii_only=self.ascii_names)})
         return self._fetch(request, "generate", n, plan, sidecar=sidecar,
                            concurrency=concurrency)
 
@@ -162,6 +167,7 @@ class Client:
             os.fspath(mask) if mask is not None else None, options,
             convert_mask=convert_mask, resize_mask=resize_mask,
             warn=lambda message: warnings.warn(message, stacklevel=3),
+            ascii_names=self.ascii_names,
         )
         plan = self._plan(output, out_dir, count=n, force=force)
         return self._fetch(request, "edit", n, plan, sidecar=sidecar, concurrency=concurrency)
@@ -172,11 +178,11 @@ class Client:
         *,
         images: Sequence[PathLike] = (),
         n: int | None = None,
-        size: str = "auto",
-        quality: str = "auto",
-        output_format: str = "png",
+        size: str | None = None,
+        quality: str | None = None,
+        output_format: str | None = None,
         compression: int | None = None,
-        moderation: str = "auto",
+        moderation: str | None = None,
         action: str = "auto",
         text_model: str | None = None,
         instructions: str | None = None,
@@ -184,31 +190,60 @@ class Client:
         output: str | None = None,
         force: bool = False,
         sidecar: bool = True,
+        session: str | None = None,
+        context: str | int | None = None,
     ) -> Images:
         """Ask the text model, which calls the image tool (``POST /responses``, streamed).
 
         A prompt such as "Generate 3 images: 1) ... 2) ... 3) ..." makes one image per
         item, each named after its item; ``n`` asks for a count in vibeimg's own words.
-        Each image carries the model's ``revised_prompt``.
+        Each image carries the model's ``revised_prompt``. ``size``, ``quality``,
+        ``output_format`` and ``moderation`` default to ``auto``, ``auto``, ``png``, ``auto``.
+
+        With ``session="coast"`` the call is a turn of that conversation (created by its
+        first turn; see :class:`vibeimg.Session`): the earlier turns are resent with the
+        images ``context`` chooses (``"last"``, the default; ``"all"``; or a number of the
+        most recent images), options not given are the last turn's, and the images are
+        named ``coast-TURN-N``.
         """
         from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
-        from vibeimg.jobs.chat.request import ChatStreamRequest
         from vibeimg.jobs.chat.run import run_chat_stream
+        from vibeimg.jobs.chat.session import TurnSettings, plan_turn
 
-        request = ChatStreamRequest.build(
-            prompt, model=text_model or DEFAULT_TEXT_MODEL,
+        chosen = {"size": size, "quality": quality, "output_format": output_format,
+                  "compression": compression, "moderation": moderation,
+                  "model": text_model, "instructions": instructions}
+        settings = TurnSettings(
+            size=size or "auto", quality=quality or "auto", output_format=output_format or "png",
+            compression=compression, moderation=moderation or "auto", action=action,
+            model=text_model or DEFAULT_TEXT_MODEL,
             instructions=DEFAULT_INSTRUCTIONS if instructions is None else instructions,
-            size=size, quality=quality, output_format=output_format,
-            compression=compression, moderation=moderation, action=action, count=n,
-            images=[Path(i) for i in images],
+            count=n,
         )
-        plan: NamePlan = self._plan(output, out_dir, count=request.expected_images,
-                                    force=force)
-        result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar)
+        paths = [Path(i) for i in images]
+        turn = None
+        if session is not None:
+            from vibeimg.records import sessions
+
+            transcript = sessions.load(session, create=True)
+            given = [name for name, value in chosen.items() if value is not None]
+            turn = plan_turn(transcript, prompt, settings.inherit(transcript, given),
+                             context=None if context is None else str(context), images=paths)
+            request = turn.request
+        else:
+            request = _plain_request(prompt, settings, paths)
+        plan: NamePlan = self._plan(output or (turn.name_template if turn else None), out_dir,
+                                    count=request.expected_images, force=force)
+        result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar,
+                                 ascii_names=self.ascii_names)
         if self.history:
             from vibeimg.jobs.entries import chat_run_entry
 
             self._record(chat_run_entry(request=request, offline=self.offline, result=result))
+        if turn is not None:
+            from vibeimg.jobs.chat.session import record_turn
+
+            record_turn(turn, result, offline=self.offline)
         return _stream_images(result)
 
     # -- shared steps --------------------------------------------------------------------
@@ -234,6 +269,10 @@ class Client:
 
         outcome = fetch_many(self._connection(), request, count=count,
                              concurrency=concurrency, plan=plan, sidecar=sidecar)
+        if outcome.interrupted:
+            # Ctrl-C cancelled this connection for good (its abandoned requests must
+            # never be retried): the next operation opens a new one.
+            self.close()
         error = outcome.final_error(count)
         if self.history:
             from vibeimg.jobs.entries import image_run_entry
@@ -254,6 +293,17 @@ class Client:
             warnings.warn(f"not recorded in the history: {exc.one_line()}", stacklevel=4)
 
 
+def _plain_request(prompt: str, settings: TurnSettings, images: list[Path]
+                   ) -> ChatStreamRequest:
+    from vibeimg.jobs.chat.request import ChatStreamRequest
+
+    return ChatStreamRequest.build(
+        prompt, model=settings.model, instructions=settings.instructions, size=settings.size,
+        quality=settings.quality, output_format=settings.output_format,
+        compression=settings.compression, moderation=settings.moderation,
+        action=settings.action, count=settings.count, images=images)
+
+
 def _raise_unless_some_saved(saved: int, error: VibeimgError | None) -> None:
     """Nothing saved: the run's error. Interrupted: raised whatever was saved."""
     if error is not None and (not saved or isinstance(error, Interrupted)):
@@ -264,7 +314,9 @@ def _saved_images(outcome: Outcome, count: int, error: VibeimgError | None) -> I
     _raise_unless_some_saved(len(outcome.saved), error)
     failed = {f.index: f.error for f in outcome.failures}
     saved = {s.index for s in outcome.saved}
-    missing = [Missing(n, "failed" if n in failed else "abandoned", failed.get(n))
+    abandoned = set(outcome.abandoned)
+    missing = [Missing(n, "failed" if n in failed else
+                       "abandoned" if n in abandoned else "not-sent", failed.get(n))
                for n in range(1, count + 1) if n not in saved]
     images = [
         Image(path=s.path, index=s.index, format=s.format, bytes=s.bytes, size=s.size,
@@ -273,7 +325,8 @@ def _saved_images(outcome: Outcome, count: int, error: VibeimgError | None) -> I
               usage=s.usage)
         for s in outcome.saved if s.path is not None
     ]
-    return Images(images, missing=missing, error=error, cost_usd=outcome.estimated_cost_usd)
+    return Images(images, missing=missing, error=error, cost_usd=outcome.estimated_cost_usd,
+                  possible_cost_usd=outcome.possible_cost_usd)
 
 
 def _stream_images(result: ChatStreamResult) -> Images:
@@ -281,12 +334,16 @@ def _stream_images(result: ChatStreamResult) -> Images:
     errors = {c.index: c.error for c in result.missing}
     missing = [Missing(m["index"], m["phase"], errors.get(m["index"]))
                for m in result.missing_json()]
+    conversation = result.request.conversation
     images = [
         Image(path=i.path, index=i.index, format=i.format, bytes=i.bytes, size=i.size,
               quality=i.quality, revised_prompt=i.revised_prompt,
               request_id=result.request_id, cost_usd=i.estimated_cost_usd,
-              elapsed=i.elapsed, sidecar=i.sidecar, usage=None)
+              elapsed=i.elapsed, sidecar=i.sidecar, usage=None,
+              session=conversation.session if conversation else None,
+              turn=conversation.turn if conversation else None)
         for i in result.images
     ]
     return Images(images, missing=missing, error=result.error,
-                  cost_usd=result.estimated_cost_usd)
+                  cost_usd=result.estimated_cost_usd,
+                  possible_cost_usd=result.possible_cost_usd)

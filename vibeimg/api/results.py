@@ -30,12 +30,16 @@ class Image:
     elapsed: float  # seconds from sending to saving
     sidecar: Path | None = None
     usage: dict[str, Any] | None = None
+    session: str | None = None  # the conversation it is a turn of (chat_stream(session=))
+    turn: int | None = None
 
 
 @dataclass(frozen=True)
 class Missing:
     """An image asked for and not received: ``failed`` (see ``error``), ``abandoned``
-    (a run stopped), or, for a stream, the phase its call had reached."""
+    (on the wire when the run was interrupted: it may have been billed), ``not-sent``
+    (waiting to be retried, or not yet sent, when it was: not billed), or, for a stream,
+    the phase its call had reached."""
 
     index: int
     phase: str
@@ -47,15 +51,20 @@ class Images(list[Image]):
 
     ``error`` is the error the run ended with (a :class:`vibeimg.PartialFailure` when
     some images are missing), or None when every image asked for was saved.
+    ``cost_usd`` is the estimated price of the images received; ``possible_cost_usd``
+    what the missing ones may have cost all the same (an unknown outcome, an answer
+    billed but unusable, a request abandoned on the wire).
     """
 
     def __init__(self, images: list[Image], *, missing: list[Missing] | None = None,
-                 error: VibeimgError | None = None, cost_usd: float | None = None) -> None:
+                 error: VibeimgError | None = None, cost_usd: float | None = None,
+                 possible_cost_usd: float = 0.0) -> None:
         super().__init__(images)
         self.missing: list[Missing] = list(missing or [])
         self.error = error
         self.cost_usd = round(sum(i.cost_usd for i in images), 6) if cost_usd is None \
             else cost_usd
+        self.possible_cost_usd = possible_cost_usd
 
     @property
     def status(self) -> RunStatus:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -16,8 +16,8 @@ from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.batch.items import BatchItem
+    from vibeimg.batch.outcomes import BatchResult, ItemOutcome
     from vibeimg.batch.plan import BatchPlan
-    from vibeimg.batch.runner import BatchResult, ItemOutcome
     from vibeimg.cli.common import Connection
 
 BATCH = "Batch"
@@ -52,6 +52,20 @@ ConvertMask = Annotated[bool, typer.Option(
 ResizeMask = Annotated[bool, typer.Option(
     "--resize-mask", rich_help_panel=BATCH,
     help="Edit lines: resize a mask of the same aspect ratio to the first image's size (a line's resize_mask overrides it).")]
+SummaryJson = Annotated[bool, typer.Option(
+    "--json", rich_help_panel=opt.OUTPUT,
+    help="Print the JSON summary even on a terminal (it is printed whenever stdout is not "
+    "one; a terminal gets a few lines for people).")]
+BatchRetryUnknown = Annotated[bool, typer.Option(
+    "--retry-unknown", rich_help_panel=opt.CONNECTION,
+    help="Also retry after a timeout or 500/502/504, whose outcome is unknown, and send "
+    "again the items an earlier run left of unknown outcome: this may bill twice.")]
+Verify = Annotated[str, typer.Option(
+    "--verify", metavar="fast|full", rich_help_panel=BATCH,
+    autocompletion=opt._choices(("fast", "full")),
+    help="How a rerun checks finished items' files against the manifest before skipping "
+    "them: fast (size, and SHA-256 when the file was modified since) or full (SHA-256 of "
+    "every file).")]
 ProgressEvery = Annotated[float, typer.Option(
     "--progress-every", metavar="SECONDS", min=0.1, rich_help_panel=BATCH,
     help="Seconds between progress lines when stderr is not a terminal (CI logs).")]
@@ -97,14 +111,17 @@ def batch(
     max_cost: MaxCost = None,
     report: ReportOpt = None,
     dry_run: opt.DryRun = False,
+    json_output: SummaryJson = False,
     progress_every: ProgressEvery = 10.0,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
     api_key: opt.ApiKey = None,
     timeout: opt.Timeout = None,
     retries: opt.Retries = None,
-    retry_unknown: opt.RetryUnknown = False,
+    retry_unknown: BatchRetryUnknown = False,
+    verify: Verify = "fast",
     verbose: opt.Verbose = False,
     quiet: opt.Quiet = False,
 ) -> None:
@@ -112,7 +129,7 @@ def batch(
 
     Requests run concurrently (slowing down by themselves while the gateway answers 429), and --shard K/N spreads one batch over a CI matrix.
 
-    The whole file is checked first; nothing is sent while any line is bad. A manifest in the output folder records each finished item, so rerunning the same command sends only what failed or never ran. Prints a JSON summary of every item on stdout; progress goes to stderr.
+    The whole file is checked first; nothing is sent while any line is bad. A manifest in the output folder records each finished item, so rerunning the same command sends only what failed or never ran: not an item whose outcome was unknown (it may have been billed) unless --retry-unknown, and a finished item again only if its files are missing or changed. Prints a JSON summary of every item on stdout (on a terminal, a few lines for people; --json for the JSON there too); progress goes to stderr.
 
     Examples:
 
@@ -136,6 +153,8 @@ def batch(
     if input_format not in ("auto", "jsonl", "text"):
         raise UsageError(f"invalid --input-format {input_format!r}",
                          hint="choose auto, jsonl or text")
+    if verify not in ("fast", "full"):
+        raise UsageError(f"invalid --verify {verify!r}", hint="choose fast or full")
     if output == "-":
         raise UsageError("a batch writes files, not stdout", hint="use --out-dir")
     text, source, base_dir = _read_source(file)
@@ -143,6 +162,7 @@ def batch(
         model=model, size=size, quality=quality, output_format=output_format,
         compression=compression, moderation=moderation, response_format=response_format,
         output=output or DEFAULT_NAME, convert_mask=convert_mask, resize_mask=resize_mask,
+        ascii_names=ascii_names,
     )
     defaults.options()  # a bad flag is one error, not one per line
     notes: list[str] = []
@@ -168,16 +188,49 @@ def batch(
     for big in sorted({str(i.options.size) for i in items
                        if i.options.size and i.options.size.experimental}):
         reporter.warn(f"{big} is above 2560x1440: the gateway's output is experimental")
-    plan = make_plan(items, out_dir=out_dir or Path(), shard=Shard.parse(shard) if shard else None)
+    plan = make_plan(items, out_dir=out_dir or Path(), shard=Shard.parse(shard) if shard else None,
+                     verify=verify, retry_unknown=retry_unknown)
     if plan.skipped_manifest_lines:
         reporter.warn(f"skipped {count_of(plan.skipped_manifest_lines, 'unreadable manifest line')}")
+    _report_untrusted(plan, reporter, dry_run=dry_run)
+    plan.check_folders()
     if dry_run:
         _print_dry_run(plan, connection, max_cost)
         return
     plan.check_max_cost(max_cost)
     _run(plan, connection, reporter, source=source, concurrency=concurrency,
          sidecar=not no_sidecar, force=force, report=report, progress_every=progress_every,
-         history=history)
+         history=history, json_output=json_output)
+
+
+def rerun_command(extra: str) -> str:
+    """This very command line with ``extra`` added, as the user could paste it."""
+    import shlex
+
+    args = sys.argv[1:]
+    program = Path(sys.argv[0]).name if sys.argv else ""
+    if "batch" not in args or program not in ("vibeimg", "__main__.py"):
+        return f"the same vibeimg batch command with {extra}"
+    return shlex.join(["vibeimg", *args[args.index("batch"):], extra])
+
+
+def _report_untrusted(plan: BatchPlan, reporter: Reporter, *, dry_run: bool) -> None:
+    """One line per finished item that is made again (its files are missing or changed,
+    or its manifest line names a path outside the folder), and one per item held back
+    because an earlier run could not learn its outcome."""
+    for problem in plan.problems:
+        reporter.warn(problem.describe(plan.out_dir))
+    if not plan.held:
+        return
+    command = rerun_command("--retry-unknown")
+    for record in sorted(plan.held.values(), key=lambda r: (r.get("line") or 0,
+                                                             r.get("index") or 0)):
+        where = f"line {record.get('line')}" + (
+            f" #{record['index']}" if (record.get("index") or 1) != 1 else "")
+        verb = "would not be sent" if dry_run else "not sent"
+        reporter.warn(f"{where}: outcome unknown in an earlier run ({record.get('error')}); "
+                      f"{verb} again, so it cannot be billed twice. To send it anyway: "
+                      f"{command}")
 
 
 def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:
@@ -195,13 +248,12 @@ def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | No
 
 def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
-         progress_every: float, history: bool = True) -> None:
+         progress_every: float, history: bool = True, json_output: bool = False) -> None:
     from vibeimg.batch.runner import BatchRunner, nothing_to_send
     from vibeimg.batch.summary import batch_error, summarize
     from vibeimg.cli.batchview import BatchView
     from vibeimg.cli.common import session
     from vibeimg.cli.recording import BackgroundRecorder
-    from vibeimg.cli.stdout import print_json
 
     view = BatchView(reporter, interval=progress_every)
     recorder = BackgroundRecorder(reporter, history)
@@ -226,14 +278,31 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
                 recorder.close()
         if result.cleaned:
             reporter.trace(f"removed {count_of(len(result.cleaned), 'temporary file')} of an earlier run")
-    view.finish(result)
+    for_people = not json_output and is_terminal(sys.stdout)
+    view.finish(result, summary_on_stdout=for_people)
     if report is not None:
         _write_report(report, result, plan, source)
     error = batch_error(result)
-    print_json(summarize(result, plan, source=source, error=error,
-                         report=str(report) if report is not None else None))
+    document = summarize(result, plan, source=source, error=error,
+                         report=str(report) if report is not None else None)
+    _print_summary(document, for_people=for_people)
     if error is not None:
         raise error
+
+
+def _print_summary(document: dict[str, Any], *, for_people: bool) -> None:
+    """The summary: JSON for scripts (stdout not a terminal, or --json), else a few lines."""
+    from vibeimg.cli.stdout import print_json
+
+    if not for_people:
+        print_json(document)
+        return
+    from vibeimg.cli.batchview import merge_summary_text, summary_text
+
+    text = summary_text(document) if document.get("command") == "batch" \
+        else merge_summary_text(document)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _write_report(report: Path, result: BatchResult, plan: BatchPlan, source: str) -> None:
@@ -264,13 +333,14 @@ def batch_merge(
     sources: MergeSources,
     out_dir: MergeOutDir = Path(),
     report: ReportOpt = None,
+    json_output: SummaryJson = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Join the manifests of a batch's shards into one.
 
     Writes one merged manifest (and, with --report, one HTML report) for the shards' output folders, for instance the artifacts of a CI matrix downloaded into one folder.
 
-    Prints a JSON summary on stdout; exits with the partial-success code when an item failed, never ran, or a shard is missing.
+    Prints a JSON summary on stdout (on a terminal, a few lines for people; --json for the JSON there too); exits with the partial-success code when an item failed, never ran, or a shard is missing.
 
     Example:
 
@@ -278,7 +348,6 @@ def batch_merge(
     """
     from vibeimg.batch.merge import merge_manifests
     from vibeimg.batch.report import render_report
-    from vibeimg.cli.stdout import print_json
     from vibeimg.files.atomic import write_atomically
 
     reporter = Reporter(quiet=quiet)
@@ -294,7 +363,10 @@ def batch_merge(
                              title="vibeimg batch (merged)", notes=notes)
         report.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(report, page.encode("utf-8"))
-    reporter.info(f"batch-merge: {result.count('ok')} done, {result.count('failed')} failed, "
-                 f"{result.count('not-run')} not run, {len(result.records)} items")
-    print_json(result.summary(str(report) if report is not None else None))
+    for_people = not json_output and is_terminal(sys.stdout)
+    if not for_people:
+        reporter.info(f"batch-merge: {result.count('ok')} done, {result.count('failed')} "
+                      f"failed, {result.count('not-run')} not run, {len(result.records)} items")
+    _print_summary(result.summary(str(report) if report is not None else None),
+                   for_people=for_people)
     result.raise_for_result()

@@ -47,6 +47,9 @@ def summary_line(result: ChatStreamResult) -> str:
     if result.image_usage and isinstance(result.image_usage.get("total_tokens"), int):
         parts.append(f"image tokens {result.image_usage['total_tokens']:,}")
     parts.append(f"estimated ${result.estimated_cost_usd:.3f} (image output only)")
+    if result.possible_cost_usd:
+        parts.append(f"and up to ${result.possible_cost_usd:.3f} possibly billed for images "
+                     "not received")
     return ", ".join(parts)
 
 

@@ -99,9 +99,24 @@ def session(connection: Connection, reporter: Reporter,
     from vibeimg.cli.retrynotice import RetryNotices, retry_notice
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
-    with open_gateway(connection.settings(), offline=connection.offline,
+    settings = connection.settings()
+    reporter.trace(settings_trace(connection, settings))
+    with open_gateway(settings, offline=connection.offline,
                       trace=reporter.trace, on_retry=notices) as client:
         yield client
+
+
+def settings_trace(connection: Connection, settings: Settings) -> str:
+    """``--verbose``: the connection settings in force and where each came from."""
+    origins = settings.origins
+    if connection.offline:
+        url, key = "(offline emulator)", "(not needed offline)"
+    else:
+        url = f"{mask_url(settings.base_url)} ({origins.get('base_url', 'default')})"
+        key = f"{mask_key(settings.api_key)} ({origins.get('api_key', 'default')})"
+    return (f"settings: base-url {url}, api-key {key}, timeout {settings.timeout:g} s "
+            f"({origins.get('timeout', 'default')}), retries {settings.retries} "
+            f"({origins.get('retries', 'default')})")
 
 
 def shown_base_url(connection: Connection, settings: Settings) -> str:

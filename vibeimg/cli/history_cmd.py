@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from vibeimg.cli.command import VibeimgCommand
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
 from vibeimg.ui import is_terminal
@@ -27,7 +28,9 @@ history_app = typer.Typer(
     name="history",
     help="Find past runs: prompts, files, request ids, costs.\n\n"
     "Without a subcommand, lists recent runs, newest first: id, time, command, outcome, "
-    "images, estimated cost, prompt.\n\n"
+    "images, estimated cost, prompt. A turn of a conversation shows its session and "
+    "turn before the prompt; 'vibeimg history sessions' lists the conversations and "
+    "'vibeimg history show NAME' shows one's turns.\n\n"
     "Every generate, edit, chat-stream and batch item is recorded in a private SQLite "
     "database (never the key). Turn it off with --no-history or "
     "'vibeimg config set history false'.",
@@ -58,17 +61,40 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _columns(text: str) -> int:
+    """Terminal columns: Chinese, Japanese and Korean characters and emoji take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cut_to_columns(text: str, columns: int) -> str:
+    import unicodedata
+
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used > columns:
+            return text[:index]
+    return text
+
+
 def _print_entries(entries: list[Entry], json_output: bool) -> None:
     if json_output:
         print_json({"runs": [e.as_json() for e in entries]})
         return
     width = shutil.get_terminal_size().columns if is_terminal(sys.stdout) else 0
+    if width and entries:  # a person reads the columns; a script reads the rows alone
+        sys.stdout.write(f"{'ID':>5}  {'TIME':<16}  {'COMMAND':<11} {'OUTCOME':<11} "
+                         f"{'IMAGES':>6}  {'COST':>8}  PROMPT\n")
     for entry in entries:
         head = (f"{entry.id:>5}  {_local_time(entry.created)}  {entry.command:<11} "
                 f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
         prompt = _one_line(entry.prompt)
-        if width and len(head) + len(prompt) > width:
-            prompt = prompt[: max(10, width - len(head) - 1)] + "…"
+        if isinstance(entry.parameters.get("session"), str):  # a turn of a conversation
+            prompt = f"[{entry.parameters['session']} {entry.parameters.get('turn', '?')}] {prompt}"
+        if width and len(head) + _columns(prompt) > width:
+            prompt = _cut_to_columns(prompt, max(10, width - len(head) - 1)) + "…"
         sys.stdout.write(head + prompt + "\n")
     sys.stdout.flush()
 
@@ -99,6 +125,10 @@ def history_list(
 
       vibeimg history show 12
 
+      vibeimg history sessions
+
+      vibeimg history show coast
+
       vibeimg history cost --since 7d
     """
     if ctx.invoked_subcommand is not None:
@@ -106,18 +136,35 @@ def history_list(
     if command is not None and command not in COMMANDS:
         raise UsageError(f"unknown command {command!r}", hint=f"use one of {', '.join(COMMANDS)}")
     with _open() as history:
-        _print_entries(history.recent(limit, command), json_output)
+        entries = history.recent(limit, command)
+    _print_entries(entries, json_output)
+    if not entries:  # said on stderr, as search says no match: stdout stays rows only
+        sys.stderr.write(f"no {command} run in the history yet\n" if command else
+                         "the history is empty: runs are recorded as they are made "
+                         "(try: vibeimg generate \"a watercolor otter\" --offline)\n")
 
 
-@history_app.command("show")
+def _session_names(incomplete: str) -> list[str]:
+    from vibeimg.cli.chat_stream import complete_session_name
+
+    return complete_session_name(incomplete)
+
+
+@history_app.command("show", cls=VibeimgCommand)
 def history_show(
-    entry_id: Annotated[int, typer.Argument(metavar="ID", help="The run's id.")],
+    which: Annotated[str, typer.Argument(
+        metavar="ID|SESSION", help="A run's id, or a conversation's name.",
+        autocompletion=_session_names)],
     json_output: JsonFlag = False,
 ) -> None:
-    """Show one run in full.
+    """Show one run, or one conversation's turns, in full.
 
-    Prompt, revised prompt, parameters, saved files, request ids, usage, estimated cost.
+    A run: prompt, revised prompt, parameters, saved files, request ids, usage, estimated cost. A conversation (chat-stream --session, vibeimg chat): each turn's prompt, what was sent with it, its images, revised prompts and cost.
     """
+    if not which.strip().isdigit():
+        _show_session(which, json_output)
+        return
+    entry_id = int(which)
     from json import dumps as json_dumps
 
     with _open() as history:
@@ -144,6 +191,8 @@ def history_show(
         ("usage", json_dumps(entry.usage) if entry.usage else None),
         ("estimated cost", "none (offline emulator)" if entry.offline
          else f"${entry.estimated_cost_usd:.4f}"),
+        ("possible cost", f"${entry.possible_cost_usd:.4f} (may have been billed, no image "
+         "received)" if entry.possible_cost_usd and not entry.offline else None),
         ("elapsed", None if entry.elapsed_seconds is None else f"{entry.elapsed_seconds:.1f} s"),
     ]
     for label, value in rows:
@@ -153,22 +202,71 @@ def history_show(
         sys.stdout.write(f"{label:<15} {text}\n")
 
 
-@history_app.command("search")
+def _show_session(name: str, json_output: bool) -> None:
+    from vibeimg.cli.session_view import session_lines
+    from vibeimg.records import sessions
+
+    transcript = sessions.load(name)
+    if json_output:
+        print_json({"session": transcript.name, "created": transcript.created,
+                    "path": str(sessions.transcript_path(name)),
+                    "turns": [turn.as_json() for turn in transcript.turns]})
+        return
+    lines = session_lines(transcript, sessions.transcript_path(name))
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+@history_app.command("sessions", cls=VibeimgCommand)
+def history_sessions(
+    limit: Limit = 20,
+    json_output: JsonFlag = False,
+) -> None:
+    """List conversations, most recent first: name, time, turns, images, cost, last prompt.
+
+    Conversations are kept by 'chat-stream --session NAME' and 'vibeimg chat'; 'vibeimg history show NAME' shows one's turns.
+    """
+    from vibeimg.cli.session_view import summary_json, summary_line
+    from vibeimg.records import sessions
+    from vibeimg.ui import Reporter
+
+    shown: list[Any] = []
+    for info in sessions.list_sessions()[:limit]:
+        try:
+            transcript = sessions.load(info.name)
+        except UsageError as exc:  # one damaged file does not hide the others
+            Reporter().warn(exc.one_line())
+            continue
+        shown.append(summary_json(info, transcript) if json_output
+                     else summary_line(transcript))
+    if json_output:
+        print_json({"sessions": shown})
+        return
+    sys.stdout.write("".join(line + "\n" for line in shown))
+    sys.stdout.flush()
+
+
+@history_app.command("search", cls=VibeimgCommand)
 def history_search(
     words: Annotated[list[str], typer.Argument(
         metavar="TEXT...", help="Words that must all appear in the prompt or revised prompt.")],
     limit: Limit = 20,
     json_output: JsonFlag = False,
 ) -> None:
-    """Find runs by words of their prompts.
+    """Find runs by words of their prompts, in any language.
 
-    Every word must appear in the prompt or the revised prompt; word prefixes match too.
+    Every word must appear in the prompt or the revised prompt, anywhere inside it: otter finds otters, 水獭 finds 一只水彩风格的水獭, and emoji are searched too. No match is said on stderr, with exit code 0.
     """
+    text = " ".join(words)
     with _open() as history:
-        _print_entries(history.search(" ".join(words), limit), json_output)
+        entries = history.search(text, limit)
+        empty = not entries and history.count() == 0
+    _print_entries(entries, json_output)
+    if not entries:  # repr: a control character typed in the query is shown, not sent
+        sys.stderr.write("the history is empty: no run to search\n" if empty else
+                         f"no run in the history matches {text!r}\n")
 
 
-@history_app.command("cost")
+@history_app.command("cost", cls=VibeimgCommand)
 def history_cost(
     since: Annotated[Optional[str], typer.Option(
         "--since", metavar="DATE", show_default=False,
@@ -199,11 +297,14 @@ def history_cost(
                      f"{period}\n")
     for command, amount in sorted(summary.by_command.items()):
         sys.stdout.write(f"  {command:<12} ${amount:.3f}\n")
+    if summary.possible_cost_usd:
+        sys.stdout.write(f"  plus up to ${summary.possible_cost_usd:.3f} possibly billed with no "
+                         "image received (outcome unknown, or an answer that was unusable)\n")
     if summary.offline_runs:
         sys.stdout.write(f"  ({_plural(summary.offline_runs, 'offline run')}, no cost)\n")
 
 
-@history_app.command("path")
+@history_app.command("path", cls=VibeimgCommand)
 def history_path() -> None:
     """Print the history database's path."""
     from vibeimg.records.history import database_path

@@ -4,7 +4,7 @@ code so that ``--dry-run`` and ``--json`` import only ``json``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
@@ -24,11 +24,14 @@ def json_text(document: Any) -> str:
 
 
 class JsonArray:
-    """A JSON array given as an iterable, encoded one element at a time by
-    :func:`json_pieces`: a batch's 10,000 outcomes are never all built at once."""
+    """A JSON array made by ``make`` each time it is read, and encoded one element at a
+    time by :func:`json_pieces`: a batch's 10,000 outcomes are never all built at once."""
 
-    def __init__(self, elements: Iterable[Any]) -> None:
-        self.elements = elements
+    def __init__(self, make: Callable[[], Iterable[Any]]) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._make())
 
 
 def json_pieces(document: Any) -> Iterator[str]:
@@ -49,7 +52,7 @@ def json_pieces(document: Any) -> Iterator[str]:
             yield _nested(json_text(value), "  ")
             continue
         empty = True
-        for element in value.elements:
+        for element in value:
             yield ("[" if empty else ",") + "\n    " + _nested(json_text(element), "    ")
             empty = False
         yield "[]" if empty else "\n  ]"

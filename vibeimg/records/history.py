@@ -2,7 +2,10 @@
 
 Each row keeps the time, command, prompt, revised prompt, parameters, output paths,
 request ids, usage, estimated cost and outcome; never the key. Prompts are searchable
-with SQLite's full-text index (FTS5) where the SQLite build has it, else with LIKE.
+in any language: SQLite's full-text index with the trigram tokenizer (FTS5, SQLite 3.34
+or later) finds any run of 3 or more characters inside the text, Chinese included, where
+words have no spaces between them; shorter terms, and SQLites without trigrams, are
+looked for as substrings of every row.
 
 The history must never stop an image from being saved: every failure here (a locked
 or corrupt database, a full disk) is raised as :class:`HistoryError`, which the
@@ -13,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,13 +32,23 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 3
-#: Changes to a database made by an older vibeimg, by the version they lead to.
-_MIGRATIONS = {
+SCHEMA_VERSION = 5
+#: Changes to a database made by an older vibeimg, by the version they lead to: a
+#: script, or a function of the connection.
+_MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     # Version 2: the outcome speaks the run documents' words (completed, not ok).
     2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
-    # Version 3: the spend index (in _SCHEMA, which every older database runs again),
-    # and write-ahead logging (set in connection(), as for a new database).
+    # Version 3: the word index (unicode61) could not find 水獭 inside 一只水彩风格的水獭;
+    # it is replaced by a trigram index, rebuilt from the rows (see search_index_ready).
+    3: """
+    DROP TRIGGER IF EXISTS runs_fts_insert;
+    DROP TRIGGER IF EXISTS runs_fts_delete;
+    DROP TABLE IF EXISTS runs_fts;
+    """,
+    # Version 4: what may have been billed with no image received, apart from the cost.
+    4: lambda conn: _add_column(conn, "possible_cost_usd", "REAL NOT NULL DEFAULT 0"),
+    # Version 5: the spend index (_SPEND_INDEX, made after every migration, as for a new
+    # database) and write-ahead logging (set in connection(), as for a new database).
 }
 FILE_MODE = 0o600
 
@@ -54,16 +69,19 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     offline INTEGER NOT NULL DEFAULT 0,
     images INTEGER NOT NULL DEFAULT 0,
-    elapsed_seconds REAL
+    elapsed_seconds REAL,
+    possible_cost_usd REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
--- 'history cost' totals from this index alone: it never reads the runs' prompts and lists.
+"""
+# 'history cost' totals from this index alone: it never reads the runs' prompts and lists.
+_SPEND_INDEX = """
 CREATE INDEX IF NOT EXISTS runs_spend
-    ON runs(command, offline, created, images, estimated_cost_usd);
+    ON runs(command, offline, created, images, estimated_cost_usd, possible_cost_usd);
 """
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(
-    prompt, revised_prompt, content='runs', content_rowid='id'
+    prompt, revised_prompt, content='runs', content_rowid='id', tokenize='trigram'
 );
 CREATE TRIGGER IF NOT EXISTS runs_fts_insert AFTER INSERT ON runs BEGIN
     INSERT INTO runs_fts(rowid, prompt, revised_prompt)
@@ -174,12 +192,20 @@ class History:
                 # batch recording its items. It stays set in the file.
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.executescript(_SCHEMA)
-                self.fts = fts5_ready(conn)
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     if version and step in _MIGRATIONS:  # a new database needs none
-                        conn.executescript(_MIGRATIONS[step])
+                        migration = _MIGRATIONS[step]
+                        if callable(migration):
+                            migration(conn)
+                        else:
+                            conn.executescript(migration)
+                conn.executescript(_SPEND_INDEX)
+                self.fts = search_index_ready(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.commit()
+            # Case folding for the substring search of short terms in any script
+            # (SQLite's own LIKE folds ASCII letters only).
+            conn.create_function("vibeimg_fold", 1, _fold, deterministic=True)
         return self._conn
 
     def add(self, entry: Entry) -> int:
@@ -224,23 +250,44 @@ class History:
         return found[0] if found else None
 
     def search(self, text: str, limit: int = 20) -> list[Entry]:
-        """Runs whose prompt or revised prompt holds every word of ``text``."""
-        words = re.findall(r"\w+", text)
-        if not words:
+        """Runs whose prompt or revised prompt holds every term of ``text``.
+
+        Terms are what lies between spaces and punctuation, in any script, symbols and
+        emoji included; each is found anywhere inside the text, case aside.
+        """
+        terms = search_terms(text)
+        if not terms:
             raise UsageError("nothing to search for", hint="give a word of the prompt")
         if not self.create and not self.exists:
             return []
         self.connection()
-        if self.fts:
-            query = " ".join('"' + word.replace('"', '""') + '"*' for word in words)
-            return self._select("WHERE runs_fts MATCH ?", (query,), limit=limit,
-                                join="JOIN runs_fts ON runs_fts.rowid = runs.id")
-        clauses, args = [], []
-        for word in words:
-            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append("(prompt LIKE ? ESCAPE '\\' OR "
-                           "COALESCE(revised_prompt, '') LIKE ? ESCAPE '\\')")
-            args += [pattern, pattern]
+        clauses: list[str] = []
+        args: list[str] = []
+        indexed = [term for term in terms if self.fts and len(term) >= TRIGRAM]
+        if indexed:
+            query = " AND ".join('"' + term.replace('"', '""') + '"' for term in indexed)
+            clauses.append("runs.id IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ?)")
+            args.append(query)
+        for term in terms:
+            if term in indexed:
+                continue
+            if term.isascii():  # LIKE folds ASCII letters itself, in C
+                pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace(
+                    "_", "\\_") + "%"
+                clauses.append("(prompt LIKE ? ESCAPE '\\' OR "
+                               "COALESCE(revised_prompt, '') LIKE ? ESCAPE '\\')")
+                args += [pattern, pattern]
+            elif len(term) < TRIGRAM:  # 水獭, 🦦, Ж: each way of writing it, in C
+                spellings = sorted({"".join(letters) for letters in itertools.product(
+                    *({char, char.lower(), char.upper()} for char in term))})
+                clauses.append("(" + " OR ".join(
+                    ["instr(prompt, ?) > 0 OR instr(COALESCE(revised_prompt, ''), ?) > 0"]
+                    * len(spellings)) + ")")
+                args += [spelling for spelling in spellings for _ in range(2)]
+            else:  # no trigram index: folded in Python, row by row
+                clauses.append("(instr(vibeimg_fold(prompt), ?) > 0 OR "
+                               "instr(vibeimg_fold(COALESCE(revised_prompt, '')), ?) > 0)")
+                args += [term.casefold(), term.casefold()]
         return self._select("WHERE " + " AND ".join(clauses), args, limit=limit)
 
     def cost(self, since: str | None = None, until: str | None = None) -> CostSummary:
@@ -255,28 +302,29 @@ class History:
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         # Totalled by SQLite from the spend index, one row per command and kind.
         sql = ("SELECT command, offline, COUNT(*), TOTAL(images), TOTAL(estimated_cost_usd), "  # noqa: S608 - fragments are constants; values are bound
-               f"MIN(id) FROM runs {where} GROUP BY command, offline")
+               f"TOTAL(possible_cost_usd), MIN(id) FROM runs {where} GROUP BY command, offline")
         rows: list[Any] = []
         if self.create or self.exists:
             conn = self.connection()
             with self._errors("read"):
                 rows = conn.execute(sql, tuple(args)).fetchall()
-        rows.sort(key=lambda row: row[5])  # commands in the order they were first run
+        rows.sort(key=lambda row: row[6])  # commands in the order they were first run
         by_command: dict[str, float] = {}
         runs = images = offline_runs = 0
-        total = 0.0
-        for command, offline, count, image_count, cost, _ in rows:
+        total = possible = 0.0
+        for command, offline, count, image_count, cost, maybe, _ in rows:
             if offline:
                 offline_runs += count
                 continue
             runs += count
             images += int(image_count)
             total += cost
+            possible += maybe
             by_command[command] = round(cost, 6)
         return CostSummary(
             since=since, until=until, runs=runs, images=images,
             estimated_cost_usd=round(total, 6), by_command=by_command,
-            offline_runs=offline_runs,
+            offline_runs=offline_runs, possible_cost_usd=round(possible, 6),
         )
 
     def count(self) -> int:
@@ -298,13 +346,47 @@ def _row(entry: Entry) -> dict[str, Any]:
     return row
 
 
-def fts5_ready(conn: sqlite3.Connection) -> bool:
-    """Create the full-text index when this SQLite has FTS5; False when it has not."""
+def search_index_ready(conn: sqlite3.Connection) -> bool:
+    """Create the trigram index of the prompts, filled from the rows already there;
+    False when this SQLite has no FTS5 or no trigram tokenizer (before 3.34)."""
     try:
         conn.executescript(_FTS_SCHEMA)
+        conn.execute("INSERT INTO runs_fts(runs_fts) VALUES ('rebuild')")
     except sqlite3.OperationalError:
         return False
     return True
+
+
+TRIGRAM = 3  # characters: shorter terms are not in the index
+
+
+def search_terms(text: str) -> list[str]:
+    """What to look for: the runs of characters between spaces and punctuation, in NFC,
+    without emoji variation selectors; the text itself when it is punctuation alone."""
+    text = unicodedata.normalize("NFC", text).replace("\ufe0f", "").replace("\ufe0e", "")
+    terms: list[str] = []
+    term: list[str] = []
+    for char in text:
+        if char.isspace() or unicodedata.category(char)[0] in "PC":
+            if term:
+                terms.append("".join(term))
+                term = []
+        else:
+            term.append(char)
+    if term:
+        terms.append("".join(term))
+    stripped = " ".join(text.split())
+    return terms or ([stripped] if stripped else [])
+
+
+def _fold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
+
+
+def _add_column(conn: sqlite3.Connection, name: str, definition: str) -> None:
+    """Add a column to ``runs`` unless it is there already."""
+    if name not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
 
 
 def _prepare_file(path: Path) -> None:

@@ -25,7 +25,7 @@ class Entry:
     outputs: list[str] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
-    estimated_cost_usd: float = 0.0
+    estimated_cost_usd: float = 0.0  # the images received
     outcome: RunStatus = "completed"  # vibeimg.errors.run_status of its ending
     error: str | None = None
     offline: bool = False
@@ -33,6 +33,9 @@ class Entry:
     elapsed_seconds: float | None = None
     created: str = ""
     id: int | None = None
+    # What may have been billed with no image received: outcome unknown, or an answer
+    # billed but unusable (bad base64, not an image, refused by the disk).
+    possible_cost_usd: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +52,7 @@ class CostSummary:
     estimated_cost_usd: float
     by_command: dict[str, float]
     offline_runs: int
+    possible_cost_usd: float = 0.0  # may have been billed, no image received
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

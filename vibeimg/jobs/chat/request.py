@@ -9,66 +9,52 @@ text model calls the image tool once per image. Input images travel as data URIs
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import UsageError
-from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
-from vibeimg.jobs.chat import MAX_IMAGES as MAX_IMAGES  # noqa: PLC0414 - the emulator's
+from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
+
+# Re-exported: how many images a prompt asks for is part of what a request is.
+from vibeimg.jobs.chat.counts import images_asked as images_asked  # noqa: PLC0414
+from vibeimg.jobs.chat.counts import numbered_items as numbered_items  # noqa: PLC0414
+from vibeimg.jobs.chat.counts import subject_text
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_choice, check_prompt
 
 ACTIONS = ("auto", "generate", "edit")
 MAX_PARTIAL_IMAGES = 3
+MAX_INPUT_IMAGES = 16  # SPEC.md section 5: no documented limit; the edit limit is held
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-
-_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                 "eight": 8, "nine": 9, "ten": 10}
-_ASKED = re.compile(
-    r"\b(?:generate|create|make|draw)\s+(\d+|" + "|".join(_NUMBER_WORDS) + r")\s+"
-    r"(?:\w+\s+){0,2}?images?\b",
-    re.IGNORECASE,
-)
-
-
-_NUMBERED = re.compile(r"(?:^|(?<=\s))(\d{1,2})[).:]\s+")
-
-
-def numbered_items(text: str) -> list[str]:
-    """The parts of a numbered list ("1) a fox 2) a heron", or one per line), in order;
-    empty unless it counts 1, 2, 3... from the start."""
-    marks = list(_NUMBERED.finditer(text))
-    if len(marks) < 2 or [int(m.group(1)) for m in marks] != list(range(1, len(marks) + 1)):
-        return []
-    ends = [m.start() for m in marks[1:]] + [len(text)]
-    items = [text[m.end():end].strip(" \t\n;,.") for m, end in zip(marks, ends, strict=True)]
-    return items if all(items) else []
-
-
-def images_asked(prompt: str) -> int:
-    """How many images a prompt asks for ("Generate 3 different images: ..."), at least 1."""
-    match = _ASKED.search(prompt)
-    if match is None:
-        return 1
-    word = match.group(1).lower()
-    count = int(word) if word.isdigit() else _NUMBER_WORDS[word]
-    return max(1, count)
-
 
 def prompt_for_count(prompt: str, count: int) -> str:
     """The prompt asking the text model for ``count`` images (the gateway has no ``n``).
 
     Left as it is for one image unless its own words ask for more: then, as for any
-    count, the words asking for ``count`` come first, and the model acts on those.
+    count, the words asking for ``count`` come first, and the model acts on those. They
+    are Chinese for a Chinese prompt, so the request reads as one language.
     """
+    chinese = _is_chinese(prompt)
     if count <= 1:
         if images_asked(prompt) <= 1:
             return prompt
+        if chinese:
+            return f"只生成 1 张图片，只调用一次图像生成工具，请求如下：{prompt}"
         return f"Generate 1 image, with a single image generation call, for this request: {prompt}"
+    if chinese:
+        return (f"请生成 {count} 张不同的图片，每张图片各调用一次图像生成工具，"
+                f"每张都是对以下请求的不同诠释：{prompt}")
     return (f"Generate {count} different images, one image generation call per image, "
             f"each a distinct take on this request: {prompt}")
+
+
+def _is_chinese(text: str) -> bool:
+    """Han characters and no kana: Chinese rather than Japanese, or English."""
+    han = sum(1 for c in text if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
+    kana = any("\u3040" <= c <= "\u30ff" for c in text)
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    return han > 0 and not kana and han * 2 >= latin
 
 
 @dataclass(frozen=True)
@@ -86,15 +72,51 @@ class InputImage:
         return f"data:{_MEDIA_TYPES[self.format]};base64,{encoded}"
 
 
-def check_chat_input_image(path: Path) -> InputImage:
+def check_chat_input_image(path: Path, what: str = "input image") -> InputImage:
     """An input image for ``chat-stream``, checked as ``edit`` checks its inputs: it
-    exists, is at most 50 MB, is really PNG, JPEG or WebP, and decodes whole."""
+    exists, is at most 50 MB, is really PNG, JPEG or WebP, and is whole and undamaged."""
     from vibeimg.files.inputs import read_source  # noqa: PLC0415 - Pillow only with images
     from vibeimg.jobs.edits import check_image  # noqa: PLC0415 - Pillow only with -i
 
-    checked = check_image(read_source(path, what="input image"), what="input image")
+    checked = check_image(read_source(path, what=what), what=what)
     return InputImage(path=path, format=checked.format, data=checked.source.data,
                       width=checked.width, height=checked.height)
+
+
+@dataclass(frozen=True)
+class EarlierTurn:
+    """An earlier turn of a conversation, resent as a user message: its words, and the
+    images chosen to go with it (those the turn before it made, as ``input_image``)."""
+
+    text: str
+    images: tuple[InputImage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a request stands in a session that vibeimg keeps: the gateway has no
+    ``previous_response_id`` (SPEC.md section 5), so the earlier turns are resent."""
+
+    session: str
+    turn: int
+    context: str  # which earlier images go with it: last, all, or a number
+    earlier: tuple[EarlierTurn, ...] = ()
+    resent: tuple[Path, ...] = ()  # the session's own images sent again, in any message
+
+    def fields(self) -> dict[str, Any]:
+        """What sidecars, run documents and the history record of it."""
+        return {"session": self.session, "turn": self.turn, "context": self.context,
+                "earlier_turns": len(self.earlier),
+                "images_resent": [str(path) for path in self.resent]}
+
+
+def _content(text: str, images: Sequence[InputImage], abbreviate: bool) -> list[dict[str, Any]]:
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": text}]
+    for image in images:
+        uri = (f"data:{_MEDIA_TYPES[image.format]};base64,... ({len(image.data):,} bytes "
+               f"from {image.path})" if abbreviate else image.data_uri())
+        content.append({"type": "input_image", "image_url": uri})
+    return content
 
 
 @dataclass(frozen=True)
@@ -109,6 +131,7 @@ class ChatStreamRequest:
     count: int | None = None  # images asked for with -n; None: as the prompt's words say
     images: tuple[InputImage, ...] = ()
     partial_images: int | None = None
+    conversation: Conversation | None = None  # the session's earlier turns, resent
 
     @classmethod
     def build(
@@ -149,6 +172,10 @@ class ChatStreamRequest:
         if partial_images is not None and not 0 <= partial_images <= MAX_PARTIAL_IMAGES:
             raise UsageError(f"--partial-images must be between 0 and {MAX_PARTIAL_IMAGES}",
                              param="partial_images")
+        if len(images) > MAX_INPUT_IMAGES:
+            raise UsageError(f"{len(images)} input images; at most {MAX_INPUT_IMAGES} are sent",
+                             hint="the gateway documents no limit here, so vibeimg holds "
+                             "the edit limit; give fewer -i")
         checked = tuple(check_chat_input_image(Path(p)) for p in images)
         return cls(prompt=prompt, options=options, model=model.strip(),
                    instructions=instructions.strip(), action=action, count=count,
@@ -190,15 +217,14 @@ class ChatStreamRequest:
     @property
     def slug_text(self) -> str:
         """The words to name files after: the prompt without "Generate 3 images:"."""
-        match = _ASKED.match(self.prompt.strip())
-        rest = self.prompt.strip()[match.end():].lstrip(" :,.-") if match else ""
-        return re.sub(r"^of\s+", "", rest) or self.prompt
+        return subject_text(self.prompt.strip())
 
     @property
     def image_slug_texts(self) -> list[str]:
         """One text per image to name its file after, when the prompt numbers its images
-        ("1) a fox 2) a heron"): the model calls the tool once per item, in order."""
-        return numbered_items(self.slug_text)
+        ("1) a fox 2) a heron", "1）猫 2）狗") and asks for several: the model calls the
+        tool once per item, in order. One image is named after the whole prompt."""
+        return numbered_items(self.slug_text) if self.expected_images > 1 else []
 
     @property
     def expected_images(self) -> int:
@@ -217,16 +243,19 @@ class ChatStreamRequest:
         return tool
 
     def body(self, *, abbreviate_images: bool = False) -> dict[str, Any]:
-        """The JSON body; ``abbreviate_images`` shortens data URIs for display."""
-        content: list[dict[str, Any]] = [{"type": "input_text", "text": self.text}]
-        for image in self.images:
-            uri = (f"data:{_MEDIA_TYPES[image.format]};base64,... ({len(image.data):,} bytes "
-                   f"from {image.path})" if abbreviate_images else image.data_uri())
-            content.append({"type": "input_image", "image_url": uri})
+        """The JSON body; ``abbreviate_images`` shortens data URIs for display.
+
+        In a conversation, each earlier turn is a user message of its own before this one.
+        """
+        earlier = self.conversation.earlier if self.conversation is not None else ()
+        messages = [{"role": "user", "content": _content(t.text, t.images, abbreviate_images)}
+                    for t in earlier]
+        messages.append({"role": "user",
+                         "content": _content(self.text, self.images, abbreviate_images)})
         return {
             "model": self.model,
             "instructions": self.instructions,
-            "input": [{"role": "user", "content": content}],
+            "input": messages,
             "stream": True,
             "tools": [self.tool()],
         }

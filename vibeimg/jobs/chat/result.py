@@ -124,6 +124,8 @@ class ChatStreamResult:
     bytes_received: int = 0
     keepalives: int = 0
     error: VibeimgError | None = None
+    image_cost_usd: float = 0.0  # the estimated price of one image of the request
+    opened: bool = False  # the gateway answered with a stream
 
     @classmethod
     def before_stream(cls, request: ChatStreamRequest, error: VibeimgError,
@@ -156,19 +158,39 @@ class ChatStreamResult:
 
     @property
     def estimated_cost_usd(self) -> float:
+        """The images received and saved."""
         return round(sum(i.estimated_cost_usd for i in self.images), 4)
+
+    @property
+    def possible_cost_usd(self) -> float:
+        """What the images not received may have cost (``image_cost_usd`` each).
+
+        Once the response completed or reported its failure, that is each image call
+        left without an image (billed but unusable, or failed while it was made). A
+        stream cut off or interrupted before its end says nothing of what the gateway
+        went on to make: every image asked for and not received may have been billed.
+        Before any stream opened, the error says (an unknown outcome counts them all).
+        """
+        if not self.opened:
+            return round(self.error.possible_cost_usd, 4) if self.error else 0.0
+        unfinished = len(self.missing)
+        if self.stream_status in ("truncated", "interrupted"):
+            unfinished = max(unfinished, self.request.expected_images - len(self.images))
+        return round(unfinished * self.image_cost_usd, 4)
 
     def as_json(self) -> dict[str, Any]:
         req = self.request
         return {
             "command": "chat-stream", "status": self.status,
+            **(req.conversation.fields() if req.conversation is not None else {}),
             "stream_status": self.stream_status, "prompt": req.prompt,
             "prompt_sent": req.text, "instructions": req.instructions, "model": req.model,
             "tool": req.tool(), "requested": req.expected_images,
             "received": len(self.images), "images": [i.as_json() for i in self.images],
             "missing": self.missing_json(),
             "text": self.text or None, "usage": self.usage, "image_usage": self.image_usage,
-            "estimated_cost_usd": self.estimated_cost_usd, "response_id": self.response_id,
+            "estimated_cost_usd": self.estimated_cost_usd,
+            "possible_cost_usd": self.possible_cost_usd, "response_id": self.response_id,
             "request_id": self.request_id, "elapsed_seconds": round(self.elapsed, 3),
             "error": self.error.one_line() if self.error else None,
             "exit_code": int(self.error.exit_code) if self.error else 0,

@@ -162,10 +162,12 @@ class _Run:
             call.error = error
             self.set_phase(call, "failed")
 
-    def payload(self, spooled: SpooledPayload | None, b64: str | None) -> AtomicFile | None:
-        """An event's image as a temporary file: already decoded, or decoded now."""
+    def payload(self, spooled: SpooledPayload | None, b64: str | None,
+                holding: AtomicFile | None = None) -> AtomicFile | None:
+        """An event's image as a temporary file: already decoded, or decoded now;
+        ``holding`` itself when the payload is byte for byte that file."""
         if spooled is not None:
-            return spooled.take()  # raises if its base64 was refused
+            return spooled.take(holding=holding)  # raises if its base64 was refused
         if not b64:
             return None
         temp = AtomicFile(self.plan.directory)
@@ -195,8 +197,8 @@ class _Run:
         call = self.call(event.item_id, event.output_index)
         if call.image is not None:
             return
-        temp = self.payload(event.spooled, event.result)
-        if temp is not None:  # item.result wins over any partial image
+        temp = self.payload(event.spooled, event.result, holding=call.temp)
+        if temp is not None and temp is not call.temp:  # item.result wins over a partial
             call.drop_temp()
             call.temp, call.error = temp, None
         if call.temp is None:
@@ -259,6 +261,7 @@ class _Run:
                 "response_seconds": round(res.elapsed, 3) if self.completed else None,
             },
             "estimated_cost_usd": image.estimated_cost_usd,
+            **(req.conversation.fields() if req.conversation is not None else {}),
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "vibeimg_version": __version__,
         }
@@ -344,6 +347,7 @@ def run_chat_stream(
     listener: ProgressListener | None = None,
     record: Callable[[bytes], object] | None = None,
     slug: str | None = None,
+    ascii_names: bool = False,
 ) -> ChatStreamResult:
     """Send ``request`` to ``POST /responses`` and save every image as it completes.
 
@@ -352,18 +356,24 @@ def run_chat_stream(
     returns a result, whose ``error`` says how it ended if not well (failure event,
     truncated stream, Ctrl-C); the images saved before that stay on disk. ``slug``
     names the files (default: from the prompt, and image n after the prompt's n-th
-    numbered item when it numbers them); ``record`` receives the raw stream.
+    numbered item when it numbers them; in ASCII only with ``ascii_names``); ``record``
+    receives the raw stream.
     """
-    item_slugs = [slugify(text) for text in request.image_slug_texts] if slug is None else []
+    item_slugs = ([slugify(text, ascii_only=ascii_names) for text in request.image_slug_texts]
+                  if slug is None else [])
     if slug is None:
-        slug = slugify(request.slug_text)
+        slug = slugify(request.slug_text, ascii_only=ascii_names)
     run = _Run(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
+    image_cost = estimate_cost(request.options.size, request.options.quality)
+    run.result.image_cost_usd = image_cost
+    cut_before = client.abandoned_on_wire
     try:
         with client.open("POST", "responses", json_body=request.body(),
                          headers={"Accept": "text/event-stream"}) as response:
             run.result.request_id = response.request_id
             run.result.first_byte_seconds = response.elapsed
             ensure_event_stream(response)
+            run.result.opened = True
             run.listener.opened(response.request_id)
             stream = EventStream(response, record=record, on_bytes=run.on_bytes,
                                  on_comment=run.on_comment,
@@ -395,10 +405,26 @@ def run_chat_stream(
                 error = Interrupted(f"interrupted: {count_of(saved, 'image')} saved",
                                     hint="the saved images are complete" if saved else None)
             run.result.bytes_received = stream.bytes_received
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:
         run.finish(None)
-        raise Interrupted("interrupted before the gateway answered") from exc
-    except BaseException:
-        run.finish(None)
+        sent = client.abandoned_on_wire != cut_before
+        failure = _before_stream(exc, sent=sent, cost=image_cost * request.expected_images)
+        if failure is not exc:
+            raise failure from exc
         raise
     return run.finish(error)
+
+
+def _before_stream(exc: BaseException, *, sent: bool, cost: float) -> BaseException:
+    """What a run that ended before any stream opened reports, with what it may have cost:
+    all it asked for when the request went out and no answer said what became of it."""
+    if isinstance(exc, KeyboardInterrupt):
+        if not sent:  # waiting to be retried, or not yet sent
+            return Interrupted("interrupted before the request was sent: nothing was billed")
+        stopped = Interrupted("interrupted before the gateway answered; the request was "
+                              "sent, so it may have been billed")
+        stopped.possible_cost_usd = cost
+        return stopped
+    if isinstance(exc, VibeimgError) and exc.outcome_unknown and not exc.possible_cost_usd:
+        exc.possible_cost_usd = cost
+    return exc
