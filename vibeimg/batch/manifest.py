@@ -89,6 +89,7 @@ def _try_lock(fd: int, *, exclusive: bool) -> bool:
 
 
 Durable = Callable[[OSError | None], None]  # told when a line is durable (None) or failed
+GATHER_SECONDS = 0.02  # how long a first line waits for others to share its fsync
 
 
 class ManifestWriter:
@@ -174,6 +175,8 @@ class ManifestWriter:
                     self._idle = False
                 if not self._pending:
                     return
+                if not self._closing:  # woken by a first line: let others join its fsync
+                    self._has_work.wait(GATHER_SECONDS)
                 batch, self._pending = self._pending, []
             try:
                 self._write(b"".join(line for line, _ in batch))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from typing import TYPE_CHECKING
 
 from vibeimg.ui import Reporter
@@ -59,6 +58,7 @@ class BackgroundRecorder:
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._warned: set[str] = set()
+        self._closing = threading.Event()
 
     def add(self, entry: Entry | None) -> None:
         if not self._enabled or entry is None:
@@ -70,6 +70,7 @@ class BackgroundRecorder:
         self._queue.put(entry)
 
     def close(self) -> None:
+        self._closing.set()
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
@@ -94,11 +95,13 @@ class BackgroundRecorder:
                 # Whatever finished meanwhile goes in one transaction: one commit for
                 # many items, so the history keeps up with the fastest batch.
                 entries = [self._queue.get()]
-                until = time.monotonic() + GATHER_SECONDS
+                if entries[0] is not None:
+                    # Let the runs finishing meanwhile queue up, without being woken by
+                    # each (a closing recorder cuts the wait short), then take them all.
+                    self._closing.wait(GATHER_SECONDS)
                 while len(entries) < BATCH_ROWS and entries[-1] is not None:
                     try:
-                        entries.append(self._queue.get(
-                            timeout=max(0.0, until - time.monotonic())))
+                        entries.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
                 closing = entries[-1] is None

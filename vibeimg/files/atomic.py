@@ -25,6 +25,16 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 HEAD_BYTES = 32  # the first bytes of a file, kept: its format, and a PNG's size
 PNG_HEADER = 24  # a PNG's signature and IHDR chunk, which hold its size
 _NAMES = itertools.count()  # temporary names: the process id and a number never reused
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid  # noqa: PLW0603 - the process id, kept, is a new one in a child
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _temporary(directory: Path) -> tuple[int, Path]:
@@ -35,7 +45,7 @@ def _temporary(directory: Path) -> tuple[int, Path]:
     user's usual one for a new file (0666 less the umask), as the finished file's.
     """
     while True:
-        path = directory / f".vibeimg-{os.getpid()}-{next(_NAMES)}.part"
+        path = directory / f".vibeimg-{_pid}-{next(_NAMES)}.part"
         try:
             return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o666), path
         except FileExistsError:  # left by an earlier process of the same id: skip it
@@ -55,8 +65,9 @@ class AtomicFile:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         fd, self.temp_path = _temporary(directory)
-        # A buffer size of our own: no isatty() or fstat() to choose one, per file.
-        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=1 << 16)
+        # Unbuffered: the bytes arrive in large pieces, and a plain file object costs no
+        # isatty(), fstat() or lseek() to set up (two per image in a batch).
+        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=0)
         self.head = b""
         self.size = 0
         self._digest = hashlib.sha256()  # of what was written, as it was written
@@ -78,7 +89,12 @@ class AtomicFile:
     def write(self, data: bytes) -> None:
         if len(self.head) < HEAD_BYTES:
             self.head = (self.head + data[:HEAD_BYTES])[:HEAD_BYTES]
-        self._file.write(data)
+        view = memoryview(data)
+        while view:  # an unbuffered write may be short (a full disk): the rest, or OSError
+            written = self._file.write(view)
+            if not written:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[written:]
         self._digest.update(data)
         self.size += len(data)
 
