@@ -66,7 +66,7 @@ class ItemOutcome:
             parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
                         "batch_key": item.key, "line": item.line, "index": item.index,
                         "inputs": record.get("inputs") or []},
-            outputs=[str(_resolved(Path.cwd() / (out_dir / path).parent) / Path(path).name)]
+            outputs=[str(_resolved(_absolute(out_dir) / Path(path).parent) / Path(path).name)]
             if path else [],
             request_ids=[record["request_id"]] if record.get("request_id") else [],
             estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0) if done else 0.0,
@@ -128,6 +128,10 @@ class BatchResult:
         """What this run's items without an image may have cost (billed but unusable,
         outcome unknown, abandoned on the wire)."""
         return possible_of(self.outcomes)
+
+
+def _absolute(folder: Path) -> Path:
+    return folder if folder.is_absolute() else Path.cwd() / folder
 
 
 @functools.lru_cache(maxsize=64)

@@ -258,9 +258,11 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
     view = BatchView(reporter, interval=progress_every)
     recorder = BackgroundRecorder(reporter, history)
 
+    out_dir = plan.out_dir.absolute()  # once, not per item
+
     def finished(outcome: ItemOutcome) -> None:
         view.event(outcome)
-        recorder.add(outcome.history_entry(plan.out_dir, offline=connection.offline))
+        recorder.add(outcome.history_entry(out_dir, offline=connection.offline))
 
     view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
                cost=plan.estimated_cost, shard=str(plan.shard) if plan.shard else None)
