@@ -280,7 +280,8 @@ class BatchRunner:
         try:
             request = self.build(item)
             saved = fetch_image(self.client, request, index=item.index,
-                                plan=self._name_plans[item.key], sidecar=self.sidecar)
+                                plan=self._name_plans[item.key], sidecar=self.sidecar,
+                                digest=True)
             record = success_record(item, request, saved, self.plan)
         except (VibeimgError, OSError, RuntimeError) as exc:
             self.limiter.release(ticket, succeeded=False)

@@ -62,7 +62,7 @@ class AtomicFile:
     _open: ClassVar[set[AtomicFile]] = set()
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, digest: bool = False) -> None:
         self.directory = directory
         fd, self.temp_path = _temporary(directory)
         # Unbuffered: the bytes arrive in large pieces, and a plain file object costs no
@@ -70,7 +70,9 @@ class AtomicFile:
         self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=0)
         self.head = b""
         self.size = 0
-        self._digest = hashlib.sha256()  # of what was written, as it was written
+        # With ``digest``, the SHA-256 of what is written, as it is written (a batch's
+        # manifest records it; a 4K image is not hashed when nothing asks).
+        self._digest = hashlib.sha256() if digest else None
         with self._registry_lock:
             self._open.add(self)
 
@@ -95,13 +97,15 @@ class AtomicFile:
             if not written:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             view = view[written:]
-        self._digest.update(data)
+        if self._digest is not None:
+            self._digest.update(data)
         self.size += len(data)
 
     @property
-    def sha256(self) -> str:
-        """The SHA-256 of every byte written so far (no second read of the file)."""
-        return self._digest.hexdigest()
+    def sha256(self) -> str | None:
+        """The SHA-256 of every byte written so far (no second read of the file), when
+        made with ``digest``."""
+        return self._digest.hexdigest() if self._digest is not None else None
 
     def flush(self) -> None:
         """Hand what was written to the file, so that it can be read by its path."""

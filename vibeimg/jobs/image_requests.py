@@ -203,11 +203,13 @@ def fetch_image(
     plan: NamePlan | None,
     sidecar: bool = True,
     stdout: IO[bytes] | None = None,
+    digest: bool = False,
 ) -> SavedImage:
-    """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``)."""
+    """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``); with
+    ``digest``, its SHA-256 taken as it is written (``SavedImage.sha256``)."""
     started = time.monotonic()
     billed = 0.0  # the estimated price, once the gateway has answered with an image
-    tmp = AtomicFile(plan.directory) if plan is not None else None
+    tmp = AtomicFile(plan.directory, digest=digest) if plan is not None else None
     buffer = bytearray()
     sink: Sink = tmp.write if tmp is not None else buffer.extend
     request_id: str | None = None
