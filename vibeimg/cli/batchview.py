@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from vibeimg.batch.runner import BatchResult, ItemOutcome, Progress
-from vibeimg.ui import Reporter
+from vibeimg.ui import Reporter, printable
 from vibeimg.units import count_of
 
 
@@ -66,7 +66,7 @@ class BatchView:
         if self._bar is not None:
             from rich.text import Text
 
-            self._bar.console.print(Text(f"error: {message}", style="red"))
+            self._bar.console.print(Text(f"error: {printable(message)}", style="red"))
         else:
             self.reporter.error(message)
 

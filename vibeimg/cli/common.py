@@ -11,8 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from vibeimg.errors import PartialFailure, UsageError, VibeimgError
 from vibeimg.params import check_prompt, decode_prompt
-from vibeimg.settings.resolve import Settings, load_settings, mask_key, mask_url
-from vibeimg.ui import Reporter, is_terminal
+from vibeimg.settings.resolve import (
+    Settings,
+    load_settings,
+    mask_key,
+    mask_url,
+    sends_in_clear,
+)
+from vibeimg.ui import Reporter, is_terminal, printable
 
 if TYPE_CHECKING:
     from vibeimg.wire.client import GatewayClient
@@ -106,6 +112,7 @@ def session(connection: Connection, reporter: Reporter,
     settings = connection.settings()
     if not connection.offline:
         settings.require_key()
+        warn_if_in_clear(settings, reporter)
         with GatewayClient(settings, trace=reporter.trace, on_retry=notices) as client:
             yield client
         return
@@ -118,6 +125,16 @@ def session(connection: Connection, reporter: Reporter,
         offline = replace(settings, base_url=emulator.base_url)
         with GatewayClient(offline, trace=reporter.trace, on_retry=notices) as client:
             yield client
+
+
+def warn_if_in_clear(settings: Settings, reporter: Reporter) -> None:
+    """Say once per run when the key and prompts would cross a network unencrypted."""
+    if sends_in_clear(settings.base_url):
+        origin = settings.origins.get("base_url")
+        reporter.warn(
+            f"the base URL {mask_url(settings.base_url)}{f' ({origin})' if origin else ''} "
+            "is plain http to another machine: the key and the prompts cross the network "
+            "unencrypted; use https")
 
 
 def shown_base_url(connection: Connection, settings: Settings) -> str:
@@ -150,8 +167,11 @@ def print_json(document: Any) -> None:
 
 
 def print_paths(paths: list[Path]) -> None:
+    """The saved paths, one a line: exactly as the file system has them for a script
+    (a pipe, a file), with control characters shown escaped on a terminal (as ``ls``)."""
+    shown = printable if is_terminal(sys.stdout) else str
     for path in paths:
-        sys.stdout.write(f"{path}\n")
+        sys.stdout.write(f"{shown(str(path))}\n")
     sys.stdout.flush()
 
 

@@ -60,6 +60,8 @@ def doctor(
     resolved = _settings_table(shown, connection_offline=offline)
     if settings is not None:
         checks.append(checkup.check_key(settings, offline=offline))
+        if not offline:
+            checks.append(checkup.check_encryption(settings))
         checks.append(_gateway(connection, settings, reporter))
     checks += checkup.folder_checks(_out_dir(resolved))
     checks.append(checkup.check_history())

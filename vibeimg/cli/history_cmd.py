@@ -12,7 +12,7 @@ import typer
 
 from vibeimg.cli.common import print_json
 from vibeimg.errors import UsageError
-from vibeimg.ui import is_terminal
+from vibeimg.ui import is_terminal, printable
 
 if TYPE_CHECKING:
     from vibeimg.records.history import History
@@ -67,7 +67,8 @@ def _print_entries(entries: list[Entry], json_output: bool) -> None:
     for entry in entries:
         head = (f"{entry.id:>5}  {_local_time(entry.created)}  {entry.command:<11} "
                 f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
-        prompt = _one_line(entry.prompt)
+        head = printable(head)  # a command or outcome from a database edited by hand
+        prompt = printable(_one_line(entry.prompt))
         if width and len(head) + len(prompt) > width:
             prompt = prompt[: max(10, width - len(head) - 1)] + "…"
         sys.stdout.write(head + prompt + "\n")
@@ -148,7 +149,8 @@ def history_show(
     for label, value in rows:
         if value is None or value == "":
             continue
-        text = str(value).replace("\n", "\n" + " " * 16)
+        # Several revised prompts are several lines; any other control is shown escaped.
+        text = printable(str(value), newlines=True).replace("\n", "\n" + " " * 16)
         sys.stdout.write(f"{label:<15} {text}\n")
 
 
@@ -197,7 +199,7 @@ def history_cost(
                      f"{_plural(summary.runs, 'run')} ({_plural(summary.images, 'image')})"
                      f"{period}\n")
     for command, amount in sorted(summary.by_command.items()):
-        sys.stdout.write(f"  {command:<12} ${amount:.3f}\n")
+        sys.stdout.write(f"  {printable(command):<12} ${amount:.3f}\n")
     if summary.offline_runs:
         sys.stdout.write(f"  ({_plural(summary.offline_runs, 'offline run')}, no cost)\n")
 

@@ -20,7 +20,7 @@ from vibeimg.errors import (
     NetworkError,
     status_error,
 )
-from vibeimg.settings.resolve import Settings, mask_url
+from vibeimg.settings.resolve import Settings, check_api_key, mask_url
 from vibeimg.units import human_bytes
 from vibeimg.wire.retry import (
     RETRY_STATUSES,
@@ -131,7 +131,9 @@ class GatewayClient:
         self.retry_listeners: list[OnRetry] = [on_retry] if on_retry is not None else []
         headers = {"User-Agent": f"vibeimg/{__version__}"}
         if settings.api_key:
-            headers["Authorization"] = f"Bearer {settings.api_key}"
+            # Settings built by hand (the Python API) are held to the same rule as loaded ones.
+            key = check_api_key(settings.api_key, settings.origins.get("api_key"))
+            headers["Authorization"] = f"Bearer {key}"
         self._http = httpx.Client(
             base_url=settings.base_url + "/",
             headers=headers,
