@@ -12,8 +12,11 @@ import json
 from pathlib import Path
 
 import pytest
+from pictures import photo, save
 
-from vibeimg.settings.resolve import config_path
+from vibeimg.errors import UsageError
+from vibeimg.settings.resolve import Settings, check_api_key, config_path, sends_in_clear
+from vibeimg.wire.client import GatewayClient
 
 SECRET = "sk-edge-secret-98765"
 BAD_KEYS = {
@@ -50,8 +53,6 @@ def test_a_bad_key_from_the_environment_is_refused_before_sending(cli, emulator,
 def test_a_key_with_a_line_break_from_the_flag_is_refused_by_every_command(
         cli, emulator, tmp_path: Path, command: tuple[str, ...]) -> None:
     """--api-key with CR/LF: exit 2 naming --api-key, for every command that sends."""
-    from pictures import photo, save
-
     save(tmp_path / "in.png", photo())
     (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
     result = cli(*command, "--api-key", SECRET + "\n", key=None)
@@ -94,10 +95,6 @@ def test_config_set_refuses_a_key_with_a_control_character(cli) -> None:
 
 def test_the_python_api_refuses_a_bad_key_too() -> None:
     """A GatewayClient built from hand-made settings holds the key to the same rule."""
-    from vibeimg.errors import UsageError
-    from vibeimg.settings.resolve import Settings, check_api_key
-    from vibeimg.wire.client import GatewayClient
-
     with pytest.raises(UsageError, match="holds a line break"):
         GatewayClient(Settings(api_key=SECRET + "\n", base_url="http://127.0.0.1:9/v1"))
     assert check_api_key(SECRET) == SECRET
@@ -149,8 +146,6 @@ def test_a_base_url_query_from_the_environment_is_masked_everywhere(
 ])
 def test_which_base_urls_send_the_key_in_clear(url: str, clear: bool) -> None:
     """Plain http crosses a network unless it stays on loopback."""
-    from vibeimg.settings.resolve import sends_in_clear
-
     assert sends_in_clear(url) is clear
 
 

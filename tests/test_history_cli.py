@@ -15,8 +15,8 @@ from conftest import TEST_KEY
 
 from vibeimg.errors import ExitCode
 from vibeimg.records import history
-from vibeimg.records.runs import Entry
 from vibeimg.records.history import History, database_path
+from vibeimg.records.runs import Entry
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
 
@@ -31,7 +31,8 @@ def test_generate_is_recorded_with_everything_but_the_key(cli, emulator, tmp_pat
     result = cli("generate", "a watercolor otter", *SMALL)
     assert result.exit_code == 0, result.stderr
     [entry] = _entries()
-    assert (entry.command, entry.prompt, entry.outcome) == ("generate", "a watercolor otter", "completed")
+    assert (entry.command, entry.prompt, entry.outcome) == (
+        "generate", "a watercolor otter", "completed")
     assert entry.outputs == [str(tmp_path / "a-watercolor-otter.png")]
     assert entry.parameters["size"] == "1024x1024" and entry.parameters["count"] == 1
     assert entry.request_ids == [emulator.api_requests()[0].request_id]
