@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vibeimg.errors import UsageError
+from vibeimg.files.inputs import open_regular
 from vibeimg.files.naming import NamePlan
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_prompt
 
@@ -310,7 +311,7 @@ class _LineParser:
             return cached
         digest = hashlib.sha256()
         try:
-            with path.open("rb") as file:
+            with open_regular(path, what=f"{role} file") as file:
                 for block in iter(lambda: file.read(1 << 20), b""):
                     digest.update(block)
         except OSError as exc:

@@ -64,9 +64,11 @@ def _read_source(file: str) -> tuple[str, str, Path]:
             raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
                              hint="pipe it in: cat prompts.txt | vibeimg batch -")
         return decode_prompt(read_stdin_bytes(), "the batch on stdin"), "<stdin>", Path()
+    from vibeimg.files.inputs import read_regular
+
     path = Path(file)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, what="batch file")
     except OSError as exc:
         raise UsageError(f"cannot read the batch file {file}: {exc.strerror or exc}",
                          hint="check the path, or use '-' to read stdin") from exc

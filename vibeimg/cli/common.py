@@ -32,8 +32,10 @@ def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
     if argument is not None and prompt_file is not None:
         raise UsageError("give the prompt as an argument or with --prompt-file, not both")
     if prompt_file is not None:
+        from vibeimg.files.inputs import read_regular
+
         try:
-            data = prompt_file.read_bytes()
+            data = read_regular(prompt_file, what="prompt file")
         except OSError as exc:
             raise UsageError(
                 f"cannot read the prompt file {prompt_file}: {exc.strerror or exc}",
