@@ -44,11 +44,13 @@ class Seen:
 
 @dataclass
 class TinyGateway:
-    """Answers every request with ``status``, ``body`` (JSON) and ``headers``."""
+    """Answers every request with ``status``, ``body`` (JSON, or bytes sent as they are)
+    and ``headers``."""
 
     status: int = 200
     body: Any = field(default_factory=image_answer)
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
     seen: list[Seen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -59,9 +61,10 @@ class TinyGateway:
                 length = int(self.headers.get("content-length") or 0)
                 gateway.seen.append(Seen(self.command, self.path, dict(self.headers),
                                          self.rfile.read(length)))
-                payload = json.dumps(gateway.body).encode()
+                body = gateway.body
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(gateway.status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", gateway.content_type)
                 self.send_header("content-length", str(len(payload)))
                 self.send_header("x-request-id", f"req_tiny_{len(gateway.seen)}")
                 for name, value in gateway.headers.items():

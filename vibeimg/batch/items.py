@@ -204,6 +204,9 @@ def _json_fields(raw: str) -> dict[str, Any]:
         value = json.loads(raw)
     except ValueError as exc:
         raise UsageError(f"bad JSON: {exc}", hint='one object a line: {"prompt": "..."}') from None
+    except RecursionError:  # [[[[... a hundred thousand deep
+        raise UsageError("bad JSON: nested too deeply",
+                         hint='one object a line: {"prompt": "..."}') from None
     if not isinstance(value, dict):
         raise UsageError(f"expected a JSON object, got {type(value).__name__}",
                          hint='one object a line: {"prompt": "..."}')

@@ -137,7 +137,7 @@ class History:
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"the history database {self.path} is damaged ({exc})",
                                hint=self._fix()) from exc
-        except (sqlite3.Error, OSError, ValueError) as exc:
+        except (sqlite3.Error, OSError, ValueError, RecursionError) as exc:
             raise HistoryError(f"cannot {action} the history database {self.path}: {exc}",
                                hint=self._fix()) from exc
 
@@ -195,7 +195,7 @@ class History:
             sql += f" LIMIT {int(limit)}"
         with self._errors("read"):
             rows = conn.execute(sql, tuple(args)).fetchall()
-        return [_entry(row) for row in rows]
+            return [_entry(row) for row in rows]
 
     def recent(self, limit: int = 20, command: str | None = None) -> list[Entry]:
         if command:

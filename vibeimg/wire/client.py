@@ -43,7 +43,7 @@ def error_from_response(response: httpx.Response, body: bytes) -> GatewayError:
     code = None
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested absurdly deep
         payload = None
     if isinstance(payload, dict):
         error = payload.get("error")
@@ -102,7 +102,7 @@ class GatewayResponse:
         body = b"".join(self.iter_bytes())
         try:
             return json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise BadResponseError(
                 f"the gateway answered {len(body)} bytes that are not valid JSON",
                 request_id=self.request_id,
