@@ -195,6 +195,8 @@ class WriteError(VibeimgError):
     exit_code = ExitCode.WRITE
     #: What the gateway charged for the image that could not be saved (0 when unknown).
     estimated_cost_usd: float = 0.0
+    #: Whether that figure is extrapolated (a size outside the published price table).
+    cost_extrapolated: bool = False
 
 
 #: The fix for a failed write, by errno; anything else gets the general one.

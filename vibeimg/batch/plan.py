@@ -13,7 +13,7 @@ from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, completed, manifest_name, read_folder
 from vibeimg.batch.recover import orphan_sidecars, unrecorded_images
 from vibeimg.errors import UsageError
-from vibeimg.records.pricing import estimate_cost
+from vibeimg.records.pricing import Price, price_of, shown, total
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,13 @@ class Shard:
         return int(key, 16) % self.total == self.index - 1
 
 
-def item_cost(item: BatchItem) -> float:
+def item_price(item: BatchItem) -> Price:
     """The estimated output price of the item's image (SPEC section 6)."""
-    return estimate_cost(item.options.size, item.options.quality)
+    return price_of(item.options.size, item.options.quality)
+
+
+def item_cost(item: BatchItem) -> float:
+    return item_price(item).usd
 
 
 @dataclass
@@ -72,7 +76,17 @@ class BatchPlan:
 
     @property
     def estimated_cost(self) -> float:
-        return round(sum(item_cost(item) for item in self.to_send), 4)
+        return self.estimated_price.usd
+
+    @property
+    def estimated_price(self) -> Price:
+        """What would be sent, priced; extrapolated when any item's size is off the table."""
+        summed = total(item_price(item) for item in self.to_send)
+        return Price(round(summed.usd, 4), summed.extrapolated)
+
+    @property
+    def extrapolated_items(self) -> int:
+        return sum(1 for item in self.to_send if item_price(item).extrapolated)
 
     @property
     def manifest_path(self) -> Path:
@@ -89,11 +103,16 @@ class BatchPlan:
             orphan.unlink(missing_ok=True)
 
     def check_max_cost(self, max_cost: float | None) -> None:
-        """Refuse to start a batch estimated above ``--max-cost``."""
+        """Refuse to start a batch estimated above ``--max-cost``; the message says when
+        the figure it compared is partly extrapolated (sizes off the published table)."""
         if max_cost is not None and self.estimated_cost > max_cost:
+            price = self.estimated_price
+            basis = (f", {self.extrapolated_items} of them at sizes outside the published "
+                     "price table, priced by extrapolation" if price.extrapolated else "")
             raise UsageError(
-                f"the batch is estimated at ${self.estimated_cost:.3f} for "
-                f"{len(self.to_send)} images, above --max-cost ${max_cost:.3f}; nothing was sent",
+                f"the batch is estimated at {shown(price.usd, price.extrapolated)} for "
+                f"{len(self.to_send)} images{basis}, above --max-cost ${max_cost:.3f}; "
+                "nothing was sent",
                 hint="raise --max-cost, lower --quality or --size, or split it with --shard",
             )
 
@@ -108,7 +127,7 @@ class BatchPlan:
                 entry["request"] = request_view(item)
             entry["status"] = "done" if item.key in self.done else "send"
             entry["output"] = item.name
-            entry["estimated_cost_usd"] = item_cost(item)
+            entry.update(item_price(item).fields())
             entries.append(entry)
         return {
             "dry_run": True,
@@ -121,7 +140,8 @@ class BatchPlan:
             "items_in_shard": len(self.selected),
             "already_done": len(self.selected) - len(self.to_send),
             "to_send": len(self.to_send),
-            "estimated_cost_usd": self.estimated_cost,
+            **self.estimated_price.fields(),
+            "extrapolated_items": self.extrapolated_items,
             "max_cost_usd": max_cost,
             "items": entries,
         }

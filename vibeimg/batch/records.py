@@ -50,8 +50,9 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
         "sidecar": os.path.relpath(saved.sidecar, plan.out_dir) if saved.sidecar else None,
         "sha256": file_sha256(saved.path), "bytes": saved.bytes, "format": saved.format,
         "size": saved.size, "quality": saved.quality, "request_id": saved.request_id,
-        "elapsed_seconds": round(saved.elapsed, 3),
+        "elapsed_seconds": round(saved.elapsed, 3), "usage": saved.usage,
         "estimated_cost_usd": saved.estimated_cost_usd,
+        "cost_extrapolated": saved.cost_extrapolated, "offline": saved.offline,
         "finished_at": now(),
     }
 
@@ -66,4 +67,5 @@ def failure_record(item: BatchItem, error: VibeimgError, plan: BatchPlan) -> Rec
         "request_id": error.request_id, "finished_at": now(),
         # An image made, then lost to the disk, was billed all the same.
         "estimated_cost_usd": getattr(error, "estimated_cost_usd", 0.0),
+        "cost_extrapolated": getattr(error, "cost_extrapolated", False),
     }

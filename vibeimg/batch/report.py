@@ -73,6 +73,16 @@ def _status(record: Record) -> str:
     return {"ok": "done", "failed": "failed"}.get(str(status), "not-run")
 
 
+def _cost(record: Record) -> str:
+    """The cost cell: extrapolated (a size off the published table) or offline, in words."""
+    text = f"${float(record.get('estimated_cost_usd') or 0):.3f}"
+    if record.get("cost_extrapolated"):
+        text += " (extrapolated)"
+    if record.get("offline"):
+        text += " (offline: not billed)"
+    return text
+
+
 def _details(record: Record) -> list[tuple[str, Any]]:
     parameters = record.get("parameters") or {}
     cost = record.get("estimated_cost_usd")
@@ -84,7 +94,7 @@ def _details(record: Record) -> list[tuple[str, Any]]:
         ("size", record.get("size") or parameters.get("size")),
         ("quality", record.get("quality") or parameters.get("quality")),
         ("time", f"{elapsed:.1f} s" if isinstance(elapsed, (int, float)) else None),
-        ("cost", f"${cost:.3f}" if isinstance(cost, (int, float)) else None),
+        ("cost", _cost(record) if isinstance(cost, (int, float)) else None),
         ("request", record.get("request_id")),
         ("key", record.get("key")),
     ]
@@ -128,11 +138,18 @@ def render_report(
     cost = sum(float(r.get("estimated_cost_usd") or 0)
                for r, s in zip(entries, statuses, strict=True) if s == "done")
     failures = [r for r, s in zip(entries, statuses, strict=True) if s == "failed"]
+    done = [r for r, s in zip(entries, statuses, strict=True) if s == "done"]
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    basis = ""
+    if any(r.get("cost_extrapolated") for r in done):
+        basis += (" (partly extrapolated: sizes outside the published price table are priced "
+                  "from the nearest shape by pixels)")
+    if done and all(r.get("offline") for r in done):
+        basis += " (offline: made by the emulator, nothing billed)"
     head = (
         f"<p class=\"totals\">{len(entries)} items: {statuses.count('done')} done, "
         f"{len(failures)} failed, {statuses.count('not-run')} not run; estimated cost "
-        f"${cost:.3f}. Generated {_e(generated)} by vibeimg {_e(__version__)}.</p>"
+        f"${cost:.3f}{_e(basis)}. Generated {_e(generated)} by vibeimg {_e(__version__)}.</p>"
     )
     body = [f"<h1>{_e(title)}</h1>", head]
     body.extend(f'<p class="note">{_e(note)}</p>' for note in notes)

@@ -57,8 +57,8 @@ class ItemOutcome:
             if record.get(name):
                 entry[name] = str(out_dir / record[name])
         for name in ("sha256", "bytes", "format", "size", "quality", "revised_prompt",
-                     "request_id", "elapsed_seconds", "estimated_cost_usd", "error",
-                     "exit_code", "http_status"):
+                     "request_id", "elapsed_seconds", "estimated_cost_usd",
+                     "cost_extrapolated", "offline", "error", "exit_code", "http_status"):
             if name in record:
                 entry[name] = record[name]
         return entry
@@ -80,10 +80,12 @@ class ItemOutcome:
                         "inputs": record.get("inputs") or []},
             outputs=[str((out_dir / path).resolve())] if path else [],
             request_ids=[record["request_id"]] if record.get("request_id") else [],
+            usage=record.get("usage") if isinstance(record.get("usage"), dict) else None,
             estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0),
+            cost_extrapolated=bool(record.get("cost_extrapolated")),
             outcome="completed" if done else "failed",
             error=record.get("error"),
-            offline=offline,
+            offline=offline or bool(record.get("offline")),
             images=1 if done else 0,
             elapsed_seconds=record.get("elapsed_seconds"),
         )
@@ -118,6 +120,7 @@ class BatchResult:
     interrupted: bool = False
     stopped_by: VibeimgError | None = None
     cleaned: list[Path] = field(default_factory=list)
+    offline: bool = False  # sent to vibeimg's emulator: nothing billed
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -125,6 +128,12 @@ class BatchResult:
     @property
     def spent(self) -> float:
         return _spent(self.outcomes)
+
+    @property
+    def cost_extrapolated(self) -> bool:
+        """Whether some of :attr:`spent` is priced outside the published table."""
+        return any((o.record or {}).get("cost_extrapolated") for o in self.outcomes
+                   if o.status in ("done", "failed"))
 
 
 EventHook = Callable[[ItemOutcome], None]
@@ -224,6 +233,7 @@ class BatchRunner:
             outcomes=[self._outcomes[item.key] for item in self.plan.selected],
             elapsed=time.monotonic() - self._started, limiter=self.limiter,
             interrupted=interrupted, stopped_by=self._stopped_by, cleaned=cleaned,
+            offline=self.client.offline,
         )
 
     def _drain(self) -> None:

@@ -36,6 +36,8 @@ def summarize(result: BatchResult, plan: BatchPlan, *, source: str,
         "interrupted": result.interrupted,
         "elapsed_seconds": round(result.elapsed, 3),
         "estimated_cost_usd": result.spent,
+        "cost_extrapolated": result.cost_extrapolated,
+        "offline": result.offline,
         "concurrency": {
             "asked": limiter.maximum, "lowest": limiter.lowest, "final": limiter.limit,
             "busy_refusals": limiter.throttles,

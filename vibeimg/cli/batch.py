@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vibeimg.batch.items import BatchItem
     from vibeimg.batch.plan import BatchPlan
     from vibeimg.batch.runner import BatchResult, ItemOutcome
+    from vibeimg.wire.client import GatewayClient
 
 BATCH = "Batch"
 
@@ -183,9 +184,10 @@ def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | No
     from vibeimg.settings.resolve import mask_key
 
     settings = connection.settings()
-    print_json(plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
+    document = plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
                              authorization=f"Bearer {mask_key(settings.api_key)}",
-                             request_view=describe_request))
+                             request_view=describe_request)
+    print_json({**document, "offline": connection.offline})
     plan.check_max_cost(max_cost)
 
 
@@ -200,17 +202,23 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
 
     view = BatchView(reporter, interval=progress_every)
     recorder = BackgroundRecorder(reporter, history)
+    clients: list[GatewayClient] = []
 
     def finished(outcome: ItemOutcome) -> None:
         view.event(outcome)
-        recorder.add(outcome.history_entry(plan.out_dir, offline=connection.offline))
+        # --offline, or a base URL that answered as vibeimg's emulator: nothing billed.
+        offline = connection.offline or any(c.offline for c in clients)
+        recorder.add(outcome.history_entry(plan.out_dir, offline=offline))
 
+    price = plan.estimated_price
     view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
-               cost=plan.estimated_cost, shard=str(plan.shard) if plan.shard else None)
+               cost=price.usd, extrapolated=price.extrapolated, offline=connection.offline,
+               shard=str(plan.shard) if plan.shard else None)
     if not plan.to_send:
         result = nothing_to_send(plan, concurrency=concurrency)
     else:
         with session(connection, reporter) as client:
+            clients.append(client)
             runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
                                  force=force, on_event=finished, on_tick=view.tick,
                                  on_interrupt=view.interrupted)
@@ -221,6 +229,7 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
                 recorder.close()
         if result.cleaned:
             reporter.trace(f"removed {count_of(len(result.cleaned), 'temporary file')} of an earlier run")
+    result.offline = result.offline or connection.offline
     view.finish(result)
     if report is not None:
         _write_report(report, result, plan, source)

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from vibeimg.batch.runner import BatchResult, ItemOutcome, Progress
+from vibeimg.records.pricing import shown
 from vibeimg.ui import Reporter, printable
 from vibeimg.units import count_of
 
@@ -36,11 +37,12 @@ class BatchView:
         self._task: Any = None
 
     def start(self, *, to_send: int, done_before: int, concurrency: int, cost: float,
-              shard: str | None) -> None:
+              shard: str | None, extrapolated: bool = False, offline: bool = False) -> None:
         where = f"shard {shard}: " if shard else ""
         self.reporter.info(
             f"batch: {where}{to_send} to send ({done_before} already done), "
-            f"concurrency {concurrency}, estimated ${cost:.3f}")
+            f"concurrency {concurrency}, estimated "
+            f"{shown(cost, extrapolated, offline=offline)}")
         if not self.reporter.interactive or not to_send:
             return
         from rich.progress import (
@@ -104,4 +106,6 @@ class BatchView:
         self.reporter.info(
             f"batch: {result.count('done')} done, {result.count('skipped')} already done, "
             f"{result.count('failed')} failed, {result.count('not-run')} not run in "
-            f"{result.elapsed:.1f} s, estimated ${result.spent:.3f}{slowed}")
+            f"{result.elapsed:.1f} s, estimated "
+            f"{shown(result.spent, result.cost_extrapolated, offline=result.offline)}"
+            f"{slowed}")

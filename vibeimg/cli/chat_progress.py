@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from vibeimg.cli.retrynotice import retry_notice
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.jobs.chat.result import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
+from vibeimg.records.pricing import shown
 from vibeimg.ui import Reporter, printable
 from vibeimg.units import count_of, human_bytes
 from vibeimg.wire.sse import StreamEvent
@@ -45,7 +46,8 @@ def summary_line(result: ChatStreamResult) -> str:
                      else "text model tokens unknown")
     if result.image_usage and isinstance(result.image_usage.get("total_tokens"), int):
         parts.append(f"image tokens {result.image_usage['total_tokens']:,}")
-    parts.append(f"estimated ${result.estimated_cost_usd:.3f} (image output only)")
+    cost = shown(result.estimated_cost_usd, result.cost_extrapolated, offline=result.offline)
+    parts.append(f"estimated {cost} (image output only)")
     return ", ".join(parts)
 
 
@@ -163,6 +165,7 @@ class JsonlProgress(Progress):
                     "received": len(result.images), "usage": result.usage,
                     "image_usage": result.image_usage,
                     "estimated_cost_usd": result.estimated_cost_usd,
+                    "cost_extrapolated": result.cost_extrapolated, "offline": result.offline,
                     "elapsed": round(result.elapsed, 3), "request_id": result.request_id,
                     "error": result.error.one_line() if result.error else None,
                     "exit_code": int(result.error.exit_code) if result.error else 0})

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vibeimg.cli.chat_progress import Progress
     from vibeimg.files.naming import NamePlan
     from vibeimg.jobs.chat.request import ChatStreamRequest
+    from vibeimg.wire.client import GatewayClient
 
 CHAT = "Chat options"
 Prompt = Annotated[Optional[str], typer.Argument(
@@ -131,13 +132,12 @@ def chat_stream(
         display.notice(f"{request.options.size} is above 2560x1440: the gateway's output is "
                        "experimental at this size", warning=True)
     if dry_run:
-        from vibeimg.records.pricing import estimate_cost
+        from vibeimg.records.pricing import price_of
 
-        cost = estimate_cost(request.options.size, request.options.quality)
+        price = price_of(request.options.size, request.options.quality)
         print_json(dry_run_document(
             connection, "POST", "responses", request.body(abbreviate_images=True),
-            requested=request.expected_images,
-            estimated_cost_usd=round(cost * request.expected_images, 4),
+            requested=request.expected_images, **price.times(request.expected_images).fields(),
         ))
         return
     if output == "-":
@@ -195,6 +195,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
 
     started = time.monotonic()
     failed: VibeimgError | None = None
+    client: GatewayClient | None = None
     try:
         with session(connection, reporter, display.retrying) as client, display:
             result = run_chat_stream(
@@ -205,18 +206,22 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
         failed = error
     except KeyboardInterrupt:
         failed = Interrupted("interrupted before the gateway answered")
+    # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
+    offline = connection.offline or (client is not None and client.offline)
     if failed is not None:
         if not isinstance(failed, UsageError):  # refused before sending: no run
             record_run(reporter, history, chat_run_entry(
-                request=request, offline=connection.offline, error=failed))
+                request=request, offline=offline, error=failed))
         if not isinstance(failed, UsageError):
             ended = ChatStreamResult.before_stream(request, failed, time.monotonic() - started)
+            ended.offline = offline
             display.finished(ended)
             if json_output:
                 print_json(ended.as_json())
         raise failed
+    result.offline = result.offline or offline
     record_run(reporter, history,
-               chat_run_entry(request=request, offline=connection.offline, result=result))
+               chat_run_entry(request=request, offline=result.offline, result=result))
     display.finished(result)
     if json_output:
         print_json(result.as_json())

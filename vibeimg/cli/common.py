@@ -125,7 +125,8 @@ def session(connection: Connection, reporter: Reporter,
     with Emulator() as emulator:
         reporter.trace(f"offline: emulator at {emulator.base_url}")
         offline = replace(settings, base_url=emulator.base_url)
-        with GatewayClient(offline, trace=reporter.trace, on_retry=notices) as client:
+        with GatewayClient(offline, trace=reporter.trace, on_retry=notices,
+                           emulated=True) as client:
             yield client
 
 
@@ -158,6 +159,7 @@ def dry_run_document(
             "body": body,
         },
         **extra,
+        "offline": connection.offline,
     }
 
 

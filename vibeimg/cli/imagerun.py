@@ -17,6 +17,7 @@ from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.jobs.image_requests import ImageRequest, Outcome
+    from vibeimg.wire.client import GatewayClient
 
 
 def plan_output(
@@ -81,6 +82,7 @@ def run_image_requests(
 
     what = "image" if count == 1 else f"{count} images"
     started = time.monotonic()
+    client: GatewayClient | None = None
     try:
         with session(connection, reporter) as client, reporter.spinner(
             f"Making {what} with {request.options.model}"
@@ -96,19 +98,22 @@ def run_image_requests(
                 )
     except VibeimgError as error:
         if not isinstance(error, UsageError):  # refused before sending: no run
+            offline = connection.offline or (client is not None and client.offline)
             record_run(reporter, history, image_run_entry(
-                command=command, request=request, offline=connection.offline, count=count,
+                command=command, request=request, offline=offline, count=count,
                 error=error, elapsed=time.monotonic() - started))
         raise
+    # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
+    offline = connection.offline or client.offline
     final: VibeimgError | None = (
         Interrupted(f"interrupted: {len(outcome.saved)} of {count_of(count, 'image')} saved")
         if outcome.interrupted else failures_error([f.error for f in outcome.failures], count))
     record_run(reporter, history, image_run_entry(
-        command=command, request=request, offline=connection.offline, count=count,
+        command=command, request=request, offline=offline, count=count,
         outcome=outcome, error=final, elapsed=time.monotonic() - started))
-    total_cost = round(outcome.estimated_cost_usd, 4)
     if json_output:
-        print_json(run_document(command, request.prompt, count, outcome, final))
+        print_json(run_document(command, request.prompt, count, outcome, final,
+                                offline=offline))
     elif plan is not None:
         print_paths([s.path for s in outcome.saved if s.path is not None])
     if preview:
@@ -116,13 +121,17 @@ def run_image_requests(
 
         preview_saved([s.path for s in outcome.saved], reporter)
     if outcome.saved and not outcome.interrupted:
-        reporter.note(f"{len(outcome.saved)} of {count} saved, estimated ${total_cost:.3f}")
+        from vibeimg.records.pricing import shown
+
+        price = outcome.price
+        reporter.note(f"{len(outcome.saved)} of {count} saved, estimated "
+                      f"{shown(price.usd, price.extrapolated, offline=offline)}")
     if final is not None:
         raise final  # after the saved images were printed: scripts learn of them
 
 
 def run_document(command: str, prompt: str, count: int, outcome: Outcome,
-                 error: VibeimgError | None) -> dict[str, Any]:
+                 error: VibeimgError | None, *, offline: bool = False) -> dict[str, Any]:
     """What ``--json`` prints for generate and edit, whatever the outcome.
 
     ``missing`` lists every image not received: ``failed`` (its error is in
@@ -143,6 +152,8 @@ def run_document(command: str, prompt: str, count: int, outcome: Outcome,
         "missing": missing,
         "failures": [f.as_json() for f in outcome.failures],
         "estimated_cost_usd": round(outcome.estimated_cost_usd, 4),
+        "cost_extrapolated": outcome.price.extrapolated,
+        "offline": offline,
         "error": ending["error"],
         "exit_code": ending["exit_code"],
     }

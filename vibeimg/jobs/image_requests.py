@@ -26,7 +26,7 @@ from vibeimg.files.formats import pixel_size, sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import commit_image
 from vibeimg.params import ImageOptions
-from vibeimg.records.pricing import estimate_cost, parse_size_text
+from vibeimg.records.pricing import Price, parse_size_text, price_of, total
 from vibeimg.wire.client import GatewayClient, GatewayResponse
 from vibeimg.wire.imagejson import ImageJsonDecoder
 
@@ -66,6 +66,8 @@ class SavedImage:
     usage: dict[str, Any] | None = None
     revised_prompt: str | None = None
     size_reported: str | None = None  # the gateway's size, kept when the image disagrees
+    cost_extrapolated: bool = False  # priced outside the published table (see pricing)
+    offline: bool = False  # made by vibeimg's emulator: nothing billed
 
     def sizes(self) -> dict[str, Any]:
         """``size``, and ``size_reported`` when the gateway said otherwise."""
@@ -85,6 +87,8 @@ class SavedImage:
             "request_id": self.request_id,
             "elapsed_seconds": round(self.elapsed, 3),
             "estimated_cost_usd": self.estimated_cost_usd,
+            "cost_extrapolated": self.cost_extrapolated,
+            "offline": self.offline,
             "usage": self.usage,
             "revised_prompt": self.revised_prompt,
         }
@@ -113,8 +117,15 @@ class Outcome:
     @property
     def estimated_cost_usd(self) -> float:
         """The saved images, and those the gateway made but the disk refused: billed too."""
-        lost = sum(getattr(f.error, "estimated_cost_usd", 0.0) for f in self.failures)
-        return round(sum(s.estimated_cost_usd for s in self.saved) + lost, 6)
+        return self.price.usd
+
+    @property
+    def price(self) -> Price:
+        """What :attr:`estimated_cost_usd` sums up, and whether any of it is extrapolated."""
+        lost = [Price(getattr(f.error, "estimated_cost_usd", 0.0),
+                      getattr(f.error, "cost_extrapolated", False)) for f in self.failures]
+        return total([Price(s.estimated_cost_usd, s.cost_extrapolated) for s in self.saved]
+                     + [p for p in lost if p.usd])
 
 
 Sink = Callable[[bytes], object]
@@ -156,7 +167,7 @@ def fetch_image(
 ) -> SavedImage:
     """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``)."""
     started = time.monotonic()
-    billed = 0.0  # the estimated price, once the gateway has answered with an image
+    billed = Price(0.0)  # the estimated price, once the gateway has answered with an image
     tmp = AtomicFile(plan.directory) if plan is not None else None
     buffer = bytearray()
     sink: Sink = tmp.write if tmp is not None else buffer.extend
@@ -167,8 +178,9 @@ def fetch_image(
             files=request.files,
         ) as response:
             request_id = response.request_id
+            offline = client.emulated or response.offline
             # A success answer: the image is made and billed, whatever happens to it here.
-            billed = estimate_cost(request.options.size, request.options.quality)
+            billed = price_of(request.options.size, request.options.quality)
             decoder = _receive(response, sink)
         if decoder.link:
             _download_link(decoder.link, sink, client.settings.timeout)
@@ -180,10 +192,8 @@ def fetch_image(
         quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
         # The price follows the size the gateway says it made (and billed), else the image's.
         size = parse_size_text(reported) or parse_size_text(actual) or request.options.size
-        cost = billed = estimate_cost(size, quality or request.options.quality)
-        usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else None
-        first = (meta.get("data") or [{}])[0]
-        revised = first.get("revised_prompt") if isinstance(first, dict) else None
+        billed = price_of(size, quality or request.options.quality)
+        usage, revised = _usage_and_revised(meta)
         fields = {
             "slug": request.record.get("slug", ""),
             "n": index,
@@ -194,9 +204,9 @@ def fetch_image(
         saved = SavedImage(
             index=index, path=None, sidecar=None, format="", bytes=0, size=size_text,
             quality=quality, request_id=request_id, elapsed=elapsed,
-            estimated_cost_usd=cost, usage=usage,
-            revised_prompt=revised if isinstance(revised, str) else None,
+            estimated_cost_usd=billed.usd, usage=usage, revised_prompt=revised,
             size_reported=reported if actual and reported and reported != actual else None,
+            cost_extrapolated=billed.extrapolated, offline=offline,
         )
         if tmp is not None and plan is not None:
             saved.bytes = tmp.size
@@ -223,10 +233,21 @@ def fetch_image(
             # (A closed stdout pipe goes on up: the command stops quietly.)
             error = save_error(exc)
             error.request_id = request_id
-            error.estimated_cost_usd = billed
+            error.estimated_cost_usd = billed.usd
+            error.cost_extrapolated = billed.extrapolated
             raise error from exc
         raise
     return saved
+
+
+def _usage_and_revised(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The answer's ``usage`` and ``data[0].revised_prompt``, when they are there."""
+    usage = meta.get("usage")
+    data = meta.get("data")
+    first = data[0] if isinstance(data, list) and data else None
+    revised = first.get("revised_prompt") if isinstance(first, dict) else None
+    return (usage if isinstance(usage, dict) else None,
+            revised if isinstance(revised, str) else None)
 
 
 def _write_whole(buffer: bytearray, stdout: IO[bytes], request_id: str | None) -> str:
@@ -270,6 +291,8 @@ def _sidecar_record(
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "elapsed_seconds": round(saved.elapsed, 3),
         "estimated_cost_usd": saved.estimated_cost_usd,
+        "cost_extrapolated": saved.cost_extrapolated,
+        "offline": saved.offline,
         "vibeimg_version": __version__,
     }
     record.update({k: v for k, v in request.record.items() if k != "slug"})

@@ -26,11 +26,16 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Changes to a database made by an older vibeimg, by the version they lead to.
 _MIGRATIONS = {
     # Version 2: the outcome speaks the run documents' words (completed, not ok).
     2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
+}
+#: Columns added since, by the version that added them (each added only if missing).
+_NEW_COLUMNS = {
+    # Version 3: whether the cost is extrapolated (a size outside the price table).
+    3: ("cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
 }
 FILE_MODE = 0o600
 
@@ -47,6 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
     request_ids TEXT NOT NULL DEFAULT '[]',
     usage TEXT,
     estimated_cost_usd REAL NOT NULL DEFAULT 0,
+    cost_extrapolated INTEGER NOT NULL DEFAULT 0,
     outcome TEXT NOT NULL,
     error TEXT,
     offline INTEGER NOT NULL DEFAULT 0,
@@ -161,9 +167,13 @@ class History:
             else:
                 conn.executescript(_SCHEMA)
                 self.fts = fts5_ready(conn)
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     if version and step in _MIGRATIONS:  # a new database needs none
                         conn.executescript(_MIGRATIONS[step])
+                    if step in _NEW_COLUMNS and _NEW_COLUMNS[step][0] not in columns:
+                        name, declaration = _NEW_COLUMNS[step]
+                        conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.commit()
         return self._conn
@@ -177,6 +187,7 @@ class History:
         for column in _JSON_COLUMNS:
             row[column] = None if row[column] is None else json.dumps(row[column], default=str)
         row["offline"] = int(bool(row["offline"]))
+        row["cost_extrapolated"] = int(bool(row["cost_extrapolated"]))
         names = ", ".join(row)
         marks = ", ".join(f":{name}" for name in row)
         with self._errors("write"), conn:
@@ -226,8 +237,12 @@ class History:
             args += [pattern, pattern]
         return self._select("WHERE " + " AND ".join(clauses), args, limit=limit)
 
-    def cost(self, since: str | None = None, until: str | None = None) -> CostSummary:
-        """Estimated spend of the runs made at ``since`` or later and before ``until``."""
+    def cost(self, since: str | None = None, until: str | None = None, *,
+             include_offline: bool = False) -> CostSummary:
+        """Estimated spend of the runs made at ``since`` or later and before ``until``.
+
+        Offline runs are left out of the totals (and counted apart) unless
+        ``include_offline``, to rehearse what a batch run offline would cost."""
         clauses, args = [], []
         if since:
             clauses.append("created >= ?")
@@ -237,15 +252,19 @@ class History:
             args.append(until)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         entries = self._select(where, args, order="runs.id")
-        paid = [e for e in entries if not e.offline]
+        offline = [e for e in entries if e.offline]
+        counted = entries if include_offline else [e for e in entries if not e.offline]
         by_command: dict[str, float] = {}
-        for entry in paid:
+        for entry in counted:
             by_command[entry.command] = round(
                 by_command.get(entry.command, 0.0) + entry.estimated_cost_usd, 6)
         return CostSummary(
-            since=since, until=until, runs=len(paid), images=sum(e.images for e in paid),
-            estimated_cost_usd=round(sum(e.estimated_cost_usd for e in paid), 6),
-            by_command=by_command, offline_runs=len(entries) - len(paid),
+            since=since, until=until, runs=len(counted), images=sum(e.images for e in counted),
+            estimated_cost_usd=round(sum(e.estimated_cost_usd for e in counted), 6),
+            by_command=by_command, offline_runs=len(offline),
+            offline_estimated_cost_usd=round(sum(e.estimated_cost_usd for e in offline), 6),
+            include_offline=include_offline,
+            extrapolated_runs=sum(1 for e in counted if e.cost_extrapolated),
         )
 
     def count(self) -> int:
@@ -280,6 +299,7 @@ def _entry(row: sqlite3.Row) -> Entry:
         raw = values.get(column)
         values[column] = None if raw is None else json.loads(raw)
     values["offline"] = bool(values["offline"])
+    values["cost_extrapolated"] = bool(values.get("cost_extrapolated"))
     values["parameters"] = values["parameters"] or {}
     values["outputs"] = values["outputs"] or []
     values["request_ids"] = values["request_ids"] or []

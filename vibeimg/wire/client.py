@@ -34,6 +34,9 @@ from vibeimg.wire.retry import (
 )
 
 Trace = Callable[[str], None]
+#: The header every answer of vibeimg's emulator carries (its version): nothing it
+#: answers is billed, so runs against it are marked offline wherever costs are shown.
+EMULATOR_HEADER = "x-vibeimg-emulator"
 
 
 def error_from_response(response: httpx.Response, body: bytes) -> GatewayError:
@@ -76,6 +79,12 @@ class GatewayResponse:
     request_id: str | None
     started: float
     trace: Trace | None = None
+    emulator: str | None = None  # the emulator's version, when it answered
+
+    @property
+    def offline(self) -> bool:
+        """Whether vibeimg's emulator answered: nothing was billed."""
+        return self.emulator is not None
 
     def iter_bytes(self) -> Iterator[bytes]:
         """The body's bytes; a dropped connection becomes a NetworkError."""
@@ -123,8 +132,11 @@ class GatewayClient:
         trace: Trace | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_retry: OnRetry | None = None,
+        emulated: bool = False,
     ) -> None:
         self.settings = settings
+        self.emulated = emulated  # --offline: the base URL is an in-process emulator
+        self.emulator_version: str | None = None  # once an answer says it is one
         self._trace = trace
         self._sleep = sleep
         # Told of every retry: the command line says it waits, a batch slows down.
@@ -156,6 +168,12 @@ class GatewayClient:
     def trace(self, line: str) -> None:
         if self._trace is not None:
             self._trace(line)
+
+    @property
+    def offline(self) -> bool:
+        """Whether this client talks to vibeimg's emulator (``--offline``, or a base URL
+        whose answers carry the emulator's header): what it makes is never billed."""
+        return self.emulated or self.emulator_version is not None
 
     def url(self, path: str) -> str:
         return f"{self.settings.base_url}/{path.lstrip('/')}"
@@ -208,7 +226,7 @@ class GatewayClient:
                 continue
             try:
                 yield GatewayResponse(response, response.headers.get("x-request-id"), started,
-                                      self._trace)
+                                      self._trace, response.headers.get(EMULATOR_HEADER))
             finally:
                 response.close()
             return
@@ -240,6 +258,9 @@ class GatewayClient:
                 raise Retryable(error) from exc
             raise error from exc
         request_id = response.headers.get("x-request-id")
+        emulator = response.headers.get(EMULATOR_HEADER)
+        if emulator is not None:
+            self.emulator_version = emulator
         length = response.headers.get("content-length")
         kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
         self.trace(

@@ -37,6 +37,8 @@ class StreamedImage:
     estimated_cost_usd: float
     sidecar: Path | None = None
     size_reported: str | None = None  # the gateway's size, kept when the image disagrees
+    cost_extrapolated: bool = False  # priced outside the published table (see pricing)
+    offline: bool = False  # made by vibeimg's emulator: nothing billed
 
     def size_fields(self) -> dict[str, Any]:
         """``size`` (read from the image), and ``size_reported`` when the gateway differs."""
@@ -52,6 +54,7 @@ class StreamedImage:
             "revised_prompt": self.revised_prompt, "elapsed_seconds": round(self.elapsed, 3),
             "generation_seconds": round(self.generation_seconds, 3),
             "estimated_cost_usd": self.estimated_cost_usd,
+            "cost_extrapolated": self.cost_extrapolated, "offline": self.offline,
         }
 
 
@@ -122,6 +125,7 @@ class ChatStreamResult:
     bytes_received: int = 0
     keepalives: int = 0
     error: VibeimgError | None = None
+    offline: bool = False  # answered by vibeimg's emulator: nothing billed
 
     @classmethod
     def before_stream(cls, request: ChatStreamRequest, error: VibeimgError,
@@ -156,6 +160,11 @@ class ChatStreamResult:
     def estimated_cost_usd(self) -> float:
         return round(sum(i.estimated_cost_usd for i in self.images), 4)
 
+    @property
+    def cost_extrapolated(self) -> bool:
+        """Whether some image is priced outside the published table (see pricing)."""
+        return any(i.cost_extrapolated for i in self.images)
+
     def as_json(self) -> dict[str, Any]:
         req = self.request
         return {
@@ -166,7 +175,9 @@ class ChatStreamResult:
             "received": len(self.images), "images": [i.as_json() for i in self.images],
             "missing": self.missing_json(),
             "text": self.text or None, "usage": self.usage, "image_usage": self.image_usage,
-            "estimated_cost_usd": self.estimated_cost_usd, "response_id": self.response_id,
+            "estimated_cost_usd": self.estimated_cost_usd,
+            "cost_extrapolated": self.cost_extrapolated, "offline": self.offline,
+            "response_id": self.response_id,
             "request_id": self.request_id, "elapsed_seconds": round(self.elapsed, 3),
             "error": self.error.one_line() if self.error else None,
             "exit_code": int(self.error.exit_code) if self.error else 0,

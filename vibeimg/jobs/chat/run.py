@@ -40,7 +40,7 @@ from vibeimg.jobs.chat.result import (
     round_or_none,
 )
 from vibeimg.params import DEFAULT_MODEL
-from vibeimg.records.pricing import estimate_cost, parse_size_text
+from vibeimg.records.pricing import parse_size_text, price_of
 from vibeimg.units import count_of
 from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.payloadspool import SpooledPayload, write_base64
@@ -217,11 +217,13 @@ class _Run:
                   "quality": quality, "size": call.size or self.request.options.size_text}
         temp, call.temp = call.temp, None
         now = time.monotonic()
+        price = price_of(size, quality)
         image = StreamedImage(
             index=call.index, item_id=call.item_id, path=Path(), format="", bytes=temp.size,
             size=call.size, quality=call.quality, revised_prompt=event.revised_prompt,
             elapsed=now - self.started, generation_seconds=now - call.started,
-            estimated_cost_usd=estimate_cost(size, quality),
+            estimated_cost_usd=price.usd, cost_extrapolated=price.extrapolated,
+            offline=self.result.offline,
             size_reported=reported if actual and reported and reported != actual else None,
         )
 
@@ -259,6 +261,7 @@ class _Run:
                 "response_seconds": round(res.elapsed, 3) if self.completed else None,
             },
             "estimated_cost_usd": image.estimated_cost_usd,
+            "cost_extrapolated": image.cost_extrapolated, "offline": image.offline,
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "vibeimg_version": __version__,
         }
@@ -362,6 +365,7 @@ def run_chat_stream(
         with client.open("POST", "responses", json_body=request.body(),
                          headers={"Accept": "text/event-stream"}) as response:
             run.result.request_id = response.request_id
+            run.result.offline = client.emulated or response.offline
             run.result.first_byte_seconds = response.elapsed
             ensure_event_stream(response)
             run.listener.opened(response.request_id)
