@@ -118,3 +118,13 @@ def test_nothing_reaches_a_real_terminal(tmp_path: Path) -> None:
         assert b"\x07" not in output
     assert b"x\\x1b]0;pwned\\x07.png" in shown
     assert b"a fox \\x1b]0" in listed  # cut to the terminal's width
+
+
+def test_doctor_escapes_what_the_gateway_says(tmp_path: Path) -> None:
+    """A check that quotes the gateway's message shows its controls escaped."""
+    body = {"error": {"message": "down \x1b]0;pwned\x07\x1b[2J now", "type": "server"}}
+    with TinyGateway(status=500, body=body) as gateway:
+        result = Cli(gateway, tmp_path)("doctor")  # type: ignore[arg-type]
+    assert result.exit_code != 0
+    _clean(result.stdout + result.stderr)
+    assert "down \\x1b]0;pwned\\x07\\x1b[2J now" in result.stdout
