@@ -128,3 +128,14 @@ def test_doctor_escapes_what_the_gateway_says(tmp_path: Path) -> None:
     assert result.exit_code != 0
     _clean(result.stdout + result.stderr)
     assert "down \\x1b]0;pwned\\x07\\x1b[2J now" in result.stdout
+
+
+def test_json_documents_carry_no_raw_c1_control(cli, tmp_path: Path) -> None:
+    """--json and the sidecar write DEL and C1 as \\u escapes: valid, equal, inert."""
+    prompt = "a fox \x9b2J \x7f"
+    result = cli("generate", prompt, "--quality", "low", "--json")
+    assert "\x9b" not in result.stdout and "\x7f" not in result.stdout
+    assert "\\u009b2J" in result.stdout
+    assert json.loads(result.stdout)["prompt"] == prompt
+    sidecar = next(tmp_path.glob("*.json")).read_text(encoding="utf-8")
+    assert "\x9b" not in sidecar and json.loads(sidecar)["prompt"] == prompt

@@ -40,11 +40,16 @@ def printable(text: str, *, newlines: bool = False) -> str:
 _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
 
 
+def json_controls_escaped(text: str) -> str:
+    """JSON text (from ``ensure_ascii=False``) with DEL and C1 controls as ``\\u`` escapes."""
+    return text.translate(_JSON_ESCAPES)
+
+
 def json_line(record: object) -> str:
     """``record`` as one line of JSON, readable UTF-8 with no raw control character."""
     import json  # noqa: PLC0415 - only in jsonl mode; this module loads with --help
 
-    return json.dumps(record, ensure_ascii=False, default=str).translate(_JSON_ESCAPES)
+    return json_controls_escaped(json.dumps(record, ensure_ascii=False, default=str))
 
 
 def is_terminal(stream: IO[Any]) -> bool:

@@ -15,6 +15,7 @@ from vibeimg.errors import BadResponseError
 from vibeimg.files.atomic import AtomicFile, make_folder, write_atomically
 from vibeimg.files.formats import sniff_format
 from vibeimg.files.naming import NAME_MAX, NamePlan
+from vibeimg.ui import json_controls_escaped
 
 
 def sidecar_path(image: Path) -> Path:
@@ -142,7 +143,8 @@ def json_text(document: Any) -> str:
     which UTF-8 cannot encode: then every non-ASCII character is written as a JSON
     escape instead, which is still valid JSON, and still the same text once read.
     """
-    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    # JSON escapes C0 controls itself; DEL and C1 (U+009B is a terminal's CSI) too here.
+    text = json_controls_escaped(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
