@@ -26,7 +26,8 @@ def isolated_user_dirs(
     for name in ("VIBEIMG_API_KEY", "OPENAI_API_KEY", "VIBEIMG_BASE_URL", "OPENAI_BASE_URL",
                  "VIBEIMG_TIMEOUT", "VIBEIMG_RETRIES", "NO_COLOR", "VIBEIMG_DEBUG",
                  "VIBEIMG_MODEL", "VIBEIMG_SIZE", "VIBEIMG_QUALITY", "VIBEIMG_FORMAT",
-                 "VIBEIMG_MODERATION", "VIBEIMG_OUT_DIR", "VIBEIMG_HISTORY"):
+                 "VIBEIMG_MODERATION", "VIBEIMG_OUT_DIR", "VIBEIMG_HISTORY",
+                 "VIBEIMG_ASCII_NAMES"):
         monkeypatch.delenv(name, raising=False)
     return home
 

@@ -148,11 +148,13 @@ def test_list_masks_the_key_and_says_where_values_come_from(cli) -> None:
     cli("config", "set", "quality", "low")
     result = cli("config", "list", "--origin", env={"VIBEIMG_SIZE": "2k"}, key=None)
     assert result.exit_code == 0
-    lines = dict(line.split(" = ", 1) for line in result.stdout.splitlines())
-    assert lines["api-key   "] == "sk-****cdef  (config file)"
-    assert lines["quality   "] == "low  (config file)"
-    assert lines["size      "] == "2k  (env VIBEIMG_SIZE)"
-    assert lines["format    "] == "png  (default)"
+    pairs = [line.split(" = ", 1) for line in result.stdout.splitlines()]
+    lines = {name.rstrip(): value for name, value in pairs}
+    assert len({len(name) for name, _ in pairs}) == 1  # the names padded to one width
+    assert lines["api-key"] == "sk-****cdef  (config file)"
+    assert lines["quality"] == "low  (config file)"
+    assert lines["size"] == "2k  (env VIBEIMG_SIZE)"
+    assert lines["format"] == "png  (default)"
     data = json.loads(cli("config", "list", "--json", key=None).stdout)
     assert {"name": "api-key", "value": "sk-****cdef", "origin": "config file"} in data["settings"]
 

@@ -107,7 +107,7 @@ def test_output_template_and_out_dir(cli, tmp_path) -> None:
                  "--out-dir", "shots", "-o", "{slug}_{quality}_{n}.{ext}")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "shots/cafe-au-lait_low_1.png", "shots/cafe-au-lait_low_2.png"]
+        "shots/café-au-lait_low_1.png", "shots/café-au-lait_low_2.png"]
 
 
 def test_webp_with_compression(cli, emulator, tmp_path) -> None:

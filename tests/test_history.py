@@ -53,9 +53,9 @@ def test_reading_a_missing_history_creates_nothing() -> None:
 
 @pytest.fixture(params=["fts5", "like"])
 def search_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with SQLite's full-text index, and again with the LIKE fallback."""
+    """Run a test with SQLite's trigram index, and again with the substring fallback."""
     if request.param == "like":
-        monkeypatch.setattr(history, "fts5_ready", lambda conn: False)
+        monkeypatch.setattr(history, "search_index_ready", lambda conn: False)
     return str(request.param)
 
 
@@ -73,7 +73,7 @@ def test_search_matches_prompts_and_revised_prompts(search_mode: str) -> None:
 
 
 def test_search_prefixes_and_odd_characters(search_mode: str) -> None:
-    """Word prefixes match; quotes, stars and operators in the text are plain words."""
+    """Word prefixes match; quotes, stars and operators in the text are plain text."""
     wanted = _add(prompt='a "cat" AND * 100% ready')
     with History() as store:
         assert [e.id for e in store.search("wat")] == []
@@ -81,8 +81,10 @@ def test_search_prefixes_and_odd_characters(search_mode: str) -> None:
         assert len(store.search("wat")) == 1
         assert [e.id for e in store.search('"cat" AND')] == [wanted]
         assert [e.id for e in store.search("100")] == [wanted]
+        assert store.search("*%") == []  # punctuation alone is looked for as it is
+        assert [e.id for e in store.search("* 100%")] == [wanted]
         with pytest.raises(UsageError):
-            store.search("*%")
+            store.search("  ")
 
 
 def test_cost_totals_since_a_date_without_offline_runs() -> None:

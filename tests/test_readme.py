@@ -1,9 +1,12 @@
-"""Every shell example in README.md runs against an emulator, so the docs cannot drift.
+"""Every shell example in README.md and README.zh-CN.md runs against an emulator, so the
+docs cannot drift, in either language.
 
-The rules, also written in a comment at the top of README.md:
+The rules, also written in a comment at the top of each README:
 
+- every ``python`` code block runs as a Python script, in the same folder and
+  environment as the shell blocks (so ``import vibeimg`` talks to the test emulator);
 - every ``sh`` (or ``bash``, ``shell``) code block runs as a bash script with
-  ``set -eo pipefail``, top to bottom, all in one empty folder, with its own ``HOME``
+  ``set -eo pipefail``, top to bottom, all in one empty folder per README, with its own ``HOME``
   and ``VIBEIMG_HOME``, ``vibeimg`` on ``PATH``, ``VIBEIMG_BASE_URL`` pointing at a test
   emulator and a test key in ``VIBEIMG_API_KEY`` (and on stdin, for
   ``vibeimg config set api-key``); each must exit 0;
@@ -29,8 +32,10 @@ from conftest import TEST_KEY
 
 from vibeimg.emulator import Emulator, EmulatorConfig
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-RUNNABLE = ("sh", "bash", "shell")
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+READMES = (README, ROOT / "README.zh-CN.md")
+RUNNABLE = ("sh", "bash", "shell", "python")
 FENCE = re.compile(r"^```\s*([\w-]*)\s*$")
 NORUN = re.compile(r"<!--\s*norun\b")
 EXIT = re.compile(r"<!--\s*exit\s+(\d+)")
@@ -46,13 +51,14 @@ class Example:
     code: str
     run: bool
     exit_code: int
+    document: str = "README.md"
 
     @property
     def name(self) -> str:
-        return f"README.md:{self.line}"
+        return f"{self.document}:{self.line}"
 
 
-def examples(text: str) -> list[Example]:
+def examples(text: str, document: str = "README.md") -> list[Example]:
     """The README's fenced blocks, with what the comments before each say about it."""
     found: list[Example] = []
     lines = text.splitlines()
@@ -74,14 +80,16 @@ def examples(text: str) -> list[Example]:
         found.append(Example(
             line=opening + 1, language=language, code="\n".join(body) + "\n",
             run=language in RUNNABLE and not NORUN.search(notes),
-            exit_code=int(expected.group(1)) if expected else 0,
+            exit_code=int(expected.group(1)) if expected else 0, document=document,
         ))
         between = []
         index += 1
     return found
 
 
-ALL = examples(README.read_text(encoding="utf-8"))
+BY_DOCUMENT = {path.name: examples(path.read_text(encoding="utf-8"), path.name)
+               for path in READMES}
+ALL = [example for found in BY_DOCUMENT.values() for example in found]
 RUN = [example for example in ALL if example.run]
 
 
@@ -92,9 +100,11 @@ class Shell:
     folder: Path
     env: dict[str, str]
 
-    def run(self, code: str) -> tuple[int, str, str]:
+    def run(self, code: str, language: str = "sh") -> tuple[int, str, str]:
+        command = ([sys.executable, "-c", code] if language == "python"
+                   else ["bash", "-c", "set -eo pipefail\n" + code])
         process = subprocess.Popen(
-            ["bash", "-c", "set -eo pipefail\n" + code], cwd=self.folder, env=self.env,
+            command, cwd=self.folder, env=self.env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True,
         )
@@ -111,42 +121,61 @@ class Shell:
 
 
 @pytest.fixture(scope="module")
-def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
-    """A shell where 'vibeimg' is this checkout, isolated from the real home."""
+def readers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Shell]]:
+    """For each README, a shell where 'vibeimg' is this checkout, isolated from the real
+    home and from the other README's files."""
     root = tmp_path_factory.mktemp("readme")
-    folder, home, tools = root / "work", root / "home", root / "bin"
-    for path in (folder, home, tools):
-        path.mkdir()
+    tools = root / "bin"
+    tools.mkdir()
     shim = tools / "vibeimg"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m vibeimg "$@"\n')
     shim.chmod(0o755)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("VIBEIMG_", "OPENAI_")) and k not in ("NO_COLOR",)}
     with Emulator(EmulatorConfig(retry_after=0.05)) as emulator:
-        env.update({
-            "PATH": f"{tools}{os.pathsep}{env.get('PATH', '')}",
-            "HOME": str(home), "VIBEIMG_HOME": str(root / "vibeimg-home"),
-            "VIBEIMG_BASE_URL": emulator.base_url, "VIBEIMG_API_KEY": TEST_KEY,
-        })
-        yield Shell(folder, env)
+        shells = {}
+        for document in BY_DOCUMENT:
+            folder, home = root / document / "work", root / document / "home"
+            folder.mkdir(parents=True)
+            home.mkdir()
+            shells[document] = Shell(folder, {
+                **env, "PATH": f"{tools}{os.pathsep}{env.get('PATH', '')}",
+                "HOME": str(home), "VIBEIMG_HOME": str(root / document / "vibeimg-home"),
+                "VIBEIMG_BASE_URL": emulator.base_url, "VIBEIMG_API_KEY": TEST_KEY,
+            })
+        yield shells
 
 
 @pytest.mark.parametrize("example", RUN, ids=[example.name for example in RUN])
-def test_readme_example_runs(reader: Shell, example: Example) -> None:
+def test_readme_example_runs(readers: dict[str, Shell], example: Example) -> None:
     """The block exits as the README promises, and never shows the key."""
-    code, out, err = reader.run(example.code)
+    code, out, err = readers[example.document].run(example.code, example.language)
     assert code == example.exit_code, f"{example.name} exited {code}\n{example.code}\n{err}"
     assert TEST_KEY not in out + err
     assert "Traceback" not in err
 
 
-def test_readme_rules_are_followed() -> None:
-    """The parser sees the README's blocks: the install commands are skipped, most run."""
-    assert len(RUN) >= 8
-    top_two = [example for example in ALL if "python3 -m venv" in example.code][:2]
+@pytest.mark.parametrize(("document", "least"), [("README.md", 8), ("README.zh-CN.md", 5)])
+def test_readme_rules_are_followed(document: str, least: int) -> None:
+    """The parser sees each README's blocks: the install commands are skipped, most run."""
+    found = BY_DOCUMENT[document]
+    assert len([example for example in found if example.run]) >= least
+    top_two = [example for example in found if "python3 -m venv" in example.code][:2]
     assert len(top_two) == 2 and not any(example.run for example in top_two)
-    for example in RUN:
-        assert "vibeimg" in example.code, f"{example.name} runs no vibeimg command"
+    for example in found:
+        if example.run:
+            assert "vibeimg" in example.code, f"{example.name} runs no vibeimg command"
+    if document == "README.md":
+        assert any(example.language == "python" for example in found if example.run), \
+            "no Python example runs"
+
+
+def test_the_readmes_link_each_other_at_the_top() -> None:
+    """README.md links the Chinese one from its first lines, and the Chinese one links back."""
+    english = README.read_text(encoding="utf-8").splitlines()[:12]
+    chinese = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8").splitlines()[:6]
+    assert any("[中文说明](README.zh-CN.md)" in line for line in english)
+    assert any("(README.md)" in line for line in chinese)
 
 
 def test_parser_reads_directives() -> None:

@@ -11,4 +11,7 @@
     summary   the JSON summary and the exit code
     report    the self-contained HTML report
     merge     join the manifests of a CI matrix's shards
+
+May import: the jobs and everything below them (files, wire, records, settings, params,
+errors); never ``vibeimg.cli``, Typer or Rich: progress leaves through callbacks.
 """

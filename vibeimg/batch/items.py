@@ -81,6 +81,7 @@ class BatchDefaults:
     output: str = DEFAULT_NAME
     convert_mask: bool = False  # edit lines: turn a black-and-white mask into alpha
     resize_mask: bool = False  # edit lines: scale a mask to the first image's size
+    ascii_names: bool = False  # file names in ASCII only (not part of an item's key)
 
     def options(self) -> ImageOptions:
         """The defaults alone, validated (a bad flag is reported once, not per line)."""
@@ -106,6 +107,8 @@ class BatchItem:
     mask: Path | None = None
     convert_mask: bool = False
     resize_mask: bool = False
+    ascii_names: bool = False  # name the file in ASCII only; not in the key: a rerun
+    # that changes it still finds the files made before
 
     @property
     def kind(self) -> str:
@@ -266,6 +269,7 @@ class _LineParser:
             key = hashlib.sha256(f"{basis}:{occurrence}".encode()).hexdigest()[:16]
             item = BatchItem(key=key, line=number, index=index, count=count, prompt=prompt,
                              options=options, name=name, images=images, mask=mask,
+                             ascii_names=self.defaults.ascii_names,
                              **(fixes if mask else {}))
             if self.check is not None and index == 1:
                 self.check(item)

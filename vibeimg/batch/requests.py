@@ -30,7 +30,7 @@ def build_request(item: BatchItem, *, notify: Notify = _ignore,
     likely mistakes (a mask that repaints nothing); both only for edit lines.
     """
     record: dict[str, Any] = {
-        "slug": slugify(item.prompt),
+        "slug": slugify(item.prompt, ascii_only=item.ascii_names),
         "batch": {"key": item.key, "line": item.line, "index": item.index},
     }
     if item.kind == "edit":
@@ -39,7 +39,7 @@ def build_request(item: BatchItem, *, notify: Notify = _ignore,
         request = build_edit_request(
             item.prompt, list(item.images), item.mask, item.options,
             convert_mask=item.convert_mask, resize_mask=item.resize_mask,
-            notify=notify, warn=warn,
+            notify=notify, warn=warn, ascii_names=item.ascii_names,
         )
         return replace(request, record={**request.record, **record})
     return ImageRequest(

@@ -99,6 +99,7 @@ def batch(
     dry_run: opt.DryRun = False,
     progress_every: ProgressEvery = 10.0,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
     api_key: opt.ApiKey = None,
@@ -142,6 +143,7 @@ def batch(
         model=model, size=size, quality=quality, output_format=output_format,
         compression=compression, moderation=moderation, response_format=response_format,
         output=output or DEFAULT_NAME, convert_mask=convert_mask, resize_mask=resize_mask,
+        ascii_names=ascii_names,
     )
     defaults.options()  # a bad flag is one error, not one per line
     notes: list[str] = []

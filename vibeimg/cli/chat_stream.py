@@ -86,6 +86,7 @@ def chat_stream(
     events: Events = None,
     dry_run: opt.DryRun = False,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
@@ -151,7 +152,8 @@ def chat_stream(
     recorder = _open_events_file(events, force=force)
     try:
         _run(connection, reporter, request, plan, display=display, sidecar=not no_sidecar,
-             json_output=json_output, recorder=recorder, history=history, preview=preview)
+             json_output=json_output, recorder=recorder, history=history, preview=preview,
+             ascii_names=ascii_names)
     finally:
         if recorder is not None:
             recorder.close()
@@ -175,7 +177,7 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
 def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
          plan: NamePlan, *,
          display: Progress, sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
-         preview: bool = False) -> None:
+         preview: bool = False, ascii_names: bool = False) -> None:
     """Stream, save, then print the results (even when the run ended badly).
 
     With ``--json`` one document is printed whatever happens once the request is under
@@ -201,6 +203,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
             result = run_chat_stream(
                 client, request, plan=plan, sidecar=sidecar, listener=display,
                 record=recorder.write if recorder is not None else None,
+                ascii_names=ascii_names,
             )
     except VibeimgError as error:
         failed = error

@@ -9,23 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibeimg.errors import PartialFailure, UsageError, VibeimgError
+from vibeimg.errors import UsageError
 from vibeimg.params import check_prompt, decode_prompt
-from vibeimg.settings.resolve import (
-    Settings,
-    load_settings,
-    mask_key,
-    mask_url,
-    sends_in_clear,
-)
+from vibeimg.settings.resolve import Settings, mask_key, mask_url, sends_in_clear
 from vibeimg.ui import Reporter, is_terminal, printable
 
 if TYPE_CHECKING:
     from vibeimg.wire.client import GatewayClient
     from vibeimg.wire.retry import RetryWait
-
-OFFLINE_KEY = "offline-emulator-key"
-
 
 def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
     """The prompt from the argument, ``-`` (stdin) or ``--prompt-file``."""
@@ -88,12 +79,11 @@ class Connection:
 
     def settings(self) -> Settings:
         """Resolved settings; offline, they point at the emulator (started by ``session``)."""
-        return load_settings(
-            api_key=self.api_key or (OFFLINE_KEY if self.offline else None),
-            base_url=self.base_url,
-            timeout=self.timeout,
-            retries=self.retries,
-            retry_unknown=self.retry_unknown,
+        from vibeimg.api.connect import connection_settings
+
+        return connection_settings(
+            offline=self.offline, api_key=self.api_key, base_url=self.base_url,
+            timeout=self.timeout, retries=self.retries, retry_unknown=self.retry_unknown,
             verbose=self.verbose,
         )
 
@@ -107,27 +97,16 @@ def session(connection: Connection, reporter: Reporter,
     Each wait before a retry is announced once on stderr (not with --quiet), by
     ``show_retry`` when given (it receives a ``vibeimg.wire.client.RetryWait``).
     """
+    from vibeimg.api.connect import open_gateway
     from vibeimg.cli.retrynotice import RetryNotices, retry_notice
-    from vibeimg.wire.client import GatewayClient
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
     settings = connection.settings()
-    if not connection.offline:
-        settings.require_key()
+    if not connection.offline and settings.api_key:  # no key: refused before sending
         warn_if_in_clear(settings, reporter)
-        with GatewayClient(settings, trace=reporter.trace, on_retry=notices) as client:
-            yield client
-        return
-    from dataclasses import replace
-
-    from vibeimg.emulator import Emulator
-
-    with Emulator() as emulator:
-        reporter.trace(f"offline: emulator at {emulator.base_url}")
-        offline = replace(settings, base_url=emulator.base_url)
-        with GatewayClient(offline, trace=reporter.trace, on_retry=notices,
-                           emulated=True) as client:
-            yield client
+    with open_gateway(settings, offline=connection.offline,
+                      trace=reporter.trace, on_retry=notices) as client:
+        yield client
 
 
 def warn_if_in_clear(settings: Settings, reporter: Reporter) -> None:
@@ -177,18 +156,3 @@ def print_paths(paths: list[Path]) -> None:
     for path in paths:
         sys.stdout.write(f"{shown(str(path))}\n")
     sys.stdout.flush()
-
-
-def failures_error(failures: list[VibeimgError], total: int) -> VibeimgError | None:
-    """All failed: the first error (its own exit code). Some of several: partial success."""
-    if not failures:
-        return None
-    if len(failures) == total:
-        first = failures[0]
-        if total > 1:
-            first.message = f"all {total} images failed; the first: {first.message}"
-        return first
-    return PartialFailure(
-        f"{total - len(failures)} of {total} images saved, {len(failures)} failed",
-        failures=failures,
-    )

@@ -91,7 +91,7 @@ def _out_dir(resolved: list[dict[str, Any]]) -> Path | None:
 
 def _settings_without_file(connection: Connection) -> Settings | None:
     """Settings from flags and environment alone, to go on checking past a broken file."""
-    from vibeimg.cli.common import OFFLINE_KEY
+    from vibeimg.api.connect import OFFLINE_KEY
     from vibeimg.settings.resolve import load_settings
 
     try:

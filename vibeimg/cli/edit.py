@@ -60,6 +60,7 @@ def edit(
     json_output: opt.Json = False,
     dry_run: opt.DryRun = False,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
@@ -108,7 +109,7 @@ def edit(
     request = build_edit_request(
         text, image, mask, image_options, convert_mask=convert_mask, resize_mask=resize_mask,
         stdin=sys.stdin.buffer if stdin_users else None, notify=reporter.info,
-        warn=reporter.warn,
+        warn=reporter.warn, ascii_names=ascii_names,
     )
     if dry_run:
         from vibeimg.records.pricing import price_of

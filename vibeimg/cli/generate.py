@@ -36,6 +36,7 @@ def generate(
     json_output: opt.Json = False,
     dry_run: opt.DryRun = False,
     history: opt.History = True,
+    ascii_names: opt.AsciiNames = False,
     preview: opt.Preview = False,
     offline: opt.Offline = False,
     base_url: opt.BaseUrl = None,
@@ -84,7 +85,7 @@ def generate(
 
     request = ImageRequest(
         endpoint="images/generations", prompt=text, options=image_options, json_body=body,
-        record={"slug": slugify(text)},
+        record={"slug": slugify(text, ascii_only=ascii_names)},
     )
     run_image_requests(
         connection, reporter, request, command="generate", count=count,

@@ -73,6 +73,24 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _columns(text: str) -> int:
+    """Terminal columns: Chinese, Japanese and Korean characters and emoji take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cut_to_columns(text: str, columns: int) -> str:
+    import unicodedata
+
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used > columns:
+            return text[:index]
+    return text
+
+
 def _print_entries(entries: list[Entry], json_output: bool) -> None:
     if json_output:
         print_json({"runs": [e.as_json() for e in entries]})
@@ -83,8 +101,8 @@ def _print_entries(entries: list[Entry], json_output: bool) -> None:
                 f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
         head = printable(head)  # a command or outcome from a database edited by hand
         prompt = printable(_one_line(entry.prompt))
-        if width and len(head) + len(prompt) > width:
-            prompt = prompt[: max(10, width - len(head) - 1)] + "…"
+        if width and len(head) + _columns(prompt) > width:
+            prompt = _cut_to_columns(prompt, max(10, width - len(head) - 1)) + "…"
         sys.stdout.write(head + prompt + "\n")
     sys.stdout.flush()
 
@@ -174,12 +192,18 @@ def history_search(
     limit: Limit = 20,
     json_output: JsonFlag = False,
 ) -> None:
-    """Find runs by words of their prompts.
+    """Find runs by words of their prompts, in any language.
 
-    Every word must appear in the prompt or the revised prompt; word prefixes match too.
+    Every word must appear in the prompt or the revised prompt, anywhere inside it: otter finds otters, 水獭 finds 一只水彩风格的水獭, and emoji are searched too. No match is said on stderr, with exit code 0.
     """
+    text = " ".join(words)
     with _open() as history:
-        _print_entries(history.search(" ".join(words), limit), json_output)
+        entries = history.search(text, limit)
+        empty = not entries and history.count() == 0
+    _print_entries(entries, json_output)
+    if not entries:  # repr: a control character typed in the query is shown, not sent
+        sys.stderr.write("the history is empty: no run to search\n" if empty else
+                         f"no run in the history matches {text!r}\n")
 
 
 @history_app.command("cost")

@@ -7,13 +7,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibeimg.cli.common import Connection, failures_error, print_json, print_paths, session
-from vibeimg.errors import Interrupted, UsageError, VibeimgError
+from vibeimg.cli.common import Connection, print_json, print_paths, session
+from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.records.rundoc import ending_fields
 from vibeimg.ui import Reporter, is_terminal
-from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.jobs.image_requests import ImageRequest, Outcome
@@ -105,9 +104,7 @@ def run_image_requests(
         raise
     # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
     offline = connection.offline or client.offline
-    final: VibeimgError | None = (
-        Interrupted(f"interrupted: {len(outcome.saved)} of {count_of(count, 'image')} saved")
-        if outcome.interrupted else failures_error([f.error for f in outcome.failures], count))
+    final = outcome.final_error(count)
     record_run(reporter, history, image_run_entry(
         command=command, request=request, offline=offline, count=count,
         outcome=outcome, error=final, elapsed=time.monotonic() - started))

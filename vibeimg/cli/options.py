@@ -160,6 +160,11 @@ History = Annotated[bool, typer.Option(
     "--history/--no-history", envvar="VIBEIMG_HISTORY", show_default=False,
     help="Record the run in the history ('vibeimg history') [default: on; "
     "config: history].", rich_help_panel=OUTPUT)]
+AsciiNames = Annotated[bool, typer.Option(
+    "--ascii-names/--unicode-names", envvar="VIBEIMG_ASCII_NAMES", show_default=False,
+    help="Name files in ASCII only, transliterating the prompt (pinyin for Chinese) "
+    "[default: names keep the prompt's own letters; config: ascii-names].",
+    rich_help_panel=OUTPUT)]
 Preview = Annotated[bool, typer.Option(
     "--preview", help="Show a thumbnail of each saved image in the terminal (stderr).",
     rich_help_panel=OUTPUT)]

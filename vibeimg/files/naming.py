@@ -6,6 +6,7 @@ first; the extension follows the bytes that arrive, not what was asked.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import unicodedata
@@ -21,17 +22,83 @@ TEMPLATE_FIELDS = ("slug", "n", "date", "time", "ext", "format", "model", "quali
 _FIELD = re.compile(r"{(\w*)}")
 
 
-def slugify(text: str, max_length: int = 48) -> str:
-    """A short, shell-safe file name stem from a prompt (``image`` when nothing is left)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+SLUG_BYTES = 48  # UTF-8 bytes: file names are limited in bytes (NAME_MAX), not characters
+# Full-width forms of ASCII (U+FF01-FF5E), as Chinese and Japanese input methods type them:
+# the same letters and digits, so "ＡＢＣ３" names a file "abc3".
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+# Transliterated syllables of caseless scripts come capitalised ("水獭" -> "ShuiTa").
+_VARIATION_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]").match
+_SYLLABLE = re.compile(r"(?<=[A-Za-z0-9])(?=[A-Z])")
+
+
+def slugify(text: str, max_bytes: int = SLUG_BYTES, *, ascii_only: bool = False) -> str:
+    """A short file name stem from a prompt, safe to type in a shell unquoted.
+
+    Words of letters and digits in any script, lowercased where the script has case,
+    joined by ``-`` and at most ``max_bytes`` UTF-8 bytes (never half a character):
+    ``一只水彩风格的水獭``, ``straße``, ``a-red-fox``. Punctuation, symbols, controls,
+    path separators and invisible format characters (bidi overrides) never get in.
+    ``ascii_only`` transliterates instead (``yi-zhi-shui-cai...``, ``strasse``). Emoji
+    alone are named in words (``otter``); when nothing is left, a short hash of the
+    prompt (``image-1a2b3c4d``) keeps names of different prompts apart.
+    """
+    folded = unicodedata.normalize("NFC", text).translate(_FULL_WIDTH).lower()
+    words = _ascii_words(folded) if ascii_only else _unicode_words(folded)
+    if not words and not ascii_only and not folded.isascii():
+        words = _ascii_words(folded)  # emoji and symbols alone: their names
     slug = ""
     for word in words:
         candidate = f"{slug}-{word}" if slug else word
-        if len(candidate) > max_length:
+        if len(candidate.encode()) > max_bytes:
             break
         slug = candidate
-    return slug or (words[0][:max_length] if words else "image")
+    if not slug and words:
+        slug = _cut(words[0], max_bytes)
+    if not slug:
+        digest = hashlib.sha256(unicodedata.normalize("NFC", text).encode()).hexdigest()
+        slug = f"image-{digest[:8]}"
+    return slug
+
+
+def _unicode_words(text: str) -> list[str]:
+    """Runs of letters, digits and the marks that belong to them (vowel signs, accents)."""
+    words: list[str] = []
+    word: list[str] = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category[0] == "L" or category in ("Nd", "Nl") or (
+                category[0] == "M" and word and not _VARIATION_SELECTOR(char)):
+            word.append(char)
+        elif category == "Cf":  # invisible: a bidi override, a zero-width joiner
+            continue
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words
+
+
+def _ascii_words(text: str) -> list[str]:
+    """ASCII words from any script: pinyin for Chinese, romanisation for Japanese kana,
+    Korean, Cyrillic, Arabic..., names for emoji (``:otter:``)."""
+    from anyascii import anyascii  # noqa: PLC0415 - 25 ms of tables, only for these names
+
+    return re.findall(r"[a-z0-9]+", _SYLLABLE.sub(" ", anyascii(text)).lower())
+
+
+def _cut(word: str, max_bytes: int) -> str:
+    """The longest start of ``word`` within ``max_bytes`` that ends on a whole character
+    (with its combining marks)."""
+    size = end = 0
+    for index, char in enumerate(word):
+        size += len(char.encode())
+        if size > max_bytes:
+            break
+        end = index + 1
+    while 0 < end < len(word) and unicodedata.category(word[end])[0] == "M":
+        end -= 1
+    return word[:end]
 
 
 @dataclass(frozen=True)

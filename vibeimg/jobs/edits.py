@@ -350,13 +350,15 @@ def build_edit_request(
     stdin: BinaryIO | None = None,
     notify: Notify = _ignore,
     warn: Notify = _ignore,
+    ascii_names: bool = False,
 ) -> ImageRequest:
     """Check everything and build the ``POST /images/edits`` request (sent once per image).
 
     ``images`` and ``mask`` are paths, ``"-"`` (read from ``stdin``), or
     :class:`~vibeimg.files.inputs.SourceFile` objects. ``notify`` hears about changes made
     to what is sent; ``warn`` about likely mistakes. Raises UsageError before anything
-    is sent when the gateway would refuse or misread the request.
+    is sent when the gateway would refuse or misread the request. ``ascii_names``: the
+    files it makes are named in ASCII only.
     """
     from vibeimg.jobs.image_requests import ImageRequest  # noqa: PLC0415 - httpx only when sending
 
@@ -367,7 +369,8 @@ def build_edit_request(
     )
     return ImageRequest(
         endpoint=ENDPOINT, prompt=text, options=options, form=edit_form(text, options),
-        files=inputs.files(), record={"slug": slugify(text), **inputs.record()},
+        files=inputs.files(),
+        record={"slug": slugify(text, ascii_only=ascii_names), **inputs.record()},
     )
 
 

@@ -20,13 +20,21 @@ from typing import IO, Any
 import httpx
 
 from vibeimg import __version__
-from vibeimg.errors import BadResponseError, NetworkError, VibeimgError, save_error
+from vibeimg.errors import (
+    BadResponseError,
+    Interrupted,
+    NetworkError,
+    PartialFailure,
+    VibeimgError,
+    save_error,
+)
 from vibeimg.files.atomic import AtomicFile
 from vibeimg.files.formats import pixel_size, sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import commit_image
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import Price, parse_size_text, price_of, total
+from vibeimg.units import count_of
 from vibeimg.wire.client import GatewayClient, GatewayResponse
 from vibeimg.wire.imagejson import ImageJsonDecoder
 
@@ -126,6 +134,26 @@ class Outcome:
                       getattr(f.error, "cost_extrapolated", False)) for f in self.failures]
         return total([Price(s.estimated_cost_usd, s.cost_extrapolated) for s in self.saved]
                      + [p for p in lost if p.usd])
+
+    def final_error(self, count: int) -> VibeimgError | None:
+        """How a run of ``count`` images ended: None when all were saved; Interrupted
+        after Ctrl-C; the first error (its own exit code) when all failed; partial
+        success when some of several failed."""
+        if self.interrupted:
+            return Interrupted(f"interrupted: {len(self.saved)} of "
+                               f"{count_of(count, 'image')} saved")
+        errors = [f.error for f in self.failures]
+        if not errors:
+            return None
+        if len(errors) == count:
+            first = errors[0]
+            if count > 1:
+                first.message = f"all {count} images failed; the first: {first.message}"
+            return first
+        return PartialFailure(
+            f"{count - len(errors)} of {count} images saved, {len(errors)} failed",
+            failures=errors,
+        )
 
 
 Sink = Callable[[bytes], object]

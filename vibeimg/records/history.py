@@ -2,7 +2,10 @@
 
 Each row keeps the time, command, prompt, revised prompt, parameters, output paths,
 request ids, usage, estimated cost and outcome; never the key. Prompts are searchable
-with SQLite's full-text index (FTS5) where the SQLite build has it, else with LIKE.
+in any language: SQLite's full-text index with the trigram tokenizer (FTS5, SQLite 3.34
+or later) finds any run of 3 or more characters inside the text, Chinese included, where
+words have no spaces between them; shorter terms, and SQLites without trigrams, are
+looked for as substrings of every row.
 
 The history must never stop an image from being saved: every failure here (a locked
 or corrupt database, a full disk) is raised as :class:`HistoryError`, which the
@@ -12,10 +15,12 @@ command-line layer turns into a warning. Locks are waited on only briefly.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -26,16 +31,23 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Changes to a database made by an older vibeimg, by the version they lead to.
 _MIGRATIONS = {
     # Version 2: the outcome speaks the run documents' words (completed, not ok).
     2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
+    # Version 3: the word index (unicode61) could not find 水獭 inside 一只水彩风格的水獭;
+    # it is replaced by a trigram index, rebuilt from the rows (see search_index_ready).
+    3: """
+    DROP TRIGGER IF EXISTS runs_fts_insert;
+    DROP TRIGGER IF EXISTS runs_fts_delete;
+    DROP TABLE IF EXISTS runs_fts;
+    """,
 }
 #: Columns added since, by the version that added them (each added only if missing).
 _NEW_COLUMNS = {
-    # Version 3: whether the cost is extrapolated (a size outside the price table).
-    3: ("cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
+    # Version 4: whether the cost is extrapolated (a size outside the price table).
+    4: ("cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
 }
 FILE_MODE = 0o600
 
@@ -63,7 +75,7 @@ CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(
-    prompt, revised_prompt, content='runs', content_rowid='id'
+    prompt, revised_prompt, content='runs', content_rowid='id', tokenize='trigram'
 );
 CREATE TRIGGER IF NOT EXISTS runs_fts_insert AFTER INSERT ON runs BEGIN
     INSERT INTO runs_fts(rowid, prompt, revised_prompt)
@@ -166,7 +178,6 @@ class History:
                                         ).fetchone() is not None
             else:
                 conn.executescript(_SCHEMA)
-                self.fts = fts5_ready(conn)
                 columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     if version and step in _MIGRATIONS:  # a new database needs none
@@ -174,8 +185,12 @@ class History:
                     if step in _NEW_COLUMNS and _NEW_COLUMNS[step][0] not in columns:
                         name, declaration = _NEW_COLUMNS[step]
                         conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+                self.fts = search_index_ready(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.commit()
+            # Case folding for the substring search of short terms in any script
+            # (SQLite's own LIKE folds ASCII letters only).
+            conn.create_function("vibeimg_fold", 1, _fold, deterministic=True)
         return self._conn
 
     def add(self, entry: Entry) -> int:
@@ -218,23 +233,44 @@ class History:
         return found[0] if found else None
 
     def search(self, text: str, limit: int = 20) -> list[Entry]:
-        """Runs whose prompt or revised prompt holds every word of ``text``."""
-        words = re.findall(r"\w+", text)
-        if not words:
+        """Runs whose prompt or revised prompt holds every term of ``text``.
+
+        Terms are what lies between spaces and punctuation, in any script, symbols and
+        emoji included; each is found anywhere inside the text, case aside.
+        """
+        terms = search_terms(text)
+        if not terms:
             raise UsageError("nothing to search for", hint="give a word of the prompt")
         if not self.create and not self.exists:
             return []
         self.connection()
-        if self.fts:
-            query = " ".join('"' + word.replace('"', '""') + '"*' for word in words)
-            return self._select("WHERE runs_fts MATCH ?", (query,), limit=limit,
-                                join="JOIN runs_fts ON runs_fts.rowid = runs.id")
-        clauses, args = [], []
-        for word in words:
-            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append("(prompt LIKE ? ESCAPE '\\' OR "
-                           "COALESCE(revised_prompt, '') LIKE ? ESCAPE '\\')")
-            args += [pattern, pattern]
+        clauses: list[str] = []
+        args: list[str] = []
+        indexed = [term for term in terms if self.fts and len(term) >= TRIGRAM]
+        if indexed:
+            query = " AND ".join('"' + term.replace('"', '""') + '"' for term in indexed)
+            clauses.append("runs.id IN (SELECT rowid FROM runs_fts WHERE runs_fts MATCH ?)")
+            args.append(query)
+        for term in terms:
+            if term in indexed:
+                continue
+            if term.isascii():  # LIKE folds ASCII letters itself, in C
+                pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace(
+                    "_", "\\_") + "%"
+                clauses.append("(prompt LIKE ? ESCAPE '\\' OR "
+                               "COALESCE(revised_prompt, '') LIKE ? ESCAPE '\\')")
+                args += [pattern, pattern]
+            elif len(term) < TRIGRAM:  # 水獭, 🦦, Ж: each way of writing it, in C
+                spellings = sorted({"".join(letters) for letters in itertools.product(
+                    *({char, char.lower(), char.upper()} for char in term))})
+                clauses.append("(" + " OR ".join(
+                    ["instr(prompt, ?) > 0 OR instr(COALESCE(revised_prompt, ''), ?) > 0"]
+                    * len(spellings)) + ")")
+                args += [spelling for spelling in spellings for _ in range(2)]
+            else:  # no trigram index: folded in Python, row by row
+                clauses.append("(instr(vibeimg_fold(prompt), ?) > 0 OR "
+                               "instr(vibeimg_fold(COALESCE(revised_prompt, '')), ?) > 0)")
+                args += [term.casefold(), term.casefold()]
         return self._select("WHERE " + " AND ".join(clauses), args, limit=limit)
 
     def cost(self, since: str | None = None, until: str | None = None, *,
@@ -275,13 +311,41 @@ class History:
             return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 
-def fts5_ready(conn: sqlite3.Connection) -> bool:
-    """Create the full-text index when this SQLite has FTS5; False when it has not."""
+def search_index_ready(conn: sqlite3.Connection) -> bool:
+    """Create the trigram index of the prompts, filled from the rows already there;
+    False when this SQLite has no FTS5 or no trigram tokenizer (before 3.34)."""
     try:
         conn.executescript(_FTS_SCHEMA)
+        conn.execute("INSERT INTO runs_fts(runs_fts) VALUES ('rebuild')")
     except sqlite3.OperationalError:
         return False
     return True
+
+
+TRIGRAM = 3  # characters: shorter terms are not in the index
+
+
+def search_terms(text: str) -> list[str]:
+    """What to look for: the runs of characters between spaces and punctuation, in NFC,
+    without emoji variation selectors; the text itself when it is punctuation alone."""
+    text = unicodedata.normalize("NFC", text).replace("\ufe0f", "").replace("\ufe0e", "")
+    terms: list[str] = []
+    term: list[str] = []
+    for char in text:
+        if char.isspace() or unicodedata.category(char)[0] in "PC":
+            if term:
+                terms.append("".join(term))
+                term = []
+        else:
+            term.append(char)
+    if term:
+        terms.append("".join(term))
+    stripped = " ".join(text.split())
+    return terms or ([stripped] if stripped else [])
+
+
+def _fold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
 
 
 def _prepare_file(path: Path) -> None:

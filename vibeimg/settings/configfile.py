@@ -3,7 +3,7 @@
 Every setting has a command-line name (``api-key``), a key in the TOML file
 (``api_key``), environment variables, and a default. The order is always
 flag > environment > config file > default. Option defaults (model, size, quality,
-format, moderation, out-dir, history) reach the commands through Click's
+format, moderation, out-dir, history, ascii-names) reach the commands through Click's
 ``default_map`` and the options' own environment variables, so the commands need
 nothing special to honour them.
 
@@ -108,6 +108,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 ("VIBEIMG_OUT_DIR",), parse_folder, param="out_dir", unset_text="(current folder)"),
     SettingSpec("history", "history", "record each run in the history database", True,
                 ("VIBEIMG_HISTORY",), parse_bool, param="history"),
+    SettingSpec("ascii-names", "ascii_names", "name files in ASCII only, transliterating "
+                "the prompt", False, ("VIBEIMG_ASCII_NAMES",), parse_bool,
+                param="ascii_names"),
 )
 BY_NAME = {spec.name: spec for spec in SETTINGS}
 BY_KEY = {spec.key: spec for spec in SETTINGS}

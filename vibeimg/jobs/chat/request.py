@@ -9,13 +9,17 @@ text model calls the image tool once per image. Input images travel as data URIs
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import UsageError
+
+# Re-exported: how many images a prompt asks for is part of what a request is.
+from vibeimg.jobs.chat.counts import images_asked as images_asked  # noqa: PLC0414
+from vibeimg.jobs.chat.counts import numbered_items as numbered_items  # noqa: PLC0414
+from vibeimg.jobs.chat.counts import subject_text
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_choice, check_prompt
 
 DEFAULT_TEXT_MODEL = "gpt-5.5"
@@ -27,51 +31,33 @@ MAX_IMAGES = 10  # images asked for in one response
 MAX_PARTIAL_IMAGES = 3
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
-_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                 "eight": 8, "nine": 9, "ten": 10}
-_ASKED = re.compile(
-    r"\b(?:generate|create|make|draw)\s+(\d+|" + "|".join(_NUMBER_WORDS) + r")\s+"
-    r"(?:\w+\s+){0,2}?images?\b",
-    re.IGNORECASE,
-)
-
-
-_NUMBERED = re.compile(r"(?:^|(?<=\s))(\d{1,2})[).:]\s+")
-
-
-def numbered_items(text: str) -> list[str]:
-    """The parts of a numbered list ("1) a fox 2) a heron", or one per line), in order;
-    empty unless it counts 1, 2, 3... from the start."""
-    marks = list(_NUMBERED.finditer(text))
-    if len(marks) < 2 or [int(m.group(1)) for m in marks] != list(range(1, len(marks) + 1)):
-        return []
-    ends = [m.start() for m in marks[1:]] + [len(text)]
-    items = [text[m.end():end].strip(" \t\n;,.") for m, end in zip(marks, ends, strict=True)]
-    return items if all(items) else []
-
-
-def images_asked(prompt: str) -> int:
-    """How many images a prompt asks for ("Generate 3 different images: ..."), at least 1."""
-    match = _ASKED.search(prompt)
-    if match is None:
-        return 1
-    word = match.group(1).lower()
-    count = int(word) if word.isdigit() else _NUMBER_WORDS[word]
-    return max(1, count)
-
-
 def prompt_for_count(prompt: str, count: int) -> str:
     """The prompt asking the text model for ``count`` images (the gateway has no ``n``).
 
     Left as it is for one image unless its own words ask for more: then, as for any
-    count, the words asking for ``count`` come first, and the model acts on those.
+    count, the words asking for ``count`` come first, and the model acts on those. They
+    are Chinese for a Chinese prompt, so the request reads as one language.
     """
+    chinese = _is_chinese(prompt)
     if count <= 1:
         if images_asked(prompt) <= 1:
             return prompt
+        if chinese:
+            return f"只生成 1 张图片，只调用一次图像生成工具，请求如下：{prompt}"
         return f"Generate 1 image, with a single image generation call, for this request: {prompt}"
+    if chinese:
+        return (f"请生成 {count} 张不同的图片，每张图片各调用一次图像生成工具，"
+                f"每张都是对以下请求的不同诠释：{prompt}")
     return (f"Generate {count} different images, one image generation call per image, "
             f"each a distinct take on this request: {prompt}")
+
+
+def _is_chinese(text: str) -> bool:
+    """Han characters and no kana: Chinese rather than Japanese, or English."""
+    han = sum(1 for c in text if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
+    kana = any("\u3040" <= c <= "\u30ff" for c in text)
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    return han > 0 and not kana and han * 2 >= latin
 
 
 @dataclass(frozen=True)
@@ -193,15 +179,14 @@ class ChatStreamRequest:
     @property
     def slug_text(self) -> str:
         """The words to name files after: the prompt without "Generate 3 images:"."""
-        match = _ASKED.match(self.prompt.strip())
-        rest = self.prompt.strip()[match.end():].lstrip(" :,.-") if match else ""
-        return re.sub(r"^of\s+", "", rest) or self.prompt
+        return subject_text(self.prompt.strip())
 
     @property
     def image_slug_texts(self) -> list[str]:
         """One text per image to name its file after, when the prompt numbers its images
-        ("1) a fox 2) a heron"): the model calls the tool once per item, in order."""
-        return numbered_items(self.slug_text)
+        ("1) a fox 2) a heron", "1）猫 2）狗") and asks for several: the model calls the
+        tool once per item, in order. One image is named after the whole prompt."""
+        return numbered_items(self.slug_text) if self.expected_images > 1 else []
 
     @property
     def expected_images(self) -> int:

@@ -347,6 +347,7 @@ def run_chat_stream(
     listener: ProgressListener | None = None,
     record: Callable[[bytes], object] | None = None,
     slug: str | None = None,
+    ascii_names: bool = False,
 ) -> ChatStreamResult:
     """Send ``request`` to ``POST /responses`` and save every image as it completes.
 
@@ -355,11 +356,13 @@ def run_chat_stream(
     returns a result, whose ``error`` says how it ended if not well (failure event,
     truncated stream, Ctrl-C); the images saved before that stay on disk. ``slug``
     names the files (default: from the prompt, and image n after the prompt's n-th
-    numbered item when it numbers them); ``record`` receives the raw stream.
+    numbered item when it numbers them; in ASCII only with ``ascii_names``); ``record``
+    receives the raw stream.
     """
-    item_slugs = [slugify(text) for text in request.image_slug_texts] if slug is None else []
+    item_slugs = ([slugify(text, ascii_only=ascii_names) for text in request.image_slug_texts]
+                  if slug is None else [])
     if slug is None:
-        slug = slugify(request.slug_text)
+        slug = slugify(request.slug_text, ascii_only=ascii_names)
     run = _Run(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
     try:
         with client.open("POST", "responses", json_body=request.body(),

@@ -1,0 +1,306 @@
+"""``vibeimg.Client``: generate, edit and chat-stream from Python, as the commands do.
+
+Each method checks its arguments as the gateway would (raising
+:class:`vibeimg.UsageError` before anything is sent), sends through the same jobs as
+the command line, saves each image atomically with its sidecar, and returns the
+:class:`~vibeimg.api.results.Images` it saved. A run that saved none raises the error
+that stopped it; one that saved some returns them, with ``missing`` for the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vibeimg.api.connect import connection_settings, open_gateway
+from vibeimg.api.results import Image, Images, Missing
+from vibeimg.errors import Interrupted, VibeimgError
+from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_prompt
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from vibeimg.files.naming import NamePlan
+    from vibeimg.jobs.chat.result import ChatStreamResult
+    from vibeimg.jobs.image_requests import ImageRequest, Outcome
+    from vibeimg.records.runs import Entry
+    from vibeimg.settings.resolve import Settings
+    from vibeimg.wire.client import GatewayClient
+
+PathLike = str | os.PathLike[str]
+
+
+class Client:
+    """A connection to the gateway (or, with ``offline=True``, to the built-in emulator).
+
+    Settings not given here come from where the command line reads them: ``VIBEIMG_*``
+    environment variables, the config file, then ``OPENAI_API_KEY``/``OPENAI_BASE_URL``.
+    Use it as a context manager, or call :meth:`close`. ``out_dir`` is where images go
+    unless a call names another folder; ``history=True`` records each run in the
+    history that ``vibeimg history`` shows. Files are named after the prompt in its own
+    script (``一只水彩风格的水獭.png``), or in ASCII with ``ascii_names=True``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        offline: bool = False,
+        timeout: float | None = None,
+        retries: int | None = None,
+        retry_unknown: bool = False,
+        out_dir: PathLike | None = None,
+        history: bool = False,
+        ascii_names: bool = False,
+    ) -> None:
+        self.settings: Settings = connection_settings(
+            offline=offline, api_key=api_key, base_url=base_url, timeout=timeout,
+            retries=retries, retry_unknown=retry_unknown,
+        )
+        self.offline = offline
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.history = history
+        self.ascii_names = ascii_names
+        self._stack: ExitStack | None = None
+        self._gateway: GatewayClient | None = None
+
+    def __repr__(self) -> str:  # the settings' own repr masks the key
+        return f"Client(settings={self.settings!r}, offline={self.offline})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (and stop the emulator, offline)."""
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._gateway = None
+
+    def _connection(self) -> GatewayClient:
+        """The open GatewayClient, opened on first use (started emulator included)."""
+        if self._gateway is None:
+            stack = ExitStack()
+            self._gateway = stack.enter_context(
+                open_gateway(self.settings, offline=self.offline))
+            self._stack = stack
+        return self._gateway
+
+    # -- the operations ------------------------------------------------------------------
+    def generate(
+        self,
+        prompt: str,
+        *,
+        n: int = 1,
+        size: str = "auto",
+        quality: str = "auto",
+        output_format: str = "png",
+        compression: int | None = None,
+        moderation: str = "auto",
+        model: str = DEFAULT_MODEL,
+        out_dir: PathLike | None = None,
+        output: str | None = None,
+        force: bool = False,
+        sidecar: bool = True,
+        concurrency: int = 4,
+    ) -> Images:
+        """Make ``n`` images of ``prompt`` (``POST /images/generations``, one request each).
+
+        ``size`` is ``auto``, ``WIDTHxHEIGHT`` or an alias such as ``landscape``;
+        ``output`` a file name or template such as ``{slug}-{n}.{ext}``.
+        """
+        from vibeimg.files.naming import slugify
+        from vibeimg.jobs.image_requests import ImageRequest
+
+        text = check_prompt(prompt.strip())
+        options = ImageOptions.build(model=model, size=size, quality=quality,
+                                     output_format=output_format, compression=compression,
+                                     moderation=moderation)
+        plan = self._plan(output, out_dir, count=n, force=force)
+        request = ImageRequest(endpoint="images/generations", prompt=text, options=options,
+                               json_body=options.generation_body(text),
+                               record={"slug": slugify(text, ascii_only=self.ascii_names)})
+        return self._fetch(request, "generate", n, plan, sidecar=sidecar,
+                           concurrency=concurrency)
+
+    def edit(
+        self,
+        prompt: str,
+        *,
+        images: Sequence[PathLike],
+        mask: PathLike | None = None,
+        convert_mask: bool = False,
+        resize_mask: bool = False,
+        n: int = 1,
+        size: str = "auto",
+        quality: str = "auto",
+        output_format: str = "png",
+        compression: int | None = None,
+        moderation: str = "auto",
+        model: str = DEFAULT_MODEL,
+        out_dir: PathLike | None = None,
+        output: str | None = None,
+        force: bool = False,
+        sidecar: bool = True,
+        concurrency: int = 4,
+    ) -> Images:
+        """Edit ``images`` (1 to 16; the mask applies to the first) as ``prompt`` says
+        (``POST /images/edits``). ``convert_mask`` turns a black-and-white mask into an
+        alpha mask first; ``resize_mask`` fits it to the first image."""
+        from vibeimg.jobs.edits import build_edit_request
+
+        options = ImageOptions.build(model=model, size=size, quality=quality,
+                                     output_format=output_format, compression=compression,
+                                     moderation=moderation)
+        request = build_edit_request(
+            prompt, [os.fspath(i) for i in images],
+            os.fspath(mask) if mask is not None else None, options,
+            convert_mask=convert_mask, resize_mask=resize_mask,
+            warn=lambda message: warnings.warn(message, stacklevel=3),
+            ascii_names=self.ascii_names,
+        )
+        plan = self._plan(output, out_dir, count=n, force=force)
+        return self._fetch(request, "edit", n, plan, sidecar=sidecar, concurrency=concurrency)
+
+    def chat_stream(
+        self,
+        prompt: str,
+        *,
+        images: Sequence[PathLike] = (),
+        n: int | None = None,
+        size: str = "auto",
+        quality: str = "auto",
+        output_format: str = "png",
+        compression: int | None = None,
+        moderation: str = "auto",
+        action: str = "auto",
+        text_model: str | None = None,
+        instructions: str | None = None,
+        out_dir: PathLike | None = None,
+        output: str | None = None,
+        force: bool = False,
+        sidecar: bool = True,
+    ) -> Images:
+        """Ask the text model, which calls the image tool (``POST /responses``, streamed).
+
+        A prompt such as "Generate 3 images: 1) ... 2) ... 3) ..." makes one image per
+        item, each named after its item; ``n`` asks for a count in vibeimg's own words.
+        Each image carries the model's ``revised_prompt``.
+        """
+        from vibeimg.jobs.chat.request import (
+            DEFAULT_INSTRUCTIONS,
+            DEFAULT_TEXT_MODEL,
+            ChatStreamRequest,
+        )
+        from vibeimg.jobs.chat.run import run_chat_stream
+
+        request = ChatStreamRequest.build(
+            prompt, model=text_model or DEFAULT_TEXT_MODEL,
+            instructions=DEFAULT_INSTRUCTIONS if instructions is None else instructions,
+            size=size, quality=quality, output_format=output_format,
+            compression=compression, moderation=moderation, action=action, count=n,
+            images=[Path(i) for i in images],
+        )
+        plan: NamePlan = self._plan(output, out_dir, count=request.expected_images,
+                                    force=force)
+        result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar,
+                                 ascii_names=self.ascii_names)
+        if self.history:
+            from vibeimg.jobs.entries import chat_run_entry
+
+            self._record(chat_run_entry(request=request, offline=result.offline,
+                                        result=result))
+        return _stream_images(result)
+
+    # -- shared steps --------------------------------------------------------------------
+    def _plan(self, output: str | None, out_dir: PathLike | None, *, count: int,
+              force: bool) -> NamePlan:
+        from vibeimg.errors import UsageError
+        from vibeimg.files.atomic import ensure_output_dir
+        from vibeimg.files.naming import NamePlan
+
+        if count < 1:
+            raise UsageError(f"n must be at least 1, not {count}")
+        if output == "-":
+            raise UsageError("the Python API saves files; output '-' (stdout) is for the "
+                             "command line", hint="name a file or leave output out")
+        folder = Path(out_dir) if out_dir is not None else self.out_dir
+        plan = NamePlan.build(output, folder, count=count, force=force)
+        ensure_output_dir(plan.directory)
+        return plan
+
+    def _fetch(self, request: ImageRequest, command: str, count: int, plan: NamePlan, *,
+               sidecar: bool, concurrency: int) -> Images:
+        from vibeimg.jobs.image_requests import fetch_many
+
+        outcome = fetch_many(self._connection(), request, count=count,
+                             concurrency=concurrency, plan=plan, sidecar=sidecar)
+        error = outcome.final_error(count)
+        if self.history:
+            from vibeimg.jobs.entries import image_run_entry
+
+            # offline too when the base URL answered as vibeimg's emulator
+            self._record(image_run_entry(command=command, request=request,
+                                         offline=self._connection().offline, count=count,
+                                         outcome=outcome, error=error))
+        return _saved_images(outcome, count, error, offline=self._connection().offline)
+
+    @staticmethod
+    def _record(entry: Entry) -> None:
+        """Record a run; a history that cannot be written is a warning, never a loss."""
+        from vibeimg.records import history
+
+        try:
+            history.record(entry)
+        except history.HistoryError as exc:
+            warnings.warn(f"not recorded in the history: {exc.one_line()}", stacklevel=4)
+
+
+def _raise_unless_some_saved(saved: int, error: VibeimgError | None) -> None:
+    """Nothing saved: the run's error. Interrupted: raised whatever was saved."""
+    if error is not None and (not saved or isinstance(error, Interrupted)):
+        raise error
+
+
+def _saved_images(outcome: Outcome, count: int, error: VibeimgError | None, *,
+                  offline: bool) -> Images:
+    _raise_unless_some_saved(len(outcome.saved), error)
+    failed = {f.index: f.error for f in outcome.failures}
+    saved = {s.index for s in outcome.saved}
+    missing = [Missing(n, "failed" if n in failed else "abandoned", failed.get(n))
+               for n in range(1, count + 1) if n not in saved]
+    images = [
+        Image(path=s.path, index=s.index, format=s.format, bytes=s.bytes, size=s.size,
+              quality=s.quality, revised_prompt=s.revised_prompt, request_id=s.request_id,
+              cost_usd=s.estimated_cost_usd, elapsed=s.elapsed, sidecar=s.sidecar,
+              usage=s.usage, cost_extrapolated=s.cost_extrapolated, offline=s.offline)
+        for s in outcome.saved if s.path is not None
+    ]
+    return Images(images, missing=missing, error=error, cost_usd=outcome.estimated_cost_usd,
+                  cost_extrapolated=outcome.price.extrapolated, offline=offline)
+
+
+def _stream_images(result: ChatStreamResult) -> Images:
+    _raise_unless_some_saved(len(result.images), result.error)
+    errors = {c.index: c.error for c in result.missing}
+    missing = [Missing(m["index"], m["phase"], errors.get(m["index"]))
+               for m in result.missing_json()]
+    images = [
+        Image(path=i.path, index=i.index, format=i.format, bytes=i.bytes, size=i.size,
+              quality=i.quality, revised_prompt=i.revised_prompt,
+              request_id=result.request_id, cost_usd=i.estimated_cost_usd,
+              elapsed=i.elapsed, sidecar=i.sidecar, usage=None,
+              cost_extrapolated=i.cost_extrapolated, offline=i.offline)
+        for i in result.images
+    ]
+    return Images(images, missing=missing, error=result.error,
+                  cost_usd=result.estimated_cost_usd, cost_extrapolated=result.cost_extrapolated,
+                  offline=result.offline)
