@@ -129,3 +129,19 @@ def test_history_show_of_a_batch_item_has_its_usage(cli, tmp_path: Path) -> None
     shown = json.loads(cli("history", "show", "1", "--json").stdout)
     assert shown["command"] == "batch" and shown["usage"] == sidecar["usage"]
     assert "usage" in cli("history", "show", "1").stdout
+
+
+def test_the_python_api_says_offline_and_extrapolated(tmp_path: Path) -> None:
+    """vibeimg.Client: the images and the run carry offline and cost_extrapolated."""
+    import vibeimg  # noqa: PLC0415 - the public API, as a script imports it
+
+    with vibeimg.Client(offline=True, out_dir=tmp_path) as client:
+        images = client.generate("a fox", size="2048x2048", quality="low")
+    assert images.offline is True and images[0].offline is True
+    assert images.cost_extrapolated is True and images[0].cost_extrapolated is True
+    with TinyGateway(headers=EMULATOR) as gateway, vibeimg.Client(
+            base_url=gateway.base_url, api_key="sk-test-0123456789abcdef", out_dir=tmp_path,
+            history=True) as client:
+        images = client.generate("a heron", size="1024x1024", quality="low")
+    assert images.offline is True and images.cost_extrapolated is False
+    assert _history()[0].offline is True
