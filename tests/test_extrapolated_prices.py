@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import Cli
+from tinygateway import TinyGateway, image_answer
 
 from vibeimg.params import Size
 
@@ -34,9 +36,11 @@ def test_the_rule_and_its_marker(size: Size | None, quality: str, usd: float,
     assert price_of(size, quality) == Price(usd, extrapolated)
 
 
-def test_generate_marks_an_extrapolated_cost_everywhere(cli, tmp_path: Path) -> None:
+def test_generate_marks_an_extrapolated_cost_everywhere(tmp_path: Path) -> None:
     """--json (document and image), the sidecar, the history listing and show."""
-    result = cli("generate", "a fox", *BIG, "--json")
+    with TinyGateway(body=image_answer(2048, 2048)) as gateway:  # billed: no emulator header
+        cli = Cli(gateway, tmp_path)  # type: ignore[arg-type]
+        result = cli("generate", "a fox", *BIG, "--json")
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["estimated_cost_usd"] == 0.024 and document["cost_extrapolated"] is True
