@@ -23,11 +23,13 @@ def vibeimg_argv(*args: str) -> list[str]:
 def run_in_pty(
     argv: list[str], *, env: dict[str, str], cwd: Path,
     replies: tuple[tuple[bytes, bytes], ...] = (), timeout: float = 60.0,
+    fresh: bool = False,
 ) -> tuple[int, bytes]:
     """Run ``argv`` with stdin, stdout and stderr on one terminal; answer prompts.
 
-    ``replies`` pairs a text to wait for with what to type once it appears. Returns
-    the exit code and everything the terminal showed.
+    ``replies`` pairs a text to wait for with what to type once it appears (with
+    ``fresh``, it must appear after the previous reply was typed, as a prompt shown
+    again does). Returns the exit code and everything the terminal showed.
     """
     full_env = {**env, "COLUMNS": str(COLUMNS), "LINES": str(LINES)}
     pid, fd = pty.fork()
@@ -40,11 +42,13 @@ def run_in_pty(
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
     output = b""
     pending = list(replies)
+    seen = 0  # where the text awaited is looked for
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            if pending and pending[0][0] in output:
+            if pending and pending[0][0] in output[seen:]:
                 os.write(fd, pending.pop(0)[1])
+                seen = len(output) if fresh else 0
             ready, _, _ = select.select([fd], [], [], 0.1)
             if not ready:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -154,7 +155,10 @@ def test_a_script_using_the_api_passes_strict_mypy(tmp_path: Path) -> None:
         "    cost: float = first.cost_usd + images.cost_usd\n"
         "    revised: str | None = first.revised_prompt\n"
         "    mask: vibeimg.MaskConversion = vibeimg.convert_mask('a.png')\n"
-        "    del cost, revised, mask\n"
+        "    coast = vibeimg.Session('coast', create=True)\n"
+        "    turns: list[vibeimg.Turn] = coast.turns\n"
+        "    shown: list[Path] = coast.images + [coast.undo().image_paths[0]]\n"
+        "    del cost, revised, mask, turns, shown\n"
         "    try:\n"
         "        vibeimg.generate('x', offline=True)\n"
         "    except vibeimg.VibeimgError as error:\n"
@@ -165,3 +169,27 @@ def test_a_script_using_the_api_passes_strict_mypy(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "mypy", "--strict", str(script)],
                          capture_output=True, text=True, cwd=tmp_path, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_conversation_from_python(emulator: Emulator, tmp_path: Path) -> None:
+    """chat_stream(session=...) resends earlier turns; Session shows turns, images, undo()."""
+    with _client(emulator, tmp_path) as client:
+        [first] = client.chat_stream("a lighthouse at dawn", session="coast", quality="low")
+        [second] = client.chat_stream("now make it night", session="coast")
+    assert (first.path.name, first.session, first.turn) == ("coast-1-1.png", "coast", 1)
+    assert (second.session, second.turn) == ("coast", 2)
+    body = emulator.api_requests()[-1].json()
+    assert [m["content"][0]["text"] for m in body["input"]] == ["a lighthouse at dawn",
+                                                                 "now make it night"]
+    assert body["tools"][0]["quality"] == "low"  # kept from the first turn
+    sent = body["input"][1]["content"][1]["image_url"].split(",", 1)[1]
+    assert base64.b64decode(sent) == first.path.read_bytes()
+    coast = vibeimg.Session("coast")
+    assert [t.number for t in coast.turns] == [1, 2]
+    assert coast.images == [first.path.resolve(), second.path.resolve()]
+    undone: vibeimg.Turn = coast.undo()
+    assert undone.prompt == "now make it night" and second.path.exists()
+    assert [t.number for t in coast.turns] == [1]
+    assert vibeimg.Session.names() == ["coast"] and vibeimg.Session.latest().name == "coast"
+    with pytest.raises(vibeimg.UsageError, match="no session 'coasts'"):
+        vibeimg.Session("coasts")

@@ -8,6 +8,9 @@ From Python::
         images = client.generate("a red fox", size="1536x1024", quality="low", n=2)
         edited = client.edit("add a hat", images=[images[0].path])
         streamed = client.chat_stream("Generate 2 images: 1) a fox 2) a heron")
+        client.chat_stream("a lighthouse at dawn", session="coast")  # a conversation:
+        client.chat_stream("now make it night", session="coast")  # resends turn 1
+    coast = vibeimg.Session("coast")  # coast.turns, coast.images, coast.undo()
     vibeimg.convert_mask("scribble.png", "mask.png")
     images[0].path, images[0].revised_prompt, images[0].size, images[0].cost_usd
 
@@ -59,7 +62,9 @@ from vibeimg.errors import (
 if TYPE_CHECKING:
     from vibeimg.api.client import Client
     from vibeimg.api.results import Image, Images, MaskConversion, Missing
+    from vibeimg.api.sessions import Session
     from vibeimg.api.shortcuts import chat_stream, convert_mask, edit, generate
+    from vibeimg.records.transcript import Turn
 
 __version__ = "0.1.0"
 
@@ -70,6 +75,8 @@ _LAZY = {
     "Images": "vibeimg.api.results",
     "Missing": "vibeimg.api.results",
     "MaskConversion": "vibeimg.api.results",
+    "Session": "vibeimg.api.sessions",
+    "Turn": "vibeimg.records.transcript",
     "generate": "vibeimg.api.shortcuts",
     "edit": "vibeimg.api.shortcuts",
     "chat_stream": "vibeimg.api.shortcuts",
@@ -93,6 +100,8 @@ __all__ = [
     "PartialFailure",
     "ResponseFailed",
     "ServerError",
+    "Session",
+    "Turn",
     "UsageError",
     "VibeimgError",
     "WriteError",

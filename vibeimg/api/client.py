@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from vibeimg.files.naming import NamePlan
+    from vibeimg.jobs.chat.request import ChatStreamRequest
     from vibeimg.jobs.chat.result import ChatStreamResult
+    from vibeimg.jobs.chat.session import TurnSettings
     from vibeimg.jobs.image_requests import ImageRequest, Outcome
     from vibeimg.records.runs import Entry
     from vibeimg.settings.resolve import Settings
@@ -176,11 +178,11 @@ class Client:
         *,
         images: Sequence[PathLike] = (),
         n: int | None = None,
-        size: str = "auto",
-        quality: str = "auto",
-        output_format: str = "png",
+        size: str | None = None,
+        quality: str | None = None,
+        output_format: str | None = None,
         compression: int | None = None,
-        moderation: str = "auto",
+        moderation: str | None = None,
         action: str = "auto",
         text_model: str | None = None,
         instructions: str | None = None,
@@ -188,29 +190,53 @@ class Client:
         output: str | None = None,
         force: bool = False,
         sidecar: bool = True,
+        session: str | None = None,
+        context: str | int | None = None,
     ) -> Images:
         """Ask the text model, which calls the image tool (``POST /responses``, streamed).
 
         A prompt such as "Generate 3 images: 1) ... 2) ... 3) ..." makes one image per
         item, each named after its item; ``n`` asks for a count in vibeimg's own words.
-        Each image carries the model's ``revised_prompt``.
+        Each image carries the model's ``revised_prompt``. ``size``, ``quality``,
+        ``output_format`` and ``moderation`` default to ``auto``, ``auto``, ``png``, ``auto``.
+
+        With ``session="coast"`` the call is a turn of that conversation (created by its
+        first turn; see :class:`vibeimg.Session`): the earlier turns are resent with the
+        images ``context`` chooses (``"last"``, the default; ``"all"``; or a number of the
+        most recent images), options not given are the last turn's, and the images are
+        named ``coast-TURN-N``.
         """
         from vibeimg.jobs.chat.request import (
             DEFAULT_INSTRUCTIONS,
             DEFAULT_TEXT_MODEL,
-            ChatStreamRequest,
         )
         from vibeimg.jobs.chat.run import run_chat_stream
+        from vibeimg.jobs.chat.session import TurnSettings, plan_turn
 
-        request = ChatStreamRequest.build(
-            prompt, model=text_model or DEFAULT_TEXT_MODEL,
+        chosen = {"size": size, "quality": quality, "output_format": output_format,
+                  "compression": compression, "moderation": moderation,
+                  "model": text_model, "instructions": instructions}
+        settings = TurnSettings(
+            size=size or "auto", quality=quality or "auto", output_format=output_format or "png",
+            compression=compression, moderation=moderation or "auto", action=action,
+            model=text_model or DEFAULT_TEXT_MODEL,
             instructions=DEFAULT_INSTRUCTIONS if instructions is None else instructions,
-            size=size, quality=quality, output_format=output_format,
-            compression=compression, moderation=moderation, action=action, count=n,
-            images=[Path(i) for i in images],
+            count=n,
         )
-        plan: NamePlan = self._plan(output, out_dir, count=request.expected_images,
-                                    force=force)
+        paths = [Path(i) for i in images]
+        turn = None
+        if session is not None:
+            from vibeimg.records import sessions
+
+            transcript = sessions.load(session, create=True)
+            given = [name for name, value in chosen.items() if value is not None]
+            turn = plan_turn(transcript, prompt, settings.inherit(transcript, given),
+                             context=None if context is None else str(context), images=paths)
+            request = turn.request
+        else:
+            request = _plain_request(prompt, settings, paths)
+        plan: NamePlan = self._plan(output or (turn.name_template if turn else None), out_dir,
+                                    count=request.expected_images, force=force)
         result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar,
                                  ascii_names=self.ascii_names)
         if self.history:
@@ -218,6 +244,10 @@ class Client:
 
             self._record(chat_run_entry(request=request, offline=result.offline,
                                         result=result))
+        if turn is not None:
+            from vibeimg.jobs.chat.session import record_turn
+
+            record_turn(turn, result, offline=result.offline)
         return _stream_images(result)
 
     # -- shared steps --------------------------------------------------------------------
@@ -264,6 +294,17 @@ class Client:
             warnings.warn(f"not recorded in the history: {exc.one_line()}", stacklevel=4)
 
 
+def _plain_request(prompt: str, settings: TurnSettings, images: list[Path]
+                   ) -> ChatStreamRequest:
+    from vibeimg.jobs.chat.request import ChatStreamRequest
+
+    return ChatStreamRequest.build(
+        prompt, model=settings.model, instructions=settings.instructions, size=settings.size,
+        quality=settings.quality, output_format=settings.output_format,
+        compression=settings.compression, moderation=settings.moderation,
+        action=settings.action, count=settings.count, images=images)
+
+
 def _raise_unless_some_saved(saved: int, error: VibeimgError | None) -> None:
     """Nothing saved: the run's error. Interrupted: raised whatever was saved."""
     if error is not None and (not saved or isinstance(error, Interrupted)):
@@ -293,12 +334,15 @@ def _stream_images(result: ChatStreamResult) -> Images:
     errors = {c.index: c.error for c in result.missing}
     missing = [Missing(m["index"], m["phase"], errors.get(m["index"]))
                for m in result.missing_json()]
+    conversation = result.request.conversation
     images = [
         Image(path=i.path, index=i.index, format=i.format, bytes=i.bytes, size=i.size,
               quality=i.quality, revised_prompt=i.revised_prompt,
               request_id=result.request_id, cost_usd=i.estimated_cost_usd,
               elapsed=i.elapsed, sidecar=i.sidecar, usage=None,
-              cost_extrapolated=i.cost_extrapolated, offline=i.offline)
+              cost_extrapolated=i.cost_extrapolated, offline=i.offline,
+              session=conversation.session if conversation else None,
+              turn=conversation.turn if conversation else None)
         for i in result.images
     ]
     return Images(images, missing=missing, error=result.error,

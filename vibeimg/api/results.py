@@ -32,6 +32,8 @@ class Image:
     usage: dict[str, Any] | None = None
     cost_extrapolated: bool = False  # a size outside the published price table: a guess
     offline: bool = False  # made by vibeimg's emulator: nothing billed
+    session: str | None = None  # the conversation it is a turn of (chat_stream(session=))
+    turn: int | None = None
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "chat-stream": LazyCommand("vibeimg.cli.chat_stream", "chat_stream",
                                "Ask for images in plain words and watch them stream in.",
                                no_args_is_help=True),
+    "chat": LazyCommand("vibeimg.cli.chat", "chat",
+                        "Refine images in a conversation, turn by turn."),
     "mask-convert": LazyCommand("vibeimg.cli.mask_convert", "mask_convert",
                                 "Turn a black-and-white mask into an alpha mask.",
                                 no_args_is_help=True),

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from vibeimg.cli.chat_progress import Progress
     from vibeimg.files.naming import NamePlan
     from vibeimg.jobs.chat.request import ChatStreamRequest
+    from vibeimg.jobs.chat.result import ChatStreamResult
+    from vibeimg.jobs.chat.session import TurnPlan
     from vibeimg.wire.client import GatewayClient
 
 CHAT = "Chat options"
@@ -57,6 +59,32 @@ ProgressMode = Annotated[str, typer.Option(
     autocompletion=opt._choices(("auto", "live", "plain", "jsonl", "off")),
     help="Progress on stderr: a live view on a terminal, plain phase lines otherwise "
     "(auto), or each event as a JSON line (jsonl).", rich_help_panel=opt.OUTPUT)]
+SESSION = "Conversation"
+
+
+def complete_session_name(incomplete: str) -> list[str]:
+    """The names of the conversations kept, for Tab."""
+    from vibeimg.records.sessions import list_sessions
+
+    return sorted(i.name for i in list_sessions() if i.name.startswith(incomplete))
+
+
+SessionName = Annotated[Optional[str], typer.Option(
+    "--session", "-S", metavar="NAME", show_default=False,
+    autocompletion=complete_session_name,
+    help="Start or continue the conversation NAME: the earlier turns are resent and the "
+    "images named NAME-TURN-N.", rich_help_panel=SESSION)]
+ContinueLast = Annotated[bool, typer.Option(
+    "--continue", "-C", help="Continue the most recent conversation.", rich_help_panel=SESSION)]
+UndoTurn = Annotated[bool, typer.Option(
+    "--undo", help="Drop the conversation's last turn (its files stay); no prompt.",
+    rich_help_panel=SESSION)]
+ContextOpt = Annotated[Optional[str], typer.Option(
+    "--context", metavar="last|all|N", show_default=False,
+    autocompletion=opt._choices(("last", "all", "0", "1", "2")),
+    help="Earlier images sent with the turn: the last turn's, all, or the N most recent "
+    "(0: words alone) [default: last; none with -i]. Earlier images cost input tokens.",
+    rich_help_panel=SESSION)]
 Events = Annotated[Optional[Path], typer.Option(
     "--events", metavar="FILE", show_default=False, dir_okay=False,
     help="Record the raw event stream, base64 payloads included, to FILE (for debugging).",
@@ -64,6 +92,7 @@ Events = Annotated[Optional[Path], typer.Option(
 
 
 def chat_stream(
+    ctx: typer.Context,
     prompt: Prompt = None,
     prompt_file: opt.PromptFile = None,
     image: Images = None,
@@ -84,6 +113,10 @@ def chat_stream(
     json_output: opt.Json = False,
     progress: ProgressMode = "auto",
     events: Events = None,
+    session_name: SessionName = None,
+    continue_last: ContinueLast = False,
+    undo: UndoTurn = False,
+    context: ContextOpt = None,
     dry_run: opt.DryRun = False,
     history: opt.History = True,
     ascii_names: opt.AsciiNames = False,
@@ -101,6 +134,8 @@ def chat_stream(
 
     Sends POST /responses, streamed: the text model (gpt-5.5) may rewrite the prompt and calls gpt-image-2 once per image; each image is saved as soon as it is complete, with a NAME.json sidecar holding the revised prompt, usage and timings. Prints the saved paths, one per line.
 
+    With --session NAME (or --continue) each run is a turn of a conversation that vibeimg keeps, since the gateway keeps none: the earlier turns' words are resent, with the last turn's images (--context), and the images are named NAME-TURN-N. --undo drops the last turn; 'vibeimg history sessions' lists the conversations; 'vibeimg chat' holds one interactively.
+
     Examples:
 
     \b
@@ -108,20 +143,46 @@ def chat_stream(
       vibeimg chat-stream "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle" --size 1024x1024
       vibeimg chat-stream "make this a watercolor painting" -i photo.png --action edit
       vibeimg chat-stream "a lighthouse at dawn" -n 2 --progress jsonl --offline
+      vibeimg chat-stream "a lighthouse at dawn" --session coast
+      vibeimg chat-stream "now make it night" --session coast --context all
+      vibeimg chat-stream --session coast --undo
     """
     connection = Connection(
         offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
         retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
     reporter = connection.reporter()
+    from vibeimg.cli.chat_turns import chosen_session, undo_last_turn
+
+    name = chosen_session(session_name, continue_last, context=context, undo=undo)
+    if undo:
+        if prompt is not None or prompt_file is not None or dry_run:
+            raise UsageError("--undo takes no prompt and no --dry-run: it changes the session",
+                             hint="undo first, then send the prompt; 'vibeimg history show "
+                                  "NAME' shows the turn it would drop")
+        undo_last_turn(name or "", reporter, json_output=json_output)
+        return
     text = read_prompt(prompt, prompt_file)
     from vibeimg.jobs.chat.request import ChatStreamRequest
 
-    request = ChatStreamRequest.build(
-        text, model=model, instructions=DEFAULT_INSTRUCTIONS if instructions is None
-        else instructions, size=size, quality=quality, output_format=output_format,
-        compression=compression, moderation=moderation, action=action, count=count,
-        images=image or [], partial_images=partial_images,
-    )
+    turn: TurnPlan | None = None
+    if name is not None:
+        from vibeimg.cli.chat_turns import plan_session_turn
+        from vibeimg.jobs.chat.session import TurnSettings
+
+        turn = plan_session_turn(ctx, name, text, TurnSettings(
+            size=size, quality=quality, output_format=output_format, compression=compression,
+            moderation=moderation, action=action, model=model,
+            instructions=DEFAULT_INSTRUCTIONS if instructions is None else instructions,
+            count=count, partial_images=partial_images,
+        ), create=not continue_last, context=context, images=image or [])
+        request = turn.request
+    else:
+        request = ChatStreamRequest.build(
+            text, model=model, instructions=DEFAULT_INSTRUCTIONS if instructions is None
+            else instructions, size=size, quality=quality, output_format=output_format,
+            compression=compression, moderation=moderation, action=action, count=count,
+            images=image or [], partial_images=partial_images,
+        )
     mode = check_choice("progress", progress.lower(), ("auto", "live", "plain", "jsonl", "off"))
     from vibeimg.cli.chat_progress import make_progress
 
@@ -132,6 +193,10 @@ def chat_stream(
     if request.options.size is not None and request.options.size.experimental:
         display.notice(f"{request.options.size} is above 2560x1440: the gateway's output is "
                        "experimental at this size", warning=True)
+    if turn is not None:
+        display.notice(turn.summary())
+        for notice in turn.notices:
+            display.notice(notice, warning=True)
     if dry_run:
         from vibeimg.records.pricing import price_of
 
@@ -139,6 +204,8 @@ def chat_stream(
         print_json(dry_run_document(
             connection, "POST", "responses", request.body(abbreviate_images=True),
             requested=request.expected_images, **price.times(request.expected_images).fields(),
+            **({} if turn is None else {**turn.conversation_fields(),
+                                        "approximate_input_bytes": turn.input_bytes}),
         ))
         return
     if output == "-":
@@ -147,13 +214,14 @@ def chat_stream(
     from vibeimg.files.atomic import ensure_output_dir
     from vibeimg.files.naming import NamePlan
 
-    plan = NamePlan.build(output, out_dir, count=request.expected_images, force=force)
+    plan = NamePlan.build(output or (turn.name_template if turn is not None else None),
+                          out_dir, count=request.expected_images, force=force)
     ensure_output_dir(plan.directory)
     recorder = _open_events_file(events, force=force)
     try:
         _run(connection, reporter, request, plan, display=display, sidecar=not no_sidecar,
              json_output=json_output, recorder=recorder, history=history, preview=preview,
-             ascii_names=ascii_names)
+             ascii_names=ascii_names, turn=turn)
     finally:
         if recorder is not None:
             recorder.close()
@@ -177,18 +245,14 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
 def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
          plan: NamePlan, *,
          display: Progress, sidecar: bool, json_output: bool, recorder: IO[bytes] | None, history: bool = True,
-         preview: bool = False, ascii_names: bool = False) -> None:
+         preview: bool = False, ascii_names: bool = False,
+         turn: TurnPlan | None = None) -> None:
     """Stream, save, then print the results (even when the run ended badly).
 
     With ``--json`` one document is printed whatever happens once the request is under
     way, even when the gateway refused it before any stream opened; only a usage error
     (nothing attempted, exit 2) prints none.
     """
-    from vibeimg.cli.chat_progress import (
-        JsonlProgress,
-        PlainProgress,
-        summary_line,
-    )
     from vibeimg.cli.common import session
     from vibeimg.cli.recording import record_run
     from vibeimg.jobs.chat.result import ChatStreamResult
@@ -215,7 +279,6 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
         if not isinstance(failed, UsageError):  # refused before sending: no run
             record_run(reporter, history, chat_run_entry(
                 request=request, offline=offline, error=failed))
-        if not isinstance(failed, UsageError):
             ended = ChatStreamResult.before_stream(request, failed, time.monotonic() - started)
             ended.offline = offline
             display.finished(ended)
@@ -225,6 +288,23 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
     result.offline = result.offline or offline
     record_run(reporter, history,
                chat_run_entry(request=request, offline=result.offline, result=result))
+    unrecorded = None
+    if turn is not None:
+        from vibeimg.cli.chat_turns import record_turn_or_warn
+
+        unrecorded = record_turn_or_warn(turn, result, offline=result.offline,
+                                         reporter=reporter)
+    _show(result, display, reporter, json_output=json_output, preview=preview)
+    result.raise_for_error()
+    if unrecorded is not None:
+        raise unrecorded
+
+
+def _show(result: ChatStreamResult, display: Progress, reporter: Reporter, *,
+          json_output: bool, preview: bool) -> None:
+    """The results of a run that streamed: stdout, previews, the summary on stderr."""
+    from vibeimg.cli.chat_progress import JsonlProgress, PlainProgress, summary_line
+
     display.finished(result)
     if json_output:
         print_json(result.as_json())
@@ -234,7 +314,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
         from vibeimg.cli.preview_cmd import preview_saved
 
         preview_saved([image.path for image in result.images], reporter)
-    expected = request.expected_images
+    expected = result.request.expected_images
     if result.stream_status == "completed" and 0 < len(result.images) < expected:
         display.notice(f"asked for {expected} images, {len(result.images)} arrived",
                        warning=True)
@@ -242,4 +322,3 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
         display.reporter.progress(summary_line(result))
     elif not isinstance(display, JsonlProgress):
         reporter.note(summary_line(result))
-    result.raise_for_error()

@@ -28,7 +28,9 @@ history_app = typer.Typer(
     name="history",
     help="Find past runs: prompts, files, request ids, costs.\n\n"
     "Without a subcommand, lists recent runs, newest first: id, time, command, outcome, "
-    "images, estimated cost, prompt.\n\n"
+    "images, estimated cost, prompt. A turn of a conversation shows its session and "
+    "turn before the prompt; 'vibeimg history sessions' lists the conversations and "
+    "'vibeimg history show NAME' shows one's turns.\n\n"
     "Every generate, edit, chat-stream and batch item is recorded in a private SQLite "
     "database (never the key). Turn it off with --no-history or "
     "'vibeimg config set history false'.",
@@ -100,7 +102,10 @@ def _print_entries(entries: list[Entry], json_output: bool) -> None:
         head = (f"{entry.id:>5}  {_local_time(entry.created)}  {entry.command:<11} "
                 f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
         head = printable(head)  # a command or outcome from a database edited by hand
-        prompt = printable(_one_line(entry.prompt))
+        prompt = _one_line(entry.prompt)
+        if isinstance(entry.parameters.get("session"), str):  # a turn of a conversation
+            prompt = f"[{entry.parameters['session']} {entry.parameters.get('turn', '?')}] {prompt}"
+        prompt = printable(prompt)
         if width and len(head) + _columns(prompt) > width:
             prompt = _cut_to_columns(prompt, max(10, width - len(head) - 1)) + "…"
         sys.stdout.write(head + prompt + "\n")
@@ -133,6 +138,10 @@ def history_list(
 
       vibeimg history show 12
 
+      vibeimg history sessions
+
+      vibeimg history show coast
+
       vibeimg history cost --since 7d
     """
     if ctx.invoked_subcommand is not None:
@@ -143,15 +152,27 @@ def history_list(
         _print_entries(history.recent(limit, command), json_output)
 
 
+def _session_names(incomplete: str) -> list[str]:
+    from vibeimg.cli.chat_stream import complete_session_name
+
+    return complete_session_name(incomplete)
+
+
 @history_app.command("show")
 def history_show(
-    entry_id: Annotated[int, typer.Argument(metavar="ID", help="The run's id.")],
+    which: Annotated[str, typer.Argument(
+        metavar="ID|SESSION", help="A run's id, or a conversation's name.",
+        autocompletion=_session_names)],
     json_output: JsonFlag = False,
 ) -> None:
-    """Show one run in full.
+    """Show one run, or one conversation's turns, in full.
 
-    Prompt, revised prompt, parameters, saved files, request ids, usage, estimated cost.
+    A run: prompt, revised prompt, parameters, saved files, request ids, usage, estimated cost. A conversation (chat-stream --session, vibeimg chat): each turn's prompt, what was sent with it, its images, revised prompts and cost.
     """
+    if not which.strip().isdigit():
+        _show_session(which, json_output)
+        return
+    entry_id = int(which)
     with _open() as history:
         entry = history.get(entry_id)
     if entry is None:
@@ -183,6 +204,49 @@ def history_show(
         # Several revised prompts are several lines; any other control is shown escaped.
         text = printable(str(value), newlines=True).replace("\n", "\n" + " " * 16)
         sys.stdout.write(f"{label:<15} {text}\n")
+
+
+def _show_session(name: str, json_output: bool) -> None:
+    from vibeimg.cli.session_view import session_lines
+    from vibeimg.records import sessions
+
+    transcript = sessions.load(name)
+    if json_output:
+        print_json({"session": transcript.name, "created": transcript.created,
+                    "path": str(sessions.transcript_path(name)),
+                    "turns": [turn.as_json() for turn in transcript.turns]})
+        return
+    lines = session_lines(transcript, sessions.transcript_path(name))
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+@history_app.command("sessions")
+def history_sessions(
+    limit: Limit = 20,
+    json_output: JsonFlag = False,
+) -> None:
+    """List conversations, most recent first: name, time, turns, images, cost, last prompt.
+
+    Conversations are kept by 'chat-stream --session NAME' and 'vibeimg chat'; 'vibeimg history show NAME' shows one's turns.
+    """
+    from vibeimg.cli.session_view import summary_json, summary_line
+    from vibeimg.records import sessions
+    from vibeimg.ui import Reporter
+
+    shown: list[Any] = []
+    for info in sessions.list_sessions()[:limit]:
+        try:
+            transcript = sessions.load(info.name)
+        except UsageError as exc:  # one damaged file does not hide the others
+            Reporter().warn(exc.one_line())
+            continue
+        shown.append(summary_json(info, transcript) if json_output
+                     else summary_line(transcript))
+    if json_output:
+        print_json({"sessions": shown})
+        return
+    sys.stdout.write("".join(line + "\n" for line in shown))
+    sys.stdout.flush()
 
 
 @history_app.command("search")

@@ -75,15 +75,51 @@ class InputImage:
         return f"data:{_MEDIA_TYPES[self.format]};base64,{encoded}"
 
 
-def check_chat_input_image(path: Path) -> InputImage:
+def check_chat_input_image(path: Path, what: str = "input image") -> InputImage:
     """An input image for ``chat-stream``, checked as ``edit`` checks its inputs: it
     exists, is at most 50 MB, is really PNG, JPEG or WebP, and decodes whole."""
     from vibeimg.files.inputs import read_source  # noqa: PLC0415 - Pillow only with images
     from vibeimg.jobs.edits import check_image  # noqa: PLC0415 - Pillow only with -i
 
-    checked = check_image(read_source(path, what="input image"), what="input image")
+    checked = check_image(read_source(path, what=what), what=what)
     return InputImage(path=path, format=checked.format, data=checked.source.data,
                       width=checked.width, height=checked.height)
+
+
+@dataclass(frozen=True)
+class EarlierTurn:
+    """An earlier turn of a conversation, resent as a user message: its words, and the
+    images chosen to go with it (those the turn before it made, as ``input_image``)."""
+
+    text: str
+    images: tuple[InputImage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a request stands in a session that vibeimg keeps: the gateway has no
+    ``previous_response_id`` (SPEC.md section 5), so the earlier turns are resent."""
+
+    session: str
+    turn: int
+    context: str  # which earlier images go with it: last, all, or a number
+    earlier: tuple[EarlierTurn, ...] = ()
+    resent: tuple[Path, ...] = ()  # the session's own images sent again, in any message
+
+    def fields(self) -> dict[str, Any]:
+        """What sidecars, run documents and the history record of it."""
+        return {"session": self.session, "turn": self.turn, "context": self.context,
+                "earlier_turns": len(self.earlier),
+                "images_resent": [str(path) for path in self.resent]}
+
+
+def _content(text: str, images: Sequence[InputImage], abbreviate: bool) -> list[dict[str, Any]]:
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": text}]
+    for image in images:
+        uri = (f"data:{_MEDIA_TYPES[image.format]};base64,... ({len(image.data):,} bytes "
+               f"from {image.path})" if abbreviate else image.data_uri())
+        content.append({"type": "input_image", "image_url": uri})
+    return content
 
 
 @dataclass(frozen=True)
@@ -98,6 +134,7 @@ class ChatStreamRequest:
     count: int | None = None  # images asked for with -n; None: as the prompt's words say
     images: tuple[InputImage, ...] = ()
     partial_images: int | None = None
+    conversation: Conversation | None = None  # the session's earlier turns, resent
 
     @classmethod
     def build(
@@ -205,16 +242,19 @@ class ChatStreamRequest:
         return tool
 
     def body(self, *, abbreviate_images: bool = False) -> dict[str, Any]:
-        """The JSON body; ``abbreviate_images`` shortens data URIs for display."""
-        content: list[dict[str, Any]] = [{"type": "input_text", "text": self.text}]
-        for image in self.images:
-            uri = (f"data:{_MEDIA_TYPES[image.format]};base64,... ({len(image.data):,} bytes "
-                   f"from {image.path})" if abbreviate_images else image.data_uri())
-            content.append({"type": "input_image", "image_url": uri})
+        """The JSON body; ``abbreviate_images`` shortens data URIs for display.
+
+        In a conversation, each earlier turn is a user message of its own before this one.
+        """
+        earlier = self.conversation.earlier if self.conversation is not None else ()
+        messages = [{"role": "user", "content": _content(t.text, t.images, abbreviate_images)}
+                    for t in earlier]
+        messages.append({"role": "user",
+                         "content": _content(self.text, self.images, abbreviate_images)})
         return {
             "model": self.model,
             "instructions": self.instructions,
-            "input": [{"role": "user", "content": content}],
+            "input": messages,
             "stream": True,
             "tools": [self.tool()],
         }

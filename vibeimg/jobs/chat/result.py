@@ -169,6 +169,7 @@ class ChatStreamResult:
         req = self.request
         return {
             "command": "chat-stream", "status": self.status,
+            **(req.conversation.fields() if req.conversation is not None else {}),
             "stream_status": self.stream_status, "prompt": req.prompt,
             "prompt_sent": req.text, "instructions": req.instructions, "model": req.model,
             "tool": req.tool(), "requested": req.expected_images,

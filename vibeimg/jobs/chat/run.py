@@ -262,6 +262,7 @@ class _Run:
             },
             "estimated_cost_usd": image.estimated_cost_usd,
             "cost_extrapolated": image.cost_extrapolated, "offline": image.offline,
+            **(req.conversation.fields() if req.conversation is not None else {}),
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "vibeimg_version": __version__,
         }
