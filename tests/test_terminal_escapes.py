@@ -139,3 +139,15 @@ def test_json_documents_carry_no_raw_c1_control(cli, tmp_path: Path) -> None:
     assert json.loads(result.stdout)["prompt"] == prompt
     sidecar = next(tmp_path.glob("*.json")).read_text(encoding="utf-8")
     assert "\x9b" not in sidecar and json.loads(sidecar)["prompt"] == prompt
+
+
+def test_conversations_are_listed_and_shown_escaped(cli) -> None:
+    """history sessions and history show NAME never print a turn's prompt raw."""
+    made = cli("chat-stream", "--session", "coast", "--quality", "low", "--offline", "--",
+               EVIL)
+    assert made.exit_code == 0, made.stderr
+    for args in (("history", "sessions"), ("history", "show", "coast")):
+        shown = cli(*args)
+        assert shown.exit_code == 0
+        _clean(shown.stdout)
+        assert "pwned" in shown.stdout

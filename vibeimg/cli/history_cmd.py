@@ -217,7 +217,7 @@ def _show_session(name: str, json_output: bool) -> None:
                     "turns": [turn.as_json() for turn in transcript.turns]})
         return
     lines = session_lines(transcript, sessions.transcript_path(name))
-    sys.stdout.write("".join(line + "\n" for line in lines))
+    sys.stdout.write("".join(printable(line, newlines=True) + "\n" for line in lines))
 
 
 @history_app.command("sessions")
@@ -245,7 +245,7 @@ def history_sessions(
     if json_output:
         print_json({"sessions": shown})
         return
-    sys.stdout.write("".join(line + "\n" for line in shown))
+    sys.stdout.write("".join(printable(line) + "\n" for line in shown))
     sys.stdout.flush()
 
 
