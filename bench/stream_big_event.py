@@ -1,6 +1,10 @@
 """SSE budget: one 25 MB `partial_image_b64` event saved by `vibeimg chat-stream`, against
 reading the same bytes raw with httpx (target within 1.5x; peak memory under 5x payload).
 
+As SPEC.md section 5 has it, the same image follows as `item.result` of
+`response.output_item.done`: the stream carries it twice, and every contender below
+reads both copies (vibeimg compares the second with the first instead of writing it).
+
 Run: python bench/stream_big_event.py [--runs N]
 
 Starts `vibeimg mock-server --image-file` with a 3840x2160 noise PNG (about 25 MB, so

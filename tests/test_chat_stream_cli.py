@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from vibeimg.emulator.responses import revise
+from vibeimg.emulator.textmodel import revise
 from vibeimg.errors import ExitCode
 from vibeimg.records import history
 from vibeimg.records.history import database_path

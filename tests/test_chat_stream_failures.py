@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from vibeimg.emulator.server import ROUTES, Reply
+from vibeimg.emulator.routing import ROUTES, Reply
 from vibeimg.errors import ExitCode
 
 THREE = "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle"

@@ -53,30 +53,33 @@ def test_option_default_precedence(cli, name, flag, env, in_file, in_env, in_fla
 
 
 def test_base_url_precedence(cli) -> None:
-    """The base URL: --base-url, else VIBEIMG_BASE_URL, OPENAI_BASE_URL, file, default."""
+    """The base URL: --base-url, else VIBEIMG_BASE_URL, the file, OPENAI_BASE_URL, default."""
     def url(*args: str, env: dict[str, str] | None = None) -> str:
         return _dry_run(cli, *args, env=env)["request"]["url"]
 
     assert url().startswith("https://www.vibeapi.cn/v1/")
+    assert url(env={"OPENAI_BASE_URL": "http://openai.example/v1"}).startswith(
+        "http://openai.example/v1/")
     cli("config", "set", "base-url", "http://file.example/v1/")
     assert url().startswith("http://file.example/v1/images")
     assert url(env={"OPENAI_BASE_URL": "http://openai.example/v1"}).startswith(
-        "http://openai.example/v1/")
+        "http://file.example/v1/images")
     both = {"OPENAI_BASE_URL": "http://openai.example/v1", "VIBEIMG_BASE_URL": "http://e/v1"}
     assert url(env=both).startswith("http://e/v1/")
     assert url("--base-url", "http://flag.example/v1", env=both).startswith("http://flag.example")
 
 
 def test_api_key_precedence(cli) -> None:
-    """The key: --api-key, else VIBEIMG_API_KEY, OPENAI_API_KEY, the file; always masked."""
+    """The key: --api-key, else VIBEIMG_API_KEY, the file, OPENAI_API_KEY; always masked."""
     def shown(*args: str, env: dict[str, str] | None = None) -> str:
         return _dry_run(cli, *args, env=env)["request"]["headers"]["Authorization"]
 
     assert shown() == "Bearer (not set)"
-    cli("config", "set", "api-key", input="sk-file-key-000011\n")
-    assert shown() == "Bearer sk-****0011"
     env = {"OPENAI_API_KEY": "sk-openai-key-2222"}
     assert shown(env=env) == "Bearer sk-****2222"
+    cli("config", "set", "api-key", input="sk-file-key-000011\n")
+    assert shown() == "Bearer sk-****0011"
+    assert shown(env=env) == "Bearer sk-****0011"  # the file beats OPENAI_API_KEY
     env["VIBEIMG_API_KEY"] = "sk-vibeimg-key-3333"
     assert shown(env=env) == "Bearer sk-****3333"
     assert shown("--api-key", "sk-flag-key-4444", env=env) == "Bearer sk-****4444"
@@ -221,7 +224,7 @@ def test_help_shows_the_default_from_the_file(cli) -> None:
     """The file's defaults appear in --help, so people see what applies."""
     cli("config", "set", "quality", "medium")
     shown = " ".join(cli("generate", "--help").stdout.split())
-    assert "VIBEIMG_QUALITY; default: medium]" in shown
+    assert "VIBEIMG_QUALITY; default: medium (from the config file)]" in shown
 
 
 def test_out_dir_is_stored_absolute_and_used_from_anywhere(cli, tmp_path: Path) -> None:

@@ -94,6 +94,19 @@ def test_fallback_key_variable_is_an_origin() -> None:
     assert found.as_json()["value"] == "sk-****1234"
 
 
+def test_the_config_file_beats_the_openai_variables() -> None:
+    """OPENAI_API_KEY and OPENAI_BASE_URL come after vibeimg's own config file."""
+    environ = {"OPENAI_API_KEY": "sk-abcdefghijkl1234", "OPENAI_BASE_URL": "http://o.test/v1"}
+    file = {"api_key": "sk-file-000000005678", "base_url": "http://file.test/v1"}
+    key = configfile.resolve(configfile.find_setting("api-key"), environ, file)
+    url = configfile.resolve(configfile.find_setting("base-url"), environ, file)
+    assert (key.value, key.origin) == ("sk-file-000000005678", "config file")
+    assert (url.value, url.origin) == ("http://file.test/v1", "config file")
+    with_vibeimg = {**environ, "VIBEIMG_BASE_URL": "http://v.test/v1"}
+    url = configfile.resolve(configfile.find_setting("base-url"), with_vibeimg, file)
+    assert (url.value, url.origin) == ("http://v.test/v1", "env VIBEIMG_BASE_URL")
+
+
 def test_option_defaults_map_file_keys_to_parameters() -> None:
     """The file's option settings become defaults of the commands' parameters."""
     defaults = configfile.option_defaults({"format": "jpeg", "out_dir": "/srv/shots",

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from vibeimg.emulator import Emulator, EmulatorConfig
-from vibeimg.emulator.responses import revise, subjects
+from vibeimg.emulator.textmodel import revise, subjects
 
 INSTRUCTIONS = "You are a helpful image generation assistant."
 THREE = "Generate 3 different images: 1) a red circle 2) a blue square 3) a green triangle"
@@ -115,6 +115,33 @@ def test_reference_python_sample_three_images(slow_emulator, tmp_path: Path, mon
     assert sizes == {(1024, 1024)}
 
 
+def test_sdk_stream_receives_item_result(emulator, tmp_path: Path) -> None:
+    """The openai SDK's typed events carry the image twice: whole as the partial image and
+    as item.result of response.output_item.done, the same bytes, for each image call."""
+    client = openai.OpenAI(base_url=emulator.base_url, api_key="k")
+    stream = client.responses.create(
+        model="gpt-5.5", instructions=INSTRUCTIONS, stream=True,
+        input=[{"role": "user", "content": [{"type": "input_text", "text": THREE}]}],
+        tools=[{"type": "image_generation", "quality": "low", "size": "1024x1024",
+                "output_format": "webp"}],
+    )
+    partials: dict[str, str] = {}
+    results: dict[str, str] = {}
+    for event in stream:
+        if event.type == "response.image_generation_call.partial_image":
+            partials[event.item_id] = event.partial_image_b64
+        elif event.type == "response.output_item.done" and event.item.type == (
+                "image_generation_call"):
+            assert event.item.status == "completed" and event.item.result is not None
+            results[event.item.id] = event.item.result
+        elif event.type == "response.completed":
+            assert event.response.usage is not None
+    assert len(results) == 3 and results == partials
+    for encoded in results.values():
+        image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+        assert image.format == "WEBP" and image.size == (1024, 1024)
+
+
 @pytest.mark.skipif(not shutil.which("curl"), reason="needs curl")
 def test_reference_curl_sample_streams_events(emulator, tmp_path: Path) -> None:
     """The doc's curl -sN sample receives the whole event sequence."""
@@ -129,7 +156,7 @@ def test_reference_curl_sample_streams_events(emulator, tmp_path: Path) -> None:
 
 
 def test_event_sequence_with_keepalives(slow_emulator) -> None:
-    """Events come in SPEC order, numbered from 0, with comment and event keepalives."""
+    """Events come in SPEC order, numbered from 0, with keepalives, the image as item.result."""
     answer = post(slow_emulator, body())
     assert answer.headers["content-type"].startswith("text/event-stream")
     assert ": keepalive\n\n" in answer.text
@@ -148,7 +175,9 @@ def test_event_sequence_with_keepalives(slow_emulator) -> None:
     assert image.size == (1024, 1024) and partial["size"] == "1024x1024"
     done = next(e for e in events if e["type"] == "response.output_item.done")
     assert done["item"]["revised_prompt"] == revise("a red fox")
-    assert "result" not in done["item"]  # the gateway's way: the image came as the partial
+    # SPEC section 5: the whole image as the partial image (the gateway's way) and again
+    # as item.result (OpenAI's way), so a client written either way gets it.
+    assert done["item"]["result"] == partial["partial_image_b64"]
     completed = events[-1]["response"]
     assert completed["status"] == "completed"
     assert 1600 <= completed["usage"]["total_tokens"] <= 2300
@@ -227,8 +256,12 @@ def test_gateway_rules(emulator, change, status, message) -> None:
 
 
 def test_subjects_split_enumerations_or_repeat() -> None:
-    """Enumerated prompts split per image; otherwise each image is a variation."""
+    """Enumerated prompts (English or Chinese marks) split per image; otherwise each image
+    is a variation."""
     assert subjects(THREE) == ["a red circle", "a blue square", "a green triangle"]
     assert subjects("a fox: red") == ["a fox: red"]
     assert subjects("Generate 2 images: a fox") == [
         "a fox (variation 1 of 2)", "a fox (variation 2 of 2)"]
+    assert subjects("生成３张图片：（1）猫（2）狗（3）鸟") == ["猫", "狗", "鸟"]
+    assert subjects("请画两幅画：①春天的樱花 ②秋天的枫叶") == ["春天的樱花", "秋天的枫叶"]
+    assert subjects("画一张有三张照片的拼贴画") == ["画一张有三张照片的拼贴画"]

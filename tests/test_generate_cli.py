@@ -92,13 +92,42 @@ def test_fields_in_the_folders_of_the_output_name(cli, tmp_path) -> None:
     assert not any("{" in str(p) for p in tmp_path.rglob("*"))
 
 
-def test_extension_follows_the_bytes(cli, tmp_path) -> None:
-    """Asking for out.png but receiving jpeg saves out.jpg, with a warning."""
+def test_extension_follows_the_format_asked_for(cli, tmp_path) -> None:
+    """-o out.png --format jpeg saves out.jpg with a neutral note: the user asked for a
+    JPEG, the gateway is not to blame."""
     result = cli("generate", "fox", "--format", "jpeg", "-o", "out.png")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "out.jpg\n"
     assert Image.open(tmp_path / "out.jpg").format == "JPEG"
-    assert "sent jpeg, not png" in result.stderr
+    assert result.stderr == ("saved as out.jpg (--format jpeg makes a JPEG image, and the "
+                             "name follows the bytes)\n")
+
+
+def test_a_sidecar_name_taken_is_said(cli, tmp_path) -> None:
+    """out.png and out-2.png exist: -o out.png --format jpeg must pass over out.json and
+    out-2.json (their sidecars), and says why it saved out-3.jpg."""
+    for _ in range(2):
+        assert cli("generate", "fox", "-o", "out.png").exit_code == 0
+    result = cli("generate", "fox", "--format", "jpeg", "-o", "out.png")
+    assert result.stdout == "out-3.jpg\n"
+    assert "warning" not in result.stderr
+    assert result.stderr == ("saved as out-3.jpg (--format jpeg makes a JPEG image, and the "
+                             "name follows the bytes; out.json is the sidecar of out.png)\n")
+    plain = cli("generate", "fox", "-o", "out.jpg", "-F", "jpeg")  # the same rule, said so
+    assert plain.stdout == "out-4.jpg\n"
+    assert plain.stderr == "saved as out-4.jpg (out.json is the sidecar of out.png)\n"
+
+
+def test_a_format_other_than_asked_blames_the_gateway(make_cli, tmp_path) -> None:
+    """When the gateway sends another format than the one asked for, that is a warning."""
+    served = tmp_path / "served.jpg"
+    Image.new("RGB", (1024, 1024), "red").save(served, format="JPEG")
+    cli = make_cli(image_file=served)
+    result = cli("generate", "fox", "-o", "out.png")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "out.jpg\n"
+    assert result.stderr == ("warning: saved as out.jpg (the gateway sent jpeg, not the png "
+                             "asked for)\n")
 
 
 def test_output_template_and_out_dir(cli, tmp_path) -> None:
@@ -106,7 +135,7 @@ def test_output_template_and_out_dir(cli, tmp_path) -> None:
     result = cli("generate", "Café au lait!", "-n", "2", "--quality", "low",
                  "--out-dir", "shots", "-o", "{slug}_{quality}_{n}.{ext}")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    assert sorted(result.stdout.splitlines()) == [  # in the order they land
         "shots/café-au-lait_low_1.png", "shots/café-au-lait_low_2.png"]
 
 
@@ -147,7 +176,7 @@ def test_json_document(cli, emulator) -> None:
 def test_count_sends_concurrent_requests(cli, emulator) -> None:
     """-n 3 sends three requests (the gateway ignores n) and saves three images."""
     result = cli("generate", "fox", "-n", "3", "--concurrency", "3")
-    assert result.stdout.splitlines() == ["fox-1.png", "fox-2.png", "fox-3.png"]
+    assert sorted(result.stdout.splitlines()) == ["fox-1.png", "fox-2.png", "fox-3.png"]
     assert len(emulator.api_requests()) == 3
 
 

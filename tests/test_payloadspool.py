@@ -37,7 +37,8 @@ def temp_files(folder: Path) -> list[Path]:
 @settings(max_examples=60, deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0, max_value=20_000), max_size=12))
 def test_any_chunking_gives_the_same_events_and_bytes(tmp_path_factory, cuts) -> None:
-    """Split anywhere, the events are the same and the payload decodes to the image."""
+    """Split anywhere, the events are the same and the payload decodes to the image once:
+    the result identical to the partial image is that file, not a second one."""
     folder = tmp_path_factory.mktemp("spool")
     b64 = base64.b64encode(IMAGE).decode()
     body = (b": keepalive\n\n"
@@ -52,13 +53,59 @@ def test_any_chunking_gives_the_same_events_and_bytes(tmp_path_factory, cuts) ->
     partial, done = list(stream)
     assert isinstance(partial, PartialImage) and partial.size == "1024x1024"
     assert isinstance(done, OutputItemDone) and done.revised_prompt == "A fox."
-    for name, spooled in (("partial.png", partial.spooled), ("done.png", done.spooled)):
-        assert spooled is not None and spooled.chars == len(b64)
-        file = spooled.take()
-        assert file is not None
-        assert file.commit(folder / name, overwrite=False).read_bytes() == IMAGE
+    assert partial.spooled is not None and done.spooled is not None
+    assert partial.spooled.chars == done.spooled.chars == len(b64)
+    assert len(temp_files(folder)) == 1  # one file for both copies of the image
+    file = partial.spooled.take()
+    assert file is not None and done.spooled.same_as is file
+    assert done.spooled.take(holding=file) is file
+    assert file.commit(folder / "fox.png", overwrite=False).read_bytes() == IMAGE
     assert partial.summary()["partial_image_b64"] == f"<{len(b64):,} characters>"
     assert sum(comments) == 1 and temp_files(folder) == []
+
+
+def result_after_partial(folder: Path, partial: bytes, result: bytes) -> tuple[
+        PartialImage, OutputItemDone]:
+    body = (event_bytes("response.image_generation_call.partial_image", item_id="ig_1",
+                        partial_image_b64=base64.b64encode(partial).decode())
+            + event_bytes("response.output_item.done", item={
+                "id": "ig_1", "type": "image_generation_call",
+                "result": base64.b64encode(result).decode()}))
+    first, second = EventStream(answer(*split(body, [4000, 9000])),
+                                spool_to=lambda: AtomicFile(folder))
+    assert isinstance(first, PartialImage) and isinstance(second, OutputItemDone)
+    return first, second
+
+
+@pytest.mark.parametrize("result", [
+    IMAGE[:5000] + b"!" + IMAGE[5001:],  # differs half-way
+    b"?" + IMAGE[1:],  # differs at once
+    IMAGE[:-7],  # shorter
+    IMAGE + b"more",  # longer
+], ids=["middle", "first-byte", "shorter", "longer"])
+def test_a_result_unlike_the_partial_gets_its_own_file(tmp_path: Path, result: bytes) -> None:
+    """A result that differs from the last partial image is written whole, to its own
+    file, and the partial image's file is left as it was."""
+    partial, done = result_after_partial(tmp_path, IMAGE, result)
+    assert partial.spooled is not None and done.spooled is not None
+    assert done.spooled.same_as is None
+    kept = partial.spooled.take()
+    own = done.spooled.take(holding=kept)
+    assert kept is not None and own is not None and own is not kept
+    assert own.commit(tmp_path / "result.png", overwrite=False).read_bytes() == result
+    assert kept.commit(tmp_path / "partial.png", overwrite=False).read_bytes() == IMAGE
+
+
+def test_an_identical_result_taken_alone_is_a_copy(tmp_path: Path) -> None:
+    """Taken without the partial image's file in hand, an identical result is a copy of
+    it (made then, from that file), so either can be kept or dropped."""
+    partial, done = result_after_partial(tmp_path, IMAGE, IMAGE)
+    assert partial.spooled is not None and done.spooled is not None
+    copy = done.spooled.take()
+    assert copy is not None and copy is not partial.spooled.file
+    partial.spooled.discard()
+    assert copy.commit(tmp_path / "copy.png", overwrite=False).read_bytes() == IMAGE
+    assert temp_files(tmp_path) == []
 
 
 def test_event_end_is_not_held_back() -> None:

@@ -32,10 +32,32 @@ def _two_tone(path: Path | None = None, size: tuple[int, int] = (64, 64)) -> Ima
     ({"TERM_PROGRAM": "WezTerm"}, "iterm"),
     ({"TERM": "xterm-256color"}, "blocks"),
     ({}, "blocks"),
+    # tmux and screen drop graphics and keep the outer terminal's variables.
+    ({"TERM": "tmux-256color", "TMUX": "/tmp/tmux-0/default,1,0", "KITTY_WINDOW_ID": "1"},
+     "blocks"),
+    ({"TERM": "screen-256color", "KITTY_WINDOW_ID": "1"}, "blocks"),
+    ({"TERM": "xterm-kitty", "TMUX": "/tmp/tmux-0/default,1,0"}, "blocks"),
+    ({"TERM_PROGRAM": "tmux", "LC_TERMINAL": "iTerm2"}, "blocks"),
+    ({"TERM": "xterm-256color", "STY": "1234.pts-0.host", "TERM_PROGRAM": "WezTerm"},
+     "blocks"),
 ])
 def test_protocol_is_detected_from_the_environment(env: dict[str, str], expected: str) -> None:
-    """kitty and iTerm2/WezTerm announce themselves; anything else gets half-blocks."""
+    """kitty and iTerm2/WezTerm announce themselves; anything else, and anything inside
+    tmux or screen, gets half-blocks."""
     assert preview.detect_protocol(env) == expected
+
+
+def test_tmux_passthrough_wraps_each_sequence() -> None:
+    """Each graphics sequence goes in its own tmux DCS, with its ESC characters doubled."""
+    kitty = preview.kitty_sequence(b"x" * 5000, 4, 2)
+    wrapped = preview.tmux_passthrough(kitty)
+    pieces = wrapped.split("\x1bPtmux;")[1:]
+    assert len(pieces) == kitty.count("\x1b_G") == 2
+    assert all(piece.endswith("\x1b\x1b\\\x1b\\") for piece in pieces)
+    assert "".join(p[:-2].replace("\x1b\x1b", "\x1b") for p in pieces) == kitty
+    iterm = preview.iterm_sequence(b"abc", "f.png", 4, 2)
+    assert preview.tmux_passthrough(iterm) == (
+        "\x1bPtmux;" + iterm.replace("\x1b", "\x1b\x1b") + "\x1b\\")
 
 
 def test_cells_keep_the_shape_within_limits() -> None:
@@ -147,7 +169,8 @@ def test_only_bad_files_is_a_usage_error(cli, tmp_path: Path) -> None:
 
 def _terminal_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("TERM_PROGRAM", "KITTY_WINDOW_ID", "LC_TERMINAL", "NO_COLOR")}
+           if k not in ("TERM_PROGRAM", "KITTY_WINDOW_ID", "LC_TERMINAL", "NO_COLOR", "TMUX",
+                        "STY")}
     return {**env, **extra}
 
 
@@ -183,6 +206,30 @@ def test_other_terminals_receive_coloured_half_blocks(tmp_path: Path) -> None:
     text = shown.decode()
     assert text.count(preview.UPPER_HALF) == 8 * 4
     assert "38;2;255;0;0" in text and "48;2;0;0;255" in text
+
+
+def test_inside_tmux_a_kitty_client_gets_half_blocks(tmp_path: Path) -> None:
+    """tmux started from kitty (KITTY_WINDOW_ID inherited): half-blocks are drawn, not
+    kitty graphics that tmux would swallow."""
+    _two_tone(tmp_path / "fox.png")
+    code, shown = run_in_pty(
+        vibeimg_argv("preview", "fox.png", "--width", "8"),
+        env=_terminal_env(TERM="tmux-256color", TMUX="/tmp/tmux-0/default,1,0",
+                          KITTY_WINDOW_ID="3", COLORTERM="truecolor"), cwd=tmp_path)
+    assert code == 0, shown
+    assert shown.decode().count(preview.UPPER_HALF) == 8 * 4
+    assert b"\x1b_G" not in shown
+
+
+def test_kitty_named_inside_tmux_goes_through_passthrough(tmp_path: Path) -> None:
+    """--protocol kitty inside tmux: the sequences are wrapped for tmux to pass on."""
+    _two_tone(tmp_path / "fox.png")
+    code, shown = run_in_pty(
+        vibeimg_argv("preview", "fox.png", "--width", "8", "--protocol", "kitty"),
+        env=_terminal_env(TERM="tmux-256color", TMUX="/tmp/tmux-0/default,1,0"),
+        cwd=tmp_path)
+    assert code == 0, shown
+    assert shown.startswith(b"\x1bPtmux;\x1b\x1b_Ga=T,f=100")
 
 
 def test_generate_preview_draws_on_the_terminal(tmp_path: Path) -> None:

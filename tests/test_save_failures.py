@@ -140,10 +140,10 @@ def test_chat_stream_image_that_cannot_be_saved_fails_alone(cli, tmp_path) -> No
 
 
 def test_stdout_cut_short_by_a_file_size_limit_is_an_error(tmp_path) -> None:
-    """-o - into a file that may not grow past 16 kB: the short write is not taken for
+    """-o - into a file that may not grow past 4 kB: the short write is not taken for
     a whole one; exit 8 with one line, never a truncated image and exit 0."""
     def limit_files() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     with Emulator() as emu, (tmp_path / "out.png").open("wb") as out:

@@ -1,4 +1,4 @@
-"""Settings resolution: flag > VIBEIMG_* > OPENAI_* > config file > default."""
+"""Settings resolution: flag > VIBEIMG_* > config file > OPENAI_* > default."""
 
 from __future__ import annotations
 
@@ -28,11 +28,23 @@ def test_flag_beats_everything() -> None:
     assert s.origins["api_key"] == "flag"
 
 
-def test_vibeimg_env_beats_openai_env_and_file() -> None:
-    """VIBEIMG_* wins over OPENAI_*, which wins over the file."""
+def test_vibeimg_env_beats_the_file_which_beats_openai_env() -> None:
+    """VIBEIMG_* wins over the file, which wins over OPENAI_*: a key set for another
+    service never goes to a host configured for vibeimg."""
     env = {"VIBEIMG_API_KEY": "v", "OPENAI_API_KEY": "o", "OPENAI_BASE_URL": "http://o.test/v1"}
     s = load_settings(environ=env, file=FILE)
     assert s.api_key == "v" and s.origins["api_key"] == "env VIBEIMG_API_KEY"
+    assert s.base_url == "http://file.test/v1" and s.origins["base_url"] == "config file"
+    only_openai = {"OPENAI_API_KEY": "o"}
+    s = load_settings(environ=only_openai, file=FILE)
+    assert s.api_key == "from-file" and s.origins["api_key"] == "config file"
+
+
+def test_openai_env_is_the_fallback_before_the_defaults() -> None:
+    """OPENAI_API_KEY and OPENAI_BASE_URL count when neither VIBEIMG_* nor the file has one."""
+    env = {"OPENAI_API_KEY": "o", "OPENAI_BASE_URL": "http://o.test/v1"}
+    s = load_settings(environ=env, file={})
+    assert s.api_key == "o" and s.origins["api_key"] == "env OPENAI_API_KEY"
     assert s.base_url == "http://o.test/v1" and s.origins["base_url"] == "env OPENAI_BASE_URL"
 
 

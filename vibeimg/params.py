@@ -2,7 +2,8 @@
 
 Everything the gateway would refuse is refused here first, with a message that
 names the problem and the fix, so that no request is ever sent (and billed) in vain.
-The emulator uses the same rules to answer as the gateway does.
+The emulator states the same rules on its own (``vibeimg/emulator/contract.py``), so
+that a mistake here is refused there, not repeated.
 """
 
 from __future__ import annotations
@@ -122,12 +123,13 @@ def parse_size(text: str) -> Size | None:
     return size
 
 
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    """Refuse a value outside its list of choices."""
+def check_choice(name: str, value: str, choices: tuple[str, ...],
+                 param: str | None = None) -> str:
+    """Refuse a value outside its list of choices (``param``: the request field, when it
+    is not ``name``)."""
     if value not in choices:
-        raise UsageError(
-            f"invalid {name} {value!r}", hint=f"choose one of {', '.join(choices)}", param=name
-        )
+        raise UsageError(f"invalid {name} {value!r}", hint=f"choose one of {', '.join(choices)}",
+                         param=param or name)
     return value
 
 
@@ -214,9 +216,10 @@ class ImageOptions:
     ) -> ImageOptions:
         """Validate raw option values; raises UsageError on the first bad one."""
         if not model.strip():
-            raise UsageError("the model name is empty", hint="omit --model to use gpt-image-2")
+            raise UsageError("the model name is empty", hint="omit --model to use gpt-image-2",
+                             param="model")
         fmt = output_format.lower()
-        fmt = check_choice("output_format", FORMAT_ALIASES.get(fmt, fmt), FORMATS)
+        fmt = check_choice("format", FORMAT_ALIASES.get(fmt, fmt), FORMATS, param="output_format")
         return cls(
             model=model,
             size=parse_size(size),

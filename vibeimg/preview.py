@@ -2,7 +2,10 @@
 
 Three ways to draw, picked from the environment: the kitty graphics protocol
 (kitty, and terminals that set ``TERM=xterm-kitty``), the iTerm2 inline-image
-protocol (iTerm2, WezTerm), or else coloured half-block characters: each character
+protocol (iTerm2, WezTerm), or else coloured half-block characters. Inside tmux or
+GNU screen, which swallow graphics sequences (and keep the outer terminal's
+``KITTY_WINDOW_ID`` in their environment), half-blocks are the choice; a graphics
+protocol asked for by name goes through tmux's passthrough. Each character
 cell shows two pixels, the upper half in the foreground colour of ``▀`` and the
 lower half in its background colour. The command-line layer writes the sequences
 or hands the cells to Rich; nothing here needs a terminal.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +37,24 @@ SHADES = " .:-=+*#%@"  # darkest to brightest, when colour is off (NO_COLOR)
 RGB = tuple[int, int, int]
 
 
+def in_multiplexer(environ: Mapping[str, str]) -> bool:
+    """Whether the output goes through tmux or GNU screen rather than to the terminal."""
+    if environ.get("TMUX") or environ.get("STY") or environ.get("TERM_PROGRAM") == "tmux":
+        return True
+    return environ.get("TERM", "").startswith(("screen", "tmux"))
+
+
 def detect_protocol(environ: Mapping[str, str]) -> str:
-    """The richest protocol the terminal announces in its environment."""
+    """The richest protocol the terminal announces in its environment.
+
+    A multiplexer drops graphics sequences it does not know (nothing is drawn, and
+    nothing says why) and passes on its client's variables, so inside tmux or screen
+    it is half-blocks, which work everywhere.
+    """
     term = environ.get("TERM", "")
     program = environ.get("TERM_PROGRAM", "")
+    if in_multiplexer(environ):
+        return "blocks"
     if term == "xterm-kitty" or environ.get("KITTY_WINDOW_ID"):
         return "kitty"
     if program in ("iTerm.app", "WezTerm") or environ.get("LC_TERMINAL") == "iTerm2":
@@ -148,6 +166,16 @@ def kitty_sequence(png: bytes, cols: int, rows: int) -> str:
         control = f"a=T,f=100,q=2,c={cols},r={rows},m={more}" if number == 0 else f"m={more}"
         out.append(f"\x1b_G{control};{chunk}\x1b\\")
     return "".join(out)
+
+
+_ESCAPE_SEQUENCE = re.compile(r"\x1b_.*?\x1b\\|\x1b\].*?\x07", re.DOTALL)
+
+
+def tmux_passthrough(escape: str) -> str:
+    """Graphics sequences wrapped for tmux to hand to the outer terminal (tmux 3.3 and
+    later need ``set -g allow-passthrough on``): each in its own DCS, ESC doubled."""
+    return "".join("\x1bPtmux;" + found.group(0).replace("\x1b", "\x1b\x1b") + "\x1b\\"
+                   for found in _ESCAPE_SEQUENCE.finditer(escape))
 
 
 def iterm_sequence(data: bytes, name: str, cols: int, rows: int) -> str:

@@ -29,7 +29,8 @@ def connection_settings(
     retry_unknown: bool = False,
     verbose: bool = False,
 ) -> Settings:
-    """Settings resolved as everywhere (argument > environment > config file > default);
+    """Settings resolved as everywhere (argument > ``VIBEIMG_*`` environment > config file >
+    ``OPENAI_*`` environment > default);
     offline, a stand-in key, since the emulator needs none."""
     return load_settings(
         api_key=api_key or (OFFLINE_KEY if offline else None),

@@ -34,14 +34,17 @@ def exit_code_for(error: BaseException) -> int:
         if not error.reported:  # a JSON-lines display already wrote it as a record
             reporter.error(error.one_line())
         return int(error.exit_code)
-    if isinstance(error, _click.exceptions.NoArgsIsHelpError):
-        return int(ExitCode.USAGE)  # the help was printed; it says it all
     if isinstance(error, _click.exceptions.ClickException):
         hint = ""
         ctx = getattr(error, "ctx", None)
+        message = error.format_message()
         if ctx is not None:
             hint = f" (see '{ctx.command_path} --help')"
-        reporter.error(f"{error.format_message()}{hint}")
+            if _is_missing_input(error):
+                # What is missing reads best beside the usage line that shows its place.
+                sys.stderr.write(ctx.get_usage() + "\n")
+                message = _missing_command_message(error, ctx) or message
+        reporter.error(f"{message}{hint}")
         return int(error.exit_code)
     if isinstance(error, (KeyboardInterrupt, typer.Abort)):
         reporter.error("interrupted")
@@ -55,6 +58,21 @@ def exit_code_for(error: BaseException) -> int:
         "(set VIBEIMG_DEBUG=1 for a traceback, and please report it)"
     )
     return int(ExitCode.FAILURE)
+
+
+def _is_missing_input(error: Exception) -> bool:
+    """An argument or a subcommand is missing: the usage line shows where it goes."""
+    if isinstance(error, _click.exceptions.MissingParameter):
+        return True
+    return isinstance(error, _click.exceptions.UsageError) and error.message == "Missing command."
+
+
+def _missing_command_message(error: Exception, ctx: Any) -> str | None:
+    """'Missing command.' with the group's commands named (``vibeimg config``)."""
+    if not isinstance(error, _click.exceptions.UsageError) or error.message != "Missing command.":
+        return None
+    names = ctx.command.list_commands(ctx) if hasattr(ctx.command, "list_commands") else []
+    return f"Missing command: one of {', '.join(names)}." if names else None
 
 
 class ReaderGone(Exception):
@@ -81,45 +99,46 @@ def detach_stdout() -> None:
 
 @dataclass(frozen=True)
 class LazyCommand:
-    """A command whose module is imported only when it runs or shows its own help."""
+    """A command whose module is imported only when it runs or shows its own help.
+
+    Run with nothing at all, a command that needs input says what is missing under its
+    usage line (exit 2), as for any missing argument; only 'vibeimg' alone shows the
+    whole help (exit 0), since that is how people ask what the tool does.
+    """
 
     module: str
     function: str
     summary: str  # the first line of the function's docstring, shown by 'vibeimg --help'
-    no_args_is_help: bool = False
 
 
 #: Every command, in the order 'vibeimg --help' lists them.
 COMMANDS: dict[str, LazyCommand] = {
     "generate": LazyCommand("vibeimg.cli.generate", "generate",
-                            "Generate images from a text prompt.", no_args_is_help=True),
+                            "Generate images from a text prompt."),
     "edit": LazyCommand("vibeimg.cli.edit", "edit",
-                        "Edit images, combine references, or repaint a masked area.",
-                        no_args_is_help=True),
+                        "Edit images, combine references, or repaint a masked area."),
     "chat-stream": LazyCommand("vibeimg.cli.chat_stream", "chat_stream",
-                               "Ask for images in plain words and watch them stream in.",
-                               no_args_is_help=True),
+                               "Ask for images in plain words and watch them stream in."),
     "chat": LazyCommand("vibeimg.cli.chat", "chat",
                         "Refine images in a conversation, turn by turn."),
     "mask-convert": LazyCommand("vibeimg.cli.mask_convert", "mask_convert",
-                                "Turn a black-and-white mask into an alpha mask.",
-                                no_args_is_help=True),
+                                "Turn a black-and-white mask into an alpha mask."),
     "batch": LazyCommand("vibeimg.cli.batch", "batch",
-                         "Make many images from a file of prompts, resumably.",
-                         no_args_is_help=True),
+                         "Make many images from a file of prompts, resumably."),
     "batch-merge": LazyCommand("vibeimg.cli.batch", "batch_merge",
-                               "Join the manifests of a batch's shards into one.",
-                               no_args_is_help=True),
+                               "Join the manifests of a batch's shards into one."),
     "mock-server": LazyCommand("vibeimg.cli.mock_server", "mock_server",
                                "Run the local gateway emulator until Ctrl-C."),
     "preview": LazyCommand("vibeimg.cli.preview_cmd", "preview",
-                           "Show images as thumbnails in the terminal.", no_args_is_help=True),
+                           "Show images as thumbnails in the terminal."),
     "history": LazyCommand("vibeimg.cli.history_cmd", "history_app",
                            "Find past runs: prompts, files, request ids, costs."),
     "config": LazyCommand("vibeimg.cli.config_cmd", "config_app",
                           "Read and change settings kept in the config file."),
     "doctor": LazyCommand("vibeimg.cli.doctor", "doctor",
                           "Check settings, key, gateway and folders, with fixes."),
+    "help": LazyCommand("vibeimg.cli.help_cmd", "help_command",
+                        "Show the help of vibeimg or of one of its commands."),
 }
 
 
@@ -128,11 +147,59 @@ def load_command(name: str, lazy: LazyCommand) -> Any:
     function = getattr(importlib.import_module(lazy.module), lazy.function)
     if isinstance(function, typer.Typer):  # a group of subcommands (config, history)
         return typer.main.get_command(function)
-    from vibeimg.cli.notices import WarningCommand
+    from vibeimg.cli.command import VibeimgCommand
 
     single = typer.Typer(rich_markup_mode=None, add_completion=False)
-    single.command(name, cls=WarningCommand, no_args_is_help=lazy.no_args_is_help)(function)
+    single.command(name, cls=VibeimgCommand)(function)
     return typer.main.get_command(single)
+
+
+COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
+
+
+def _completion_option(name: str, help_text: str) -> Any:
+    """``--show-completion [SHELL]`` or ``--install-completion [SHELL]``: the shell named,
+    else the one detected. (Typer's own ignored the word: ``--show-completion fish``
+    printed the detected shell's script.) The vendored Click has no option with an
+    optional value, so ``VibeimgGroup.parse_args`` takes the shell's name out first."""
+    from typer.core import TyperOption
+
+    return TyperOption(
+        param_decls=[name], is_flag=True, default=False, expose_value=False, is_eager=True,
+        help=help_text, callback=lambda ctx, _param, value: _completion(ctx, name, value))
+
+
+def _completion(ctx: Any, name: str, wanted: bool) -> None:
+    if not wanted or ctx.resilient_parsing:
+        return
+    from vibeimg.cli.completions import install_script, show_script
+
+    shell = ctx.meta.pop(f"vibeimg{name}", "")
+    (show_script if name == "--show-completion" else install_script)(ctx, shell)
+    ctx.exit(0)
+
+
+def _take_shell_names(ctx: Any, args: list[str]) -> list[str]:
+    """``--show-completion fish`` (or ``=fish``) before any command: the word is the
+    option's value, kept in ``ctx.meta`` for its callback."""
+    taken: list[str] = []
+    words = iter(args)
+    for word in words:
+        name, equals, value = word.partition("=")
+        if name in COMPLETION_OPTIONS:
+            if not equals:
+                following = next(words, None)
+                if following is not None and following.startswith("-"):
+                    taken += [name, following]
+                    continue
+                value = following or ""
+            ctx.meta[f"vibeimg{name}"] = value
+            taken.append(name)
+            continue
+        if not word.startswith("-"):  # a command: the rest is its own
+            return [*taken, word, *words]
+        taken.append(word)
+    return taken
 
 
 class VibeimgGroup(TyperGroup):
@@ -141,6 +208,36 @@ class VibeimgGroup(TyperGroup):
     Start-up matters in shell loops: 'vibeimg --help' lists commands from ``COMMANDS``
     without importing them, and a command imports only its own module.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params += [
+            _completion_option("--install-completion",
+                               "Install Tab completion for the current shell, or the one "
+                               "named after it (bash, zsh, fish)."),
+            _completion_option("--show-completion",
+                               "Print the completion script of the current shell, or of the "
+                               "one named after it (--show-completion fish)."),
+        ]
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """'vibeimg' alone prints the help on stdout and exits 0: the first thing a
+        newcomer types is a question."""
+        if not args and ctx.parent is None and not ctx.resilient_parsing:
+            _click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(0)
+        return super().parse_args(ctx, _take_shell_names(ctx, args))
+
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str,
+                               complete_var: str | None = None) -> None:
+        """Typer's completion classes (with a fixed zsh quoting), registered only when a
+        shell asks to complete: Typer would import them on every run."""
+        variable = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
+        if os.environ.get(variable):
+            from vibeimg.cli.completions import register_completion_classes
+
+            register_completion_classes()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
@@ -237,8 +334,8 @@ app = typer.Typer(
     "Results go to stdout (saved paths, or JSON with --json); progress and warnings to "
     "stderr. Add --offline to any command to run it against the built-in emulator: no "
     "key, no network, no cost.",
-    no_args_is_help=True,
-    add_completion=True,
+    no_args_is_help=False,  # 'vibeimg' alone: VibeimgGroup.parse_args prints the help
+    add_completion=False,  # VibeimgGroup has its own options, which take a shell name
     pretty_exceptions_show_locals=False,  # keys live in locals
     # Plain help: Rich's help renderer alone costs more start-up time than Typer itself.
     rich_markup_mode=None,
@@ -254,10 +351,11 @@ def _version(value: bool) -> None:
 
 # Commands that take no option defaults from the config file (and must work when the
 # file is broken, to help repair it).
-NO_OPTION_DEFAULTS = frozenset({"config", "doctor", "history", "mock-server", "preview"})
+NO_OPTION_DEFAULTS = frozenset({"config", "doctor", "help", "history", "mock-server",
+                                "preview"})
 # Commands that say nothing of unknown keys in the config file: doctor reports them as
 # one of its checks, and the others never read the file.
-NO_FILE_WARNING = frozenset({"doctor", "history", "mock-server", "preview"})
+NO_FILE_WARNING = frozenset({"doctor", "help", "history", "mock-server", "preview"})
 
 
 @app.callback()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -53,6 +53,10 @@ ConvertMask = Annotated[bool, typer.Option(
 ResizeMask = Annotated[bool, typer.Option(
     "--resize-mask", rich_help_panel=BATCH,
     help="Edit lines: resize a mask of the same aspect ratio to the first image's size (a line's resize_mask overrides it).")]
+SummaryJson = Annotated[bool, typer.Option(
+    "--json", rich_help_panel=opt.OUTPUT,
+    help="Print the JSON summary even on a terminal (it is printed whenever stdout is not "
+    "one; a terminal gets a few lines for people).")]
 ProgressEvery = Annotated[float, typer.Option(
     "--progress-every", metavar="SECONDS", min=0.1, rich_help_panel=BATCH,
     help="Seconds between progress lines when stderr is not a terminal (CI logs).")]
@@ -97,6 +101,7 @@ def batch(
     max_cost: MaxCost = None,
     report: ReportOpt = None,
     dry_run: opt.DryRun = False,
+    json_output: SummaryJson = False,
     progress_every: ProgressEvery = 10.0,
     history: opt.History = True,
     ascii_names: opt.AsciiNames = False,
@@ -113,7 +118,7 @@ def batch(
 
     Requests run concurrently (slowing down by themselves while the gateway answers 429), and --shard K/N spreads one batch over a CI matrix.
 
-    The whole file is checked first; nothing is sent while any line is bad. A manifest in the output folder records each finished item, so rerunning the same command sends only what failed or never ran. Prints a JSON summary of every item on stdout; progress goes to stderr.
+    The whole file is checked first; nothing is sent while any line is bad. A manifest in the output folder records each finished item, so rerunning the same command sends only what failed or never ran. Prints a JSON summary of every item on stdout (on a terminal, a few lines for people; --json for the JSON there too); progress goes to stderr.
 
     Examples:
 
@@ -178,7 +183,7 @@ def batch(
     plan.check_max_cost(max_cost)
     _run(plan, connection, reporter, source=source, concurrency=concurrency,
          sidecar=not no_sidecar, force=force, report=report, progress_every=progress_every,
-         history=history)
+         history=history, json_output=json_output)
 
 
 def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:
@@ -195,7 +200,7 @@ def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | No
 
 def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
-         progress_every: float, history: bool = True) -> None:
+         progress_every: float, history: bool = True, json_output: bool = False) -> None:
     from vibeimg.batch.runner import BatchRunner, nothing_to_send
     from vibeimg.batch.summary import batch_error, summarize
     from vibeimg.cli.batchview import BatchView
@@ -232,14 +237,30 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
         if result.cleaned:
             reporter.trace(f"removed {count_of(len(result.cleaned), 'temporary file')} of an earlier run")
     result.offline = result.offline or connection.offline
-    view.finish(result)
+    for_people = not json_output and is_terminal(sys.stdout)
+    view.finish(result, summary_on_stdout=for_people)
     if report is not None:
         _write_report(report, result, plan, source)
     error = batch_error(result)
-    print_json(summarize(result, plan, source=source, error=error,
-                         report=str(report) if report is not None else None))
+    document = summarize(result, plan, source=source, error=error,
+                         report=str(report) if report is not None else None)
+    _print_summary(document, for_people=for_people)
     if error is not None:
         raise error
+
+
+def _print_summary(document: dict[str, Any], *, for_people: bool) -> None:
+    """The summary: JSON for scripts (stdout not a terminal, or --json), else a few lines."""
+    if not for_people:
+        print_json(document)
+        return
+    from vibeimg.cli.batchview import merge_summary_text, summary_text
+    from vibeimg.ui import printable
+
+    text = summary_text(document) if document.get("command") == "batch" \
+        else merge_summary_text(document)
+    sys.stdout.write(printable(text, newlines=True) + "\n")  # file names, paths: escaped
+    sys.stdout.flush()
 
 
 def _write_report(report: Path, result: BatchResult, plan: BatchPlan, source: str) -> None:
@@ -270,13 +291,14 @@ def batch_merge(
     sources: MergeSources,
     out_dir: MergeOutDir = Path(),
     report: ReportOpt = None,
+    json_output: SummaryJson = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Join the manifests of a batch's shards into one.
 
     Writes one merged manifest (and, with --report, one HTML report) for the shards' output folders, for instance the artifacts of a CI matrix downloaded into one folder.
 
-    Prints a JSON summary on stdout; exits with the partial-success code when an item failed, never ran, or a shard is missing.
+    Prints a JSON summary on stdout (on a terminal, a few lines for people; --json for the JSON there too); exits with the partial-success code when an item failed, never ran, or a shard is missing.
 
     Example:
 
@@ -299,7 +321,10 @@ def batch_merge(
                              title="vibeimg batch (merged)", notes=notes)
         report.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(report, page.encode("utf-8"))
-    reporter.info(f"batch-merge: {result.count('ok')} done, {result.count('failed')} failed, "
-                 f"{result.count('not-run')} not run, {len(result.records)} items")
-    print_json(result.summary(str(report) if report is not None else None))
+    for_people = not json_output and is_terminal(sys.stdout)
+    if not for_people:
+        reporter.info(f"batch-merge: {result.count('ok')} done, {result.count('failed')} "
+                      f"failed, {result.count('not-run')} not run, {len(result.records)} items")
+    _print_summary(result.summary(str(report) if report is not None else None),
+                   for_people=for_people)
     result.raise_for_result()

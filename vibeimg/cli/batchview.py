@@ -98,14 +98,83 @@ class BatchView:
             self._bar.stop()
             self._bar = None
 
-    def finish(self, result: BatchResult) -> None:
+    def finish(self, result: BatchResult, *, summary_on_stdout: bool = False) -> None:
+        """Take the bar down and say how it went (unless stdout, a terminal, says it)."""
         self.close()
+        if summary_on_stdout:
+            return
         limiter = result.limiter
-        slowed = (f"; the gateway was busy {limiter.throttles} times, concurrency went down "
-                  f"to {limiter.lowest}" if limiter.throttles else "")
+        slowed = (f"; the gateway was busy {count_of(limiter.throttles, 'time')}, concurrency "
+                  f"went down to {limiter.lowest}" if limiter.throttles else "")
         self.reporter.info(
             f"batch: {result.count('done')} done, {result.count('skipped')} already done, "
             f"{result.count('failed')} failed, {result.count('not-run')} not run in "
             f"{result.elapsed:.1f} s, estimated "
             f"{shown(result.spent, result.cost_extrapolated, offline=result.offline)}"
             f"{slowed}")
+
+
+FAILURES_SHOWN = 5  # a summary for people: the rest are in the JSON and the report
+
+
+def summary_text(document: dict[str, Any]) -> str:
+    """A batch's JSON summary (``vibeimg.batch.summary.summarize``), told in a few lines
+    for a person at a terminal: how it ended, counts, cost, failures, where things are."""
+    shard = f" (shard {document['shard']})" if document.get("shard") else ""
+    lines = [f"batch {document.get('file')}{shard}: {document.get('status')}"]
+    counts = (f"{document.get('done', 0)} done, {document.get('skipped', 0)} already done, "
+              f"{document.get('failed', 0)} failed, {document.get('not_run', 0)} not run")
+    lines.append(f"  {count_of(int(document.get('items', 0)), 'item')}: {counts} "
+                 f"in {float(document.get('elapsed_seconds') or 0):.1f} s")
+    lines.append(f"  estimated cost {_cost(document)}")
+    busy = (document.get("concurrency") or {}).get("busy_refusals") or 0
+    if busy:
+        lowest = (document.get("concurrency") or {}).get("lowest")
+        lines.append(f"  the gateway was busy {count_of(int(busy), 'time')}; concurrency "
+                     f"went down to {lowest}")
+    lines += _failure_lines(document)
+    lines.append(f"  images in {document.get('out_dir')}, manifest {document.get('manifest')}")
+    if document.get("report"):
+        lines.append(f"  report {document['report']}")
+    lines.append("  every item's outcome: add --json, or pipe the output")
+    return "\n".join(lines)
+
+
+def merge_summary_text(document: dict[str, Any]) -> str:
+    """``batch-merge``'s JSON summary, told in a few lines for a person."""
+    shards = document.get("shards") or []
+    lines = [f"batch-merge: {document.get('status')}"]
+    if shards:
+        lines.append(f"  shards {', '.join(str(s) for s in shards)}")
+    lines.append(f"  {count_of(int(document.get('items', 0)), 'item')}: "
+                 f"{document.get('done', 0)} done, {document.get('failed', 0)} failed, "
+                 f"{document.get('not_run', 0)} not run")
+    lines.append(f"  estimated cost {_cost(document)}")
+    if document.get("missing_shards"):
+        lines.append(f"  missing shards: {', '.join(document['missing_shards'])}")
+    lines += _failure_lines(document)
+    lines.append(f"  manifest {document.get('manifest')}")
+    if document.get("report"):
+        lines.append(f"  report {document['report']}")
+    lines.append("  every item's outcome: add --json, or pipe the output")
+    return "\n".join(lines)
+
+
+def _cost(document: dict[str, Any]) -> str:
+    """The summary's cost, saying when it is extrapolated or offline (nothing billed)."""
+    return shown(float(document.get("estimated_cost_usd") or 0),
+                 bool(document.get("cost_extrapolated")), offline=bool(document.get("offline")))
+
+
+def _failure_lines(document: dict[str, Any]) -> list[str]:
+    failed = [o for o in document.get("outcomes") or [] if o.get("status") == "failed"]
+    lines = [f"  failed: line {o.get('line')}: {_one_line(str(o.get('error') or '?'))}"
+             for o in failed[:FAILURES_SHOWN]]
+    if len(failed) > FAILURES_SHOWN:
+        lines.append(f"  ... and {len(failed) - FAILURES_SHOWN} more failed")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    """An error from a manifest, on one line and free of control characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())

@@ -102,6 +102,7 @@ def session(connection: Connection, reporter: Reporter,
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
     settings = connection.settings()
+    reporter.trace(settings_trace(connection, settings))
     if not connection.offline and settings.api_key:  # no key: refused before sending
         warn_if_in_clear(settings, reporter)
     with open_gateway(settings, offline=connection.offline,
@@ -117,6 +118,19 @@ def warn_if_in_clear(settings: Settings, reporter: Reporter) -> None:
             f"the base URL {mask_url(settings.base_url)}{f' ({origin})' if origin else ''} "
             "is plain http to another machine: the key and the prompts cross the network "
             "unencrypted; use https")
+
+
+def settings_trace(connection: Connection, settings: Settings) -> str:
+    """``--verbose``: the connection settings in force and where each came from."""
+    origins = settings.origins
+    if connection.offline:
+        url, key = "(offline emulator)", "(not needed offline)"
+    else:
+        url = f"{mask_url(settings.base_url)} ({origins.get('base_url', 'default')})"
+        key = f"{mask_key(settings.api_key)} ({origins.get('api_key', 'default')})"
+    return (f"settings: base-url {url}, api-key {key}, timeout {settings.timeout:g} s "
+            f"({origins.get('timeout', 'default')}), retries {settings.retries} "
+            f"({origins.get('retries', 'default')})")
 
 
 def shown_base_url(connection: Connection, settings: Settings) -> str:

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from vibeimg.cli.command import VibeimgCommand
 from vibeimg.cli.common import print_json
-from vibeimg.cli.notices import WarningCommand
 from vibeimg.errors import UsageError
 from vibeimg.settings.resolve import config_path
 from vibeimg.ui import Reporter, is_terminal, printable
@@ -38,9 +38,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 config_app = typer.Typer(
     name="config",
     help="Read and change settings kept in the config file.\n\n"
-    "Settings apply in this order: command-line flag, environment variable, config file, "
-    "default. The file is TOML, private to you (0600).",
-    no_args_is_help=True,
+    "Settings apply in this order: command-line flag, VIBEIMG_* environment variable, "
+    "config file, OPENAI_API_KEY / OPENAI_BASE_URL, default. The file is TOML, private to "
+    "you (0600).",
+    no_args_is_help=False,  # 'vibeimg config' alone: its usage and the missing command
     add_completion=False,  # the root command has the completion options
     rich_markup_mode=None,  # plain help, as every command (start-up time)
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -57,7 +58,7 @@ def _read_key() -> str:
 
 # A value such as -5 must reach the setting's own check, which says what range is
 # allowed, instead of Click refusing it as an unknown option.
-@config_app.command("set", cls=WarningCommand,
+@config_app.command("set", cls=VibeimgCommand,
                     context_settings={"ignore_unknown_options": True})
 def config_set(
     name: Name,
@@ -96,7 +97,7 @@ def config_set(
         Reporter().note(done)
 
 
-@config_app.command("get", cls=WarningCommand)
+@config_app.command("get", cls=VibeimgCommand)
 def config_get(name: Name) -> None:
     """Print a setting's value as it applies now.
 
@@ -112,7 +113,7 @@ def config_get(name: Name) -> None:
     sys.stdout.write((printable(value) if is_terminal(sys.stdout) else value) + "\n")
 
 
-@config_app.command("unset", cls=WarningCommand)
+@config_app.command("unset", cls=VibeimgCommand)
 def config_unset(name: Name) -> None:
     """Remove a setting from the config file (its default applies again)."""
     from vibeimg.settings import configfile
@@ -122,7 +123,7 @@ def config_unset(name: Name) -> None:
         Reporter().warn(f"{spec.name} was not set in {config_path()}")
 
 
-@config_app.command("list", cls=WarningCommand)
+@config_app.command("list", cls=VibeimgCommand)
 def config_list(
     origin: Annotated[bool, typer.Option(
         "--origin", help="Also say where each value comes from.")] = False,
@@ -144,7 +145,7 @@ def config_list(
         sys.stdout.write(printable(line) + "\n")  # a hand-edited value may hold controls
 
 
-@config_app.command("path", cls=WarningCommand)
+@config_app.command("path", cls=VibeimgCommand)
 def config_show_path() -> None:
     """Print the config file's path (it may not exist yet)."""
     sys.stdout.write(f"{config_path()}\n")

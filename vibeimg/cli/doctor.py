@@ -153,7 +153,8 @@ def _print_report(found: dict[str, str], resolved: list[dict[str, Any]],
     out = sys.stdout
     out.write("  ".join(f"{name} {version}" for name, version in found.items()) + "\n\n")
     if resolved:
-        out.write("settings (flag > environment > config file > default):\n")
+        out.write("settings (flag > VIBEIMG_* environment > config file > OPENAI_* "
+                  "environment > default):\n")
         width = max(len(r["name"]) for r in resolved)
         for row in resolved:
             out.write(printable(f"  {row['name']:<{width}}  {row['shown']}  ({row['origin']})")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from vibeimg.cli.command import VibeimgCommand
 from vibeimg.cli.common import print_json
 from vibeimg.errors import UsageError
 from vibeimg.ui import is_terminal, printable
@@ -98,6 +99,9 @@ def _print_entries(entries: list[Entry], json_output: bool) -> None:
         print_json({"runs": [e.as_json() for e in entries]})
         return
     width = shutil.get_terminal_size().columns if is_terminal(sys.stdout) else 0
+    if width and entries:  # a person reads the columns; a script reads the rows alone
+        sys.stdout.write(f"{'ID':>5}  {'TIME':<16}  {'COMMAND':<11} {'OUTCOME':<11} "
+                         f"{'IMAGES':>6}  {'COST':>8}  PROMPT\n")
     for entry in entries:
         head = (f"{entry.id:>5}  {_local_time(entry.created)}  {entry.command:<11} "
                 f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
@@ -149,7 +153,12 @@ def history_list(
     if command is not None and command not in COMMANDS:
         raise UsageError(f"unknown command {command!r}", hint=f"use one of {', '.join(COMMANDS)}")
     with _open() as history:
-        _print_entries(history.recent(limit, command), json_output)
+        entries = history.recent(limit, command)
+    _print_entries(entries, json_output)
+    if not entries:  # said on stderr, as search says no match: stdout stays rows only
+        sys.stderr.write(f"no {command} run in the history yet\n" if command else
+                         "the history is empty: runs are recorded as they are made "
+                         "(try: vibeimg generate \"a watercolor otter\" --offline)\n")
 
 
 def _session_names(incomplete: str) -> list[str]:
@@ -158,7 +167,7 @@ def _session_names(incomplete: str) -> list[str]:
     return complete_session_name(incomplete)
 
 
-@history_app.command("show")
+@history_app.command("show", cls=VibeimgCommand)
 def history_show(
     which: Annotated[str, typer.Argument(
         metavar="ID|SESSION", help="A run's id, or a conversation's name.",
@@ -220,7 +229,7 @@ def _show_session(name: str, json_output: bool) -> None:
     sys.stdout.write("".join(printable(line, newlines=True) + "\n" for line in lines))
 
 
-@history_app.command("sessions")
+@history_app.command("sessions", cls=VibeimgCommand)
 def history_sessions(
     limit: Limit = 20,
     json_output: JsonFlag = False,
@@ -249,7 +258,7 @@ def history_sessions(
     sys.stdout.flush()
 
 
-@history_app.command("search")
+@history_app.command("search", cls=VibeimgCommand)
 def history_search(
     words: Annotated[list[str], typer.Argument(
         metavar="TEXT...", help="Words that must all appear in the prompt or revised prompt.")],
@@ -270,7 +279,7 @@ def history_search(
                          f"no run in the history matches {text!r}\n")
 
 
-@history_app.command("cost")
+@history_app.command("cost", cls=VibeimgCommand)
 def history_cost(
     since: Annotated[Optional[str], typer.Option(
         "--since", metavar="DATE", show_default=False,
@@ -315,7 +324,7 @@ def history_cost(
                          "--include-offline)\n")
 
 
-@history_app.command("path")
+@history_app.command("path", cls=VibeimgCommand)
 def history_path() -> None:
     """Print the history database's path."""
     from vibeimg.records.history import database_path

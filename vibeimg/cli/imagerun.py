@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibeimg.cli.common import Connection, print_json, print_paths, session
+from vibeimg.cli.common import Connection, print_json, session
 from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.records.rundoc import ending_fields
-from vibeimg.ui import Reporter, is_terminal
+from vibeimg.ui import Reporter, is_terminal, printable
 
 if TYPE_CHECKING:
-    from vibeimg.jobs.image_requests import ImageRequest, Outcome
+    from vibeimg.jobs.image_requests import Failure, ImageRequest, Outcome, SavedImage
     from vibeimg.wire.client import GatewayClient
 
 
@@ -66,26 +67,30 @@ def run_image_requests(
     """
     from vibeimg.cli.recording import record_run
     from vibeimg.jobs.entries import image_run_entry
-    from vibeimg.jobs.image_requests import Failure, Outcome, SavedImage, fetch_image, fetch_many
-
-    def saved(image: SavedImage) -> None:
-        if plan is not None and plan.literal_format and image.format != plan.literal_format:
-            reporter.warn(f"the gateway sent {image.format}, not {plan.literal_format}: "
-                          f"saved as {image.path}")
-        reporter.note(f"saved {image.path or 'stdout'} ({image.size or '?'}, "
-                      f"{image.bytes:,} bytes, {image.elapsed:.1f} s)")
-
-    def failed(failure: Failure) -> None:
-        if count > 1:
-            reporter.error(f"image {failure.index} of {count}: {failure.error.one_line()}")
+    from vibeimg.jobs.image_requests import Outcome, fetch_image, fetch_many
 
     what = "image" if count == 1 else f"{count} images"
+    title = f"Making {what} with {request.options.model}"
+    progress = ImageProgress(reporter, count, title)
+    # Each path goes to stdout as its image lands (a script can start on it at once);
+    # --json keeps stdout for its one document at the end.
+    paths = PathPrinter(reporter) if plan is not None and not json_output else None
+    progress.paths_shown = paths is not None and paths.on_terminal
+
+    def saved(image: SavedImage) -> None:
+        if plan is not None:
+            _name_notice(reporter, plan, request, image)
+        if paths is not None and image.path is not None:
+            paths.print(image.path)
+        progress.saved(image)
+
+    def failed(failure: Failure) -> None:
+        progress.failed(failure)
+
     started = time.monotonic()
     client: GatewayClient | None = None
     try:
-        with session(connection, reporter) as client, reporter.spinner(
-            f"Making {what} with {request.options.model}"
-        ):
+        with session(connection, reporter) as client, reporter.spinner(title):
             if plan is None:
                 image = fetch_image(client, request, index=1, plan=None,
                                     stdout=sys.stdout.buffer)
@@ -111,8 +116,8 @@ def run_image_requests(
     if json_output:
         print_json(run_document(command, request.prompt, count, outcome, final,
                                 offline=offline))
-    elif plan is not None:
-        print_paths([s.path for s in outcome.saved if s.path is not None])
+    elif paths is not None:
+        paths.raise_failure()  # stdout failed while printing: after the run is recorded
     if preview:
         from vibeimg.cli.preview_cmd import preview_saved
 
@@ -154,3 +159,113 @@ def run_document(command: str, prompt: str, count: int, outcome: Outcome,
         "error": ending["error"],
         "exit_code": ending["exit_code"],
     }
+
+
+class PathPrinter:
+    """Saved paths on stdout, one a line, flushed as each image lands.
+
+    Images land in worker threads; a failed write there (``| head`` gone, a full disk)
+    is kept and raised in the main thread once the run is over, so the exit code and
+    the history are those of the run, and no worker dies unheard. stdout is taken
+    before the spinner starts: Rich's live display swaps ``sys.stdout`` for a proxy
+    that writes to its own console (stderr), which would take the paths from a pipe.
+    When stdout is the terminal the spinner is drawn on, a path is written through
+    that console instead, so that it lands above the spinner, not inside its line.
+    """
+
+    def __init__(self, reporter: Reporter) -> None:
+        self._stdout = sys.stdout
+        self._reporter = reporter
+        self._lock = threading.Lock()
+        self._failure: BaseException | None = None
+        self.on_terminal = is_terminal(sys.stdout)
+
+    def print(self, path: Path) -> None:
+        with self._lock:
+            if self._failure is not None:
+                return
+            # Exact for a script; control characters escaped on a terminal (as ls does).
+            text = printable(str(path)) if self.on_terminal else str(path)
+            try:
+                if self.on_terminal and self._reporter.interactive:
+                    self._reporter.console.print(text, markup=False, highlight=False,
+                                                 soft_wrap=True)
+                    return
+                self._stdout.write(f"{text}\n")
+                self._stdout.flush()
+            except (OSError, VibeimgError) as exc:  # BrokenPipeError, StdoutError...
+                self._failure = exc
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+
+class ImageProgress:
+    """Progress of ``-n`` images on stderr: the spinner's line counts them on a terminal;
+    in a log (stderr not a terminal), one plain line per image, as chat-stream writes."""
+
+    def __init__(self, reporter: Reporter, count: int, title: str) -> None:
+        self.reporter = reporter
+        self.count = count
+        self.title = title
+        self.done = 0
+        self.failures = 0
+        self.paths_shown = False  # each path is on the terminal already (stdout)
+        self._lock = threading.Lock()
+
+    def _count(self, saved: bool) -> None:
+        with self._lock:
+            if saved:
+                self.done += 1
+            else:
+                self.failures += 1
+            if self.count > 1 and self.reporter.interactive:
+                failed = f", {self.failures} failed" if self.failures else ""
+                self.reporter.status(f"{self.title}: {self.done} of {self.count} saved{failed}")
+
+    def saved(self, image: SavedImage) -> None:
+        detail = (f"{image.path or 'stdout'} ({image.size or '?'}, {image.bytes:,} bytes, "
+                  f"{image.elapsed:.1f} s)")
+        self._count(saved=True)
+        if self.reporter.interactive:
+            if not self.paths_shown:
+                self.reporter.note(f"saved {detail}")
+        elif self.count > 1:
+            self.reporter.progress(f"image {image.index} of {self.count}: saved {detail}")
+
+    def failed(self, failure: Failure) -> None:
+        self._count(saved=False)
+        if self.count > 1:
+            self.reporter.error(f"image {failure.index} of {self.count}: "
+                                f"{failure.error.one_line()}")
+
+
+def _name_notice(reporter: Reporter, plan: NamePlan, request: ImageRequest,
+                 image: SavedImage) -> None:
+    """Why an image's name is not the one asked for: the format it was asked in, the
+    format the gateway sent instead, a name (or its sidecar's) already taken."""
+    asked = request.options.output_format
+    reasons = []
+    warning = False
+    if plan.literal_format and image.format != plan.literal_format:
+        if image.format == asked:  # what --format asked for: no fault of the gateway's
+            reasons.append(f"--format {asked} makes a {asked.upper()} image, and the name "
+                           "follows the bytes")
+        else:
+            warning = True
+            reasons.append(f"the gateway sent {image.format}, not the {asked} asked for")
+    elif image.format != asked:
+        warning = True
+        reasons.append(f"the gateway sent {image.format}, not the {asked} asked for")
+    first = image.passed_over[0] if image.passed_over else ""
+    if first and (reasons or not first.endswith(" exists")):
+        # An image of that name is the documented -2, -3...; a sidecar's name surprises.
+        reasons.append(first)
+    if not reasons:
+        return
+    text = f"saved as {image.path} ({'; '.join(reasons)})"
+    if warning:
+        reporter.warn(text)
+    else:
+        reporter.info(text)

@@ -7,10 +7,7 @@ the command shows it once its parameters are parsed. ``--help`` shows none.
 
 from __future__ import annotations
 
-from typing import Any
-
 from typer import _click  # Typer vendors Click; use its classes, never Click's own
-from typer.core import TyperCommand
 
 from vibeimg.ui import Reporter
 
@@ -30,11 +27,3 @@ def show_config_warning(ctx: _click.Context) -> None:
         reporter = Reporter(quiet=bool(ctx.params.get("quiet")))
         reporter.json_lines = str(ctx.params.get("progress", "")).lower() == "jsonl"
         reporter.warn(warning)
-
-
-class WarningCommand(TyperCommand):
-    """A command that first shows the config file's warning, if any."""
-
-    def invoke(self, ctx: _click.Context) -> Any:
-        show_config_warning(ctx)
-        return super().invoke(ctx)

@@ -60,12 +60,13 @@ Offline = Annotated[bool, typer.Option(
     rich_help_panel=CONNECTION)]
 BaseUrl = Annotated[Optional[str], typer.Option(
     "--base-url", metavar="URL", show_default=False,
-    help="Gateway base URL. [env: VIBEIMG_BASE_URL, OPENAI_BASE_URL; "
-    "default: https://www.vibeapi.cn/v1]", rich_help_panel=CONNECTION)]
+    help="Gateway base URL. [env: VIBEIMG_BASE_URL, then config base-url, then "
+    "OPENAI_BASE_URL; default: https://www.vibeapi.cn/v1]", rich_help_panel=CONNECTION)]
 ApiKey = Annotated[Optional[str], typer.Option(
     "--api-key", metavar="KEY", show_default=False,
-    help="API key; prefer the environment, which stays out of shell history. "
-    "[env: VIBEIMG_API_KEY, OPENAI_API_KEY]", rich_help_panel=CONNECTION)]
+    help="API key; prefer the environment or 'vibeimg config set api-key', which stay out "
+    "of shell history. [env: VIBEIMG_API_KEY, then config api-key, then OPENAI_API_KEY]",
+    rich_help_panel=CONNECTION)]
 Timeout = Annotated[Optional[float], typer.Option(
     "--timeout", metavar="SECONDS", show_default=False,
     help="Seconds to wait for an answer, above 0 and at most 3600 [default: 300; a "

@@ -38,7 +38,10 @@ def draw(path: Path, stream: IO[str], *, protocol: str = "auto", max_cols: int |
         max_rows=max_rows or max(4, lines - 2),
     )
     if rendering.escape:
-        stream.write(rendering.escape + "\n")
+        escape = rendering.escape
+        if preview.in_multiplexer(os.environ):  # asked for by name: through tmux
+            escape = preview.tmux_passthrough(escape)
+        stream.write(escape + "\n")
     elif rendering.shades:
         stream.write("\n".join(rendering.shades) + "\n")
     else:
@@ -108,11 +111,13 @@ def preview(
     protocol: Annotated[str, typer.Option(
         "--protocol", metavar="auto|kitty|iterm|blocks", autocompletion=_choices(PROTOCOL_CHOICES),
         help="How to draw: kitty or iTerm2 graphics, or coloured half-blocks; auto picks "
-        "from TERM, TERM_PROGRAM and KITTY_WINDOW_ID.")] = "auto",
+        "from TERM, TERM_PROGRAM and KITTY_WINDOW_ID, and half-blocks inside tmux or screen "
+        "(kitty and iterm named there go through tmux's passthrough: set -g "
+        "allow-passthrough on).")] = "auto",
 ) -> None:
     """Show images as thumbnails in the terminal.
 
-    Uses the kitty or iTerm2 graphics protocol where the terminal speaks it (kitty, iTerm2, WezTerm), else coloured half-block characters. Draws nothing when stdout is not a terminal.
+    Uses the kitty or iTerm2 graphics protocol where the terminal speaks it (kitty, iTerm2, WezTerm), else coloured half-block characters (also inside tmux or screen, which drop graphics). Draws nothing when stdout is not a terminal.
 
     Examples:
 

@@ -26,6 +26,8 @@ STREAM_FAULTS = {
     "stream-error": "an error event is sent instead of the image",
     "stream-failed": "the stream ends with response.failed",
     "stream-incomplete": "the stream ends with response.incomplete",
+    "no-result": "response.output_item.done comes without item.result (the image is only "
+                 "in the partial image events)",
 }
 KINDS = {**{k: f"HTTP {v} with an error body" for k, v in STATUS_FAULTS.items()},
          **BODY_FAULTS, **STREAM_FAULTS}

@@ -7,20 +7,18 @@ import json
 import time
 from typing import Any
 
+from vibeimg.emulator import contract
 from vibeimg.emulator.faults import Fault
 from vibeimg.emulator.placeholder import placeholder
+from vibeimg.emulator.routing import Context, GatewayFault, RecordedRequest, Reply, route
 from vibeimg.emulator.rules import (
-    IMAGE_FIELDS,
     Resolved,
     check_model,
     check_prompt,
     refuse_unknown,
     resolve_options,
 )
-from vibeimg.emulator.server import Context, GatewayFault, RecordedRequest, Reply, route
-from vibeimg.files.formats import sniff_format
 
-_MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 
 def parse_json_body(record: RecordedRequest) -> dict[str, Any]:
     try:
@@ -34,17 +32,23 @@ def parse_json_body(record: RecordedRequest) -> dict[str, Any]:
         raise GatewayFault(400, "The request body must be a JSON object.")
     return body
 
+
 def image_reply(
-    ctx: Context, options: Resolved, fault: Fault | None, *, image: bytes | None = None,
-    input_image_tokens: int = 0,
+    record: RecordedRequest, ctx: Context, options: Resolved, fault: Fault | None, *,
+    image: bytes | None = None, input_image_tokens: int = 0,
 ) -> Reply:
-    """The JSON answer holding one image, with the body faults applied."""
+    """The JSON answer holding one image, with the body faults applied.
+
+    The image is drawn first and the latency waited out after, from the request's
+    arrival: the drawing is part of the latency, as generating is on the gateway.
+    """
     if ctx.fixed_image is not None:
         image = ctx.fixed_image
     elif image is None:
         image = placeholder(options.prompt, options.size, options.output_format,
                             options.compression)
-    fmt = sniff_format(image[:16]) or options.output_format
+    record.wait_for_latency(ctx.config.latency)
+    fmt = contract.sniff_format(image[:16]) or options.output_format
     if fault is not None and fault.kind == "not-image":
         image = b"this is not an image, it is plain text" * 4
     encoded = base64.b64encode(image)
@@ -52,7 +56,8 @@ def image_reply(
         middle = len(encoded) // 2
         encoded = encoded[:middle] + b"!*not~base64*!" + encoded[middle:]
     if options.response_format == "url":
-        key, value = b"url", b"data:" + _MEDIA[fmt].encode() + b";base64," + encoded
+        media = contract.MEDIA_TYPES[fmt].encode()
+        key, value = b"url", b"data:" + media + b";base64," + encoded
     else:
         key, value = b"b64_json", encoded
     meta = {
@@ -69,13 +74,12 @@ def image_reply(
     ))
     return Reply(body=body)
 
+
 @route("POST", "/images/generations")
 def generations(record: RecordedRequest, ctx: Context, fault: Fault | None) -> Reply:
     fields = parse_json_body(record)
     check_model(fields)
     prompt = check_prompt(fields)
-    refuse_unknown(fields, IMAGE_FIELDS)
+    refuse_unknown(fields, contract.IMAGE_FIELDS)
     options = resolve_options(fields, prompt)
-    if ctx.config.latency:
-        time.sleep(ctx.config.latency)
-    return image_reply(ctx, options, fault)
+    return image_reply(record, ctx, options, fault)

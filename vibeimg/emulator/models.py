@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vibeimg.emulator.faults import Fault
-from vibeimg.emulator.server import Context, RecordedRequest, Reply, route
+from vibeimg.emulator.routing import Context, RecordedRequest, Reply, route
 
 MODELS = ("gpt-image-2", "gpt-5.5")
 

@@ -1,32 +1,20 @@
 """The gateway's rules for image options (SPEC.md sections 2 and 4), as error answers.
 
-The checks themselves are :mod:`vibeimg.params`'s; this module words their
-refusals the way the gateway does and resolves ``auto`` to what gets drawn.
+The rules are :mod:`.contract`'s, the emulator's own statement of SPEC.md; this
+module words their refusals the way the gateway does and resolves ``auto`` to what
+gets drawn. Shared by the three endpoints (a form field of ``/images/edits`` arrives
+as a string, hence the care with ``output_compression``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from vibeimg.emulator.server import GatewayFault
-from vibeimg.params import (
-    DEFAULT_MODEL,
-    FORMATS,
-    MAX_PROMPT_CHARS,
-    MODERATIONS,
-    QUALITIES,
-    RESPONSE_FORMATS,
-    Size,
-    size_problem,
-)
-from vibeimg.records.pricing import estimate_cost
-
-IMAGE_FIELDS = {
-    "model", "prompt", "size", "quality", "output_format", "output_compression",
-    "response_format", "moderation", "n", "background", "user",
-}
-TOKEN_PRICE = 30e-6  # USD per image output token: 196 tokens for a low 1024x1024
+from vibeimg.emulator import contract
+from vibeimg.emulator.contract import Size
+from vibeimg.emulator.routing import GatewayFault
 
 
 @dataclass(frozen=True)
@@ -39,10 +27,11 @@ class Resolved:
     output_format: str
     compression: int | None
     response_format: str
+    size_asked: str = "auto"
 
     def usage(self, input_image_tokens: int = 0) -> dict[str, Any]:
         text_tokens = max(1, len(self.prompt) // 4)
-        output = round(estimate_cost(self.size, self.quality) / TOKEN_PRICE)
+        output = contract.output_tokens(self.size, self.quality)
         return {
             "input_tokens": text_tokens + input_image_tokens,
             "output_tokens": output,
@@ -54,7 +43,7 @@ class Resolved:
         }
 
 
-def invalid_value(param: str, value: object, choices: tuple[str, ...]) -> GatewayFault:
+def invalid_value(param: str, value: object, choices: Collection[str]) -> GatewayFault:
     listed = ", ".join(f"'{c}'" for c in choices)
     return GatewayFault(
         400,
@@ -73,7 +62,9 @@ def _choice(fields: dict[str, Any], name: str, choices: tuple[str, ...], default
     return str(value)
 
 
-def check_model(fields: dict[str, Any], *, models: tuple[str, ...] = (DEFAULT_MODEL,)) -> str:
+def check_model(
+    fields: dict[str, Any], *, models: tuple[str, ...] = (contract.IMAGE_MODEL,)
+) -> str:
     model = fields.get("model")
     if not model:
         raise GatewayFault(400, "Missing required parameter: 'model'.", param="model",
@@ -86,79 +77,105 @@ def check_model(fields: dict[str, Any], *, models: tuple[str, ...] = (DEFAULT_MO
     return str(model)
 
 
-def check_prompt(fields: dict[str, Any]) -> str:
-    prompt = fields.get("prompt")
+def check_prompt_text(prompt: object, param: str = "prompt") -> str:
+    """A prompt: a non-blank string of at most 32,000 characters."""
     if not isinstance(prompt, str) or not prompt.strip():
-        raise GatewayFault(400, "Missing required parameter: 'prompt'.", param="prompt",
+        raise GatewayFault(400, f"Missing required parameter: '{param}'.", param=param,
                            code="missing_required_parameter")
-    if len(prompt) > MAX_PROMPT_CHARS:
+    if len(prompt) > contract.MAX_PROMPT_CHARS:
         raise GatewayFault(
             400,
-            f"Invalid 'prompt': string too long. Expected a string with maximum length "
-            f"{MAX_PROMPT_CHARS}, but got a string with length {len(prompt)} instead.",
-            param="prompt", code="string_above_max_length",
+            f"Invalid '{param}': string too long. Expected a string with maximum length "
+            f"{contract.MAX_PROMPT_CHARS}, but got a string with length {len(prompt)} "
+            "instead.",
+            param=param, code="string_above_max_length",
         )
     return prompt
 
 
-def resolve_options(fields: dict[str, Any], prompt: str) -> Resolved:
-    """Check size, quality, format, compression, moderation; resolve ``auto``."""
-    size_text = str(fields.get("size") or "auto")
-    size: Size | None = None
-    problem = None
-    if size_text != "auto":
-        width, sep, height = size_text.partition("x")
-        if sep and width.isdigit() and height.isdigit():
-            size = Size(int(width), int(height))
-            problem = size_problem(size)
-        else:
-            problem = "it is not 'auto' or WIDTHxHEIGHT"
+def check_prompt(fields: dict[str, Any]) -> str:
+    return check_prompt_text(fields.get("prompt"))
+
+
+def check_size(value: object) -> Size | None:
+    """The asked size (None for ``auto``); refused with the rules of section 4."""
+    text = "auto" if value is None else str(value)
+    if text == "auto":
+        return None
+    size = contract.parse_wire_size(text)
+    problem = ("it is not 'auto' or WIDTHxHEIGHT" if size is None
+               else contract.size_problem(size))
     if problem:
         raise GatewayFault(
             400,
-            f"Invalid size '{size_text}': {problem}. Sizes are 'auto' or WIDTHxHEIGHT with "
-            "both edges multiples of 16, the longest edge at most 3840, an aspect ratio at "
-            "most 3:1, and between 655360 and 8294400 pixels.",
+            f"Invalid size '{text}': {problem}. Sizes are 'auto' or WIDTHxHEIGHT with both "
+            f"edges multiples of {contract.EDGE_MULTIPLE}, the longest edge at most "
+            f"{contract.MAX_EDGE}, an aspect ratio at most {contract.MAX_RATIO}:1, and "
+            f"between {contract.MIN_PIXELS} and {contract.MAX_PIXELS} pixels.",
             param="size", code="invalid_value",
         )
-    quality = _choice(fields, "quality", QUALITIES, "auto")
-    fmt = _choice(fields, "output_format", FORMATS, "png")
-    _choice(fields, "moderation", MODERATIONS, "auto")
-    response_format = _choice(fields, "response_format", RESPONSE_FORMATS, "b64_json")
-    if fields.get("background") == "transparent":
+    return size
+
+
+def check_compression(value: object, output_format: str, param: str) -> int | None:
+    """An integer 0-100, only for jpeg and webp (a form field arrives as digits)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise GatewayFault(400, f"Invalid '{param}': '{value}' is not an integer.",
+                           param=param, code="invalid_type")
+    if not contract.MIN_COMPRESSION <= value <= contract.MAX_COMPRESSION:
+        raise GatewayFault(
+            400, f"Invalid '{param}': {value} is not between {contract.MIN_COMPRESSION} and "
+            f"{contract.MAX_COMPRESSION}.", param=param, code="integer_out_of_range",
+        )
+    if output_format not in contract.COMPRESSED_FORMATS:
+        raise GatewayFault(
+            400, "output_compression is only supported for the jpeg and webp formats.",
+            param=param, code="invalid_value",
+        )
+    return value
+
+
+def resolve_options(fields: dict[str, Any], prompt: str) -> Resolved:
+    """Check size, quality, format, compression, moderation, background; resolve ``auto``."""
+    size = check_size(fields.get("size"))
+    quality = _choice(fields, "quality", contract.QUALITIES, "auto")
+    fmt = _choice(fields, "output_format", contract.OUTPUT_FORMATS, "png")
+    _choice(fields, "moderation", contract.MODERATIONS, "auto")
+    response_format = _choice(fields, "response_format", contract.RESPONSE_FORMATS, "b64_json")
+    background = _choice(fields, "background", contract.BACKGROUNDS, "auto")
+    if background == "transparent":
         raise GatewayFault(
             400, "Transparent background is not supported for gpt-image-2.",
             param="background", code="invalid_value",
         )
-    compression = fields.get("output_compression")
-    if compression is not None:
-        try:
-            compression = int(compression)
-        except (TypeError, ValueError):
-            raise GatewayFault(400, f"Invalid 'output_compression': '{compression}' is not an "
-                               "integer.", param="output_compression",
-                               code="invalid_type") from None
-        if not 0 <= compression <= 100:
-            raise GatewayFault(
-                400, f"Invalid 'output_compression': {compression} is not between 0 and 100.",
-                param="output_compression", code="integer_out_of_range",
-            )
-        if fmt == "png":
-            raise GatewayFault(
-                400, "output_compression is only supported for the jpeg and webp formats.",
-                param="output_compression", code="invalid_value",
-            )
+    compression = check_compression(fields.get("output_compression"), fmt,
+                                     "output_compression")
     return Resolved(
         prompt=prompt,
-        size=size or Size(1024, 1024),
-        quality="medium" if quality == "auto" else quality,
+        size=size or contract.DEFAULT_SIZE,
+        quality=contract.AUTO_QUALITY if quality == "auto" else quality,
         output_format=fmt,
         compression=compression,
         response_format=response_format,
+        size_asked="auto" if size is None else str(size),
     )
 
 
-def refuse_unknown(fields: dict[str, Any], known: set[str]) -> None:
+def auto_size(width: int, height: int) -> Size:
+    """What ``size: auto`` draws for an input image: the common size nearest its shape."""
+    ratio = width / height
+    if ratio > 1.2:
+        return Size(1536, 1024)
+    if ratio < 1 / 1.2:
+        return Size(1024, 1536)
+    return contract.DEFAULT_SIZE
+
+
+def refuse_unknown(fields: dict[str, Any], known: Collection[str]) -> None:
     for name in fields:
         if name not in known:
             raise GatewayFault(

@@ -42,7 +42,7 @@ def pending_path(image: Path) -> Path:
 
 def commit_image(
     tmp: AtomicFile, plan: NamePlan, fields: dict[str, Any], *,
-    sidecar: SidecarRecord | None,
+    sidecar: SidecarRecord | None, passed_over: list[str] | None = None,
 ) -> tuple[Path, str, Path | None]:
     """Name the finished temporary image after its real format and move it into place.
 
@@ -52,8 +52,10 @@ def commit_image(
     never an image nobody can tell was finished. Returns the image path, its format and
     the sidecar path. A name already taken (by an image or a sidecar) gets ``-2``,
     ``-3``... unless ``--force``, which replaces an image and its sidecar but moves on
-    from a ``NAME.json`` that is not a sidecar.
+    from a ``NAME.json`` that is not a sidecar. ``passed_over``, when given, receives why
+    each name taken was passed over (``out.json is the sidecar of out.png``).
     """
+    skipped = passed_over if passed_over is not None else []
     fmt = sniff_format(tmp.head)
     if fmt is None:
         raise BadResponseError(
@@ -76,13 +78,26 @@ def commit_image(
                     # bytes that are gone.
                     sidecar_path(path).unlink(missing_ok=True)
                 return path, fmt, None
+            skipped.append(f"{candidate.name} exists")
             continue
         if not plan.force and candidate.exists():
+            skipped.append(f"{candidate.name} exists")
             continue
         if _sidecar_name_taken(candidate, force=plan.force):
+            skipped.append(_sidecar_taken_by(candidate))
             continue
         with contextlib.suppress(FileExistsError):
             return _commit_with_sidecar(tmp, candidate, fmt, sidecar, plan.force)
+        skipped.append(f"{candidate.name} exists")
+
+
+def _sidecar_taken_by(image: Path) -> str:
+    """Why ``image``'s sidecar name is not free, in words."""
+    described = sidecar_of(image)
+    name = sidecar_path(image).name
+    if described:
+        return f"{name} is the sidecar of {described}"
+    return f"{name} is another file"
 
 
 def _sidecar_name_taken(image: Path, *, force: bool) -> bool:

@@ -29,6 +29,7 @@ from vibeimg.settings.resolve import (
     config_dir,
     config_path,
     data_dir,
+    key_fix,
     mask_key,
     mask_url,
     read_config_file,
@@ -146,12 +147,13 @@ def check_gateway(settings: Settings, *, label: str, trace: Trace | None = None)
     except AuthError as exc:
         if not settings.api_key:
             return Check(name, "warn", f"{label} answers, and wants a key (HTTP {exc.status})")
-        return Check(name, "fail", f"{label} refused the key: {exc.one_line()}",
-                     "check the key: 'vibeimg config set api-key' or VIBEIMG_API_KEY",
-                     ExitCode.AUTH)
+        request = f" [request id {exc.request_id}]" if exc.request_id else ""
+        return Check(name, "fail",
+                     f"{label} refused the key: HTTP {exc.status}: {exc.message}{request}",
+                     key_fix(settings.origins.get("api_key")), ExitCode.AUTH)
     except GatewayError as exc:
         return Check(name, "fail", f"{label}: {exc.one_line()}",
-                     "check --base-url (it should end in /v1)", exc.exit_code)
+                     gateway_fix(exc.status, settings), exc.exit_code)
     except NetworkError as exc:
         return Check(name, "fail", f"{label} does not answer: {exc.message}",
                      "check the network and the base URL, or use --offline", ExitCode.NETWORK)
@@ -165,6 +167,25 @@ def check_gateway(settings: Settings, *, label: str, trace: Trace | None = None)
     if request_id:
         detail += f" [request id {request_id}]"
     return Check(name, "ok", detail)
+
+
+def gateway_fix(status: int, settings: Settings) -> str:
+    """The fix for an error status from ``GET /models``, fitting the URL and the status."""
+    from vibeimg.settings.resolve import DEFAULT_BASE_URL  # noqa: PLC0415 - a constant
+
+    origin = settings.origins.get("base_url", "default")
+    where = {"flag": "--base-url", "config file": "the config file (base-url)",
+             "default": "vibeimg's default"}.get(origin, origin.removeprefix("env "))
+    path = settings.base_url.split("://", 1)[-1].partition("/")[2].rstrip("/")
+    if status == 404 and not path.endswith("v1"):
+        return (f"the base URL (from {where}) has no /models; OpenAI-compatible APIs usually "
+                f"end in /v1, such as {DEFAULT_BASE_URL}")
+    if status == 404:
+        return (f"the base URL (from {where}) answers, but has no /models: check that it is "
+                f"the gateway's OpenAI-compatible API, such as {DEFAULT_BASE_URL}")
+    if status >= 500:
+        return "the gateway failed; try again later, or use --offline meanwhile"
+    return f"check the base URL (from {where}) and the gateway's status"
 
 
 def check_folder(name: str, path: Path, *, private: bool = False,

@@ -76,6 +76,7 @@ class SavedImage:
     size_reported: str | None = None  # the gateway's size, kept when the image disagrees
     cost_extrapolated: bool = False  # priced outside the published table (see pricing)
     offline: bool = False  # made by vibeimg's emulator: nothing billed
+    passed_over: list[str] = field(default_factory=list)  # why names planned were not used
 
     def sizes(self) -> dict[str, Any]:
         """``size``, and ``size_reported`` when the gateway said otherwise."""
@@ -245,7 +246,8 @@ def fetch_image(
 
             try:
                 saved.path, saved.format, saved.sidecar = commit_image(
-                    tmp, plan, fields, sidecar=record if sidecar else None)
+                    tmp, plan, fields, sidecar=record if sidecar else None,
+                    passed_over=saved.passed_over)
             except BadResponseError as exc:
                 exc.request_id = request_id
                 raise

@@ -2,7 +2,8 @@
 
 Every setting has a command-line name (``api-key``), a key in the TOML file
 (``api_key``), environment variables, and a default. The order is always
-flag > environment > config file > default. Option defaults (model, size, quality,
+flag > ``VIBEIMG_*`` environment > config file > ``OPENAI_*`` environment (key and base
+URL only) > default. Option defaults (model, size, quality,
 format, moderation, out-dir, history, ascii-names) reach the commands through Click's
 ``default_map`` and the options' own environment variables, so the commands need
 nothing special to honour them.
@@ -38,6 +39,8 @@ from vibeimg.settings.resolve import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     KEY_ENV,
+    OPENAI_BASE_URL_ENV,
+    OPENAI_KEY_ENV,
     PRIVATE_FOLDER_MODE,
     check_retries,
     check_timeout,
@@ -63,6 +66,7 @@ class SettingSpec:
     secret: bool = False
     unset_text: str = "(not set)"
     redact: Callable[[str], str] | None = None  # hides a secret part of a value (a URL's)
+    fallback_env: tuple[str, ...] = ()  # below the config file (OPENAI_API_KEY...)
 
     def public(self, value: Any) -> Any:
         """The value as it may be shown: a secret masked, a URL without its user info."""
@@ -86,9 +90,9 @@ class SettingSpec:
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("api-key", "api_key", "the gateway key (never shown, never echoed)", None,
-                KEY_ENV, parse_key, secret=True),
+                KEY_ENV, parse_key, secret=True, fallback_env=OPENAI_KEY_ENV),
     SettingSpec("base-url", "base_url", "the gateway's base URL", DEFAULT_BASE_URL,
-                BASE_URL_ENV, parse_url, redact=mask_url),
+                BASE_URL_ENV, parse_url, redact=mask_url, fallback_env=OPENAI_BASE_URL_ENV),
     SettingSpec("timeout", "timeout", "seconds to wait for an answer", DEFAULT_TIMEOUT,
                 ("VIBEIMG_TIMEOUT",), check_timeout),
     SettingSpec("retries", "retries", "retries when the gateway cannot have done the work",
@@ -133,7 +137,8 @@ def find_setting(name: str) -> SettingSpec:
 
 @dataclass(frozen=True)
 class Resolved:
-    """A setting's value outside any one command: environment > config file > default."""
+    """A setting's value outside any one command: ``VIBEIMG_*`` environment > config file >
+    ``OPENAI_*`` environment > default."""
 
     spec: SettingSpec
     value: Any
@@ -155,6 +160,9 @@ def resolve(
             return Resolved(spec, environ[env], f"env {env}")
     if spec.key in file:
         return Resolved(spec, file[spec.key], "config file")
+    for env in spec.fallback_env:
+        if environ.get(env):
+            return Resolved(spec, environ[env], f"env {env}")
     return Resolved(spec, spec.default, "default")
 
 

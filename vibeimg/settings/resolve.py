@@ -1,7 +1,9 @@
-"""Settings: flag > environment > config file > default.
+"""Settings: flag > ``VIBEIMG_*`` environment > config file > ``OPENAI_*`` environment >
+default.
 
-The environment is ``VIBEIMG_API_KEY`` / ``VIBEIMG_BASE_URL``, with ``OPENAI_API_KEY`` /
-``OPENAI_BASE_URL`` as fallbacks. The config file is TOML in the platformdirs config
+``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` are only fallbacks, below vibeimg's own config
+file: they are often set for another service, and a key must never go to a host the
+user did not configure for vibeimg. The config file is TOML in the platformdirs config
 folder; ``VIBEIMG_HOME`` moves every user file (config, data) under one folder, which
 is how tests and CI isolate themselves.
 """
@@ -33,8 +35,11 @@ MAX_TIMEOUT = 3600.0  # an hour: far beyond the slowest generation; more is sure
 MAX_RETRIES = 10  # the backoff is capped, so more retries would only delay the error
 PRIVATE_FOLDER_MODE = 0o700  # the config and data folders: a key, prompts, file paths
 
-KEY_ENV = ("VIBEIMG_API_KEY", "OPENAI_API_KEY")
-BASE_URL_ENV = ("VIBEIMG_BASE_URL", "OPENAI_BASE_URL")
+KEY_ENV = ("VIBEIMG_API_KEY",)
+BASE_URL_ENV = ("VIBEIMG_BASE_URL",)
+# Fallbacks, ranked below the config file (see the module's docstring).
+OPENAI_KEY_ENV = ("OPENAI_API_KEY",)
+OPENAI_BASE_URL_ENV = ("OPENAI_BASE_URL",)
 
 
 def config_dir() -> Path:
@@ -287,6 +292,21 @@ def _fix(name: str, example: str, origin: str | None) -> str:
     return f"for example {example}"
 
 
+def key_fix(origin: str | None) -> str:
+    """How to fix a key the gateway refused, in the place it came from."""
+    if origin == "flag":
+        return "check the key given with --api-key"
+    if origin == "config file":
+        return (f"check the key in the config file {config_path()}; "
+                "'vibeimg config set api-key' replaces it")
+    if origin == "env OPENAI_API_KEY":
+        return ("the key came from OPENAI_API_KEY, which may belong to another service; "
+                "give this gateway's key with 'vibeimg config set api-key' or VIBEIMG_API_KEY")
+    if origin is not None and origin.startswith("env "):
+        return f"check the key in {origin[4:]}"
+    return "check the key in VIBEIMG_API_KEY or --api-key"
+
+
 def _as_float(value: object) -> float:
     """A number from a flag, a variable or TOML; NaN for anything else (a bool included)."""
     if isinstance(value, bool):
@@ -376,14 +396,18 @@ def _first_env(names: tuple[str, ...], environ: Mapping[str, str]) -> tuple[str,
 
 
 def _pick(
-    flag: Any, env: tuple[str, str] | None, file: Mapping[str, Any], key: str, default: Any
+    flag: Any, env: tuple[str, str] | None, file: Mapping[str, Any], key: str, default: Any,
+    fallback: tuple[str, str] | None = None,
 ) -> tuple[Any, str]:
+    """The value and its origin: flag > env > config file > fallback env > default."""
     if flag is not None:
         return flag, "flag"
     if env is not None:
         return env
     if key in file:
         return file[key], "config file"
+    if fallback is not None:
+        return fallback
     return default, "default"
 
 
@@ -398,13 +422,16 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     file: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Resolve settings from flags (the arguments), environment, config file, defaults."""
+    """Resolve settings from flags (the arguments), ``VIBEIMG_*`` environment, config file,
+    ``OPENAI_*`` environment, defaults."""
     environ = os.environ if environ is None else environ
     file = read_config_file() if file is None else file
     origins: dict[str, str] = {}
-    key, origins["api_key"] = _pick(api_key, _first_env(KEY_ENV, environ), file, "api_key", None)
+    key, origins["api_key"] = _pick(api_key, _first_env(KEY_ENV, environ), file, "api_key", None,
+                                    _first_env(OPENAI_KEY_ENV, environ))
     url, origins["base_url"] = _pick(
-        base_url, _first_env(BASE_URL_ENV, environ), file, "base_url", DEFAULT_BASE_URL
+        base_url, _first_env(BASE_URL_ENV, environ), file, "base_url", DEFAULT_BASE_URL,
+        _first_env(OPENAI_BASE_URL_ENV, environ),
     )
     env_timeout = _first_env(("VIBEIMG_TIMEOUT",), environ)
     read_timeout, origins["timeout"] = _pick(

@@ -20,7 +20,7 @@ from vibeimg.errors import (
     NetworkError,
     status_error,
 )
-from vibeimg.settings.resolve import Settings, check_api_key, mask_url
+from vibeimg.settings.resolve import Settings, check_api_key, key_fix, mask_url
 from vibeimg.units import human_bytes
 from vibeimg.wire.retry import (
     RETRY_STATUSES,
@@ -39,8 +39,13 @@ Trace = Callable[[str], None]
 EMULATOR_HEADER = "x-vibeimg-emulator"
 
 
-def error_from_response(response: httpx.Response, body: bytes) -> GatewayError:
-    """The gateway's error body (``{"error": {...}}``) as one exception."""
+def error_from_response(response: httpx.Response, body: bytes,
+                        key_origin: str | None = None) -> GatewayError:
+    """The gateway's error body (``{"error": {...}}``) as one exception.
+
+    ``key_origin`` (as in ``Settings.origins``) says where the key came from, so that a
+    refused key's hint points at the place to fix it.
+    """
     request_id = response.headers.get("x-request-id")
     message = ""
     code = None
@@ -63,7 +68,7 @@ def error_from_response(response: httpx.Response, body: bytes) -> GatewayError:
     status = response.status_code
     hint = None
     if status in (401, 403):
-        hint = "check the key in VIBEIMG_API_KEY or --api-key"
+        hint = key_fix(key_origin)
     elif status in UNKNOWN_OUTCOME_STATUSES:
         hint = UNKNOWN_OUTCOME
     elif status in RETRY_STATUSES:
@@ -276,7 +281,7 @@ class GatewayClient:
             body = b""
         finally:
             response.close()
-        gateway_error = error_from_response(response, body)
+        gateway_error = error_from_response(response, body, self.settings.origins.get("api_key"))
         status = response.status_code
         if status in RETRY_STATUSES:
             wait = retry_after_seconds(response.headers.get("retry-after"))

@@ -7,13 +7,19 @@ single byte is decoded. Instead, the raw bytes pass through a
 ``partial_image_b64`` or ``result`` is decoded chunk by chunk (strictly: a corrupt
 payload never becomes a file) into a temporary file, and the event carries a short
 marker in its place. Everything else passes through untouched.
+
+The gateway sends each image twice: whole as the partial image, then as ``item.result``
+(SPEC.md section 5). A ``result`` is therefore decoded against the last partial
+image's file, read back as it goes, and written only from the first byte that differs:
+the same image is never written (or held) twice.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from vibeimg.errors import BadResponseError, VibeimgError, save_error
 from vibeimg.files.atomic import AtomicFile
@@ -23,6 +29,7 @@ SPOOL_MARK = "@vibeimg-spool:"
 _PAYLOAD_KEY = re.compile(rb'"(partial_image_b64|result)"\s*:\s*"')
 _KEY_ROOM = 40  # longest key, spaces and quotes: what may be held back between chunks
 _B64_SLICE = 4 * 1024 * 1024  # decode in slices (a multiple of 4) to bound memory
+_COPY_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -34,28 +41,120 @@ class SpooledPayload:
     file: AtomicFile | None = None
     chars: int = 0
     error: VibeimgError | None = None  # bad base64, or the file could not be written
+    #: The earlier payload's file this one decoded to byte for byte (it has no file).
+    same_as: AtomicFile | None = None
+    open_file: Callable[[], AtomicFile] | None = field(default=None, repr=False)
 
     @property
     def bytes(self) -> int:
-        return self.file.size if self.file is not None else 0
+        source = self.file if self.file is not None else self.same_as
+        return source.size if source is not None else 0
 
-    def take(self) -> AtomicFile | None:
-        """Hand the decoded file over (the caller commits or discards it); raise if bad."""
+    def take(self, *, holding: AtomicFile | None = None) -> AtomicFile | None:
+        """Hand the decoded file over (the caller commits or discards it); raise if bad.
+
+        A payload identical to an earlier one's file gives ``holding`` back when that is
+        the file (the caller keeps it: nothing new was written), else a copy of it.
+        """
         if self.error is not None:
             raise self.error
+        if self.same_as is not None:
+            same, self.same_as = self.same_as, None
+            return holding if same is holding else self._copy(same)
         file, self.file = self.file, None
         if file is not None and file.size == 0:
             file.discard()
             return None
         return file
 
+    def _copy(self, source: AtomicFile) -> AtomicFile | None:
+        if self.open_file is None or source.size == 0:
+            return None
+        copy = self.open_file()
+        try:
+            source.flush()
+            with source.temp_path.open("rb") as reader:
+                _copy_into(reader, copy, source.size)
+        except ValueError as exc:  # flushing a file already committed under its name
+            copy.discard()
+            raise OSError("the earlier image's temporary file is gone") from exc
+        except BaseException:
+            copy.discard()
+            raise
+        return copy
+
     def discard(self) -> None:
+        self.same_as = None  # the earlier payload's file is not this one's to remove
         if self.file is not None:
             self.file.discard()
             self.file = None
 
     def __str__(self) -> str:  # how it shows in JSON progress lines
         return f"<{self.chars:,} characters>"
+
+
+def _copy_into(reader: BinaryIO, target: AtomicFile, count: int) -> None:
+    """Copy ``count`` bytes from ``reader`` into ``target``, a slice at a time."""
+    while count > 0:
+        data = reader.read(min(count, _COPY_CHUNK))
+        if not data:
+            raise OSError("the earlier image's temporary file is shorter than it was")
+        target.write(data)
+        count -= len(data)
+
+
+class _Comparer:
+    """A sink for decoded bytes that compares them with an earlier file instead of writing
+    them, until they differ: then the part that matched is copied and writing goes on."""
+
+    def __init__(self, reference: AtomicFile, reader: BinaryIO, payload: SpooledPayload,
+                 open_file: Callable[[], AtomicFile]) -> None:
+        self.reference = reference
+        self._reader = reader
+        self._payload = payload
+        self._open_file = open_file
+        self.matched = 0  # bytes equal to the reference so far
+
+    @classmethod
+    def open(cls, reference: AtomicFile, payload: SpooledPayload,
+             open_file: Callable[[], AtomicFile]) -> _Comparer | None:
+        """A comparer against ``reference``, or None when its file cannot be read (it was
+        committed under its final name, or discarded)."""
+        try:
+            reference.flush()
+            reader = reference.temp_path.open("rb")
+        except (OSError, ValueError):
+            return None
+        return cls(reference, reader, payload, open_file)
+
+    def write(self, data: bytes) -> None:
+        file = self._payload.file
+        if file is None:
+            if self._reader.read(len(data)) == data:
+                self.matched += len(data)
+                return
+            file = self._diverge()
+        file.write(data)
+
+    def _diverge(self) -> AtomicFile:
+        """Start the payload's own file with the bytes that matched so far."""
+        file = self._payload.file = self._open_file()
+        self._reader.seek(0)
+        _copy_into(self._reader, file, self.matched)
+        return file
+
+    def finish(self) -> None:
+        """At the payload's end: identical (no file, ``same_as``), or a file of its own."""
+        payload = self._payload
+        if payload.file is None:
+            if self.matched == self.reference.size and self.matched > 0:
+                payload.same_as = self.reference
+            else:  # a shorter image than the reference: it needs its own file after all
+                self._diverge()
+        self.close()
+
+    def close(self) -> None:
+        self._reader.close()
 
 
 class PayloadDiverter:
@@ -66,6 +165,8 @@ class PayloadDiverter:
         self._held = b""  # a possible start of a key, kept until the next chunk
         self._current: SpooledPayload | None = None
         self._decoder: Base64Decoder | None = None
+        self._comparer: _Comparer | None = None
+        self._last_partial: AtomicFile | None = None  # what a result is compared with
         self._count = 0
         self.finished: dict[int, SpooledPayload] = {}
 
@@ -101,13 +202,18 @@ class PayloadDiverter:
 
     def _start(self, key: str) -> None:
         self._count += 1
-        self._current = SpooledPayload(self._count, key)
+        current = self._current = SpooledPayload(self._count, key, open_file=self._open_file)
+        if key == "result" and self._last_partial is not None:
+            self._comparer = _Comparer.open(self._last_partial, current, self._open_file)
+            if self._comparer is not None:
+                self._decoder = Base64Decoder(self._comparer.write)
+                return
         try:
-            self._current.file = self._open_file()
+            current.file = self._open_file()
         except OSError as exc:  # the image's failure, not the stream's
-            self._current.error = save_error(exc)
+            current.error = save_error(exc)
             return
-        self._decoder = Base64Decoder(self._current.file.write)
+        self._decoder = Base64Decoder(current.file.write)
 
     def _divert(self, data: bytes) -> bytes:
         """Decode up to the closing quote; return what follows it (quote included)."""
@@ -122,6 +228,8 @@ class PayloadDiverter:
             return b""
         self._decode(b"", close=True)
         self.finished[current.id] = current
+        if current.key == "partial_image_b64" and current.file is not None:
+            self._last_partial = current.file
         self._current = self._decoder = None
         return data[end:]
 
@@ -134,16 +242,26 @@ class PayloadDiverter:
                 self._decoder.feed(piece)
             if close:
                 self._decoder.close()
+                if self._comparer is not None:
+                    self._comparer.finish()
+                    self._comparer = None
         except (BadResponseError, OSError) as exc:  # bad base64, or a full disk
             current.error = save_error(exc) if isinstance(exc, OSError) else exc
             current.discard()
             self._decoder = None
+            self._drop_comparer()
+
+    def _drop_comparer(self) -> None:
+        if self._comparer is not None:
+            self._comparer.close()
+            self._comparer = None
 
     def flush(self) -> bytes:
         """At the end of the stream: the held-back bytes. An unfinished payload is dropped."""
         held, self._held = self._held, b""
         if self._current is not None:
             self._current.discard()
+        self._drop_comparer()
         self._current = self._decoder = None
         return held
 

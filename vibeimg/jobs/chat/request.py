@@ -29,6 +29,7 @@ DEFAULT_INSTRUCTIONS = (
 ACTIONS = ("auto", "generate", "edit")
 MAX_IMAGES = 10  # images asked for in one response
 MAX_PARTIAL_IMAGES = 3
+MAX_INPUT_IMAGES = 16  # SPEC.md section 5: no documented limit; the edit limit is held
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 def prompt_for_count(prompt: str, count: int) -> str:
@@ -175,6 +176,10 @@ class ChatStreamRequest:
         if partial_images is not None and not 0 <= partial_images <= MAX_PARTIAL_IMAGES:
             raise UsageError(f"--partial-images must be between 0 and {MAX_PARTIAL_IMAGES}",
                              param="partial_images")
+        if len(images) > MAX_INPUT_IMAGES:
+            raise UsageError(f"{len(images)} input images; at most {MAX_INPUT_IMAGES} are sent",
+                             hint="the gateway documents no limit here, so vibeimg holds "
+                             "the edit limit; give fewer -i")
         checked = tuple(check_chat_input_image(Path(p)) for p in images)
         return cls(prompt=prompt, options=options, model=model.strip(),
                    instructions=instructions.strip(), action=action, count=count,

@@ -162,10 +162,12 @@ class _Run:
             call.error = error
             self.set_phase(call, "failed")
 
-    def payload(self, spooled: SpooledPayload | None, b64: str | None) -> AtomicFile | None:
-        """An event's image as a temporary file: already decoded, or decoded now."""
+    def payload(self, spooled: SpooledPayload | None, b64: str | None,
+                holding: AtomicFile | None = None) -> AtomicFile | None:
+        """An event's image as a temporary file: already decoded, or decoded now;
+        ``holding`` itself when the payload is byte for byte that file."""
         if spooled is not None:
-            return spooled.take()  # raises if its base64 was refused
+            return spooled.take(holding=holding)  # raises if its base64 was refused
         if not b64:
             return None
         temp = AtomicFile(self.plan.directory)
@@ -195,8 +197,8 @@ class _Run:
         call = self.call(event.item_id, event.output_index)
         if call.image is not None:
             return
-        temp = self.payload(event.spooled, event.result)
-        if temp is not None:  # item.result wins over any partial image
+        temp = self.payload(event.spooled, event.result, holding=call.temp)
+        if temp is not None and temp is not call.temp:  # item.result wins over a partial
             call.drop_temp()
             call.temp, call.error = temp, None
         if call.temp is None:
