@@ -134,8 +134,9 @@ def test_max_cost_refuses_an_expensive_batch(cli, emulator, tmp_path: Path) -> N
 
 def test_injected_failures_give_partial_success_then_rerun_sends_only_those(
         make_cli, tmp_path: Path) -> None:
-    """Two items fail (500): the rest are saved, exit 7; the rerun sends just the two."""
-    cli = make_cli(faults=["500x2"])
+    """Two items are refused (400: certainly not billed): the rest are saved, exit 7; the
+    rerun sends just the two."""
+    cli = make_cli(faults=["400x2"])
     prompts = [f"picture number {i}" for i in range(6)]
     (tmp_path / "p.txt").write_text("\n".join(prompts) + "\n", encoding="utf-8")
     first = cli("batch", "p.txt", "-d", "out", "--quality", "low", "-c", "3")
@@ -145,8 +146,9 @@ def test_injected_failures_give_partial_success_then_rerun_sends_only_those(
     failed = sorted(o["prompt"] for o in summary["outcomes"] if o["status"] == "failed")
     for outcome in summary["outcomes"]:
         if outcome["status"] == "failed":
-            assert "HTTP 500" in outcome["error"] and outcome["request_id"].startswith("req_")
-            assert outcome["exit_code"] == ExitCode.SERVER
+            assert "HTTP 400" in outcome["error"] and outcome["request_id"].startswith("req_")
+            assert outcome["exit_code"] == ExitCode.API
+            assert outcome["possible_cost_usd"] == 0
     assert "4 of 6 items done, 2 failed" in first.stderr
     assert len(list((tmp_path / "out").glob("*.png"))) == 4
     before = len(cli.emulator.api_requests())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -12,12 +13,12 @@ from vibeimg.batch.limiter import AdaptiveLimit
 from vibeimg.batch.manifest import (
     FolderLock,
     ManifestWriter,
-    completed,
     latest,
     manifest_name,
     read_folder,
     read_manifest,
 )
+from vibeimg.batch.verify import file_facts, safe_paths, verify_record
 from vibeimg.errors import UsageError
 
 
@@ -48,16 +49,45 @@ def test_one_writer_per_manifest(tmp_path: Path) -> None:
     ManifestWriter(path).close()  # free again once the first is done
 
 
-def test_completed_needs_the_image_on_disk(tmp_path: Path) -> None:
-    """Only ok records whose file still exists count as done."""
-    (tmp_path / "a.png").write_bytes(b"x")
-    records = [
-        {"type": "item", "key": "a", "status": "ok", "path": "a.png"},
-        {"type": "item", "key": "b", "status": "ok", "path": "gone.png"},
-        {"type": "item", "key": "c", "status": "failed"},
-        {"type": "plan", "items": []},
-    ]
-    assert set(completed(records, tmp_path)) == {"a"}
+def test_a_line_is_trusted_only_while_its_files_are_what_it_says(tmp_path: Path) -> None:
+    """Size first, then the SHA-256 when the modification time moved (fast) or always
+    (full); a missing file, a link or a changed byte makes the line untrusted."""
+    (tmp_path / "a.png").write_bytes(b"image bytes")
+    line = {"type": "item", "key": "a", "status": "ok", "line": 1, "path": "a.png",
+            **file_facts(tmp_path / "a.png")}
+    assert verify_record(line, tmp_path, "fast") is None
+    assert verify_record(line, tmp_path, "full") is None
+    (tmp_path / "a.png").write_bytes(b"image bytez")  # same size, another digest
+    os.utime(tmp_path / "a.png", ns=(line["mtime_ns"], line["mtime_ns"]))  # as touch -r
+    assert verify_record(line, tmp_path, "fast") is None  # fast trusts an unmoved mtime
+    problem = verify_record(line, tmp_path, "full")
+    assert problem is not None and "another SHA-256" in problem.problem
+    os.utime(tmp_path / "a.png", ns=(line["mtime_ns"], line["mtime_ns"] + 10**9))
+    problem = verify_record(line, tmp_path, "fast")
+    assert problem is not None and "another SHA-256" in problem.problem
+    (tmp_path / "a.png").write_bytes(b"short")
+    problem = verify_record(line, tmp_path, "fast")
+    assert problem is not None and "has 5 bytes, not the 11 recorded" in problem.problem
+    (tmp_path / "a.png").unlink()
+    (tmp_path / "a.png").symlink_to(tmp_path / "elsewhere.png")
+    problem = verify_record(line, tmp_path, "fast")
+    assert problem is not None and "symbolic link" in problem.problem
+    (tmp_path / "a.png").unlink()
+    problem = verify_record(line, tmp_path, "fast")
+    assert problem is not None and problem.problem == "is missing"
+
+
+def test_paths_that_leave_the_folder_are_never_safe(tmp_path: Path) -> None:
+    """Absolute paths, .. anywhere, and a subfolder that is a link leading out."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sub").mkdir()
+    (tmp_path / "out" / "away").symlink_to(tmp_path)
+    for path in ("/etc/passwd", "../x.png", "sub/../../x.png", "C:\\x.png", "", "away/x.png"):
+        assert not safe_paths({"status": "ok", "path": path}, tmp_path / "out"), path
+    assert safe_paths({"status": "ok", "path": "sub/x.png", "sidecar": "sub/x.json"},
+                      tmp_path / "out")
+    assert not safe_paths({"status": "ok", "path": "x.png", "sidecar": "../x.json"},
+                          tmp_path / "out")
 
 
 def test_latest_prefers_success_over_later_failures(tmp_path: Path) -> None:

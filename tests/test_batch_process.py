@@ -121,7 +121,9 @@ def test_ctrl_c_stops_cleanly_with_130_and_the_rerun_resumes(
 
 
 def test_a_second_ctrl_c_abandons_requests_in_flight(tmp_path: Path) -> None:
-    """Two SIGINTs: the batch stops at once with 130 and leaves no temporary file."""
+    """Two SIGINTs: the batch stops at once with 130 and leaves no temporary file; the two
+    requests on the wire are reported and recorded as abandoned, of unknown outcome, with
+    their possible cost, and the rerun does not send them again."""
     (tmp_path / "p.txt").write_text("\n".join(PROMPTS) + "\n", encoding="utf-8")
     with Emulator(EmulatorConfig(latency=3)) as emulator:
         process = start_batch(emulator, tmp_path)
@@ -135,5 +137,24 @@ def test_a_second_ctrl_c_abandons_requests_in_flight(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == ExitCode.INTERRUPTED, stderr
-    assert json.loads(stdout)["not_run"] == len(PROMPTS)
-    assert list((tmp_path / "out").glob(".vibeimg-*.part")) == []
+    summary = json.loads(stdout)
+    assert (summary["abandoned"], summary["not_run"]) == (2, len(PROMPTS) - 2), stdout
+    assert summary["estimated_cost_usd"] == 0 and summary["possible_cost_usd"] == 0.012
+    abandoned = [o for o in summary["outcomes"] if o["status"] == "abandoned"]
+    assert {o["prompt"] for o in abandoned} == set(PROMPTS[:2])
+    assert all(o["possible_cost_usd"] == 0.006 for o in abandoned)
+    assert "2 abandoned on the wire (may have been billed, up to $0.012)" in stderr
+    out = tmp_path / "out"
+    assert list(out.glob(".vibeimg-*.part")) == []
+    records, _ = read_folder(out)
+    unknown = [r for r in records if r.get("type") == "item"]
+    assert [(r["status"], r["abandoned"]) for r in unknown] == [("unknown", True)] * 2
+
+    with Emulator(EmulatorConfig()) as emulator:
+        rerun = start_batch(emulator, tmp_path)
+        stdout, stderr = rerun.communicate(timeout=60)
+        sent = sorted(r.json()["prompt"] for r in emulator.api_requests())
+    assert rerun.returncode == ExitCode.PARTIAL, stderr
+    assert sent == sorted(PROMPTS[2:])  # the abandoned two are not paid for twice
+    assert json.loads(stdout)["not_resent"] == 2
+    assert stderr.count("outcome unknown in an earlier run") == 2

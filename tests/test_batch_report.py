@@ -65,7 +65,11 @@ def test_report_shows_every_item_with_thumbnails_and_failures(
         assert prompt in text
     assert len(page.figures) == 4
     statuses = sorted(f["class"] for f in page.figures)
-    assert statuses == ["item done", "item done", "item done", "item failed"]
+    # A 500 after the request went out: outcome unknown, shown and costed apart.
+    assert statuses == ["item done", "item done", "item done", "item unknown"]
+    assert "outcome unknown" in "".join(page.text)
+    assert "estimated cost $0.018 for the images received, and up to $0.006 possibly " \
+        "billed for items without an image" in "".join(page.text)
     assert len(page.images) == 3
     for src in page.images:
         assert src.startswith(("data:image/webp;base64,", "data:image/jpeg;base64,"))
@@ -118,11 +122,12 @@ def test_merge_joins_shards_into_one_manifest_and_report(cli, emulator, tmp_path
     page = parse((tmp_path / "merged" / "report.html").read_text(encoding="utf-8"))
     assert len(page.images) == 9 and len(page.figures) == 9
 
-    # The merged manifest is a manifest: a batch run there finds everything done.
+    # The merged manifest names images outside merged/: a batch never resumes there (it
+    # would trust files outside its folder), and says so before sending anything.
     before = len(emulator.api_requests())
     rerun = cli("batch", "p.txt", "-d", "merged", "--quality", "low")
-    assert rerun.exit_code == 0 and len(emulator.api_requests()) == before
-    assert json.loads(rerun.stdout)["skipped"] == 9
+    assert rerun.exit_code == ExitCode.USAGE and len(emulator.api_requests()) == before
+    assert "outside merged" in rerun.stderr and "nothing was sent" in rerun.stderr
 
 
 def test_merge_names_a_missing_shard(cli, tmp_path: Path) -> None:

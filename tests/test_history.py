@@ -161,13 +161,36 @@ def test_an_older_database_speaks_the_run_documents_words() -> None:
     path = database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as conn:
-        conn.executescript(history._SCHEMA)
+        conn.executescript(OLD_SCHEMA)
         conn.execute("INSERT INTO runs (created, command, prompt, outcome) "
                      "VALUES ('2026-01-01T00:00:00Z', 'generate', 'an old fox', 'ok')")
         conn.execute("PRAGMA user_version = 1")
     with History() as store:
         (entry,) = store.recent()
     assert entry.prompt == "an old fox" and entry.outcome == "completed"
+
+
+#: The table as versions 1 and 2 made it: no possible_cost_usd column.
+OLD_SCHEMA = history._SCHEMA.replace(",\n    possible_cost_usd REAL NOT NULL DEFAULT 0", "")
+
+
+def test_an_older_database_gains_the_possible_cost() -> None:
+    """A version 2 database gets the possible_cost_usd column (0 for its old rows) and
+    keeps recording, possible spend apart from the cost of images received."""
+    assert "possible_cost_usd" not in OLD_SCHEMA
+    path = database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_SCHEMA)
+        conn.execute("INSERT INTO runs (created, command, prompt, outcome, estimated_cost_usd) "
+                     "VALUES ('2026-01-01T00:00:00Z', 'generate', 'an old fox', 'completed', 1)")
+        conn.execute("PRAGMA user_version = 2")
+    _add(created="2026-01-02T00:00:00Z", estimated_cost_usd=0.5, possible_cost_usd=0.25)
+    with History() as store:
+        new, old = store.recent(2)
+        summary = store.cost()
+    assert (old.possible_cost_usd, new.possible_cost_usd) == (0.0, 0.25)
+    assert (summary.estimated_cost_usd, summary.possible_cost_usd) == (1.5, 0.25)
 
 
 def test_file_in_use_path_is_the_data_folder(isolated_user_dirs: Path) -> None:

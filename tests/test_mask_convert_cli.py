@@ -70,8 +70,28 @@ def test_never_overwrites_without_force(run, tmp_path) -> None:
     assert "mask.png already exists" in result.stderr and "--force" in result.stderr
     assert "--out-dir" in result.stderr  # two paths may have meant two inputs
     assert (tmp_path / "mask.png").read_bytes() == b"precious"
-    assert run("mask-convert", "s.png", "mask.png", "--force").exit_code == 0
+    assert "-o mask.png --force" in result.stderr  # the way to replace it, spelled out
+    assert run("mask-convert", "s.png", "-o", "mask.png", "--force").exit_code == 0
     rgba(tmp_path / "mask.png")
+
+
+def test_force_never_overwrites_what_may_be_a_second_input(run, tmp_path) -> None:
+    """mask-convert a.png b.png --force: b.png, an existing image, may be a second input,
+    so it is left untouched (exit 2) until it is named the output with -o."""
+    save(tmp_path / "a.png", bw_mask())
+    save(tmp_path / "b.png", bw_mask())
+    before = (tmp_path / "b.png").read_bytes()
+    result = run("mask-convert", "a.png", "b.png", "--force")
+    assert result.exit_code == ExitCode.USAGE
+    assert "b.png is an existing image" in result.stderr
+    assert "vibeimg mask-convert a.png -o b.png --force" in result.stderr
+    assert "--out-dir" in result.stderr
+    assert (tmp_path / "b.png").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+    result = run("mask-convert", "a.png", "-o", "b.png", "--force")
+    assert result.exit_code == 0, result.stderr
+    assert rgba(tmp_path / "b.png").mode == "RGBA"
+    assert run("mask-convert", "a.png", "b.png", "-o", "c.png").exit_code == ExitCode.USAGE
 
 
 def test_invert_and_threshold(run, tmp_path) -> None:

@@ -32,7 +32,7 @@ def test_a_batch_that_went_well(cli, tmp_path: Path) -> None:
 
 def test_a_batch_with_some_failures_is_partial(make_cli, tmp_path: Path) -> None:
     """One item of three refused: partial, exit code 7 in both, the stderr line."""
-    cli = make_cli(faults=["500"])
+    cli = make_cli(faults=["400"])
     result = cli("batch", prompts(tmp_path, 3), "-d", "out", "-c", "1", *LOW)
     assert result.exit_code == ExitCode.PARTIAL
     summary = json.loads(result.stdout)

@@ -58,8 +58,11 @@ def test_every_image_refused_exits_with_the_write_code(cli, tmp_path) -> None:
     document = json.loads(result.stdout)
     assert document["status"] == "failed" and document["exit_code"] == ExitCode.WRITE
     assert len(document["failures"]) == 4
-    # Made and billed by the gateway, then lost to the disk: they count in the cost.
-    assert document["estimated_cost_usd"] == round(4 * 0.053, 4)  # the emulator: medium
+    # Made and billed by the gateway, then lost to the disk: possible spend, shown apart
+    # from the cost of the images received (none).
+    assert document["estimated_cost_usd"] == 0
+    assert document["possible_cost_usd"] == round(4 * 0.053, 4)  # the emulator: medium
+    assert all(f["possible_cost_usd"] == 0.053 for f in document["failures"])
     assert "Traceback" not in result.stderr
     assert leftovers(tmp_path) == []
     last = json.loads(cli("history", "show", "1", "--json").stdout)
@@ -216,7 +219,7 @@ def test_a_name_just_under_the_limit_is_saved(cli, tmp_path) -> None:
 
 def test_a_batch_counts_images_lost_to_the_disk_in_its_cost(tmp_path) -> None:
     """Every image over the file size limit: the items fail with exit 8, and the summary's
-    estimated cost still holds what the gateway made (and billed)."""
+    possible cost holds what the gateway made (and billed), apart from the images received."""
     (tmp_path / "p.txt").write_text("a fox\na heron\n")
     with Emulator() as emu:
         done = run_with_file_limit(
@@ -225,4 +228,5 @@ def test_a_batch_counts_images_lost_to_the_disk_in_its_cost(tmp_path) -> None:
             tmp_path, limit=8192)
     assert done.returncode == ExitCode.WRITE, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["failed"] == 2 and summary["estimated_cost_usd"] == 0.012
+    assert summary["failed"] == 2 and summary["estimated_cost_usd"] == 0
+    assert summary["possible_cost_usd"] == 0.012

@@ -65,7 +65,8 @@ def test_single_generate_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
                         tmp_path)
         _, stderr = signal_when_sent(process, emu, 1, signal.SIGTERM)
     assert process.returncode == ExitCode.INTERRUPTED
-    assert stderr.endswith("error: interrupted: 0 of 1 image saved\n")
+    assert stderr.endswith("error: interrupted: 0 of 1 image saved; 1 request abandoned on "
+                           "the wire, may have been billed (up to $0.211)\n")
     assert list(tmp_path.iterdir()) == []
 
 

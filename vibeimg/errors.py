@@ -13,6 +13,7 @@
     ├── WriteError                    WRITE      an image, a sidecar or stdout cannot be written
     ├── PartialFailure                PARTIAL    some of several images failed
     ├── Interrupted                   INTERRUPTED  Ctrl-C
+    │   └── NotSent                   INTERRUPTED  a request dropped before it went out
     └── history.HistoryError          USAGE      the history database is damaged or locked
 
 The command-line layer maps these to exit codes in exactly one place
@@ -66,9 +67,19 @@ def run_status(error: VibeimgError | None) -> RunStatus:
 
 
 class VibeimgError(Exception):
-    """Base of every error vibeimg reports to its user as one line."""
+    """Base of every error vibeimg reports to its user as one line.
+
+    Two facts about money ride on it: ``outcome_unknown`` (the request went out and no
+    answer said what became of it: the gateway may have made and billed the image) and
+    ``possible_cost_usd`` (what such a failure, or an answer that was billed but could
+    not be used, may have cost; 0 when nothing can have been billed).
+    """
 
     exit_code: ExitCode = ExitCode.FAILURE
+    outcome_unknown: bool = False
+    possible_cost_usd: float = 0.0
+    #: Whether ``possible_cost_usd`` is a price extrapolated for a size off the table.
+    cost_extrapolated: bool = False
 
     def __init__(
         self, message: str, *, hint: str | None = None, request_id: str | None = None
@@ -193,10 +204,6 @@ class WriteError(VibeimgError):
     a name the filesystem refuses, stdout closed. The gateway may have billed it."""
 
     exit_code = ExitCode.WRITE
-    #: What the gateway charged for the image that could not be saved (0 when unknown).
-    estimated_cost_usd: float = 0.0
-    #: Whether that figure is extrapolated (a size outside the published price table).
-    cost_extrapolated: bool = False
 
 
 #: The fix for a failed write, by errno; anything else gets the general one.
@@ -236,6 +243,11 @@ class Interrupted(VibeimgError):
     """Ctrl-C, SIGTERM or SIGHUP stopped the run; what was complete is kept."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+class NotSent(Interrupted):
+    """A request dropped before it went out (waiting to retry, or not yet sent) because
+    the run was interrupted: the gateway did no work, so nothing was billed."""
 
 
 def status_error(

@@ -273,6 +273,10 @@ class Client:
 
         outcome = fetch_many(self._connection(), request, count=count,
                              concurrency=concurrency, plan=plan, sidecar=sidecar)
+        if outcome.interrupted:
+            # Ctrl-C cancelled this connection for good (its abandoned requests must
+            # never be retried): the next operation opens a new one.
+            self.close()
         error = outcome.final_error(count)
         if self.history:
             from vibeimg.jobs.entries import image_run_entry
@@ -316,7 +320,9 @@ def _saved_images(outcome: Outcome, count: int, error: VibeimgError | None, *,
     _raise_unless_some_saved(len(outcome.saved), error)
     failed = {f.index: f.error for f in outcome.failures}
     saved = {s.index for s in outcome.saved}
-    missing = [Missing(n, "failed" if n in failed else "abandoned", failed.get(n))
+    abandoned = set(outcome.abandoned)
+    missing = [Missing(n, "failed" if n in failed else
+                       "abandoned" if n in abandoned else "not-sent", failed.get(n))
                for n in range(1, count + 1) if n not in saved]
     images = [
         Image(path=s.path, index=s.index, format=s.format, bytes=s.bytes, size=s.size,
@@ -326,7 +332,8 @@ def _saved_images(outcome: Outcome, count: int, error: VibeimgError | None, *,
         for s in outcome.saved if s.path is not None
     ]
     return Images(images, missing=missing, error=error, cost_usd=outcome.estimated_cost_usd,
-                  cost_extrapolated=outcome.price.extrapolated, offline=offline)
+                  possible_cost_usd=outcome.possible_cost_usd,
+                  cost_extrapolated=outcome.cost_extrapolated, offline=offline)
 
 
 def _stream_images(result: ChatStreamResult) -> Images:
@@ -346,5 +353,6 @@ def _stream_images(result: ChatStreamResult) -> Images:
         for i in result.images
     ]
     return Images(images, missing=missing, error=result.error,
-                  cost_usd=result.estimated_cost_usd, cost_extrapolated=result.cost_extrapolated,
-                  offline=result.offline)
+                  cost_usd=result.estimated_cost_usd,
+                  possible_cost_usd=result.possible_cost_usd,
+                  cost_extrapolated=result.cost_extrapolated, offline=result.offline)

@@ -39,7 +39,9 @@ class Image:
 @dataclass(frozen=True)
 class Missing:
     """An image asked for and not received: ``failed`` (see ``error``), ``abandoned``
-    (a run stopped), or, for a stream, the phase its call had reached."""
+    (on the wire when the run was interrupted: it may have been billed), ``not-sent``
+    (waiting to be retried, or not yet sent, when it was: not billed), or, for a stream,
+    the phase its call had reached."""
 
     index: int
     phase: str
@@ -51,17 +53,22 @@ class Images(list[Image]):
 
     ``error`` is the error the run ended with (a :class:`vibeimg.PartialFailure` when
     some images are missing), or None when every image asked for was saved.
+    ``cost_usd`` is the estimated price of the images received; ``possible_cost_usd``
+    what the missing ones may have cost all the same (an unknown outcome, an answer
+    billed but unusable, a request abandoned on the wire).
     """
 
     def __init__(self, images: list[Image], *, missing: list[Missing] | None = None,
                  error: VibeimgError | None = None, cost_usd: float | None = None,
-                 cost_extrapolated: bool | None = None, offline: bool = False) -> None:
+                 possible_cost_usd: float = 0.0, cost_extrapolated: bool | None = None,
+                 offline: bool = False) -> None:
         super().__init__(images)
         self.missing: list[Missing] = list(missing or [])
         self.error = error
         self.cost_usd = round(sum(i.cost_usd for i in images), 6) if cost_usd is None \
             else cost_usd
-        #: Whether ``cost_usd`` includes a price extrapolated for a size off the table.
+        self.possible_cost_usd = possible_cost_usd
+        #: Whether the costs include a price extrapolated for a size off the table.
         self.cost_extrapolated = any(i.cost_extrapolated for i in images) \
             if cost_extrapolated is None else cost_extrapolated
         self.offline = offline  # made by vibeimg's emulator: nothing billed

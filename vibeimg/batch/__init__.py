@@ -7,7 +7,9 @@
     records   the manifest's lines: a run's plan, an item's success or failure
     recover   images a killed run saved but did not record; stale sidecars
     limiter   the adaptive concurrency limit that backs off on 429
-    runner    the workers: send, save, record, report progress
+    verify    what a rerun trusts: each finished item's files, paths inside the folder
+    runner    the workers: send, save, record, report progress; Ctrl-C cancels waits
+    outcomes  what became of each item and of the run (statuses, the two costs)
     summary   the JSON summary and the exit code
     report    the self-contained HTML report
     merge     join the manifests of a CI matrix's shards

@@ -57,6 +57,11 @@ class AdaptiveLimit:
                     return Ticket(self._epoch)
                 self._cond.wait(timeout=min(max(pause, 0.01), 0.25) if pause > 0 else 0.25)
 
+    def wake(self) -> None:
+        """Wake every waiting worker now (the stop event was set)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def release(self, ticket: Ticket, *, succeeded: bool) -> None:
         with self._cond:
             self._in_flight -= 1

@@ -1,7 +1,8 @@
 """The batch manifest: an append-only JSON Lines record of what a batch has done.
 
-One line per finished item (``"type": "item"``, ``"status"`` ``ok`` or ``failed``) and
-one line per run naming the items it set out to make (``"type": "plan"``). Each line is
+One line per finished item (``"type": "item"``, ``"status"`` ``ok``, ``failed`` or
+``unknown``: see :mod:`vibeimg.batch.records`) and one line per run naming the items it
+set out to make (``"type": "plan"``). Each line is
 written with a single ``write`` and ``fsync``'d before the next item is reported, so a
 ``kill -9`` loses nothing that had completed and never leaves half a line; a torn last
 line (a power cut) is skipped when reading.
@@ -15,6 +16,10 @@ While a batch runs it holds an exclusive lock on its manifest (two runs of the s
 shard would pay twice) and a shared lock on the folder. A run that finds the folder
 unlocked knows that nobody is writing there and removes the temporary files a killed
 run left behind.
+
+The manifest and the lock file are opened without following symbolic links: a link
+left in the folder (a restored CI cache can carry one) is refused, never written
+through, and a manifest found in a folder is read only when it is a file of its own.
 """
 
 from __future__ import annotations
@@ -37,8 +42,22 @@ MANIFEST_PREFIX = "vibeimg-manifest"
 MANIFEST_GLOB = f"{MANIFEST_PREFIX}*.jsonl"
 FOLDER_LOCK = ".vibeimg-batch.lock"
 TEMP_GLOB = ".vibeimg-*.part"  # images.AtomicFile's temporary names
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 Record = dict[str, Any]
+
+
+def _open_nofollow(path: Path, flags: int, what: str) -> int:
+    """``os.open`` that refuses a symbolic link in place of the file (UsageError)."""
+    try:
+        return os.open(path, flags | NOFOLLOW, 0o644)
+    except OSError as exc:
+        if path.is_symlink():
+            raise UsageError(
+                f"{what} {path} is a symbolic link: vibeimg never writes through one",
+                hint="remove the link (a restored cache can carry one), or choose another "
+                     "--out-dir") from exc
+        raise
 
 
 def manifest_name(shard: str | None) -> str:
@@ -72,7 +91,8 @@ class ManifestWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = _open_nofollow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT,
+                                      "the manifest")
         except OSError as exc:
             raise save_error(exc, f"the manifest {path}") from exc
         if not _try_lock(self._fd, exclusive=True):
@@ -118,7 +138,8 @@ class FolderLock:
     """A shared lock on the output folder; cleans up after killed runs when alone."""
 
     def __init__(self, directory: Path, subfolders: Iterable[Path] = ()) -> None:
-        self._fd = os.open(directory / FOLDER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd = _open_nofollow(directory / FOLDER_LOCK, os.O_RDWR | os.O_CREAT,
+                                  "the lock file")
         self._folders = sorted({directory, *subfolders})
         self.cleaned: list[Path] = []
         self.clean_if_alone()
@@ -146,12 +167,20 @@ class FolderLock:
         self.close()
 
 
-def read_manifest(path: Path) -> tuple[list[Record], int]:
-    """The records of one manifest, and how many unreadable lines were skipped."""
+def read_manifest(path: Path, *, follow: bool = True) -> tuple[list[Record], int]:
+    """The records of one manifest, and how many unreadable lines were skipped.
+
+    ``follow=False`` refuses a symbolic link (UsageError) instead of reading its target.
+    """
     records: list[Record] = []
     skipped = 0
     try:
-        lines = path.read_bytes().splitlines()
+        fd = _open_nofollow(path, os.O_RDONLY, "the manifest") if not follow else None
+        if fd is None:
+            lines = path.read_bytes().splitlines()
+        else:
+            with os.fdopen(fd, "rb") as file:
+                lines = file.read().splitlines()
     except FileNotFoundError:
         return [], 0
     for raw in lines:
@@ -174,11 +203,11 @@ def manifests_in(directory: Path) -> list[Path]:
 
 
 def read_folder(directory: Path) -> tuple[list[Record], int]:
-    """Every record of every manifest in ``directory``."""
+    """Every record of every manifest in ``directory`` (a symbolic link is refused)."""
     records: list[Record] = []
     skipped = 0
     for path in manifests_in(directory):
-        found, bad = read_manifest(path)
+        found, bad = read_manifest(path, follow=False)
         records.extend(found)
         skipped += bad
     return records, skipped
@@ -186,17 +215,6 @@ def read_folder(directory: Path) -> tuple[list[Record], int]:
 
 def item_records(records: Iterable[Record]) -> Iterator[Record]:
     return (r for r in records if r.get("type") == "item" and isinstance(r.get("key"), str))
-
-
-def completed(records: Iterable[Record], directory: Path) -> dict[str, Record]:
-    """Items recorded ``ok`` whose image is still in ``directory``: no need to redo them."""
-    done: dict[str, Record] = {}
-    for record in item_records(records):
-        path = record.get("path")
-        if (record.get("status") == "ok" and isinstance(path, str)
-                and (directory / path).is_file()):
-            done[record["key"]] = record
-    return done
 
 
 def latest(records: Iterable[Record]) -> dict[str, Record]:

@@ -2,8 +2,15 @@
 
 Each source is a folder (all its ``vibeimg-manifest*.jsonl``) or one manifest file.
 Image paths are rewritten relative to the output folder; nothing is copied. For
-each item the success wins over failures; items that a shard planned but never
-recorded are ``not-run``; shards missing from a K/N set are named.
+each item the success wins over failures; an item whose last outcome was unknown
+stays ``unknown`` (a rerun does not send it again without ``--retry-unknown``); items
+that a shard planned but never recorded are ``not-run``; shards missing from a K/N
+set are named.
+
+Every source is read and checked before anything is written: a file that holds no
+manifest line (``batch-merge /etc/passwd``) and a line naming a file outside its own
+manifest's folder (``../../etc/x``, an absolute path, a symbolic link leading out)
+are usage errors, and the merged manifest is not written.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from typing import Any
 
 from vibeimg import __version__
 from vibeimg.batch.manifest import Record, latest, manifest_name, manifests_in, read_manifest
+from vibeimg.batch.records import possible_cost
+from vibeimg.batch.verify import Realpaths, safe_paths
 from vibeimg.errors import PartialFailure, UsageError
 from vibeimg.files.atomic import write_atomically
 from vibeimg.records.rundoc import ending_fields
@@ -36,6 +45,7 @@ class MergeResult:
     def summary(self, report: str | None) -> dict[str, Any]:
         done = [r for r in self.records if r.get("status") == "ok"]
         cost = sum(float(r.get("estimated_cost_usd") or 0) for r in done)
+        possible = sum(possible_cost(r) for r in self.records)
         ending = ending_fields(self.error())
         return {
             "command": "batch-merge",
@@ -48,9 +58,11 @@ class MergeResult:
             "items": len(self.records),
             "done": self.count("ok"),
             "failed": self.count("failed"),
+            "unknown": self.count("unknown"),
             "not_run": self.count("not-run"),
             "estimated_cost_usd": round(cost, 4),
-            "cost_extrapolated": any(r.get("cost_extrapolated") for r in done),
+            "possible_cost_usd": round(possible, 4),
+            "cost_extrapolated": any(r.get("cost_extrapolated") for r in self.records),
             # Made by vibeimg's emulator (--offline, mock-server): nothing billed.
             "offline": bool(done) and all(r.get("offline") for r in done),
             "offline_items": sum(1 for r in done if r.get("offline")),
@@ -72,6 +84,9 @@ class MergeResult:
                             f"{', '.join(self.missing_shards)} missing")
         if self.count("failed"):
             problems.append(f"{self.count('failed')} failed")
+        if self.count("unknown"):
+            problems.append(f"{self.count('unknown')} of unknown outcome (may have been "
+                            "billed; --retry-unknown sends them again)")
         if self.count("not-run"):
             problems.append(f"{self.count('not-run')} not run")
         if not problems:
@@ -89,7 +104,8 @@ def _outcome(record: Record, out_dir: Path) -> dict[str, Any]:
         if record.get(name):
             entry[name] = str(out_dir / record[name])
     for name in ("sha256", "size", "quality", "revised_prompt", "request_id",
-                 "estimated_cost_usd", "cost_extrapolated", "offline", "error", "exit_code"):
+                 "estimated_cost_usd", "possible_cost_usd", "cost_extrapolated", "offline",
+                 "error", "exit_code"):
         if name in record:
             entry[name] = record[name]
     return entry
@@ -118,10 +134,23 @@ def merge_manifests(paths: list[Path], out_dir: Path) -> MergeResult:
     planned: dict[str, Record] = {}
     shards: set[str] = set()
     skipped = 0
+    realpaths = Realpaths()
     for manifest in manifests:
-        records, bad = read_manifest(manifest)
+        records, bad = read_manifest(manifest, follow=manifest in paths)
         skipped += bad
+        if not any(r.get("type") in ("plan", "item") for r in records):
+            raise UsageError(f"{manifest} is not a vibeimg batch manifest (no plan or item "
+                             "line in it); nothing was written",
+                             hint="pass the output folders of the batch's shards, or their "
+                                  "vibeimg-manifest*.jsonl files")
         for record in records:
+            if record.get("type") == "item" and not safe_paths(record, manifest.parent,
+                                                               realpaths):
+                raise UsageError(
+                    f"{manifest} names {record.get('path')!r}, outside its folder or "
+                    "reached through a symbolic link; nothing was written",
+                    hint="merge manifests as the batch wrote them; remove that line if you "
+                         "did not write it")
             if record.get("shard"):
                 shards.add(str(record["shard"]))
             if record.get("type") == "plan":

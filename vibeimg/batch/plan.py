@@ -1,4 +1,11 @@
-"""What a batch run will do: its shard, what is already done, what it will send and cost."""
+"""What a batch run will do: its shard, what is already done, what it will send and cost.
+
+Per item, from every manifest line in the output folder: the last ``ok`` line whose
+files still check out (:mod:`vibeimg.batch.verify`) makes it done; otherwise a last
+line of unknown outcome holds it back (a rerun must not bill it twice) unless
+``--retry-unknown``; anything else is sent. Lines whose files are missing or changed,
+or whose paths leave the folder, are reported as ``problems``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.batch.items import BatchItem
-from vibeimg.batch.manifest import Record, completed, manifest_name, read_folder
+from vibeimg.batch.manifest import Record, item_records, manifest_name, read_folder
 from vibeimg.batch.recover import orphan_sidecars, unrecorded_images
+from vibeimg.batch.verify import (
+    Problem,
+    Realpaths,
+    resolves_inside,
+    safe_paths,
+    verify_record,
+)
 from vibeimg.errors import UsageError
+from vibeimg.files.naming import NamePlan
 from vibeimg.records.pricing import Price, price_of, shown, total
 
 
@@ -69,10 +84,14 @@ class BatchPlan:
     orphans: list[Path] = field(default_factory=list)  # sidecars of deleted images
     recovered: list[Record] = field(default_factory=list)  # saved, but not yet recorded
     waiting: list[tuple[Path, Path]] = field(default_factory=list)  # recovered, to move
+    # key -> the line of an earlier run whose outcome is unknown: not sent again
+    held: dict[str, Record] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # untrusted lines, made again
 
     @property
     def to_send(self) -> list[BatchItem]:
-        return [item for item in self.selected if item.key not in self.done]
+        return [item for item in self.selected
+                if item.key not in self.done and item.key not in self.held]
 
     @property
     def estimated_cost(self) -> float:
@@ -102,6 +121,23 @@ class BatchPlan:
         for orphan in self.orphans:
             orphan.unlink(missing_ok=True)
 
+    def check_folders(self) -> None:
+        """Refuse, before anything is sent, an item whose output folder a symbolic link
+        takes out of the output folder (``out/sub -> /elsewhere``)."""
+        seen: set[Path] = set()
+        for item in self.to_send:
+            folder = NamePlan.build(item.name, self.out_dir, count=item.count).directory
+            if folder in seen:
+                continue
+            seen.add(folder)
+            if not resolves_inside(self.out_dir, os.path.relpath(folder, self.out_dir),
+                                   is_folder=True):
+                raise UsageError(
+                    f"line {item.line}: the output folder {folder} leads out of "
+                    f"{self.out_dir} through a symbolic link (to {os.path.realpath(folder)}); "
+                    "refused, nothing was sent",
+                    hint="remove the link, or choose another --out-dir or output name")
+
     def check_max_cost(self, max_cost: float | None) -> None:
         """Refuse to start a batch estimated above ``--max-cost``; the message says when
         the figure it compared is partly extrapolated (sizes off the published table)."""
@@ -125,7 +161,8 @@ class BatchPlan:
             entry = item.describe()
             if request_view is not None and item.key not in self.done:
                 entry["request"] = request_view(item)
-            entry["status"] = "done" if item.key in self.done else "send"
+            entry["status"] = ("done" if item.key in self.done else
+                               "unknown" if item.key in self.held else "send")
             entry["output"] = item.name
             entry.update(item_price(item).fields())
             entries.append(entry)
@@ -138,7 +175,8 @@ class BatchPlan:
             "manifest": str(self.manifest_path),
             "items_in_file": len(self.items),
             "items_in_shard": len(self.selected),
-            "already_done": len(self.selected) - len(self.to_send),
+            "already_done": len([i for i in self.selected if i.key in self.done]),
+            "not_resent": len([i for i in self.selected if i.key in self.held]),
             "to_send": len(self.to_send),
             **self.estimated_price.fields(),
             "extrapolated_items": self.extrapolated_items,
@@ -147,18 +185,70 @@ class BatchPlan:
         }
 
 
-def make_plan(items: list[BatchItem], *, out_dir: Path, shard: Shard | None) -> BatchPlan:
-    """Select the shard's items and look up which are already done in ``out_dir``."""
+def make_plan(items: list[BatchItem], *, out_dir: Path, shard: Shard | None,
+              verify: str = "fast", retry_unknown: bool = False) -> BatchPlan:
+    """Select the shard's items and look up which are already done in ``out_dir``.
+
+    ``verify`` is the level at which finished items' files are checked; with
+    ``retry_unknown``, items of unknown outcome are sent again.
+    """
     selected = [item for item in items if shard is None or shard.holds(item.key)]
     keys = {item.key for item in selected}
     records, skipped = read_folder(out_dir) if out_dir.is_dir() else ([], 0)
-    done = {key: record for key, record in completed(records, out_dir).items() if key in keys}
+    done, held, problems = _trusted(records, keys, out_dir, verify)
+    if retry_unknown:
+        held = {}
     # Images a killed run saved but could not record yet are done too: no paying twice.
-    redo = [item for item in selected if item.key not in done]
+    redo = [item for item in selected if item.key not in done and item.key not in held]
     leftovers = unrecorded_images(redo, out_dir, records, shard=str(shard) if shard else None)
     done.update(leftovers.done)
+    for key in leftovers.done:
+        held.pop(key, None)
     orphans = orphan_sidecars(records, out_dir, keys - done.keys()) + leftovers.stale
     return BatchPlan(items=items, selected=selected, done=done, shard=shard, out_dir=out_dir,
                      skipped_manifest_lines=skipped, orphans=orphans,
-                     recovered=list(leftovers.done.values()), waiting=leftovers.waiting)
+                     recovered=list(leftovers.done.values()), waiting=leftovers.waiting,
+                     held=held,
+                     problems=[p for p in problems if p.record["key"] not in done])
 
+
+def _trusted(records: list[Record], keys: set[str], out_dir: Path, level: str
+             ) -> tuple[dict[str, Record], dict[str, Record], list[Problem]]:
+    """Per key: done (its last ok line checks out), held (else its last line is of
+    unknown outcome), and the problems of the ok lines that did not check out."""
+    last_ok: dict[str, Record] = {}
+    last: dict[str, Record] = {}
+    realpaths = Realpaths()
+    for record in item_records(records):
+        key = record["key"]
+        if key not in keys:
+            continue
+        last[key] = record
+        if record.get("status") == "ok":
+            if not safe_paths(record, out_dir, realpaths):
+                raise _outside(record, out_dir)
+            last_ok[key] = record
+    done: dict[str, Record] = {}
+    problems: list[Problem] = []
+    for key, record in last_ok.items():
+        problem = verify_record(record, out_dir, level)
+        if problem is None:
+            done[key] = record
+        else:
+            problems.append(problem)
+    held = {key: record for key, record in last.items()
+            if key not in done and record.get("status") == "unknown"}
+    problems.sort(key=lambda p: (p.record.get("line") or 0, p.record.get("index") or 0))
+    return done, held, [p for p in problems if p.record["key"] not in held]
+
+
+def _outside(record: Record, out_dir: Path) -> UsageError:
+    """A line naming a file outside the output folder: never trusted, and no guess made."""
+    named = record.get("path") if not safe_paths({"path": record.get("path")}, out_dir) \
+        else record.get("sidecar")
+    return UsageError(
+        f"a manifest line in {out_dir} names {named!r} (line {record.get('line')} of the "
+        f"batch), outside {out_dir} or reached through a symbolic link: refused, nothing "
+        "was sent",
+        hint="resume a batch in the folder its images are in; remove that line if you did "
+             "not write it (a restored cache can carry one)")

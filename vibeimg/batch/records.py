@@ -1,4 +1,12 @@
-"""The manifest's lines: a run's plan, and each item's success or failure."""
+"""The manifest's lines: a run's plan, and each item's success or failure.
+
+An item line's ``status`` is ``ok`` (its image and sidecar, with their sizes, SHA-256s
+and modification times, so that a rerun can check them), ``failed`` (the gateway
+certainly did no billable work, or billed an answer that could not be used: sent
+again by a rerun) or ``unknown`` (the request went out and no answer said what became
+of it, or a second Ctrl-C abandoned it on the wire: a rerun does not send it again
+unless ``--retry-unknown``). ``possible_cost_usd`` is what a failure may have cost.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,10 @@ from datetime import datetime, timezone
 
 from vibeimg import __version__
 from vibeimg.batch.items import BatchItem
-from vibeimg.batch.manifest import Record, file_sha256
-from vibeimg.batch.plan import BatchPlan
-from vibeimg.errors import GatewayError, VibeimgError
+from vibeimg.batch.manifest import Record
+from vibeimg.batch.plan import BatchPlan, item_cost, item_price
+from vibeimg.batch.verify import file_facts
+from vibeimg.errors import ExitCode, GatewayError, VibeimgError
 from vibeimg.jobs.image_requests import ImageRequest, SavedImage
 
 
@@ -41,6 +50,8 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
     """A saved image: where it is (relative to the output folder), its SHA-256, its cost."""
     if saved.path is None:
         raise ValueError("a batch image is always saved to a file")
+    image = file_facts(saved.path)
+    side = file_facts(saved.sidecar) if saved.sidecar else {}
     return {
         **item_record(item, plan), "status": "ok",
         "revised_prompt": saved.revised_prompt,
@@ -48,7 +59,9 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
         "inputs": [str(p) for p in item.images] + ([str(item.mask)] if item.mask else []),
         "path": os.path.relpath(saved.path, plan.out_dir),
         "sidecar": os.path.relpath(saved.sidecar, plan.out_dir) if saved.sidecar else None,
-        "sha256": file_sha256(saved.path), "bytes": saved.bytes, "format": saved.format,
+        "sha256": image["sha256"], "bytes": image["bytes"], "mtime_ns": image["mtime_ns"],
+        **{f"sidecar_{name}": value for name, value in side.items()},
+        "format": saved.format,
         "size": saved.size, "quality": saved.quality, "request_id": saved.request_id,
         "elapsed_seconds": round(saved.elapsed, 3), "usage": saved.usage,
         "estimated_cost_usd": saved.estimated_cost_usd,
@@ -60,12 +73,48 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
 def failure_record(item: BatchItem, error: VibeimgError, plan: BatchPlan) -> Record:
     """A failed item: the error as one line, its exit code, status and request id."""
     return {
-        **item_record(item, plan), "status": "failed",
+        **item_record(item, plan), "status": "unknown" if error.outcome_unknown else "failed",
         "parameters": {"model": item.options.model, **item.options.tool_fields()},
         "error": error.one_line(), "exit_code": int(error.exit_code),
         "http_status": error.status if isinstance(error, GatewayError) else None,
         "request_id": error.request_id, "finished_at": now(),
-        # An image made, then lost to the disk, was billed all the same.
-        "estimated_cost_usd": getattr(error, "estimated_cost_usd", 0.0),
-        "cost_extrapolated": getattr(error, "cost_extrapolated", False),
+        # Made and billed, then unusable (lost to the disk, bad base64), or unknown.
+        "possible_cost_usd": error.possible_cost_usd,
+        "cost_extrapolated": error.cost_extrapolated and bool(error.possible_cost_usd),
     }
+
+
+ABANDONED = ("abandoned on the wire by a second interrupt: the gateway may have made "
+             "and billed it")
+
+
+def abandoned_record(item: BatchItem, plan: BatchPlan) -> Record:
+    """A request on the wire when a second Ctrl-C gave up on it: its outcome is unknown."""
+    return {
+        **item_record(item, plan), "status": "unknown", "abandoned": True,
+        "parameters": {"model": item.options.model, **item.options.tool_fields()},
+        "error": ABANDONED, "exit_code": int(ExitCode.INTERRUPTED), "http_status": None,
+        "request_id": None, "finished_at": now(), "possible_cost_usd": item_cost(item),
+        "cost_extrapolated": item_price(item).extrapolated,
+    }
+
+
+def possible_cost(record: Record) -> float:
+    """What a failed or unknown line may have cost (older lines kept it as the
+    estimated cost of an image lost to the disk)."""
+    if record.get("status") == "ok":
+        return 0.0
+    value = record.get("possible_cost_usd", record.get("estimated_cost_usd"))
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+class EarlierUnknown(VibeimgError):
+    """An item whose outcome an earlier run could not learn: not sent again."""
+
+    def __init__(self, record: Record) -> None:
+        super().__init__(f"outcome unknown in an earlier run ({record.get('error')})",
+                         hint="not sent again, so it cannot be billed twice; "
+                              "--retry-unknown sends it", request_id=None)
+        code = record.get("exit_code")
+        self.exit_code = ExitCode(code) if code in set(ExitCode) else ExitCode.NETWORK
+        self.outcome_unknown = True

@@ -6,18 +6,25 @@ instead of being paid for again. Killed between writing the sidecar and moving t
 image into place, it leaves the whole image under its pending name: it is moved into
 place and recorded the same way. A sidecar with neither, or one whose image was
 deleted by hand, would push the remade image to a ``-2`` name: it is removed.
+
+Items named by a template with fields in its folders (``{date}/{slug}.{ext}``) are
+looked for in the subfolders of the template's fixed part, as deep as the template
+goes. Symbolic links are never taken for images or sidecars, and a sidecar naming a
+file elsewhere than beside itself is ignored.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vibeimg.batch.items import BatchItem
-from vibeimg.batch.manifest import Record, file_sha256, item_records
+from vibeimg.batch.manifest import Record, item_records
+from vibeimg.batch.verify import contained, file_facts, resolves_inside
 from vibeimg.files.formats import sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import pending_path, read_sidecar
@@ -46,20 +53,21 @@ def unrecorded_images(
     found = Leftovers()
     if not wanted:
         return found
-    known = {str(r.get("sidecar")) for r in item_records(records)}
-    folders = {NamePlan.build(i.name, out_dir, count=i.count).directory for i in wanted.values()}
-    for folder in sorted(folders):
-        if not folder.is_dir():
-            continue
+    known = {os.path.normpath(str(r.get("sidecar"))) for r in item_records(records)}
+    for folder in sorted(item_folders(wanted.values(), out_dir)):
         for sidecar_path in sorted(folder.glob("*.json")):
             relative = os.path.relpath(sidecar_path, out_dir)
-            if relative in known:
+            if relative in known or not _regular(sidecar_path):
                 continue
             sidecar = read_sidecar(sidecar_path)
             key = _batch_key(sidecar) if sidecar else None
             if sidecar is None or key not in wanted or key in found.done:
                 continue
-            image = folder / str(sidecar.get("file"))
+            name = sidecar.get("file")
+            if not isinstance(name, str) or contained(name) != name or "/" in name \
+                    or os.sep in name:
+                continue  # a sidecar names the image beside it, nothing else
+            image = folder / name
             if _whole_image(image, sidecar):
                 found.done[key] = _record(wanted[key], sidecar, image, image, sidecar_path,
                                           out_dir, shard)
@@ -72,10 +80,43 @@ def unrecorded_images(
     return found
 
 
-def _whole_image(path: Path, sidecar: dict[str, Any]) -> bool:
-    """The file is there, of the size the sidecar says, and starts like an image."""
+def item_folders(items: Iterable[BatchItem], out_dir: Path) -> set[Path]:
+    """Every existing folder the items' images can be in: each name template's fixed
+    folder, and below it the subfolders its fields make (``{date}/``), as deep as they go.
+    Folders reached through a symbolic link that leaves ``out_dir`` are left out."""
+    folders: set[Path] = set()
+    for depth, fixed in {(_depth(i, out_dir), _fixed(i, out_dir)) for i in items}:
+        if not fixed.is_dir():
+            continue
+        candidates = [fixed] if depth == 0 else [
+            p for p in fixed.glob("/".join(["*"] * depth)) if p.is_dir()]
+        folders.update(p for p in candidates
+                       if resolves_inside(out_dir, os.path.relpath(p, out_dir), is_folder=True))
+    return folders
+
+
+def _fixed(item: BatchItem, out_dir: Path) -> Path:
+    return NamePlan.build(item.name, out_dir, count=item.count).directory
+
+
+def _depth(item: BatchItem, out_dir: Path) -> int:
+    """How many folders the template's fields add below its fixed folder."""
+    return NamePlan.build(item.name, out_dir, count=item.count).template.count("/")
+
+
+def _regular(path: Path) -> bool:
+    """A file of its own: not a symbolic link, not a folder or a device."""
     try:
-        if not path.is_file() or path.stat().st_size != sidecar.get("bytes"):
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _whole_image(path: Path, sidecar: dict[str, Any]) -> bool:
+    """The file is there (not a link), of the size the sidecar says, and starts like an
+    image."""
+    try:
+        if not _regular(path) or path.stat().st_size != sidecar.get("bytes"):
             return False
         with path.open("rb") as file:
             return sniff_format(file.read(16)) is not None
@@ -85,6 +126,8 @@ def _whole_image(path: Path, sidecar: dict[str, Any]) -> bool:
 
 def _record(item: BatchItem, sidecar: dict[str, Any], source: Path, image: Path,
             sidecar_path: Path, out_dir: Path, shard: str | None) -> Record:
+    facts = file_facts(source)
+    side = file_facts(sidecar_path)
     return {
         "type": "item", "v": 1, "key": item.key, "line": item.line, "index": item.index,
         "kind": item.kind, "prompt": item.prompt, "shard": shard, "status": "ok",
@@ -93,7 +136,8 @@ def _record(item: BatchItem, sidecar: dict[str, Any], source: Path, image: Path,
         "inputs": [str(p) for p in item.images] + ([str(item.mask)] if item.mask else []),
         "path": os.path.relpath(image, out_dir),
         "sidecar": os.path.relpath(sidecar_path, out_dir),
-        "sha256": file_sha256(source), "bytes": sidecar.get("bytes"),
+        "sha256": facts["sha256"], "bytes": facts["bytes"], "mtime_ns": facts["mtime_ns"],
+        **{f"sidecar_{name}": value for name, value in side.items()},
         "format": sidecar.get("format"), "size": sidecar.get("size"),
         "quality": sidecar.get("quality"), "request_id": sidecar.get("request_id"),
         "elapsed_seconds": sidecar.get("elapsed_seconds"),
@@ -112,7 +156,11 @@ def orphan_sidecars(records: list[Record], out_dir: Path, redo: set[str]) -> lis
         if record["key"] not in redo or record.get("status") != "ok" or not isinstance(
                 sidecar, str):
             continue
+        if contained(sidecar) is None or not resolves_inside(out_dir, sidecar):
+            continue  # never touch a file outside the output folder
         path = out_dir / sidecar
+        if not _regular(path):
+            continue
         data = read_sidecar(path)
         if (data is not None and _batch_key(data) == record["key"]
                 and not (out_dir / str(record.get("path"))).exists()):

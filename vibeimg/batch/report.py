@@ -2,7 +2,9 @@
 
 A grid of small thumbnails (WebP, or JPEG where Pillow lacks WebP, as ``data:`` URIs)
 with each item's prompt, revised prompt, size, quality, time and cost, and the
-failures with their error and request id. No scripts, no external files; every piece
+failures with their error and request id. The cost of the images received and what
+the items without an image may have cost (outcome unknown, billed but unusable) are
+totalled apart. No scripts, no external files; every piece
 of text is escaped. Thumbnails are at most 160 pixels, a few kB each.
 """
 
@@ -20,6 +22,7 @@ from urllib.parse import quote
 
 from vibeimg import __version__
 from vibeimg.batch.manifest import Record
+from vibeimg.batch.records import possible_cost
 
 THUMBNAIL_EDGE = 160
 THUMBNAIL_QUALITY = 60
@@ -31,6 +34,7 @@ h1{font-size:1.4em;margin:0 0 .3em}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px}
 .item{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}
 .item.failed{border-color:#d33;background:#fff5f5}
+.item.unknown{border-color:#d90;background:#fffaf0}
 .item.not-run{border-style:dashed}
 .thumb{display:flex;align-items:center;justify-content:center;height:160px;background:#eee}
 .thumb img{max-width:100%;max-height:160px}
@@ -70,7 +74,7 @@ def thumbnail_uri(path: Path, edge: int = THUMBNAIL_EDGE) -> str | None:
 
 def _status(record: Record) -> str:
     status = record.get("status")
-    return {"ok": "done", "failed": "failed"}.get(str(status), "not-run")
+    return {"ok": "done", "failed": "failed", "unknown": "unknown"}.get(str(status), "not-run")
 
 
 def _cost(record: Record) -> str:
@@ -94,7 +98,10 @@ def _details(record: Record) -> list[tuple[str, Any]]:
         ("size", record.get("size") or parameters.get("size")),
         ("quality", record.get("quality") or parameters.get("quality")),
         ("time", f"{elapsed:.1f} s" if isinstance(elapsed, (int, float)) else None),
-        ("cost", _cost(record) if isinstance(cost, (int, float)) else None),
+        ("cost", _cost(record) if isinstance(cost, (int, float))
+         and record.get("status") == "ok" else None),
+        ("possible cost", f"${possible_cost(record):.3f} (may have been billed)"
+         if possible_cost(record) else None),
         ("request", record.get("request_id")),
         ("key", record.get("key")),
     ]
@@ -111,15 +118,18 @@ def _card(record: Record, base_dir: Path, link_dir: Path) -> str:
         visual = (f'<a href="{_e(href)}"><img src="{thumb}" alt="{_e(record.get("prompt"))}">'
                   "</a>")
     else:
-        label = {"done": "image missing", "failed": "failed", "not-run": "not run"}[status]
+        label = {"done": "image missing", "failed": "failed", "not-run": "not run",
+                 "unknown": "abandoned" if record.get("abandoned") else "outcome unknown",
+                 }[status]
         visual = f"<span>{_e(label)}</span>"
     parts = [f'<figure class="item {status}" id="item-{_e(record.get("key"))}">',
              f'<div class="thumb">{visual}</div><figcaption>',
              f'<p class="prompt">{_e(record.get("prompt"))}</p>']
     if record.get("revised_prompt"):
         parts.append(f'<p class="revised">{_e(record["revised_prompt"])}</p>')
-    if status == "failed":
-        parts.append(f'<p class="error">{_e(record.get("error"))}</p>')
+    if status in ("failed", "unknown"):
+        earlier = " (an earlier run; not sent again)" if record.get("earlier") else ""
+        parts.append(f'<p class="error">{_e(record.get("error"))}{_e(earlier)}</p>')
     parts.append("<dl>" + "".join(f"<dt>{_e(name)}</dt><dd>{_e(value)}</dd>"
                                   for name, value in _details(record)) + "</dl>")
     parts.append("</figcaption></figure>")
@@ -137,19 +147,25 @@ def render_report(
     statuses = [_status(r) for r in entries]
     cost = sum(float(r.get("estimated_cost_usd") or 0)
                for r, s in zip(entries, statuses, strict=True) if s == "done")
-    failures = [r for r, s in zip(entries, statuses, strict=True) if s == "failed"]
+    possible = sum(possible_cost(r) for r in entries if not r.get("earlier"))
+    failures = [r for r, s in zip(entries, statuses, strict=True) if s in ("failed", "unknown")]
     done = [r for r, s in zip(entries, statuses, strict=True) if s == "done"]
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    unknown = (f"{statuses.count('unknown')} of unknown outcome, "
+               if statuses.count("unknown") else "")
     basis = ""
-    if any(r.get("cost_extrapolated") for r in done):
+    if any(r.get("cost_extrapolated") for r in entries):
         basis += (" (partly extrapolated: sizes outside the published price table are priced "
                   "from the nearest shape by pixels)")
     if done and all(r.get("offline") for r in done):
         basis += " (offline: made by the emulator, nothing billed)"
     head = (
         f"<p class=\"totals\">{len(entries)} items: {statuses.count('done')} done, "
-        f"{len(failures)} failed, {statuses.count('not-run')} not run; estimated cost "
-        f"${cost:.3f}{_e(basis)}. Generated {_e(generated)} by vibeimg {_e(__version__)}.</p>"
+        f"{statuses.count('failed')} failed, {unknown}{statuses.count('not-run')} not run; "
+        f"estimated cost ${cost:.3f} for the images received"
+        + (f", and up to ${possible:.3f} possibly billed for items without an image"
+           if possible else "")
+        + f"{_e(basis)}. Generated {_e(generated)} by vibeimg {_e(__version__)}.</p>"
     )
     body = [f"<h1>{_e(title)}</h1>", head]
     body.extend(f'<p class="note">{_e(note)}</p>' for note in notes)

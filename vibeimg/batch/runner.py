@@ -5,8 +5,13 @@ and sidecars behave exactly as in ``generate``. One item's failure never stops t
 others; the gateway saying it is busy (429, 503) slows the whole batch down (see
 :mod:`vibeimg.batch.limiter`) and puts the item back in the queue, which is safe
 because the gateway did no work. A refused key stops the batch: every other item
-would be refused too. Ctrl-C sends nothing more and lets the requests in flight land
-(they are billed anyway); a second Ctrl-C abandons them. What is complete is kept,
+would be refused too.
+
+Ctrl-C (or SIGTERM, SIGHUP) sends nothing more: the client is cancelled, so a request
+waiting to be retried ends at once (it was never billed), and only the requests
+really on the wire are waited for (the gateway bills them anyway). A second Ctrl-C
+abandons those: each is recorded as of unknown outcome (``abandoned``), with its
+possible cost, so that a rerun does not pay for it twice. What is complete is kept,
 the rest is reported as not run, and the same command resumes.
 """
 
@@ -15,125 +20,38 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.limiter import AdaptiveLimit, Ticket
 from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record
+from vibeimg.batch.outcomes import (
+    BatchResult,
+    ItemOutcome,
+    Progress,
+    possible_of,
+    spent_of,
+)
 from vibeimg.batch.plan import BatchPlan
-from vibeimg.batch.records import failure_record, plan_record, success_record
+from vibeimg.batch.records import (
+    EarlierUnknown,
+    abandoned_record,
+    failure_record,
+    plan_record,
+    success_record,
+)
+from vibeimg.batch.recover import item_folders
 from vibeimg.batch.requests import build_request
-from vibeimg.errors import AuthError, GatewayError, VibeimgError, WriteError
+from vibeimg.errors import AuthError, GatewayError, NotSent, VibeimgError, WriteError
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
-from vibeimg.records.runs import Entry
 from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.retry import RETRY_STATUSES, RetryWait, backoff_seconds
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
 ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second Ctrl-C
-
-
-@dataclass
-class ItemOutcome:
-    """What became of one item in this run."""
-
-    item: BatchItem
-    status: str = "not-run"  # done, skipped (done before), failed, not-run
-    record: Record | None = None
-    error: VibeimgError | None = None
-
-    def as_json(self, out_dir: Path) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "key": self.item.key, "line": self.item.line, "index": self.item.index,
-            "kind": self.item.kind, "prompt": self.item.prompt, "status": self.status,
-        }
-        record = self.record or {}
-        for name in ("path", "sidecar"):
-            if record.get(name):
-                entry[name] = str(out_dir / record[name])
-        for name in ("sha256", "bytes", "format", "size", "quality", "revised_prompt",
-                     "request_id", "elapsed_seconds", "estimated_cost_usd",
-                     "cost_extrapolated", "offline", "error", "exit_code", "http_status"):
-            if name in record:
-                entry[name] = record[name]
-        return entry
-
-    def history_entry(self, out_dir: Path, *, offline: bool) -> Entry | None:
-        """The history's record of this item; None for an item that was not run."""
-        if self.status not in ("done", "failed"):
-            return None
-        item, record = self.item, self.record or {}
-        path = record.get("path")
-        done = self.status == "done"
-        return Entry(
-            command="batch",
-            prompt=item.prompt,
-            revised_prompt=record.get("revised_prompt"),
-            model=item.options.model,
-            parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
-                        "batch_key": item.key, "line": item.line, "index": item.index,
-                        "inputs": record.get("inputs") or []},
-            outputs=[str((out_dir / path).resolve())] if path else [],
-            request_ids=[record["request_id"]] if record.get("request_id") else [],
-            usage=record.get("usage") if isinstance(record.get("usage"), dict) else None,
-            estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0),
-            cost_extrapolated=bool(record.get("cost_extrapolated")),
-            outcome="completed" if done else "failed",
-            error=record.get("error"),
-            offline=offline or bool(record.get("offline")),
-            images=1 if done else 0,
-            elapsed_seconds=record.get("elapsed_seconds"),
-        )
-
-
-@dataclass
-class Progress:
-    """A snapshot for progress displays."""
-
-    total: int  # items this run set out to send
-    skipped: int
-    done: int
-    failed: int
-    in_flight: int
-    limit: int
-    spent: float
-    elapsed: float
-
-    @property
-    def eta(self) -> float | None:
-        finished = self.done + self.failed
-        if not finished or finished >= self.total:
-            return None
-        return self.elapsed / finished * (self.total - finished)
-
-
-@dataclass
-class BatchResult:
-    outcomes: list[ItemOutcome]
-    elapsed: float
-    limiter: AdaptiveLimit
-    interrupted: bool = False
-    stopped_by: VibeimgError | None = None
-    cleaned: list[Path] = field(default_factory=list)
-    offline: bool = False  # sent to vibeimg's emulator: nothing billed
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def spent(self) -> float:
-        return _spent(self.outcomes)
-
-    @property
-    def cost_extrapolated(self) -> bool:
-        """Whether some of :attr:`spent` is priced outside the published table."""
-        return any((o.record or {}).get("cost_extrapolated") for o in self.outcomes
-                   if o.status in ("done", "failed"))
 
 
 EventHook = Callable[[ItemOutcome], None]
@@ -176,13 +94,19 @@ class BatchRunner:
         self.aborted = False  # requests in flight were abandoned (a second Ctrl-C)
         self._live = 0  # workers still running
         self._name_plans = {
-            item.key: NamePlan.build(item.name, plan.out_dir, count=item.count, force=force)
+            item.key: NamePlan.build(item.name, plan.out_dir, count=item.count, force=force,
+                                     root=plan.out_dir)
             for item in plan.to_send
         }
         self._outcomes = {item.key: ItemOutcome(item) for item in plan.selected}
         for key, record in plan.done.items():
             self._outcomes[key].status, self._outcomes[key].record = "skipped", record
+        for key, record in plan.held.items():
+            outcome = self._outcomes[key]
+            outcome.status, outcome.record = "not-resent", record
+            outcome.error = EarlierUnknown(record)
         self._queue = deque(_Job(self._outcomes[item.key]) for item in plan.to_send)
+        self._running: dict[int, _Job] = {}  # worker thread -> the job it sends
         self._unfinished = len(self._queue)
         self._cond = threading.Condition()
         self._local = threading.local()
@@ -205,6 +129,7 @@ class BatchRunner:
         self._started = time.monotonic()
         interrupted = False
         self.plan.settle()
+        folders |= item_folders(self.plan.selected, self.plan.out_dir)
         with FolderLock(self.plan.out_dir, folders) as lock, \
                 ManifestWriter(self.plan.manifest_path) as manifest:
             self._manifest = manifest
@@ -220,7 +145,6 @@ class BatchRunner:
                 self._wait()
             except KeyboardInterrupt:
                 interrupted = True
-                self.stop.set()
                 self._drain()
             finally:
                 with self._cond:
@@ -237,16 +161,41 @@ class BatchRunner:
         )
 
     def _drain(self) -> None:
-        """After Ctrl-C: let the requests in flight land, unless Ctrl-C comes again."""
-        in_flight = self.limiter.in_flight
+        """After Ctrl-C: send nothing more, drop the requests waiting to be retried (never
+        billed), and let those on the wire land, unless Ctrl-C comes again."""
+        self.stop.set()
+        self.client.cancel()  # a retry's wait ends now: not sent, not billed
+        self.limiter.wake()
+        with self._cond:
+            self._cond.notify_all()
         try:
-            if in_flight and self.on_interrupt is not None:
-                self.on_interrupt(in_flight)
+            on_wire = self.client.on_wire
+            if on_wire and self.on_interrupt is not None:
+                self.on_interrupt(on_wire)
             self._wait()
         except KeyboardInterrupt:
             self.aborted = True
             AtomicFile.discard_all()  # the images in flight will never be complete
+            self._abandon()
             self._wait(deadline=time.monotonic() + ABANDON_WAIT)
+
+    def _abandon(self) -> None:
+        """A second Ctrl-C: the requests on the wire are given up, but the gateway may
+        make and bill them all the same. Each is recorded as of unknown outcome."""
+        on_wire = self.client.threads_on_wire()
+        abandoned = []
+        with self._cond:
+            for thread, job in self._running.items():
+                if thread not in on_wire or job.outcome.status != "not-run":
+                    continue
+                record = abandoned_record(job.outcome.item, self.plan)
+                self._record(record)
+                job.outcome.status, job.outcome.record = "abandoned", record
+                abandoned.append(job.outcome)
+            self._cond.notify_all()
+        if self.on_event is not None:
+            for outcome in abandoned:
+                self.on_event(outcome)
 
     def _wait(self, deadline: float | None = None) -> None:
         """Until every worker has ended (counted by the workers themselves: a join that
@@ -266,9 +215,9 @@ class BatchRunner:
         return Progress(
             total=len(self.plan.to_send), skipped=len(self.plan.done),
             done=sum(1 for o in outcomes if o.status == "done"),
-            failed=sum(1 for o in outcomes if o.status == "failed"),
+            failed=sum(1 for o in outcomes if o.status in ("failed", "unknown")),
             in_flight=self.limiter.in_flight, limit=self.limiter.limit,
-            spent=_spent(outcomes),
+            spent=spent_of(outcomes), possible=possible_of(outcomes),
             elapsed=time.monotonic() - self._started,
         )
 
@@ -303,6 +252,8 @@ class BatchRunner:
 
     def _attempt(self, job: _Job, ticket: Ticket) -> None:
         item = job.outcome.item
+        with self._cond:
+            self._running[threading.get_ident()] = job
         try:
             request = self.build(item)
             saved = fetch_image(self.client, request, index=item.index,
@@ -310,26 +261,34 @@ class BatchRunner:
             record = success_record(item, request, saved, self.plan)
         except (VibeimgError, OSError, RuntimeError) as exc:
             self.limiter.release(ticket, succeeded=False)
-            if self.aborted:
-                return  # abandoned after a second Ctrl-C: the item stays not run
+            if self.aborted or isinstance(exc, NotSent):
+                # Abandoned after a second Ctrl-C (recorded by _abandon), or dropped
+                # before it went out (never billed): the item stays not run.
+                return
             if isinstance(exc, RuntimeError):
                 raise
             error = exc if isinstance(exc, VibeimgError) else VibeimgError(
                 f"cannot save the image: {exc}")
             # --retries 0 means no second try of any kind, the batch's own included.
             requeues = MAX_REQUEUES if self.client.settings.retries else 0
-            if _busy(error) and job.requeues < requeues and not self.stop.is_set():
+            if _busy(error) and self.stop.is_set():
+                return  # refused as busy after Ctrl-C: not billed, not run
+            if _busy(error) and job.requeues < requeues:
                 job.requeues += 1
                 self.limiter.throttled(ticket, backoff_seconds(job.requeues))
                 with self._cond:
                     self._queue.append(job)
                     self._cond.notify_all()
                 return
-            self._finish(job, "failed", failure_record(item, error, self.plan), error)
+            status = "unknown" if error.outcome_unknown else "failed"
+            self._finish(job, status, failure_record(item, error, self.plan), error)
             if isinstance(error, AuthError):
                 self._stopped_by = error
                 self.stop.set()
             return
+        finally:
+            with self._cond:
+                self._running.pop(threading.get_ident(), None)
         self.limiter.release(ticket, succeeded=True)
         self._finish(job, "done", record, None)
 
@@ -338,28 +297,29 @@ class BatchRunner:
         if ticket is not None and _busy(retry.error):
             self.limiter.throttled(ticket, retry.seconds)
 
+    def _record(self, record: Record) -> None:
+        """Append one line to the manifest (holding ``_cond``)."""
+        if self._manifest is None:
+            return
+        try:
+            self._manifest.append(record)
+        except WriteError as problem:
+            # Nothing more is sent: its results could not be recorded. A saved image
+            # is still found by its sidecar when the batch is run again.
+            self._manifest = None
+            self._stopped_by = self._stopped_by or problem
+            self.stop.set()
+
     def _finish(self, job: _Job, status: str, record: Record, error: VibeimgError | None) -> None:
         with self._cond:
-            if self._manifest is not None:
-                try:
-                    self._manifest.append(record)
-                except WriteError as problem:
-                    # Nothing more is sent: its results could not be recorded. A saved
-                    # image is still found by its sidecar when the batch is run again.
-                    self._manifest = None
-                    self._stopped_by = self._stopped_by or problem
-                    self.stop.set()
+            if job.outcome.status == "abandoned":
+                return  # already recorded as abandoned; a saved image is found by its sidecar
+            self._record(record)
             job.outcome.status, job.outcome.record, job.outcome.error = status, record, error
             self._unfinished -= 1
             self._cond.notify_all()
         if self.on_event is not None:
             self.on_event(job.outcome)
-
-
-def _spent(outcomes: Iterable[ItemOutcome]) -> float:
-    """The estimated cost of the images made: saved, or lost to the disk (billed too)."""
-    return round(sum(float((o.record or {}).get("estimated_cost_usd") or 0)
-                     for o in outcomes if o.status in ("done", "failed")), 4)
 
 
 def _busy(error: VibeimgError) -> bool:
@@ -377,5 +337,8 @@ def nothing_to_send(plan: BatchPlan, *, concurrency: int) -> BatchResult:
         manifest.append(plan_record(plan))
         for record in plan.recovered:
             manifest.append(record)
-    outcomes = [ItemOutcome(item, "skipped", plan.done.get(item.key)) for item in plan.selected]
+    outcomes = [ItemOutcome(item, "skipped", plan.done[item.key]) if item.key in plan.done
+                else ItemOutcome(item, "not-resent", plan.held[item.key],
+                                 EarlierUnknown(plan.held[item.key]))
+                for item in plan.selected]
     return BatchResult(outcomes=outcomes, elapsed=0.0, limiter=AdaptiveLimit(concurrency))

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from vibeimg.batch.manifest import Record
+from vibeimg.batch.outcomes import BatchResult
 from vibeimg.batch.plan import BatchPlan
-from vibeimg.batch.runner import BatchResult
+from vibeimg.batch.records import possible_cost
 from vibeimg.errors import Interrupted, PartialFailure, VibeimgError
 from vibeimg.records.rundoc import ending_fields
 
 RESUME_HINT = "rerun the same command: finished items are skipped, the rest are sent"
+UNKNOWN_HINT = ("rerun the same command: finished items are skipped, failed ones sent "
+                "again; those of unknown outcome only with --retry-unknown")
 
 
 def summarize(result: BatchResult, plan: BatchPlan, *, source: str,
@@ -32,10 +35,14 @@ def summarize(result: BatchResult, plan: BatchPlan, *, source: str,
         "done": result.count("done"),
         "skipped": result.count("skipped"),
         "failed": result.count("failed"),
+        "unknown": result.count("unknown"),
+        "abandoned": result.count("abandoned"),
+        "not_resent": result.count("not-resent"),
         "not_run": result.count("not-run"),
         "interrupted": result.interrupted,
         "elapsed_seconds": round(result.elapsed, 3),
         "estimated_cost_usd": result.spent,
+        "possible_cost_usd": result.possible,
         "cost_extrapolated": result.cost_extrapolated,
         "offline": result.offline,
         "concurrency": {
@@ -51,13 +58,16 @@ def summarize(result: BatchResult, plan: BatchPlan, *, source: str,
 def batch_error(result: BatchResult) -> VibeimgError | None:
     """The error the batch ends with: None for success, else partial success, Ctrl-C,
     or the failure's own exit code (README, exit codes). Call it once per result."""
-    failed = [o.error for o in result.outcomes if o.status == "failed" and o.error]
+    failed = [o.error for o in result.outcomes
+              if o.status in ("failed", "unknown", "not-resent") and o.error]
     finished = result.count("done") + result.count("skipped")
     not_run = result.count("not-run")
+    unknown = result.count("unknown") + result.count("abandoned") + result.count("not-resent")
+    hint = UNKNOWN_HINT if unknown else RESUME_HINT
     if result.interrupted:
         return Interrupted(
             f"interrupted: {finished} of {len(result.outcomes)} items done, "
-            f"{len(failed)} failed, {not_run} not run", hint=RESUME_HINT)
+            f"{_failures_text(result)}, {not_run} not run", hint=hint)
     if result.stopped_by is not None:
         error = result.stopped_by
         error.message = f"batch stopped, {not_run} items not sent: {error.message}"
@@ -70,9 +80,27 @@ def batch_error(result: BatchResult) -> VibeimgError | None:
             first.message = f"all {len(failed)} items failed; the first: {first.message}"
         return first
     return PartialFailure(
-        f"{finished} of {len(result.outcomes)} items done, {len(failed)} failed "
-        f"({RESUME_HINT})", failures=list(failed),
+        f"{finished} of {len(result.outcomes)} items done, {_failures_text(result)} ({hint})",
+        failures=list(failed),
     )
+
+
+def _failures_text(result: BatchResult) -> str:
+    """``2 failed``, with the items of unknown outcome named apart when there are any."""
+    parts = [f"{result.count('failed')} failed"]
+    if any(result.count(s) for s in ("unknown", "abandoned", "not-resent")) \
+            and not result.count("failed"):
+        parts = []
+    if result.count("unknown"):
+        parts.append(f"{result.count('unknown')} of unknown outcome (may have been billed)")
+    abandoned = [o for o in result.outcomes if o.status == "abandoned"]
+    if abandoned:
+        cost = sum(possible_cost(o.record or {}) for o in abandoned)
+        parts.append(f"{len(abandoned)} abandoned on the wire (may have been billed, up to "
+                     f"${cost:.3f})")
+    if result.count("not-resent"):
+        parts.append(f"{result.count('not-resent')} of unknown outcome before, not sent again")
+    return ", ".join(parts)
 
 
 def report_records(result: BatchResult) -> list[Record]:
@@ -80,7 +108,9 @@ def report_records(result: BatchResult) -> list[Record]:
     records: list[Record] = []
     for outcome in result.outcomes:
         if outcome.record is not None:
-            records.append(outcome.record)
+            # An unknown outcome of an earlier run was counted by that run's report.
+            earlier = {"earlier": True} if outcome.status == "not-resent" else {}
+            records.append({**outcome.record, **earlier})
             continue
         item = outcome.item
         records.append({

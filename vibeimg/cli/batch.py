@@ -17,8 +17,8 @@ from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.batch.items import BatchItem
+    from vibeimg.batch.outcomes import BatchResult, ItemOutcome
     from vibeimg.batch.plan import BatchPlan
-    from vibeimg.batch.runner import BatchResult, ItemOutcome
     from vibeimg.wire.client import GatewayClient
 
 BATCH = "Batch"
@@ -57,6 +57,16 @@ SummaryJson = Annotated[bool, typer.Option(
     "--json", rich_help_panel=opt.OUTPUT,
     help="Print the JSON summary even on a terminal (it is printed whenever stdout is not "
     "one; a terminal gets a few lines for people).")]
+BatchRetryUnknown = Annotated[bool, typer.Option(
+    "--retry-unknown", rich_help_panel=opt.CONNECTION,
+    help="Also retry after a timeout or 500/502/504, whose outcome is unknown, and send "
+    "again the items an earlier run left of unknown outcome: this may bill twice.")]
+Verify = Annotated[str, typer.Option(
+    "--verify", metavar="fast|full", rich_help_panel=BATCH,
+    autocompletion=opt._choices(("fast", "full")),
+    help="How a rerun checks finished items' files against the manifest before skipping "
+    "them: fast (size, and SHA-256 when the file was modified since) or full (SHA-256 of "
+    "every file).")]
 ProgressEvery = Annotated[float, typer.Option(
     "--progress-every", metavar="SECONDS", min=0.1, rich_help_panel=BATCH,
     help="Seconds between progress lines when stderr is not a terminal (CI logs).")]
@@ -110,7 +120,8 @@ def batch(
     api_key: opt.ApiKey = None,
     timeout: opt.Timeout = None,
     retries: opt.Retries = None,
-    retry_unknown: opt.RetryUnknown = False,
+    retry_unknown: BatchRetryUnknown = False,
+    verify: Verify = "fast",
     verbose: opt.Verbose = False,
     quiet: opt.Quiet = False,
 ) -> None:
@@ -118,7 +129,7 @@ def batch(
 
     Requests run concurrently (slowing down by themselves while the gateway answers 429), and --shard K/N spreads one batch over a CI matrix.
 
-    The whole file is checked first; nothing is sent while any line is bad. A manifest in the output folder records each finished item, so rerunning the same command sends only what failed or never ran. Prints a JSON summary of every item on stdout (on a terminal, a few lines for people; --json for the JSON there too); progress goes to stderr.
+    The whole file is checked first; nothing is sent while any line is bad. A manifest in the output folder records each finished item, so rerunning the same command sends only what failed or never ran: not an item whose outcome was unknown (it may have been billed) unless --retry-unknown, and a finished item again only if its files are missing or changed. Prints a JSON summary of every item on stdout (on a terminal, a few lines for people; --json for the JSON there too); progress goes to stderr.
 
     Examples:
 
@@ -141,6 +152,8 @@ def batch(
     if input_format not in ("auto", "jsonl", "text"):
         raise UsageError(f"invalid --input-format {input_format!r}",
                          hint="choose auto, jsonl or text")
+    if verify not in ("fast", "full"):
+        raise UsageError(f"invalid --verify {verify!r}", hint="choose fast or full")
     if output == "-":
         raise UsageError("a batch writes files, not stdout", hint="use --out-dir")
     text, source, base_dir = _read_source(file)
@@ -174,9 +187,12 @@ def batch(
     for big in sorted({str(i.options.size) for i in items
                        if i.options.size and i.options.size.experimental}):
         reporter.warn(f"{big} is above 2560x1440: the gateway's output is experimental")
-    plan = make_plan(items, out_dir=out_dir or Path(), shard=Shard.parse(shard) if shard else None)
+    plan = make_plan(items, out_dir=out_dir or Path(), shard=Shard.parse(shard) if shard else None,
+                     verify=verify, retry_unknown=retry_unknown)
     if plan.skipped_manifest_lines:
         reporter.warn(f"skipped {count_of(plan.skipped_manifest_lines, 'unreadable manifest line')}")
+    _report_untrusted(plan, reporter, dry_run=dry_run)
+    plan.check_folders()
     if dry_run:
         _print_dry_run(plan, connection, max_cost)
         return
@@ -184,6 +200,36 @@ def batch(
     _run(plan, connection, reporter, source=source, concurrency=concurrency,
          sidecar=not no_sidecar, force=force, report=report, progress_every=progress_every,
          history=history, json_output=json_output)
+
+
+def rerun_command(extra: str) -> str:
+    """This very command line with ``extra`` added, as the user could paste it."""
+    import shlex
+
+    args = sys.argv[1:]
+    program = Path(sys.argv[0]).name if sys.argv else ""
+    if "batch" not in args or program not in ("vibeimg", "__main__.py"):
+        return f"the same vibeimg batch command with {extra}"
+    return shlex.join(["vibeimg", *args[args.index("batch"):], extra])
+
+
+def _report_untrusted(plan: BatchPlan, reporter: Reporter, *, dry_run: bool) -> None:
+    """One line per finished item that is made again (its files are missing or changed,
+    or its manifest line names a path outside the folder), and one per item held back
+    because an earlier run could not learn its outcome."""
+    for problem in plan.problems:
+        reporter.warn(problem.describe(plan.out_dir))
+    if not plan.held:
+        return
+    command = rerun_command("--retry-unknown")
+    for record in sorted(plan.held.values(), key=lambda r: (r.get("line") or 0,
+                                                             r.get("index") or 0)):
+        where = f"line {record.get('line')}" + (
+            f" #{record['index']}" if (record.get("index") or 1) != 1 else "")
+        verb = "would not be sent" if dry_run else "not sent"
+        reporter.warn(f"{where}: outcome unknown in an earlier run ({record.get('error')}); "
+                      f"{verb} again, so it cannot be billed twice. To send it anyway: "
+                      f"{command}")
 
 
 def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vibeimg.batch.runner import BatchResult, ItemOutcome, Progress
+from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
 from vibeimg.records.pricing import shown
 from vibeimg.ui import Reporter, printable
 from vibeimg.units import count_of
@@ -23,7 +23,8 @@ def progress_text(p: Progress) -> str:
     """One line: done, failed, in flight, ETA and money spent so far."""
     text = (f"{p.done + p.failed}/{p.total} sent: {p.done} done, {p.failed} failed, "
             f"{p.in_flight} in flight (limit {p.limit})")
-    return text + f", ETA {_clock(p.eta)}, ${p.spent:.3f} spent"
+    possible = f" (and up to ${p.possible:.3f} possibly)" if p.possible else ""
+    return text + f", ETA {_clock(p.eta)}, ${p.spent:.3f} spent{possible}"
 
 
 class BatchView:
@@ -62,9 +63,13 @@ class BatchView:
         self._bar.start()
 
     def event(self, outcome: ItemOutcome) -> None:
-        if outcome.status != "failed" or outcome.error is None:
+        if outcome.status == "abandoned":
+            message = (f"line {outcome.item.line}: abandoned on the wire; it may have been "
+                       "billed, and a rerun sends it again only with --retry-unknown")
+        elif outcome.status in ("failed", "unknown") and outcome.error is not None:
+            message = f"line {outcome.item.line}: {outcome.error.one_line()}"
+        else:
             return
-        message = f"line {outcome.item.line}: {outcome.error.one_line()}"
         if self._bar is not None:
             from rich.text import Text
 
@@ -72,9 +77,12 @@ class BatchView:
         else:
             self.reporter.error(message)
 
-    def interrupted(self, in_flight: int) -> None:
-        message = (f"interrupted: waiting for the {count_of(in_flight, 'request')} in flight, "
-                   "already sent and billed; press Ctrl-C again to abandon them")
+    def interrupted(self, on_wire: int) -> None:
+        """Ctrl-C came with ``on_wire`` requests sent and not yet answered (those waiting
+        to be retried were dropped: never sent, never billed)."""
+        message = (f"interrupted: nothing more is sent; waiting for the "
+                   f"{count_of(on_wire, 'request')} on the wire, which the gateway is making "
+                   "and bills anyway; press Ctrl-C again to abandon them")
         if self._bar is not None:
             self._bar.console.print(message, markup=False)
         else:
@@ -106,12 +114,16 @@ class BatchView:
         limiter = result.limiter
         slowed = (f"; the gateway was busy {count_of(limiter.throttles, 'time')}, concurrency "
                   f"went down to {limiter.lowest}" if limiter.throttles else "")
+        unknown = sum(result.count(s) for s in ("unknown", "abandoned", "not-resent"))
+        possible = (f", and up to ${result.possible:.3f} possibly billed for items without an "
+                    "image" if result.possible else "")
         self.reporter.info(
             f"batch: {result.count('done')} done, {result.count('skipped')} already done, "
-            f"{result.count('failed')} failed, {result.count('not-run')} not run in "
-            f"{result.elapsed:.1f} s, estimated "
+            f"{result.count('failed')} failed, "
+            + (f"{unknown} of unknown outcome, " if unknown else "")
+            + f"{result.count('not-run')} not run in {result.elapsed:.1f} s, estimated "
             f"{shown(result.spent, result.cost_extrapolated, offline=result.offline)}"
-            f"{slowed}")
+            f"{possible}{slowed}")
 
 
 FAILURES_SHOWN = 5  # a summary for people: the rest are in the JSON and the report
@@ -122,11 +134,14 @@ def summary_text(document: dict[str, Any]) -> str:
     for a person at a terminal: how it ended, counts, cost, failures, where things are."""
     shard = f" (shard {document['shard']})" if document.get("shard") else ""
     lines = [f"batch {document.get('file')}{shard}: {document.get('status')}"]
+    unknown = int(document.get("unknown") or 0)
     counts = (f"{document.get('done', 0)} done, {document.get('skipped', 0)} already done, "
-              f"{document.get('failed', 0)} failed, {document.get('not_run', 0)} not run")
+              f"{document.get('failed', 0)} failed, "
+              + (f"{unknown} of unknown outcome, " if unknown else "")
+              + f"{document.get('not_run', 0)} not run")
     lines.append(f"  {count_of(int(document.get('items', 0)), 'item')}: {counts} "
                  f"in {float(document.get('elapsed_seconds') or 0):.1f} s")
-    lines.append(f"  estimated cost {_cost(document)}")
+    lines += _cost_lines(document)
     busy = (document.get("concurrency") or {}).get("busy_refusals") or 0
     if busy:
         lowest = (document.get("concurrency") or {}).get("lowest")
@@ -146,10 +161,12 @@ def merge_summary_text(document: dict[str, Any]) -> str:
     lines = [f"batch-merge: {document.get('status')}"]
     if shards:
         lines.append(f"  shards {', '.join(str(s) for s in shards)}")
+    unknown = int(document.get("unknown") or 0)
     lines.append(f"  {count_of(int(document.get('items', 0)), 'item')}: "
                  f"{document.get('done', 0)} done, {document.get('failed', 0)} failed, "
-                 f"{document.get('not_run', 0)} not run")
-    lines.append(f"  estimated cost {_cost(document)}")
+                 + (f"{unknown} of unknown outcome, " if unknown else "")
+                 + f"{document.get('not_run', 0)} not run")
+    lines += _cost_lines(document)
     if document.get("missing_shards"):
         lines.append(f"  missing shards: {', '.join(document['missing_shards'])}")
     lines += _failure_lines(document)
@@ -160,10 +177,17 @@ def merge_summary_text(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cost(document: dict[str, Any]) -> str:
-    """The summary's cost, saying when it is extrapolated or offline (nothing billed)."""
-    return shown(float(document.get("estimated_cost_usd") or 0),
-                 bool(document.get("cost_extrapolated")), offline=bool(document.get("offline")))
+def _cost_lines(document: dict[str, Any]) -> list[str]:
+    """The cost of the images received, and apart from it what may have been billed for
+    items without an image (outcome unknown, or billed but unusable); each says when it
+    is extrapolated or offline (nothing billed)."""
+    extrapolated, offline = bool(document.get("cost_extrapolated")), bool(document.get("offline"))
+    lines = [f"  estimated cost "
+             f"{shown(float(document.get('estimated_cost_usd') or 0), extrapolated, offline=offline)}"]
+    possible = float(document.get("possible_cost_usd") or 0)
+    if possible:
+        lines.append(f"  possibly billed ${possible:.3f} more, for items without an image")
+    return lines
 
 
 def _failure_lines(document: dict[str, Any]) -> list[str]:

@@ -48,6 +48,9 @@ def summary_line(result: ChatStreamResult) -> str:
         parts.append(f"image tokens {result.image_usage['total_tokens']:,}")
     cost = shown(result.estimated_cost_usd, result.cost_extrapolated, offline=result.offline)
     parts.append(f"estimated {cost} (image output only)")
+    if result.possible_cost_usd:
+        parts.append(f"and up to ${result.possible_cost_usd:.3f} possibly billed for images "
+                     "not received")
     return ", ".join(parts)
 
 

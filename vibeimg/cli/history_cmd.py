@@ -205,6 +205,8 @@ def history_show(
         *[("request id", rid) for rid in entry.request_ids],
         ("usage", json.dumps(entry.usage) if entry.usage else None),
         ("estimated cost", _cost_in_full(entry)),
+        ("possible cost", f"${entry.possible_cost_usd:.4f} (may have been billed, no image "
+         "received)" if entry.possible_cost_usd and not entry.offline else None),
         ("elapsed", None if entry.elapsed_seconds is None else f"{entry.elapsed_seconds:.1f} s"),
     ]
     for label, value in rows:
@@ -315,6 +317,9 @@ def history_cost(
                      f"{included}){period}\n")
     for command, amount in sorted(summary.by_command.items()):
         sys.stdout.write(f"  {printable(command):<12} ${amount:.3f}\n")
+    if summary.possible_cost_usd:
+        sys.stdout.write(f"  plus up to ${summary.possible_cost_usd:.3f} possibly billed with no "
+                         "image received (outcome unknown, or an answer that was unusable)\n")
     if summary.extrapolated_runs:
         sys.stdout.write(f"  ({_plural(summary.extrapolated_runs, 'run')} priced by "
                          "extrapolation: sizes outside the published price table)\n")

@@ -126,8 +126,10 @@ def run_image_requests(
         from vibeimg.records.pricing import shown
 
         price = outcome.price
+        possible = (f", and up to ${outcome.possible_cost_usd:.3f} possibly billed for images "
+                    "not received" if outcome.possible_cost_usd else "")
         reporter.note(f"{len(outcome.saved)} of {count} saved, estimated "
-                      f"{shown(price.usd, price.extrapolated, offline=offline)}")
+                      f"{shown(price.usd, price.extrapolated, offline=offline)}" + possible)
     if final is not None:
         raise final  # after the saved images were printed: scripts learn of them
 
@@ -137,11 +139,16 @@ def run_document(command: str, prompt: str, count: int, outcome: Outcome,
     """What ``--json`` prints for generate and edit, whatever the outcome.
 
     ``missing`` lists every image not received: ``failed`` (its error is in
-    ``failures``) or ``abandoned`` (in flight or not yet sent when Ctrl-C came).
+    ``failures``), ``abandoned`` (on the wire when Ctrl-C came: it may have been billed)
+    or ``not-sent`` (waiting to be retried, or not yet sent: not billed).
+    ``estimated_cost_usd`` is the cost of the images received, ``possible_cost_usd`` what
+    the others may have cost (billed but unusable, outcome unknown, abandoned).
     """
     failed = {f.index for f in outcome.failures}
     saved = {s.index for s in outcome.saved}
-    missing = [{"index": n, "phase": "failed" if n in failed else "abandoned"}
+    abandoned = set(outcome.abandoned)
+    missing = [{"index": n, "phase": "failed" if n in failed else
+                "abandoned" if n in abandoned else "not-sent"}
                for n in range(1, count + 1) if n not in saved]
     ending = ending_fields(error)
     return {
@@ -154,7 +161,8 @@ def run_document(command: str, prompt: str, count: int, outcome: Outcome,
         "missing": missing,
         "failures": [f.as_json() for f in outcome.failures],
         "estimated_cost_usd": round(outcome.estimated_cost_usd, 4),
-        "cost_extrapolated": outcome.price.extrapolated,
+        "possible_cost_usd": round(outcome.possible_cost_usd, 4),
+        "cost_extrapolated": outcome.cost_extrapolated,
         "offline": offline,
         "error": ending["error"],
         "exit_code": ending["exit_code"],

@@ -36,7 +36,12 @@ OutDir = Annotated[Optional[Path], typer.Option(
 Jobs = Annotated[Optional[int], typer.Option(
     "--jobs", "-j", metavar="N", min=1, show_default=False,
     help="Masks converted in parallel with several inputs [default: one per CPU].")]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite existing files.")]
+Output = Annotated[Optional[str], typer.Option(
+    "--output", "-o", metavar="FILE", show_default=False,
+    help="Where to write the mask (the same as a second argument); '-' is stdout. With "
+    "--force, an existing image is replaced only when named this way.")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Overwrite existing files (an existing image as OUTPUT only with -o).")]
 Json = Annotated[bool, typer.Option(
     "--json", help="Print one JSON document on stdout instead of the written paths.")]
 Quiet = Annotated[bool, typer.Option(
@@ -50,6 +55,7 @@ def mask_convert(
     match: Match = None,
     from_grey: FromGrey = False,
     out_dir: OutDir = None,
+    output_opt: Output = None,
     jobs: Jobs = None,
     force: Force = False,
     json_output: Json = False,
@@ -64,13 +70,15 @@ def mask_convert(
 
       vibeimg mask-convert scribble.png mask.png
 
+      vibeimg mask-convert scribble.png -o mask.png --force
+
       vibeimg mask-convert scribble.jpg --invert --threshold 128 --match photo.png
 
       vibeimg mask-convert masks/*.png --out-dir alpha/
 
       cat scribble.png | vibeimg mask-convert - > mask.png
     """
-    from vibeimg.errors import Interrupted, UsageError
+    from vibeimg.errors import Interrupted
     from vibeimg.files.atomic import ensure_output_dir
     from vibeimg.files.inputs import STDIN, image_dimensions
     from vibeimg.masks.convert import warning_for
@@ -89,13 +97,8 @@ def mask_convert(
     from vibeimg.ui import Reporter
 
     reporter = Reporter(quiet=quiet)
-    inputs, output = (paths, None) if out_dir is not None else (paths[:1], None)
-    if out_dir is None and len(paths) == 2:
-        output = paths[1]
-    elif out_dir is None and len(paths) > 2:
-        raise UsageError(f"{len(paths)} paths given: several inputs need --out-dir",
-                         hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
-    plan = plan_jobs(inputs, output, out_dir, force=force)
+    inputs, output = inputs_and_output(paths, out_dir, output_opt)
+    plan = plan_jobs(inputs, output, out_dir, force=force, output_named=output_opt is not None)
     check_standard_streams(plan, json_output=json_output)
     if out_dir is not None:  # only once the plan holds: a refusal leaves no empty folder
         ensure_output_dir(out_dir)
@@ -151,6 +154,27 @@ def mask_convert(
                   enabled=preview)
     if error is not None:
         raise error
+
+
+def inputs_and_output(paths: list[str], out_dir: Path | None,
+                      output_opt: str | None) -> tuple[list[str], str | None]:
+    """The inputs, and the output named by -o or as the second argument."""
+    from vibeimg.errors import UsageError
+
+    if out_dir is not None:
+        if output_opt is not None:
+            raise UsageError("give either -o FILE or --out-dir, not both",
+                             hint="with --out-dir every argument is an input")
+        return paths, None
+    if output_opt is not None:
+        if len(paths) > 1:
+            raise UsageError(f"{len(paths)} inputs given with -o, which names one output",
+                             hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
+        return paths, output_opt
+    if len(paths) > 2:
+        raise UsageError(f"{len(paths)} paths given: several inputs need --out-dir",
+                         hint="vibeimg mask-convert a.png b.png --out-dir alpha/")
+    return paths[:1], paths[1] if len(paths) == 2 else None
 
 
 def check_standard_streams(plan: Sequence[MaskJob], *, json_output: bool) -> None:

@@ -110,10 +110,13 @@ class NamePlan:
     force: bool = False
     literal_format: str | None = None  # the format a literal extension in -o named
     literal_ext: str | None = None  # that extension as written (``jpeg``, ``JPG``)
+    # A folder no image may leave, even through a symbolic link (a batch's --out-dir).
+    root: Path | None = None
 
     @classmethod
     def build(
-        cls, output: str | None, out_dir: Path | None, *, count: int, force: bool = False
+        cls, output: str | None, out_dir: Path | None, *, count: int, force: bool = False,
+        root: Path | None = None,
     ) -> NamePlan:
         """From ``-o`` and ``--out-dir``: add ``{ext}`` and, for several images, ``{n}``."""
         template = output or ("{slug}-{n}.{ext}" if count > 1 else "{slug}.{ext}")
@@ -157,7 +160,7 @@ class NamePlan:
         directory = directory.joinpath(*parts[:fixed])
         template = "/".join([*parts[fixed:], tail])
         return cls(directory=directory, template=template, force=force,
-                   literal_format=literal_format, literal_ext=literal_ext)
+                   literal_format=literal_format, literal_ext=literal_ext, root=root)
 
     def extension(self, fmt: str) -> str:
         """The file extension for an image of format ``fmt``."""

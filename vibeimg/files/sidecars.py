@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vibeimg.errors import BadResponseError
+from vibeimg.errors import BadResponseError, WriteError
 from vibeimg.files.atomic import AtomicFile, make_folder, write_atomically
 from vibeimg.files.formats import sniff_format
 from vibeimg.files.naming import NAME_MAX, NamePlan
@@ -70,6 +70,7 @@ def commit_image(
         attempt += 1
         if attempt == 2 and "/" in name:  # folders from fields, such as {date}/
             make_folder(candidate.parent)
+            _stay_inside(plan.root, candidate.parent)
         if sidecar is None:
             with contextlib.suppress(FileExistsError):
                 path = tmp.commit(candidate, overwrite=plan.force)
@@ -98,6 +99,18 @@ def _sidecar_taken_by(image: Path) -> str:
     if described:
         return f"{name} is the sidecar of {described}"
     return f"{name} is another file"
+
+
+def _stay_inside(root: Path | None, folder: Path) -> None:
+    """Refuse a folder that a symbolic link takes out of ``root`` (None: no such rule)."""
+    if root is None:
+        return
+    top = os.path.realpath(root)
+    real = os.path.realpath(folder)
+    if real != top and not real.startswith(top.rstrip(os.sep) + os.sep):
+        raise WriteError(f"refusing to save in {folder}: a symbolic link leads it out of "
+                         f"{root} (to {real})",
+                         hint="remove the link, or choose another output name")
 
 
 def _sidecar_name_taken(image: Path, *, force: bool) -> bool:

@@ -42,7 +42,10 @@ def image_run_entry(
         request_ids=request_ids,
         usage=sum_usage([s.usage for s in saved]),
         estimated_cost_usd=outcome.estimated_cost_usd if outcome is not None else 0.0,
-        cost_extrapolated=outcome.price.extrapolated if outcome is not None else False,
+        possible_cost_usd=(outcome.possible_cost_usd if outcome is not None
+                           else error.possible_cost_usd if error is not None else 0.0),
+        cost_extrapolated=(outcome.cost_extrapolated if outcome is not None
+                           else error.cost_extrapolated if error is not None else False),
         outcome=run_status(error),
         error=error.one_line() if error is not None else None,
         offline=offline,
@@ -78,7 +81,10 @@ def chat_run_entry(
         request_ids=[request_id] if request_id else [],
         usage=result.usage if result is not None else None,
         estimated_cost_usd=result.estimated_cost_usd if result is not None else 0.0,
-        cost_extrapolated=result.cost_extrapolated if result is not None else False,
+        possible_cost_usd=(result.possible_cost_usd if result is not None
+                           else error.possible_cost_usd if error is not None else 0.0),
+        cost_extrapolated=(result.cost_extrapolated if result is not None
+                           else error.cost_extrapolated if error is not None else False),
         outcome=run_status(error),
         error=error.one_line() if error is not None else None,
         offline=offline,

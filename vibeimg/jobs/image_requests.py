@@ -24,6 +24,7 @@ from vibeimg.errors import (
     BadResponseError,
     Interrupted,
     NetworkError,
+    NotSent,
     PartialFailure,
     VibeimgError,
     save_error,
@@ -33,7 +34,7 @@ from vibeimg.files.formats import pixel_size, sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import commit_image
 from vibeimg.params import ImageOptions
-from vibeimg.records.pricing import Price, parse_size_text, price_of, total
+from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.units import count_of
 from vibeimg.wire.client import GatewayClient, GatewayResponse
 from vibeimg.wire.imagejson import ImageJsonDecoder
@@ -114,6 +115,8 @@ class Failure:
             "error": self.error.one_line(),
             "exit_code": int(self.error.exit_code),
             "request_id": self.error.request_id,
+            "outcome_unknown": self.error.outcome_unknown,
+            "possible_cost_usd": self.error.possible_cost_usd,
         }
 
 
@@ -122,19 +125,44 @@ class Outcome:
     saved: list[SavedImage] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C: what was saved is kept, the rest abandoned
+    # Requests on the wire when Ctrl-C came: abandoned, and maybe made and billed all the
+    # same. The others not saved were never sent (or were waiting to retry): not billed.
+    abandoned: list[int] = field(default_factory=list)
+    abandoned_cost_usd: float = 0.0  # the estimated price of each abandoned request
+    abandoned_extrapolated: bool = False  # that price is extrapolated (see pricing)
 
     @property
     def estimated_cost_usd(self) -> float:
-        """The saved images, and those the gateway made but the disk refused: billed too."""
-        return self.price.usd
+        """The images received and saved."""
+        return round(sum(s.estimated_cost_usd for s in self.saved), 6)
+
+    @property
+    def cost_extrapolated(self) -> bool:
+        """Whether the estimated or the possible cost includes an extrapolated price (a
+        size outside the published table, see :mod:`vibeimg.records.pricing`)."""
+        return (any(s.cost_extrapolated for s in self.saved)
+                or any(f.error.cost_extrapolated and f.error.possible_cost_usd
+                       for f in self.failures)
+                or bool(self.abandoned and self.abandoned_extrapolated))
 
     @property
     def price(self) -> Price:
-        """What :attr:`estimated_cost_usd` sums up, and whether any of it is extrapolated."""
-        lost = [Price(getattr(f.error, "estimated_cost_usd", 0.0),
-                      getattr(f.error, "cost_extrapolated", False)) for f in self.failures]
-        return total([Price(s.estimated_cost_usd, s.cost_extrapolated) for s in self.saved]
-                     + [p for p in lost if p.usd])
+        """:attr:`estimated_cost_usd`, marked extrapolated when :attr:`cost_extrapolated`."""
+        return Price(self.estimated_cost_usd, self.cost_extrapolated)
+
+    @property
+    def possible_cost_usd(self) -> float:
+        """What the images not received may have cost: billed but unusable (bad base64,
+        not an image, refused by the disk), outcome unknown, or abandoned on the wire."""
+        failed = sum(f.error.possible_cost_usd for f in self.failures)
+        return round(failed + self.abandoned_cost_usd * len(self.abandoned), 6)
+
+    def abandoned_text(self) -> str:
+        """What an interruption left on the wire: abandoned, and maybe billed all the same."""
+        if not self.abandoned:
+            return ""
+        return (f"; {count_of(len(self.abandoned), 'request')} abandoned on the wire, "
+                f"may have been billed (up to ${self.possible_cost_usd:.3f})")
 
     def final_error(self, count: int) -> VibeimgError | None:
         """How a run of ``count`` images ended: None when all were saved; Interrupted
@@ -142,7 +170,7 @@ class Outcome:
         success when some of several failed."""
         if self.interrupted:
             return Interrupted(f"interrupted: {len(self.saved)} of "
-                               f"{count_of(count, 'image')} saved")
+                               f"{count_of(count, 'image')} saved" + self.abandoned_text())
         errors = [f.error for f in self.failures]
         if not errors:
             return None
@@ -258,13 +286,8 @@ def fetch_image(
     except BaseException as exc:
         if tmp is not None:
             tmp.discard()
-        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-            # Disk full, folder gone, a name the filesystem refuses: this image's failure.
-            # (A closed stdout pipe goes on up: the command stops quietly.)
-            error = save_error(exc)
-            error.request_id = request_id
-            error.estimated_cost_usd = billed.usd
-            error.cost_extrapolated = billed.extrapolated
+        error = _failure(exc, request, request_id, billed)
+        if error is not exc:
             raise error from exc
         raise
     return saved
@@ -278,6 +301,27 @@ def _usage_and_revised(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str
     revised = first.get("revised_prompt") if isinstance(first, dict) else None
     return (usage if isinstance(usage, dict) else None,
             revised if isinstance(revised, str) else None)
+
+
+def _failure(exc: BaseException, request: ImageRequest, request_id: str | None,
+             billed: Price) -> BaseException:
+    """The error one image ends with, with what it may have cost."""
+    if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+        # Disk full, folder gone, a name the filesystem refuses: this image's failure.
+        # (A closed stdout pipe goes on up: the command stops quietly.)
+        error = save_error(exc)
+        error.request_id = request_id
+        error.possible_cost_usd, error.cost_extrapolated = billed.usd, billed.extrapolated
+        return error
+    if isinstance(exc, VibeimgError) and not isinstance(exc, NotSent):
+        # Billed but unusable (a success answer that was cut, bad base64, not an
+        # image), or sent with no answer to say: either may have cost the price.
+        if billed.usd:
+            exc.possible_cost_usd, exc.cost_extrapolated = billed.usd, billed.extrapolated
+        elif exc.outcome_unknown:
+            price = price_of(request.options.size, request.options.quality)
+            exc.possible_cost_usd, exc.cost_extrapolated = price.usd, price.extrapolated
+    return exc
 
 
 def _write_whole(buffer: bytearray, stdout: IO[bytes], request_id: str | None) -> str:
@@ -348,15 +392,21 @@ def fetch_many(
 ) -> Outcome:
     """Send ``count`` requests, at most ``concurrency`` at once; keep every success.
 
-    On Ctrl-C the images in flight are abandoned and the outcome says so
-    (``interrupted``), holding what had been saved.
+    On Ctrl-C the client is cancelled: requests waiting to be retried, or not yet sent,
+    are dropped (never billed); those on the wire are abandoned (``Outcome.abandoned``:
+    they may be billed) and the outcome says ``interrupted``, holding what was saved.
     """
     outcome = Outcome()
     lock = threading.Lock()
+    running: dict[int, int] = {}  # worker thread -> the index it is making
 
     def one(index: int) -> None:
+        with lock:
+            running[threading.get_ident()] = index
         try:
             saved = fetch_image(client, request, index=index, plan=plan, sidecar=sidecar)
+        except NotSent:
+            return  # interrupted before it went out: neither failed nor billed
         except Exception as exc:  # a worker thread must never die unheard
             failure = Failure(index, exc if isinstance(exc, VibeimgError) else internal_error(exc))
             with lock:
@@ -364,27 +414,23 @@ def fetch_many(
             if on_failed:
                 on_failed(failure)
             return
+        finally:
+            with lock:
+                running.pop(threading.get_ident(), None)
         with lock:
             outcome.saved.append(saved)
         if on_saved:
             on_saved(saved)
 
-    if count == 1:
-        try:
-            one(1)
-        except KeyboardInterrupt:
-            AtomicFile.discard_all()  # the image in flight will never be complete
-            outcome.interrupted = True
-        return outcome
-    # Daemon threads rather than a pool: on Ctrl-C the process must exit now, not after
-    # the requests in flight (up to minutes) have been answered.
+    # Daemon threads rather than a pool, even for one image: on Ctrl-C the process must
+    # exit now, not after the requests in flight (up to minutes) have been answered, and
+    # the main thread must be free to tell what was on the wire from what was not.
     pending: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(1, count + 1):
         pending.put(index)
-    cancelled = threading.Event()
 
     def work() -> None:
-        while not cancelled.is_set():
+        while not client.cancelled.is_set():
             try:
                 index = pending.get_nowait()
             except queue.Empty:
@@ -400,10 +446,15 @@ def fetch_many(
             while worker.is_alive():
                 worker.join(0.2)
     except KeyboardInterrupt:
-        cancelled.set()
+        client.cancel()  # a request waiting to retry ends now, unsent
+        on_wire = client.threads_on_wire()
         AtomicFile.discard_all()  # the images in flight will never be complete
+        abandoned = price_of(request.options.size, request.options.quality)
         with lock:  # abandoned workers may still append: hand back a snapshot
-            outcome = Outcome(list(outcome.saved), list(outcome.failures), interrupted=True)
+            outcome = Outcome(
+                list(outcome.saved), list(outcome.failures), interrupted=True,
+                abandoned=sorted(i for t, i in running.items() if t in on_wire),
+                abandoned_cost_usd=abandoned.usd, abandoned_extrapolated=abandoned.extrapolated)
     outcome.saved.sort(key=lambda s: s.index)
     outcome.failures.sort(key=lambda f: f.index)
     return outcome

@@ -110,9 +110,15 @@ def default_output(source: str) -> str:
 
 
 def plan_jobs(
-    inputs: Sequence[str], output: str | None, out_dir: Path | None, *, force: bool
+    inputs: Sequence[str], output: str | None, out_dir: Path | None, *, force: bool,
+    output_named: bool = True,
 ) -> list[MaskJob]:
-    """Pair inputs with outputs and refuse, before any work, what would clobber a file."""
+    """Pair inputs with outputs and refuse, before any work, what would clobber a file.
+
+    ``output_named`` is False when OUTPUT came as the second argument rather than with
+    ``-o``: then ``--force`` does not replace an existing image there, which may well be
+    a second input given by mistake (``mask-convert a.png b.png --force``).
+    """
     if out_dir is not None:
         if output is not None:
             raise UsageError("give either an OUTPUT file or --out-dir, not both",
@@ -145,12 +151,42 @@ def plan_jobs(
         if job.source != STDIN and Path(job.source).resolve() == target:
             raise UsageError(f"converting {job.source} would replace it with its own output",
                              hint="choose another OUTPUT or --out-dir")
+        guarded = output is not None and not output_named and _is_image(job.destination)
         if not force and os.path.lexists(job.destination):
             hint = "add --force to overwrite it, or choose another name"
+            if guarded:
+                hint = (f"to overwrite it, name it with -o and add --force "
+                        f"({_command(job.source, job.destination)}), or choose another name")
             if output is not None:
                 hint += "; to convert several files, use --out-dir"
             raise UsageError(f"{job.destination} already exists", hint=hint)
+        if force and guarded:
+            raise UsageError(
+                f"{job.destination} is an existing image: --force would overwrite it, and it "
+                "may be a second input rather than the output",
+                hint=f"to replace it, name it with -o ({_command(job.source, job.destination)}"
+                     "); to convert both, use --out-dir")
     return jobs
+
+
+#: Suffixes of the images Pillow is commonly handed as masks.
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+
+
+def _is_image(path: str) -> bool:
+    """Whether ``path`` is an existing image: by its first bytes, or by its name."""
+    from vibeimg.files.formats import sniff_format  # noqa: PLC0415 - only for --force
+
+    try:
+        with Path(path).open("rb") as file:
+            head = file.read(16)
+    except OSError:
+        return False
+    return sniff_format(head) is not None or Path(path).suffix.lower() in _IMAGE_SUFFIXES
+
+
+def _command(source: str, destination: str) -> str:
+    return shlex.join(["vibeimg", "mask-convert", source, "-o", destination, "--force"])
 
 
 def _check_png_name(output: str) -> None:

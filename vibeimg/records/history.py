@@ -21,7 +21,7 @@ import os
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,10 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 4
-#: Changes to a database made by an older vibeimg, by the version they lead to.
-_MIGRATIONS = {
+SCHEMA_VERSION = 5
+#: Changes to a database made by an older vibeimg, by the version they lead to: a
+#: script, or a function of the connection.
+_MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     # Version 2: the outcome speaks the run documents' words (completed, not ok).
     2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
     # Version 3: the word index (unicode61) could not find 水獭 inside 一只水彩风格的水獭;
@@ -43,11 +44,10 @@ _MIGRATIONS = {
     DROP TRIGGER IF EXISTS runs_fts_delete;
     DROP TABLE IF EXISTS runs_fts;
     """,
-}
-#: Columns added since, by the version that added them (each added only if missing).
-_NEW_COLUMNS = {
-    # Version 4: whether the cost is extrapolated (a size outside the price table).
-    4: ("cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
+    # Version 4: what may have been billed with no image received, apart from the cost.
+    4: lambda conn: _add_column(conn, "possible_cost_usd", "REAL NOT NULL DEFAULT 0"),
+    # Version 5: whether the cost is extrapolated (a size outside the price table).
+    5: lambda conn: _add_column(conn, "cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
 }
 FILE_MODE = 0o600
 
@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     offline INTEGER NOT NULL DEFAULT 0,
     images INTEGER NOT NULL DEFAULT 0,
-    elapsed_seconds REAL
+    elapsed_seconds REAL,
+    possible_cost_usd REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
@@ -178,13 +179,13 @@ class History:
                                         ).fetchone() is not None
             else:
                 conn.executescript(_SCHEMA)
-                columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     if version and step in _MIGRATIONS:  # a new database needs none
-                        conn.executescript(_MIGRATIONS[step])
-                    if step in _NEW_COLUMNS and _NEW_COLUMNS[step][0] not in columns:
-                        name, declaration = _NEW_COLUMNS[step]
-                        conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+                        migration = _MIGRATIONS[step]
+                        if callable(migration):
+                            migration(conn)
+                        else:
+                            conn.executescript(migration)
                 self.fts = search_index_ready(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.commit()
@@ -298,6 +299,7 @@ class History:
             since=since, until=until, runs=len(counted), images=sum(e.images for e in counted),
             estimated_cost_usd=round(sum(e.estimated_cost_usd for e in counted), 6),
             by_command=by_command, offline_runs=len(offline),
+            possible_cost_usd=round(sum(e.possible_cost_usd for e in counted), 6),
             offline_estimated_cost_usd=round(sum(e.estimated_cost_usd for e in offline), 6),
             include_offline=include_offline,
             extrapolated_runs=sum(1 for e in counted if e.cost_extrapolated),
@@ -346,6 +348,12 @@ def search_terms(text: str) -> list[str]:
 
 def _fold(text: str | None) -> str | None:
     return None if text is None else text.casefold()
+
+
+def _add_column(conn: sqlite3.Connection, name: str, definition: str) -> None:
+    """Add a column to ``runs`` unless it is there already."""
+    if name not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
 
 
 def _prepare_file(path: Path) -> None:

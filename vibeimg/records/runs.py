@@ -25,8 +25,9 @@ class Entry:
     outputs: list[str] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
-    estimated_cost_usd: float = 0.0
-    cost_extrapolated: bool = False  # some of the cost is priced outside the published table
+    estimated_cost_usd: float = 0.0  # the images received
+    # Some of the cost (or of possible_cost_usd) is priced outside the published table.
+    cost_extrapolated: bool = False
     outcome: RunStatus = "completed"  # vibeimg.errors.run_status of its ending
     error: str | None = None
     offline: bool = False  # against vibeimg's emulator: nothing was billed
@@ -34,6 +35,9 @@ class Entry:
     elapsed_seconds: float | None = None
     created: str = ""
     id: int | None = None
+    # What may have been billed with no image received: outcome unknown, or an answer
+    # billed but unusable (bad base64, not an image, refused by the disk).
+    possible_cost_usd: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +58,7 @@ class CostSummary:
     estimated_cost_usd: float
     by_command: dict[str, float]
     offline_runs: int
+    possible_cost_usd: float = 0.0  # may have been billed, no image received
     offline_estimated_cost_usd: float = 0.0  # what the offline runs would have cost
     include_offline: bool = False  # the totals above include the offline runs
     extrapolated_runs: int = 0  # runs counted whose cost is partly extrapolated

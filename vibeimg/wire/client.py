@@ -1,9 +1,17 @@
 """The HTTP core: base URL, auth, timeouts, error mapping, and sending with the retry
-rule of :mod:`vibeimg.wire.retry`, which never bills twice."""
+rule of :mod:`vibeimg.wire.retry`, which never bills twice.
+
+A client knows which of its requests are on the wire (sent, their answer not yet
+read to the end) and can be cancelled: a cancelled client sends nothing more, and a
+request waiting to be retried is dropped at once (:class:`~vibeimg.errors.NotSent`),
+since the gateway did no work for it. Interrupted runs cancel their client, then wait
+only for the requests really on the wire.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +26,7 @@ from vibeimg.errors import (
     BadResponseError,
     GatewayError,
     NetworkError,
+    NotSent,
     status_error,
 )
 from vibeimg.settings.resolve import Settings, check_api_key, key_fix, mask_url
@@ -73,7 +82,15 @@ def error_from_response(response: httpx.Response, body: bytes,
         hint = UNKNOWN_OUTCOME
     elif status in RETRY_STATUSES:
         hint = "the gateway is busy; try again later or raise --retries"
-    return status_error(status, message, request_id=request_id, code=code, hint=hint)
+    error = status_error(status, message, request_id=request_id, code=code, hint=hint)
+    error.outcome_unknown = status in UNKNOWN_OUTCOME_STATUSES
+    return error
+
+
+def unknown_outcome(error: NetworkError) -> NetworkError:
+    """``error``, marked as the failure of a request that went out (it may be billed)."""
+    error.outcome_unknown = True
+    return error
 
 
 @dataclass
@@ -102,15 +119,15 @@ class GatewayResponse:
                 self.trace(f"   received {human_bytes(received)} in {self.elapsed:.2f} s"
                            f" [request id {self.request_id or '-'}]")
         except httpx.TimeoutException as exc:
-            raise NetworkError(
+            raise unknown_outcome(NetworkError(
                 "timed out while receiving the answer", hint=UNKNOWN_OUTCOME,
                 request_id=self.request_id,
-            ) from exc
+            )) from exc
         except httpx.TransportError as exc:
-            raise NetworkError(
+            raise unknown_outcome(NetworkError(
                 f"the connection dropped while receiving the answer ({type(exc).__name__})",
                 hint=UNKNOWN_OUTCOME, request_id=self.request_id,
-            ) from exc
+            )) from exc
 
     def read_json(self) -> Any:
         body = b"".join(self.iter_bytes())
@@ -144,6 +161,11 @@ class GatewayClient:
         self.emulator_version: str | None = None  # once an answer says it is one
         self._trace = trace
         self._sleep = sleep
+        # Set by an interrupt: send nothing more, drop the requests waiting to retry.
+        self.cancelled = threading.Event()
+        self._wire_lock = threading.Lock()
+        self._on_wire: dict[int, int] = {}  # thread ident -> its requests on the wire
+        self.abandoned_on_wire = 0  # requests that Ctrl-C cut off on the wire (maybe billed)
         # Told of every retry: the command line says it waits, a batch slows down.
         self.retry_listeners: list[OnRetry] = [on_retry] if on_retry is not None else []
         headers = {"User-Agent": f"vibeimg/{__version__}"}
@@ -180,6 +202,36 @@ class GatewayClient:
         whose answers carry the emulator's header): what it makes is never billed."""
         return self.emulated or self.emulator_version is not None
 
+    def cancel(self) -> None:
+        """Send nothing more; a request waiting to be retried ends at once (NotSent).
+        Requests on the wire go on: the gateway is making (and billing) them."""
+        self.cancelled.set()
+
+    @property
+    def on_wire(self) -> int:
+        """Requests sent whose answer has not been read to the end."""
+        with self._wire_lock:
+            return sum(self._on_wire.values())
+
+    def threads_on_wire(self) -> frozenset[int]:
+        """The threads (``threading.get_ident``) with a request on the wire."""
+        with self._wire_lock:
+            return frozenset(ident for ident, count in self._on_wire.items() if count)
+
+    def _wire(self, step: int, *, interrupted: bool = False) -> None:
+        ident = threading.get_ident()
+        with self._wire_lock:
+            self.abandoned_on_wire += interrupted
+            count = self._on_wire.get(ident, 0) + step
+            if count:
+                self._on_wire[ident] = count
+            else:
+                self._on_wire.pop(ident, None)
+
+    def _check_not_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise NotSent("interrupted before the request was sent: nothing was billed")
+
     def url(self, path: str) -> str:
         return f"{self.settings.base_url}/{path.lstrip('/')}"
 
@@ -202,6 +254,7 @@ class GatewayClient:
         attempt = 0
         client_request_id = uuid.uuid4().hex
         while True:
+            self._check_not_cancelled()
             request = self._http.build_request(
                 method,
                 path.lstrip("/"),
@@ -214,9 +267,11 @@ class GatewayClient:
             self.trace(f"-> {method} {mask_url(str(request.url))} "
                        f"({human_bytes(int(size)) if size else 'streamed'})")
             started = time.monotonic()
+            self._wire(+1)
             try:
                 response = self._send_once(request, started)
             except Retryable as retry:
+                self._wire(-1)
                 if attempt >= self.settings.retries:
                     raise retry.error from retry.__cause__
                 wait = retry.wait if retry.wait is not None else backoff_seconds(attempt)
@@ -227,14 +282,35 @@ class GatewayClient:
                 )
                 for listener in self.retry_listeners:
                     listener(RetryWait(retry.error, wait, attempt, self.settings.retries))
-                self._sleep(wait)
+                self._wait_to_retry(wait)
                 continue
+            except BaseException as exc:
+                self._wire(-1, interrupted=isinstance(exc, KeyboardInterrupt))
+                raise
+            interrupted = False
             try:
                 yield GatewayResponse(response, response.headers.get("x-request-id"), started,
                                       self._trace, response.headers.get(EMULATOR_HEADER))
+            except KeyboardInterrupt:
+                interrupted = True
+                raise
             finally:
                 response.close()
+                self._wire(-1, interrupted=interrupted)
             return
+
+    def _wait_to_retry(self, seconds: float) -> None:
+        """Wait before a retry; a cancel (Ctrl-C) ends the wait at once: not sent, not billed.
+
+        The wait blocks on the cancel event itself, so it ends the moment the interrupt
+        sets it, whichever thread waits. A test may stand in its own ``sleep``.
+        """
+        if self._sleep is time.sleep:
+            if self.cancelled.wait(seconds):
+                self._check_not_cancelled()
+            return
+        self._sleep(seconds)
+        self._check_not_cancelled()
 
     def _send_once(self, request: httpx.Request, started: float) -> httpx.Response:
         """One attempt: the open successful response, or an error to raise or retry."""
@@ -250,15 +326,15 @@ class GatewayClient:
         except httpx.TransportError as exc:
             # The request may have reached the gateway: the outcome is unknown.
             if isinstance(exc, httpx.TimeoutException):
-                error = NetworkError(
+                error = unknown_outcome(NetworkError(
                     f"no answer within {self.settings.timeout:g} s",
                     hint=f"{UNKNOWN_OUTCOME}; raise --timeout for slow prompts",
-                )
+                ))
             else:
-                error = NetworkError(
+                error = unknown_outcome(NetworkError(
                     f"the connection failed after the request was sent ({type(exc).__name__})",
                     hint=UNKNOWN_OUTCOME,
-                )
+                ))
             if self.settings.retry_unknown:
                 raise Retryable(error) from exc
             raise error from exc

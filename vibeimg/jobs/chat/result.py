@@ -125,6 +125,8 @@ class ChatStreamResult:
     bytes_received: int = 0
     keepalives: int = 0
     error: VibeimgError | None = None
+    image_cost_usd: float = 0.0  # the estimated price of one image of the request
+    opened: bool = False  # the gateway answered with a stream
     offline: bool = False  # answered by vibeimg's emulator: nothing billed
 
     @classmethod
@@ -158,12 +160,39 @@ class ChatStreamResult:
 
     @property
     def estimated_cost_usd(self) -> float:
+        """The images received and saved."""
         return round(sum(i.estimated_cost_usd for i in self.images), 4)
 
     @property
     def cost_extrapolated(self) -> bool:
-        """Whether some image is priced outside the published table (see pricing)."""
-        return any(i.cost_extrapolated for i in self.images)
+        """Whether the estimated or the possible cost includes an extrapolated price (a
+        size outside the published table, see :mod:`vibeimg.records.pricing`)."""
+        if any(i.cost_extrapolated for i in self.images):
+            return True
+        if not self.possible_cost_usd:
+            return False
+        if not self.opened:
+            return bool(self.error and self.error.cost_extrapolated)
+        from vibeimg.records.pricing import price_of  # noqa: PLC0415 - only when it matters
+
+        return price_of(self.request.options.size, self.request.options.quality).extrapolated
+
+    @property
+    def possible_cost_usd(self) -> float:
+        """What the images not received may have cost (``image_cost_usd`` each).
+
+        Once the response completed or reported its failure, that is each image call
+        left without an image (billed but unusable, or failed while it was made). A
+        stream cut off or interrupted before its end says nothing of what the gateway
+        went on to make: every image asked for and not received may have been billed.
+        Before any stream opened, the error says (an unknown outcome counts them all).
+        """
+        if not self.opened:
+            return round(self.error.possible_cost_usd, 4) if self.error else 0.0
+        unfinished = len(self.missing)
+        if self.stream_status in ("truncated", "interrupted"):
+            unfinished = max(unfinished, self.request.expected_images - len(self.images))
+        return round(unfinished * self.image_cost_usd, 4)
 
     def as_json(self) -> dict[str, Any]:
         req = self.request
@@ -177,6 +206,7 @@ class ChatStreamResult:
             "missing": self.missing_json(),
             "text": self.text or None, "usage": self.usage, "image_usage": self.image_usage,
             "estimated_cost_usd": self.estimated_cost_usd,
+            "possible_cost_usd": self.possible_cost_usd,
             "cost_extrapolated": self.cost_extrapolated, "offline": self.offline,
             "response_id": self.response_id,
             "request_id": self.request_id, "elapsed_seconds": round(self.elapsed, 3),

@@ -40,7 +40,7 @@ from vibeimg.jobs.chat.result import (
     round_or_none,
 )
 from vibeimg.params import DEFAULT_MODEL
-from vibeimg.records.pricing import parse_size_text, price_of
+from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.units import count_of
 from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.payloadspool import SpooledPayload, write_base64
@@ -367,6 +367,9 @@ def run_chat_stream(
     if slug is None:
         slug = slugify(request.slug_text, ascii_only=ascii_names)
     run = _Run(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
+    image_price = price_of(request.options.size, request.options.quality)
+    run.result.image_cost_usd = image_price.usd
+    cut_before = client.abandoned_on_wire
     try:
         with client.open("POST", "responses", json_body=request.body(),
                          headers={"Accept": "text/event-stream"}) as response:
@@ -374,6 +377,7 @@ def run_chat_stream(
             run.result.offline = client.emulated or response.offline
             run.result.first_byte_seconds = response.elapsed
             ensure_event_stream(response)
+            run.result.opened = True
             run.listener.opened(response.request_id)
             stream = EventStream(response, record=record, on_bytes=run.on_bytes,
                                  on_comment=run.on_comment,
@@ -405,10 +409,27 @@ def run_chat_stream(
                 error = Interrupted(f"interrupted: {count_of(saved, 'image')} saved",
                                     hint="the saved images are complete" if saved else None)
             run.result.bytes_received = stream.bytes_received
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:
         run.finish(None)
-        raise Interrupted("interrupted before the gateway answered") from exc
-    except BaseException:
-        run.finish(None)
+        sent = client.abandoned_on_wire != cut_before
+        failure = _before_stream(exc, sent=sent,
+                                 cost=image_price.times(request.expected_images))
+        if failure is not exc:
+            raise failure from exc
         raise
     return run.finish(error)
+
+
+def _before_stream(exc: BaseException, *, sent: bool, cost: Price) -> BaseException:
+    """What a run that ended before any stream opened reports, with what it may have cost:
+    all it asked for when the request went out and no answer said what became of it."""
+    if isinstance(exc, KeyboardInterrupt):
+        if not sent:  # waiting to be retried, or not yet sent
+            return Interrupted("interrupted before the request was sent: nothing was billed")
+        stopped = Interrupted("interrupted before the gateway answered; the request was "
+                              "sent, so it may have been billed")
+        stopped.possible_cost_usd, stopped.cost_extrapolated = cost.usd, cost.extrapolated
+        return stopped
+    if isinstance(exc, VibeimgError) and exc.outcome_unknown and not exc.possible_cost_usd:
+        exc.possible_cost_usd, exc.cost_extrapolated = cost.usd, cost.extrapolated
+    return exc

@@ -1,0 +1,151 @@
+"""What became of each item of a batch run, and of the run: the data the runner fills.
+
+Statuses: ``done``, ``skipped`` (done before), ``failed``, ``unknown`` (sent, outcome
+unknown), ``abandoned`` (on the wire at a second Ctrl-C), ``not-resent`` (of unknown
+outcome in an earlier run) and ``not-run``. Costs come in two figures: the images
+received (``spent``) and what the items without an image may have cost (``possible``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vibeimg.batch.items import BatchItem
+from vibeimg.batch.limiter import AdaptiveLimit
+from vibeimg.batch.manifest import Record
+from vibeimg.batch.records import possible_cost
+from vibeimg.errors import VibeimgError
+from vibeimg.records.runs import Entry
+
+
+@dataclass
+class ItemOutcome:
+    """What became of one item in this run."""
+
+    item: BatchItem
+    # done, skipped (done before), failed, unknown (sent, outcome unknown), abandoned (on
+    # the wire at a second Ctrl-C), not-resent (unknown in an earlier run), not-run
+    status: str = "not-run"
+    record: Record | None = None
+    error: VibeimgError | None = None
+
+    def as_json(self, out_dir: Path) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "key": self.item.key, "line": self.item.line, "index": self.item.index,
+            "kind": self.item.kind, "prompt": self.item.prompt, "status": self.status,
+        }
+        record = self.record or {}
+        for name in ("path", "sidecar"):
+            if record.get(name):
+                entry[name] = str(out_dir / record[name])
+        for name in ("sha256", "bytes", "format", "size", "quality", "revised_prompt",
+                     "request_id", "elapsed_seconds", "estimated_cost_usd",
+                     "possible_cost_usd", "cost_extrapolated", "offline", "error",
+                     "exit_code", "http_status"):
+            if name in record:
+                entry[name] = record[name]
+        if self.status == "not-resent" and self.error is not None:
+            entry["error"] = self.error.one_line()
+        return entry
+
+    def history_entry(self, out_dir: Path, *, offline: bool) -> Entry | None:
+        """The history's record of this item; None for an item that was not sent."""
+        if self.status not in SENT:
+            return None
+        item, record = self.item, self.record or {}
+        path = record.get("path")
+        done = self.status == "done"
+        return Entry(
+            command="batch",
+            prompt=item.prompt,
+            revised_prompt=record.get("revised_prompt"),
+            model=item.options.model,
+            parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
+                        "batch_key": item.key, "line": item.line, "index": item.index,
+                        "inputs": record.get("inputs") or []},
+            outputs=[str((out_dir / path).resolve())] if path else [],
+            request_ids=[record["request_id"]] if record.get("request_id") else [],
+            usage=record.get("usage") if isinstance(record.get("usage"), dict) else None,
+            estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0) if done else 0.0,
+            possible_cost_usd=possible_cost(record),
+            cost_extrapolated=bool(record.get("cost_extrapolated")),
+            outcome=("completed" if done else
+                     "interrupted" if self.status == "abandoned" else "failed"),
+            error=record.get("error"),
+            offline=offline or bool(record.get("offline")),
+            images=1 if done else 0,
+            elapsed_seconds=record.get("elapsed_seconds"),
+        )
+
+
+#: The statuses of items sent in this run (each is in the history).
+SENT = ("done", "failed", "unknown", "abandoned")
+
+
+@dataclass
+class Progress:
+    """A snapshot for progress displays."""
+
+    total: int  # items this run set out to send
+    skipped: int
+    done: int
+    failed: int  # failed, or of unknown outcome
+    in_flight: int
+    limit: int
+    spent: float  # the images received
+    elapsed: float
+    possible: float = 0.0  # may have been billed, no image received
+
+    @property
+    def eta(self) -> float | None:
+        finished = self.done + self.failed
+        if not finished or finished >= self.total:
+            return None
+        return self.elapsed / finished * (self.total - finished)
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[ItemOutcome]
+    elapsed: float
+    limiter: AdaptiveLimit
+    interrupted: bool = False
+    stopped_by: VibeimgError | None = None
+    cleaned: list[Path] = field(default_factory=list)
+    offline: bool = False  # sent to vibeimg's emulator: nothing billed
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def spent(self) -> float:
+        """The estimated cost of the images received in this run."""
+        return spent_of(self.outcomes)
+
+    @property
+    def possible(self) -> float:
+        """What this run's items without an image may have cost (billed but unusable,
+        outcome unknown, abandoned on the wire)."""
+        return possible_of(self.outcomes)
+
+    @property
+    def cost_extrapolated(self) -> bool:
+        """Whether :attr:`spent` or :attr:`possible` includes an extrapolated price."""
+        return any((o.record or {}).get("cost_extrapolated") for o in self.outcomes
+                   if o.status in SENT)
+
+
+def spent_of(outcomes: Iterable[ItemOutcome]) -> float:
+    """The estimated cost of the images received in this run."""
+    return round(sum(float((o.record or {}).get("estimated_cost_usd") or 0)
+                     for o in outcomes if o.status == "done"), 4)
+
+
+def possible_of(outcomes: Iterable[ItemOutcome]) -> float:
+    """What this run's items without an image may have cost: billed but unusable (lost
+    to the disk, bad base64), of unknown outcome, or abandoned on the wire."""
+    return round(sum(possible_cost(o.record or {}) for o in outcomes
+                     if o.status in ("failed", "unknown", "abandoned")), 4)
