@@ -11,7 +11,7 @@ from vibeimg.cli.common import Connection, dry_run_document, print_json, read_pr
 from vibeimg.cli.imagerun import plan_output, run_image_requests
 from vibeimg.files.naming import slugify
 from vibeimg.params import DEFAULT_MODEL, ImageOptions
-from vibeimg.records.pricing import estimate_cost
+from vibeimg.records.pricing import price_of
 
 Prompt = Annotated[Optional[str], typer.Argument(
     metavar="PROMPT", help="What to draw; '-' reads it from stdin.", show_default=False)]
@@ -75,10 +75,9 @@ def generate(
                       "experimental at this size")
     body = image_options.generation_body(text)
     if dry_run:
-        cost = estimate_cost(image_options.size, image_options.quality)
+        price = price_of(image_options.size, image_options.quality).times(count)
         print_json(dry_run_document(
-            connection, "POST", "images/generations", body, count=count,
-            estimated_cost_usd=round(cost * count, 4),
+            connection, "POST", "images/generations", body, count=count, **price.fields(),
         ))
         return
     plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)

@@ -15,6 +15,7 @@ from vibeimg.errors import BadResponseError, WriteError
 from vibeimg.files.atomic import AtomicFile, make_folder, write_atomically
 from vibeimg.files.formats import sniff_format
 from vibeimg.files.naming import NAME_MAX, NamePlan
+from vibeimg.ui import json_controls_escaped
 
 
 def sidecar_path(image: Path) -> Path:
@@ -134,7 +135,7 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
         if not path.is_file() or path.stat().st_size > _SIDECAR_MAX:
             return None
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested absurdly deep
         return None
     return data if isinstance(data, dict) else None
 
@@ -170,7 +171,8 @@ def json_text(document: Any) -> str:
     which UTF-8 cannot encode: then every non-ASCII character is written as a JSON
     escape instead, which is still valid JSON, and still the same text once read.
     """
-    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    # JSON escapes C0 controls itself; DEL and C1 (U+009B is a terminal's CSI) too here.
+    text = json_controls_escaped(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

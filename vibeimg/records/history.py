@@ -31,7 +31,7 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Changes to a database made by an older vibeimg, by the version they lead to: a
 #: script, or a function of the connection.
 _MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
@@ -46,6 +46,8 @@ _MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     """,
     # Version 4: what may have been billed with no image received, apart from the cost.
     4: lambda conn: _add_column(conn, "possible_cost_usd", "REAL NOT NULL DEFAULT 0"),
+    # Version 5: whether the cost is extrapolated (a size outside the price table).
+    5: lambda conn: _add_column(conn, "cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
 }
 FILE_MODE = 0o600
 
@@ -62,6 +64,7 @@ CREATE TABLE IF NOT EXISTS runs (
     request_ids TEXT NOT NULL DEFAULT '[]',
     usage TEXT,
     estimated_cost_usd REAL NOT NULL DEFAULT 0,
+    cost_extrapolated INTEGER NOT NULL DEFAULT 0,
     outcome TEXT NOT NULL,
     error TEXT,
     offline INTEGER NOT NULL DEFAULT 0,
@@ -153,7 +156,7 @@ class History:
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"the history database {self.path} is damaged ({exc})",
                                hint=self._fix()) from exc
-        except (sqlite3.Error, OSError, ValueError) as exc:
+        except (sqlite3.Error, OSError, ValueError, RecursionError) as exc:
             raise HistoryError(f"cannot {action} the history database {self.path}: {exc}",
                                hint=self._fix()) from exc
 
@@ -200,6 +203,7 @@ class History:
         for column in _JSON_COLUMNS:
             row[column] = None if row[column] is None else json.dumps(row[column], default=str)
         row["offline"] = int(bool(row["offline"]))
+        row["cost_extrapolated"] = int(bool(row["cost_extrapolated"]))
         names = ", ".join(row)
         marks = ", ".join(f":{name}" for name in row)
         with self._errors("write"), conn:
@@ -218,7 +222,7 @@ class History:
             sql += f" LIMIT {int(limit)}"
         with self._errors("read"):
             rows = conn.execute(sql, tuple(args)).fetchall()
-        return [_entry(row) for row in rows]
+            return [_entry(row) for row in rows]
 
     def recent(self, limit: int = 20, command: str | None = None) -> list[Entry]:
         if command:
@@ -270,8 +274,12 @@ class History:
                 args += [term.casefold(), term.casefold()]
         return self._select("WHERE " + " AND ".join(clauses), args, limit=limit)
 
-    def cost(self, since: str | None = None, until: str | None = None) -> CostSummary:
-        """Estimated spend of the runs made at ``since`` or later and before ``until``."""
+    def cost(self, since: str | None = None, until: str | None = None, *,
+             include_offline: bool = False) -> CostSummary:
+        """Estimated spend of the runs made at ``since`` or later and before ``until``.
+
+        Offline runs are left out of the totals (and counted apart) unless
+        ``include_offline``, to rehearse what a batch run offline would cost."""
         clauses, args = [], []
         if since:
             clauses.append("created >= ?")
@@ -281,16 +289,20 @@ class History:
             args.append(until)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         entries = self._select(where, args, order="runs.id")
-        paid = [e for e in entries if not e.offline]
+        offline = [e for e in entries if e.offline]
+        counted = entries if include_offline else [e for e in entries if not e.offline]
         by_command: dict[str, float] = {}
-        for entry in paid:
+        for entry in counted:
             by_command[entry.command] = round(
                 by_command.get(entry.command, 0.0) + entry.estimated_cost_usd, 6)
         return CostSummary(
-            since=since, until=until, runs=len(paid), images=sum(e.images for e in paid),
-            estimated_cost_usd=round(sum(e.estimated_cost_usd for e in paid), 6),
-            by_command=by_command, offline_runs=len(entries) - len(paid),
-            possible_cost_usd=round(sum(e.possible_cost_usd for e in paid), 6),
+            since=since, until=until, runs=len(counted), images=sum(e.images for e in counted),
+            estimated_cost_usd=round(sum(e.estimated_cost_usd for e in counted), 6),
+            by_command=by_command, offline_runs=len(offline),
+            possible_cost_usd=round(sum(e.possible_cost_usd for e in counted), 6),
+            offline_estimated_cost_usd=round(sum(e.estimated_cost_usd for e in offline), 6),
+            include_offline=include_offline,
+            extrapolated_runs=sum(1 for e in counted if e.cost_extrapolated),
         )
 
     def count(self) -> int:
@@ -359,6 +371,7 @@ def _entry(row: sqlite3.Row) -> Entry:
         raw = values.get(column)
         values[column] = None if raw is None else json.loads(raw)
     values["offline"] = bool(values["offline"])
+    values["cost_extrapolated"] = bool(values.get("cost_extrapolated"))
     values["parameters"] = values["parameters"] or {}
     values["outputs"] = values["outputs"] or []
     values["request_ids"] = values["request_ids"] or []
