@@ -70,7 +70,8 @@ def test_slash_commands_through_a_pipe(cli, emulator, tmp_path: Path) -> None:
     first, second = (tmp_path / "coast-1-1.png").resolve(), (tmp_path / "coast-2-1.jpg").resolve()
     assert lines == ["coast-1-1.png", "coast-2-1.jpg", f"turn 1: {first}", f"turn 2: {second}",
                      lines[4], "best.jpg"]
-    assert lines[4].startswith("session coast: 2 turns, 2 images; $0.047 (image output only); "
+    # The test emulator says it is one (x-vibeimg-emulator): its turns cost nothing.
+    assert lines[4].startswith("session coast: 2 turns, 2 images; none (offline emulator); "
                                "text model ")
     assert (tmp_path / "best.jpg").read_bytes() == second.read_bytes()
     assert "size: 1536x1024" in result.stderr and "quality: medium" in result.stderr

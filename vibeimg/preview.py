@@ -24,6 +24,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from vibeimg.errors import UsageError
+from vibeimg.files.inputs import check_regular
 
 PROTOCOLS = ("auto", "kitty", "iterm", "blocks")
 KITTY_CHUNK = 4096  # the protocol's largest base64 payload per escape sequence
@@ -63,6 +64,7 @@ def detect_protocol(environ: Mapping[str, str]) -> str:
 
 def open_image(path: Path) -> Image.Image:
     """Open an image to preview, or say clearly why it cannot be."""
+    check_regular(path, what="image")  # a FIFO would block Pillow's open for ever
     try:
         image = Image.open(path)
     except FileNotFoundError as exc:

@@ -16,6 +16,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+# C0 controls, DEL and C1 controls: what a terminal may act on instead of showing.
+_CONTROLS = "".join(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
+_ESCAPES = {ord(c): f"\\x{ord(c):02x}" for c in _CONTROLS} | {
+    ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+_KEEP_NEWLINES = {k: v for k, v in _ESCAPES.items() if k != ord("\n")}
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """``text`` safe for a terminal: each control character shown as an escape.
+
+    A prompt, a model name, a file name or a gateway message may hold ``ESC ] 0 ;`` or
+    ``ESC [ 2 J``, which a terminal would obey (retitle, clear, rewrite lines) instead
+    of printing. C0 and C1 controls and DEL become visible escapes (``\\x1b``,
+    ``\\n``); every other character, Chinese or emoji, is kept as it is. With
+    ``newlines`` a line break stays a line break (multi-line text of our own).
+    """
+    return text.translate(_KEEP_NEWLINES if newlines else _ESCAPES)
+
+
+# JSON escapes C0 controls itself, but with ensure_ascii=False leaves DEL and C1 as
+# they are: as \u escapes they stay valid JSON, and the same text once read.
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
+
+
+def json_controls_escaped(text: str) -> str:
+    """JSON text (from ``ensure_ascii=False``) with DEL and C1 controls as ``\\u`` escapes."""
+    return text.translate(_JSON_ESCAPES)
+
+
+def json_line(record: object) -> str:
+    """``record`` as one line of JSON, readable UTF-8 with no raw control character."""
+    import json  # noqa: PLC0415 - only in jsonl mode; this module loads with --help
+
+    return json_controls_escaped(json.dumps(record, ensure_ascii=False, default=str))
+
 
 def is_terminal(stream: IO[Any]) -> bool:
     try:
@@ -50,6 +85,7 @@ class Reporter:
         return self._console
 
     def _write(self, text: str, style: str | None = None) -> None:
+        text = printable(text, newlines=True)
         with self._lock:
             if self.interactive:
                 self.console.print(text, style=style, markup=False, soft_wrap=True)
@@ -75,9 +111,15 @@ class Reporter:
             self._write(message)
 
     def _record(self, kind: str, message: str) -> None:
-        import json  # noqa: PLC0415 - only in jsonl mode; this module loads with --help
+        self.json_record({"type": kind, "message": message})
 
-        self.progress(json.dumps({"type": kind, "message": message}, ensure_ascii=False))
+    def json_record(self, record: object) -> None:
+        """One JSON line on stderr (``--progress jsonl``); not with --quiet."""
+        if not self.quiet:
+            line = json_line(record)
+            with self._lock:
+                self.stream.write(line + "\n")
+                self.stream.flush()
 
     def note(self, message: str) -> None:
         """A line worth seeing in a terminal (a summary, a saved path)."""
@@ -87,13 +129,14 @@ class Reporter:
     def status(self, message: str) -> None:
         """A plain progress line for non-terminals when verbose; in terminals, the spinner."""
         if self._status is not None:
-            self._status.update(message)
+            self._status.update(printable(message))
         elif self.verbose:
             self._write(message)
 
     def progress(self, message: str) -> None:
         """A plain progress line (a phase, a JSON line) that CI logs keep; not with --quiet."""
         if not self.quiet:
+            message = printable(message, newlines=True)
             with self._lock:
                 self.stream.write(message + "\n")
                 self.stream.flush()
@@ -103,7 +146,8 @@ class Reporter:
             self._write(message, "cyan")
 
     def error(self, message: str) -> None:
-        """Errors are always shown, even with --quiet."""
+        """Errors are always shown, even with --quiet; on one line."""
+        message = printable(message)
         with self._lock:
             if is_terminal(self.stream) and not os.environ.get("NO_COLOR"):
                 self.stream.write(f"\x1b[31merror:\x1b[0m {message}\n")
@@ -117,7 +161,7 @@ class Reporter:
         if not self.interactive:
             yield
             return
-        text = _ElapsedText(message)
+        text = _ElapsedText(printable(message))
         with self.console.status(text):
             self._status = text
             try:

@@ -239,11 +239,12 @@ class Client:
         if self.history:
             from vibeimg.jobs.entries import chat_run_entry
 
-            self._record(chat_run_entry(request=request, offline=self.offline, result=result))
+            self._record(chat_run_entry(request=request, offline=result.offline,
+                                        result=result))
         if turn is not None:
             from vibeimg.jobs.chat.session import record_turn
 
-            record_turn(turn, result, offline=self.offline)
+            record_turn(turn, result, offline=result.offline)
         return _stream_images(result)
 
     # -- shared steps --------------------------------------------------------------------
@@ -277,10 +278,11 @@ class Client:
         if self.history:
             from vibeimg.jobs.entries import image_run_entry
 
+            # offline too when the base URL answered as vibeimg's emulator
             self._record(image_run_entry(command=command, request=request,
-                                         offline=self.offline, count=count,
+                                         offline=self._connection().offline, count=count,
                                          outcome=outcome, error=error))
-        return _saved_images(outcome, count, error)
+        return _saved_images(outcome, count, error, offline=self._connection().offline)
 
     @staticmethod
     def _record(entry: Entry) -> None:
@@ -310,7 +312,8 @@ def _raise_unless_some_saved(saved: int, error: VibeimgError | None) -> None:
         raise error
 
 
-def _saved_images(outcome: Outcome, count: int, error: VibeimgError | None) -> Images:
+def _saved_images(outcome: Outcome, count: int, error: VibeimgError | None, *,
+                  offline: bool) -> Images:
     _raise_unless_some_saved(len(outcome.saved), error)
     failed = {f.index: f.error for f in outcome.failures}
     saved = {s.index for s in outcome.saved}
@@ -322,11 +325,12 @@ def _saved_images(outcome: Outcome, count: int, error: VibeimgError | None) -> I
         Image(path=s.path, index=s.index, format=s.format, bytes=s.bytes, size=s.size,
               quality=s.quality, revised_prompt=s.revised_prompt, request_id=s.request_id,
               cost_usd=s.estimated_cost_usd, elapsed=s.elapsed, sidecar=s.sidecar,
-              usage=s.usage)
+              usage=s.usage, cost_extrapolated=s.cost_extrapolated, offline=s.offline)
         for s in outcome.saved if s.path is not None
     ]
     return Images(images, missing=missing, error=error, cost_usd=outcome.estimated_cost_usd,
-                  possible_cost_usd=outcome.possible_cost_usd)
+                  possible_cost_usd=outcome.possible_cost_usd,
+                  cost_extrapolated=outcome.cost_extrapolated, offline=offline)
 
 
 def _stream_images(result: ChatStreamResult) -> Images:
@@ -340,10 +344,12 @@ def _stream_images(result: ChatStreamResult) -> Images:
               quality=i.quality, revised_prompt=i.revised_prompt,
               request_id=result.request_id, cost_usd=i.estimated_cost_usd,
               elapsed=i.elapsed, sidecar=i.sidecar, usage=None,
+              cost_extrapolated=i.cost_extrapolated, offline=i.offline,
               session=conversation.session if conversation else None,
               turn=conversation.turn if conversation else None)
         for i in result.images
     ]
     return Images(images, missing=missing, error=result.error,
                   cost_usd=result.estimated_cost_usd,
-                  possible_cost_usd=result.possible_cost_usd)
+                  possible_cost_usd=result.possible_cost_usd,
+                  cost_extrapolated=result.cost_extrapolated, offline=result.offline)

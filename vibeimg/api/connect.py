@@ -67,5 +67,5 @@ def open_gateway(
         if trace is not None:
             trace(f"offline: emulator at {emulator.base_url}")
         local = replace(settings, base_url=emulator.base_url)
-        with GatewayClient(local, trace=trace, on_retry=on_retry) as client:
+        with GatewayClient(local, trace=trace, on_retry=on_retry, emulated=True) as client:
             yield client

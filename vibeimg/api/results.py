@@ -30,6 +30,8 @@ class Image:
     elapsed: float  # seconds from sending to saving
     sidecar: Path | None = None
     usage: dict[str, Any] | None = None
+    cost_extrapolated: bool = False  # a size outside the published price table: a guess
+    offline: bool = False  # made by vibeimg's emulator: nothing billed
     session: str | None = None  # the conversation it is a turn of (chat_stream(session=))
     turn: int | None = None
 
@@ -58,13 +60,18 @@ class Images(list[Image]):
 
     def __init__(self, images: list[Image], *, missing: list[Missing] | None = None,
                  error: VibeimgError | None = None, cost_usd: float | None = None,
-                 possible_cost_usd: float = 0.0) -> None:
+                 possible_cost_usd: float = 0.0, cost_extrapolated: bool | None = None,
+                 offline: bool = False) -> None:
         super().__init__(images)
         self.missing: list[Missing] = list(missing or [])
         self.error = error
         self.cost_usd = round(sum(i.cost_usd for i in images), 6) if cost_usd is None \
             else cost_usd
         self.possible_cost_usd = possible_cost_usd
+        #: Whether the costs include a price extrapolated for a size off the table.
+        self.cost_extrapolated = any(i.cost_extrapolated for i in images) \
+            if cost_extrapolated is None else cost_extrapolated
+        self.offline = offline  # made by vibeimg's emulator: nothing billed
 
     @property
     def status(self) -> RunStatus:

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vibeimg.errors import UsageError
+from vibeimg.files.inputs import open_regular
 from vibeimg.files.naming import NamePlan
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_prompt
 
@@ -206,6 +207,9 @@ def _json_fields(raw: str) -> dict[str, Any]:
         value = json.loads(raw)
     except ValueError as exc:
         raise UsageError(f"bad JSON: {exc}", hint='one object a line: {"prompt": "..."}') from None
+    except RecursionError:  # [[[[... a hundred thousand deep
+        raise UsageError("bad JSON: nested too deeply",
+                         hint='one object a line: {"prompt": "..."}') from None
     if not isinstance(value, dict):
         raise UsageError(f"expected a JSON object, got {type(value).__name__}",
                          hint='one object a line: {"prompt": "..."}')
@@ -314,7 +318,7 @@ class _LineParser:
             return cached
         digest = hashlib.sha256()
         try:
-            with path.open("rb") as file:
+            with open_regular(path, what=f"{role} file") as file:
                 for block in iter(lambda: file.read(1 << 20), b""):
                     digest.update(block)
         except OSError as exc:

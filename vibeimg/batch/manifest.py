@@ -269,7 +269,7 @@ def read_manifest(path: Path, *, follow: bool = True) -> tuple[list[Record], int
             continue
         try:
             record = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # cut short by a kill, or nested absurdly deep
             skipped += 1
             continue
         if isinstance(record, dict) and isinstance(record.get("key", ""), str):

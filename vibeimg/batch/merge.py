@@ -43,8 +43,8 @@ class MergeResult:
         return sum(1 for r in self.records if r.get("status") == status)
 
     def summary(self, report: str | None) -> dict[str, Any]:
-        cost = sum(float(r.get("estimated_cost_usd") or 0) for r in self.records
-                   if r.get("status") == "ok")
+        done = [r for r in self.records if r.get("status") == "ok"]
+        cost = sum(float(r.get("estimated_cost_usd") or 0) for r in done)
         possible = sum(possible_cost(r) for r in self.records)
         ending = ending_fields(self.error())
         return {
@@ -62,6 +62,10 @@ class MergeResult:
             "not_run": self.count("not-run"),
             "estimated_cost_usd": round(cost, 4),
             "possible_cost_usd": round(possible, 4),
+            "cost_extrapolated": any(r.get("cost_extrapolated") for r in self.records),
+            # Made by vibeimg's emulator (--offline, mock-server): nothing billed.
+            "offline": bool(done) and all(r.get("offline") for r in done),
+            "offline_items": sum(1 for r in done if r.get("offline")),
             "outcomes": [_outcome(r, self.manifest.parent) for r in self.records],
             "error": ending["error"],
             "exit_code": ending["exit_code"],
@@ -100,7 +104,8 @@ def _outcome(record: Record, out_dir: Path) -> dict[str, Any]:
         if record.get(name):
             entry[name] = str(out_dir / record[name])
     for name in ("sha256", "size", "quality", "revised_prompt", "request_id",
-                 "estimated_cost_usd", "possible_cost_usd", "error", "exit_code"):
+                 "estimated_cost_usd", "possible_cost_usd", "cost_extrapolated", "offline",
+                 "error", "exit_code"):
         if name in record:
             entry[name] = record[name]
     return entry

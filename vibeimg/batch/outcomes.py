@@ -44,7 +44,8 @@ class ItemOutcome:
                 entry[name] = str(out_dir / record[name])
         for name in ("sha256", "bytes", "format", "size", "quality", "revised_prompt",
                      "request_id", "elapsed_seconds", "estimated_cost_usd",
-                     "possible_cost_usd", "error", "exit_code", "http_status"):
+                     "possible_cost_usd", "cost_extrapolated", "offline", "error",
+                     "exit_code", "http_status"):
             if name in record:
                 entry[name] = record[name]
         if self.status == "not-resent" and self.error is not None:
@@ -69,12 +70,14 @@ class ItemOutcome:
             outputs=[str(_resolved(_absolute(out_dir) / Path(path).parent) / Path(path).name)]
             if path else [],
             request_ids=[record["request_id"]] if record.get("request_id") else [],
+            usage=record.get("usage") if isinstance(record.get("usage"), dict) else None,
             estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0) if done else 0.0,
             possible_cost_usd=possible_cost(record),
+            cost_extrapolated=bool(record.get("cost_extrapolated")),
             outcome=("completed" if done else
                      "interrupted" if self.status == "abandoned" else "failed"),
             error=record.get("error"),
-            offline=offline,
+            offline=offline or bool(record.get("offline")),
             images=1 if done else 0,
             elapsed_seconds=record.get("elapsed_seconds"),
         )
@@ -114,6 +117,7 @@ class BatchResult:
     interrupted: bool = False
     stopped_by: VibeimgError | None = None
     cleaned: list[Path] = field(default_factory=list)
+    offline: bool = False  # sent to vibeimg's emulator: nothing billed
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -128,6 +132,12 @@ class BatchResult:
         """What this run's items without an image may have cost (billed but unusable,
         outcome unknown, abandoned on the wire)."""
         return possible_of(self.outcomes)
+
+    @property
+    def cost_extrapolated(self) -> bool:
+        """Whether :attr:`spent` or :attr:`possible` includes an extrapolated price."""
+        return any((o.record or {}).get("cost_extrapolated") for o in self.outcomes
+                   if o.status in SENT)
 
 
 def _absolute(folder: Path) -> Path:

@@ -28,7 +28,7 @@ from vibeimg.batch.verify import (
 )
 from vibeimg.errors import UsageError
 from vibeimg.files.naming import NamePlan
-from vibeimg.records.pricing import estimate_cost
+from vibeimg.records.pricing import Price, price_of, shown, total
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,13 @@ class Shard:
         return int(key, 16) % self.total == self.index - 1
 
 
-def item_cost(item: BatchItem) -> float:
+def item_price(item: BatchItem) -> Price:
     """The estimated output price of the item's image (SPEC section 6)."""
-    return estimate_cost(item.options.size, item.options.quality)
+    return price_of(item.options.size, item.options.quality)
+
+
+def item_cost(item: BatchItem) -> float:
+    return item_price(item).usd
 
 
 @dataclass
@@ -91,7 +95,17 @@ class BatchPlan:
 
     @property
     def estimated_cost(self) -> float:
-        return round(sum(item_cost(item) for item in self.to_send), 4)
+        return self.estimated_price.usd
+
+    @property
+    def estimated_price(self) -> Price:
+        """What would be sent, priced; extrapolated when any item's size is off the table."""
+        summed = total(item_price(item) for item in self.to_send)
+        return Price(round(summed.usd, 4), summed.extrapolated)
+
+    @property
+    def extrapolated_items(self) -> int:
+        return sum(1 for item in self.to_send if item_price(item).extrapolated)
 
     @property
     def manifest_path(self) -> Path:
@@ -125,11 +139,16 @@ class BatchPlan:
                     hint="remove the link, or choose another --out-dir or output name")
 
     def check_max_cost(self, max_cost: float | None) -> None:
-        """Refuse to start a batch estimated above ``--max-cost``."""
+        """Refuse to start a batch estimated above ``--max-cost``; the message says when
+        the figure it compared is partly extrapolated (sizes off the published table)."""
         if max_cost is not None and self.estimated_cost > max_cost:
+            price = self.estimated_price
+            basis = (f", {self.extrapolated_items} of them at sizes outside the published "
+                     "price table, priced by extrapolation" if price.extrapolated else "")
             raise UsageError(
-                f"the batch is estimated at ${self.estimated_cost:.3f} for "
-                f"{len(self.to_send)} images, above --max-cost ${max_cost:.3f}; nothing was sent",
+                f"the batch is estimated at {shown(price.usd, price.extrapolated)} for "
+                f"{len(self.to_send)} images{basis}, above --max-cost ${max_cost:.3f}; "
+                "nothing was sent",
                 hint="raise --max-cost, lower --quality or --size, or split it with --shard",
             )
 
@@ -145,7 +164,7 @@ class BatchPlan:
             entry["status"] = ("done" if item.key in self.done else
                                "unknown" if item.key in self.held else "send")
             entry["output"] = item.name
-            entry["estimated_cost_usd"] = item_cost(item)
+            entry.update(item_price(item).fields())
             entries.append(entry)
         return {
             "dry_run": True,
@@ -159,7 +178,8 @@ class BatchPlan:
             "already_done": len([i for i in self.selected if i.key in self.done]),
             "not_resent": len([i for i in self.selected if i.key in self.held]),
             "to_send": len(self.to_send),
-            "estimated_cost_usd": self.estimated_cost,
+            **self.estimated_price.fields(),
+            "extrapolated_items": self.extrapolated_items,
             "max_cost_usd": max_cost,
             "items": entries,
         }

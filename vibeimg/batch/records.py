@@ -19,7 +19,7 @@ from typing import Any
 from vibeimg import __version__
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record
-from vibeimg.batch.plan import BatchPlan, item_cost
+from vibeimg.batch.plan import BatchPlan, item_cost, item_price
 from vibeimg.batch.verify import file_facts
 from vibeimg.errors import ExitCode, GatewayError, VibeimgError
 from vibeimg.jobs.image_requests import ImageRequest, SavedImage
@@ -66,8 +66,9 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
         **{f"sidecar_{name}": value for name, value in side.items()},
         "format": saved.format,
         "size": saved.size, "quality": saved.quality, "request_id": saved.request_id,
-        "elapsed_seconds": round(saved.elapsed, 3),
+        "elapsed_seconds": round(saved.elapsed, 3), "usage": saved.usage,
         "estimated_cost_usd": saved.estimated_cost_usd,
+        "cost_extrapolated": saved.cost_extrapolated, "offline": saved.offline,
         "finished_at": now(),
     }
 
@@ -113,6 +114,7 @@ def failure_record(item: BatchItem, error: VibeimgError, plan: BatchPlan) -> Rec
         "request_id": error.request_id, "finished_at": now(),
         # Made and billed, then unusable (lost to the disk, bad base64), or unknown.
         "possible_cost_usd": error.possible_cost_usd,
+        "cost_extrapolated": error.cost_extrapolated and bool(error.possible_cost_usd),
     }
 
 
@@ -127,6 +129,7 @@ def abandoned_record(item: BatchItem, plan: BatchPlan) -> Record:
         "parameters": {"model": item.options.model, **item.options.tool_fields()},
         "error": ABANDONED, "exit_code": int(ExitCode.INTERRUPTED), "http_status": None,
         "request_id": None, "finished_at": now(), "possible_cost_usd": item_cost(item),
+        "cost_extrapolated": item_price(item).extrapolated,
     }
 
 

@@ -141,7 +141,9 @@ def _record(item: BatchItem, sidecar: dict[str, Any], source: Path, image: Path,
         "format": sidecar.get("format"), "size": sidecar.get("size"),
         "quality": sidecar.get("quality"), "request_id": sidecar.get("request_id"),
         "elapsed_seconds": sidecar.get("elapsed_seconds"),
-        "estimated_cost_usd": sidecar.get("estimated_cost_usd"),
+        "estimated_cost_usd": sidecar.get("estimated_cost_usd"), "usage": sidecar.get("usage"),
+        "cost_extrapolated": bool(sidecar.get("cost_extrapolated")),
+        "offline": bool(sidecar.get("offline")),
         "finished_at": sidecar.get("saved_at"), "recovered": True,
     }
 

@@ -77,6 +77,16 @@ def _status(record: Record) -> str:
     return {"ok": "done", "failed": "failed", "unknown": "unknown"}.get(str(status), "not-run")
 
 
+def _cost(record: Record) -> str:
+    """The cost cell: extrapolated (a size off the published table) or offline, in words."""
+    text = f"${float(record.get('estimated_cost_usd') or 0):.3f}"
+    if record.get("cost_extrapolated"):
+        text += " (extrapolated)"
+    if record.get("offline"):
+        text += " (offline: not billed)"
+    return text
+
+
 def _details(record: Record) -> list[tuple[str, Any]]:
     parameters = record.get("parameters") or {}
     cost = record.get("estimated_cost_usd")
@@ -88,7 +98,7 @@ def _details(record: Record) -> list[tuple[str, Any]]:
         ("size", record.get("size") or parameters.get("size")),
         ("quality", record.get("quality") or parameters.get("quality")),
         ("time", f"{elapsed:.1f} s" if isinstance(elapsed, (int, float)) else None),
-        ("cost", f"${cost:.3f}" if isinstance(cost, (int, float))
+        ("cost", _cost(record) if isinstance(cost, (int, float))
          and record.get("status") == "ok" else None),
         ("possible cost", f"${possible_cost(record):.3f} (may have been billed)"
          if possible_cost(record) else None),
@@ -139,16 +149,23 @@ def render_report(
                for r, s in zip(entries, statuses, strict=True) if s == "done")
     possible = sum(possible_cost(r) for r in entries if not r.get("earlier"))
     failures = [r for r, s in zip(entries, statuses, strict=True) if s in ("failed", "unknown")]
+    done = [r for r, s in zip(entries, statuses, strict=True) if s == "done"]
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     unknown = (f"{statuses.count('unknown')} of unknown outcome, "
                if statuses.count("unknown") else "")
+    basis = ""
+    if any(r.get("cost_extrapolated") for r in entries):
+        basis += (" (partly extrapolated: sizes outside the published price table are priced "
+                  "from the nearest shape by pixels)")
+    if done and all(r.get("offline") for r in done):
+        basis += " (offline: made by the emulator, nothing billed)"
     head = (
         f"<p class=\"totals\">{len(entries)} items: {statuses.count('done')} done, "
         f"{statuses.count('failed')} failed, {unknown}{statuses.count('not-run')} not run; "
         f"estimated cost ${cost:.3f} for the images received"
         + (f", and up to ${possible:.3f} possibly billed for items without an image"
            if possible else "")
-        + f". Generated {_e(generated)} by vibeimg {_e(__version__)}.</p>"
+        + f"{_e(basis)}. Generated {_e(generated)} by vibeimg {_e(__version__)}.</p>"
     )
     body = [f"<h1>{_e(title)}</h1>", head]
     body.extend(f'<p class="note">{_e(note)}</p>' for note in notes)

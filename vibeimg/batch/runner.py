@@ -164,6 +164,7 @@ class BatchRunner:
             outcomes=[self._outcomes[item.key] for item in self.plan.selected],
             elapsed=time.monotonic() - self._started, limiter=self.limiter,
             interrupted=interrupted, stopped_by=self._stopped_by, cleaned=cleaned,
+            offline=self.client.offline,
         )
 
     def _drain(self) -> None:

@@ -44,6 +44,8 @@ def summarize(result: BatchResult, plan: BatchPlan, *, source: str,
         "elapsed_seconds": round(result.elapsed, 3),
         "estimated_cost_usd": result.spent,
         "possible_cost_usd": result.possible,
+        "cost_extrapolated": result.cost_extrapolated,
+        "offline": result.offline,
         "concurrency": {
             "asked": limiter.maximum, "lowest": limiter.lowest, "final": limiter.limit,
             "busy_refusals": limiter.throttles,

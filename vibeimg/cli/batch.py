@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vibeimg.batch.outcomes import BatchResult, ItemOutcome
     from vibeimg.batch.plan import BatchPlan
     from vibeimg.cli.common import Connection
+    from vibeimg.wire.client import GatewayClient
 
 BATCH = "Batch"
 
@@ -81,9 +82,11 @@ def _read_source(file: str) -> tuple[str, str, Path]:
             raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
                              hint="pipe it in: cat prompts.txt | vibeimg batch -")
         return decode_prompt(read_stdin_bytes(), "the batch on stdin"), "<stdin>", Path()
+    from vibeimg.files.inputs import read_regular
+
     path = Path(file)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, what="batch file")
     except OSError as exc:
         raise UsageError(f"cannot read the batch file {file}: {exc.strerror or exc}",
                          hint="check the path, or use '-' to read stdin") from exc
@@ -240,9 +243,10 @@ def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | No
     from vibeimg.settings.resolve import mask_key
 
     settings = connection.settings()
-    print_json(plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
+    document = plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
                              authorization=f"Bearer {mask_key(settings.api_key)}",
-                             request_view=describe_request))
+                             request_view=describe_request)
+    print_json({**document, "offline": connection.offline})
     plan.check_max_cost(max_cost)
 
 
@@ -257,19 +261,25 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
 
     view = BatchView(reporter, interval=progress_every)
     recorder = BackgroundRecorder(reporter, history)
+    clients: list[GatewayClient] = []
 
     out_dir = plan.out_dir.absolute()  # once, not per item
 
     def finished(outcome: ItemOutcome) -> None:
         view.event(outcome)
-        recorder.add(outcome.history_entry(out_dir, offline=connection.offline))
+        # --offline, or a base URL that answered as vibeimg's emulator: nothing billed.
+        offline = connection.offline or any(c.offline for c in clients)
+        recorder.add(outcome.history_entry(out_dir, offline=offline))
 
+    price = plan.estimated_price
     view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
-               cost=plan.estimated_cost, shard=str(plan.shard) if plan.shard else None)
+               cost=price.usd, extrapolated=price.extrapolated, offline=connection.offline,
+               shard=str(plan.shard) if plan.shard else None)
     if not plan.to_send:
         result = nothing_to_send(plan, concurrency=concurrency)
     else:
         with session(connection, reporter) as client:
+            clients.append(client)
             runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
                                  force=force, on_event=finished, on_tick=view.tick,
                                  on_interrupt=view.interrupted)
@@ -280,6 +290,7 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
                 recorder.close()
         if result.cleaned:
             reporter.trace(f"removed {count_of(len(result.cleaned), 'temporary file')} of an earlier run")
+    result.offline = result.offline or connection.offline
     for_people = not json_output and is_terminal(sys.stdout)
     view.finish(result, summary_on_stdout=for_people)
     if report is not None:
@@ -300,10 +311,11 @@ def _print_summary(document: dict[str, Any], *, for_people: bool) -> None:
         print_json(document)
         return
     from vibeimg.cli.batchview import merge_summary_text, summary_text
+    from vibeimg.ui import printable
 
     text = summary_text(document) if document.get("command") == "batch" \
         else merge_summary_text(document)
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(printable(text, newlines=True) + "\n")  # file names, paths: escaped
     sys.stdout.flush()
 
 

@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
-from vibeimg.ui import Reporter
+from vibeimg.records.pricing import shown
+from vibeimg.ui import Reporter, printable
 from vibeimg.units import count_of
 
 
@@ -37,11 +38,12 @@ class BatchView:
         self._task: Any = None
 
     def start(self, *, to_send: int, done_before: int, concurrency: int, cost: float,
-              shard: str | None) -> None:
+              shard: str | None, extrapolated: bool = False, offline: bool = False) -> None:
         where = f"shard {shard}: " if shard else ""
         self.reporter.info(
             f"batch: {where}{to_send} to send ({done_before} already done), "
-            f"concurrency {concurrency}, estimated ${cost:.3f}")
+            f"concurrency {concurrency}, estimated "
+            f"{shown(cost, extrapolated, offline=offline)}")
         if not self.reporter.interactive or not to_send:
             return
         from rich.progress import (
@@ -71,7 +73,7 @@ class BatchView:
         if self._bar is not None:
             from rich.text import Text
 
-            self._bar.console.print(Text(f"error: {message}", style="red"))
+            self._bar.console.print(Text(f"error: {printable(message)}", style="red"))
         else:
             self.reporter.error(message)
 
@@ -119,8 +121,9 @@ class BatchView:
             f"batch: {result.count('done')} done, {result.count('skipped')} already done, "
             f"{result.count('failed')} failed, "
             + (f"{unknown} of unknown outcome, " if unknown else "")
-            + f"{result.count('not-run')} not run in "
-            f"{result.elapsed:.1f} s, estimated ${result.spent:.3f}{possible}{slowed}")
+            + f"{result.count('not-run')} not run in {result.elapsed:.1f} s, estimated "
+            f"{shown(result.spent, result.cost_extrapolated, offline=result.offline)}"
+            f"{possible}{slowed}")
 
 
 FAILURES_SHOWN = 5  # a summary for people: the rest are in the JSON and the report
@@ -176,8 +179,11 @@ def merge_summary_text(document: dict[str, Any]) -> str:
 
 def _cost_lines(document: dict[str, Any]) -> list[str]:
     """The cost of the images received, and apart from it what may have been billed for
-    items without an image (outcome unknown, or billed but unusable)."""
-    lines = [f"  estimated cost ${float(document.get('estimated_cost_usd') or 0):.3f}"]
+    items without an image (outcome unknown, or billed but unusable); each says when it
+    is extrapolated or offline (nothing billed)."""
+    extrapolated, offline = bool(document.get("cost_extrapolated")), bool(document.get("offline"))
+    lines = [f"  estimated cost "
+             f"{shown(float(document.get('estimated_cost_usd') or 0), extrapolated, offline=offline)}"]
     possible = float(document.get("possible_cost_usd") or 0)
     if possible:
         lines.append(f"  possibly billed ${possible:.3f} more, for items without an image")

@@ -8,7 +8,6 @@ payload, for machines. All of it goes through the Reporter, never to stdout.
 
 from __future__ import annotations
 
-import json
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from vibeimg.cli.retrynotice import retry_notice
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.jobs.chat.result import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
-from vibeimg.ui import Reporter
+from vibeimg.records.pricing import shown
+from vibeimg.ui import Reporter, printable
 from vibeimg.units import count_of, human_bytes
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ def summary_line(result: ChatStreamResult) -> str:
                      else "text model tokens unknown")
     if result.image_usage and isinstance(result.image_usage.get("total_tokens"), int):
         parts.append(f"image tokens {result.image_usage['total_tokens']:,}")
-    parts.append(f"estimated ${result.estimated_cost_usd:.3f} (image output only)")
+    cost = shown(result.estimated_cost_usd, result.cost_extrapolated, offline=result.offline)
+    parts.append(f"estimated {cost} (image output only)")
     if result.possible_cost_usd:
         parts.append(f"and up to ${result.possible_cost_usd:.3f} possibly billed for images "
                      "not received")
@@ -134,7 +135,7 @@ class JsonlProgress(Progress):
     """Each event as one JSON line, base64 payloads left out, plus vibeimg's own records."""
 
     def _emit(self, record: dict[str, Any]) -> None:
-        self.reporter.progress(json.dumps(record, ensure_ascii=False, default=str))
+        self.reporter.json_record(record)
 
     def notice(self, message: str, *, warning: bool = False) -> None:
         """Notices and warnings are records too: every line on stderr is JSON."""
@@ -169,6 +170,7 @@ class JsonlProgress(Progress):
                     "received": len(result.images), "usage": result.usage,
                     "image_usage": result.image_usage,
                     "estimated_cost_usd": result.estimated_cost_usd,
+                    "cost_extrapolated": result.cost_extrapolated, "offline": result.offline,
                     "elapsed": round(result.elapsed, 3), "request_id": result.request_id,
                     "error": result.error.one_line() if result.error else None,
                     "exit_code": int(result.error.exit_code) if result.error else 0})
@@ -222,7 +224,7 @@ class LiveProgress(Progress):
             self.calls.append(call)
 
     def saved(self, image: StreamedImage) -> None:
-        self.console.print(saved_line(image), markup=False, highlight=False)
+        self.console.print(printable(saved_line(image)), markup=False, highlight=False)
 
     def __rich__(self) -> Any:
         from rich.console import Group
@@ -236,7 +238,7 @@ class LiveProgress(Progress):
         heard = (f"{self.keepalives} keepalives, last {now - self.last_keepalive:.0f} s ago"
                  if self.last_keepalive is not None else "no keepalive yet")
         header = Text.assemble(
-            (f"{self.request.model} → gpt-image-2  ", "bold"),
+            (f"{printable(self.request.model)} → gpt-image-2  ", "bold"),
             f"{now - self.started:.0f} s  ", heart, heard, f"  {human_bytes(self.bytes)} received",
         )
         table = Table.grid(padding=(0, 2))
@@ -244,8 +246,9 @@ class LiveProgress(Progress):
             end = call.image.generation_seconds if call.image else now - call.started
             detail = (human_bytes(call.receiving_bytes) if call.phase == "receiving" and
                       call.receiving_bytes else str(call.image.path) if call.image else "")
+            detail = printable(detail)
             style = {"saved": "green", "failed": "red"}.get(call.phase, "cyan")
-            table.add_row(f"image {call.index}", call.item_id[:16],
+            table.add_row(f"image {call.index}", printable(call.item_id[:16]),
                           Text(PHASE_WORDS.get(call.phase, call.phase), style=style),
                           f"{end:.1f} s", detail)
         if not self.calls:

@@ -267,15 +267,17 @@ class ChatShell:
                 result = run_chat_stream(client, plan.request, plan=names,
                                          sidecar=self.sidecar, listener=display)
         except VibeimgError as error:  # refused or unreachable before any stream: no turn
+            # offline too when the base URL answered as vibeimg's emulator
             record_run(self.reporter, self.history, chat_run_entry(
-                request=plan.request, offline=self.connection.offline, error=error))
+                request=plan.request, offline=client.offline, error=error))
             raise
         finally:
             self.display = None
         self.name, self.use = name, []  # the conversation exists from its first turn
+        result.offline = result.offline or client.offline
         record_run(self.reporter, self.history, chat_run_entry(
-            request=plan.request, offline=self.connection.offline, result=result))
-        unrecorded = record_turn_or_warn(plan, result, offline=self.connection.offline,
+            request=plan.request, offline=result.offline, result=result))
+        unrecorded = record_turn_or_warn(plan, result, offline=result.offline,
                                          reporter=self.reporter)
         display.finished(result)
         print_paths([image.path for image in result.images])

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from vibeimg.cli.common import Connection
     from vibeimg.files.naming import NamePlan
     from vibeimg.jobs.chat.request import ChatStreamRequest
+    from vibeimg.jobs.chat.result import ChatStreamResult
     from vibeimg.jobs.chat.session import TurnPlan
+    from vibeimg.wire.client import GatewayClient
 
 CHAT = "Chat options"
 Prompt = Annotated[Optional[str], typer.Argument(
@@ -199,13 +201,12 @@ def chat_stream(
         for notice in turn.notices:
             display.notice(notice, warning=True)
     if dry_run:
-        from vibeimg.records.pricing import estimate_cost
+        from vibeimg.records.pricing import price_of
 
-        cost = estimate_cost(request.options.size, request.options.quality)
+        price = price_of(request.options.size, request.options.quality)
         print_json(dry_run_document(
             connection, "POST", "responses", request.body(abbreviate_images=True),
-            requested=request.expected_images,
-            estimated_cost_usd=round(cost * request.expected_images, 4),
+            requested=request.expected_images, **price.times(request.expected_images).fields(),
             **({} if turn is None else {**turn.conversation_fields(),
                                         "approximate_input_bytes": turn.input_bytes}),
         ))
@@ -255,20 +256,16 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
     way, even when the gateway refused it before any stream opened; only a usage error
     (nothing attempted, exit 2) prints none.
     """
-    from vibeimg.cli.chat_progress import (
-        JsonlProgress,
-        PlainProgress,
-        summary_line,
-    )
     from vibeimg.cli.common import session
     from vibeimg.cli.recording import record_run
-    from vibeimg.cli.stdout import print_json, print_paths
+    from vibeimg.cli.stdout import print_json
     from vibeimg.jobs.chat.result import ChatStreamResult
     from vibeimg.jobs.chat.run import run_chat_stream
     from vibeimg.jobs.entries import chat_run_entry
 
     started = time.monotonic()
     failed: VibeimgError | None = None
+    client: GatewayClient | None = None
     try:
         with session(connection, reporter, display.retrying) as client, display:
             result = run_chat_stream(
@@ -280,24 +277,39 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
         failed = error
     except KeyboardInterrupt:
         failed = Interrupted("interrupted before the gateway answered")
+    # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
+    offline = connection.offline or (client is not None and client.offline)
     if failed is not None:
         if not isinstance(failed, UsageError):  # refused before sending: no run
             record_run(reporter, history, chat_run_entry(
-                request=request, offline=connection.offline, error=failed))
-        if not isinstance(failed, UsageError):
+                request=request, offline=offline, error=failed))
             ended = ChatStreamResult.before_stream(request, failed, time.monotonic() - started)
+            ended.offline = offline
             display.finished(ended)
             if json_output:
                 print_json(ended.as_json())
         raise failed
+    result.offline = result.offline or offline
     record_run(reporter, history,
-               chat_run_entry(request=request, offline=connection.offline, result=result))
+               chat_run_entry(request=request, offline=result.offline, result=result))
     unrecorded = None
     if turn is not None:
         from vibeimg.cli.chat_turns import record_turn_or_warn
 
-        unrecorded = record_turn_or_warn(turn, result, offline=connection.offline,
+        unrecorded = record_turn_or_warn(turn, result, offline=result.offline,
                                          reporter=reporter)
+    _show(result, display, reporter, json_output=json_output, preview=preview)
+    result.raise_for_error()
+    if unrecorded is not None:
+        raise unrecorded
+
+
+def _show(result: ChatStreamResult, display: Progress, reporter: Reporter, *,
+          json_output: bool, preview: bool) -> None:
+    """The results of a run that streamed: stdout, previews, the summary on stderr."""
+    from vibeimg.cli.chat_progress import JsonlProgress, PlainProgress, summary_line
+    from vibeimg.cli.stdout import print_json, print_paths
+
     display.finished(result)
     if json_output:
         print_json(result.as_json())
@@ -307,7 +319,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
         from vibeimg.cli.preview_cmd import preview_saved
 
         preview_saved([image.path for image in result.images], reporter)
-    expected = request.expected_images
+    expected = result.request.expected_images
     if result.stream_status == "completed" and 0 < len(result.images) < expected:
         display.notice(f"asked for {expected} images, {len(result.images)} arrived",
                        warning=True)
@@ -315,6 +327,3 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
         display.reporter.progress(summary_line(result))
     elif not isinstance(display, JsonlProgress):
         reporter.note(summary_line(result))
-    result.raise_for_error()
-    if unrecorded is not None:
-        raise unrecorded

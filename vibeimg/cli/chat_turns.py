@@ -111,6 +111,9 @@ def record_turn_or_warn(turn: TurnPlan, result: ChatStreamResult, *, offline: bo
 
 
 def print_lines(lines: list[str]) -> None:
+    """Lines for people (a conversation's turns): control characters shown escaped."""
+    from vibeimg.ui import printable
+
     for line in lines:
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(printable(line, newlines=True) + "\n")
     sys.stdout.flush()

@@ -220,7 +220,7 @@ def name_the_origin(ctx: _click.Context, error: UsageError) -> None:
     if origin == "flag":
         where = f"from {flag}"
     elif origin == "config file":
-        from vibeimg.settings.resolve import config_path
+        from vibeimg.settings.folders import config_path
 
         where = f"from the config file {config_path()}"
     else:

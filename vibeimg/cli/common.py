@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibeimg.errors import UsageError
 from vibeimg.params import check_prompt, decode_prompt
-from vibeimg.settings.resolve import Settings, mask_key, mask_url
+from vibeimg.settings.resolve import Settings, mask_key, mask_url, sends_in_clear
 from vibeimg.ui import Reporter, is_terminal
 
 if TYPE_CHECKING:
@@ -23,8 +23,10 @@ def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
     if argument is not None and prompt_file is not None:
         raise UsageError("give the prompt as an argument or with --prompt-file, not both")
     if prompt_file is not None:
+        from vibeimg.files.inputs import read_regular
+
         try:
-            data = prompt_file.read_bytes()
+            data = read_regular(prompt_file, what="prompt file")
         except OSError as exc:
             raise UsageError(
                 f"cannot read the prompt file {prompt_file}: {exc.strerror or exc}",
@@ -101,9 +103,21 @@ def session(connection: Connection, reporter: Reporter,
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
     settings = connection.settings()
     reporter.trace(settings_trace(connection, settings))
+    if not connection.offline and settings.api_key:  # no key: refused before sending
+        warn_if_in_clear(settings, reporter)
     with open_gateway(settings, offline=connection.offline,
                       trace=reporter.trace, on_retry=notices) as client:
         yield client
+
+
+def warn_if_in_clear(settings: Settings, reporter: Reporter) -> None:
+    """Say once per run when the key and prompts would cross a network unencrypted."""
+    if sends_in_clear(settings.base_url):
+        origin = settings.origins.get("base_url")
+        reporter.warn(
+            f"the base URL {mask_url(settings.base_url)}{f' ({origin})' if origin else ''} "
+            "is plain http to another machine: the key and the prompts cross the network "
+            "unencrypted; use https")
 
 
 def settings_trace(connection: Connection, settings: Settings) -> str:
@@ -138,4 +152,5 @@ def dry_run_document(
             "body": body,
         },
         **extra,
+        "offline": connection.offline,
     }

@@ -11,7 +11,7 @@ from vibeimg.cli.command import VibeimgCommand
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
 from vibeimg.settings.folders import config_path
-from vibeimg.ui import Reporter, is_terminal
+from vibeimg.ui import Reporter, is_terminal, printable
 
 SETTING_NAMES = ("api-key", "base-url", "timeout", "retries", "model", "size", "quality",
                  "format", "moderation", "out-dir", "history")  # as vibeimg.settings.configfile
@@ -109,7 +109,8 @@ def config_get(name: Name) -> None:
     if resolved.value is None:
         raise UsageError(f"{resolved.spec.name} is not set",
                          hint=f"vibeimg config set {resolved.spec.name}")
-    sys.stdout.write(resolved.spec.show(resolved.value) + "\n")
+    value = resolved.spec.show(resolved.value)  # exact for a script, escaped on a terminal
+    sys.stdout.write((printable(value) if is_terminal(sys.stdout) else value) + "\n")
 
 
 @config_app.command("unset", cls=VibeimgCommand)
@@ -141,7 +142,7 @@ def config_list(
         line = f"{item.spec.name:<{width}} = {item.spec.show(item.value)}"
         if origin:
             line += f"  ({item.origin})"
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(printable(line) + "\n")  # a hand-edited value may hold controls
 
 
 @config_app.command("path", cls=VibeimgCommand)

@@ -11,7 +11,7 @@ import typer
 from vibeimg.cli import options as opt
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import VibeimgError
-from vibeimg.ui import Reporter
+from vibeimg.ui import Reporter, printable
 
 if TYPE_CHECKING:
     from vibeimg.cli.common import Connection
@@ -61,6 +61,8 @@ def doctor(
     resolved = _settings_table(shown, connection_offline=offline)
     if settings is not None:
         checks.append(checkup.check_key(settings, offline=offline))
+        if not offline:
+            checks.append(checkup.check_encryption(settings))
         checks.append(_gateway(connection, settings, reporter))
     checks += checkup.folder_checks(_out_dir(resolved))
     checks.append(checkup.check_history())
@@ -158,12 +160,13 @@ def _print_report(found: dict[str, str], resolved: list[dict[str, Any]],
                   "environment > default):\n")
         width = max(len(r["name"]) for r in resolved)
         for row in resolved:
-            out.write(f"  {row['name']:<{width}}  {row['shown']}  ({row['origin']})\n")
+            out.write(printable(f"  {row['name']:<{width}}  {row['shown']}  ({row['origin']})")
+                      + "\n")
         out.write("\n")
     width = max(len(c.name) for c in checks)
     for check in checks:
         line = f"{MARKS[check.status]}  {check.name:<{width}}  {check.detail}"
         if check.fix and check.status != "ok":
             line += f"\n      {' ' * width}  fix: {check.fix}"
-        out.write(line + "\n")
+        out.write(printable(line, newlines=True) + "\n")  # details quote the gateway
     out.flush()

@@ -115,12 +115,12 @@ def edit(
         warn=reporter.warn, ascii_names=ascii_names,
     )
     if dry_run:
-        from vibeimg.records.pricing import estimate_cost
+        from vibeimg.records.pricing import price_of
 
-        cost = estimate_cost(image_options.size, image_options.quality)
+        price = price_of(image_options.size, image_options.quality).times(count)
         print_json(dry_run_document(
             connection, "POST", request.endpoint, describe_parts(request), count=count,
-            estimated_cost_usd=round(cost * count, 4),
+            **price.fields(),
             inputs=request.record["inputs"], mask=request.record["mask"],
         ))
         return

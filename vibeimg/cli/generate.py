@@ -75,12 +75,11 @@ def generate(
                       "experimental at this size")
     body = image_options.generation_body(text)
     if dry_run:
-        from vibeimg.records.pricing import estimate_cost
+        from vibeimg.records.pricing import price_of
 
-        cost = estimate_cost(image_options.size, image_options.quality)
+        price = price_of(image_options.size, image_options.quality).times(count)
         print_json(dry_run_document(
-            connection, "POST", "images/generations", body, count=count,
-            estimated_cost_usd=round(cost * count, 4),
+            connection, "POST", "images/generations", body, count=count, **price.fields(),
         ))
         return
     from vibeimg.cli.imagerun import plan_output, run_image_requests
@@ -88,7 +87,6 @@ def generate(
     from vibeimg.jobs.image_requests import ImageRequest
 
     plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
-
     request = ImageRequest(
         endpoint="images/generations", prompt=text, options=image_options, json_body=body,
         record={"slug": slugify(text, ascii_only=ascii_names)},

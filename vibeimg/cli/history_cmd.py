@@ -12,7 +12,7 @@ import typer
 from vibeimg.cli.command import VibeimgCommand
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
-from vibeimg.ui import is_terminal
+from vibeimg.ui import is_terminal, printable
 
 if TYPE_CHECKING:
     from vibeimg.records.history import History
@@ -50,7 +50,21 @@ def _local_time(created: str, seconds: bool = False) -> str:
 
 
 def _cost(entry: Entry) -> str:
-    return "offline" if entry.offline else f"${entry.estimated_cost_usd:.3f}"
+    """The listing's cost column: ``offline`` (nothing billed), ``~$0.844`` when extrapolated."""
+    if entry.offline:
+        return "offline"
+    return ("~" if entry.cost_extrapolated else "") + f"${entry.estimated_cost_usd:.3f}"
+
+
+def _cost_in_full(entry: Entry) -> str:
+    """What 'history show' says of the cost: the figure, and what kind of figure it is."""
+    figure = f"${entry.estimated_cost_usd:.4f}"
+    if entry.cost_extrapolated:
+        figure += (" (extrapolated: a size outside the published price table, priced from "
+                   "the nearest shape by pixels)")
+    if entry.offline:
+        return f"none: offline emulator, nothing billed (would be {figure})"
+    return figure
 
 
 def _plural(count: int, word: str) -> str:
@@ -90,9 +104,11 @@ def _print_entries(entries: list[Entry], json_output: bool) -> None:
     for entry in entries:
         head = (f"{entry.id:>5}  {_local_time(entry.created)}  {entry.command:<11} "
                 f"{entry.outcome:<11} {entry.images:>2} img  {_cost(entry):>8}  ")
+        head = printable(head)  # a command or outcome from a database edited by hand
         prompt = _one_line(entry.prompt)
         if isinstance(entry.parameters.get("session"), str):  # a turn of a conversation
             prompt = f"[{entry.parameters['session']} {entry.parameters.get('turn', '?')}] {prompt}"
+        prompt = printable(prompt)
         if width and len(head) + _columns(prompt) > width:
             prompt = _cut_to_columns(prompt, max(10, width - len(head) - 1)) + "…"
         sys.stdout.write(head + prompt + "\n")
@@ -189,8 +205,7 @@ def history_show(
         *[("output", path) for path in entry.outputs],
         *[("request id", rid) for rid in entry.request_ids],
         ("usage", json_dumps(entry.usage) if entry.usage else None),
-        ("estimated cost", "none (offline emulator)" if entry.offline
-         else f"${entry.estimated_cost_usd:.4f}"),
+        ("estimated cost", _cost_in_full(entry)),
         ("possible cost", f"${entry.possible_cost_usd:.4f} (may have been billed, no image "
          "received)" if entry.possible_cost_usd and not entry.offline else None),
         ("elapsed", None if entry.elapsed_seconds is None else f"{entry.elapsed_seconds:.1f} s"),
@@ -198,7 +213,8 @@ def history_show(
     for label, value in rows:
         if value is None or value == "":
             continue
-        text = str(value).replace("\n", "\n" + " " * 16)
+        # Several revised prompts are several lines; any other control is shown escaped.
+        text = printable(str(value), newlines=True).replace("\n", "\n" + " " * 16)
         sys.stdout.write(f"{label:<15} {text}\n")
 
 
@@ -213,7 +229,7 @@ def _show_session(name: str, json_output: bool) -> None:
                     "turns": [turn.as_json() for turn in transcript.turns]})
         return
     lines = session_lines(transcript, sessions.transcript_path(name))
-    sys.stdout.write("".join(line + "\n" for line in lines))
+    sys.stdout.write("".join(printable(line, newlines=True) + "\n" for line in lines))
 
 
 @history_app.command("sessions", cls=VibeimgCommand)
@@ -241,7 +257,7 @@ def history_sessions(
     if json_output:
         print_json({"sessions": shown})
         return
-    sys.stdout.write("".join(line + "\n" for line in shown))
+    sys.stdout.write("".join(printable(line) + "\n" for line in shown))
     sys.stdout.flush()
 
 
@@ -275,33 +291,43 @@ def history_cost(
     until: Annotated[Optional[str], typer.Option(
         "--until", metavar="DATE", show_default=False,
         help="Up to (not including) this date or time.")] = None,
+    include_offline: Annotated[bool, typer.Option(
+        "--include-offline",
+        help="Count runs against the emulator (--offline, mock-server) in the totals too, "
+        "at what they would cost: a rehearsal's bill.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Total the estimated spend.
 
-    Offline runs cost nothing and are counted apart. Estimates follow the gateway's published per-image prices; auto quality counts as high.
+    Runs against the emulator (--offline, or a mock-server base URL) cost nothing: they are left out and counted apart, unless --include-offline. Estimates follow the gateway's published per-image prices (auto quality counts as high); sizes outside that table are extrapolated by pixels, and the total says so.
     """
     from vibeimg.records.history import parse_since
 
     start = parse_since(since) if since else None
     end = parse_since(until) if until else None
     with _open() as history:
-        summary = history.cost(start, end)
+        summary = history.cost(start, end, include_offline=include_offline)
     if json_output:
         print_json(summary.as_json())
         return
     period = f" since {since}" if since else ""
     period += f" until {until}" if until else ""
+    included = ", offline runs included" if include_offline else ""
     sys.stdout.write(f"${summary.estimated_cost_usd:.3f} estimated for "
-                     f"{_plural(summary.runs, 'run')} ({_plural(summary.images, 'image')})"
-                     f"{period}\n")
+                     f"{_plural(summary.runs, 'run')} ({_plural(summary.images, 'image')}"
+                     f"{included}){period}\n")
     for command, amount in sorted(summary.by_command.items()):
-        sys.stdout.write(f"  {command:<12} ${amount:.3f}\n")
+        sys.stdout.write(f"  {printable(command):<12} ${amount:.3f}\n")
     if summary.possible_cost_usd:
         sys.stdout.write(f"  plus up to ${summary.possible_cost_usd:.3f} possibly billed with no "
                          "image received (outcome unknown, or an answer that was unusable)\n")
-    if summary.offline_runs:
-        sys.stdout.write(f"  ({_plural(summary.offline_runs, 'offline run')}, no cost)\n")
+    if summary.extrapolated_runs:
+        sys.stdout.write(f"  ({_plural(summary.extrapolated_runs, 'run')} priced by "
+                         "extrapolation: sizes outside the published price table)\n")
+    if summary.offline_runs and not include_offline:
+        sys.stdout.write(f"  ({_plural(summary.offline_runs, 'offline run')} left out, nothing "
+                         f"billed; ${summary.offline_estimated_cost_usd:.3f} with "
+                         "--include-offline)\n")
 
 
 @history_app.command("path", cls=VibeimgCommand)

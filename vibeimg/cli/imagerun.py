@@ -14,10 +14,11 @@ from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.records.rundoc import ending_fields
-from vibeimg.ui import Reporter, is_terminal
+from vibeimg.ui import Reporter, is_terminal, printable
 
 if TYPE_CHECKING:
     from vibeimg.jobs.image_requests import Failure, ImageRequest, Outcome, SavedImage
+    from vibeimg.wire.client import GatewayClient
 
 
 def plan_output(
@@ -88,6 +89,7 @@ def run_image_requests(
         progress.failed(failure)
 
     started = time.monotonic()
+    client: GatewayClient | None = None
     try:
         with session(connection, reporter) as client, reporter.spinner(title):
             if plan is None:
@@ -101,17 +103,20 @@ def run_image_requests(
                 )
     except VibeimgError as error:
         if not isinstance(error, UsageError):  # refused before sending: no run
+            offline = connection.offline or (client is not None and client.offline)
             record_run(reporter, history, image_run_entry(
-                command=command, request=request, offline=connection.offline, count=count,
+                command=command, request=request, offline=offline, count=count,
                 error=error, elapsed=time.monotonic() - started))
         raise
+    # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
+    offline = connection.offline or client.offline
     final = outcome.final_error(count)
     record_run(reporter, history, image_run_entry(
-        command=command, request=request, offline=connection.offline, count=count,
+        command=command, request=request, offline=offline, count=count,
         outcome=outcome, error=final, elapsed=time.monotonic() - started))
-    total_cost = round(outcome.estimated_cost_usd, 4)
     if json_output:
-        print_json(run_document(command, request.prompt, count, outcome, final))
+        print_json(run_document(command, request.prompt, count, outcome, final,
+                                offline=offline))
     elif paths is not None:
         paths.raise_failure()  # stdout failed while printing: after the run is recorded
     if preview:
@@ -119,16 +124,19 @@ def run_image_requests(
 
         preview_saved([s.path for s in outcome.saved], reporter)
     if outcome.saved and not outcome.interrupted:
+        from vibeimg.records.pricing import shown
+
+        price = outcome.price
         possible = (f", and up to ${outcome.possible_cost_usd:.3f} possibly billed for images "
                     "not received" if outcome.possible_cost_usd else "")
-        reporter.note(f"{len(outcome.saved)} of {count} saved, estimated ${total_cost:.3f}"
-                      + possible)
+        reporter.note(f"{len(outcome.saved)} of {count} saved, estimated "
+                      f"{shown(price.usd, price.extrapolated, offline=offline)}" + possible)
     if final is not None:
         raise final  # after the saved images were printed: scripts learn of them
 
 
 def run_document(command: str, prompt: str, count: int, outcome: Outcome,
-                 error: VibeimgError | None) -> dict[str, Any]:
+                 error: VibeimgError | None, *, offline: bool = False) -> dict[str, Any]:
     """What ``--json`` prints for generate and edit, whatever the outcome.
 
     ``missing`` lists every image not received: ``failed`` (its error is in
@@ -155,6 +163,8 @@ def run_document(command: str, prompt: str, count: int, outcome: Outcome,
         "failures": [f.as_json() for f in outcome.failures],
         "estimated_cost_usd": round(outcome.estimated_cost_usd, 4),
         "possible_cost_usd": round(outcome.possible_cost_usd, 4),
+        "cost_extrapolated": outcome.cost_extrapolated,
+        "offline": offline,
         "error": ending["error"],
         "exit_code": ending["exit_code"],
     }
@@ -183,12 +193,14 @@ class PathPrinter:
         with self._lock:
             if self._failure is not None:
                 return
+            # Exact for a script; control characters escaped on a terminal (as ls does).
+            text = printable(str(path)) if self.on_terminal else str(path)
             try:
                 if self.on_terminal and self._reporter.interactive:
-                    self._reporter.console.print(str(path), markup=False, highlight=False,
+                    self._reporter.console.print(text, markup=False, highlight=False,
                                                  soft_wrap=True)
                     return
-                self._stdout.write(f"{path}\n")
+                self._stdout.write(f"{text}\n")
                 self._stdout.flush()
             except (OSError, VibeimgError) as exc:  # BrokenPipeError, StdoutError...
                 self._failure = exc

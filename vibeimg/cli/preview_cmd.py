@@ -16,7 +16,7 @@ from typing import IO, Annotated, Any, Optional
 import typer
 
 from vibeimg.cli.options import _choices, complete_image_path
-from vibeimg.ui import Reporter, is_terminal
+from vibeimg.ui import Reporter, is_terminal, printable
 
 AFTER_RUN_COLS = 48  # thumbnails after a run stay small
 AFTER_RUN_ROWS = 20
@@ -92,7 +92,7 @@ def preview_saved(paths: Iterable[Path | None], reporter: Reporter, *,
         if path is None:
             continue
         try:
-            reporter.stream.write(f"{path}\n")
+            reporter.stream.write(f"{printable(str(path))}\n")
             draw(path, reporter.stream, max_cols=AFTER_RUN_COLS, max_rows=AFTER_RUN_ROWS)
         except UsageError as exc:
             reporter.warn(f"cannot preview {path}: {exc.one_line()}")
@@ -151,7 +151,7 @@ def preview(
     else:
         for path in readable:
             if len(files) > 1:
-                sys.stdout.write(f"{path}\n")
+                sys.stdout.write(f"{printable(str(path))}\n")
             draw(path, sys.stdout, protocol=protocol, max_cols=width, max_rows=height)
     if problems:
         raise PartialFailure(f"{len(problems)} of {len(files)} files could not be shown",

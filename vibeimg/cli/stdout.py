@@ -189,7 +189,11 @@ def print_json(document: Any) -> None:
 
 
 def print_paths(paths: Iterable[Path]) -> None:
-    """Paths on stdout, one per line."""
+    """The saved paths, one a line: exactly as the file system has them for a script
+    (a pipe, a file), with control characters shown escaped on a terminal (as ``ls``)."""
+    from vibeimg.ui import is_terminal, printable
+
+    shown = printable if is_terminal(sys.stdout) else str
     for path in paths:
-        sys.stdout.write(f"{path}\n")
+        sys.stdout.write(f"{shown(str(path))}\n")
     sys.stdout.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -85,7 +86,7 @@ class SourceFile:
             return io.BytesIO(self.content)
         if self.path is None:
             raise ValueError("a SourceFile holds its content or names its path")
-        file = self.path.open("rb")
+        file = open_regular(self.path, what="file")  # never blocks on a FIFO put there
         try:
             found = os.fstat(file.fileno())
         except OSError:
@@ -117,6 +118,64 @@ class SourceFile:
             "bytes": self.size,
             "sha256": self.sha256,
         }
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+PIPE_HINT = "name a regular file; to read from a pipe, use '-' and send it to stdin"
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file that is neither a regular file nor a folder is, in words; else None."""
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
+
+
+def not_regular(path: Path | str, what: str, kind: str) -> UsageError:
+    return UsageError(f"the {what} {path} is {kind}, not a regular file", hint=PIPE_HINT)
+
+
+def open_regular(path: Path, *, what: str) -> BinaryIO:
+    """``path`` opened for reading, refused at once unless it is a regular file.
+
+    Opening a FIFO with no writer blocks forever, and a device (``/dev/zero``) never
+    ends: the file is opened without blocking and checked by its descriptor (no race
+    with a swap between a check and the open), then read normally. A folder is refused
+    too. Other failures (missing, no permission) are the ``OSError`` of the open.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"the {what} {path} is a folder, not a file", hint="name a file")
+        kind = special_kind(mode)
+        if kind is not None:
+            raise not_regular(path, what, kind)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path, *, what: str) -> bytes:
+    """The whole of a regular file (see :func:`open_regular`)."""
+    with open_regular(path, what=what) as file:
+        return file.read()
+
+
+def check_regular(path: Path, *, what: str) -> None:
+    """Refuse a FIFO, device or socket before a library opens it (and would block)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing or unreadable: the opener says so in its own words
+    kind = special_kind(mode)
+    if kind is not None:
+        raise not_regular(path, what, kind)
 
 
 def _too_big(label: str, size: int, max_bytes: int, what: str) -> UsageError:
@@ -152,26 +211,26 @@ def read_source(
         return SourceFile("stdin", data)
     path = Path(source)
     try:
-        stat = path.stat()
+        file = open_regular(path, what=what)
     except FileNotFoundError:
         raise UsageError(f"the {what} {path} does not exist",
                          hint="check the path") from None
     except OSError as exc:
         raise UsageError(f"cannot read the {what} {path}: {exc.strerror}",
                          hint="check the path and its permissions") from exc
-    if path.is_dir():
-        raise UsageError(f"the {what} {path} is a folder, not a file",
-                         hint="name an image file")
-    if max_bytes is not None and stat.st_size > max_bytes:
-        raise _too_big(str(path), stat.st_size, max_bytes, what)
-    found = SourceFile(str(path), None, path, stat.st_size, (stat.st_size, stat.st_mtime_ns))
-    try:  # read its head now: a file that cannot be read is refused before anything else
-        head = found.head
-    except OSError as exc:
-        raise UsageError(f"cannot read the {what} {path}: {exc.strerror}",
-                         hint="check the file's permissions") from exc
+    with file:
+        info = os.fstat(file.fileno())
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise _too_big(str(path), info.st_size, max_bytes, what)
+        try:  # its head only: the rest is read when it is checked, and sent
+            head = file.read(HEAD_BYTES)
+        except OSError as exc:
+            raise UsageError(f"cannot read the {what} {path}: {exc.strerror}",
+                             hint="check the file's permissions") from exc
     if not head:
         raise UsageError(f"the {what} {path} is empty", hint="check the file")
+    found = SourceFile(str(path), None, path, info.st_size, (info.st_size, info.st_mtime_ns))
+    found.__dict__["head"] = head  # the cached property, read already
     return found
 
 
@@ -296,6 +355,7 @@ def image_dimensions(path: Path, *, what: str = "image") -> tuple[int, int]:
     """Width and height as viewers show them (EXIF orientation applied), from the header."""
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow only when needed
 
+    check_regular(path, what=what)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from vibeimg.ui import json_controls_escaped
+
 
 def json_text(document: Any) -> str:
     """``document`` as pretty JSON, readable UTF-8 where it can be.
@@ -15,7 +17,8 @@ def json_text(document: Any) -> str:
     which UTF-8 cannot encode: then every non-ASCII character is written as a JSON
     escape instead, which is still valid JSON, and still the same text once read.
     """
-    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    # JSON escapes C0 controls itself; DEL and C1 (U+009B is a terminal's CSI) too here.
+    text = json_controls_escaped(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -135,7 +135,7 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
         if not path.is_file() or path.stat().st_size > _SIDECAR_MAX:
             return None
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested absurdly deep
         return None
     return data if isinstance(data, dict) else None
 

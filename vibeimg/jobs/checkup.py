@@ -31,7 +31,9 @@ from vibeimg.settings.resolve import (
     data_dir,
     key_fix,
     mask_key,
+    mask_url,
     read_config_file,
+    sends_in_clear,
 )
 
 if TYPE_CHECKING:
@@ -116,6 +118,19 @@ def check_key(settings: Settings, *, offline: bool) -> Check:
                      "run 'vibeimg config set api-key', or set VIBEIMG_API_KEY",
                      ExitCode.USAGE)
     return Check("API key", "ok", f"{mask_key(settings.api_key)} ({origin})")
+
+
+def check_encryption(settings: Settings) -> Check:
+    """Whether the key goes out encrypted: https, or plain http that stays on this machine."""
+    url = mask_url(settings.base_url)
+    if sends_in_clear(settings.base_url):
+        return Check("encryption", "warn",
+                     f"{url} is plain http to another machine: the key and the prompts "
+                     "cross the network unencrypted",
+                     "use an https:// base URL ('vibeimg config set base-url https://...')")
+    if settings.base_url.lower().startswith("http://"):
+        return Check("encryption", "ok", "plain http, but only to this machine (loopback)")
+    return Check("encryption", "ok", "https")
 
 
 def check_gateway(settings: Settings, *, label: str, trace: Trace | None = None) -> Check:

@@ -44,6 +44,8 @@ def image_run_entry(
         estimated_cost_usd=outcome.estimated_cost_usd if outcome is not None else 0.0,
         possible_cost_usd=(outcome.possible_cost_usd if outcome is not None
                            else error.possible_cost_usd if error is not None else 0.0),
+        cost_extrapolated=(outcome.cost_extrapolated if outcome is not None
+                           else error.cost_extrapolated if error is not None else False),
         outcome=run_status(error),
         error=error.one_line() if error is not None else None,
         offline=offline,
@@ -81,6 +83,8 @@ def chat_run_entry(
         estimated_cost_usd=result.estimated_cost_usd if result is not None else 0.0,
         possible_cost_usd=(result.possible_cost_usd if result is not None
                            else error.possible_cost_usd if error is not None else 0.0),
+        cost_extrapolated=(result.cost_extrapolated if result is not None
+                           else error.cost_extrapolated if error is not None else False),
         outcome=run_status(error),
         error=error.one_line() if error is not None else None,
         offline=offline,

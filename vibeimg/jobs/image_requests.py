@@ -34,7 +34,7 @@ from vibeimg.files.formats import pixel_size, sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import commit_image
 from vibeimg.params import ImageOptions
-from vibeimg.records.pricing import estimate_cost, parse_size_text
+from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.units import count_of
 from vibeimg.wire.client import Files, GatewayClient, GatewayResponse
 from vibeimg.wire.imagejson import ImageJsonDecoder
@@ -76,6 +76,8 @@ class SavedImage:
     revised_prompt: str | None = None
     size_reported: str | None = None  # the gateway's size, kept when the image disagrees
     sha256: str | None = None  # of the saved file's bytes, taken as they were written
+    cost_extrapolated: bool = False  # priced outside the published table (see pricing)
+    offline: bool = False  # made by vibeimg's emulator: nothing billed
     passed_over: list[str] = field(default_factory=list)  # why names planned were not used
 
     def sizes(self) -> dict[str, Any]:
@@ -96,6 +98,8 @@ class SavedImage:
             "request_id": self.request_id,
             "elapsed_seconds": round(self.elapsed, 3),
             "estimated_cost_usd": self.estimated_cost_usd,
+            "cost_extrapolated": self.cost_extrapolated,
+            "offline": self.offline,
             "usage": self.usage,
             "revised_prompt": self.revised_prompt,
         }
@@ -126,11 +130,26 @@ class Outcome:
     # same. The others not saved were never sent (or were waiting to retry): not billed.
     abandoned: list[int] = field(default_factory=list)
     abandoned_cost_usd: float = 0.0  # the estimated price of each abandoned request
+    abandoned_extrapolated: bool = False  # that price is extrapolated (see pricing)
 
     @property
     def estimated_cost_usd(self) -> float:
         """The images received and saved."""
         return round(sum(s.estimated_cost_usd for s in self.saved), 6)
+
+    @property
+    def cost_extrapolated(self) -> bool:
+        """Whether the estimated or the possible cost includes an extrapolated price (a
+        size outside the published table, see :mod:`vibeimg.records.pricing`)."""
+        return (any(s.cost_extrapolated for s in self.saved)
+                or any(f.error.cost_extrapolated and f.error.possible_cost_usd
+                       for f in self.failures)
+                or bool(self.abandoned and self.abandoned_extrapolated))
+
+    @property
+    def price(self) -> Price:
+        """:attr:`estimated_cost_usd`, marked extrapolated when :attr:`cost_extrapolated`."""
+        return Price(self.estimated_cost_usd, self.cost_extrapolated)
 
     @property
     def possible_cost_usd(self) -> float:
@@ -208,7 +227,7 @@ def fetch_image(
     """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``); with
     ``digest``, its SHA-256 taken as it is written (``SavedImage.sha256``)."""
     started = time.monotonic()
-    billed = 0.0  # the estimated price, once the gateway has answered with an image
+    billed = Price(0.0)  # the estimated price, once the gateway has answered with an image
     tmp = AtomicFile(plan.directory, digest=digest) if plan is not None else None
     buffer = bytearray()
     sink: Sink = tmp.write if tmp is not None else buffer.extend
@@ -219,8 +238,9 @@ def fetch_image(
             files=request.files,
         ) as response:
             request_id = response.request_id
+            offline = client.emulated or response.offline
             # A success answer: the image is made and billed, whatever happens to it here.
-            billed = estimate_cost(request.options.size, request.options.quality)
+            billed = price_of(request.options.size, request.options.quality)
             decoder = _receive(response, sink)
         if decoder.link:
             _download_link(decoder.link, sink, client.settings.timeout)
@@ -232,10 +252,8 @@ def fetch_image(
         quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
         # The price follows the size the gateway says it made (and billed), else the image's.
         size = parse_size_text(reported) or parse_size_text(actual) or request.options.size
-        cost = billed = estimate_cost(size, quality or request.options.quality)
-        usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else None
-        first = (meta.get("data") or [{}])[0]
-        revised = first.get("revised_prompt") if isinstance(first, dict) else None
+        billed = price_of(size, quality or request.options.quality)
+        usage, revised = _usage_and_revised(meta)
         fields = {
             "slug": request.record.get("slug", ""),
             "n": index,
@@ -246,9 +264,9 @@ def fetch_image(
         saved = SavedImage(
             index=index, path=None, sidecar=None, format="", bytes=0, size=size_text,
             quality=quality, request_id=request_id, elapsed=elapsed,
-            estimated_cost_usd=cost, usage=usage,
-            revised_prompt=revised if isinstance(revised, str) else None,
+            estimated_cost_usd=billed.usd, usage=usage, revised_prompt=revised,
             size_reported=reported if actual and reported and reported != actual else None,
+            cost_extrapolated=billed.extrapolated, offline=offline,
         )
         if tmp is not None and plan is not None:
             saved.bytes, saved.sha256 = tmp.size, tmp.sha256
@@ -278,23 +296,34 @@ def fetch_image(
     return saved
 
 
+def _usage_and_revised(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The answer's ``usage`` and ``data[0].revised_prompt``, when they are there."""
+    usage = meta.get("usage")
+    data = meta.get("data")
+    first = data[0] if isinstance(data, list) and data else None
+    revised = first.get("revised_prompt") if isinstance(first, dict) else None
+    return (usage if isinstance(usage, dict) else None,
+            revised if isinstance(revised, str) else None)
+
+
 def _failure(exc: BaseException, request: ImageRequest, request_id: str | None,
-             billed: float) -> BaseException:
+             billed: Price) -> BaseException:
     """The error one image ends with, with what it may have cost."""
     if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
         # Disk full, folder gone, a name the filesystem refuses: this image's failure.
         # (A closed stdout pipe goes on up: the command stops quietly.)
         error = save_error(exc)
         error.request_id = request_id
-        error.possible_cost_usd = billed
+        error.possible_cost_usd, error.cost_extrapolated = billed.usd, billed.extrapolated
         return error
     if isinstance(exc, VibeimgError) and not isinstance(exc, NotSent):
         # Billed but unusable (a success answer that was cut, bad base64, not an
         # image), or sent with no answer to say: either may have cost the price.
-        if billed:
-            exc.possible_cost_usd = billed
+        if billed.usd:
+            exc.possible_cost_usd, exc.cost_extrapolated = billed.usd, billed.extrapolated
         elif exc.outcome_unknown:
-            exc.possible_cost_usd = estimate_cost(request.options.size, request.options.quality)
+            price = price_of(request.options.size, request.options.quality)
+            exc.possible_cost_usd, exc.cost_extrapolated = price.usd, price.extrapolated
     return exc
 
 
@@ -339,6 +368,8 @@ def _sidecar_record(
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "elapsed_seconds": round(saved.elapsed, 3),
         "estimated_cost_usd": saved.estimated_cost_usd,
+        "cost_extrapolated": saved.cost_extrapolated,
+        "offline": saved.offline,
         "vibeimg_version": __version__,
     }
     record.update({k: v for k, v in request.record.items() if k != "slug"})
@@ -421,11 +452,12 @@ def fetch_many(
         client.cancel()  # a request waiting to retry ends now, unsent
         on_wire = client.threads_on_wire()
         AtomicFile.discard_all()  # the images in flight will never be complete
+        abandoned = price_of(request.options.size, request.options.quality)
         with lock:  # abandoned workers may still append: hand back a snapshot
             outcome = Outcome(
                 list(outcome.saved), list(outcome.failures), interrupted=True,
                 abandoned=sorted(i for t, i in running.items() if t in on_wire),
-                abandoned_cost_usd=estimate_cost(request.options.size, request.options.quality))
+                abandoned_cost_usd=abandoned.usd, abandoned_extrapolated=abandoned.extrapolated)
     outcome.saved.sort(key=lambda s: s.index)
     outcome.failures.sort(key=lambda f: f.index)
     return outcome

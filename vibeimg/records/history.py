@@ -32,7 +32,7 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Changes to a database made by an older vibeimg, by the version they lead to: a
 #: script, or a function of the connection.
 _MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
@@ -47,7 +47,9 @@ _MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     """,
     # Version 4: what may have been billed with no image received, apart from the cost.
     4: lambda conn: _add_column(conn, "possible_cost_usd", "REAL NOT NULL DEFAULT 0"),
-    # Version 5: the spend index (_SPEND_INDEX, made after every migration, as for a new
+    # Version 5: whether the cost is extrapolated (a size outside the price table).
+    5: lambda conn: _add_column(conn, "cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
+    # Version 6: the spend index (_SPEND_INDEX, made after every migration, as for a new
     # database) and write-ahead logging (set in connection(), as for a new database).
 }
 FILE_MODE = 0o600
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS runs (
     request_ids TEXT NOT NULL DEFAULT '[]',
     usage TEXT,
     estimated_cost_usd REAL NOT NULL DEFAULT 0,
+    cost_extrapolated INTEGER NOT NULL DEFAULT 0,
     outcome TEXT NOT NULL,
     error TEXT,
     offline INTEGER NOT NULL DEFAULT 0,
@@ -76,8 +79,8 @@ CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
 # 'history cost' totals from this index alone: it never reads the runs' prompts and lists.
 _SPEND_INDEX = """
-CREATE INDEX IF NOT EXISTS runs_spend
-    ON runs(command, offline, created, images, estimated_cost_usd, possible_cost_usd);
+CREATE INDEX IF NOT EXISTS runs_spend ON runs(command, offline, created, images,
+    estimated_cost_usd, possible_cost_usd, cost_extrapolated);
 """
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(
@@ -162,7 +165,7 @@ class History:
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"the history database {self.path} is damaged ({exc})",
                                hint=self._fix()) from exc
-        except (sqlite3.Error, OSError, ValueError) as exc:
+        except (sqlite3.Error, OSError, ValueError, RecursionError) as exc:
             raise HistoryError(f"cannot {action} the history database {self.path}: {exc}",
                                hint=self._fix()) from exc
 
@@ -238,7 +241,7 @@ class History:
             sql += f" LIMIT {int(limit)}"
         with self._errors("read"):
             rows = conn.execute(sql, tuple(args)).fetchall()
-        return [_entry(row) for row in rows]
+            return [_entry(row) for row in rows]
 
     def recent(self, limit: int = 20, command: str | None = None) -> list[Entry]:
         if command:
@@ -290,8 +293,12 @@ class History:
                 args += [term.casefold(), term.casefold()]
         return self._select("WHERE " + " AND ".join(clauses), args, limit=limit)
 
-    def cost(self, since: str | None = None, until: str | None = None) -> CostSummary:
-        """Estimated spend of the runs made at ``since`` or later and before ``until``."""
+    def cost(self, since: str | None = None, until: str | None = None, *,
+             include_offline: bool = False) -> CostSummary:
+        """Estimated spend of the runs made at ``since`` or later and before ``until``.
+
+        Offline runs are left out of the totals (and counted apart) unless
+        ``include_offline``, to rehearse what a batch run offline would cost."""
         clauses, args = [], []
         if since:
             clauses.append("created >= ?")
@@ -302,29 +309,36 @@ class History:
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         # Totalled by SQLite from the spend index, one row per command and kind.
         sql = ("SELECT command, offline, COUNT(*), TOTAL(images), TOTAL(estimated_cost_usd), "  # noqa: S608 - fragments are constants; values are bound
-               f"TOTAL(possible_cost_usd), MIN(id) FROM runs {where} GROUP BY command, offline")
+               "TOTAL(possible_cost_usd), TOTAL(cost_extrapolated), MIN(id) "
+               f"FROM runs {where} GROUP BY command, offline")
         rows: list[Any] = []
         if self.create or self.exists:
             conn = self.connection()
             with self._errors("read"):
                 rows = conn.execute(sql, tuple(args)).fetchall()
-        rows.sort(key=lambda row: row[6])  # commands in the order they were first run
+        rows.sort(key=lambda row: row[7])  # commands in the order they were first run
         by_command: dict[str, float] = {}
-        runs = images = offline_runs = 0
-        total = possible = 0.0
-        for command, offline, count, image_count, cost, maybe, _ in rows:
+        runs = images = offline_runs = extrapolated = 0
+        total = possible = offline_cost = 0.0
+        for command, offline, count, image_count, cost, maybe, guessed, _ in rows:
             if offline:
                 offline_runs += count
-                continue
+                offline_cost += cost
+                if not include_offline:
+                    continue
             runs += count
             images += int(image_count)
             total += cost
             possible += maybe
-            by_command[command] = round(cost, 6)
+            extrapolated += int(guessed)
+            by_command[command] = round(by_command.get(command, 0.0) + cost, 6)
         return CostSummary(
             since=since, until=until, runs=runs, images=images,
             estimated_cost_usd=round(total, 6), by_command=by_command,
             offline_runs=offline_runs, possible_cost_usd=round(possible, 6),
+            offline_estimated_cost_usd=round(offline_cost, 6),
+            include_offline=include_offline,
+            extrapolated_runs=extrapolated,
         )
 
     def count(self) -> int:
@@ -343,6 +357,7 @@ def _row(entry: Entry) -> dict[str, Any]:
     for column in _JSON_COLUMNS:
         row[column] = None if row[column] is None else json.dumps(row[column], default=str)
     row["offline"] = int(bool(row["offline"]))
+    row["cost_extrapolated"] = int(bool(row["cost_extrapolated"]))
     return row
 
 
@@ -404,6 +419,7 @@ def _entry(row: sqlite3.Row) -> Entry:
         raw = values.get(column)
         values[column] = None if raw is None else json.loads(raw)
     values["offline"] = bool(values["offline"])
+    values["cost_extrapolated"] = bool(values.get("cost_extrapolated"))
     values["parameters"] = values["parameters"] or {}
     values["outputs"] = values["outputs"] or []
     values["request_ids"] = values["request_ids"] or []

@@ -26,9 +26,11 @@ class Entry:
     request_ids: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     estimated_cost_usd: float = 0.0  # the images received
+    # Some of the cost (or of possible_cost_usd) is priced outside the published table.
+    cost_extrapolated: bool = False
     outcome: RunStatus = "completed"  # vibeimg.errors.run_status of its ending
     error: str | None = None
-    offline: bool = False
+    offline: bool = False  # against vibeimg's emulator: nothing was billed
     images: int = 0
     elapsed_seconds: float | None = None
     created: str = ""
@@ -43,7 +45,11 @@ class Entry:
 
 @dataclass(frozen=True)
 class CostSummary:
-    """Estimated spend over a period (offline runs cost nothing and are counted apart)."""
+    """Estimated spend over a period.
+
+    Offline runs (the emulator's) cost nothing: they are counted apart, with what they
+    would have cost, and left out of the totals unless ``include_offline``.
+    """
 
     since: str | None
     until: str | None
@@ -53,6 +59,9 @@ class CostSummary:
     by_command: dict[str, float]
     offline_runs: int
     possible_cost_usd: float = 0.0  # may have been billed, no image received
+    offline_estimated_cost_usd: float = 0.0  # what the offline runs would have cost
+    include_offline: bool = False  # the totals above include the offline runs
+    extrapolated_runs: int = 0  # runs counted whose cost is partly extrapolated
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

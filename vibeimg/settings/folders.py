@@ -113,6 +113,8 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
         raise _not_toml(path, f"it is not UTF-8 text ({where})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise _not_toml(path, str(exc)) from exc
+    except RecursionError:  # a = [[[[... nested beyond any sense
+        raise _not_toml(path, "it is nested too deeply") from None
     return table
 
 

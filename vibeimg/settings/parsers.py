@@ -14,7 +14,7 @@ from pathlib import Path
 
 from vibeimg.errors import UsageError
 from vibeimg.params import check_choice, parse_size
-from vibeimg.settings.resolve import check_base_url
+from vibeimg.settings.resolve import check_api_key, check_base_url
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -51,7 +51,7 @@ def _text(value: object) -> str:
 
 
 def parse_key(value: object) -> str:
-    return _text(value).strip()
+    return check_api_key(_text(value).strip())
 
 
 def parse_url(value: object) -> str:

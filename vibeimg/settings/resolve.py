@@ -31,10 +31,11 @@ from vibeimg.settings.folders import (
 
 __all__ = [  # the folders and the config file live in vibeimg.settings.folders
     "APP_NAME", "BASE_URL_ENV", "CONNECT_TIMEOUT", "DEFAULT_BASE_URL", "DEFAULT_RETRIES",
-    "DEFAULT_TIMEOUT", "HOME_ENV", "KEY_ENV", "MAX_RETRIES", "MAX_TIMEOUT",
-    "PRIVATE_FOLDER_MODE", "Settings", "check_base_url", "check_retries", "check_timeout",
-    "config_dir", "config_path", "data_dir", "load_settings", "make_private_folder",
-    "mask_key", "mask_url", "read_config_file", "xdg_folder",
+    "DEFAULT_TIMEOUT", "HOME_ENV", "KEY_ENV", "LOOPBACK_NAMES", "MAX_RETRIES", "MAX_TIMEOUT",
+    "OPENAI_BASE_URL_ENV", "OPENAI_KEY_ENV", "PRIVATE_FOLDER_MODE", "Settings", "check_api_key",
+    "check_base_url", "check_retries", "check_timeout", "config_dir", "config_path", "data_dir",
+    "key_fix", "load_settings", "make_private_folder", "mask_key", "mask_url",
+    "read_config_file", "sends_in_clear", "xdg_folder",
 ]
 
 DEFAULT_BASE_URL = "https://www.vibeapi.cn/v1"
@@ -51,54 +52,145 @@ OPENAI_KEY_ENV = ("OPENAI_API_KEY",)
 OPENAI_BASE_URL_ENV = ("OPENAI_BASE_URL",)
 
 
+def _key_problem(key: str) -> str | None:
+    """What makes ``key`` unusable in an ``Authorization`` header, in words; None if nothing.
+
+    A key is a token of printable ASCII: a line break would split the header (httpx
+    then fails after connecting, so the request looks as if it may have been billed),
+    and a non-ASCII character cannot be encoded in a header at all. The key itself is
+    never quoted, only the kind of character and its position.
+    """
+    for position, char in enumerate(key, start=1):
+        code = ord(char)
+        if 0x21 <= code <= 0x7E:
+            continue
+        if char in "\r\n":
+            kind = "a line break"
+        elif char.isspace():
+            kind = "a space" if char == " " else "white space"
+        elif code < 0x20 or 0x7F <= code <= 0x9F:
+            kind = "a control character"
+        else:
+            kind = "a non-ASCII character"
+        return f"{kind} (character {position} of {len(key)})"
+    return None
+
+
+def check_api_key(key: str, origin: str | None = None) -> str:
+    """``key``, refused when it cannot go into a header as it is (see :func:`_key_problem`).
+
+    ``origin`` says where it came from, as in ``Settings.origins``, so the error points
+    at the place to fix: the flag, a variable, or the config file.
+    """
+    problem = _key_problem(key)
+    if problem is None:
+        return key
+    if origin == "flag":
+        where, fix = " (from --api-key)", "pass the key again, as printed by the gateway"
+    elif origin is not None and origin.startswith("env "):
+        where = f" (from {origin[4:]})"
+        fix = f"set {origin[4:]} again to the key alone, with no quotes or line break"
+    elif origin == "config file":
+        where = f" (from the config file {config_path()})"
+        fix = "store it again with 'vibeimg config set api-key'"
+    else:
+        where, fix = "", "paste the key alone, with no quotes or line break"
+    raise UsageError(f"the API key{where} holds {problem}; nothing was sent", hint=fix)
+
+
 def mask_key(key: str | None) -> str:
-    """A key shown safely: its kind and its last four characters."""
+    """A key shown safely: its kind and its last four characters (none of a bad key)."""
     if not key:
         return "(not set)"
-    if len(key) <= 8:
+    if len(key) <= 8 or _key_problem(key) is not None:
         return "****"
     prefix = key[:3] if key.startswith("sk-") else ""
     return f"{prefix}****{key[-4:]}"
 
 
 def mask_url(url: str) -> str:
-    """A URL shown safely: a user name and password in it (a key, perhaps) become ``***``.
+    """A URL shown safely: user info, query values and fragment (a key, perhaps) masked.
 
     Every base URL that is printed, traced or stored goes through here, so that
-    ``http://user:sk-...@host/v1`` is only ever seen as ``http://***@host/v1``.
+    ``http://user:sk-...@host/v1`` is only ever seen as ``http://***@host/v1``, and
+    ``https://host/v1?api_key=sk-...#t=x`` as ``https://host/v1?api_key=***#***``.
     """
     scheme, separator, rest = url.partition("://")
     if not separator:
         scheme, rest = "", url
-    end = len(rest)
-    for mark in "/?#":
-        found = rest.find(mark)
-        if found != -1:
-            end = min(end, found)
+    rest, hashed, fragment = rest.partition("#")
+    rest, asked, query = rest.partition("?")
+    end = rest.find("/")
+    end = len(rest) if end == -1 else end
     authority = rest[:end]
-    if "@" not in authority:
-        return url
-    host = authority.rpartition("@")[2]
-    return f"{scheme}{separator}***@{host}{rest[end:]}"
+    if "@" in authority:
+        rest = f"***@{authority.rpartition('@')[2]}{rest[end:]}"
+    if asked:
+        rest += "?" + "&".join(_masked_parameter(p) for p in query.split("&"))
+    if hashed:
+        rest += "#***" if fragment else "#"
+    return f"{scheme}{separator}{rest}"
+
+
+def _masked_parameter(parameter: str) -> str:
+    """``name=value`` as ``name=***``; a bare value (``?sk-...``) as ``***``."""
+    name, equals, value = parameter.partition("=")
+    if equals:
+        return f"{name}=***" if value else f"{name}="
+    return "***" if name else ""
 
 
 def check_base_url(url: str, origin: str | None = None) -> str:
     """The base URL without its trailing slash; refuses anything but a plain http(s) URL.
 
     A user name or password in it is refused: httpx would send it as Basic auth in
-    place of the key, and it would be one more place a secret could leak from.
+    place of the key, and it would be one more place a secret could leak from. So is a
+    query string or a fragment: each request's path is added to the URL, so
+    ``.../v1?api_key=...`` would become ``.../v1?api_key=.../images/generations``.
     ``origin`` says where the URL came from, for the error message.
     """
     url = url.strip()
     where = f" ({origin})" if origin else ""
+    shown = mask_url(url)
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"invalid base URL {mask_url(url)!r}{where}",
+        raise UsageError(f"invalid base URL {shown!r}{where}",
                          hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
-    if mask_url(url) != url:
+    base = url.partition("?")[0].partition("#")[0]
+    if mask_url(base) != base:
         raise UsageError(
-            f"the base URL {mask_url(url)!r}{where} holds a user name or password",
+            f"the base URL {shown!r}{where} holds a user name or password",
             hint="remove it from the URL; give the key with --api-key or VIBEIMG_API_KEY")
+    if "?" in url or "#" in url:
+        part = "a query string ('?...')" if "?" in url else "a fragment ('#...')"
+        raise UsageError(
+            f"the base URL {shown!r}{where} has {part}: each request's path is added to "
+            "the base URL, so it would be sent to the wrong address",
+            hint=f"remove it, such as {DEFAULT_BASE_URL}; give the key with --api-key or "
+            "VIBEIMG_API_KEY")
     return url.rstrip("/")
+
+
+LOOPBACK_NAMES = ("localhost", "localhost.")
+
+
+def sends_in_clear(url: str) -> bool:
+    """Whether requests to ``url`` cross a network unencrypted: plain ``http://`` to a
+    host that is not this machine (127.0.0.0/8, ``::1``, ``localhost``)."""
+    import ipaddress  # noqa: PLC0415 - only for plain-http URLs
+    from urllib.parse import urlsplit  # noqa: PLC0415 - only for plain-http URLs
+
+    if not url.lower().startswith("http://"):
+        return False
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # a malformed port or bracket: not ours to judge here
+        return True
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def _shown(value: object) -> str:
@@ -282,7 +374,7 @@ def load_settings(
     read_timeout = check_timeout(read_timeout, origins["timeout"])
     n_retries = check_retries(n_retries, origins["retries"])
     return Settings(
-        api_key=str(key) if key else None,
+        api_key=check_api_key(str(key), origins["api_key"]) if key else None,
         base_url=check_base_url(str(url), origins["base_url"]),
         timeout=read_timeout,
         retries=n_retries,

@@ -29,7 +29,7 @@ from vibeimg.errors import (
     NotSent,
     status_error,
 )
-from vibeimg.settings.resolve import Settings, key_fix, mask_url
+from vibeimg.settings.resolve import Settings, check_api_key, key_fix, mask_url
 from vibeimg.units import human_bytes
 from vibeimg.wire.retry import (
     RETRY_STATUSES,
@@ -43,6 +43,9 @@ from vibeimg.wire.retry import (
 )
 
 Trace = Callable[[str], None]
+#: The header every answer of vibeimg's emulator carries (its version): nothing it
+#: answers is billed, so runs against it are marked offline wherever costs are shown.
+EMULATOR_HEADER = "x-vibeimg-emulator"
 
 
 class Upload(Protocol):
@@ -69,7 +72,7 @@ def error_from_response(response: httpx.Response, body: bytes,
     code = None
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested absurdly deep
         payload = None
     if isinstance(payload, dict):
         error = payload.get("error")
@@ -110,6 +113,12 @@ class GatewayResponse:
     request_id: str | None
     started: float
     trace: Trace | None = None
+    emulator: str | None = None  # the emulator's version, when it answered
+
+    @property
+    def offline(self) -> bool:
+        """Whether vibeimg's emulator answered: nothing was billed."""
+        return self.emulator is not None
 
     def iter_bytes(self) -> Iterator[bytes]:
         """The body's bytes; a dropped connection becomes a NetworkError."""
@@ -136,7 +145,7 @@ class GatewayResponse:
         body = b"".join(self.iter_bytes())
         try:
             return json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise BadResponseError(
                 f"the gateway answered {len(body)} bytes that are not valid JSON",
                 request_id=self.request_id,
@@ -157,8 +166,11 @@ class GatewayClient:
         trace: Trace | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_retry: OnRetry | None = None,
+        emulated: bool = False,
     ) -> None:
         self.settings = settings
+        self.emulated = emulated  # --offline: the base URL is an in-process emulator
+        self.emulator_version: str | None = None  # once an answer says it is one
         self._trace = trace
         self._sleep = sleep
         # Set by an interrupt: send nothing more, drop the requests waiting to retry.
@@ -170,7 +182,9 @@ class GatewayClient:
         self.retry_listeners: list[OnRetry] = [on_retry] if on_retry is not None else []
         headers = {"User-Agent": f"vibeimg/{__version__}"}
         if settings.api_key:
-            headers["Authorization"] = f"Bearer {settings.api_key}"
+            # Settings built by hand (the Python API) are held to the same rule as loaded ones.
+            key = check_api_key(settings.api_key, settings.origins.get("api_key"))
+            headers["Authorization"] = f"Bearer {key}"
         self._http = httpx.Client(
             base_url=settings.base_url + "/",
             headers=headers,
@@ -193,6 +207,12 @@ class GatewayClient:
     def trace(self, line: str) -> None:
         if self._trace is not None:
             self._trace(line)
+
+    @property
+    def offline(self) -> bool:
+        """Whether this client talks to vibeimg's emulator (``--offline``, or a base URL
+        whose answers carry the emulator's header): what it makes is never billed."""
+        return self.emulated or self.emulator_version is not None
 
     def cancel(self) -> None:
         """Send nothing more; a request waiting to be retried ends at once (NotSent).
@@ -287,7 +307,7 @@ class GatewayClient:
             interrupted = False
             try:
                 yield GatewayResponse(response, response.headers.get("x-request-id"), started,
-                                      self._trace)
+                                      self._trace, response.headers.get(EMULATOR_HEADER))
             except KeyboardInterrupt:
                 interrupted = True
                 raise
@@ -335,7 +355,10 @@ class GatewayClient:
             if self.settings.retry_unknown:
                 raise Retryable(error) from exc
             raise error from exc
-        if self._trace is not None:
+        emulator = response.headers.get(EMULATOR_HEADER)
+        if emulator is not None:
+            self.emulator_version = emulator
+        if self._trace is not None:  # the line costs more than no line
             request_id = response.headers.get("x-request-id")
             length = response.headers.get("content-length")
             kind = response.headers.get("content-type", "").split(";")[0] or "no content type"

@@ -107,6 +107,9 @@ class ImageJsonDecoder:
             parsed = json.loads(bytes(self._kept))
         except ValueError as exc:
             raise BadResponseError(f"the gateway's answer is not valid JSON ({exc})") from exc
+        except RecursionError:
+            raise BadResponseError("the gateway's answer is not valid JSON (nested too "
+                                   "deeply)") from None
         if not isinstance(parsed, dict):
             raise BadResponseError("the gateway's answer is not a JSON object")
         self.metadata = parsed

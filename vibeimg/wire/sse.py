@@ -329,7 +329,7 @@ class EventStream:
     def _parse(self, text: str, sse_event: str) -> StreamEvent:
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested absurdly deep
             raise BadResponseError(
                 f"event {self.events} ({sse_event or 'message'}) is not valid JSON: "
                 f"{text[:60]!r}", request_id=self.response.request_id,

@@ -39,6 +39,8 @@ class StreamedImage:
     estimated_cost_usd: float
     sidecar: Path | None = None
     size_reported: str | None = None  # the gateway's size, kept when the image disagrees
+    cost_extrapolated: bool = False  # priced outside the published table (see pricing)
+    offline: bool = False  # made by vibeimg's emulator: nothing billed
 
     def size_fields(self) -> dict[str, Any]:
         """``size`` (read from the image), and ``size_reported`` when the gateway differs."""
@@ -54,6 +56,7 @@ class StreamedImage:
             "revised_prompt": self.revised_prompt, "elapsed_seconds": round(self.elapsed, 3),
             "generation_seconds": round(self.generation_seconds, 3),
             "estimated_cost_usd": self.estimated_cost_usd,
+            "cost_extrapolated": self.cost_extrapolated, "offline": self.offline,
         }
 
 
@@ -126,6 +129,7 @@ class ChatStreamResult:
     error: VibeimgError | None = None
     image_cost_usd: float = 0.0  # the estimated price of one image of the request
     opened: bool = False  # the gateway answered with a stream
+    offline: bool = False  # answered by vibeimg's emulator: nothing billed
 
     @classmethod
     def before_stream(cls, request: ChatStreamRequest, error: VibeimgError,
@@ -162,6 +166,20 @@ class ChatStreamResult:
         return round(sum(i.estimated_cost_usd for i in self.images), 4)
 
     @property
+    def cost_extrapolated(self) -> bool:
+        """Whether the estimated or the possible cost includes an extrapolated price (a
+        size outside the published table, see :mod:`vibeimg.records.pricing`)."""
+        if any(i.cost_extrapolated for i in self.images):
+            return True
+        if not self.possible_cost_usd:
+            return False
+        if not self.opened:
+            return bool(self.error and self.error.cost_extrapolated)
+        from vibeimg.records.pricing import price_of  # noqa: PLC0415 - only when it matters
+
+        return price_of(self.request.options.size, self.request.options.quality).extrapolated
+
+    @property
     def possible_cost_usd(self) -> float:
         """What the images not received may have cost (``image_cost_usd`` each).
 
@@ -190,7 +208,9 @@ class ChatStreamResult:
             "missing": self.missing_json(),
             "text": self.text or None, "usage": self.usage, "image_usage": self.image_usage,
             "estimated_cost_usd": self.estimated_cost_usd,
-            "possible_cost_usd": self.possible_cost_usd, "response_id": self.response_id,
+            "possible_cost_usd": self.possible_cost_usd,
+            "cost_extrapolated": self.cost_extrapolated, "offline": self.offline,
+            "response_id": self.response_id,
             "request_id": self.request_id, "elapsed_seconds": round(self.elapsed, 3),
             "error": self.error.one_line() if self.error else None,
             "exit_code": int(self.error.exit_code) if self.error else 0,

@@ -40,7 +40,7 @@ from vibeimg.jobs.chat.result import (
     round_or_none,
 )
 from vibeimg.params import DEFAULT_MODEL
-from vibeimg.records.pricing import estimate_cost, parse_size_text
+from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.units import count_of
 from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.payloadspool import SpooledPayload, write_base64
@@ -219,11 +219,13 @@ class _Run:
                   "quality": quality, "size": call.size or self.request.options.size_text}
         temp, call.temp = call.temp, None
         now = time.monotonic()
+        price = price_of(size, quality)
         image = StreamedImage(
             index=call.index, item_id=call.item_id, path=Path(), format="", bytes=temp.size,
             size=call.size, quality=call.quality, revised_prompt=event.revised_prompt,
             elapsed=now - self.started, generation_seconds=now - call.started,
-            estimated_cost_usd=estimate_cost(size, quality),
+            estimated_cost_usd=price.usd, cost_extrapolated=price.extrapolated,
+            offline=self.result.offline,
             size_reported=reported if actual and reported and reported != actual else None,
         )
 
@@ -261,6 +263,7 @@ class _Run:
                 "response_seconds": round(res.elapsed, 3) if self.completed else None,
             },
             "estimated_cost_usd": image.estimated_cost_usd,
+            "cost_extrapolated": image.cost_extrapolated, "offline": image.offline,
             **(req.conversation.fields() if req.conversation is not None else {}),
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "vibeimg_version": __version__,
@@ -364,13 +367,14 @@ def run_chat_stream(
     if slug is None:
         slug = slugify(request.slug_text, ascii_only=ascii_names)
     run = _Run(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
-    image_cost = estimate_cost(request.options.size, request.options.quality)
-    run.result.image_cost_usd = image_cost
+    image_price = price_of(request.options.size, request.options.quality)
+    run.result.image_cost_usd = image_price.usd
     cut_before = client.abandoned_on_wire
     try:
         with client.open("POST", "responses", json_body=request.body(),
                          headers={"Accept": "text/event-stream"}) as response:
             run.result.request_id = response.request_id
+            run.result.offline = client.emulated or response.offline
             run.result.first_byte_seconds = response.elapsed
             ensure_event_stream(response)
             run.result.opened = True
@@ -408,14 +412,15 @@ def run_chat_stream(
     except BaseException as exc:
         run.finish(None)
         sent = client.abandoned_on_wire != cut_before
-        failure = _before_stream(exc, sent=sent, cost=image_cost * request.expected_images)
+        failure = _before_stream(exc, sent=sent,
+                                 cost=image_price.times(request.expected_images))
         if failure is not exc:
             raise failure from exc
         raise
     return run.finish(error)
 
 
-def _before_stream(exc: BaseException, *, sent: bool, cost: float) -> BaseException:
+def _before_stream(exc: BaseException, *, sent: bool, cost: Price) -> BaseException:
     """What a run that ended before any stream opened reports, with what it may have cost:
     all it asked for when the request went out and no answer said what became of it."""
     if isinstance(exc, KeyboardInterrupt):
@@ -423,8 +428,8 @@ def _before_stream(exc: BaseException, *, sent: bool, cost: float) -> BaseExcept
             return Interrupted("interrupted before the request was sent: nothing was billed")
         stopped = Interrupted("interrupted before the gateway answered; the request was "
                               "sent, so it may have been billed")
-        stopped.possible_cost_usd = cost
+        stopped.possible_cost_usd, stopped.cost_extrapolated = cost.usd, cost.extrapolated
         return stopped
     if isinstance(exc, VibeimgError) and exc.outcome_unknown and not exc.possible_cost_usd:
-        exc.possible_cost_usd = cost
+        exc.possible_cost_usd, exc.cost_extrapolated = cost.usd, cost.extrapolated
     return exc
