@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -40,3 +41,28 @@ def run_measured(command: list[str] | str, cwd: Path) -> tuple[float, int]:
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"command failed: {command}")
     return elapsed, usage.ru_maxrss * 1024
+
+
+def cpu_seconds(command: list[str], env: dict[str, str]) -> float:
+    """User + system CPU seconds of one run of ``command``."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"command failed: {command}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def paired(command: list[str], baseline: list[str], runs: int,
+           env: dict[str, str]) -> tuple[float, float, float, float]:
+    """``command`` and ``baseline`` in turn, ``runs`` times after one warm-up each:
+    the median CPU seconds of ``command``, and the median, lowest and highest ratio of
+    the pairs."""
+    cpu_seconds(command, env)  # warm the caches and write the bytecode
+    cpu_seconds(baseline, env)
+    mine, ratios = [], []
+    for _ in range(runs):
+        a = cpu_seconds(command, env)
+        b = cpu_seconds(baseline, env)
+        mine.append(a)
+        ratios.append(a / b)
+    return statistics.median(mine), statistics.median(ratios), min(ratios), max(ratios)

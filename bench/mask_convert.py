@@ -4,7 +4,7 @@ Run: python bench/mask_convert.py [--runs N] [--masks N]
 
 1. One 3840x2160 black-and-white mask, whole process each time:
      baseline: python recipe.py in.png out.png   (the reference doc's recipe as a script)
-     vibeimg:  vibeimg mask-convert in.png out.png --force -q
+     vibeimg:  vibeimg mask-convert in.png -o out.png --force -q
    Prints the median times and their ratio, and checks that both outputs hold the same
    pixels.
 2. A folder of 1024x1024 masks (100 by default), converted with --jobs 1 and with the
@@ -96,7 +96,7 @@ def single(work: Path, runs: int) -> None:
     drawn_mask((3840, 2160)).save(work / "mask4k.png")
     (work / "recipe.py").write_text(RECIPE)
     recipe = [sys.executable, "recipe.py", "mask4k.png", "recipe.png"]
-    ours = ["vibeimg", "mask-convert", "mask4k.png", "vibeimg.png", "--force", "-q"]
+    ours = ["vibeimg", "mask-convert", "mask4k.png", "-o", "vibeimg.png", "--force", "-q"]
     timed(recipe, work)  # warm the caches of both
     timed(ours, work)
     base_times, our_times = [], []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -39,6 +40,56 @@ def test_help_imports_no_command_and_no_heavy_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().endswith("HEAVY []"), out
+
+
+# What describing a command must not import: the code that runs it, the config stack
+# (platformdirs, tomllib, tempfile, hashlib) and the heavy libraries.
+RUNTIME_ONLY = ("httpx", "PIL", "rich", "pydantic", "platformdirs", "tomllib", "tempfile",
+                "hashlib", "sqlite3", "json", "vibeimg.wire", "vibeimg.files",
+                "vibeimg.records", "vibeimg.batch", "vibeimg.masks",
+                "vibeimg.settings.configfile", "vibeimg.settings.resolve", "vibeimg.params",
+                "vibeimg.cli.common", "vibeimg.jobs.chat.request", "dataclasses")
+
+
+@pytest.mark.parametrize("command", ["generate", "edit", "chat-stream", "mask-convert",
+                                     "batch", "history", "config", "doctor"])
+def test_command_help_imports_only_what_it_shows(command: str, tmp_path) -> None:
+    """'vibeimg COMMAND --help' (no config file) imports no runtime code or library."""
+    code = (
+        f"import sys; sys.argv = ['vibeimg', {command!r}, '--help']\n"
+        "from vibeimg.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"loaded = [m for m in sys.modules if any(m == r or m.startswith(r + '.') "
+        f"for r in {RUNTIME_ONLY!r})]\n"
+        "print('LOADED', sorted(loaded))"
+    )
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VIBEIMG_", "XDG_", "OPENAI_"))}
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env).stdout
+    assert out.splitlines()[-1] == "LOADED []"
+
+
+@pytest.mark.parametrize("command", ["generate", "chat-stream"])
+def test_a_dry_run_imports_no_http_or_file_code(command: str, tmp_path) -> None:
+    """'--dry-run' prints the request without importing httpx, Pillow or the file writers."""
+    code = (
+        f"import sys; sys.argv = ['vibeimg', {command!r}, 'a fox', '--dry-run']\n"
+        "from vibeimg.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('httpx', 'httpx_sse', 'PIL', "
+        "'tempfile', 'hashlib', 'platformdirs') or m.startswith(('vibeimg.wire', "
+        "'vibeimg.files.atomic', 'vibeimg.files.sidecars'))]\n"
+        "print('LOADED', sorted(loaded))"
+    )
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VIBEIMG_", "XDG_", "OPENAI_"))}
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=env)
+    assert '"dry_run": true' in done.stdout
+    assert done.stdout.splitlines()[-1] == "LOADED []"
 
 
 def test_every_command_is_listed() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from vibeimg.batch.manifest import (
     read_manifest,
 )
 from vibeimg.batch.verify import file_facts, safe_paths, verify_record
-from vibeimg.errors import UsageError
+from vibeimg.errors import UsageError, WriteError
 
 
 def test_manifest_names() -> None:
@@ -39,6 +41,81 @@ def test_append_then_read_back_skipping_a_torn_line(tmp_path: Path) -> None:
     records, skipped = read_manifest(path)
     assert [r["key"] for r in records] == ["a", "b"] and skipped == 1
     assert records[0]["prompt"] == "ü"
+
+
+def test_lines_finishing_together_share_an_fsync(tmp_path: Path, monkeypatch) -> None:
+    """Eight workers appending at once: every line lands whole, each append returns only
+    once its line was fsync'd, and lines finishing together share one fsync."""
+    real_fsync = os.fsync
+    synced: list[int] = []  # the file's size at each fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.005)  # a disk: long enough for other workers to queue lines
+        real_fsync(fd)
+        synced.append(os.fstat(fd).st_size)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    path = tmp_path / "vibeimg-manifest.jsonl"
+    late: list[str] = []
+
+    def work(writer: ManifestWriter, worker: int) -> None:
+        for n in range(10):
+            key = f"{worker}-{n}"
+            writer.append({"type": "item", "key": key, "status": "ok"})
+            text = path.read_bytes()
+            end = text.index(f'"key": "{key}"'.encode()) + text[text.index(
+                f'"key": "{key}"'.encode()):].index(b"\n") + 1
+            if not synced or max(synced) < end:
+                late.append(key)
+
+    with ManifestWriter(path) as writer:
+        workers = [threading.Thread(target=work, args=(writer, w)) for w in range(8)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+    records, skipped = read_manifest(path)
+    assert len(records) == 80 and skipped == 0 and late == []
+    assert len({r["key"] for r in records}) == 80
+    assert len(synced) < 80
+
+
+def test_a_submitted_line_is_acknowledged_only_once_durable(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """submit() never waits for the disk; its callback comes after the fsync that
+    covered the line, never before (a worker sends its next request meanwhile)."""
+    real_fsync = os.fsync
+    disk = threading.Event()
+    told: list[object] = []
+
+    def held_fsync(fd: int) -> None:
+        disk.wait(5)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    path = tmp_path / "vibeimg-manifest.jsonl"
+    with ManifestWriter(path) as writer:
+        started = time.monotonic()
+        writer.submit({"type": "item", "key": "a", "status": "ok"}, told.append)
+        assert time.monotonic() - started < 1 and told == []
+        time.sleep(0.05)
+        assert told == []  # written, perhaps, but not yet durable
+        disk.set()
+    assert told == [None]
+    assert [r["key"] for r in read_manifest(path)[0]] == ["a"]
+
+
+def test_a_failed_fsync_fails_every_line_waiting_on_it(tmp_path: Path, monkeypatch) -> None:
+    """A disk that cannot sync: the appends waiting on it get a WriteError, as do later
+    ones; none is reported as durable."""
+    def broken_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with ManifestWriter(tmp_path / "vibeimg-manifest.jsonl") as writer:
+        for _ in range(2):
+            with pytest.raises(WriteError, match="manifest"):
+                writer.append({"type": "item", "key": "a", "status": "ok"})
 
 
 def test_one_writer_per_manifest(tmp_path: Path) -> None:

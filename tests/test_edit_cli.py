@@ -240,3 +240,18 @@ def test_fix_commands_quote_a_name_with_spaces(cli, tmp_path: Path) -> None:
     result = cli("edit", "a hat", "-i", "otter.png", "--mask", "my scribble.png")
     assert result.exit_code == 2
     assert "vibeimg mask-convert 'my scribble.png'" in result.stderr
+
+
+def test_a_retried_edit_sends_the_files_again_whole(make_cli, tmp_path) -> None:
+    """Inputs stream from their files: a 503 retried, and -n 2, each send every byte."""
+    otter = save(tmp_path / "otter.png", photo())
+    soap = save(tmp_path / "soap.jpg", photo(colour=(0, 0, 200)), "JPEG")
+    cli = make_cli(faults=["503"])
+    result = cli("edit", "a basket", "-i", "otter.png", "-i", "soap.jpg", "-n", "2",
+                 "--out-dir", "out")
+    assert result.exit_code == 0, result.stderr
+    sent = cli.emulator.api_requests()
+    assert [r.status for r in sent].count(503) == 1 and len(sent) == 3
+    for request in (r for r in sent if r.status == 200):
+        assert request.files["image[]"] == [("otter.png", "image/png", otter.read_bytes()),
+                                            ("soap.jpg", "image/jpeg", soap.read_bytes())]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -20,11 +21,21 @@ OPTIONS = ImageOptions.build(size="1024x1024", quality="low")
 
 
 def build(images: list, mask=None, **kwargs):
+    """The request, its file parts read as they would be sent; and what was reported."""
     notes: list[str] = []
     warnings: list[str] = []
     request = build_edit_request("add a hat", images, mask, kwargs.pop("options", OPTIONS),
                                  notify=notes.append, warn=warnings.append, **kwargs)
-    return request, notes, warnings
+    files = [(field, (name, _sent(content), media))
+             for field, (name, content, media) in request.files]
+    return dataclasses.replace(request, files=files), notes, warnings
+
+
+def _sent(content) -> bytes:
+    if isinstance(content, bytes):
+        return content
+    with content.upload() as reader:  # a file streamed when sent
+        return reader.read()
 
 
 def refused(images: list, mask=None, **kwargs) -> str:
@@ -380,3 +391,38 @@ def test_refuses_an_empty_prompt(tmp_path: Path) -> None:
     """The prompt rules of generate apply."""
     with pytest.raises(UsageError, match="prompt is empty"):
         build_edit_request("  ", [save(tmp_path / "a.png", photo())], None, OPTIONS)
+
+
+def test_inputs_are_streamed_from_their_files_not_held(tmp_path: Path) -> None:
+    """An input sent as it is travels from its file when sent: the request holds no copy
+    of its bytes, and a sidecar still gets its size and SHA-256."""
+    path = save(tmp_path / "a.png", photo())
+    request = build_edit_request("add a hat", [path], None, OPTIONS)
+    (_, (name, content, media)), = request.files
+    assert not isinstance(content, bytes) and (name, media) == ("a.png", "image/png")
+    with content.upload() as reader:
+        assert reader.read() == path.read_bytes()
+    assert request.record["inputs"][0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_changed_after_its_checks_is_not_sent(tmp_path: Path) -> None:
+    """An input replaced between the checks and the upload is refused, not sent unchecked."""
+    path = save(tmp_path / "a.png", photo())
+    request = build_edit_request("add a hat", [path], None, OPTIONS)
+    save(path, photo(colour=(9, 9, 9)), "JPEG")
+    os.utime(path, ns=(1, 1))  # a new modification time, whatever the clock's resolution
+    (_, (_, content, _)), = request.files
+    with pytest.raises(UsageError) as info:
+        content.upload()
+    assert "changed after it was checked" in info.value.one_line()
+
+
+def test_a_file_gone_before_the_upload_is_a_usage_error(tmp_path: Path) -> None:
+    """An input deleted after the checks: one line naming it, not a traceback."""
+    path = save(tmp_path / "a.png", photo())
+    request = build_edit_request("add a hat", [path], None, OPTIONS)
+    path.unlink()
+    (_, (_, content, _)), = request.files
+    with pytest.raises(UsageError) as info:
+        content.upload()
+    assert f"cannot read {path} to send it" in info.value.one_line()

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from vibeimg.cli.recording import BackgroundRecorder
 from vibeimg.errors import UsageError
 from vibeimg.records import history
 from vibeimg.records.history import History, HistoryError, database_path, parse_since
 from vibeimg.records.runs import Entry, sum_usage
+from vibeimg.ui import Reporter
 
 
 def _add(**fields) -> int:
@@ -101,6 +103,20 @@ def test_cost_totals_since_a_date_without_offline_runs() -> None:
     assert since.estimated_cost_usd == 0.75 and since.images == 3
     assert since.by_command == {"generate": 0.25, "edit": 0.5} and since.offline_runs == 1
     assert window.estimated_cost_usd == 0.25 and window.runs == 1
+
+
+def test_cost_reads_only_what_it_totals() -> None:
+    """The spend is totalled in the database: a run whose stored lists no longer parse
+    (an older or hand-edited row) still counts, and is not read into memory."""
+    _add(estimated_cost_usd=0.5, images=2)
+    broken = _add(command="edit", estimated_cost_usd=0.25, images=1)
+    with History() as store:
+        store.connection().execute("UPDATE runs SET outputs = 'not json' WHERE id = ?",
+                                   (broken,))
+        store.connection().commit()
+        summary = store.cost()
+    assert (summary.runs, summary.images, summary.estimated_cost_usd) == (2, 3, 0.75)
+    assert summary.by_command == {"generate": 0.5, "edit": 0.25}
 
 
 def test_parse_since_accepts_dates_and_spans() -> None:
@@ -193,6 +209,53 @@ def test_an_older_database_gains_the_possible_cost() -> None:
     assert (summary.estimated_cost_usd, summary.possible_cost_usd) == (1.5, 0.25)
 
 
+def test_cost_reads_an_index_not_the_runs_even_in_an_older_database() -> None:
+    """A version-2 database gains the spend index when opened, and 'history cost' (all
+    time or since a date) is answered from that index without reading any run's row."""
+    path = database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_SCHEMA)
+        conn.execute("INSERT INTO runs (created, command, prompt, outcome, images, "
+                     "estimated_cost_usd) VALUES ('2026-01-01T00:00:00Z', 'generate', "
+                     "'an old fox', 'completed', 1, 0.5)")
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    with History() as store:
+        conn = store.connection()
+        traced: list[str] = []
+        conn.set_trace_callback(traced.append)
+        summary = store.cost()
+        since = store.cost("2025-01-01T00:00:00Z")
+        conn.set_trace_callback(None)
+        queries = [sql for sql in traced if "TOTAL(" in sql]
+        plans = [" ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+                 for sql in queries]
+    assert summary.estimated_cost_usd == 0.5 and since.runs == 1
+    assert len(plans) == 2 and all("COVERING INDEX runs_spend" in p for p in plans), plans
+
+
 def test_file_in_use_path_is_the_data_folder(isolated_user_dirs: Path) -> None:
     """The database lives in the data folder under VIBEIMG_HOME."""
     assert database_path() == isolated_user_dirs / "data" / "history.sqlite3"
+
+
+def test_a_batch_records_its_items_in_few_transactions(monkeypatch) -> None:
+    """Items finishing faster than the history commits go in together: every one is
+    recorded, in far fewer transactions than items, in the order they finished."""
+    commits: list[int] = []
+    real = History.add_many
+
+    def counting(self, entries):
+        commits.append(len(entries))
+        return real(self, entries)
+
+    monkeypatch.setattr(History, "add_many", counting)
+    recorder = BackgroundRecorder(Reporter(quiet=True), True)
+    for n in range(300):
+        recorder.add(Entry(command="batch", prompt=f"item {n}"))
+    recorder.close()
+    with History() as store:
+        prompts = [e.prompt for e in store.recent(limit=1000)]
+    assert prompts == [f"item {n}" for n in reversed(range(300))]
+    assert sum(commits) == 300 and len(commits) < 300

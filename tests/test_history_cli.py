@@ -211,11 +211,16 @@ def test_damaged_database_is_exit_2_with_the_fix(cli, args) -> None:
 @pytest.mark.parametrize("args", HISTORY_READS)
 def test_locked_database_is_exit_2_saying_so(cli, args, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
-    """A history locked by another program: exit 2 and a line that says it is locked."""
+    """A history locked by another program: exit 2 and a line that says it is locked.
+
+    (A writer alone no longer blocks reading, with write-ahead logging: the lock here is
+    a program holding the file in exclusive locking mode.)"""
     monkeypatch.setattr(history, "LOCK_TIMEOUT", 0.05)
     assert cli("generate", "a fox", *SMALL).exit_code == 0
     holder = sqlite3.connect(database_path())
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("DELETE FROM runs WHERE id < 0")
     try:
         result = cli(*args)
     finally:
@@ -224,6 +229,21 @@ def test_locked_database_is_exit_2_saying_so(cli, args, monkeypatch: pytest.Monk
     assert result.exit_code == ExitCode.USAGE
     assert "is locked by another program" in result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_reading_the_history_does_not_wait_for_a_writer(cli) -> None:
+    """While another vibeimg is in the middle of recording (a write transaction open),
+    'history' still lists the runs: the database keeps a write-ahead log."""
+    assert cli("generate", "a fox", *SMALL).exit_code == 0
+    holder = sqlite3.connect(database_path())
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE runs SET prompt = 'changing' WHERE id = 1")
+    try:
+        result = cli("history")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == 0 and "a fox" in result.stdout, result.stderr
 
 
 def test_history_path_and_empty_listing(cli) -> None:

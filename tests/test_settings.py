@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import platformdirs
 import pytest
 
 from vibeimg.errors import MissingKeyError, UsageError
 from vibeimg.settings.resolve import (
     DEFAULT_BASE_URL,
+    config_dir,
     config_path,
+    data_dir,
     load_settings,
     mask_key,
     read_config_file,
@@ -108,3 +111,18 @@ def test_file_values_of_the_wrong_kind_are_refused(table) -> None:
     """A huge integer, a boolean or a float count from TOML is a usage error, not a crash."""
     with pytest.raises(UsageError, match="from the config file"):
         load_settings(environ={}, file=table)
+
+
+@pytest.mark.parametrize("xdg", [None, "/elsewhere/xdg", "relative/xdg", ""])
+@pytest.mark.parametrize("home", ["/home/someone", "/home/someone/"])
+def test_folders_are_where_platformdirs_puts_them(monkeypatch, xdg, home) -> None:
+    """Without VIBEIMG_HOME the config and data folders are platformdirs' (found without it)."""
+    monkeypatch.delenv("VIBEIMG_HOME", raising=False)
+    monkeypatch.setenv("HOME", home)
+    for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        if xdg is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, xdg)
+    assert config_dir() == platformdirs.user_config_path("vibeimg")
+    assert data_dir() == platformdirs.user_data_path("vibeimg")

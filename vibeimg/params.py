@@ -12,14 +12,26 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from vibeimg.choices import (
+    DEFAULT_MODEL,
+    FORMAT_ALIASES,
+    FORMATS,
+    MODERATIONS,
+    QUALITIES,
+    RESPONSE_FORMATS,
+    SIZE_ALIASES,
+    SIZE_CHOICES,
+)
 from vibeimg.errors import UsageError
 
-DEFAULT_MODEL = "gpt-image-2"
-QUALITIES = ("low", "medium", "high", "auto")
-FORMATS = ("png", "jpeg", "webp")
-FORMAT_ALIASES = {"jpg": "jpeg"}  # the name people type, as in the file extension
-MODERATIONS = ("auto", "low")
-RESPONSE_FORMATS = ("b64_json", "url")
+__all__ = [  # the choices are defined in vibeimg.choices and offered here too
+    "DEFAULT_MODEL", "EDGE_MULTIPLE", "EXPERIMENTAL_PIXELS", "FORMATS", "FORMAT_ALIASES",
+    "MAX_EDGE", "MAX_PIXELS", "MAX_PROMPT_CHARS", "MAX_RATIO", "MIN_PIXELS", "MODERATIONS",
+    "QUALITIES", "RESPONSE_FORMATS", "SIZE_ALIASES", "SIZE_CHOICES", "ImageOptions", "Size",
+    "check_choice", "check_compression", "check_prompt", "decode_prompt", "not_utf8",
+    "parse_size", "size_problem",
+]
+
 MAX_PROMPT_CHARS = 32_000
 
 MAX_EDGE = 3840
@@ -29,16 +41,6 @@ MIN_PIXELS = 655_360
 MAX_PIXELS = 8_294_400
 EXPERIMENTAL_PIXELS = 3_686_400  # 2560x1440: above this, output is experimental
 
-SIZE_ALIASES: dict[str, str] = {
-    "square": "1024x1024",
-    "landscape": "1536x1024",
-    "portrait": "1024x1536",
-    "2k": "2048x2048",
-    "2k-landscape": "2048x1152",
-    "4k": "3840x2160",
-    "4k-portrait": "2160x3840",
-}
-SIZE_CHOICES = ("auto", *SIZE_ALIASES, "1024x1024", "1536x1024", "1024x1536")
 
 
 class Size(NamedTuple):

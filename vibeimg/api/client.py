@@ -206,10 +206,7 @@ class Client:
         most recent images), options not given are the last turn's, and the images are
         named ``coast-TURN-N``.
         """
-        from vibeimg.jobs.chat.request import (
-            DEFAULT_INSTRUCTIONS,
-            DEFAULT_TEXT_MODEL,
-        )
+        from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
         from vibeimg.jobs.chat.run import run_chat_stream
         from vibeimg.jobs.chat.session import TurnSettings, plan_turn
 

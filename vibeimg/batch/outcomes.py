@@ -8,6 +8,7 @@ received (``spent``) and what the items without an image may have cost (``possib
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,8 @@ class ItemOutcome:
             parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
                         "batch_key": item.key, "line": item.line, "index": item.index,
                         "inputs": record.get("inputs") or []},
-            outputs=[str((out_dir / path).resolve())] if path else [],
+            outputs=[str(_resolved(_absolute(out_dir) / Path(path).parent) / Path(path).name)]
+            if path else [],
             request_ids=[record["request_id"]] if record.get("request_id") else [],
             usage=record.get("usage") if isinstance(record.get("usage"), dict) else None,
             estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0) if done else 0.0,
@@ -136,6 +138,16 @@ class BatchResult:
         """Whether :attr:`spent` or :attr:`possible` includes an extrapolated price."""
         return any((o.record or {}).get("cost_extrapolated") for o in self.outcomes
                    if o.status in SENT)
+
+
+def _absolute(folder: Path) -> Path:
+    return folder if folder.is_absolute() else Path.cwd() / folder
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: Path) -> Path:
+    """An (absolute) output folder's real path: found once per folder, not per image."""
+    return folder.resolve()
 
 
 def spent_of(outcomes: Iterable[ItemOutcome]) -> float:

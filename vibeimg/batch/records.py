@@ -11,7 +11,10 @@ unless ``--retry-unknown``). ``possible_cost_usd`` is what a failure may have co
 from __future__ import annotations
 
 import os
+import stat
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 from vibeimg import __version__
 from vibeimg.batch.items import BatchItem
@@ -50,15 +53,15 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
     """A saved image: where it is (relative to the output folder), its SHA-256, its cost."""
     if saved.path is None:
         raise ValueError("a batch image is always saved to a file")
-    image = file_facts(saved.path)
+    image = _image_facts(saved, saved.path)
     side = file_facts(saved.sidecar) if saved.sidecar else {}
     return {
         **item_record(item, plan), "status": "ok",
         "revised_prompt": saved.revised_prompt,
-        "parameters": request.sidecar_parameters(),
+        "parameters": _shared(request.sidecar_parameters()),
         "inputs": [str(p) for p in item.images] + ([str(item.mask)] if item.mask else []),
-        "path": os.path.relpath(saved.path, plan.out_dir),
-        "sidecar": os.path.relpath(saved.sidecar, plan.out_dir) if saved.sidecar else None,
+        "path": _relative(saved.path, plan.out_dir),
+        "sidecar": _relative(saved.sidecar, plan.out_dir) if saved.sidecar else None,
         "sha256": image["sha256"], "bytes": image["bytes"], "mtime_ns": image["mtime_ns"],
         **{f"sidecar_{name}": value for name, value in side.items()},
         "format": saved.format,
@@ -68,6 +71,37 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
         "cost_extrapolated": saved.cost_extrapolated, "offline": saved.offline,
         "finished_at": now(),
     }
+
+
+_PARAMETERS: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+
+
+def _shared(parameters: dict[str, Any]) -> dict[str, Any]:
+    """One dict for all the records with the same parameters (read, never changed): a
+    run keeps every item's record, and 10,000 copies of the same six fields add up."""
+    key = tuple(parameters.items())
+    try:
+        return _PARAMETERS.setdefault(key, parameters)
+    except TypeError:  # a value that cannot be a key: keep the record's own
+        return parameters
+
+
+def _image_facts(saved: SavedImage, path: Path) -> dict[str, Any]:
+    """``file_facts`` of a saved image, its SHA-256 taken as its bytes were written
+    rather than by reading the file again; read when the file is not plainly those."""
+    info = os.lstat(path)
+    if saved.sha256 is None or not stat.S_ISREG(info.st_mode) or info.st_size != saved.bytes:
+        return file_facts(path)
+    return {"bytes": info.st_size, "sha256": saved.sha256, "mtime_ns": info.st_mtime_ns}
+
+
+def _relative(path: Path, folder: Path) -> str:
+    """``path`` relative to the output folder (by the names alone when it lies inside,
+    as a saved image does: no look-up of the working folder per image)."""
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return os.path.relpath(path, folder)
 
 
 def failure_record(item: BatchItem, error: VibeimgError, plan: BatchPlan) -> Record:

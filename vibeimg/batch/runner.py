@@ -30,8 +30,6 @@ from vibeimg.batch.outcomes import (
     BatchResult,
     ItemOutcome,
     Progress,
-    possible_of,
-    spent_of,
 )
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import (
@@ -39,11 +37,12 @@ from vibeimg.batch.records import (
     abandoned_record,
     failure_record,
     plan_record,
+    possible_cost,
     success_record,
 )
 from vibeimg.batch.recover import item_folders
 from vibeimg.batch.requests import build_request
-from vibeimg.errors import AuthError, GatewayError, NotSent, VibeimgError, WriteError
+from vibeimg.errors import AuthError, GatewayError, NotSent, VibeimgError, WriteError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
@@ -93,11 +92,15 @@ class BatchRunner:
         self.stop = threading.Event()  # send nothing more
         self.aborted = False  # requests in flight were abandoned (a second Ctrl-C)
         self._live = 0  # workers still running
-        self._name_plans = {
-            item.key: NamePlan.build(item.name, plan.out_dir, count=item.count, force=force,
-                                     root=plan.out_dir)
-            for item in plan.to_send
-        }
+        # Items that share a name template share its plan.
+        shared: dict[tuple[str, int], NamePlan] = {}
+        self._name_plans: dict[str, NamePlan] = {}
+        for item in plan.to_send:
+            template = (item.name, item.count)
+            if template not in shared:
+                shared[template] = NamePlan.build(item.name, plan.out_dir, count=item.count,
+                                                  force=force, root=plan.out_dir)
+            self._name_plans[item.key] = shared[template]
         self._outcomes = {item.key: ItemOutcome(item) for item in plan.selected}
         for key, record in plan.done.items():
             self._outcomes[key].status, self._outcomes[key].record = "skipped", record
@@ -107,8 +110,12 @@ class BatchRunner:
             outcome.error = EarlierUnknown(record)
         self._queue = deque(_Job(self._outcomes[item.key]) for item in plan.to_send)
         self._running: dict[int, _Job] = {}  # worker thread -> the job it sends
-        self._unfinished = len(self._queue)
-        self._cond = threading.Condition()
+        self._unfinished = self._to_send = len(self._queue)
+        self._counts: dict[str, int] = {}  # statuses of the items finished in this run
+        self._spent = self._possible = 0.0  # kept as items finish: a tick is O(1)
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # workers waiting for a job
+        self._ended = threading.Condition(lock)  # the main thread waiting for the workers
         self._local = threading.local()
         self._manifest: ManifestWriter | None = None
         self._stopped_by: VibeimgError | None = None
@@ -189,10 +196,13 @@ class BatchRunner:
                 if thread not in on_wire or job.outcome.status != "not-run":
                     continue
                 record = abandoned_record(job.outcome.item, self.plan)
-                self._record(record)
                 job.outcome.status, job.outcome.record = "abandoned", record
+                self._count("abandoned", record)
                 abandoned.append(job.outcome)
             self._cond.notify_all()
+        for outcome in abandoned:  # outside the lock: the manifest's writer may need it
+            if outcome.record is not None:
+                self._record(outcome.record)
         if self.on_event is not None:
             for outcome in abandoned:
                 self.on_event(outcome)
@@ -200,26 +210,40 @@ class BatchRunner:
     def _wait(self, deadline: float | None = None) -> None:
         """Until every worker has ended (counted by the workers themselves: a join that
         Ctrl-C interrupted can leave ``Thread.is_alive`` wrong)."""
+        next_tick = time.monotonic() + self.tick_interval
         while True:
-            with self._cond:
+            with self._ended:
                 if self._live == 0:
                     return
-                self._cond.wait(timeout=self.tick_interval)
-            if deadline is not None and time.monotonic() > deadline:
+                self._ended.wait(timeout=max(0.0, next_tick - time.monotonic()))
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
                 return
-            if self.on_tick is not None:
-                self.on_tick(self.progress())
+            if now >= next_tick:  # on schedule, not at every finished item
+                next_tick = now + self.tick_interval
+                if self.on_tick is not None:
+                    self.on_tick(self.progress())
 
     def progress(self) -> Progress:
-        outcomes = self._outcomes.values()
+        with self._cond:
+            counts = self._counts
+            done = counts.get("done", 0)
+            failed = counts.get("failed", 0) + counts.get("unknown", 0)
+            spent, possible = round(self._spent, 4), round(self._possible, 4)
         return Progress(
-            total=len(self.plan.to_send), skipped=len(self.plan.done),
-            done=sum(1 for o in outcomes if o.status == "done"),
-            failed=sum(1 for o in outcomes if o.status in ("failed", "unknown")),
+            total=self._to_send, skipped=len(self.plan.done), done=done, failed=failed,
             in_flight=self.limiter.in_flight, limit=self.limiter.limit,
-            spent=spent_of(outcomes), possible=possible_of(outcomes),
-            elapsed=time.monotonic() - self._started,
+            spent=spent, possible=possible, elapsed=time.monotonic() - self._started,
         )
+
+    def _count(self, status: str, record: Record) -> None:
+        """Add a finished item to the running totals (holding ``_cond``): as
+        ``spent_of`` and ``possible_of`` would find them over every outcome."""
+        self._counts[status] = self._counts.get(status, 0) + 1
+        if status == "done":
+            self._spent += float(record.get("estimated_cost_usd") or 0)
+        elif status in ("failed", "unknown", "abandoned"):
+            self._possible += possible_cost(record)
 
     # -- workers ---------------------------------------------------------------
 
@@ -238,7 +262,7 @@ class BatchRunner:
         finally:
             with self._cond:
                 self._live -= 1
-                self._cond.notify_all()
+                self._ended.notify_all()
 
     def _next_job(self) -> _Job | None:
         with self._cond:
@@ -257,7 +281,8 @@ class BatchRunner:
         try:
             request = self.build(item)
             saved = fetch_image(self.client, request, index=item.index,
-                                plan=self._name_plans[item.key], sidecar=self.sidecar)
+                                plan=self._name_plans[item.key], sidecar=self.sidecar,
+                                digest=True)
             record = success_record(item, request, saved, self.plan)
         except (VibeimgError, OSError, RuntimeError) as exc:
             self.limiter.release(ticket, succeeded=False)
@@ -298,28 +323,62 @@ class BatchRunner:
             self.limiter.throttled(ticket, retry.seconds)
 
     def _record(self, record: Record) -> None:
-        """Append one line to the manifest (holding ``_cond``)."""
-        if self._manifest is None:
+        """Append one line to the manifest and wait until it is durable (not holding
+        ``_cond``: the manifest's writer thread takes it to finish other items)."""
+        manifest = self._manifest
+        if manifest is None:
             return
         try:
-            self._manifest.append(record)
+            manifest.append(record)
         except WriteError as problem:
-            # Nothing more is sent: its results could not be recorded. A saved image
-            # is still found by its sidecar when the batch is run again.
+            self._manifest_failed(manifest, problem)
+
+    def _manifest_failed(self, manifest: ManifestWriter, problem: VibeimgError) -> None:
+        # Nothing more is sent: its results could not be recorded. A saved image is
+        # still found by its sidecar when the batch is run again.
+        with self._cond:
+            if self._manifest is not manifest:
+                return  # the run was over (the manifest closed): nothing more to stop
             self._manifest = None
             self._stopped_by = self._stopped_by or problem
-            self.stop.set()
+        self.stop.set()
 
     def _finish(self, job: _Job, status: str, record: Record, error: VibeimgError | None) -> None:
+        """Hand the item's line to the manifest and go on to the next item: the item
+        counts as finished (and is reported) once the line is durable, which the
+        manifest's writer thread says for many lines at a time."""
         with self._cond:
             if job.outcome.status == "abandoned":
                 return  # already recorded as abandoned; a saved image is found by its sidecar
-            self._record(record)
-            job.outcome.status, job.outcome.record, job.outcome.error = status, record, error
-            self._unfinished -= 1
-            self._cond.notify_all()
-        if self.on_event is not None:
-            self.on_event(job.outcome)
+            manifest = self._manifest
+        if manifest is None:
+            self._finished(job, status, record, error)
+            return
+
+        def durable(failure: OSError | None) -> None:
+            if failure is not None:
+                self._manifest_failed(manifest, save_error(
+                    failure, f"the manifest {self.plan.manifest_path}"))
+            self._finished(job, status, record, error)
+
+        manifest.submit(record, durable)
+
+    def _finished(self, job: _Job, status: str, record: Record,
+                  error: VibeimgError | None) -> None:
+        try:
+            with self._cond:
+                if job.outcome.status == "abandoned":
+                    return
+                job.outcome.status, job.outcome.record, job.outcome.error = status, record, error
+                self._unfinished -= 1
+                self._count(status, record)
+                self._cond.notify_all()
+            if self.on_event is not None:
+                self.on_event(job.outcome)
+        except BaseException as exc:  # a bug: stop everything and re-raise in the main thread
+            if self._crash is None and not self.aborted:
+                self._crash = exc
+            self.stop.set()
 
 
 def _busy(error: VibeimgError) -> bool:

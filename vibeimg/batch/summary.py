@@ -9,6 +9,7 @@ from vibeimg.batch.outcomes import BatchResult
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import possible_cost
 from vibeimg.errors import Interrupted, PartialFailure, VibeimgError
+from vibeimg.files.jsontext import JsonArray
 from vibeimg.records.rundoc import ending_fields
 
 RESUME_HINT = "rerun the same command: finished items are skipped, the rest are sent"
@@ -49,7 +50,8 @@ def summarize(result: BatchResult, plan: BatchPlan, *, source: str,
             "asked": limiter.maximum, "lowest": limiter.lowest, "final": limiter.limit,
             "busy_refusals": limiter.throttles,
         },
-        "outcomes": [o.as_json(plan.out_dir) for o in result.outcomes],
+        # Written an outcome at a time: at 10,000 items, not all in memory at once.
+        "outcomes": JsonArray(lambda: (o.as_json(plan.out_dir) for o in result.outcomes)),
         "error": ending["error"],
         "exit_code": ending["exit_code"],
     }

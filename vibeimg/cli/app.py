@@ -14,8 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from typer import _click  # Typer vendors Click; use its classes, never Click's own
@@ -97,8 +96,7 @@ def detach_stdout() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123 - lives until exit
 
 
-@dataclass(frozen=True)
-class LazyCommand:
+class LazyCommand(NamedTuple):
     """A command whose module is imported only when it runs or shows its own help.
 
     Run with nothing at all, a command that needs input says what is missing under its
@@ -373,9 +371,7 @@ def _root(
     name = ctx.invoked_subcommand
     if not name or ctx.resilient_parsing or name in NO_FILE_WARNING:
         return
-    from vibeimg.cli.notices import leave_config_warning
-    from vibeimg.settings import configfile
-    from vibeimg.settings.resolve import read_config_file
+    from vibeimg.settings.folders import read_config_file
 
     if name in NO_OPTION_DEFAULTS:  # 'config' works with a broken file, to repair it
         try:
@@ -386,6 +382,12 @@ def _root(
         # Option defaults (model, size, out-dir...) from the config file, ranked by Click
         # below the flag and the option's environment variable.
         table = read_config_file()
+    if not table:  # no file (or an empty one): no defaults, no unknown keys
+        return  # and none of the code that checks settings is imported
+    from vibeimg.cli.notices import leave_config_warning
+    from vibeimg.settings import configfile
+
+    if name not in NO_OPTION_DEFAULTS:
         command = ctx.command.get_command(ctx, name)  # type: ignore[attr-defined]
         ctx.default_map = {name: configfile.defaults_for(getattr(command, "params", []), table)}
     leave_config_warning(ctx, configfile.unknown_keys_note(table))

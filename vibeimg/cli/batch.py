@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from vibeimg.choices import DEFAULT_MODEL
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, print_json, read_stdin_bytes, shown_base_url
 from vibeimg.errors import UsageError
-from vibeimg.params import DEFAULT_MODEL, decode_prompt
 from vibeimg.ui import Reporter, is_terminal
 from vibeimg.units import count_of
 
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from vibeimg.batch.items import BatchItem
     from vibeimg.batch.outcomes import BatchResult, ItemOutcome
     from vibeimg.batch.plan import BatchPlan
+    from vibeimg.cli.common import Connection
     from vibeimg.wire.client import GatewayClient
 
 BATCH = "Batch"
@@ -74,6 +74,9 @@ ProgressEvery = Annotated[float, typer.Option(
 
 def _read_source(file: str) -> tuple[str, str, Path]:
     """The file's text, its name for messages, and the folder relative paths start from."""
+    from vibeimg.cli.common import read_stdin_bytes
+    from vibeimg.params import decode_prompt
+
     if file == "-":
         if is_terminal(sys.stdin):
             raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
@@ -144,6 +147,7 @@ def batch(
     from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch
     from vibeimg.batch.plan import Shard, make_plan
     from vibeimg.batch.requests import build_request
+    from vibeimg.cli.common import Connection
 
     connection = Connection(
         offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
@@ -234,6 +238,8 @@ def _report_untrusted(plan: BatchPlan, reporter: Reporter, *, dry_run: bool) -> 
 
 def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:
     from vibeimg.batch.requests import describe_request
+    from vibeimg.cli.common import shown_base_url
+    from vibeimg.cli.stdout import print_json
     from vibeimg.settings.resolve import mask_key
 
     settings = connection.settings()
@@ -257,11 +263,13 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
     recorder = BackgroundRecorder(reporter, history)
     clients: list[GatewayClient] = []
 
+    out_dir = plan.out_dir.absolute()  # once, not per item
+
     def finished(outcome: ItemOutcome) -> None:
         view.event(outcome)
         # --offline, or a base URL that answered as vibeimg's emulator: nothing billed.
         offline = connection.offline or any(c.offline for c in clients)
-        recorder.add(outcome.history_entry(plan.out_dir, offline=offline))
+        recorder.add(outcome.history_entry(out_dir, offline=offline))
 
     price = plan.estimated_price
     view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
@@ -297,6 +305,8 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
 
 def _print_summary(document: dict[str, Any], *, for_people: bool) -> None:
     """The summary: JSON for scripts (stdout not a terminal, or --json), else a few lines."""
+    from vibeimg.cli.stdout import print_json
+
     if not for_people:
         print_json(document)
         return

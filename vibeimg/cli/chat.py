@@ -32,7 +32,7 @@ from vibeimg.cli.chat_stream import (
 )
 from vibeimg.cli.common import Connection
 from vibeimg.errors import Interrupted, VibeimgError
-from vibeimg.jobs.chat.request import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
+from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
 from vibeimg.ui import Reporter, is_terminal
 
 HISTORY_LINES = 1000

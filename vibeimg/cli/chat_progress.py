@@ -18,10 +18,10 @@ from vibeimg.jobs.chat.result import ChatStreamResult, ImageCall, ProgressListen
 from vibeimg.records.pricing import shown
 from vibeimg.ui import Reporter, printable
 from vibeimg.units import count_of, human_bytes
-from vibeimg.wire.sse import StreamEvent
 
 if TYPE_CHECKING:
     from vibeimg.wire.retry import RetryWait
+    from vibeimg.wire.sse import StreamEvent
 
 PROGRESS_MODES = ("auto", "live", "plain", "jsonl", "off")
 HEARTBEAT_EVERY = 15.0  # seconds between "still working" lines in plain mode
@@ -70,6 +70,8 @@ class Progress(ProgressListener):
         return None
 
     def event(self, event: StreamEvent) -> None:
+        from vibeimg.wire.sse import StreamEvent  # loaded by then: events come through it
+
         if type(event) is StreamEvent:  # an event type vibeimg does not act on
             self.reporter.trace(f"ignored event {event.type}")
 

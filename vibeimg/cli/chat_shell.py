@@ -13,7 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibeimg.cli.common import Connection, print_paths
+from vibeimg.cli.common import Connection
+from vibeimg.cli.stdout import print_paths
 from vibeimg.errors import Interrupted, UsageError, VibeimgError
 from vibeimg.ui import Reporter
 from vibeimg.units import count_of

@@ -9,14 +9,13 @@ from typing import IO, TYPE_CHECKING, Annotated, Optional
 import typer
 
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, dry_run_document, print_json, print_paths, read_prompt
 from vibeimg.errors import Interrupted, UsageError, VibeimgError
-from vibeimg.jobs.chat.request import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
-from vibeimg.params import check_choice
+from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
 from vibeimg.ui import Reporter
 
 if TYPE_CHECKING:
     from vibeimg.cli.chat_progress import Progress
+    from vibeimg.cli.common import Connection
     from vibeimg.files.naming import NamePlan
     from vibeimg.jobs.chat.request import ChatStreamRequest
     from vibeimg.jobs.chat.result import ChatStreamResult
@@ -147,6 +146,10 @@ def chat_stream(
       vibeimg chat-stream "now make it night" --session coast --context all
       vibeimg chat-stream --session coast --undo
     """
+    from vibeimg.cli.common import Connection, dry_run_document, read_prompt
+    from vibeimg.cli.stdout import print_json
+    from vibeimg.params import check_choice
+
     connection = Connection(
         offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
         retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
@@ -255,6 +258,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
     """
     from vibeimg.cli.common import session
     from vibeimg.cli.recording import record_run
+    from vibeimg.cli.stdout import print_json
     from vibeimg.jobs.chat.result import ChatStreamResult
     from vibeimg.jobs.chat.run import run_chat_stream
     from vibeimg.jobs.entries import chat_run_entry
@@ -304,6 +308,7 @@ def _show(result: ChatStreamResult, display: Progress, reporter: Reporter, *,
           json_output: bool, preview: bool) -> None:
     """The results of a run that streamed: stdout, previews, the summary on stderr."""
     from vibeimg.cli.chat_progress import JsonlProgress, PlainProgress, summary_line
+    from vibeimg.cli.stdout import print_json, print_paths
 
     display.finished(result)
     if json_output:

@@ -26,8 +26,6 @@ INHERITABLE = {"size": "size", "quality": "quality", "output_format": "output_fo
 def chosen_session(name: str | None, continue_last: bool, *, context: str | None = None,
                    undo: bool = False) -> str | None:
     """The session named by ``--session`` or ``--continue`` (the latest), or None."""
-    from vibeimg.records import sessions
-
     if name is not None and continue_last:
         raise UsageError("--session and --continue both name the conversation",
                          hint="give one: --continue takes the most recent")
@@ -37,6 +35,8 @@ def chosen_session(name: str | None, continue_last: bool, *, context: str | None
             raise UsageError(f"{flag} needs a conversation",
                              hint="add --session NAME, or --continue for the most recent")
         return None
+    from vibeimg.records import sessions  # only for a conversation
+
     return sessions.check_session_name(name) if name is not None else sessions.latest_name()
 
 
@@ -63,7 +63,7 @@ def plan_session_turn(ctx: Any, name: str, prompt: str, settings: TurnSettings, 
 
 def undo_last_turn(name: str, reporter: Reporter, *, json_output: bool) -> Transcript:
     """Drop the session's last turn; say which, and that its files stay."""
-    from vibeimg.cli.common import print_json
+    from vibeimg.cli.stdout import print_json
     from vibeimg.records import sessions
 
     transcript, turn = sessions.undo_turn(name)

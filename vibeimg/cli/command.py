@@ -39,13 +39,16 @@ def settings_in_force(command: _click.Command) -> dict[str, tuple[str, str]]:
     command runs; help must still work).
     """
     from vibeimg.errors import VibeimgError
-    from vibeimg.settings import configfile
-    from vibeimg.settings.resolve import read_config_file
+    from vibeimg.settings.folders import read_config_file
 
     try:
         table = read_config_file()
     except VibeimgError:
         return {}
+    if not table and not _settings_in_environment():
+        return {}  # every setting at its default: the settings code need not be loaded
+    from vibeimg.settings import configfile
+
     found: dict[str, tuple[str, str]] = {}
     for param in command.params:
         spec = _setting_of(param)
@@ -56,6 +59,19 @@ def settings_in_force(command: _click.Command) -> dict[str, tuple[str, str]]:
             continue
         found[str(param.name)] = (_shown(spec, resolved.value), resolved.origin)
     return found
+
+
+#: Environment variables that name no setting (every other VIBEIMG_ one may).
+_NOT_SETTINGS = frozenset({"VIBEIMG_HOME", "VIBEIMG_DEBUG"})
+#: The fallbacks of the key and the base URL.
+_FALLBACKS = frozenset({"OPENAI_API_KEY", "OPENAI_BASE_URL"})
+
+
+def _settings_in_environment() -> bool:
+    """Whether any variable that can set a setting is in the environment (a quick look,
+    by name; only when none is, and no config file, is every default in force)."""
+    return any((name.startswith("VIBEIMG_") and name not in _NOT_SETTINGS)
+               or name in _FALLBACKS for name in os.environ)
 
 
 def _setting_of(param: _click.Parameter) -> Any:
@@ -204,7 +220,7 @@ def name_the_origin(ctx: _click.Context, error: UsageError) -> None:
     if origin == "flag":
         where = f"from {flag}"
     elif origin == "config file":
-        from vibeimg.settings.resolve import config_path
+        from vibeimg.settings.folders import config_path
 
         where = f"from the config file {config_path()}"
     else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from vibeimg.errors import UsageError
 from vibeimg.params import check_prompt, decode_prompt
 from vibeimg.settings.resolve import Settings, mask_key, mask_url, sends_in_clear
-from vibeimg.ui import Reporter, is_terminal, printable
+from vibeimg.ui import Reporter, is_terminal
 
 if TYPE_CHECKING:
     from vibeimg.wire.client import GatewayClient
@@ -154,19 +154,3 @@ def dry_run_document(
         **extra,
         "offline": connection.offline,
     }
-
-
-def print_json(document: Any) -> None:
-    from vibeimg.files.sidecars import json_text
-
-    sys.stdout.write(json_text(document) + "\n")
-    sys.stdout.flush()
-
-
-def print_paths(paths: list[Path]) -> None:
-    """The saved paths, one a line: exactly as the file system has them for a script
-    (a pipe, a file), with control characters shown escaped on a terminal (as ``ls``)."""
-    shown = printable if is_terminal(sys.stdout) else str
-    for path in paths:
-        sys.stdout.write(f"{shown(str(path))}\n")
-    sys.stdout.flush()

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from vibeimg.cli.command import VibeimgCommand
-from vibeimg.cli.common import print_json
+from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
-from vibeimg.settings.resolve import config_path
+from vibeimg.settings.folders import config_path
 from vibeimg.ui import Reporter, is_terminal, printable
 
 SETTING_NAMES = ("api-key", "base-url", "timeout", "retries", "model", "size", "quality",

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, print_json
+from vibeimg.cli.stdout import print_json
 from vibeimg.errors import VibeimgError
-from vibeimg.settings.resolve import mask_key, mask_url
 from vibeimg.ui import Reporter, printable
 
 if TYPE_CHECKING:
+    from vibeimg.cli.common import Connection
     from vibeimg.jobs.checkup import Check
     from vibeimg.settings.resolve import Settings
 
@@ -41,6 +41,7 @@ def doctor(
 
       vibeimg doctor --offline
     """
+    from vibeimg.cli.common import Connection
     from vibeimg.jobs import checkup
 
     connection = Connection(offline=offline, base_url=base_url, api_key=api_key,
@@ -106,6 +107,7 @@ def _settings_without_file(connection: Connection) -> Settings | None:
 
 def _gateway(connection: Connection, settings: Settings, reporter: Reporter) -> Check:
     from vibeimg.jobs import checkup
+    from vibeimg.settings.resolve import mask_url
 
     if not connection.offline:
         return checkup.check_gateway(settings, label=mask_url(settings.base_url),
@@ -123,6 +125,7 @@ def _settings_table(settings: Settings | None, *,
                     connection_offline: bool) -> list[dict[str, Any]]:
     """Every setting's value and origin; the connection ones as this run resolved them."""
     from vibeimg.settings import configfile
+    from vibeimg.settings.resolve import mask_key, mask_url
 
     try:
         rows: list[dict[str, Any]] = [r.as_json() for r in configfile.resolve_all()]

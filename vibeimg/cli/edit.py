@@ -7,12 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from vibeimg.choices import DEFAULT_MODEL
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, dry_run_document, print_json, read_prompt
-from vibeimg.cli.imagerun import plan_output, run_image_requests
-from vibeimg.errors import UsageError
-from vibeimg.params import DEFAULT_MODEL, ImageOptions
-from vibeimg.ui import is_terminal
 
 INPUTS = "Inputs"
 
@@ -85,6 +81,13 @@ def edit(
 
       vibeimg edit "make it winter" -i - < photo.png --offline
     """
+    from vibeimg.cli.common import Connection, dry_run_document, read_prompt
+    from vibeimg.cli.imagerun import plan_output, run_image_requests
+    from vibeimg.cli.stdout import print_json
+    from vibeimg.errors import UsageError
+    from vibeimg.params import ImageOptions
+    from vibeimg.ui import is_terminal
+
     connection = Connection(
         offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
         retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)

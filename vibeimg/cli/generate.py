@@ -6,12 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from vibeimg.choices import DEFAULT_MODEL
 from vibeimg.cli import options as opt
-from vibeimg.cli.common import Connection, dry_run_document, print_json, read_prompt
-from vibeimg.cli.imagerun import plan_output, run_image_requests
-from vibeimg.files.naming import slugify
-from vibeimg.params import DEFAULT_MODEL, ImageOptions
-from vibeimg.records.pricing import price_of
 
 Prompt = Annotated[Optional[str], typer.Argument(
     metavar="PROMPT", help="What to draw; '-' reads it from stdin.", show_default=False)]
@@ -61,6 +57,10 @@ def generate(
 
       vibeimg generate "an otter" --offline
     """
+    from vibeimg.cli.common import Connection, dry_run_document, read_prompt
+    from vibeimg.cli.stdout import print_json
+    from vibeimg.params import ImageOptions
+
     connection = Connection(
         offline=offline, base_url=base_url, api_key=api_key, timeout=timeout,
         retries=retries, retry_unknown=retry_unknown, verbose=verbose, quiet=quiet)
@@ -75,14 +75,18 @@ def generate(
                       "experimental at this size")
     body = image_options.generation_body(text)
     if dry_run:
+        from vibeimg.records.pricing import price_of
+
         price = price_of(image_options.size, image_options.quality).times(count)
         print_json(dry_run_document(
             connection, "POST", "images/generations", body, count=count, **price.fields(),
         ))
         return
-    plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
+    from vibeimg.cli.imagerun import plan_output, run_image_requests
+    from vibeimg.files.naming import slugify
     from vibeimg.jobs.image_requests import ImageRequest
 
+    plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
     request = ImageRequest(
         endpoint="images/generations", prompt=text, options=image_options, json_body=body,
         record={"slug": slugify(text, ascii_only=ascii_names)},

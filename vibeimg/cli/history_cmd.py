@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from datetime import datetime
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from vibeimg.cli.command import VibeimgCommand
-from vibeimg.cli.common import print_json
+from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
 from vibeimg.ui import is_terminal, printable
 
@@ -182,6 +181,8 @@ def history_show(
         _show_session(which, json_output)
         return
     entry_id = int(which)
+    from json import dumps as json_dumps
+
     with _open() as history:
         entry = history.get(entry_id)
     if entry is None:
@@ -203,7 +204,7 @@ def history_show(
         ("images", entry.images),
         *[("output", path) for path in entry.outputs],
         *[("request id", rid) for rid in entry.request_ids],
-        ("usage", json.dumps(entry.usage) if entry.usage else None),
+        ("usage", json_dumps(entry.usage) if entry.usage else None),
         ("estimated cost", _cost_in_full(entry)),
         ("possible cost", f"${entry.possible_cost_usd:.4f} (may have been billed, no image "
          "received)" if entry.possible_cost_usd and not entry.offline else None),

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibeimg.cli.common import Connection, print_json, session
+from vibeimg.cli.common import Connection, session
+from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError, VibeimgError
 from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan

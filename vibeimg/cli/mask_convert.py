@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from vibeimg.cli.common import print_json, print_paths
 from vibeimg.cli.options import Preview, complete_image_path
 from vibeimg.cli.preview_cmd import preview_saved
+from vibeimg.cli.stdout import print_json, print_paths
 
 if TYPE_CHECKING:
     from vibeimg.masks.jobs import MaskJob

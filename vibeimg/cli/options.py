@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vibeimg.params import FORMATS, MODERATIONS, QUALITIES, RESPONSE_FORMATS, SIZE_CHOICES
+from vibeimg.choices import FORMATS, MODERATIONS, QUALITIES, RESPONSE_FORMATS, SIZE_CHOICES
 
 CONNECTION = "Connection"
 OUTPUT = "Output"

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # One writer at a time within a run (batch items finish on many threads): the
 # database's own lock is then only ever waited on by other processes.
 _WRITING = threading.Lock()
+BATCH_ROWS = 500  # the most runs recorded in one transaction
+GATHER_SECONDS = 0.2  # how long a transaction waits for more runs to record with it
 
 
 def record_run(reporter: Reporter, enabled: bool, entry: Entry) -> int | None:
@@ -43,7 +45,8 @@ def record_run(reporter: Reporter, enabled: bool, entry: Entry) -> int | None:
 
 class BackgroundRecorder:
     """Records many runs (a batch's items) from one thread of its own, on one open
-    database, so that no worker waits on SQLite before sending its next request.
+    database, so that no worker waits on SQLite before sending its next request; the
+    runs queued while a transaction commits go in the next one together.
 
     ``close()`` waits for every queued record. A failure is warned about once per
     distinct message; the images are saved whatever happens to the history.
@@ -55,6 +58,7 @@ class BackgroundRecorder:
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._warned: set[str] = set()
+        self._closing = threading.Event()
 
     def add(self, entry: Entry | None) -> None:
         if not self._enabled or entry is None:
@@ -66,6 +70,7 @@ class BackgroundRecorder:
         self._queue.put(entry)
 
     def close(self) -> None:
+        self._closing.set()
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
@@ -85,9 +90,24 @@ class BackgroundRecorder:
                 pass
             return
         with history.History() as database:
-            while (entry := self._queue.get()) is not None:
+            closing = False
+            while not closing:
+                # Whatever finished meanwhile goes in one transaction: one commit for
+                # many items, so the history keeps up with the fastest batch.
+                entries = [self._queue.get()]
+                if entries[0] is not None:
+                    # Let the runs finishing meanwhile queue up, without being woken by
+                    # each (a closing recorder cuts the wait short), then take them all.
+                    self._closing.wait(GATHER_SECONDS)
+                while len(entries) < BATCH_ROWS and entries[-1] is not None:
+                    try:
+                        entries.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                closing = entries[-1] is None
+                rows = [entry for entry in entries if entry is not None]
                 try:
                     with _WRITING:
-                        database.add(entry)
+                        database.add_many(rows)
                 except history.HistoryError as exc:
                     self._warn(exc.one_line())

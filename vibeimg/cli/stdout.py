@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import IO, Any
 
 from vibeimg.errors import WriteError
@@ -174,3 +175,25 @@ def guarded_stdout() -> Iterator[GuardedStdout]:
                 guard.flush()
         if sys.stdout is guard:  # not replaced meanwhile (detach_stdout)
             sys.stdout = original
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout, written as it is encoded (a batch's summary is
+    never held whole as text)."""
+    from vibeimg.files.jsontext import json_pieces
+
+    for piece in json_pieces(document):
+        sys.stdout.write(piece)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def print_paths(paths: Iterable[Path]) -> None:
+    """The saved paths, one a line: exactly as the file system has them for a script
+    (a pipe, a file), with control characters shown escaped on a terminal (as ``ls``)."""
+    from vibeimg.ui import is_terminal, printable
+
+    shown = printable if is_terminal(sys.stdout) else str
+    for path in paths:
+        sys.stdout.write(f"{shown(str(path))}\n")
+    sys.stdout.flush()

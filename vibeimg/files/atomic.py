@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import io
+import itertools
 import os
 import tempfile
 import threading
@@ -18,14 +21,35 @@ from typing import IO, ClassVar
 from vibeimg.errors import UsageError
 from vibeimg.files.formats import pixel_size, sniff_format
 
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+HEAD_BYTES = 32  # the first bytes of a file, kept: its format, and a PNG's size
+PNG_HEADER = 24  # a PNG's signature and IHDR chunk, which hold its size
+_NAMES = itertools.count()  # temporary names: the process id and a number never reused
+_pid = os.getpid()
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+
+def _forked() -> None:
+    global _pid  # noqa: PLW0603 - the process id, kept, is a new one in a child
+    _pid = os.getpid()
 
 
-_UMASK = _umask()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+def _temporary(directory: Path) -> tuple[int, Path]:
+    """Create a new hidden ``.vibeimg-*.part`` file in ``directory``: its descriptor, path.
+
+    Named by process and counter (a batch makes two per image: no random names, no
+    retries, no chmod): ``O_EXCL`` still refuses a name that exists, and the mode is the
+    user's usual one for a new file (0666 less the umask), as the finished file's.
+    """
+    while True:
+        path = directory / f".vibeimg-{_pid}-{next(_NAMES)}.part"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o666), path
+        except FileExistsError:  # left by an earlier process of the same id: skip it
+            continue
 
 
 class AtomicFile:
@@ -38,15 +62,17 @@ class AtomicFile:
     _open: ClassVar[set[AtomicFile]] = set()
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, digest: bool = False) -> None:
         self.directory = directory
-        fd, name = tempfile.mkstemp(dir=directory, prefix=".vibeimg-", suffix=".part")
-        # mkstemp makes 0600 files; a finished image gets the user's usual mode.
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        self.temp_path = Path(name)
-        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        fd, self.temp_path = _temporary(directory)
+        # Unbuffered: the bytes arrive in large pieces, and a plain file object costs no
+        # isatty(), fstat() or lseek() to set up (two per image in a batch).
+        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=0)
         self.head = b""
         self.size = 0
+        # With ``digest``, the SHA-256 of what is written, as it is written (a batch's
+        # manifest records it; a 4K image is not hashed when nothing asks).
+        self._digest = hashlib.sha256() if digest else None
         with self._registry_lock:
             self._open.add(self)
 
@@ -63,10 +89,23 @@ class AtomicFile:
             self._open.discard(self)
 
     def write(self, data: bytes) -> None:
-        if len(self.head) < 16:
-            self.head = (self.head + data[:16])[:16]
-        self._file.write(data)
+        if len(self.head) < HEAD_BYTES:
+            self.head = (self.head + data[:HEAD_BYTES])[:HEAD_BYTES]
+        view = memoryview(data)
+        while view:  # an unbuffered write may be short (a full disk): the rest, or OSError
+            written = self._file.write(view)
+            if not written:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[written:]
+        if self._digest is not None:
+            self._digest.update(data)
         self.size += len(data)
+
+    @property
+    def sha256(self) -> str | None:
+        """The SHA-256 of every byte written so far (no second read of the file), when
+        made with ``digest``."""
+        return self._digest.hexdigest() if self._digest is not None else None
 
     def flush(self) -> None:
         """Hand what was written to the file, so that it can be read by its path."""
@@ -77,6 +116,10 @@ class AtomicFile:
         fmt = sniff_format(self.head)
         if fmt is None:
             return None
+        if fmt == "png" and len(self.head) >= PNG_HEADER:  # no need to read the file back
+            size = pixel_size(io.BytesIO(self.head), fmt)
+            if size is not None:
+                return size
         self.flush()
         return pixel_size(self.temp_path, fmt)
 

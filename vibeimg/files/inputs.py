@@ -32,21 +32,80 @@ MAX_INPUT_PIXELS = 89_478_485
 STDIN = "-"
 
 
-@dataclass(frozen=True)
+#: The bytes read to tell a file's format (``sniff_format`` needs 16).
+HEAD_BYTES = 64
+
+
+@dataclass(frozen=True, eq=False)
 class SourceFile:
-    """The bytes of a file named on the command line (or read from stdin)."""
+    """A file named on the command line (or read from stdin), checked but not read whole.
+
+    Bytes from stdin (or from a caller) are held in ``content``; a file on disk is read
+    only when its bytes are needed, and an upload streams it (:meth:`open`). It must be
+    the file that was checked: :meth:`open` refuses one whose size or modification time
+    changed since.
+    """
 
     label: str  # what to call it in messages: the path as given, or "stdin"
-    data: bytes
+    content: bytes | None = None  # held in memory; None: read from ``path``
     path: Path | None = None  # None for stdin
+    length: int = 0  # a file's size when it was checked
+    stamp: tuple[int, int] | None = None  # a file's (size, mtime_ns) when it was checked
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return len(self.content) if self.content is not None else self.length
+
+    @cached_property
+    def head(self) -> bytes:
+        """The first bytes, which tell the format."""
+        if self.content is not None:
+            return self.content[:HEAD_BYTES]
+        with self.open() as file:
+            return file.read(HEAD_BYTES)
+
+    @cached_property
+    def data(self) -> bytes:
+        """All the bytes (read once, then held: for what needs them whole)."""
+        if self.content is not None:
+            return self.content
+        with self.open() as file:
+            return file.read()
+
+    def upload(self) -> BinaryIO:
+        """A new reader of the bytes for sending them: a failure is the user's to fix."""
+        try:
+            return self.open()
+        except OSError as exc:
+            raise UsageError(f"cannot read {self.label} to send it: {exc.strerror or exc}",
+                             hint="check the file is still there and readable") from exc
+
+    def open(self) -> BinaryIO:
+        """A new reader of the bytes, from the start."""
+        if self.content is not None:
+            return io.BytesIO(self.content)
+        if self.path is None:
+            raise ValueError("a SourceFile holds its content or names its path")
+        file = open_regular(self.path, what="file")  # never blocks on a FIFO put there
+        try:
+            found = os.fstat(file.fileno())
+        except OSError:
+            file.close()
+            raise
+        if self.stamp is not None and (found.st_size, found.st_mtime_ns) != self.stamp:
+            file.close()
+            raise UsageError(f"{self.label} changed after it was checked",
+                             hint="leave the file alone until vibeimg has sent it; run "
+                             "the command again")
+        return file
 
     @cached_property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        digest = hashlib.sha256()
+        with self.open() as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     @property
     def stem(self) -> str:
@@ -134,7 +193,8 @@ def read_source(
     stdin: BinaryIO | None = None,
     max_bytes: int | None = MAX_INPUT_BYTES,
 ) -> SourceFile:
-    """Read a file (or ``-``: ``stdin``) whole, refusing it early when it is too big."""
+    """A file (or ``-``: ``stdin``, read whole) refused early when it is missing, too big,
+    empty or unreadable; a file's bytes are read later, when they are needed."""
     if str(source) == STDIN:
         if stdin is None:
             raise UsageError(f"'-' reads the {what} from stdin, but stdin is not available",
@@ -159,28 +219,90 @@ def read_source(
         raise UsageError(f"cannot read the {what} {path}: {exc.strerror}",
                          hint="check the path and its permissions") from exc
     with file:
-        size = os.fstat(file.fileno()).st_size
-        if max_bytes is not None and size > max_bytes:
-            raise _too_big(str(path), size, max_bytes, what)
-        try:
-            data = file.read()
+        info = os.fstat(file.fileno())
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise _too_big(str(path), info.st_size, max_bytes, what)
+        try:  # its head only: the rest is read when it is checked, and sent
+            head = file.read(HEAD_BYTES)
         except OSError as exc:
             raise UsageError(f"cannot read the {what} {path}: {exc.strerror}",
                              hint="check the file's permissions") from exc
-    if not data:
+    if not head:
         raise UsageError(f"the {what} {path} is empty", hint="check the file")
-    return SourceFile(str(path), data, path)
+    found = SourceFile(str(path), None, path, info.st_size, (info.st_size, info.st_mtime_ns))
+    found.__dict__["head"] = head  # the cached property, read already
+    return found
 
 
 def decode_image(source: SourceFile, *, what: str = "image") -> Image.Image:
     """Open and fully decode ``source`` with Pillow; one clear error for any problem."""
+    from PIL import Image  # noqa: PLC0415 - Pillow only when needed
+
+    with source.open() as file:
+        image = _open_image(source, file, what)
+        try:
+            image.load()
+            if image.format == "PNG":
+                # Decoding skips the chunks' checksums; a damaged file must not go out.
+                file.seek(0)
+                Image.open(file).verify()
+        except Image.DecompressionBombError as exc:
+            raise _bomb(source, what, str(exc)) from None
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+            raise _corrupt(source, what, exc) from None
+    return image
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an input image is, found without decoding its pixels."""
+
+    format: str  # Pillow's name: PNG, JPEG, WEBP...
+    width: int
+    height: int
+    mode: str
+
+
+def scan_image(source: SourceFile, *, what: str = "image") -> ImageHeader:
+    """Check ``source`` as :func:`decode_image` does, without holding its pixels.
+
+    The header must parse and not claim too many pixels; a PNG's every chunk must be
+    there with the right checksum (so a truncated or damaged file is refused); a JPEG
+    is decoded at an eighth of its size (every byte of it is still read and decoded,
+    so truncation and garbage are found); other formats are decoded whole. The pixels
+    are dropped at once: sixteen 4K references must not be held in memory to be sent.
+    """
+    from PIL import Image  # noqa: PLC0415 - Pillow only when needed
+
+    with source.open() as file:
+        image = _open_image(source, file, what)
+        header = ImageHeader(image.format or "", image.width, image.height, image.mode)
+        try:
+            if image.format == "PNG":
+                image.verify()
+            else:
+                if image.format == "JPEG":
+                    image.draft(image.mode, (max(1, image.width // 8),
+                                             max(1, image.height // 8)))
+                image.load()
+        except Image.DecompressionBombError as exc:
+            raise _bomb(source, what, str(exc)) from None
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+            raise _corrupt(source, what, exc) from None
+        finally:
+            image.close()
+    return header
+
+
+def _open_image(source: SourceFile, file: BinaryIO, what: str) -> Image.Image:
+    """Pillow's lazy open of ``file`` (its header read), its pixel count capped."""
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow only when needed
 
     try:
         with warnings.catch_warnings():
             # Pillow warns about big images; the pixel cap below refuses them outright.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(source.data))
+            image = Image.open(file)
     except UnidentifiedImageError:
         raise UsageError(f"the {what} {source.label} is not an image Pillow can read",
                          hint="use a png, jpeg or webp file") from None
@@ -191,15 +313,6 @@ def decode_image(source: SourceFile, *, what: str = "image") -> Image.Image:
     width, height = image.size
     if width * height > MAX_INPUT_PIXELS:
         raise _bomb(source, what, f"{width}x{height} pixels")
-    try:
-        image.load()
-        if image.format == "PNG":
-            # Decoding skips the chunks' checksums; a damaged file must not go out.
-            Image.open(io.BytesIO(source.data)).verify()
-    except Image.DecompressionBombError as exc:
-        raise _bomb(source, what, str(exc)) from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        raise _corrupt(source, what, exc) from None
     return image
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from vibeimg.errors import BadResponseError, WriteError
 from vibeimg.files.atomic import AtomicFile, make_folder, write_atomically
 from vibeimg.files.formats import sniff_format
+from vibeimg.files.jsontext import json_text
 from vibeimg.files.naming import NAME_MAX, NamePlan
-from vibeimg.ui import json_controls_escaped
 
 
 def sidecar_path(image: Path) -> Path:
@@ -162,22 +162,6 @@ def _commit_with_sidecar(
         side.unlink()
         raise
     return image, fmt, side
-
-
-def json_text(document: Any) -> str:
-    """``document`` as pretty JSON, readable UTF-8 where it can be.
-
-    A file name that is not valid UTF-8 arrives as surrogate escapes (``out\udce9.png``),
-    which UTF-8 cannot encode: then every non-ASCII character is written as a JSON
-    escape instead, which is still valid JSON, and still the same text once read.
-    """
-    # JSON escapes C0 controls itself; DEL and C1 (U+009B is a terminal's CSI) too here.
-    text = json_controls_escaped(json.dumps(document, indent=2, ensure_ascii=False, default=str))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(document, indent=2, ensure_ascii=True, default=str)
-    return text
 
 
 def write_sidecar(image: Path, record: dict[str, Any], *, overwrite: bool = True) -> Path:

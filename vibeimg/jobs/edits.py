@@ -19,6 +19,7 @@ import io
 import os
 import shlex
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -32,6 +33,7 @@ from vibeimg.files.inputs import (
     SourceFile,
     decode_image,
     read_source,
+    scan_image,
     upright,
 )
 from vibeimg.files.naming import slugify
@@ -54,12 +56,15 @@ if TYPE_CHECKING:
 
 ENDPOINT = "images/edits"
 MAX_IMAGES = 16
+CHECK_WORKERS = 2  # inputs checked at once (reading, checksums and hashes: I/O and C)
 INPUT_FORMATS = ("png", "jpeg", "webp")
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})
 
 Notify = Callable[[str], None]
 Source = str | Path | SourceFile
+#: One multipart file part: (field, (file name, bytes or the file to stream, media type)).
+FilePart = tuple[str, tuple[str, bytes | SourceFile, str]]
 
 
 def _ignore(message: str) -> None:
@@ -68,21 +73,30 @@ def _ignore(message: str) -> None:
 
 @dataclass
 class CheckedImage:
-    """An input image that passed every check, and the bytes that will be sent."""
+    """An input image that passed every check, and what will be sent."""
 
     source: SourceFile
     format: str  # sniffed from the bytes
     width: int
     height: int
     mode: str
-    image: Image.Image
-    data: bytes = b""  # what is uploaded (the source's bytes unless converted)
+    image: Image.Image | None  # its pixels, when they were decoded (masks, conversions)
+    data: bytes | None = None  # converted bytes to upload; None: the source, streamed
     sent_format: str = ""
     changes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.data = self.data or self.source.data
         self.sent_format = self.sent_format or self.format
+
+    @property
+    def sent_size(self) -> int:
+        return self.source.size if self.data is None else len(self.data)
+
+    def decoded(self) -> Image.Image:
+        """Its pixels, decoded now if the checks did not need them."""
+        if self.image is None:
+            self.image = decode_image(self.source)
+        return self.image
 
     @property
     def size(self) -> tuple[int, int]:
@@ -101,8 +115,11 @@ class CheckedImage:
         stem = os.fsencode(self.source.stem).decode("utf-8", "replace")
         return f"{stem}.{EXTENSIONS[self.sent_format]}"
 
-    def part(self, field_name: str) -> tuple[str, tuple[str, bytes, str]]:
-        return field_name, (self.part_name(), self.data, MEDIA_TYPES[self.sent_format])
+    def part(self, field_name: str) -> FilePart:
+        # Converted bytes, or bytes already in memory (stdin), go as they are; a file is
+        # streamed from disk when the request is sent.
+        content = self.data if self.data is not None else self.source.content or self.source
+        return field_name, (self.part_name(), content, MEDIA_TYPES[self.sent_format])
 
     def record(self) -> dict[str, Any]:
         """What the sidecar says about this input: path, size, SHA-256, what was sent."""
@@ -110,7 +127,7 @@ class CheckedImage:
             **self.source.record(), "format": self.format, "width": self.width,
             "height": self.height,
         }
-        if self.data is not self.source.data:
+        if self.data is not None:
             record["sent"] = {
                 "format": self.sent_format, "bytes": len(self.data),
                 "sha256": hashlib.sha256(self.data).hexdigest(), "changes": self.changes,
@@ -131,14 +148,15 @@ def load_source(source: Source, *, what: str, stdin: BinaryIO | None = None) -> 
 
 
 def check_image(source: SourceFile, *, what: str = "image") -> CheckedImage:
-    """A png, jpeg or webp (by its bytes, not its name) that Pillow decodes whole."""
-    fmt = sniff_format(source.data[:16])
+    """A png, jpeg or webp (by its bytes, not its name) that is whole and undamaged
+    (see :func:`~vibeimg.files.inputs.scan_image`: its pixels are not kept)."""
+    fmt = sniff_format(source.head[:16])
     if fmt not in INPUT_FORMATS:
         found = f"a {fmt.upper()} file" if fmt else "not a png, jpeg or webp file"
         raise UsageError(f"the {what} {source.label} is {found}: the gateway accepts png, "
                          "jpeg and webp", hint="convert it to png")
-    image = decode_image(source, what=what)
-    return CheckedImage(source, fmt, image.width, image.height, image.mode, image)
+    header = scan_image(source, what=what)
+    return CheckedImage(source, fmt, header.width, header.height, header.mode, None)
 
 
 def _name_warning(checked: CheckedImage) -> str | None:
@@ -157,7 +175,7 @@ def as_png(checked: CheckedImage) -> CheckedImage:
     """The same pixels re-encoded as PNG in memory (turned upright per its EXIF)."""
     changes = [f"re-encoded from {checked.format} to png in memory, losslessly"]
     # Viewers (and the program the mask was drawn in) show it turned; PNG has no tag.
-    image, turned = upright(checked.image)
+    image, turned = upright(checked.decoded())
     if turned:
         changes.append(TURNED)
     if image.mode not in PNG_MODES:
@@ -201,7 +219,7 @@ def check_mask(
 ) -> CheckedImage:
     """A PNG with an alpha channel and the first image's dimensions, fixed only if asked."""
     decoded = decode_image(source, what="mask")
-    fmt = sniff_format(source.data[:16]) or (decoded.format or "unknown").lower()
+    fmt = sniff_format(source.head[:16]) or (decoded.format or "unknown").lower()
     image, turned = upright(decoded)  # drawn as it was shown, like the image it covers
     label = source.label
     has_alpha = has_alpha_channel(image)
@@ -277,7 +295,7 @@ class EditInputs:
     images: list[CheckedImage]
     mask: CheckedImage | None
 
-    def files(self) -> list[tuple[str, tuple[str, bytes, str]]]:
+    def files(self) -> list[FilePart]:
         parts = [image.part("image[]") for image in self.images]
         if self.mask is not None:
             parts.append(self.mask.part("mask"))
@@ -288,6 +306,21 @@ class EditInputs:
             "inputs": [image.record() for image in self.images],
             "mask": self.mask.record() if self.mask is not None else None,
         }
+
+
+def _check_and_hash(source: SourceFile, what: str) -> CheckedImage:
+    checked = check_image(source, what=what)
+    _ = source.sha256  # for the sidecar: read now, while the file is in the page cache
+    return checked
+
+
+def _check_all(sources: list[SourceFile], whats: list[str]) -> list[CheckedImage]:
+    """Each image checked and hashed, two at a time: the checksums and hashes run
+    outside the GIL. A refusal names the first bad image, as a check in turn would."""
+    if len(sources) == 1:
+        return [_check_and_hash(sources[0], whats[0])]
+    with ThreadPoolExecutor(CHECK_WORKERS) as pool:
+        return list(pool.map(_check_and_hash, sources, whats))
 
 
 def check_inputs(
@@ -310,16 +343,16 @@ def check_inputs(
     if len(named_stdin) > 1:
         raise UsageError("stdin ('-') can supply only one file",
                          hint="name the other files by path")
-    checked: list[CheckedImage] = []
     notes: list[str] = []
     warnings: list[str] = []
-    for index, source in enumerate(images, start=1):
-        what = "image" if len(images) == 1 else f"image {index}"
-        image = check_image(load_source(source, what=what, stdin=stdin), what=what)
+    whats = ["image" if len(images) == 1 else f"image {n}" for n in range(1, len(images) + 1)]
+    sources = [load_source(source, what=what, stdin=stdin)
+               for source, what in zip(images, whats, strict=True)]
+    checked = _check_all(sources, whats)
+    for image in checked:
         name_problem = _name_warning(image)
         if name_problem:
             warnings.append(name_problem)
-        checked.append(image)
     mask_checked = None
     if mask is not None:
         first = checked[0]
@@ -376,11 +409,14 @@ def build_edit_request(
 
 def describe_parts(request: ImageRequest) -> dict[str, Any]:
     """The multipart body as ``--dry-run`` shows it: text fields, then each file part."""
-    return {
-        **(request.form or {}),
-        "files": [
-            {"field": name, "filename": filename, "content_type": media_type,
-             "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            for name, (filename, data, media_type) in request.files or []
-        ],
-    }
+    files = []
+    for name, (filename, data, media_type) in request.files or []:
+        if isinstance(data, SourceFile):
+            size, digest = data.size, data.sha256
+        elif isinstance(data, bytes):
+            size, digest = len(data), hashlib.sha256(data).hexdigest()
+        else:
+            raise TypeError(f"an edit sends bytes or a SourceFile, not {type(data).__name__}")
+        files.append({"field": name, "filename": filename, "content_type": media_type,
+                      "bytes": size, "sha256": digest})
+    return {**(request.form or {}), "files": files}

@@ -36,7 +36,7 @@ from vibeimg.files.sidecars import commit_image
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.units import count_of
-from vibeimg.wire.client import GatewayClient, GatewayResponse
+from vibeimg.wire.client import Files, GatewayClient, GatewayResponse
 from vibeimg.wire.imagejson import ImageJsonDecoder
 
 
@@ -49,7 +49,7 @@ class ImageRequest:
     options: ImageOptions
     json_body: dict[str, Any] | None = None
     form: dict[str, str] | None = None
-    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    files: Files | None = None  # bytes, or files streamed when sent
     record: dict[str, Any] = field(default_factory=dict)  # extra sidecar fields
 
     def sidecar_parameters(self) -> dict[str, Any]:
@@ -75,6 +75,7 @@ class SavedImage:
     usage: dict[str, Any] | None = None
     revised_prompt: str | None = None
     size_reported: str | None = None  # the gateway's size, kept when the image disagrees
+    sha256: str | None = None  # of the saved file's bytes, taken as they were written
     cost_extrapolated: bool = False  # priced outside the published table (see pricing)
     offline: bool = False  # made by vibeimg's emulator: nothing billed
     passed_over: list[str] = field(default_factory=list)  # why names planned were not used
@@ -221,11 +222,13 @@ def fetch_image(
     plan: NamePlan | None,
     sidecar: bool = True,
     stdout: IO[bytes] | None = None,
+    digest: bool = False,
 ) -> SavedImage:
-    """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``)."""
+    """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``); with
+    ``digest``, its SHA-256 taken as it is written (``SavedImage.sha256``)."""
     started = time.monotonic()
     billed = Price(0.0)  # the estimated price, once the gateway has answered with an image
-    tmp = AtomicFile(plan.directory) if plan is not None else None
+    tmp = AtomicFile(plan.directory, digest=digest) if plan is not None else None
     buffer = bytearray()
     sink: Sink = tmp.write if tmp is not None else buffer.extend
     request_id: str | None = None
@@ -266,7 +269,7 @@ def fetch_image(
             cost_extrapolated=billed.extrapolated, offline=offline,
         )
         if tmp is not None and plan is not None:
-            saved.bytes = tmp.size
+            saved.bytes, saved.sha256 = tmp.size, tmp.sha256
 
             def record(path: Path, fmt: str) -> dict[str, Any]:
                 saved.path, saved.format = path, fmt

@@ -15,6 +15,7 @@ command-line layer turns into a warning. Locks are waited on only briefly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -31,7 +32,7 @@ from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Changes to a database made by an older vibeimg, by the version they lead to: a
 #: script, or a function of the connection.
 _MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
@@ -48,6 +49,8 @@ _MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     4: lambda conn: _add_column(conn, "possible_cost_usd", "REAL NOT NULL DEFAULT 0"),
     # Version 5: whether the cost is extrapolated (a size outside the price table).
     5: lambda conn: _add_column(conn, "cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
+    # Version 6: the spend index (_SPEND_INDEX, made after every migration, as for a new
+    # database) and write-ahead logging (set in connection(), as for a new database).
 }
 FILE_MODE = 0o600
 
@@ -74,6 +77,11 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
+# 'history cost' totals from this index alone: it never reads the runs' prompts and lists.
+_SPEND_INDEX = """
+CREATE INDEX IF NOT EXISTS runs_spend ON runs(command, offline, created, images,
+    estimated_cost_usd, possible_cost_usd, cost_extrapolated);
+"""
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(
     prompt, revised_prompt, content='runs', content_rowid='id', tokenize='trigram'
@@ -88,6 +96,7 @@ CREATE TRIGGER IF NOT EXISTS runs_fts_delete AFTER DELETE ON runs BEGIN
 END;
 """
 _JSON_COLUMNS = ("parameters", "outputs", "request_ids", "usage")
+_ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry) if f.name != "id")
 
 
 class HistoryError(VibeimgError):
@@ -171,6 +180,9 @@ class History:
                 _prepare_file(self.path)
             conn = sqlite3.connect(self.path, timeout=self.timeout)
             conn.row_factory = sqlite3.Row
+            # With write-ahead logging, NORMAL syncs at checkpoints, not at every commit:
+            # a power cut may lose the last runs recorded, never corrupt the database.
+            conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
@@ -178,6 +190,10 @@ class History:
                 self.fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs_fts'"
                                         ).fetchone() is not None
             else:
+                # Write-ahead logging: a commit appends to the log (one fsync) instead of
+                # journalling pages, and readers (history, search) never wait for a
+                # batch recording its items. It stays set in the file.
+                conn.execute("PRAGMA journal_mode = WAL")
                 conn.executescript(_SCHEMA)
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     if version and step in _MIGRATIONS:  # a new database needs none
@@ -186,6 +202,7 @@ class History:
                             migration(conn)
                         else:
                             conn.executescript(migration)
+                conn.executescript(_SPEND_INDEX)
                 self.fts = search_index_ready(conn)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.commit()
@@ -196,20 +213,22 @@ class History:
 
     def add(self, entry: Entry) -> int:
         """Store ``entry`` and return its id."""
+        self.add_many([entry])
+        return entry.id or 0
+
+    def add_many(self, entries: Sequence[Entry]) -> None:
+        """Store ``entries`` in one transaction (one commit for a batch's finished items),
+        setting each one's id."""
         conn = self.connection()
-        entry.created = entry.created or now_utc()
-        row = entry.as_json()
-        row.pop("id")
-        for column in _JSON_COLUMNS:
-            row[column] = None if row[column] is None else json.dumps(row[column], default=str)
-        row["offline"] = int(bool(row["offline"]))
-        row["cost_extrapolated"] = int(bool(row["cost_extrapolated"]))
-        names = ", ".join(row)
-        marks = ", ".join(f":{name}" for name in row)
+        rows = [_row(entry) for entry in entries]
+        if not rows:
+            return
+        names = ", ".join(rows[0])
+        marks = ", ".join(f":{name}" for name in rows[0])
+        sql = f"INSERT INTO runs ({names}) VALUES ({marks})"  # noqa: S608 - fragments are constants; values are bound - column names are ours
         with self._errors("write"), conn:
-            cursor = conn.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", row)  # noqa: S608 - fragments are constants; values are bound - column names are ours
-        entry.id = int(cursor.lastrowid or 0)
-        return entry.id
+            for entry, row in zip(entries, rows, strict=True):
+                entry.id = int(conn.execute(sql, row).lastrowid or 0)
 
     def _select(self, where: str = "", args: Sequence[Any] = (), *, limit: int | None = None,
                 order: str = "runs.id DESC", join: str = "") -> list[Entry]:
@@ -288,21 +307,38 @@ class History:
             clauses.append("created < ?")
             args.append(until)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        entries = self._select(where, args, order="runs.id")
-        offline = [e for e in entries if e.offline]
-        counted = entries if include_offline else [e for e in entries if not e.offline]
+        # Totalled by SQLite from the spend index, one row per command and kind.
+        sql = ("SELECT command, offline, COUNT(*), TOTAL(images), TOTAL(estimated_cost_usd), "  # noqa: S608 - fragments are constants; values are bound
+               "TOTAL(possible_cost_usd), TOTAL(cost_extrapolated), MIN(id) "
+               f"FROM runs {where} GROUP BY command, offline")
+        rows: list[Any] = []
+        if self.create or self.exists:
+            conn = self.connection()
+            with self._errors("read"):
+                rows = conn.execute(sql, tuple(args)).fetchall()
+        rows.sort(key=lambda row: row[7])  # commands in the order they were first run
         by_command: dict[str, float] = {}
-        for entry in counted:
-            by_command[entry.command] = round(
-                by_command.get(entry.command, 0.0) + entry.estimated_cost_usd, 6)
+        runs = images = offline_runs = extrapolated = 0
+        total = possible = offline_cost = 0.0
+        for command, offline, count, image_count, cost, maybe, guessed, _ in rows:
+            if offline:
+                offline_runs += count
+                offline_cost += cost
+                if not include_offline:
+                    continue
+            runs += count
+            images += int(image_count)
+            total += cost
+            possible += maybe
+            extrapolated += int(guessed)
+            by_command[command] = round(by_command.get(command, 0.0) + cost, 6)
         return CostSummary(
-            since=since, until=until, runs=len(counted), images=sum(e.images for e in counted),
-            estimated_cost_usd=round(sum(e.estimated_cost_usd for e in counted), 6),
-            by_command=by_command, offline_runs=len(offline),
-            possible_cost_usd=round(sum(e.possible_cost_usd for e in counted), 6),
-            offline_estimated_cost_usd=round(sum(e.estimated_cost_usd for e in offline), 6),
+            since=since, until=until, runs=runs, images=images,
+            estimated_cost_usd=round(total, 6), by_command=by_command,
+            offline_runs=offline_runs, possible_cost_usd=round(possible, 6),
+            offline_estimated_cost_usd=round(offline_cost, 6),
             include_offline=include_offline,
-            extrapolated_runs=sum(1 for e in counted if e.cost_extrapolated),
+            extrapolated_runs=extrapolated,
         )
 
     def count(self) -> int:
@@ -311,6 +347,18 @@ class History:
         conn = self.connection()
         with self._errors("read"):
             return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+
+def _row(entry: Entry) -> dict[str, Any]:
+    """An entry as the columns of its row (lists and tables as JSON)."""
+    entry.created = entry.created or now_utc()
+    # Field by field, not as_json(): its deep copy is wasted on values dumped next.
+    row = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+    for column in _JSON_COLUMNS:
+        row[column] = None if row[column] is None else json.dumps(row[column], default=str)
+    row["offline"] = int(bool(row["offline"]))
+    row["cost_extrapolated"] = int(bool(row["cost_extrapolated"]))
+    return row
 
 
 def search_index_ready(conn: sqlite3.Connection) -> bool:

@@ -12,112 +12,44 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import MissingKeyError, UsageError
+from vibeimg.settings.folders import (
+    APP_NAME,
+    HOME_ENV,
+    PRIVATE_FOLDER_MODE,
+    config_dir,
+    config_path,
+    data_dir,
+    make_private_folder,
+    read_config_file,
+    xdg_folder,
+)
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+__all__ = [  # the folders and the config file live in vibeimg.settings.folders
+    "APP_NAME", "BASE_URL_ENV", "CONNECT_TIMEOUT", "DEFAULT_BASE_URL", "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT", "HOME_ENV", "KEY_ENV", "LOOPBACK_NAMES", "MAX_RETRIES", "MAX_TIMEOUT",
+    "OPENAI_BASE_URL_ENV", "OPENAI_KEY_ENV", "PRIVATE_FOLDER_MODE", "Settings", "check_api_key",
+    "check_base_url", "check_retries", "check_timeout", "config_dir", "config_path", "data_dir",
+    "key_fix", "load_settings", "make_private_folder", "mask_key", "mask_url",
+    "read_config_file", "sends_in_clear", "xdg_folder",
+]
 
-APP_NAME = "vibeimg"
-HOME_ENV = "VIBEIMG_HOME"
 DEFAULT_BASE_URL = "https://www.vibeapi.cn/v1"
 DEFAULT_TIMEOUT = 300.0  # seconds to wait for an answer; the gateway may take 2 minutes
 CONNECT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 3
 MAX_TIMEOUT = 3600.0  # an hour: far beyond the slowest generation; more is surely a slip
 MAX_RETRIES = 10  # the backoff is capped, so more retries would only delay the error
-PRIVATE_FOLDER_MODE = 0o700  # the config and data folders: a key, prompts, file paths
 
 KEY_ENV = ("VIBEIMG_API_KEY",)
 BASE_URL_ENV = ("VIBEIMG_BASE_URL",)
 # Fallbacks, ranked below the config file (see the module's docstring).
 OPENAI_KEY_ENV = ("OPENAI_API_KEY",)
 OPENAI_BASE_URL_ENV = ("OPENAI_BASE_URL",)
-
-
-def config_dir() -> Path:
-    """Where the config file lives."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home).expanduser()
-    from platformdirs import user_config_path  # noqa: PLC0415 - only when needed
-
-    return user_config_path(APP_NAME)
-
-
-def data_dir() -> Path:
-    """Where vibeimg keeps data such as its history."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home).expanduser() / "data"
-    from platformdirs import user_data_path  # noqa: PLC0415 - only when needed
-
-    return user_data_path(APP_NAME)
-
-
-def make_private_folder(folder: Path) -> Path:
-    """Create ``folder`` and each missing parent with mode 0700; leave existing ones alone.
-
-    The config and data folders hold a key and the history, so whatever vibeimg creates
-    on the way to them is private (as the XDG base directory spec asks of missing
-    folders). ``Path.mkdir(parents=True)`` would make the parents 0755, such as the
-    ``VIBEIMG_HOME`` folder around ``data/``. A folder that already exists keeps its
-    mode: it is the user's choice, and ``vibeimg doctor`` warns when it is open.
-    """
-    missing: list[Path] = []
-    probe = folder
-    while not probe.exists() and probe.parent != probe:
-        missing.append(probe)
-        probe = probe.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir(mode=PRIVATE_FOLDER_MODE)
-        except FileExistsError:  # made meanwhile by another run, or not a folder
-            if not path.is_dir():
-                raise
-    return folder
-
-
-def config_path() -> Path:
-    return config_dir() / "config.toml"
-
-
-def read_config_file(path: Path | None = None) -> dict[str, Any]:
-    """The config file's table, or an empty one when there is no file."""
-    path = path or config_path()
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read the config file {path}: {exc.strerror}", hint="fix its permissions"
-        ) from exc
-    try:
-        table: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:  # TOML is UTF-8: this is no TOML file either
-        where = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
-        raise _not_toml(path, f"it is not UTF-8 text ({where})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise _not_toml(path, str(exc)) from exc
-    except RecursionError:  # a = [[[[... nested beyond any sense
-        raise _not_toml(path, "it is nested too deeply") from None
-    return table
-
-
-def _not_toml(path: Path, reason: str) -> UsageError:
-    return UsageError(
-        f"the config file {path} is not valid TOML: {reason}",
-        hint=f"fix that line in an editor, or delete {path} to start again from the "
-        "defaults (the key too, if it holds one)",
-    )
 
 
 def _key_problem(key: str) -> str | None:

@@ -14,10 +14,10 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import httpx
 
@@ -46,6 +46,18 @@ Trace = Callable[[str], None]
 #: The header every answer of vibeimg's emulator carries (its version): nothing it
 #: answers is billed, so runs against it are marked offline wherever costs are shown.
 EMULATOR_HEADER = "x-vibeimg-emulator"
+
+
+class Upload(Protocol):
+    """A file part streamed from where it lives (a file on disk), not held in memory."""
+
+    def upload(self) -> BinaryIO:
+        """A new reader from the start; its failure is raised as a VibeimgError."""
+        ...
+
+
+#: Multipart file parts: (field, (file name, bytes or an Upload, media type)).
+Files = Sequence[tuple[str, tuple[str, "bytes | Upload", str]]]
 
 
 def error_from_response(response: httpx.Response, body: bytes,
@@ -243,7 +255,7 @@ class GatewayClient:
         *,
         json_body: Any = None,
         data: dict[str, str] | None = None,
-        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        files: Files | None = None,
         headers: dict[str, str] | None = None,
     ) -> Iterator[GatewayResponse]:
         """Send a request with the retry rule and yield the open successful answer.
@@ -255,23 +267,31 @@ class GatewayClient:
         client_request_id = uuid.uuid4().hex
         while True:
             self._check_not_cancelled()
-            request = self._http.build_request(
-                method,
-                path.lstrip("/"),
-                json=json_body,
-                data=data,
-                files=files,
-                headers={"X-Client-Request-Id": client_request_id, **(headers or {})},
-            )
-            size = request.headers.get("content-length")
-            self.trace(f"-> {method} {mask_url(str(request.url))} "
-                       f"({human_bytes(int(size)) if size else 'streamed'})")
-            started = time.monotonic()
-            self._wire(+1)
-            try:
-                response = self._send_once(request, started)
-            except Retryable as retry:
-                self._wire(-1)
+            retry: Retryable | None = None
+            with ExitStack() as readers:  # each attempt streams the files afresh
+                request = self._http.build_request(
+                    method,
+                    path.lstrip("/"),
+                    json=json_body,
+                    data=data,
+                    files=_opened(files, readers),
+                    headers={"X-Client-Request-Id": client_request_id, **(headers or {})},
+                )
+                if self._trace is not None:  # the line costs more than no line
+                    size = request.headers.get("content-length")
+                    self.trace(f"-> {method} {mask_url(str(request.url))} "
+                               f"({human_bytes(int(size)) if size else 'streamed'})")
+                started = time.monotonic()
+                self._wire(+1)
+                try:
+                    response = self._send_once(request, started)  # the body is sent by now
+                except Retryable as refused:
+                    self._wire(-1)
+                    retry = refused
+                except BaseException as exc:
+                    self._wire(-1, interrupted=isinstance(exc, KeyboardInterrupt))
+                    raise
+            if retry is not None:
                 if attempt >= self.settings.retries:
                     raise retry.error from retry.__cause__
                 wait = retry.wait if retry.wait is not None else backoff_seconds(attempt)
@@ -284,9 +304,6 @@ class GatewayClient:
                     listener(RetryWait(retry.error, wait, attempt, self.settings.retries))
                 self._wait_to_retry(wait)
                 continue
-            except BaseException as exc:
-                self._wire(-1, interrupted=isinstance(exc, KeyboardInterrupt))
-                raise
             interrupted = False
             try:
                 yield GatewayResponse(response, response.headers.get("x-request-id"), started,
@@ -338,17 +355,18 @@ class GatewayClient:
             if self.settings.retry_unknown:
                 raise Retryable(error) from exc
             raise error from exc
-        request_id = response.headers.get("x-request-id")
         emulator = response.headers.get(EMULATOR_HEADER)
         if emulator is not None:
             self.emulator_version = emulator
-        length = response.headers.get("content-length")
-        kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
-        self.trace(
-            f"<- {response.status_code} after {time.monotonic() - started:.2f} s, {kind}, "
-            f"{human_bytes(int(length)) if length and length.isdigit() else 'streamed'}"
-            f" [request id {request_id or '-'}]"
-        )
+        if self._trace is not None:  # the line costs more than no line
+            request_id = response.headers.get("x-request-id")
+            length = response.headers.get("content-length")
+            kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
+            self.trace(
+                f"<- {response.status_code} after {time.monotonic() - started:.2f} s, {kind}, "
+                f"{human_bytes(int(length)) if length and length.isdigit() else 'streamed'}"
+                f" [request id {request_id or '-'}]"
+            )
         if response.is_success:
             return response
         try:
@@ -365,3 +383,15 @@ class GatewayClient:
         if status in UNKNOWN_OUTCOME_STATUSES and self.settings.retry_unknown:
             raise Retryable(gateway_error)
         raise gateway_error
+
+
+def _opened(files: Files | None, readers: ExitStack) -> list[Any] | None:
+    """The parts as httpx takes them, each Upload opened (and closed with ``readers``):
+    httpx reads an open file in chunks, so a big input is never held whole."""
+    if files is None:
+        return None
+    parts: list[Any] = []
+    for field, (name, content, media_type) in files:
+        body = content if isinstance(content, bytes) else readers.enter_context(content.upload())
+        parts.append((field, (name, body, media_type)))
+    return parts

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import UsageError
+from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAGES
 
 # Re-exported: how many images a prompt asks for is part of what a request is.
 from vibeimg.jobs.chat.counts import images_asked as images_asked  # noqa: PLC0414
@@ -22,12 +23,7 @@ from vibeimg.jobs.chat.counts import numbered_items as numbered_items  # noqa: P
 from vibeimg.jobs.chat.counts import subject_text
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_choice, check_prompt
 
-DEFAULT_TEXT_MODEL = "gpt-5.5"
-DEFAULT_INSTRUCTIONS = (
-    "You are a helpful image generation assistant. Generate ALL images the user requests."
-)
 ACTIONS = ("auto", "generate", "edit")
-MAX_IMAGES = 10  # images asked for in one response
 MAX_PARTIAL_IMAGES = 3
 MAX_INPUT_IMAGES = 16  # SPEC.md section 5: no documented limit; the edit limit is held
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -78,7 +74,7 @@ class InputImage:
 
 def check_chat_input_image(path: Path, what: str = "input image") -> InputImage:
     """An input image for ``chat-stream``, checked as ``edit`` checks its inputs: it
-    exists, is at most 50 MB, is really PNG, JPEG or WebP, and decodes whole."""
+    exists, is at most 50 MB, is really PNG, JPEG or WebP, and is whole and undamaged."""
     from vibeimg.files.inputs import read_source  # noqa: PLC0415 - Pillow only with images
     from vibeimg.jobs.edits import check_image  # noqa: PLC0415 - Pillow only with -i
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibeimg.errors import Interrupted, RunStatus, VibeimgError, run_status
-from vibeimg.files.atomic import AtomicFile
 from vibeimg.jobs.chat.request import ChatStreamRequest
-from vibeimg.wire.sse import StreamEvent
+
+if TYPE_CHECKING:  # names in signatures only: a dry run imports no HTTP or file code
+    from vibeimg.files.atomic import AtomicFile
+    from vibeimg.wire.sse import StreamEvent
 
 
 def round_or_none(value: float | None) -> float | None:

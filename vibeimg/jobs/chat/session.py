@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import UsageError
+from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
 from vibeimg.jobs.chat.request import (
     ACTIONS,
-    DEFAULT_INSTRUCTIONS,
-    DEFAULT_TEXT_MODEL,
     ChatStreamRequest,
     Conversation,
     EarlierTurn,
