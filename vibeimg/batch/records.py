@@ -22,7 +22,8 @@ from vibeimg.batch.manifest import Record
 from vibeimg.batch.plan import BatchPlan, item_cost, item_price
 from vibeimg.batch.verify import file_facts
 from vibeimg.errors import ExitCode, GatewayError, VibeimgError
-from vibeimg.jobs.image_requests import ImageRequest, SavedImage
+from vibeimg.jobs.image_outcome import SavedImage
+from vibeimg.jobs.image_requests import ImageRequest
 
 
 def now() -> str:

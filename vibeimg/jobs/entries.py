@@ -9,7 +9,8 @@ from __future__ import annotations
 from vibeimg.errors import VibeimgError, run_status
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.jobs.chat.result import ChatStreamResult
-from vibeimg.jobs.image_requests import ImageRequest, Outcome
+from vibeimg.jobs.image_outcome import Outcome
+from vibeimg.jobs.image_requests import ImageRequest
 from vibeimg.records.runs import Entry, sum_usage
 
 
