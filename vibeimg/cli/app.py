@@ -19,10 +19,10 @@ import typer
 from typer import _click  # Typer vendors Click; use its classes, never Click's own
 from typer.core import TyperGroup
 
-from vibeimg import __version__
 from vibeimg.cli.commands import COMMANDS, completion_option, load_command, take_shell_names
 from vibeimg.errors import ExitCode, VibeimgError
 from vibeimg.ui import Reporter
+from vibeimg.version import __version__
 
 
 def exit_code_for(error: BaseException) -> int:

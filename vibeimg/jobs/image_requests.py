@@ -19,7 +19,6 @@ from typing import IO, Any
 
 import httpx
 
-from vibeimg import __version__
 from vibeimg.errors import (
     BadResponseError,
     NetworkError,
@@ -34,6 +33,7 @@ from vibeimg.files.sidecars import commit_image
 from vibeimg.jobs.image_outcome import Failure, Outcome, SavedImage
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import Price, parse_size_text, price_of
+from vibeimg.version import __version__
 from vibeimg.wire.client import Files, GatewayClient, GatewayResponse
 from vibeimg.wire.imagejson import ImageJsonDecoder
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from vibeimg import __version__
 from vibeimg.errors import (
     Interrupted,
     NetworkError,
@@ -18,6 +17,7 @@ from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.jobs.chat.result import ChatStreamResult, StreamedImage, round_or_none
 from vibeimg.params import DEFAULT_MODEL
 from vibeimg.units import count_of
+from vibeimg.version import __version__
 from vibeimg.wire.sse import StreamFailure
 
 
