@@ -43,6 +43,7 @@ ShardOpt = Annotated[Optional[str], typer.Option(
     help="Run only shard K of N (a CI matrix): every item falls in exactly one shard.")]
 MaxCost = Annotated[Optional[float], typer.Option(
     "--max-cost", metavar="USD", min=0, show_default=False, rich_help_panel=BATCH,
+    callback=opt.finite_number,
     help="Refuse to start when the estimated cost of what would be sent is above USD.")]
 ReportOpt = Annotated[Optional[Path], typer.Option(
     "--report", metavar="FILE.html", dir_okay=False, show_default=False, rich_help_panel=BATCH,
@@ -69,6 +70,7 @@ Verify = Annotated[str, typer.Option(
     "every file).")]
 ProgressEvery = Annotated[float, typer.Option(
     "--progress-every", metavar="SECONDS", min=0.1, rich_help_panel=BATCH,
+    callback=opt.finite_number,
     help="Seconds between progress lines when stderr is not a terminal (CI logs).")]
 
 
