@@ -254,9 +254,9 @@ def open_for_writing(path: Path, *, replace: bool, what: str) -> IO[bytes]:
                              hint="name a regular file, or a new one")
     fd = os.open(path, flags, 0o666)
     try:
-        kind = special_kind(os.fstat(fd).st_mode)
-        if kind is not None:
-            raise UsageError(f"the {what} {path} is {kind}, not a regular file",
+        special = special_kind(os.fstat(fd).st_mode)
+        if special is not None:
+            raise UsageError(f"the {what} {path} is {special}, not a regular file",
                              hint="name a regular file, or a new one")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "wb")
