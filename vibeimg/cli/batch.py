@@ -76,14 +76,18 @@ ProgressEvery = Annotated[float, typer.Option(
 
 def _read_source(file: str) -> tuple[str, str, Path]:
     """The file's text, its name for messages, and the folder relative paths start from."""
-    from vibeimg.cli.common import read_stdin_bytes
+    from vibeimg.cli.common import MAX_STDIN_BATCH_BYTES, read_stdin_bytes
     from vibeimg.params import decode_prompt
 
     if file == "-":
         if is_terminal(sys.stdin):
             raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
                              hint="pipe it in: cat prompts.txt | vibeimg batch -")
-        return decode_prompt(read_stdin_bytes(), "the batch on stdin"), "<stdin>", Path()
+        data = read_stdin_bytes(MAX_STDIN_BATCH_BYTES)
+        if data is None:
+            raise UsageError(f"the batch on stdin is more than {MAX_STDIN_BATCH_BYTES:,} bytes",
+                             hint="save it to a file and give its name instead of '-'")
+        return decode_prompt(data, "the batch on stdin"), "<stdin>", Path()
     from vibeimg.files.inputs import read_regular
 
     path = Path(file)

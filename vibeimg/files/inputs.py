@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, overload
 
 from vibeimg.errors import UsageError
 from vibeimg.units import human_bytes
@@ -161,10 +161,20 @@ def open_regular(path: Path, *, what: str) -> BinaryIO:
         raise
 
 
-def read_regular(path: Path, *, what: str) -> bytes:
-    """The whole of a regular file (see :func:`open_regular`)."""
+@overload
+def read_regular(path: Path, *, what: str) -> bytes: ...
+@overload
+def read_regular(path: Path, *, what: str, max_bytes: int) -> bytes | None: ...
+def read_regular(path: Path, *, what: str, max_bytes: int | None = None) -> bytes | None:
+    """The whole of a regular file (see :func:`open_regular`); None when it holds more
+    than ``max_bytes``, which is all that is read of it then."""
     with open_regular(path, what=what) as file:
-        return file.read()
+        if max_bytes is None:
+            return file.read()
+        if os.fstat(file.fileno()).st_size > max_bytes:
+            return None
+        data = file.read(max_bytes + 1)  # the file may have grown since
+        return data if len(data) <= max_bytes else None
 
 
 def check_regular(path: Path, *, what: str) -> None:
@@ -199,14 +209,20 @@ def read_source(
         if stdin is None:
             raise UsageError(f"'-' reads the {what} from stdin, but stdin is not available",
                              hint="pipe the file in: ... < photo.png")
-        limit = -1 if max_bytes is None else max_bytes + 1
-        data = stdin.read(limit)
+        # Even with no limit for files, stdin is read no further than the gateway's own
+        # limit for an input: an endless one (``yes |``) must not fill the memory.
+        cap = MAX_INPUT_BYTES if max_bytes is None else max_bytes
+        data = stdin.read(cap + 1)
         if not data:
             raise UsageError(f"stdin is empty, but '-' asked for the {what} there",
                              hint="pipe the file in: ... < photo.png")
-        if max_bytes is not None and len(data) > max_bytes:
+        if len(data) > cap and max_bytes is None:
+            raise UsageError(f"the {what} on stdin is more than {human_bytes(cap)}, the most "
+                             "read from stdin", hint="save it to a file and give its name "
+                                                     "instead of '-'")
+        if len(data) > cap:
             raise UsageError(
-                f"the {what} on stdin is more than {human_bytes(max_bytes)}, the most the "
+                f"the {what} on stdin is more than {human_bytes(cap)}, the most the "
                 "gateway accepts", hint="downscale it or save it as jpeg or webp")
         return SourceFile("stdin", data)
     path = Path(source)
