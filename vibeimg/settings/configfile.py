@@ -187,8 +187,11 @@ def check_file(table: Mapping[str, Any], path: Path | None = None) -> dict[str, 
         try:
             values[key] = spec.parse(raw)
         except UsageError as exc:
-            fix = (f"change it with 'vibeimg config set {spec.name} VALUE', or remove it "
-                   f"with 'vibeimg config unset {spec.name}'")
+            # A key is never given on the command line: config set asks for it.
+            fix = (f"replace it with 'vibeimg config set {spec.name}' (it asks for the key, "
+                   "or reads it from a pipe)" if spec.secret else
+                   f"change it with 'vibeimg config set {spec.name} VALUE'") + (
+                f", or remove it with 'vibeimg config unset {spec.name}'")
             what = exc.message if exc.message.startswith(f"invalid {key} ") \
                 else f"invalid {key}: {exc.message}"
             raise UsageError(f"the config file {path or config_path()} has an {what}",
