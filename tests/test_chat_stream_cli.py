@@ -274,3 +274,13 @@ def test_jsonl_keeps_warnings_from_elsewhere_json_too(cli, tmp_path: Path,
     warnings = [r["message"] for r in records if r["type"] == "vibeimg.warning"]
     assert any("qualty" in w for w in warnings)
     assert any("not recorded in the history" in w for w in warnings)
+
+
+def test_the_summary_has_one_parenthesis_for_its_cost(cli) -> None:
+    """Offline, the summary says 'image output estimated $X (offline: nothing billed)',
+    not two parentheses in a row."""
+    result = cli("chat-stream", "a fox", *FAST, "--offline", key=None, connect=False)
+    assert result.exit_code == 0, result.stderr
+    summary = result.stderr.splitlines()[-1]
+    assert summary.endswith(", image output estimated $0.006 (offline: nothing billed)")
+    assert ") (" not in summary

@@ -47,7 +47,7 @@ def summary_line(result: ChatStreamResult) -> str:
     if result.image_usage and isinstance(result.image_usage.get("total_tokens"), int):
         parts.append(f"image tokens {result.image_usage['total_tokens']:,}")
     cost = shown(result.estimated_cost_usd, result.cost_extrapolated, offline=result.offline)
-    parts.append(f"estimated {cost} (image output only)")
+    parts.append(f"image output estimated {cost}")  # one parenthesis: (offline: ...)
     if result.possible_cost_usd:
         parts.append(f"and up to ${result.possible_cost_usd:.3f} possibly billed for images "
                      "not received")
