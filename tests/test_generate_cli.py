@@ -320,3 +320,17 @@ def test_an_output_name_of_dots_is_refused(cli, emulator, tmp_path) -> None:
     result = cli("generate", "a fox", "-o", "...")
     assert result.exit_code == 2 and "is only dots" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("extra", [[], ["--dry-run"]])
+@pytest.mark.parametrize("command", ["generate", "chat-stream"])
+def test_offline_says_it_ignores_the_base_url(cli, emulator, extra: list[str],
+                                              command: str) -> None:
+    """--offline with --base-url: one warning that the URL is ignored; nothing reaches
+    that URL (the test emulator here), the run goes on offline."""
+    result = cli(command, "a fox", "--offline", "--base-url", emulator.base_url, *extra,
+                 key=None, connect=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("warning: --base-url is ignored with --offline: the requests "
+                               "go to the built-in emulator; drop one of the two\n") == 1
+    assert emulator.requests == []

@@ -244,10 +244,11 @@ def _report_untrusted(plan: BatchPlan, reporter: Reporter, *, dry_run: bool) -> 
 
 def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:
     from vibeimg.batch.requests import describe_request
-    from vibeimg.cli.common import shown_base_url
+    from vibeimg.cli.common import shown_base_url, warn_if_ignored_offline
     from vibeimg.cli.stdout import print_json
     from vibeimg.settings.resolve import mask_key
 
+    warn_if_ignored_offline(connection, connection.reporter())
     settings = connection.settings()
     document = plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
                              authorization=f"Bearer {mask_key(settings.api_key)}",

@@ -132,6 +132,7 @@ def session(connection: Connection, reporter: Reporter,
     from vibeimg.cli.retrynotice import RetryNotices, retry_notice
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
+    warn_if_ignored_offline(connection, reporter)
     settings = connection.settings()
     reporter.trace(settings_trace(connection, settings))
     if not connection.offline and settings.api_key:  # no key: refused before sending
@@ -139,6 +140,14 @@ def session(connection: Connection, reporter: Reporter,
     with open_gateway(settings, offline=connection.offline,
                       trace=reporter.trace, on_retry=notices) as client:
         yield client
+
+
+def warn_if_ignored_offline(connection: Connection, reporter: Reporter) -> None:
+    """Say that --base-url does nothing with --offline, which always uses the emulator
+    (a user who gave both may think the run went to their server)."""
+    if connection.offline and connection.base_url:
+        reporter.warn("--base-url is ignored with --offline: the requests go to the "
+                      "built-in emulator; drop one of the two")
 
 
 def warn_if_in_clear(settings: Settings, reporter: Reporter) -> None:
@@ -173,6 +182,7 @@ def dry_run_document(
     connection: Connection, method: str, path: str, body: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
     """What ``--dry-run`` prints: the request as it would be sent, the key masked."""
+    warn_if_ignored_offline(connection, connection.reporter())
     settings = connection.settings()
     return {
         "dry_run": True,

@@ -47,6 +47,9 @@ def doctor(
     connection = Connection(offline=offline, base_url=base_url, api_key=api_key,
                             timeout=timeout, retries=retries, verbose=verbose)
     reporter = connection.reporter()
+    from vibeimg.cli.common import warn_if_ignored_offline
+
+    warn_if_ignored_offline(connection, reporter)
     checks: list[checkup.Check] = [checkup.check_config_file()]
     file_ok = checks[0].status != "fail"
     settings: Settings | None = None
