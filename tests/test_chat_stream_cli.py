@@ -284,3 +284,17 @@ def test_the_summary_has_one_parenthesis_for_its_cost(cli) -> None:
     summary = result.stderr.splitlines()[-1]
     assert summary.endswith(", image output estimated $0.006 (offline: nothing billed)")
     assert ") (" not in summary
+
+
+def test_a_long_revised_prompt_is_shortened_on_its_progress_line(cli, tmp_path) -> None:
+    """A long prompt's revised prompt is cut to 200 characters with '…' on the saved line
+    (a log); the sidecar and --json keep it whole."""
+    result = cli("chat-stream", "a fox " * 5000, *FAST, "-o", "fox.png", "--json")
+    assert result.exit_code == 0, result.stderr
+    whole = json.loads(result.stdout)["images"][0]["revised_prompt"]
+    assert len(whole) > 300
+    assert json.loads((tmp_path / "fox.json").read_text())["revised_prompt"] == whole
+    (saved,) = [line for line in result.stderr.splitlines() if ": saved fox.png" in line]
+    shown = saved.split("): ", 1)[1]
+    assert len(shown) == 200 and shown.endswith("…")
+    assert whole.startswith(shown[:-1])
