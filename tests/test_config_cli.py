@@ -360,3 +360,22 @@ def test_a_mistyped_setting_gets_the_closest_name(cli) -> None:
     assert result.exit_code == 2
     assert "unknown setting 'qualty' (did you mean 'quality'?)" in result.stderr
     assert not config_path().exists()
+
+
+@pytest.mark.parametrize("args", [("set", "size", "landscape"), ("unset", "size")])
+def test_config_set_refuses_a_linked_config_file(cli, tmp_path: Path, args) -> None:
+    """config.toml a symbolic link (dotfiles): set and unset refuse with exit 2 naming the
+    link and the fix; the link and its target stay as they were."""
+    target = tmp_path / "dotfiles.toml"
+    target.write_text('size = "square"\n', encoding="utf-8")
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().symlink_to(target)
+    result = cli("config", *args, connect=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: the config file {config_path()} is a symbolic "
+                                    f"link (to {target}): vibeimg neither writes through a "
+                                    "link nor replaces it (edit ")
+    assert config_path().is_symlink()
+    assert target.read_text(encoding="utf-8") == 'size = "square"\n'
+    # Reading through it still works: it is the user's own file.
+    assert cli("config", "get", "size", connect=False).stdout == "square\n"
