@@ -25,7 +25,8 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from vibeimg.errors import UsageError
-from vibeimg.files.inputs import MAX_INPUT_PIXELS, bomb_pixels, check_regular, too_many_pixels
+from vibeimg.files.formats import MAX_INPUT_PIXELS, bomb_pixels, too_many_pixels
+from vibeimg.files.inputs import check_regular
 
 PROTOCOLS = ("auto", "kitty", "iterm", "blocks")
 KITTY_CHUNK = 4096  # the protocol's largest base64 payload per escape sequence

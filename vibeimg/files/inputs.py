@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, overload
 
 from vibeimg.errors import UsageError
+from vibeimg.files.formats import MAX_INPUT_PIXELS, bomb_pixels, too_many_pixels
 from vibeimg.units import human_bytes
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 #: The gateway's cap on each input image and mask (SPEC.md section 3). Decimal
 #: megabytes: the stricter reading, so that nothing is sent that could be refused.
 MAX_INPUT_BYTES = 50_000_000
-#: More pixels than this is a decompression bomb (Pillow's own default threshold).
-MAX_INPUT_PIXELS = 89_478_485
 STDIN = "-"
 
 
@@ -334,25 +333,6 @@ def _open_image(source: SourceFile, file: BinaryIO, what: str) -> Image.Image:
 
 def _bomb(source: SourceFile, what: str, detail: str) -> UsageError:
     return too_many_pixels(f"the {what} {source.label}", detail)
-
-
-def too_many_pixels(subject: str, detail: str) -> UsageError:
-    """``subject`` (``the image bomb.png``) refused as a decompression bomb; ``detail``
-    is its size (``20000x20000``) or :func:`bomb_pixels` of Pillow's refusal. The one
-    limit quoted is the one vibeimg applies (Pillow's own refusal comes at twice it)."""
-    size = f"{detail}; " if detail else ""
-    return UsageError(
-        f"{subject} would decode to too many pixels ({size}at most {MAX_INPUT_PIXELS:,} "
-        "are allowed): it looks like a decompression bomb", hint="use a smaller image")
-
-
-def bomb_pixels(exc: BaseException) -> str:
-    """The pixel count in Pillow's DecompressionBombError (``400,000,000``; empty if it
-    says none), which also quotes Pillow's own limit: only the image's size is kept."""
-    import re  # noqa: PLC0415 - only for this error
-
-    found = re.search(r"\((\d+) pixels\)", str(exc))
-    return f"{int(found.group(1)):,}" if found else ""
 
 
 def _corrupt(source: SourceFile, what: str, exc: BaseException) -> UsageError:
