@@ -217,3 +217,15 @@ def test_a_chinese_conversation_is_named_in_its_own_letters(cli, emulator) -> No
     assert result.stdout.split() == ["一只水彩风格的水獭-1-1.png", "一只水彩风格的水獭-2-1.png"]
     ascii_run = cli("chat", *FAST, "--ascii-names", input="一只水獭\n")
     assert ascii_run.stdout.split() == ["yi-zhi-shui-ta-1-1.png"]
+
+
+def test_cost_after_undo_says_the_undone_turn_is_counted(cli, emulator) -> None:
+    """/undo then /cost: 0 turns, and the line says the undone turn's tokens are still in
+    the spend (it was sent), instead of counting them under '0 turns' without a word."""
+    result = cli("chat", "--session", "coast", *FAST, input="a lighthouse\n/undo\n/cost\n")
+    assert result.exit_code == 0, result.stderr
+    cost = result.stdout.splitlines()[-1]
+    assert cost.startswith("session coast: 0 turns (1 more undone, failed or cancelled: "
+                           "counted in the spend), 0 images; none (offline emulator); "
+                           "text model ")
+    assert not cost.endswith("text model 0 tokens, image tokens 0")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from vibeimg.errors import ExitCode
 from vibeimg.records.sessions import sessions_dir
 
 FAST = ("--size", "1024x1024", "--quality", "low")
@@ -301,3 +307,41 @@ def test_session_names_complete(cli) -> None:
         result = cli(env={"_VIBEIMG_COMPLETE": "complete_bash", "COMP_WORDS": line,
                           "COMP_CWORD": str(len(words) - 1)})
         assert result.stdout.split() == ["coast"], line
+
+
+def _offline(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """vibeimg in its own process (a hang fails the test by its timeout, not forever)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    return subprocess.run([sys.executable, "-m", "vibeimg", *args, "--offline"], cwd=cwd,
+                          env=env, input=stdin, capture_output=True, text=True, timeout=30,
+                          check=False)
+
+
+@pytest.mark.parametrize("command", ["chat-stream", "chat"])
+def test_a_fifo_in_place_of_a_transcript_is_refused(tmp_path: Path, command: str) -> None:
+    """sessions/NAME.jsonl a FIFO: exit 2 at once naming it, no image, no hang."""
+    folder = sessions_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(folder / "coast.jsonl")
+    args = ("chat-stream", "a fox") if command == "chat-stream" else ("chat",)
+    result = _offline(*args, "--session", "coast", cwd=tmp_path, stdin="a fox\n")
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr == (
+        f"error: the session file {folder / 'coast.jsonl'} is a FIFO (named pipe), not a "
+        "regular file (move it aside: vibeimg keeps each session in a regular file of its "
+        "own)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_link_in_place_of_a_transcript_is_refused(cli, emulator, tmp_path: Path) -> None:
+    """sessions/NAME.jsonl a symbolic link: exit 2 naming it; the target is not touched."""
+    turn(cli, "a lighthouse at dawn", session="real")
+    real = sessions_dir() / "real.jsonl"
+    before = real.read_bytes()
+    (sessions_dir() / "coast.jsonl").symlink_to(real)
+    sent = len(emulator.api_requests())
+    result = cli("chat-stream", "now at night", "--session", "coast", *FAST)
+    assert result.exit_code == ExitCode.USAGE
+    assert "coast.jsonl is a symbolic link, not a regular file" in result.stderr
+    assert len(emulator.api_requests()) == sent
+    assert real.read_bytes() == before

@@ -140,6 +140,35 @@ def test_events_file_records_the_raw_stream(make_cli, tmp_path: Path) -> None:
     assert again.exit_code == ExitCode.USAGE and "already exists" in again.stderr
 
 
+def test_events_force_replaces_a_link_and_leaves_its_target(cli, emulator,
+                                                            tmp_path: Path) -> None:
+    """--events LINK --force replaces the link with the events file; its target is untouched."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("keep me\n", encoding="utf-8")
+    (tmp_path / "events.sse").symlink_to(outside)
+    result = cli("chat-stream", "a fox", *FAST, "--events", "events.sse", "--force")
+    assert result.exit_code == 0, result.stderr
+    assert outside.read_text(encoding="utf-8") == "keep me\n"
+    events = tmp_path / "events.sse"
+    assert not events.is_symlink()
+    assert events.read_text().startswith("event: response.created\n")
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_events_fifo_is_refused_at_once(tmp_path: Path, force: list[str]) -> None:
+    """--events FIFO (with or without --force) is exit 2 at once, nothing sent: no hang."""
+    os.mkfifo(tmp_path / "events.sse")
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "vibeimg", "chat-stream", "a fox", "--offline", "--events",
+         "events.sse", *force], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=30, check=False)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.startswith("error: the events file events.sse ")
+    assert len(result.stderr.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.sse"]
+
+
 def test_plain_progress_lines_for_logs(make_cli) -> None:
     """Not a terminal: one line per phase, the saved path and revised prompt, a summary."""
     cli = make_cli(latency=0.05, keepalive_interval=0.02)
@@ -245,3 +274,27 @@ def test_jsonl_keeps_warnings_from_elsewhere_json_too(cli, tmp_path: Path,
     warnings = [r["message"] for r in records if r["type"] == "vibeimg.warning"]
     assert any("qualty" in w for w in warnings)
     assert any("not recorded in the history" in w for w in warnings)
+
+
+def test_the_summary_has_one_parenthesis_for_its_cost(cli) -> None:
+    """Offline, the summary says 'image output estimated $X (offline: nothing billed)',
+    not two parentheses in a row."""
+    result = cli("chat-stream", "a fox", *FAST, "--offline", key=None, connect=False)
+    assert result.exit_code == 0, result.stderr
+    summary = result.stderr.splitlines()[-1]
+    assert summary.endswith(", image output estimated $0.006 (offline: nothing billed)")
+    assert ") (" not in summary
+
+
+def test_a_long_revised_prompt_is_shortened_on_its_progress_line(cli, tmp_path) -> None:
+    """A long prompt's revised prompt is cut to 200 characters with '…' on the saved line
+    (a log); the sidecar and --json keep it whole."""
+    result = cli("chat-stream", "a fox " * 5000, *FAST, "-o", "fox.png", "--json")
+    assert result.exit_code == 0, result.stderr
+    whole = json.loads(result.stdout)["images"][0]["revised_prompt"]
+    assert len(whole) > 300
+    assert json.loads((tmp_path / "fox.json").read_text())["revised_prompt"] == whole
+    (saved,) = [line for line in result.stderr.splitlines() if ": saved fox.png" in line]
+    shown = saved.split("): ", 1)[1]
+    assert len(shown) == 200 and shown.endswith("…")
+    assert whole.startswith(shown[:-1])

@@ -91,8 +91,8 @@ def test_jsonl_progress_keeps_every_stderr_line_json(make_cli, faults, prompt,
     assert types[-1] == "vibeimg.finished" and types.count("vibeimg.finished") == 1
     assert records[-1]["exit_code"] == exit_code
     notices = [r["message"] for r in records if r["type"] == "vibeimg.notice"]
-    assert notices == (["-n 2 wins over the 3 images the prompt asks for: asking the model "
-                        "for 2"] if "3 images" in prompt else [])
+    assert notices == (["-n 2 wins over the 3 images the prompt asks for: the prompt is "
+                        "sent asking for 2"] if "3 images" in prompt else [])
     warnings = [r["message"] for r in records if r["type"] == "vibeimg.warning"]
     assert any("experimental" in w for w in warnings)
 

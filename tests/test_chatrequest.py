@@ -47,6 +47,30 @@ def test_prompt_for_one_image_overrides_the_prompts_own_count() -> None:
     assert text.startswith("Generate 1 image") and images_asked(text) == 1
 
 
+@pytest.mark.parametrize(("prompt", "count", "sent"), [
+    ("Make 2 pictures of dogs", 3, "Generate 3 different images, one image generation call "
+     "per image, each a distinct take on this request: Make 3 pictures of dogs"),
+    ("Make 2 pictures of dogs", 1, "Generate 1 image, with a single image generation call, "
+     "for this request: Make 1 picture of dogs"),
+    ("draw two sketches of a cat", 3, "Generate 3 different images, one image generation "
+     "call per image, each a distinct take on this request: draw 3 sketches of a cat"),
+    ("画两张猫的图", 3, "请生成 3 张不同的图片，每张图片各调用一次图像生成工具，每张都是对以下"
+     "请求的不同诠释：画3张猫的图"),
+    ("Generate 11 images of a fox", None, "Generate 10 different images, one image "
+     "generation call per image, each a distinct take on this request: Generate 10 images "
+     "of a fox"),
+    ("a photo of 3 dogs", 2, "Generate 2 different images, one image generation call per "
+     "image, each a distinct take on this request: a photo of 3 dogs"),
+])
+def test_the_prompt_sent_never_asks_for_two_counts(prompt: str, count: int | None,
+                                                   sent: str) -> None:
+    """-n 3 with "Make 2 pictures of dogs" sends "... Make 3 pictures of dogs": the prompt's
+    own count of images is made the one asked for; a count of other things stays."""
+    request = ChatStreamRequest.build(prompt, count=count)
+    assert request.text == sent
+    assert request.body()["input"][0]["content"][0]["text"] == sent
+
+
 @pytest.mark.parametrize(
     ("prompt", "count", "expected", "notices"),
     [

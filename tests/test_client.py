@@ -84,10 +84,12 @@ def test_dropped_body_is_a_network_error() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("3", 3.0), ("0.5", 0.5), ("-4", 0.0), ("100000", 60.0), ("soon", None), (None, None)],
+    [("3", 3.0), ("0.5", 0.5), ("0", 0.0), ("-4", None), ("100000", 60.0), ("soon", None),
+     (None, None), ("nan", None), ("inf", None), ("-inf", None)],
 )
 def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
-    """Retry-After in seconds is read and capped; nonsense is ignored."""
+    """Retry-After in seconds is read and capped; nonsense, NaN, infinity and negative
+    waits are ignored (the backoff decides)."""
     assert retry_after_seconds(value) == expected
 
 

@@ -93,6 +93,23 @@ def test_key_from_the_file_is_sent_to_the_gateway(cli, emulator) -> None:
     assert emulator.api_requests()[0].headers["authorization"] == f"Bearer {TEST_KEY}"
 
 
+@pytest.mark.parametrize("piped", ["sk-abcdef012345\nghijkl\n", "sk-abcdef012345\r\nghij\r\n",
+                                   "\nsk-abcdef012345\n\nghijkl"])
+def test_a_piped_key_cut_by_a_line_break_is_refused(cli, piped: str) -> None:
+    """Two non-empty lines on stdin: exit 2, nothing stored, no part of the key echoed."""
+    result = cli("config", "set", "api-key", input=piped, key=None, connect=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: stdin holds 2 lines, but a key is one line")
+    assert "abcdef" not in result.stderr + result.stdout and "ghij" not in result.stderr
+    assert not config_path().exists()
+
+
+def test_a_piped_key_may_have_blank_lines_around_it(cli) -> None:
+    """One line of key with blank lines around it is stored whole."""
+    assert cli("config", "set", "api-key", input=f"\n{TEST_KEY}\n\n").exit_code == 0
+    assert read_config_file()["api_key"] == TEST_KEY
+
+
 @pytest.mark.parametrize(("name", "flag", "env", "values"), [
     ("timeout", "--timeout", "VIBEIMG_TIMEOUT", ("300.0", "100", "200", "50")),
     ("retries", "--retries", "VIBEIMG_RETRIES", ("3", "1", "2", "0")),
@@ -343,3 +360,22 @@ def test_a_mistyped_setting_gets_the_closest_name(cli) -> None:
     assert result.exit_code == 2
     assert "unknown setting 'qualty' (did you mean 'quality'?)" in result.stderr
     assert not config_path().exists()
+
+
+@pytest.mark.parametrize("args", [("set", "size", "landscape"), ("unset", "size")])
+def test_config_set_refuses_a_linked_config_file(cli, tmp_path: Path, args) -> None:
+    """config.toml a symbolic link (dotfiles): set and unset refuse with exit 2 naming the
+    link and the fix; the link and its target stay as they were."""
+    target = tmp_path / "dotfiles.toml"
+    target.write_text('size = "square"\n', encoding="utf-8")
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().symlink_to(target)
+    result = cli("config", *args, connect=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: the config file {config_path()} is a symbolic "
+                                    f"link (to {target}): vibeimg neither writes through a "
+                                    "link nor replaces it (edit ")
+    assert config_path().is_symlink()
+    assert target.read_text(encoding="utf-8") == 'size = "square"\n'
+    # Reading through it still works: it is the user's own file.
+    assert cli("config", "get", "size", connect=False).stdout == "square\n"

@@ -150,3 +150,24 @@ def test_the_settings_table_shows_a_bad_value_as_found(cli) -> None:
     [row] = [line for line in result.stdout.splitlines() if line.strip().startswith("timeout")]
     assert "1000000000000.0" in row and "(config file)" in row
     assert re.search(r"api-key +\(not needed offline\)", result.stdout)
+
+
+@pytest.mark.parametrize("value", ['"sk bad key"', "42"])
+def test_a_bad_key_in_the_file_is_one_problem_with_a_fix_that_works(cli, value: str) -> None:
+    """api_key unusable in the config file: one failing check, whose fix is the form
+    'config set api-key' takes (no VALUE on the command line); no 'not set' beside it."""
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text(f"api_key = {value}\n", encoding="utf-8")
+    config_path().chmod(0o600)
+    result = cli("doctor", "--json", key=None)
+    assert result.exit_code == 2
+    checks = json.loads(result.stdout)["checks"]
+    failing = [c for c in checks if c["status"] == "fail"]
+    assert [c["name"] for c in failing] == ["config file"]
+    assert "has an invalid api_key" in failing[0]["detail"]
+    assert "replace it with 'vibeimg config set api-key' (it asks for the key, or reads it " \
+        "from a pipe)" in failing[0]["fix"]
+    assert "VALUE" not in failing[0]["fix"]
+    assert not any(c["name"] == "API key" for c in checks)
+    refused = cli("generate", "a fox", key=None)
+    assert refused.exit_code == 2 and "VALUE" not in refused.stderr

@@ -206,6 +206,17 @@ def test_refuses_a_decompression_bomb(tmp_path: Path, side: int) -> None:
     assert "decompression bomb" in refused([path])
 
 
+@pytest.mark.parametrize(("side", "size"), [(10_000, "10000x10000"), (20_000, "400,000,000")])
+def test_a_bomb_is_told_the_one_limit_that_applies(tmp_path: Path, side: int,
+                                                   size: str) -> None:
+    """The refusal quotes the image's size and vibeimg's limit, never Pillow's other one."""
+    path = tmp_path / "bomb.png"
+    path.write_bytes(with_dimensions(encoded(Image.new("L", (1, 1))), side, side))
+    assert refused([path]) == (
+        f"the image {path} would decode to too many pixels ({size}; at most 89,478,485 "
+        "are allowed): it looks like a decompression bomb (use a smaller image)")
+
+
 def test_refuses_no_image_and_more_than_16(tmp_path: Path) -> None:
     """Between 1 and 16 input images."""
     path = save(tmp_path / "a.png", photo())

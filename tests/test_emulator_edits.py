@@ -165,6 +165,13 @@ def error_of(response: httpx.Response) -> dict:
     return response.json()["error"]
 
 
+def test_n_in_a_form_is_digits(emulator: Emulator) -> None:
+    """n=2 as a form field is taken (and ignored: one image); n=x is an invalid type."""
+    assert post(emulator, [png_part()], {"n": "2"}).status_code == 200
+    error = error_of(post(emulator, [png_part()], {"n": "x"}))
+    assert (error["param"], error["code"]) == ("n", "invalid_type")
+
+
 def test_refuses_json(emulator: Emulator) -> None:
     """An edit must be multipart/form-data."""
     response = httpx.post(f"{emulator.base_url}/images/edits", json={"prompt": "x"},

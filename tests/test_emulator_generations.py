@@ -94,6 +94,23 @@ def test_missing_bearer_is_401(emulator) -> None:
     assert "API key" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("prompt", 123, "Invalid type for 'prompt': expected a string, but got an integer "
+                    "instead."),
+    ("prompt", ["a fox"], "Invalid type for 'prompt': expected a string, but got an array "
+                          "instead."),
+    ("n", "x", "Invalid type for 'n': expected an integer, but got a string instead."),
+    ("n", 1.5, "Invalid type for 'n': expected an integer, but got a decimal instead."),
+    ("n", True, "Invalid type for 'n': expected an integer, but got a boolean instead."),
+])
+def test_a_value_of_the_wrong_type_is_named_as_such(emulator, field, value, message) -> None:
+    """"prompt": 123 is an invalid type, not a missing prompt; "n": "x" is refused too."""
+    response = post(emulator, {"model": "gpt-image-2", "prompt": "x", field: value})
+    assert response.status_code == 400
+    assert response.json()["error"] == {"message": message, "type": "invalid_request_error",
+                                        "param": field, "code": "invalid_type"}
+
+
 def test_n_is_silently_ignored(emulator) -> None:
     """n=4 still answers exactly one image."""
     response = post(emulator, {"model": "gpt-image-2", "prompt": "x", "n": 4})

@@ -200,6 +200,19 @@ def test_mock_server_refuses_a_log_it_cannot_write(tmp_path: Path, mock_server) 
     assert "cannot write the request log" in server.stderr.read()
 
 
+@pytest.mark.parametrize("option", ["--latency", "--retry-after"])
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "1e308"])
+def test_mock_server_refuses_knobs_it_cannot_keep(tmp_path: Path, mock_server, option: str,
+                                                  value: str) -> None:
+    """--latency inf (every answer a 500 before) or nan: exit 2, one line naming the option."""
+    server = mock_server(option, value)
+    assert server.wait(timeout=30) == 2
+    assert server.stdout.read() == ""
+    stderr = server.stderr.read()
+    assert stderr.startswith(f"error: Invalid value for '{option}': ")
+    assert stderr.count("\n") == 1
+
+
 # -- listening beyond loopback ---------------------------------------------------------
 def test_mock_server_warns_when_it_listens_on_the_network(mock_server) -> None:
     """--host 0.0.0.0 prints a warning on stderr that any key is accepted from the network."""

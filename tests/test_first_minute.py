@@ -101,6 +101,26 @@ def test_help_for_an_unknown_command_is_a_usage_error(cli, words: list[str], err
     assert result.stderr.startswith(error)
 
 
+@pytest.mark.parametrize(("words", "error"), [
+    (["nosuch"], "error: No such command 'nosuch'. The commands are: generate, edit, "
+                 "chat-stream, chat, mask-convert, batch, batch-merge, mock-server, preview, "
+                 "history, config, doctor, help. (see 'vibeimg --help')\n"),
+    (["history", "nosuch"], "error: No such command 'nosuch'. The commands are: show, "
+                            "sessions, search, cost, path. (see 'vibeimg history --help')\n"),
+    (["genrate"], "error: No such command 'genrate'. Did you mean 'generate'? (see "
+                  "'vibeimg --help')\n"),
+    (["generate", "more"], "error: 'vibeimg generate' has no subcommands, so no 'more' (see "
+                           "'vibeimg generate --help')\n"),
+])
+def test_help_for_an_unknown_command_points_at_help_that_lists_them(
+        cli, words: list[str], error: str) -> None:
+    """The fix is the help of the group the name was looked for in (which lists its
+    commands), never 'vibeimg help --help'; with no close name, the commands are listed."""
+    result = cli("help", *words)
+    assert result.exit_code == 2
+    assert result.stderr == error
+
+
 @pytest.mark.parametrize(("shell", "start"), [
     ("fish", "complete --command vibeimg"),
     ("zsh", "#compdef vibeimg"),

@@ -296,3 +296,41 @@ def test_jpg_is_understood_as_jpeg(cli, emulator, tmp_path) -> None:
     assert result.exit_code == 0, result.stderr
     assert emulator.api_requests()[0].json()["output_format"] == "jpeg"
     assert result.stdout == "a-fox.jpg\n"
+
+
+@pytest.mark.parametrize(("output", "folder"), [
+    (".", "."), ("..", ".."), ("./", "./"), ("shots/.", "shots/."), ("shots/", "shots/")])
+@pytest.mark.parametrize("command", ["generate", "chat-stream"])
+def test_an_output_name_that_is_a_folder_is_refused(cli, emulator, tmp_path, output: str,
+                                                    folder: str, command: str) -> None:
+    """-o . (or .., ./, dir/., dir/) saved a hidden '..png': exit 2, the fix named,
+    nothing sent or written."""
+    (tmp_path / "shots").mkdir()
+    result = cli(command, "a fox", "-o", output)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: the output name '{output}' names a folder, not "
+                                    f"a file (use --out-dir {folder} to save in it, or a "
+                                    "file name such as -o ")
+    assert emulator.requests == []
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["shots"]
+
+
+def test_an_output_name_of_dots_is_refused(cli, emulator, tmp_path) -> None:
+    """-o ... would be the hidden '....png': exit 2, nothing written."""
+    result = cli("generate", "a fox", "-o", "...")
+    assert result.exit_code == 2 and "is only dots" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("extra", [[], ["--dry-run"]])
+@pytest.mark.parametrize("command", ["generate", "chat-stream"])
+def test_offline_says_it_ignores_the_base_url(cli, emulator, extra: list[str],
+                                              command: str) -> None:
+    """--offline with --base-url: one warning that the URL is ignored; nothing reaches
+    that URL (the test emulator here), the run goes on offline."""
+    result = cli(command, "a fox", "--offline", "--base-url", emulator.base_url, *extra,
+                 key=None, connect=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("warning: --base-url is ignored with --offline: the requests "
+                               "go to the built-in emulator; drop one of the two\n") == 1
+    assert emulator.requests == []

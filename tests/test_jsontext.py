@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from vibeimg.files.jsontext import JsonArray, json_pieces, json_text
+from vibeimg.ui import json_line
 
 OUTCOMES = [{"n": n, "prompt": "ü otter", "path": None, "usage": {"a": [1, {}]}}
             for n in range(300)]
@@ -38,3 +41,21 @@ def test_an_array_is_written_an_element_at_a_time() -> None:
     assert next(pieces) == "{" and made == []
     next(pieces), next(pieces)
     assert made == [0]
+
+
+def _strict(text: str) -> object:
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_no_document_holds_nan_or_infinity(number: float) -> None:
+    """A NaN or infinite number anywhere in a document is written null: always valid JSON."""
+    document = {"max_cost_usd": number, "items": [{"cost": number}, (number, 1.5)],
+                "outcomes": JsonArray(lambda: [{"cost": number}])}
+    text = "".join(json_pieces(document))
+    assert _strict(text) == {"max_cost_usd": None, "items": [{"cost": None}, [None, 1.5]],
+                             "outcomes": [{"cost": None}]}
+    assert _strict(json_line({"cost": number})) == {"cost": None}

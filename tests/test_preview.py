@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pictures import encoded, with_dimensions
 from PIL import Image
 from ptyrun import run_in_pty, vibeimg_argv
 
@@ -156,6 +157,33 @@ def test_a_bad_file_among_good_ones_is_named_and_the_rest_shown(tmp_path: Path) 
     assert "cut.png is truncated or corrupt" in text
     assert "fox.png" in text and text.count(preview.UPPER_HALF) == 8 * 4
     assert "1 of 2 files could not be shown" in text
+
+
+def test_a_decompression_bomb_is_named_and_the_rest_shown(tmp_path: Path) -> None:
+    """A tiny PNG claiming 20000x20000 pixels is named on stderr like any unreadable file,
+    the other file is drawn, and the exit code is 7 (no internal error)."""
+    _two_tone(tmp_path / "fox.png")
+    (tmp_path / "bomb.png").write_bytes(with_dimensions(encoded(Image.new("L", (1, 1))),
+                                                       20_000, 20_000))
+    code, shown = run_in_pty(vibeimg_argv("preview", "bomb.png", "fox.png", "--width", "8"),
+                             env=_terminal_env(TERM="xterm-256color", COLORTERM="truecolor"),
+                             cwd=tmp_path)
+    text = shown.decode()
+    assert code == 7, text
+    assert "bomb.png would decode to too many pixels (400,000,000; at most" in text
+    assert "internal error" not in text and "178,956,970" not in text
+    assert text.count(preview.UPPER_HALF) == 8 * 4
+
+
+def test_a_bomb_under_pillows_own_refusal_is_refused_too(cli, tmp_path: Path) -> None:
+    """10000x10000 (which Pillow only warns about) is refused before decoding: exit 2."""
+    (tmp_path / "bomb.png").write_bytes(with_dimensions(encoded(Image.new("L", (1, 1))),
+                                                       10_000, 10_000))
+    result = cli("preview", "bomb.png")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: bomb.png would decode to too many pixels (10000x10000; "
+                             "at most 89,478,485 are allowed): it looks like a decompression "
+                             "bomb (use a smaller image)\n")
 
 
 def test_only_bad_files_is_a_usage_error(cli, tmp_path: Path) -> None:

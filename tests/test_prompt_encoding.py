@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import Cli
 from vibeimg.errors import ExitCode
 
-NOT_UTF8 = b"\xff\xfe bad \x80\x81"
+NOT_UTF8 = b"caf\xe9 bad \x80\x81"  # Latin-1: no byte-order mark of another encoding
 REFUSED = "error: the prompt is not valid UTF-8 text (convert it to UTF-8 first"
 
 
@@ -36,7 +36,7 @@ def test_argument_with_undecodable_bytes(cli, tmp_path, command: str) -> None:
 
 @pytest.mark.parametrize("command", ["generate", "chat-stream"])
 def test_stdin_that_is_not_utf8(cli, tmp_path, command: str) -> None:
-    """printf '\\xff\\xfe bad' | vibeimg COMMAND -: exit 2, nothing sent."""
+    """printf 'caf\\xe9 bad' | vibeimg COMMAND -: exit 2, nothing sent."""
     result = cli(command, "-", "--json", input=NOT_UTF8)
     assert_refused(cli, tmp_path, result)
 
@@ -53,6 +53,25 @@ def test_prompt_file_that_is_not_utf8(cli, tmp_path) -> None:
     result = cli("generate", "--prompt-file", "p.txt")
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr.startswith("error: the prompt file p.txt is not valid UTF-8 text")
+    assert cli.emulator.api_requests() == []
+
+
+@pytest.mark.parametrize(("encoding", "name", "iconv"), [
+    ("utf-16", "UTF-16", "utf-16"), ("utf-16-be", "UTF-16", "utf-16"),
+    ("utf-32", "UTF-32", "utf-32")])
+def test_a_utf16_prompt_file_is_told_the_conversion_that_fits(cli, tmp_path, encoding: str,
+                                                              name: str, iconv: str) -> None:
+    """A prompt file saved as UTF-16 (with its byte-order mark) is named as such, with
+    'iconv -f utf-16', not the Latin-1 conversion; nothing is sent."""
+    text = "一只水獭 in the snow"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    (tmp_path / "p.txt").write_bytes(data)
+    result = cli("generate", "--prompt-file", "p.txt")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr == (f"error: the prompt file p.txt is {name} text, not UTF-8 "
+                             f"(convert it to UTF-8 first: iconv -f {iconv} -t utf-8)\n")
     assert cli.emulator.api_requests() == []
 
 
@@ -95,7 +114,7 @@ def test_byte_order_mark_is_dropped(cli, tmp_path, where: str) -> None:
 
 
 def test_real_pipe_into_generate(tmp_path) -> None:
-    """printf '\\xff\\xfe bad' | vibeimg generate - in a real process: exit 2, one line."""
+    """printf 'caf\\xe9 bad' | vibeimg generate - in a real process: exit 2, one line."""
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     result = subprocess.run([sys.executable, "-m", "vibeimg", "generate", "-", "--offline"],
                             input=NOT_UTF8, cwd=tmp_path, env=env, capture_output=True,

@@ -9,7 +9,9 @@ The rules, also written in a comment at the top of each README:
   ``set -eo pipefail``, top to bottom, all in one empty folder per README, with its own ``HOME``
   and ``VIBEIMG_HOME``, ``vibeimg`` on ``PATH``, ``VIBEIMG_BASE_URL`` pointing at a test
   emulator and a test key in ``VIBEIMG_API_KEY`` (and on stdin, for
-  ``vibeimg config set api-key``); each must exit 0;
+  ``vibeimg config set api-key``); each must exit 0. A block that sets a base URL itself
+  (``VIBEIMG_BASE_URL=...``, its own mock-server) gets neither variable: like a reader
+  who has none, it must set the key it needs;
 - an HTML comment starting with ``norun`` between the previous block and this one skips
   the block (say why in the comment); one starting with ``exit N`` expects exit code N;
 - output belongs in ``text`` blocks, which are not run.
@@ -40,6 +42,7 @@ FENCE = re.compile(r"^```\s*([\w-]*)\s*$")
 NORUN = re.compile(r"<!--\s*norun\b")
 EXIT = re.compile(r"<!--\s*exit\s+(\d+)")
 BLOCK_TIMEOUT = 120.0
+OWN_GATEWAY = re.compile(r"\b(?:VIBEIMG|OPENAI)_BASE_URL=")  # a block that sets its own
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,14 @@ class Shell:
     def run(self, code: str, language: str = "sh") -> tuple[int, str, str]:
         command = ([sys.executable, "-c", code] if language == "python"
                    else ["bash", "-c", "set -eo pipefail\n" + code])
+        env = self.env
+        if OWN_GATEWAY.search(code):
+            # A block that points vibeimg at its own server is run as a reader runs it:
+            # with no key or base URL from us, so it must set every one it needs.
+            env = {k: v for k, v in env.items()
+                   if k not in ("VIBEIMG_API_KEY", "VIBEIMG_BASE_URL")}
         process = subprocess.Popen(
-            command, cwd=self.folder, env=self.env,
+            command, cwd=self.folder, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True,
         )

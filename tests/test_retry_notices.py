@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from tinygateway import TinyGateway
 
 from tests.conftest import Cli
 from vibeimg.cli.retrynotice import RetryNotices, retry_notice
@@ -134,3 +135,20 @@ def test_a_notice_for_a_wait_announced_already_is_dropped() -> None:
     brief(RetryWait(busy, seconds=0.0, attempt=1, retries=3))
     brief(RetryWait(busy, seconds=1.0, attempt=2, retries=3))  # after the first wait
     assert shown == [1, 1, 2]
+
+
+@pytest.mark.parametrize("header", ["nan", "-5", "inf", "Wed, 21 Oct 2015 07:28:10 GMT"])
+def test_a_malformed_retry_after_falls_back_to_the_backoff(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch, header: str) -> None:
+    """Retry-After: nan, -5, inf or a past date: the retries wait the backoff (0.5 s,
+    1 s...), never 'nan s' nor 0 s one after the other."""
+    monkeypatch.setattr("vibeimg.wire.retry.random.uniform", lambda low, high: high)
+    refusal = {"error": {"message": "busy", "type": "requests", "param": None, "code": None}}
+    with TinyGateway(status=429, body=refusal, headers={"Retry-After": header}) as gateway:
+        result = cli("generate", "a fox", *SMALL, "--retries", "2",
+                     env={"VIBEIMG_BASE_URL": gateway.base_url})
+        sent = len(gateway.posts())
+    assert result.exit_code == 4
+    assert notices(result.stderr) == ["gateway busy (429), retrying in 0.5 s (retry 1 of 2)",
+                                      "gateway busy (429), retrying in 1.0 s (retry 2 of 2)"]
+    assert sent == 3

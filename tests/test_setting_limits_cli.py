@@ -108,3 +108,26 @@ def test_good_values_are_stored_and_used(cli) -> None:
     assert cli("config", "set", "retries", "10").exit_code == 0
     assert read_config_file() == {"timeout": 3600.0, "retries": 10}
     assert cli("generate", "a fox", *SMALL).exit_code == 0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1"])
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_batch_max_cost_must_be_a_finite_amount(cli, emulator, tmp_path, value,
+                                                dry_run) -> None:
+    """--max-cost nan, inf or below 0 is exit 2 naming the option; no request, no JSON."""
+    (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
+    result = cli("batch", "p.txt", f"--max-cost={value}", *dry_run)
+    assert result.exit_code == ExitCode.USAGE
+    assert "Invalid value for '--max-cost'" in one_error_line(result)
+    assert result.stdout == ""
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_batch_progress_every_must_be_finite(cli, emulator, tmp_path, value) -> None:
+    """--progress-every nan is exit 2 naming the option, before any request."""
+    (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
+    result = cli("batch", "p.txt", "--progress-every", value)
+    assert result.exit_code == ExitCode.USAGE
+    assert "Invalid value for '--progress-every'" in one_error_line(result)
+    assert emulator.requests == []

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import ExitCode
 
 DEV_FULL = Path("/dev/full")
@@ -77,3 +79,49 @@ def test_history_with_stdout_closed(tmp_path: Path) -> None:
     result = run(["history", "--json"], tmp_path, close_stdout=True)
     assert result.returncode == ExitCode.WRITE
     assert result.stderr.startswith("error: cannot write to stdout: it is closed")
+
+
+def _against(emulator_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    return {**env, "VIBEIMG_BASE_URL": emulator_url, "VIBEIMG_API_KEY": "sk-anything"}
+
+
+@pytest.mark.parametrize("command", ["generate", "edit"])
+def test_no_request_sent_once_the_reader_is_gone(tmp_path: Path, command: str) -> None:
+    """-n 6 -c 1 | head -1: no request is sent once a path cannot be written; exit 141."""
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "in.png")
+    extra = ["-i", "in.png"] if command == "edit" else []
+    with Emulator(EmulatorConfig(latency=0.3)) as emulator:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vibeimg", command, "pipe head", "-n", "6", "-c", "1",
+             "--quality", "low", *extra], cwd=tmp_path, env=_against(emulator.base_url),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # as head -1 does
+        stderr = process.stderr.read()
+        code = process.wait(timeout=60)
+        sent = len(emulator.api_requests())
+    assert first == b"pipe-head-1.png\n"
+    assert code == ExitCode.BROKEN_PIPE, stderr
+    assert sent <= 2  # the one that landed, and at most one already on the wire
+    assert b"Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.glob("pipe-head-*.png")) == [
+        f"pipe-head-{n}.png" for n in range(1, sent + 1)]
+
+
+@needs_dev_full
+def test_no_request_sent_once_stdout_is_full(tmp_path: Path) -> None:
+    """-n 4 -c 1 > /dev/full: the first failed write stops the run; one image, exit 8."""
+    with Emulator(EmulatorConfig(latency=0.2)) as emulator, DEV_FULL.open("w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "vibeimg", "generate", "full", "-n", "4", "-c", "1"],
+            cwd=tmp_path, env=_against(emulator.base_url), stdout=full,
+            stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        sent = len(emulator.api_requests())
+    assert result.returncode == ExitCode.WRITE
+    assert result.stderr.endswith("error: cannot write to stdout: No space left on device "
+                                  "(send stdout where there is room, or leave it open; files "
+                                  "already saved are kept)\n")
+    assert sent == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full-1.json", "full-1.png"]

@@ -162,11 +162,26 @@ def not_utf8(what: str = "the prompt") -> UsageError:
     )
 
 
+#: Byte-order marks of the encodings that are not UTF-8, longest first (UTF-32LE's
+#: begins as UTF-16LE's does), with the name iconv knows each by.
+_OTHER_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32", "utf-32"), (b"\x00\x00\xfe\xff", "UTF-32", "utf-32"),
+               (b"\xff\xfe", "UTF-16", "utf-16"), (b"\xfe\xff", "UTF-16", "utf-16"))
+
+
 def decode_prompt(data: bytes, what: str = "the prompt") -> str:
-    """Text read as bytes (stdin, a file) as UTF-8, a leading byte-order mark dropped."""
+    """Text read as bytes (stdin, a file) as UTF-8, a leading byte-order mark dropped.
+
+    Text saved as UTF-16 (Notepad's "Unicode", PowerShell's redirection) or UTF-32 is
+    told so by its byte-order mark, with the iconv command that converts it.
+    """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        for mark, name, iconv in _OTHER_BOMS:
+            if data.startswith(mark):
+                raise UsageError(f"{what} is {name} text, not UTF-8",
+                                 hint=f"convert it to UTF-8 first: iconv -f {iconv} -t utf-8",
+                                 param="prompt") from exc
         raise not_utf8(what) from exc
 
 

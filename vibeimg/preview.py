@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from vibeimg.errors import UsageError
+from vibeimg.files.formats import MAX_INPUT_PIXELS, bomb_pixels, too_many_pixels
 from vibeimg.files.inputs import check_regular
 
 PROTOCOLS = ("auto", "kitty", "iterm", "blocks")
@@ -66,7 +68,12 @@ def open_image(path: Path) -> Image.Image:
     """Open an image to preview, or say clearly why it cannot be."""
     check_regular(path, what="image")  # a FIFO would block Pillow's open for ever
     try:
-        image = Image.open(path)
+        with warnings.catch_warnings():
+            # Pillow only warns below twice its limit; the cap below refuses such an image.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise too_many_pixels(str(path), bomb_pixels(exc)) from None
     except FileNotFoundError as exc:
         raise UsageError(f"no such file: {path}", hint="check the path") from exc
     except IsADirectoryError as exc:
@@ -74,6 +81,9 @@ def open_image(path: Path) -> Image.Image:
     except (UnidentifiedImageError, OSError) as exc:
         raise UsageError(f"{path} is not an image vibeimg can read",
                          hint="give a PNG, JPEG or WebP file") from exc
+    if image.width * image.height > MAX_INPUT_PIXELS:  # a small file, gigabytes of pixels
+        image.close()
+        raise too_many_pixels(str(path), f"{image.width}x{image.height}")
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:

@@ -47,9 +47,29 @@ def json_controls_escaped(text: str) -> str:
 
 def json_line(record: object) -> str:
     """``record`` as one line of JSON, readable UTF-8 with no raw control character."""
-    import json  # noqa: PLC0415 - only in jsonl mode; this module loads with --help
+    return json_controls_escaped(json_dumps(record, ensure_ascii=False, default=str))
 
-    return json_controls_escaped(json.dumps(record, ensure_ascii=False, default=str))
+
+def json_dumps(document: object, **options: Any) -> str:
+    """``json.dumps`` that never writes ``NaN`` or ``Infinity``, which are not JSON (a
+    script's parser would refuse the whole document): such a number is written null."""
+    import json  # noqa: PLC0415 - only where JSON is written; this module loads with --help
+
+    try:
+        return json.dumps(document, allow_nan=False, **options)
+    except ValueError:
+        return json.dumps(_finite_numbers(document), allow_nan=False, **options)
+
+
+def _finite_numbers(value: Any) -> Any:
+    """``value`` with every NaN or infinite float, however deep, replaced by None."""
+    if isinstance(value, float):
+        return value if value - value == 0 else None  # inf - inf and NaN are NaN
+    if isinstance(value, dict):
+        return {key: _finite_numbers(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_numbers(item) for item in value]
+    return value
 
 
 def is_terminal(stream: IO[Any]) -> bool:

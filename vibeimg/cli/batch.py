@@ -43,6 +43,7 @@ ShardOpt = Annotated[Optional[str], typer.Option(
     help="Run only shard K of N (a CI matrix): every item falls in exactly one shard.")]
 MaxCost = Annotated[Optional[float], typer.Option(
     "--max-cost", metavar="USD", min=0, show_default=False, rich_help_panel=BATCH,
+    callback=opt.finite_number,
     help="Refuse to start when the estimated cost of what would be sent is above USD.")]
 ReportOpt = Annotated[Optional[Path], typer.Option(
     "--report", metavar="FILE.html", dir_okay=False, show_default=False, rich_help_panel=BATCH,
@@ -69,19 +70,24 @@ Verify = Annotated[str, typer.Option(
     "every file).")]
 ProgressEvery = Annotated[float, typer.Option(
     "--progress-every", metavar="SECONDS", min=0.1, rich_help_panel=BATCH,
+    callback=opt.finite_number,
     help="Seconds between progress lines when stderr is not a terminal (CI logs).")]
 
 
 def _read_source(file: str) -> tuple[str, str, Path]:
     """The file's text, its name for messages, and the folder relative paths start from."""
-    from vibeimg.cli.common import read_stdin_bytes
+    from vibeimg.cli.common import MAX_STDIN_BATCH_BYTES, read_stdin_bytes
     from vibeimg.params import decode_prompt
 
     if file == "-":
         if is_terminal(sys.stdin):
             raise UsageError("'-' reads the batch from stdin, but stdin is a terminal",
                              hint="pipe it in: cat prompts.txt | vibeimg batch -")
-        return decode_prompt(read_stdin_bytes(), "the batch on stdin"), "<stdin>", Path()
+        data = read_stdin_bytes(MAX_STDIN_BATCH_BYTES)
+        if data is None:
+            raise UsageError(f"the batch on stdin is more than {MAX_STDIN_BATCH_BYTES:,} bytes",
+                             hint="save it to a file and give its name instead of '-'")
+        return decode_prompt(data, "the batch on stdin"), "<stdin>", Path()
     from vibeimg.files.inputs import read_regular
 
     path = Path(file)
@@ -238,10 +244,11 @@ def _report_untrusted(plan: BatchPlan, reporter: Reporter, *, dry_run: bool) -> 
 
 def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | None) -> None:
     from vibeimg.batch.requests import describe_request
-    from vibeimg.cli.common import shown_base_url
+    from vibeimg.cli.common import shown_base_url, warn_if_ignored_offline
     from vibeimg.cli.stdout import print_json
     from vibeimg.settings.resolve import mask_key
 
+    warn_if_ignored_offline(connection, connection.reporter())
     settings = connection.settings()
     document = plan.describe(base_url=shown_base_url(connection, settings), max_cost=max_cost,
                              authorization=f"Bearer {mask_key(settings.api_key)}",

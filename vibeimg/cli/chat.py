@@ -31,7 +31,7 @@ from vibeimg.cli.chat_stream import (
     TextModel,
 )
 from vibeimg.cli.common import Connection
-from vibeimg.errors import Interrupted, VibeimgError
+from vibeimg.errors import Interrupted, UsageError, VibeimgError
 from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL
 from vibeimg.ui import Reporter, is_terminal
 
@@ -150,12 +150,17 @@ def _terminating(shell: ChatShell) -> Iterator[None]:
 
 def _piped(shell: ChatShell) -> None:
     """One prompt or slash command per line of stdin; the first failure ends the run."""
+    from vibeimg.cli.common import MAX_PROMPT_BYTES
     from vibeimg.params import decode_prompt
 
     stream = getattr(sys.stdin, "buffer", None)
-    lines = stream if stream is not None else (
-        line.encode("utf-8", "surrogateescape") for line in sys.stdin)
+    # A line is read no further than a prompt can be: an endless one is refused.
+    lines = iter(lambda: stream.readline(MAX_PROMPT_BYTES + 1), b"") if stream is not None \
+        else (line.encode("utf-8", "surrogateescape") for line in sys.stdin)
     for number, raw in enumerate(lines, start=1):
+        if len(raw) > MAX_PROMPT_BYTES:
+            raise UsageError(f"line {number} of stdin is more than {MAX_PROMPT_BYTES:,} "
+                             "bytes, longer than any prompt can be", hint="shorten it")
         text = decode_prompt(raw, f"line {number} of stdin")
         try:
             error = shell.handle(text)

@@ -8,6 +8,7 @@ payload, for machines. All of it goes through the Reporter, never to stdout.
 
 from __future__ import annotations
 
+import shutil
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from vibeimg.cli.retrynotice import retry_notice
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.jobs.chat.result import ChatStreamResult, ImageCall, ProgressListener, StreamedImage
 from vibeimg.records.pricing import shown
-from vibeimg.ui import Reporter, printable
+from vibeimg.ui import Reporter, is_terminal, printable
 from vibeimg.units import count_of, human_bytes
 
 if TYPE_CHECKING:
@@ -30,10 +31,31 @@ PHASE_WORDS = {"queued": "queued", "in_progress": "in progress", "generating": "
                "failed": "failed"}
 
 
-def saved_line(image: StreamedImage) -> str:
-    revised = f": {image.revised_prompt}" if image.revised_prompt else ""
-    return (f"saved {image.path} ({image.size or '?'}, {image.bytes:,} bytes, "
-            f"{image.elapsed:.1f} s){revised}")
+#: The most of a revised prompt a progress line shows where the width is not known (a
+#: log); the sidecar, --json and --progress jsonl keep it whole.
+REVISED_SHOWN = 200
+SHORTEST_REVISED = 20  # on a narrow terminal, still this much of it
+
+
+def saved_line(image: StreamedImage, width: int | None = None, lead: int = 0) -> str:
+    """``saved NAME (size, bytes, time): revised prompt``, on one line: the revised
+    prompt (which may be 32,000 characters) shortened with an ellipsis to fit ``width``
+    columns after ``lead`` others, or to :data:`REVISED_SHOWN` characters."""
+    line = (f"saved {image.path} ({image.size or '?'}, {image.bytes:,} bytes, "
+            f"{image.elapsed:.1f} s)")
+    if not image.revised_prompt:
+        return line
+    words = " ".join(image.revised_prompt.split())
+    room = REVISED_SHOWN if width is None else max(SHORTEST_REVISED,
+                                                   width - lead - len(line) - 2)
+    if len(words) > room:
+        words = words[:room - 1].rstrip() + "…"
+    return f"{line}: {words}"
+
+
+def terminal_width(stream: Any) -> int | None:
+    """The columns of the terminal ``stream`` is, or None (a log, a pipe)."""
+    return shutil.get_terminal_size().columns if is_terminal(stream) else None
 
 
 def summary_line(result: ChatStreamResult) -> str:
@@ -47,7 +69,7 @@ def summary_line(result: ChatStreamResult) -> str:
     if result.image_usage and isinstance(result.image_usage.get("total_tokens"), int):
         parts.append(f"image tokens {result.image_usage['total_tokens']:,}")
     cost = shown(result.estimated_cost_usd, result.cost_extrapolated, offline=result.offline)
-    parts.append(f"estimated {cost} (image output only)")
+    parts.append(f"image output estimated {cost}")  # one parenthesis: (offline: ...)
     if result.possible_cost_usd:
         parts.append(f"and up to ${result.possible_cost_usd:.3f} possibly billed for images "
                      "not received")
@@ -128,7 +150,8 @@ class PlainProgress(Progress):
         self._line(f"image {call.index}{ident}: {PHASE_WORDS.get(call.phase, call.phase)}")
 
     def saved(self, image: StreamedImage) -> None:
-        self._line(f"image {image.index}: {saved_line(image)}")
+        lead = f"image {image.index}: "
+        self._line(lead + saved_line(image, terminal_width(self.reporter.stream), len(lead)))
 
 
 class JsonlProgress(Progress):
@@ -224,7 +247,8 @@ class LiveProgress(Progress):
             self.calls.append(call)
 
     def saved(self, image: StreamedImage) -> None:
-        self.console.print(printable(saved_line(image)), markup=False, highlight=False)
+        self.console.print(printable(saved_line(image, self.console.width)), markup=False,
+                           highlight=False)
 
     def __rich__(self) -> Any:
         from rich.console import Group

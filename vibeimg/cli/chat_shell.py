@@ -196,9 +196,13 @@ class ChatShell:
         if transcript is None:
             print_lines(["nothing spent yet"])
             return
+        # The spend counts every turn sent, undone ones too (they were billed): say so.
+        extra = len(transcript.turns) - len(transcript.live_turns)
+        more = f" ({extra} more undone, failed or cancelled: counted in the spend)" \
+            if extra else ""
         print_lines([f"session {transcript.name}: {count_of(len(transcript.live_turns), 'turn')}"
-                     f", {count_of(len(transcript.images), 'image')}; {cost_text(transcript)}; "
-                     f"{tokens_text(transcript)}"])
+                     f"{more}, {count_of(len(transcript.images), 'image')}; "
+                     f"{cost_text(transcript)}; {tokens_text(transcript)}"])
 
     def do_save(self, argument: str) -> None:
         from vibeimg.files.atomic import write_atomically

@@ -231,11 +231,15 @@ def chat_stream(
 
 
 def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
-    """The --events file, opened before sending; an existing one is kept unless --force."""
+    """The --events file, opened before sending; an existing one is kept unless --force,
+    which replaces a symbolic link (never writing through it) and refuses a FIFO or a
+    device."""
     if path is None:
         return None
+    from vibeimg.files.atomic import open_for_writing
+
     try:
-        return path.open("wb" if force else "xb")
+        return open_for_writing(path, replace=force, what="events file")
     except FileExistsError:
         raise UsageError(f"the events file {path} already exists",
                          hint="choose another name, or add --force to replace it (--force "

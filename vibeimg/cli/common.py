@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vibeimg.errors import UsageError
-from vibeimg.params import check_prompt, decode_prompt
+from vibeimg.params import MAX_PROMPT_CHARS, check_prompt, decode_prompt
 from vibeimg.settings.resolve import Settings, mask_key, mask_url, sends_in_clear
 from vibeimg.ui import Reporter, is_terminal
 
@@ -18,15 +18,34 @@ if TYPE_CHECKING:
     from vibeimg.wire.client import GatewayClient
     from vibeimg.wire.retry import RetryWait
 
+#: The most a prompt's text can take in UTF-8: every character at its widest (4 bytes),
+#: with room for a byte-order mark and blank lines around it. Stdin and a prompt file
+#: are read no further: ``yes | vibeimg generate -`` is refused, not read until memory
+#: runs out.
+MAX_PROMPT_BYTES = MAX_PROMPT_CHARS * 4 + 4096
+#: The most read from stdin for a batch (``vibeimg batch -``); a batch file is not held
+#: to it.
+MAX_STDIN_BATCH_BYTES = 256_000_000
+
+
+def _prompt_too_long(where: str) -> UsageError:
+    return UsageError(
+        f"{where} is more than {MAX_PROMPT_BYTES:,} bytes, longer than any prompt can be "
+        f"(at most {MAX_PROMPT_CHARS:,} characters)", hint="shorten the prompt")
+
+
 def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
-    """The prompt from the argument, ``-`` (stdin) or ``--prompt-file``."""
+    """The prompt from the argument, ``-`` (stdin) or ``--prompt-file``; stdin and the
+    file are read no further than :data:`MAX_PROMPT_BYTES`."""
     if argument is not None and prompt_file is not None:
         raise UsageError("give the prompt as an argument or with --prompt-file, not both")
     if prompt_file is not None:
         from vibeimg.files.inputs import read_regular
 
         try:
-            data = read_regular(prompt_file, what="prompt file")
+            data = read_regular(prompt_file, what="prompt file", max_bytes=MAX_PROMPT_BYTES)
+            if data is None:
+                raise _prompt_too_long(f"the prompt file {prompt_file}")
         except OSError as exc:
             raise UsageError(
                 f"cannot read the prompt file {prompt_file}: {exc.strerror or exc}",
@@ -39,7 +58,10 @@ def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
                 "'-' reads the prompt from stdin, but stdin is a terminal",
                 hint="pipe it in: echo 'a red fox' | vibeimg generate -",
             )
-        text = decode_prompt(read_stdin_bytes())
+        data = read_stdin_bytes(MAX_PROMPT_BYTES)
+        if data is None:
+            raise _prompt_too_long("the prompt on stdin")
+        text = decode_prompt(data)
     elif argument is None:
         raise UsageError(
             "no prompt given", hint="pass it as an argument, '-' for stdin, or --prompt-file"
@@ -49,15 +71,24 @@ def read_prompt(argument: str | None, prompt_file: Path | None) -> str:
     return check_prompt(text.strip())
 
 
-def read_stdin_bytes() -> bytes:
-    """All of stdin as bytes: decoding is ours to do, and to refuse in words."""
+def read_stdin_bytes(max_bytes: int) -> bytes | None:
+    """All of stdin as bytes (decoding is ours to do, and to refuse in words), or None
+    when it holds more than ``max_bytes``: no more than that is read, a piece at a time,
+    so an endless stdin (``yes |``) is refused instead of filling the memory."""
     stream = sys.stdin
     if stream is None:
         return b""
     buffer = getattr(stream, "buffer", None)
     if buffer is None:  # a text-only stand-in (an embedding program's)
-        return stream.read().encode("utf-8", "surrogateescape")
-    return bytes(buffer.read())
+        data = stream.read(max_bytes + 1).encode("utf-8", "surrogateescape")
+        return data if len(data) <= max_bytes else None
+    received = bytearray()
+    while len(received) <= max_bytes:
+        piece = buffer.read(min(1 << 20, max_bytes + 1 - len(received)))
+        if not piece:
+            return bytes(received)
+        received += piece
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +132,7 @@ def session(connection: Connection, reporter: Reporter,
     from vibeimg.cli.retrynotice import RetryNotices, retry_notice
 
     notices = RetryNotices(show_retry or (lambda retry: reporter.info(retry_notice(retry))))
+    warn_if_ignored_offline(connection, reporter)
     settings = connection.settings()
     reporter.trace(settings_trace(connection, settings))
     if not connection.offline and settings.api_key:  # no key: refused before sending
@@ -108,6 +140,14 @@ def session(connection: Connection, reporter: Reporter,
     with open_gateway(settings, offline=connection.offline,
                       trace=reporter.trace, on_retry=notices) as client:
         yield client
+
+
+def warn_if_ignored_offline(connection: Connection, reporter: Reporter) -> None:
+    """Say that --base-url does nothing with --offline, which always uses the emulator
+    (a user who gave both may think the run went to their server)."""
+    if connection.offline and connection.base_url:
+        reporter.warn("--base-url is ignored with --offline: the requests go to the "
+                      "built-in emulator; drop one of the two")
 
 
 def warn_if_in_clear(settings: Settings, reporter: Reporter) -> None:
@@ -142,6 +182,7 @@ def dry_run_document(
     connection: Connection, method: str, path: str, body: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
     """What ``--dry-run`` prints: the request as it would be sent, the key masked."""
+    warn_if_ignored_offline(connection, connection.reporter())
     settings = connection.settings()
     return {
         "dry_run": True,

@@ -48,12 +48,29 @@ config_app = typer.Typer(
 )
 
 
+MAX_PIPED_KEY_BYTES = 65536  # far above any key: stdin is not read without end
+
+
 def _read_key() -> str:
-    """The key, typed without echo on a terminal, or read from a pipe."""
+    """The key, typed without echo on a terminal, or read from a pipe: one line (blank
+    lines around it are fine); a key cut by a line break is refused, never echoed."""
     if is_terminal(sys.stdin):
         value: str = typer.prompt("API key", hide_input=True, err=True)
         return value.strip()
-    return sys.stdin.readline().strip()
+    from vibeimg.cli.common import read_stdin_bytes
+
+    data = read_stdin_bytes(MAX_PIPED_KEY_BYTES)
+    if data is None:
+        raise UsageError(f"stdin holds more than {MAX_PIPED_KEY_BYTES:,} bytes, far more "
+                         "than a key", hint="pipe in the key alone: printf '%s' \"$KEY\" | "
+                         "vibeimg config set api-key")
+    lines = [line for line in data.decode("utf-8", "surrogateescape").splitlines()
+             if line.strip()]
+    if len(lines) > 1:
+        raise UsageError(f"stdin holds {len(lines)} lines, but a key is one line: it may "
+                         "have been cut by a line break", hint="pipe in the key alone, on "
+                         "one line: printf '%s' \"$KEY\" | vibeimg config set api-key")
+    return lines[0].strip() if lines else ""
 
 
 # A value such as -5 must reach the setting's own check, which says what range is

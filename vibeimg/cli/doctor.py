@@ -47,20 +47,29 @@ def doctor(
     connection = Connection(offline=offline, base_url=base_url, api_key=api_key,
                             timeout=timeout, retries=retries, verbose=verbose)
     reporter = connection.reporter()
+    from vibeimg.cli.common import warn_if_ignored_offline
+
+    warn_if_ignored_offline(connection, reporter)
     checks: list[checkup.Check] = [checkup.check_config_file()]
+    file_ok = checks[0].status != "fail"
     settings: Settings | None = None
+    shown: Settings | None = None  # None: the table shows the values as found, bad ones too
+    bad_in_file: set[str] = set()
     try:
         settings = connection.settings()
-        shown = settings
+        shown = settings if file_ok else None
     except VibeimgError as exc:  # a bad setting is a finding, not a crash
-        if checks[0].status != "fail":
+        if file_ok:
             checks.append(checkup.Check("settings", "fail", exc.message, exc.hint,
                                         exc.exit_code))
-        settings = _settings_without_file(connection)
-        shown = None  # the table shows the values as found, the bad one included
+    if not file_ok or settings is None:
+        # Go on checking with what is sound: the file's good values, flags, environment.
+        settings, bad_in_file = _settings_past_bad_values(connection)
     resolved = _settings_table(shown, connection_offline=offline)
     if settings is not None:
-        checks.append(checkup.check_key(settings, offline=offline))
+        if settings.api_key or "api_key" not in bad_in_file:
+            # A key the file holds but cannot give is its one problem, reported above.
+            checks.append(checkup.check_key(settings, offline=offline))
         if not offline:
             checks.append(checkup.check_encryption(settings))
         checks.append(_gateway(connection, settings, reporter))
@@ -90,19 +99,32 @@ def _out_dir(resolved: list[dict[str, Any]]) -> Path | None:
         return None
 
 
-def _settings_without_file(connection: Connection) -> Settings | None:
-    """Settings from flags and environment alone, to go on checking past a broken file."""
+def _settings_past_bad_values(connection: Connection) -> tuple[Settings | None, set[str]]:
+    """Settings from flags, environment and the config file's sound values, to go on
+    checking past a broken file; and the file's keys whose values are not sound."""
     from vibeimg.api.connect import OFFLINE_KEY
-    from vibeimg.settings.resolve import load_settings
+    from vibeimg.settings import configfile
+    from vibeimg.settings.resolve import load_settings, read_config_file
 
+    try:
+        table = read_config_file()
+    except VibeimgError:  # not TOML: none of it can be used
+        table = {}
+    sound, bad = {}, set()
+    for key, raw in table.items():
+        spec = configfile.BY_KEY.get(key)
+        try:
+            sound[key] = spec.parse(raw) if spec is not None else raw
+        except VibeimgError:
+            bad.add(key)
     try:
         return load_settings(
             api_key=connection.api_key or (OFFLINE_KEY if connection.offline else None),
             base_url=connection.base_url, timeout=connection.timeout,
-            retries=connection.retries, file={},
-        )
+            retries=connection.retries, file=sound,
+        ), bad
     except VibeimgError:
-        return None
+        return None, bad
 
 
 def _gateway(connection: Connection, settings: Settings, reporter: Reporter) -> Check:

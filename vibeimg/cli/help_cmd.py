@@ -32,10 +32,11 @@ def help_command(
     for name in names or []:
         if not isinstance(command, TyperGroup):
             raise _click.exceptions.UsageError(
-                f"'{current.command_path}' has no subcommands, so no {name!r}", ctx=ctx)
+                f"'{current.command_path}' has no subcommands, so no {name!r}", ctx=current)
         found = command.get_command(current, name)
-        if found is None:
-            raise _click.exceptions.UsageError(_no_such_command(command, current, name), ctx=ctx)
+        if found is None:  # the fix is the group's help, which lists its commands
+            raise _click.exceptions.UsageError(_no_such_command(command, current, name),
+                                               ctx=current)
         command = found
         current = command.make_context(name, [], parent=current, resilient_parsing=True)
     _click.echo(current.get_help(), color=current.color)
@@ -45,6 +46,8 @@ def _no_such_command(group: Any, ctx: Any, name: str) -> str:
     """Click's words for a mistyped command, with the closest names."""
     from difflib import get_close_matches
 
-    matches = get_close_matches(name, group.list_commands(ctx))
-    guess = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+    commands = group.list_commands(ctx)
+    matches = get_close_matches(name, commands)
+    guess = (f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else
+             f" The commands are: {', '.join(commands)}.")
     return f"No such command {name!r}.{guess}"

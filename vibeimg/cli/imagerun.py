@@ -5,16 +5,18 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vibeimg.cli.common import Connection, session
 from vibeimg.cli.stdout import print_json
-from vibeimg.errors import UsageError, VibeimgError
+from vibeimg.errors import Interrupted, UsageError, VibeimgError
 from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.records.rundoc import ending_fields
 from vibeimg.ui import Reporter, is_terminal, printable
+from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.jobs.image_outcome import Failure, Outcome, SavedImage
@@ -77,7 +79,10 @@ def run_image_requests(
     progress = ImageProgress(reporter, count, title)
     # Each path goes to stdout as its image lands (a script can start on it at once);
     # --json keeps stdout for its one document at the end.
-    paths = PathPrinter(reporter) if plan is not None and not json_output else None
+    # Once nobody reads the paths (| head gone, a full disk), send nothing more: the
+    # requests on the wire finish and their images are kept.
+    paths = PathPrinter(reporter, on_failure=lambda: client.cancel() if client else None
+                        ) if plan is not None and not json_output else None
     progress.paths_shown = paths is not None and paths.on_terminal
 
     def saved(image: SavedImage) -> None:
@@ -112,7 +117,8 @@ def run_image_requests(
         raise
     # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
     offline = connection.offline or client.offline
-    final = outcome.final_error(count)
+    final = (paths is not None and paths.stopped_run(len(outcome.saved), count)
+             ) or outcome.final_error(count)
     record_run(reporter, history, image_run_entry(
         command=command, request=request, offline=offline, count=count,
         outcome=outcome, error=final, elapsed=time.monotonic() - started))
@@ -184,8 +190,10 @@ class PathPrinter:
     that console instead, so that it lands above the spinner, not inside its line.
     """
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Reporter, on_failure: Callable[[], None] | None = None
+                 ) -> None:
         self._stdout = sys.stdout
+        self._on_failure = on_failure  # told once, when a write fails
         self._reporter = reporter
         self._lock = threading.Lock()
         self._failure: BaseException | None = None
@@ -206,6 +214,20 @@ class PathPrinter:
                 self._stdout.flush()
             except (OSError, VibeimgError) as exc:  # BrokenPipeError, StdoutError...
                 self._failure = exc
+                if self._on_failure is not None:
+                    self._on_failure()
+
+    def stopped_run(self, saved: int, count: int) -> VibeimgError | None:
+        """How the history tells a run that stdout's failure stopped: the write error,
+        or an interruption when the reader went away (exit 141); None if all were saved."""
+        if self._failure is None or saved >= count:
+            return None
+        left = f"{saved} of {count_of(count, 'image')} saved, the others not sent"
+        if isinstance(self._failure, VibeimgError):
+            stopped = VibeimgError(f"{self._failure.message}; {left}")
+            stopped.exit_code = self._failure.exit_code
+            return stopped
+        return Interrupted(f"stopped: stdout's reader went away; {left}")
 
     def raise_failure(self) -> None:
         if self._failure is not None:

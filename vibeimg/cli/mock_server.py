@@ -9,7 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from vibeimg.cli.options import finite_number
 from vibeimg.errors import UsageError
+
+MAX_SECONDS = 3600  # a latency or Retry-After longer than an hour rehearses nothing
 
 
 def is_loopback(host: str) -> bool:
@@ -39,7 +42,9 @@ def mock_server(
     port: Annotated[int, typer.Option(
         metavar="PORT", help="Port; 0 picks a free one.", min=0, max=65535)] = 0,
     latency: Annotated[float, typer.Option(
-        metavar="SECONDS", min=0, help="Time each answer takes from the request's arrival (keepalives in streams).")]
+        metavar="SECONDS", min=0, max=MAX_SECONDS, callback=finite_number,
+        help="Time each answer takes from the request's arrival (keepalives in streams), "
+        f"at most {MAX_SECONDS}.")]
     = 0.0,
     fault: Annotated[Optional[list[str]], typer.Option(
         metavar="KIND[xN]", show_default=False,
@@ -47,7 +52,8 @@ def mock_server(
         "drop, bad-json, bad-base64, not-image, no-metadata, stream-cut, stream-error, "
         "stream-failed, stream-incomplete, no-result. '429x3' means three times. Repeatable.")] = None,
     retry_after: Annotated[float, typer.Option(
-        metavar="SECONDS", min=0, help="Retry-After sent with injected 429s.")] = 1.0,
+        metavar="SECONDS", min=0, max=MAX_SECONDS, callback=finite_number,
+        help=f"Retry-After sent with injected 429s, at most {MAX_SECONDS}.")] = 1.0,
     api_key: Annotated[Optional[str], typer.Option(
         metavar="KEY", show_default=False,
         help="Require this bearer key (default: any non-empty key).")] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,15 @@ def _choices(values: tuple[str, ...]) -> Callable[[str], list[str]]:
         return [v for v in values if v.startswith(incomplete)]
 
     return complete
+
+
+def finite_number(value: float | None) -> float | None:
+    """A number option's value, refused when NaN or infinite: Click's ``min`` and ``max``
+    let NaN through (every comparison with it is false), and it would disable a limit."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} cannot be used: give a finite number, such as 2 "
+                                 "or 0.5")
+    return value
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")

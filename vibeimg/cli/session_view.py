@@ -120,7 +120,8 @@ def session_lines(transcript: Transcript, path: Path) -> list[str]:
         f"file        {path}",
         f"created     {local_time(transcript.created)}",
         f"turns       {len(transcript.live_turns)}"
-        + (f" ({undone} more undone, failed or cancelled)" if undone else ""),
+        + (f" ({undone} more undone, failed or cancelled: counted in the cost)"
+           if undone else ""),
         f"images      {len(transcript.images)}",
         f"cost        {cost_text(transcript)}; {tokens_text(transcript)}",
     ]

@@ -77,9 +77,30 @@ def check_model(
     return str(model)
 
 
+def json_type(value: object) -> str:
+    """A JSON value's type in OpenAI's words ("an integer", "a string")."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def invalid_type(param: str, expected: str, value: object) -> GatewayFault:
+    """OpenAI's answer to a value of the wrong JSON type."""
+    return GatewayFault(400, f"Invalid type for '{param}': expected {expected}, but got "
+                        f"{json_type(value)} instead.", param=param, code="invalid_type")
+
+
 def check_prompt_text(prompt: object, param: str = "prompt") -> str:
     """A prompt: a non-blank string of at most 32,000 characters."""
-    if not isinstance(prompt, str) or not prompt.strip():
+    if prompt is not None and not isinstance(prompt, str):
+        raise invalid_type(param, "a string", prompt)
+    if prompt is None or not prompt.strip():
         raise GatewayFault(400, f"Missing required parameter: '{param}'.", param=param,
                            code="missing_required_parameter")
     if len(prompt) > contract.MAX_PROMPT_CHARS:
@@ -139,8 +160,20 @@ def check_compression(value: object, output_format: str, param: str) -> int | No
     return value
 
 
+def check_count(value: object) -> None:
+    """``n``: ignored by the gateway (one image a request), but typed all the same: an
+    integer, or its digits in a form field."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return
+    if isinstance(value, str) and value.strip().isdigit():
+        return
+    raise invalid_type("n", "an integer", value)
+
+
 def resolve_options(fields: dict[str, Any], prompt: str) -> Resolved:
-    """Check size, quality, format, compression, moderation, background; resolve ``auto``."""
+    """Check size, quality, format, compression, moderation, background and ``n``;
+    resolve ``auto``."""
+    check_count(fields.get("n"))
     size = check_size(fields.get("size"))
     quality = _choice(fields, "quality", contract.QUALITIES, "auto")
     fmt = _choice(fields, "output_format", contract.OUTPUT_FORMATS, "png")

@@ -13,6 +13,7 @@ import hashlib
 import io
 import itertools
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -22,6 +23,8 @@ from vibeimg.errors import UsageError
 from vibeimg.files.formats import pixel_size, sniff_format
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 HEAD_BYTES = 32  # the first bytes of a file, kept: its format, and a PNG's size
 PNG_HEADER = 24  # a PNG's signature and IHDR chunk, which hold its size
 _NAMES = itertools.count()  # temporary names: the process id and a number never reused
@@ -220,3 +223,43 @@ def make_folder(folder: Path) -> None:
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {folder}: {exc.strerror or exc}",
                          hint="check the -o template and the folder's permissions") from exc
+
+
+def open_for_writing(path: Path, *, replace: bool, what: str) -> IO[bytes]:
+    """``path`` opened to be written from its start, as a regular file of its own.
+
+    A file written as it goes (``chat-stream --events``), so not renamed into place; but
+    never written through a symbolic link: with ``replace`` a link is replaced by the new
+    file and its target left alone, as ``--force`` does to an image. A FIFO, device,
+    socket or folder is refused (UsageError) before it is opened, and the descriptor
+    is checked again (opened without blocking, so a FIFO swapped in cannot hang).
+    FileExistsError when ``path`` exists and not ``replace``; other failures are the
+    OSError of the open.
+    """
+    from vibeimg.files.inputs import special_kind  # noqa: PLC0415 - the same words
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC | _NOFOLLOW | _NONBLOCK
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and replace:
+        if stat.S_ISLNK(mode):
+            path.unlink()  # the link goes, its target stays as it is
+        elif stat.S_ISREG(mode):
+            flags = os.O_WRONLY | os.O_TRUNC | _CLOEXEC | _NOFOLLOW | _NONBLOCK
+        else:
+            kind = "a folder" if stat.S_ISDIR(mode) else special_kind(mode) or "not a file"
+            raise UsageError(f"the {what} {path} is {kind}, not a regular file",
+                             hint="name a regular file, or a new one")
+    fd = os.open(path, flags, 0o666)
+    try:
+        special = special_kind(os.fstat(fd).st_mode)
+        if special is not None:
+            raise UsageError(f"the {what} {path} is {special}, not a regular file",
+                             hint="name a regular file, or a new one")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import IO
+
+from vibeimg.errors import UsageError
 
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif"}
 KNOWN_SUFFIXES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
@@ -71,3 +74,24 @@ def _png_size(source: Path | IO[bytes]) -> str | None:
         return None
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     return f"{width}x{height}" if width and height else None
+
+
+#: More pixels than this is a decompression bomb (Pillow's own default threshold).
+MAX_INPUT_PIXELS = 89_478_485
+
+
+def too_many_pixels(subject: str, detail: str) -> UsageError:
+    """``subject`` (``the image bomb.png``) refused as a decompression bomb; ``detail``
+    is its size (``20000x20000``) or :func:`bomb_pixels` of Pillow's refusal. The one
+    limit quoted is the one vibeimg applies (Pillow's own refusal comes at twice it)."""
+    size = f"{detail}; " if detail else ""
+    return UsageError(
+        f"{subject} would decode to too many pixels ({size}at most {MAX_INPUT_PIXELS:,} "
+        "are allowed): it looks like a decompression bomb", hint="use a smaller image")
+
+
+def bomb_pixels(exc: BaseException) -> str:
+    """The pixel count in Pillow's DecompressionBombError (``400,000,000``; empty if it
+    says none), which also quotes Pillow's own limit: only the image's size is kept."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"{int(found.group(1)):,}" if found else ""

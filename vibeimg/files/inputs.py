@@ -16,9 +16,10 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, overload
 
 from vibeimg.errors import UsageError
+from vibeimg.files.formats import MAX_INPUT_PIXELS, bomb_pixels, too_many_pixels
 from vibeimg.units import human_bytes
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 #: The gateway's cap on each input image and mask (SPEC.md section 3). Decimal
 #: megabytes: the stricter reading, so that nothing is sent that could be refused.
 MAX_INPUT_BYTES = 50_000_000
-#: More pixels than this is a decompression bomb (Pillow's own default threshold).
-MAX_INPUT_PIXELS = 89_478_485
 STDIN = "-"
 
 
@@ -161,10 +160,20 @@ def open_regular(path: Path, *, what: str) -> BinaryIO:
         raise
 
 
-def read_regular(path: Path, *, what: str) -> bytes:
-    """The whole of a regular file (see :func:`open_regular`)."""
+@overload
+def read_regular(path: Path, *, what: str) -> bytes: ...
+@overload
+def read_regular(path: Path, *, what: str, max_bytes: int) -> bytes | None: ...
+def read_regular(path: Path, *, what: str, max_bytes: int | None = None) -> bytes | None:
+    """The whole of a regular file (see :func:`open_regular`); None when it holds more
+    than ``max_bytes``, which is all that is read of it then."""
     with open_regular(path, what=what) as file:
-        return file.read()
+        if max_bytes is None:
+            return file.read()
+        if os.fstat(file.fileno()).st_size > max_bytes:
+            return None
+        data = file.read(max_bytes + 1)  # the file may have grown since
+        return data if len(data) <= max_bytes else None
 
 
 def check_regular(path: Path, *, what: str) -> None:
@@ -199,14 +208,20 @@ def read_source(
         if stdin is None:
             raise UsageError(f"'-' reads the {what} from stdin, but stdin is not available",
                              hint="pipe the file in: ... < photo.png")
-        limit = -1 if max_bytes is None else max_bytes + 1
-        data = stdin.read(limit)
+        # Even with no limit for files, stdin is read no further than the gateway's own
+        # limit for an input: an endless one (``yes |``) must not fill the memory.
+        cap = MAX_INPUT_BYTES if max_bytes is None else max_bytes
+        data = stdin.read(cap + 1)
         if not data:
             raise UsageError(f"stdin is empty, but '-' asked for the {what} there",
                              hint="pipe the file in: ... < photo.png")
-        if max_bytes is not None and len(data) > max_bytes:
+        if len(data) > cap and max_bytes is None:
+            raise UsageError(f"the {what} on stdin is more than {human_bytes(cap)}, the most "
+                             "read from stdin", hint="save it to a file and give its name "
+                                                     "instead of '-'")
+        if len(data) > cap:
             raise UsageError(
-                f"the {what} on stdin is more than {human_bytes(max_bytes)}, the most the "
+                f"the {what} on stdin is more than {human_bytes(cap)}, the most the "
                 "gateway accepts", hint="downscale it or save it as jpeg or webp")
         return SourceFile("stdin", data)
     path = Path(source)
@@ -247,7 +262,7 @@ def decode_image(source: SourceFile, *, what: str = "image") -> Image.Image:
                 file.seek(0)
                 Image.open(file).verify()
         except Image.DecompressionBombError as exc:
-            raise _bomb(source, what, str(exc)) from None
+            raise _bomb(source, what, bomb_pixels(exc)) from None
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             raise _corrupt(source, what, exc) from None
     return image
@@ -286,7 +301,7 @@ def scan_image(source: SourceFile, *, what: str = "image") -> ImageHeader:
                                              max(1, image.height // 8)))
                 image.load()
         except Image.DecompressionBombError as exc:
-            raise _bomb(source, what, str(exc)) from None
+            raise _bomb(source, what, bomb_pixels(exc)) from None
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             raise _corrupt(source, what, exc) from None
         finally:
@@ -307,21 +322,17 @@ def _open_image(source: SourceFile, file: BinaryIO, what: str) -> Image.Image:
         raise UsageError(f"the {what} {source.label} is not an image Pillow can read",
                          hint="use a png, jpeg or webp file") from None
     except Image.DecompressionBombError as exc:
-        raise _bomb(source, what, str(exc)) from None
+        raise _bomb(source, what, bomb_pixels(exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise _corrupt(source, what, exc) from None
     width, height = image.size
     if width * height > MAX_INPUT_PIXELS:
-        raise _bomb(source, what, f"{width}x{height} pixels")
+        raise _bomb(source, what, f"{width}x{height}")
     return image
 
 
 def _bomb(source: SourceFile, what: str, detail: str) -> UsageError:
-    return UsageError(
-        f"the {what} {source.label} would decode to too many pixels ({detail}): it looks "
-        "like a decompression bomb",
-        hint=f"use an image of at most {MAX_INPUT_PIXELS:,} pixels",
-    )
+    return too_many_pixels(f"the {what} {source.label}", detail)
 
 
 def _corrupt(source: SourceFile, what: str, exc: BaseException) -> UsageError:
@@ -365,8 +376,7 @@ def image_dimensions(path: Path, *, what: str = "image") -> tuple[int, int]:
                     width, height = height, width
                 return int(width), int(height)
     except Image.DecompressionBombError as exc:
-        raise UsageError(f"the {what} {path} has too many pixels ({exc})",
-                         hint="use a smaller image") from None
+        raise too_many_pixels(f"the {what} {path}", bomb_pixels(exc)) from None
     except FileNotFoundError:
         raise UsageError(f"the {what} {path} does not exist", hint="check the path") from None
     except UnidentifiedImageError:

@@ -3,11 +3,10 @@ code so that ``--dry-run`` and ``--json`` import only ``json``)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from vibeimg.ui import json_controls_escaped
+from vibeimg.ui import json_controls_escaped, json_dumps
 
 
 def json_text(document: Any) -> str:
@@ -18,11 +17,12 @@ def json_text(document: Any) -> str:
     escape instead, which is still valid JSON, and still the same text once read.
     """
     # JSON escapes C0 controls itself; DEL and C1 (U+009B is a terminal's CSI) too here.
-    text = json_controls_escaped(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+    # NaN and Infinity are not JSON: such a number is written null.
+    text = json_controls_escaped(json_dumps(document, indent=2, ensure_ascii=False, default=str))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(document, indent=2, ensure_ascii=True, default=str)
+        text = json_dumps(document, indent=2, ensure_ascii=True, default=str)
     return text
 
 

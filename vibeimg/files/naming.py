@@ -131,8 +131,14 @@ class NamePlan:
                              hint="fields look like {slug} or {n}; a name cannot hold "
                              "other braces")
         head, tail = os.path.split(template)
-        if not tail:
-            raise UsageError(f"the output name {template!r} has no file name", hint="-o NAME.png")
+        named = f"-o {PurePath(head, 'NAME.png')}"
+        if tail in ("", ".", ".."):  # it would have saved a hidden '..png' in it
+            raise UsageError(f"the output name {template!r} names a folder, not a file",
+                             hint=f"use --out-dir {template} to save in it, or a file name "
+                                  f"such as {named}")
+        if not tail.strip("."):
+            raise UsageError(f"the output name {template!r} is only dots: the image would "
+                             "be a hidden file", hint=f"choose a file name such as {named}")
         stem, suffix = os.path.splitext(tail)
         literal_format = literal_ext = None
         if "{ext}" not in tail and not tail.endswith(".{format}"):

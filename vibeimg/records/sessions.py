@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -58,14 +59,47 @@ def transcript_path(name: str) -> Path:
 
 
 def exists(name: str) -> bool:
-    return transcript_path(name).is_file()
+    """Whether anything is there under the session's name (a link or a FIFO too: then
+    :func:`load` says what is wrong, rather than a new session taking its place)."""
+    return os.path.lexists(transcript_path(name))
+
+
+_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _not_a_transcript(path: Path, mode: int) -> SessionError | None:
+    """Why ``path`` (of this ``st_mode``) cannot be a transcript; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((words for test, words in _KINDS if test(mode)), "not a file")
+    return SessionError(
+        f"the session file {path} is {kind}, not a regular file",
+        hint="move it aside: vibeimg keeps each session in a regular file of its own")
+
+
+def _read_transcript(path: Path) -> bytes:
+    """The transcript's bytes, refused unless it is a regular file: checked before it is
+    opened (a link, a FIFO that would block for ever) and by its descriptor after."""
+    refused = _not_a_transcript(path, os.lstat(path).st_mode)
+    if refused is not None:
+        raise refused
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as file:
+        refused = _not_a_transcript(path, os.fstat(fd).st_mode)
+        if refused is not None:
+            raise refused
+        os.set_blocking(fd, True)
+        return file.read()
 
 
 def load(name: str, *, create: bool = False) -> Transcript:
     """The session ``name``; a new, empty one with ``create`` (not written until a turn)."""
     path = transcript_path(name)
     try:
-        data = path.read_bytes()
+        data = _read_transcript(path)
     except FileNotFoundError:
         if create:
             return Transcript(name=check_session_name(name), created=now_text())
@@ -123,7 +157,8 @@ def locked(name: str) -> Iterator[None]:
     except ImportError:
         yield
         return
-    handle = os.open(folder / f".{check_session_name(name)}.lock", os.O_RDWR | os.O_CREAT,
+    handle = os.open(folder / f".{check_session_name(name)}.lock",
+                     os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
                      0o600)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -176,7 +211,7 @@ def list_sessions() -> list[SessionInfo]:
         except SessionError:
             continue  # not a transcript vibeimg wrote
         with contextlib.suppress(OSError):
-            if entry.is_file():
+            if entry.is_file(follow_symlinks=False):  # a link or a FIFO is no transcript
                 found.append(SessionInfo(stem, Path(entry.path), entry.stat().st_mtime))
     return sorted(found, key=lambda info: (info.modified, info.name), reverse=True)
 
@@ -187,7 +222,7 @@ def fresh_name(stem: str) -> str:
     if not _usable(base):  # empty, digits alone (a run id), odd characters
         base = f"chat-{base}" if base and _usable(f"chat-{base}") else "chat"
     name, number = base, 1
-    while transcript_path(name).exists():
+    while exists(name):
         number += 1
         name = f"{base}-{number}"
     return name

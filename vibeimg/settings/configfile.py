@@ -187,8 +187,11 @@ def check_file(table: Mapping[str, Any], path: Path | None = None) -> dict[str, 
         try:
             values[key] = spec.parse(raw)
         except UsageError as exc:
-            fix = (f"change it with 'vibeimg config set {spec.name} VALUE', or remove it "
-                   f"with 'vibeimg config unset {spec.name}'")
+            # A key is never given on the command line: config set asks for it.
+            fix = (f"replace it with 'vibeimg config set {spec.name}' (it asks for the key, "
+                   "or reads it from a pipe)" if spec.secret else
+                   f"change it with 'vibeimg config set {spec.name} VALUE'") + (
+                f", or remove it with 'vibeimg config unset {spec.name}'")
             what = exc.message if exc.message.startswith(f"invalid {key} ") \
                 else f"invalid {key}: {exc.message}"
             raise UsageError(f"the config file {path or config_path()} has an {what}",
@@ -307,6 +310,15 @@ def secure_folder(folder: Path) -> Path:
 def write_config_file(table: Mapping[str, Any], path: Path | None = None) -> Path:
     """Replace the config file atomically with ``table``, mode 0600 in a 0700 folder."""
     path = path or config_path()
+    if path.is_symlink():
+        # Writing through it would change a file elsewhere (a dotfiles repository, say),
+        # and replacing it would quietly cut that link: neither, and say so.
+        target = path.readlink()
+        raise UsageError(
+            f"the config file {path} is a symbolic link (to {target}): vibeimg neither "
+            "writes through a link nor replaces it",
+            hint=f"edit {target} by hand, or replace the link by a copy of it to let "
+                 "'vibeimg config' write the file")
     text = dumps(table)
     secure_folder(path.parent)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".part")

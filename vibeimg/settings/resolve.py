@@ -160,6 +160,12 @@ def check_base_url(url: str, origin: str | None = None) -> str:
         raise UsageError(
             f"the base URL {shown!r}{where} holds a user name or password",
             hint="remove it from the URL; give the key with --api-key or VIBEIMG_API_KEY")
+    from vibeimg.settings.urls import host_problem  # noqa: PLC0415 - ipaddress, urllib: only here
+
+    problem = host_problem(base)
+    if problem:
+        raise UsageError(f"invalid base URL {shown!r}{where}: {problem}",
+                         hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
     if "?" in url or "#" in url:
         part = "a query string ('?...')" if "?" in url else "a fragment ('#...')"
         raise UsageError(

@@ -11,6 +11,7 @@ with full jitter, and honour ``Retry-After`` up to a cap.
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
@@ -41,7 +42,13 @@ OnRetry = Callable[[RetryWait], None]
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped;
+    None (the backoff decides) when it says nothing usable.
+
+    ``nan`` or ``inf`` is not a wait, and a negative one (or a date already past) would
+    send the retries at once, one after the other: all are taken as no header at all,
+    so the exponential backoff spaces them. ``0`` is kept: it means "now".
+    """
     if not value:
         return None
     value = value.strip()
@@ -53,7 +60,11 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
         except (TypeError, ValueError):
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+        if seconds < 0:  # a date already past: nothing to wait for, by its own word
+            return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -42,7 +42,7 @@ _ASKED_EN = re.compile(
     r"(?:\b(?:" + "|".join(_EN_VERBS) + r")\s+(?:me\s+|us\s+)?"
     r"(?:a\s+(?:set|series|batch|grid)\s+of\s+)?|^\s*)"
     r"(?P<count>\d{1,3}|" + "|".join(_EN_NUMBERS) + r")\s+"
-    r"(?P<filler>(?:[\w'-]+\s+){0,3}?)(?:" + "|".join(_EN_NOUNS) + r")\b",
+    r"(?P<filler>(?:[\w'-]+\s+){0,3}?)(?P<noun>" + "|".join(_EN_NOUNS) + r")\b",
     re.IGNORECASE,
 )
 
@@ -75,6 +75,8 @@ class CountWords:
     start: int  # the words' span in the prompt
     end: int
     subject: str  # words inside the phrase that name what is drawn ("水彩风格的水獭")
+    number: tuple[int, int] = (0, 0)  # the span of the count itself ("2", "two", "三")
+    noun: tuple[int, int] | None = None  # the English picture noun's span ("pictures")
 
 
 def _zh_number(text: str) -> int | None:
@@ -97,15 +99,37 @@ def count_words(prompt: str) -> CountWords | None:
         count = int(word) if word.isdigit() else _EN_NUMBERS[word]
         subject = " ".join(w for w in english.group("filler").split()
                            if w.lower() not in _EN_MODIFIERS)
-        found.append(CountWords(count, english.start(), english.end(), subject))
+        found.append(CountWords(count, english.start(), english.end(), subject,
+                                english.span("count"), english.span("noun")))
     for chinese in _ASKED_ZH.finditer(prompt):
         number = _zh_number(chinese.group("count"))
         if not number:
             continue
         filler = _ZH_MODIFIER.sub("", chinese.group("filler") or "").strip("的の")
-        found.append(CountWords(number, chinese.start(), chinese.end(), filler))
+        found.append(CountWords(number, chinese.start(), chinese.end(), filler,
+                                chinese.span("count")))
         break
     return min(found, key=lambda c: c.start) if found else None
+
+
+def with_count(prompt: str, count: int) -> str:
+    """``prompt`` with its own count of images made ``count`` ("Make 2 pictures of dogs",
+    3: "Make 3 pictures of dogs"; "画两张图", 3: "画3张图"), so that a prompt sent asking
+    for ``count`` never also asks for another number; as it is when it names no number
+    of several images ("a photo of a dog" sent as three takes asks for nothing else)."""
+    words = count_words(prompt)
+    if words is None or words.count <= 1 or words.count == count:
+        return prompt
+    start, end = words.number
+    if words.noun is not None:  # English: the noun agrees with the new count
+        noun_start, noun_end = words.noun
+        noun = prompt[noun_start:noun_end]
+        if count == 1 and noun.lower().endswith("s"):
+            noun = noun[:-2] if noun.lower().endswith("ches") else noun[:-1]
+        elif count > 1 and not noun.lower().endswith("s"):
+            noun += "es" if noun.lower().endswith("ch") else "s"
+        return prompt[:start] + str(count) + prompt[end:noun_start] + noun + prompt[noun_end:]
+    return prompt[:start] + str(count) + prompt[end:]
 
 
 def images_asked(prompt: str) -> int:

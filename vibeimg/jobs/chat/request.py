@@ -20,7 +20,7 @@ from vibeimg.jobs.chat import DEFAULT_INSTRUCTIONS, DEFAULT_TEXT_MODEL, MAX_IMAG
 # Re-exported: how many images a prompt asks for is part of what a request is.
 from vibeimg.jobs.chat.counts import images_asked as images_asked  # noqa: PLC0414
 from vibeimg.jobs.chat.counts import numbered_items as numbered_items  # noqa: PLC0414
-from vibeimg.jobs.chat.counts import subject_text
+from vibeimg.jobs.chat.counts import subject_text, with_count
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_choice, check_prompt
 
 ACTIONS = ("auto", "generate", "edit")
@@ -33,11 +33,15 @@ def prompt_for_count(prompt: str, count: int) -> str:
 
     Left as it is for one image unless its own words ask for more: then, as for any
     count, the words asking for ``count`` come first, and the model acts on those. They
-    are Chinese for a Chinese prompt, so the request reads as one language.
+    are Chinese for a Chinese prompt, so the request reads as one language. A count of
+    several images in the prompt's own words is made ``count`` too (-n 3 with "Make 2
+    pictures of dogs" sends "... Make 3 pictures of dogs"), so the two never disagree.
     """
     chinese = _is_chinese(prompt)
+    said = images_asked(prompt)
+    prompt = with_count(prompt, count)
     if count <= 1:
-        if images_asked(prompt) <= 1:
+        if said <= 1:
             return prompt
         if chinese:
             return f"只生成 1 张图片，只调用一次图像生成工具，请求如下：{prompt}"
@@ -196,9 +200,12 @@ class ChatStreamRequest:
 
     @property
     def text(self) -> str:
-        """The prompt as sent: asks for ``asked_count`` images when there is one."""
+        """The prompt as sent: asks for ``asked_count`` images when there is one (with the
+        prompt's own count made that number: see :func:`prompt_for_count`)."""
         asked = self.asked_count
-        return self.prompt if asked is None else prompt_for_count(self.prompt, asked)
+        if asked is None:
+            return self.prompt
+        return prompt_for_count(self.prompt, asked)
 
     @property
     def count_notices(self) -> list[str]:
@@ -207,11 +214,11 @@ class ChatStreamRequest:
         said = self.prompt_count
         if self.count is not None and said > 1 and self.count != said:
             return [f"-n {self.count} wins over the {said} images the prompt asks for: "
-                    f"asking the model for {self.count}"]
+                    f"the prompt is sent asking for {self.count}"]
         if self.count is None and said > MAX_IMAGES:
             return [f"the prompt asks for {said} images, but one response holds at most "
-                    f"{MAX_IMAGES}: asking the model for {MAX_IMAGES} (send the rest in "
-                    "another run)"]
+                    f"{MAX_IMAGES}: the prompt is sent asking for {MAX_IMAGES} (send the "
+                    "rest in another run)"]
         return []
 
     @property
