@@ -24,6 +24,7 @@ from vibeimg.files.formats import pixel_size, sniff_format
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 HEAD_BYTES = 32  # the first bytes of a file, kept: its format, and a PNG's size
 PNG_HEADER = 24  # a PNG's signature and IHDR chunk, which hold its size
+WRITE_BUFFER = 1 << 18  # bytes gathered before they are written
 _NAMES = itertools.count()  # temporary names: the process id and a number never reused
 _pid = os.getpid()
 
@@ -71,6 +72,8 @@ class AtomicFile:
         self._abandoned = False  # discarded by another thread: the owner closes it
         self.head = b""
         self.size = 0
+        # Pieces gathered into one write (a batch's image arrives in two or three).
+        self._buffer = bytearray()
         # With ``digest``, the SHA-256 of what is written, as it is written, and the
         # modification time when it is closed (a batch's manifest records both; a 4K
         # image is not hashed when nothing asks).
@@ -100,10 +103,23 @@ class AtomicFile:
             self._open.discard(self)
 
     def write(self, data: bytes) -> None:
+        """Add ``data``; it reaches the file by :data:`WRITE_BUFFER` at a time (a write
+        and a hash update each let other threads take the GIL: fewer is faster), and
+        at the latest when the file is flushed or closed (an OSError may come then)."""
         if self._closed or self._abandoned:
             raise ValueError("I/O operation on closed file")
         if len(self.head) < HEAD_BYTES:
             self.head = (self.head + data[:HEAD_BYTES])[:HEAD_BYTES]
+        self._buffer += data
+        self.size += len(data)
+        if len(self._buffer) >= WRITE_BUFFER:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Write out what is gathered (and hash it)."""
+        if not self._buffer:
+            return
+        data, self._buffer = self._buffer, bytearray()
         view = memoryview(data)
         while view:  # a write may be short (a full disk): the rest, or OSError
             written = os.write(self._fd, view)
@@ -112,7 +128,6 @@ class AtomicFile:
             view = view[written:]
         if self._digest is not None:
             self._digest.update(data)
-        self.size += len(data)
 
     @property
     def digesting(self) -> bool:
@@ -123,7 +138,11 @@ class AtomicFile:
     def sha256(self) -> str | None:
         """The SHA-256 of every byte written so far (no second read of the file), when
         made with ``digest``."""
-        return self._digest.hexdigest() if self._digest is not None else None
+        if self._digest is None:
+            return None
+        if self._buffer and not self._closed:
+            self._drain()
+        return self._digest.hexdigest()
 
     def facts(self) -> dict[str, Any] | None:
         """What a batch's manifest records of the file (its bytes, SHA-256 and mtime),
@@ -134,19 +153,23 @@ class AtomicFile:
                 "mtime_ns": self.mtime_ns}
 
     def flush(self) -> None:
-        """Make what was written readable by its path (written straight through: only
-        a closed file is refused, with ValueError as a file object would)."""
+        """Make what was written readable by its path (a closed file is refused, with
+        ValueError as a file object would)."""
         if self._closed or self._abandoned:
             raise ValueError("I/O operation on closed file")
+        self._drain()
 
     def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
         try:
-            if self._digest is not None and not self._abandoned:
-                self.mtime_ns = os.fstat(self._fd).st_mtime_ns
+            if not self._abandoned:
+                self._drain()
+                if self._digest is not None:
+                    self.mtime_ns = os.fstat(self._fd).st_mtime_ns
         finally:
+            self._buffer = bytearray()
             os.close(self._fd)
 
     def pixel_size(self) -> str | None:
