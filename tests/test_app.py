@@ -12,7 +12,8 @@ import sys
 import pytest
 import typer
 
-from vibeimg.cli.app import COMMANDS, exit_code_for
+from vibeimg.cli.app import exit_code_for
+from vibeimg.cli.commands import COMMANDS
 from vibeimg.errors import ExitCode, ServerError
 
 
@@ -24,6 +25,11 @@ def test_summary_matches_the_docstring(name: str) -> None:
     doc = function.info.help if isinstance(function, typer.Typer) else inspect.getdoc(function)
     assert doc.splitlines()[0] == lazy.summary
 
+#: The command-line modules every run loads: the app, its command table, and the
+#: standard-library-only helpers (the stdout guard, the signal handlers).
+EVERY_RUN = ("vibeimg.cli.app", "vibeimg.cli.commands", "vibeimg.cli.stdout",
+             "vibeimg.cli.interrupts")
+
 
 def test_help_imports_no_command_and_no_heavy_library() -> None:
     """'vibeimg --help' imports no command module, httpx, Pillow or Rich (only the
@@ -33,8 +39,7 @@ def test_help_imports_no_command_and_no_heavy_library() -> None:
         "from vibeimg.cli.app import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('httpx', 'PIL', 'rich', "
-        "'pydantic') or m.startswith('vibeimg.cli.') and m not in ('vibeimg.cli.app', "
-        "'vibeimg.cli.stdout', 'vibeimg.cli.interrupts')]\n"
+        f"'pydantic') or m.startswith('vibeimg.cli.') and m not in {EVERY_RUN!r}]\n"
         "print('HEAVY', sorted(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -123,7 +128,7 @@ def test_suggesting_a_command_imports_no_command() -> None:
         "from vibeimg.cli.app import main\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    print('EXIT', exit.code)\n"
         "print('LOADED', sorted(m for m in sys.modules if m.startswith('vibeimg.cli.') "
-        "and m not in ('vibeimg.cli.app', 'vibeimg.cli.stdout', 'vibeimg.cli.interrupts')))"
+        f"and m not in {EVERY_RUN!r}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

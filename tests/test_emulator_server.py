@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vibeimg import __version__
 from vibeimg.cli.mock_server import exposure_warning
 from vibeimg.emulator import Emulator, EmulatorConfig
+from vibeimg.version import __version__
 
 EMULATOR = Path(__file__).resolve().parents[1] / "vibeimg" / "emulator"
 KEY = {"Authorization": "Bearer k"}
@@ -254,10 +254,10 @@ def imports_of(path: Path) -> set[str]:
 @pytest.mark.parametrize("module", sorted(EMULATOR.glob("*.py")), ids=lambda p: p.name)
 def test_emulator_imports_nothing_from_the_client(module: Path) -> None:
     """The emulator judges on its own: no vibeimg module outside vibeimg.emulator (but the
-    package's version) is imported, so no client rule can leak into its answers."""
+    version module) is imported, so no client rule can leak into its answers."""
     outside = {name for name in imports_of(module)
                if name.startswith("vibeimg") and not name.startswith("vibeimg.emulator")
-               and name != "vibeimg"}
+               and name != "vibeimg.version"}
     assert outside == set()
 
 

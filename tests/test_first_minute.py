@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from vibeimg.cli.app import COMMANDS
+from vibeimg.cli.commands import COMMANDS
 
 #: Each command that cannot run without input, and what it says is missing.
 NEEDS_INPUT = [

@@ -11,7 +11,7 @@ import pytest
 
 from vibeimg.cli.recording import BackgroundRecorder
 from vibeimg.errors import UsageError
-from vibeimg.records import history
+from vibeimg.records import history, schema
 from vibeimg.records.history import History, HistoryError, database_path, parse_since
 from vibeimg.records.runs import Entry, sum_usage
 from vibeimg.ui import Reporter
@@ -57,7 +57,7 @@ def test_reading_a_missing_history_creates_nothing() -> None:
 def search_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with SQLite's trigram index, and again with the substring fallback."""
     if request.param == "like":
-        monkeypatch.setattr(history, "search_index_ready", lambda conn: False)
+        monkeypatch.setattr(schema, "search_index_ready", lambda conn: False)
     return str(request.param)
 
 
@@ -187,7 +187,7 @@ def test_an_older_database_speaks_the_run_documents_words() -> None:
 
 
 #: The table as versions 1 and 2 made it: no possible_cost_usd column.
-OLD_SCHEMA = history._SCHEMA.replace(",\n    possible_cost_usd REAL NOT NULL DEFAULT 0", "")
+OLD_SCHEMA = schema.SCHEMA.replace(",\n    possible_cost_usd REAL NOT NULL DEFAULT 0", "")
 
 
 def test_an_older_database_gains_the_possible_cost() -> None:

@@ -8,9 +8,10 @@ import sqlite3
 import pytest
 
 from vibeimg.cli.history_cmd import _columns, _cut_to_columns
-from vibeimg.records import history
-from vibeimg.records.history import SCHEMA_VERSION, History, database_path, search_terms
+from vibeimg.records import history, schema
+from vibeimg.records.history import History, database_path, search_terms
 from vibeimg.records.runs import Entry
+from vibeimg.records.schema import SCHEMA_VERSION
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
 OTTER = "一只水彩风格的水獭"
@@ -24,7 +25,7 @@ def _add(prompt: str, revised: str | None = None) -> int:
 def search_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with the trigram index, and again as on a SQLite without it."""
     if request.param == "substring":
-        monkeypatch.setattr(history, "search_index_ready", lambda conn: False)
+        monkeypatch.setattr(schema, "search_index_ready", lambda conn: False)
     return str(request.param)
 
 
@@ -93,7 +94,7 @@ def _old_database() -> None:
     path = database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path)
-    conn.executescript(history._SCHEMA + OLD_FTS)
+    conn.executescript(schema.SCHEMA + OLD_FTS)
     conn.executemany("INSERT INTO runs (created, command, prompt, outcome) VALUES (?, ?, ?, ?)",
                      [("2024-01-01T00:00:00Z", "generate", OTTER, "completed"),
                       ("2024-01-02T00:00:00Z", "generate", "a red fox", "completed")])
@@ -122,7 +123,7 @@ def test_an_old_database_is_migrated_and_its_index_rebuilt() -> None:
 def test_an_old_database_without_trigrams_falls_back_to_substrings(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Where SQLite has no trigram tokenizer, the old word index goes and search still works."""
-    monkeypatch.setattr(history, "search_index_ready", lambda conn: False)
+    monkeypatch.setattr(schema, "search_index_ready", lambda conn: False)
     _old_database()
     assert _ids("水彩风格") == [1]
     assert _add("一只水彩风格的狐狸") == 3  # no trigger left to fail on the old index

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from vibeimg import __version__
 from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import ExitCode
+from vibeimg.version import __version__
 
 
 def run(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:

@@ -58,6 +58,7 @@ from vibeimg.errors import (
     VibeimgError,
     WriteError,
 )
+from vibeimg.version import __version__
 
 if TYPE_CHECKING:
     from vibeimg.api.client import Client
@@ -66,7 +67,6 @@ if TYPE_CHECKING:
     from vibeimg.api.shortcuts import chat_stream, convert_mask, edit, generate
     from vibeimg.records.transcript import Turn
 
-__version__ = "0.1.0"
 
 #: Names loaded on first use, and the module each comes from.
 _LAZY = {

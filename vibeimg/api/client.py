@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from vibeimg.jobs.chat.request import ChatStreamRequest
     from vibeimg.jobs.chat.result import ChatStreamResult
     from vibeimg.jobs.chat.session import TurnSettings
-    from vibeimg.jobs.image_requests import ImageRequest, Outcome
+    from vibeimg.jobs.image_outcome import Outcome
+    from vibeimg.jobs.image_requests import ImageRequest
     from vibeimg.records.runs import Entry
     from vibeimg.settings.resolve import Settings
     from vibeimg.wire.client import GatewayClient

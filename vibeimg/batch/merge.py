@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vibeimg import __version__
 from vibeimg.batch.manifest import Record, latest, manifest_name, manifests_in, read_manifest
 from vibeimg.batch.records import possible_cost
 from vibeimg.batch.verify import Realpaths, safe_paths
 from vibeimg.errors import PartialFailure, UsageError
 from vibeimg.files.atomic import write_atomically
 from vibeimg.records.rundoc import ending_fields
+from vibeimg.version import __version__
 
 
 @dataclass

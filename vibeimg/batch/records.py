@@ -15,13 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from vibeimg import __version__
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record
 from vibeimg.batch.plan import BatchPlan, item_cost, item_price
 from vibeimg.batch.verify import file_facts
 from vibeimg.errors import ExitCode, GatewayError, VibeimgError
-from vibeimg.jobs.image_requests import ImageRequest, SavedImage
+from vibeimg.jobs.image_outcome import SavedImage
+from vibeimg.jobs.image_requests import ImageRequest
+from vibeimg.version import __version__
 
 
 def now() -> str:

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from vibeimg import __version__
 from vibeimg.batch.manifest import Record
 from vibeimg.batch.records import possible_cost
+from vibeimg.version import __version__
 
 THUMBNAIL_EDGE = 160
 THUMBNAIL_QUALITY = 60

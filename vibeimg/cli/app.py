@@ -11,18 +11,18 @@ becomes one line (a traceback only with ``VIBEIMG_DEBUG=1``).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 import typer
 from typer import _click  # Typer vendors Click; use its classes, never Click's own
 from typer.core import TyperGroup
 
-from vibeimg import __version__
+from vibeimg.cli.commands import COMMANDS, completion_option, load_command, take_shell_names
 from vibeimg.errors import ExitCode, VibeimgError
 from vibeimg.ui import Reporter
+from vibeimg.version import __version__
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -96,110 +96,6 @@ def detach_stdout() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115, PTH123 - lives until exit
 
 
-class LazyCommand(NamedTuple):
-    """A command whose module is imported only when it runs or shows its own help.
-
-    Run with nothing at all, a command that needs input says what is missing under its
-    usage line (exit 2), as for any missing argument; only 'vibeimg' alone shows the
-    whole help (exit 0), since that is how people ask what the tool does.
-    """
-
-    module: str
-    function: str
-    summary: str  # the first line of the function's docstring, shown by 'vibeimg --help'
-
-
-#: Every command, in the order 'vibeimg --help' lists them.
-COMMANDS: dict[str, LazyCommand] = {
-    "generate": LazyCommand("vibeimg.cli.generate", "generate",
-                            "Generate images from a text prompt."),
-    "edit": LazyCommand("vibeimg.cli.edit", "edit",
-                        "Edit images, combine references, or repaint a masked area."),
-    "chat-stream": LazyCommand("vibeimg.cli.chat_stream", "chat_stream",
-                               "Ask for images in plain words and watch them stream in."),
-    "chat": LazyCommand("vibeimg.cli.chat", "chat",
-                        "Refine images in a conversation, turn by turn."),
-    "mask-convert": LazyCommand("vibeimg.cli.mask_convert", "mask_convert",
-                                "Turn a black-and-white mask into an alpha mask."),
-    "batch": LazyCommand("vibeimg.cli.batch", "batch",
-                         "Make many images from a file of prompts, resumably."),
-    "batch-merge": LazyCommand("vibeimg.cli.batch", "batch_merge",
-                               "Join the manifests of a batch's shards into one."),
-    "mock-server": LazyCommand("vibeimg.cli.mock_server", "mock_server",
-                               "Run the local gateway emulator until Ctrl-C."),
-    "preview": LazyCommand("vibeimg.cli.preview_cmd", "preview",
-                           "Show images as thumbnails in the terminal."),
-    "history": LazyCommand("vibeimg.cli.history_cmd", "history_app",
-                           "Find past runs: prompts, files, request ids, costs."),
-    "config": LazyCommand("vibeimg.cli.config_cmd", "config_app",
-                          "Read and change settings kept in the config file."),
-    "doctor": LazyCommand("vibeimg.cli.doctor", "doctor",
-                          "Check settings, key, gateway and folders, with fixes."),
-    "help": LazyCommand("vibeimg.cli.help_cmd", "help_command",
-                        "Show the help of vibeimg or of one of its commands."),
-}
-
-
-def load_command(name: str, lazy: LazyCommand) -> Any:
-    """Import a command's module and build its Click command through Typer."""
-    function = getattr(importlib.import_module(lazy.module), lazy.function)
-    if isinstance(function, typer.Typer):  # a group of subcommands (config, history)
-        return typer.main.get_command(function)
-    from vibeimg.cli.command import VibeimgCommand
-
-    single = typer.Typer(rich_markup_mode=None, add_completion=False)
-    single.command(name, cls=VibeimgCommand)(function)
-    return typer.main.get_command(single)
-
-
-COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
-
-
-def _completion_option(name: str, help_text: str) -> Any:
-    """``--show-completion [SHELL]`` or ``--install-completion [SHELL]``: the shell named,
-    else the one detected. (Typer's own ignored the word: ``--show-completion fish``
-    printed the detected shell's script.) The vendored Click has no option with an
-    optional value, so ``VibeimgGroup.parse_args`` takes the shell's name out first."""
-    from typer.core import TyperOption
-
-    return TyperOption(
-        param_decls=[name], is_flag=True, default=False, expose_value=False, is_eager=True,
-        help=help_text, callback=lambda ctx, _param, value: _completion(ctx, name, value))
-
-
-def _completion(ctx: Any, name: str, wanted: bool) -> None:
-    if not wanted or ctx.resilient_parsing:
-        return
-    from vibeimg.cli.completions import install_script, show_script
-
-    shell = ctx.meta.pop(f"vibeimg{name}", "")
-    (show_script if name == "--show-completion" else install_script)(ctx, shell)
-    ctx.exit(0)
-
-
-def _take_shell_names(ctx: Any, args: list[str]) -> list[str]:
-    """``--show-completion fish`` (or ``=fish``) before any command: the word is the
-    option's value, kept in ``ctx.meta`` for its callback."""
-    taken: list[str] = []
-    words = iter(args)
-    for word in words:
-        name, equals, value = word.partition("=")
-        if name in COMPLETION_OPTIONS:
-            if not equals:
-                following = next(words, None)
-                if following is not None and following.startswith("-"):
-                    taken += [name, following]
-                    continue
-                value = following or ""
-            ctx.meta[f"vibeimg{name}"] = value
-            taken.append(name)
-            continue
-        if not word.startswith("-"):  # a command: the rest is its own
-            return [*taken, word, *words]
-        taken.append(word)
-    return taken
-
-
 class VibeimgGroup(TyperGroup):
     """A Typer group that loads commands lazily and maps every error to an exit code.
 
@@ -210,12 +106,12 @@ class VibeimgGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.params += [
-            _completion_option("--install-completion",
-                               "Install Tab completion for the current shell, or the one "
-                               "named after it (bash, zsh, fish)."),
-            _completion_option("--show-completion",
-                               "Print the completion script of the current shell, or of the "
-                               "one named after it (--show-completion fish)."),
+            completion_option("--install-completion",
+                              "Install Tab completion for the current shell, or the one "
+                              "named after it (bash, zsh, fish)."),
+            completion_option("--show-completion",
+                              "Print the completion script of the current shell, or of the "
+                              "one named after it (--show-completion fish)."),
         ]
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -224,7 +120,7 @@ class VibeimgGroup(TyperGroup):
         if not args and ctx.parent is None and not ctx.resilient_parsing:
             _click.echo(ctx.get_help(), color=ctx.color)
             ctx.exit(0)
-        return super().parse_args(ctx, _take_shell_names(ctx, args))
+        return super().parse_args(ctx, take_shell_names(ctx, args))
 
     def _main_shell_completion(self, ctx_args: Any, prog_name: str,
                                complete_var: str | None = None) -> None:
@@ -351,6 +247,8 @@ def _version(value: bool) -> None:
 # file is broken, to help repair it).
 NO_OPTION_DEFAULTS = frozenset({"config", "doctor", "help", "history", "mock-server",
                                 "preview"})
+
+
 # Commands that say nothing of unknown keys in the config file: doctor reports them as
 # one of its checks, and the others never read the file.
 NO_FILE_WARNING = frozenset({"doctor", "help", "history", "mock-server", "preview"})

@@ -17,7 +17,8 @@ from vibeimg.records.rundoc import ending_fields
 from vibeimg.ui import Reporter, is_terminal, printable
 
 if TYPE_CHECKING:
-    from vibeimg.jobs.image_requests import Failure, ImageRequest, Outcome, SavedImage
+    from vibeimg.jobs.image_outcome import Failure, Outcome, SavedImage
+    from vibeimg.jobs.image_requests import ImageRequest
     from vibeimg.wire.client import GatewayClient
 
 
@@ -68,7 +69,8 @@ def run_image_requests(
     """
     from vibeimg.cli.recording import record_run
     from vibeimg.jobs.entries import image_run_entry
-    from vibeimg.jobs.image_requests import Outcome, fetch_image, fetch_many
+    from vibeimg.jobs.image_outcome import Outcome
+    from vibeimg.jobs.image_requests import fetch_image, fetch_many
 
     what = "image" if count == 1 else f"{count} images"
     title = f"Making {what} with {request.options.model}"

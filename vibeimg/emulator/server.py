@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from vibeimg import __version__
 from vibeimg.emulator import endpoints
 from vibeimg.emulator.faults import Fault, FaultQueue
 from vibeimg.emulator.requestlog import RequestLog
@@ -33,6 +32,7 @@ from vibeimg.emulator.routing import (
     is_cut,
     new_request_id,
 )
+from vibeimg.version import __version__
 
 __all__ = ["ROUTES", "Emulator", "EmulatorConfig", "GatewayFault", "RecordedRequest", "Reply"]
 

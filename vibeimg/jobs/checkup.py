@@ -14,7 +14,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vibeimg import __version__
 from vibeimg.errors import (
     AuthError,
     ExitCode,
@@ -35,6 +34,7 @@ from vibeimg.settings.resolve import (
     read_config_file,
     sends_in_clear,
 )
+from vibeimg.version import __version__
 
 if TYPE_CHECKING:
     from vibeimg.wire.client import Trace

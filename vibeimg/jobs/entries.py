@@ -14,7 +14,8 @@ from vibeimg.records.runs import Entry, sum_usage
 if TYPE_CHECKING:  # an edit's run does not load the chat code (nor a chat's httpx)
     from vibeimg.jobs.chat.request import ChatStreamRequest
     from vibeimg.jobs.chat.result import ChatStreamResult
-    from vibeimg.jobs.image_requests import ImageRequest, Outcome
+    from vibeimg.jobs.image_outcome import Outcome
+    from vibeimg.jobs.image_requests import ImageRequest
 
 
 def image_run_entry(

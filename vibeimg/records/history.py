@@ -22,79 +22,19 @@ import os
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import ExitCode, UsageError, VibeimgError
+from vibeimg.records import schema
 from vibeimg.records.runs import CostSummary, Entry
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
-SCHEMA_VERSION = 6
-#: Changes to a database made by an older vibeimg, by the version they lead to: a
-#: script, or a function of the connection.
-_MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
-    # Version 2: the outcome speaks the run documents' words (completed, not ok).
-    2: "UPDATE runs SET outcome = 'completed' WHERE outcome = 'ok';",
-    # Version 3: the word index (unicode61) could not find 水獭 inside 一只水彩风格的水獭;
-    # it is replaced by a trigram index, rebuilt from the rows (see search_index_ready).
-    3: """
-    DROP TRIGGER IF EXISTS runs_fts_insert;
-    DROP TRIGGER IF EXISTS runs_fts_delete;
-    DROP TABLE IF EXISTS runs_fts;
-    """,
-    # Version 4: what may have been billed with no image received, apart from the cost.
-    4: lambda conn: _add_column(conn, "possible_cost_usd", "REAL NOT NULL DEFAULT 0"),
-    # Version 5: whether the cost is extrapolated (a size outside the price table).
-    5: lambda conn: _add_column(conn, "cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
-    # Version 6: the spend index (_SPEND_INDEX, made after every migration, as for a new
-    # database) and write-ahead logging (set in connection(), as for a new database).
-}
 FILE_MODE = 0o600
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created TEXT NOT NULL,
-    command TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    revised_prompt TEXT,
-    model TEXT,
-    parameters TEXT NOT NULL DEFAULT '{}',
-    outputs TEXT NOT NULL DEFAULT '[]',
-    request_ids TEXT NOT NULL DEFAULT '[]',
-    usage TEXT,
-    estimated_cost_usd REAL NOT NULL DEFAULT 0,
-    cost_extrapolated INTEGER NOT NULL DEFAULT 0,
-    outcome TEXT NOT NULL,
-    error TEXT,
-    offline INTEGER NOT NULL DEFAULT 0,
-    images INTEGER NOT NULL DEFAULT 0,
-    elapsed_seconds REAL,
-    possible_cost_usd REAL NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
-"""
-# 'history cost' totals from this index alone: it never reads the runs' prompts and lists.
-_SPEND_INDEX = """
-CREATE INDEX IF NOT EXISTS runs_spend ON runs(command, offline, created, images,
-    estimated_cost_usd, possible_cost_usd, cost_extrapolated);
-"""
-_FTS_SCHEMA = """
-CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(
-    prompt, revised_prompt, content='runs', content_rowid='id', tokenize='trigram'
-);
-CREATE TRIGGER IF NOT EXISTS runs_fts_insert AFTER INSERT ON runs BEGIN
-    INSERT INTO runs_fts(rowid, prompt, revised_prompt)
-    VALUES (new.id, new.prompt, new.revised_prompt);
-END;
-CREATE TRIGGER IF NOT EXISTS runs_fts_delete AFTER DELETE ON runs BEGIN
-    INSERT INTO runs_fts(runs_fts, rowid, prompt, revised_prompt)
-    VALUES ('delete', old.id, old.prompt, old.revised_prompt);
-END;
-"""
 _JSON_COLUMNS = ("parameters", "outputs", "request_ids", "usage")
 ROWS_PER_INSERT = 50
 _ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry) if f.name != "id")
@@ -185,28 +125,7 @@ class History:
             # a power cut may lose the last runs recorded, never corrupt the database.
             conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == SCHEMA_VERSION:
-                # Set up already: skip the schema script and its write to the file.
-                self.fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs_fts'"
-                                        ).fetchone() is not None
-            else:
-                # Write-ahead logging: a commit appends to the log (one fsync) instead of
-                # journalling pages, and readers (history, search) never wait for a
-                # batch recording its items. It stays set in the file.
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-                for step in range(version + 1, SCHEMA_VERSION + 1):
-                    if version and step in _MIGRATIONS:  # a new database needs none
-                        migration = _MIGRATIONS[step]
-                        if callable(migration):
-                            migration(conn)
-                        else:
-                            conn.executescript(migration)
-                conn.executescript(_SPEND_INDEX)
-                self.fts = search_index_ready(conn)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.commit()
+            self.fts = schema.set_up(conn)
             # Case folding for the substring search of short terms in any script
             # (SQLite's own LIKE folds ASCII letters only).
             conn.create_function("vibeimg_fold", 1, _fold, deterministic=True)
@@ -369,17 +288,6 @@ def _row(entry: Entry) -> dict[str, Any]:
     return row
 
 
-def search_index_ready(conn: sqlite3.Connection) -> bool:
-    """Create the trigram index of the prompts, filled from the rows already there;
-    False when this SQLite has no FTS5 or no trigram tokenizer (before 3.34)."""
-    try:
-        conn.executescript(_FTS_SCHEMA)
-        conn.execute("INSERT INTO runs_fts(runs_fts) VALUES ('rebuild')")
-    except sqlite3.OperationalError:
-        return False
-    return True
-
-
 TRIGRAM = 3  # characters: shorter terms are not in the index
 
 
@@ -404,12 +312,6 @@ def search_terms(text: str) -> list[str]:
 
 def _fold(text: str | None) -> str | None:
     return None if text is None else text.casefold()
-
-
-def _add_column(conn: sqlite3.Connection, name: str, definition: str) -> None:
-    """Add a column to ``runs`` unless it is there already."""
-    if name not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
-        conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
 
 
 def _prepare_file(path: Path) -> None:

@@ -24,7 +24,6 @@ from typing import Any, BinaryIO, Protocol
 
 import httpx
 
-from vibeimg import __version__
 from vibeimg.errors import (
     BadResponseError,
     GatewayError,
@@ -34,6 +33,7 @@ from vibeimg.errors import (
 )
 from vibeimg.settings.resolve import Settings, check_api_key, key_fix, mask_url
 from vibeimg.units import human_bytes
+from vibeimg.version import __version__
 from vibeimg.wire.retry import (
     RETRY_STATUSES,
     UNKNOWN_OUTCOME,

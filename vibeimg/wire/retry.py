@@ -16,29 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vibeimg.errors import (
-    VibeimgError,
-)
-
-RETRY_STATUSES = frozenset({429, 503})
-
+from vibeimg.errors import VibeimgError
 
 RETRY_STATUSES = frozenset({429, 503})
 UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
-
-
-UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
-MAX_RETRY_AFTER = 60.0  # seconds: a Retry-After longer than this is capped
-
-
 MAX_RETRY_AFTER = 60.0  # seconds: a Retry-After longer than this is capped
 BACKOFF_BASE = 0.5
-
-
-BACKOFF_BASE = 0.5
-BACKOFF_MAX = 20.0
-
-
 BACKOFF_MAX = 20.0
 UNKNOWN_OUTCOME = "outcome unknown, not retried: the gateway may have made and billed it"
 

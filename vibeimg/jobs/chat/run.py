@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from vibeimg import __version__
 from vibeimg.errors import (
     BadResponseError,
     Interrupted,
-    NetworkError,
-    PartialFailure,
     ResponseFailed,
     VibeimgError,
     WriteError,
@@ -31,13 +27,13 @@ from vibeimg.errors import (
 from vibeimg.files.atomic import AtomicFile
 from vibeimg.files.naming import NamePlan, slugify
 from vibeimg.files.sidecars import commit_image, write_sidecar
+from vibeimg.jobs.chat.ending import sidecar_record, stream_ending
 from vibeimg.jobs.chat.request import ChatStreamRequest
 from vibeimg.jobs.chat.result import (
     ChatStreamResult,
     ImageCall,
     ProgressListener,
     StreamedImage,
-    round_or_none,
 )
 from vibeimg.params import DEFAULT_MODEL
 from vibeimg.records.pricing import Price, parse_size_text, price_of
@@ -231,7 +227,7 @@ class _Run:
 
         def record(path: Path, fmt: str) -> dict[str, Any]:
             image.path, image.format = path, fmt
-            return self.sidecar_record(image)
+            return sidecar_record(self.request, self.result, image, completed=self.completed)
 
         try:
             image.path, image.format, image.sidecar = commit_image(
@@ -244,31 +240,6 @@ class _Run:
         self.listener.call_changed(call)
         self.listener.saved(call.image)
 
-    def sidecar_record(self, image: StreamedImage) -> dict[str, Any]:
-        req, res = self.request, self.result
-        return {
-            "file": image.path.name, "prompt": req.prompt, "prompt_sent": req.text,
-            "revised_prompt": image.revised_prompt, "instructions": req.instructions,
-            "model": req.model, "image_model": DEFAULT_MODEL, "endpoint": "responses",
-            "tool": req.tool(), "input_images": [str(i.path) for i in req.images],
-            "item_id": image.item_id, "index": image.index, "format": image.format,
-            **image.size_fields(), "quality": image.quality, "bytes": image.bytes,
-            "usage": res.usage, "image_usage": res.image_usage,
-            "images_in_response": len(res.images) if self.completed else None,
-            "response_id": res.response_id, "request_id": res.request_id,
-            "timings": {
-                "first_byte_seconds": round_or_none(res.first_byte_seconds),
-                "generation_seconds": round(image.generation_seconds, 3),
-                "saved_after_seconds": round(image.elapsed, 3),
-                "response_seconds": round(res.elapsed, 3) if self.completed else None,
-            },
-            "estimated_cost_usd": image.estimated_cost_usd,
-            "cost_extrapolated": image.cost_extrapolated, "offline": image.offline,
-            **(req.conversation.fields() if req.conversation is not None else {}),
-            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "vibeimg_version": __version__,
-        }
-
     # -- the end -----------------------------------------------------------
     def finish(self, error: VibeimgError | None) -> ChatStreamResult:
         for call in self.result.calls:
@@ -278,61 +249,14 @@ class _Run:
         if self.completed and self.sidecar:
             for image in res.images:  # now usage and totals are known
                 try:
-                    image.sidecar = write_sidecar(image.path, self.sidecar_record(image))
+                    image.sidecar = write_sidecar(
+                        image.path, sidecar_record(self.request, res, image,
+                                                   completed=self.completed))
                 except OSError as exc:  # the sidecar written with the image stays
                     error = error or save_error(exc, f"the sidecar of {image.path}")
-        res.error = self.final_error(error)
+        res.error = stream_ending(res, failure=self.failure, completed=self.completed,
+                                 error=error)
         return res
-
-    def final_error(self, error: VibeimgError | None) -> VibeimgError | None:
-        res = self.result
-        if isinstance(error, Interrupted):
-            res.stream_status = "interrupted"
-            return error
-        cause: VibeimgError
-        if self.failure is not None:
-            res.stream_status = {"error": "error", "response.failed": "failed"}.get(
-                self.failure.type, "incomplete")
-            cause = self.failure.error(res.request_id)
-        elif error is not None and not isinstance(error, NetworkError):
-            res.stream_status, cause = "error", error
-        elif error is not None or not self.completed:
-            res.stream_status = "truncated"
-            why = f" ({error.message})" if error is not None else ""
-            cause = NetworkError(
-                f"the stream ended before the response completed{why}; "
-                f"{self.missing_text() or 'no image call had started'}",
-                hint="the images saved are complete; run again for the rest",
-                request_id=res.request_id,
-            )
-        else:
-            # The response completed; the run did only if every image call it made landed.
-            res.stream_status = "completed"
-            if not res.calls:
-                said = f": {res.text[:200]}" if res.text else ""
-                res.stream_status = "failed"
-                return ResponseFailed(
-                    f"the model answered without making an image{said}", code="no_image",
-                    request_id=res.request_id, refused=True,
-                    hint="rephrase the prompt, or force the tool with --action generate",
-                )
-            if not res.missing:
-                return None
-            res.stream_status = "partial" if res.images else "failed"
-            errors = [c.error for c in res.missing if c.error is not None]
-            cause = errors[0] if errors else ResponseFailed(
-                f"the response completed, but {self.missing_text()}",
-                code="image_missing", request_id=res.request_id)
-        if not res.images:
-            return cause
-        saved = count_of(len(res.images), "image")
-        return PartialFailure(f"{saved} saved, then: {cause.one_line()}", failures=[cause])
-
-    def missing_text(self) -> str:
-        parts = [f"image {c.index} ({c.item_id}) was {c.phase.replace('_', ' ')}"
-                 for c in self.result.missing]
-        return ", ".join(parts)
-
 
 def _discard_payload(event: StreamEvent) -> None:
     """Remove the file of a payload nobody took (a no-op once taken)."""
