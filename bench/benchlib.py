@@ -1,17 +1,43 @@
-"""What the benchmark scripts share: a 4K noise image and measured child processes."""
+"""What the benchmark scripts share: the user's data kept out of reach, a 4K noise image
+and measured child processes.
+
+Importing this module moves every vibeimg the script starts, and vibeimg imported in
+the script itself, to a fresh ``VIBEIMG_HOME`` (removed at exit): a benchmark never
+adds runs to the user's history, never reads their config file or sessions. Every
+script imports it first; a script that wants a home per run sets its own.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 
+def _isolated_home() -> Path:
+    """A fresh VIBEIMG_HOME for this process and its children; the user's settings from
+    the environment (VIBEIMG_*) go with it, so a benchmark measures the defaults."""
+    home = Path(tempfile.mkdtemp(prefix="vibeimg-bench-home-"))
+    for name in [name for name in os.environ if name.startswith("VIBEIMG_")]:
+        del os.environ[name]
+    os.environ["VIBEIMG_HOME"] = str(home)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
+
+
+BENCH_HOME = _isolated_home()
+
+
 def bench_env() -> dict[str, str]:
-    """Users' Pythons cache bytecode; a machine that disables it would time the compiler."""
+    """The environment of the processes measured: this script's, so with its own
+    VIBEIMG_HOME. Users' Pythons cache bytecode; a machine that disables it would
+    time the compiler."""
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 

@@ -11,15 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from vibeimg.batch.items import BatchDefaults, parse_batch
+from vibeimg.batch.ledger import Ledger
 from vibeimg.batch.limiter import AdaptiveLimit
 from vibeimg.batch.manifest import (
     FolderLock,
+    LineReader,
     ManifestWriter,
     latest,
     manifest_name,
     read_folder,
     read_manifest,
 )
+from vibeimg.batch.plan import make_plan
 from vibeimg.batch.verify import file_facts, safe_paths, verify_record
 from vibeimg.errors import UsageError, WriteError
 
@@ -96,13 +100,52 @@ def test_a_submitted_line_is_acknowledged_only_once_durable(tmp_path: Path,
     path = tmp_path / "vibeimg-manifest.jsonl"
     with ManifestWriter(path) as writer:
         started = time.monotonic()
-        writer.submit({"type": "item", "key": "a", "status": "ok"}, told.append)
+        writer.submit({"type": "item", "key": "a", "status": "ok"},
+                      lambda failure, _: told.append(failure))
         assert time.monotonic() - started < 1 and told == []
         time.sleep(0.05)
         assert told == []  # written, perhaps, but not yet durable
         disk.set()
     assert told == [None]
     assert [r["key"] for r in read_manifest(path)[0]] == ["a"]
+
+
+def test_each_durable_line_is_told_where_it_starts(tmp_path: Path) -> None:
+    """submit() tells each line's offset once it is durable, after a torn last line too;
+    the line is read back from there, and only as the item it was written for."""
+    path = tmp_path / "vibeimg-manifest.jsonl"
+    path.write_bytes(b'{"type": "item", "key": "x", "sta')  # a run cut off mid-line
+    told: dict[str, int] = {}
+    with ManifestWriter(path) as writer:
+        for key in ("a", "b", "c"):
+            writer.submit({"type": "item", "key": key, "prompt": "ü " * 3000},
+                          lambda failure, offset, key=key: told.setdefault(key, offset))
+    reader = LineReader(path)
+    try:
+        assert [reader.record(told[key], key)["key"] for key in "abc"] == ["a", "b", "c"]
+        assert reader.record(told["b"], "a") is None  # another item's line: not taken
+        assert reader.record(0, "x") is None  # the torn line
+    finally:
+        reader.close()
+
+
+def test_a_ledger_keeps_where_lines_are_and_reads_them_back(tmp_path: Path) -> None:
+    """A finished item's record is read back from the manifest, in the plan's order;
+    one whose line is not in the manifest (its writing failed) keeps its record."""
+    items = parse_batch("a fox\na heron\nan owl\n", source="p.txt", base_dir=tmp_path,
+                        defaults=BatchDefaults())
+    plan = make_plan(items, out_dir=tmp_path, shard=None)
+    ledger = Ledger(plan)
+    records = [{"type": "item", "key": item.key, "status": "ok", "estimated_cost_usd": 0.011,
+                "prompt": item.prompt} for item in items]
+    offsets: dict[int, int] = {}
+    with ManifestWriter(plan.manifest_path) as writer:
+        writer.submit(records[2], lambda failure, offset: offsets.setdefault(2, offset))
+    ledger.finish(2, "done", {**records[2], "prompt": "in memory"}, None, offsets[2])
+    ledger.finish(0, "done", records[0])  # not in the manifest
+    assert [(o.status, (o.record or {}).get("prompt")) for o in ledger] == [
+        ("done", "a fox"), ("not-run", None), ("done", "an owl")]
+    assert (ledger.count("done"), ledger.count("not-run"), ledger.spent) == (2, 1, 0.022)
 
 
 def test_a_failed_fsync_fails_every_line_waiting_on_it(tmp_path: Path, monkeypatch) -> None:

@@ -138,6 +138,17 @@ def test_request_log_holds_one_line_per_request(tmp_path: Path) -> None:
                for x in lines)
 
 
+def test_a_server_on_its_own_keeps_no_request_in_memory(tmp_path: Path) -> None:
+    """keep_requests=False (mock-server): the log file has every request,
+    the process's memory none, so a long-running emulator does not grow per upload."""
+    log = tmp_path / "requests.jsonl"
+    with Emulator(EmulatorConfig(log_file=log, keep_requests=False)) as emu:
+        generate(emu, "a fox", size="1024x1024", quality="low")
+        generate(emu, "a heron", size="1024x1024", quality="low")
+        assert emu.requests == []
+    assert [x["prompt"] for x in read_log(log)] == ["a fox", "a heron"]
+
+
 def test_request_log_of_a_conversation(tmp_path: Path) -> None:
     """A /responses line names this turn's prompt, the text model and the images in it."""
     log = tmp_path / "requests.jsonl"

@@ -259,3 +259,15 @@ def test_a_batch_records_its_items_in_few_transactions(monkeypatch) -> None:
         prompts = [e.prompt for e in store.recent(limit=1000)]
     assert prompts == [f"item {n}" for n in reversed(range(300))]
     assert sum(commits) == 300 and len(commits) < 300
+
+
+def test_many_runs_stored_at_once_each_get_the_id_of_their_own_row() -> None:
+    """add_many writes many rows a statement: each entry's id is its own row's, in
+    order, across statements, after earlier runs."""
+    _add(prompt="before")
+    entries = [Entry(command="batch", prompt=f"item {n}", images=n % 3) for n in range(123)]
+    with History() as store:
+        store.add_many(entries)
+        assert [store.get(e.id or 0).prompt for e in entries] == [e.prompt for e in entries]
+        assert [store.get(e.id or 0).images for e in entries] == [n % 3 for n in range(123)]
+    assert len({e.id for e in entries}) == 123

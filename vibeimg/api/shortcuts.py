@@ -45,7 +45,7 @@ def convert_mask(
     repainted), written atomically as a PNG: ``output``, else ``NAME-alpha.png`` beside
     ``source``. ``match`` resizes it to an image's dimensions (a path) or to (w, h).
     Never overwrites a file unless ``force``."""
-    from vibeimg.files.inputs import image_dimensions  # noqa: PLC0415 - Pillow when used
+    from vibeimg.files.imagecheck import image_dimensions  # noqa: PLC0415 - Pillow when used
     from vibeimg.masks.jobs import ConvertSettings, convert_job, plan_jobs  # noqa: PLC0415
 
     size = image_dimensions(Path(match), what="--match image") \

@@ -10,6 +10,7 @@
     verify    what a rerun trusts: each finished item's files, paths inside the folder
     runner    the workers: send, save, record, report progress; Ctrl-C cancels waits
     outcomes  what became of each item and of the run (statuses, the two costs)
+    ledger    each item's status and manifest offset, its record read back when asked
     summary   the JSON summary and the exit code
     report    the self-contained HTML report
     merge     join the manifests of a CI matrix's shards

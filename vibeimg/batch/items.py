@@ -92,7 +92,7 @@ class BatchDefaults:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a batch holds 10,000 of them
 class BatchItem:
     """One image to make: one request, one file, one manifest line."""
 
@@ -238,6 +238,7 @@ class _LineParser:
         self.default_options = defaults.options()
         self._file_hashes: dict[Path, str] = {}
         self._occurrences: dict[str, int] = {}
+        self._names_checked: set[tuple[str, int, int]] = set()
 
     def items(self, number: int, fields: dict[str, Any]) -> list[BatchItem]:
         prompt = fields.get("prompt")
@@ -335,8 +336,18 @@ class _LineParser:
         if template == "-" or Path(template).is_absolute() or ".." in parts:
             raise UsageError(f"output {template!r} must be a name inside the output folder",
                              hint="use a relative name such as fox.png or sub/{slug}.{ext}")
-        name = template.replace("{line}", f"{number:04d}")
-        NamePlan.build(name, None, count=count)  # refuses unknown {fields}
+        line = f"{number:04d}"
+        # Refuses unknown {fields}: checked once per template, count and width of the
+        # line number (which all a template's checks depend on), not once per line.
+        shape = (template, count, len(line))
+        name = template.replace("{line}", line)
+        if shape not in self._names_checked:
+            try:
+                NamePlan.build(template.replace("{line}", "0" * len(line)), None, count=count)
+            except UsageError:
+                NamePlan.build(name, None, count=count)  # the same refusal, in its own words
+                raise
+            self._names_checked.add(shape)
         return name
 
     def _flag(self, fields: dict[str, Any], name: str) -> bool:

@@ -88,7 +88,9 @@ def _try_lock(fd: int, *, exclusive: bool) -> bool:
     return True
 
 
-Durable = Callable[[OSError | None], None]  # told when a line is durable (None) or failed
+#: Told when a line is durable: ``(None, offset)``, the offset where the line starts in
+#: the file (to read it back); or that it failed: ``(error, -1)``.
+Durable = Callable[[OSError | None, int], None]
 GATHER_SECONDS = 0.02  # how long a first line waits for others to share its fsync
 
 
@@ -135,7 +137,8 @@ class ManifestWriter:
         durable = threading.Event()
         failed: list[OSError] = []
 
-        def told(failure: OSError | None) -> None:
+        def told(failure: OSError | None, offset: int) -> None:
+            del offset
             if failure is not None:
                 failed.append(failure)
             durable.set()
@@ -146,8 +149,9 @@ class ManifestWriter:
             raise save_error(failed[0], f"the manifest {self.path}") from failed[0]
 
     def submit(self, record: Record, then: Durable) -> None:
-        """Queue one line; ``then(None)`` is called (on the writer thread) once it is
-        durable, ``then(error)`` if it cannot be written. Never blocks on the disk."""
+        """Queue one line; ``then(None, offset)`` is called (on the writer thread) once
+        it is durable, ``then(error, -1)`` if it cannot be written. Never blocks on the
+        disk."""
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(
             "utf-8", "surrogateescape")
         with self._lock:
@@ -163,7 +167,7 @@ class ManifestWriter:
                 if self._idle:
                     self._has_work.notify()
         if failure is not None:
-            then(failure)
+            then(failure, -1)
 
     def _write_all(self) -> None:
         """The writer thread: everything queued, one write and one fsync at a time."""
@@ -179,25 +183,29 @@ class ManifestWriter:
                     self._has_work.wait(GATHER_SECONDS)
                 batch, self._pending = self._pending, []
             try:
-                self._write(b"".join(line for line, _ in batch))
+                offset = self._write(b"".join(line for line, _ in batch))
             except OSError as exc:
                 with self._lock:
                     self._failure = exc
                     batch += self._pending
                     self._pending = []
                 for _, then in batch:
-                    then(exc)
+                    then(exc, -1)
                 return
-            for _, then in batch:
-                then(None)
+            for line, then in batch:
+                then(None, offset)
+                offset += len(line)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> int:
+        """Append ``data`` (whole lines) and sync it; the offset where it starts."""
         view = memoryview((b"\n" if self._torn else b"") + data)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
             self._torn = bool(view)
         os.fsync(self._fd)
+        # Appended, so the file's position is now the end of these lines.
+        return os.lseek(self._fd, 0, os.SEEK_CUR) - len(data)
 
     def close(self) -> None:
         with self._lock:
@@ -277,6 +285,39 @@ def read_manifest(path: Path, *, follow: bool = True) -> tuple[list[Record], int
         else:
             skipped += 1
     return records, skipped
+
+
+class LineReader:
+    """Reads lines of a manifest back by their offsets (what :meth:`ManifestWriter.submit`
+    reported): a run keeps an offset per item, not its record."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def record(self, offset: int, key: str) -> Record | None:
+        """The record of the line at ``offset``, if it is there and of item ``key``."""
+        try:
+            if self._fd is None:
+                self._fd = _open_nofollow(self.path, os.O_RDONLY, "the manifest")
+            data = b""
+            while not data.endswith(b"\n"):
+                block = os.pread(self._fd, 4096, offset + len(data))
+                if not block:
+                    break
+                data += block
+                if b"\n" in block:
+                    break
+            record = json.loads(data.partition(b"\n")[0])
+        except (OSError, UsageError, ValueError, RecursionError):
+            return None
+        return record if isinstance(record, dict) and record.get("key") == key else None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
 
 def manifests_in(directory: Path) -> list[Path]:

@@ -9,10 +9,9 @@ received (``spent``) and what the items without an image may have cost (``possib
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.limiter import AdaptiveLimit
@@ -20,6 +19,9 @@ from vibeimg.batch.manifest import Record
 from vibeimg.batch.records import possible_cost
 from vibeimg.errors import VibeimgError
 from vibeimg.records.runs import Entry
+
+if TYPE_CHECKING:
+    from vibeimg.batch.ledger import Ledger
 
 
 @dataclass
@@ -111,7 +113,10 @@ class Progress:
 
 @dataclass
 class BatchResult:
-    outcomes: list[ItemOutcome]
+    """How a run went: every item's outcome (a :class:`~vibeimg.batch.ledger.Ledger`,
+    read in the plan's order), the totals, and how the run ended."""
+
+    outcomes: Ledger
     elapsed: float
     limiter: AdaptiveLimit
     interrupted: bool = False
@@ -120,24 +125,23 @@ class BatchResult:
     offline: bool = False  # sent to vibeimg's emulator: nothing billed
 
     def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
+        return self.outcomes.count(status)
 
     @property
     def spent(self) -> float:
         """The estimated cost of the images received in this run."""
-        return spent_of(self.outcomes)
+        return self.outcomes.spent
 
     @property
     def possible(self) -> float:
         """What this run's items without an image may have cost (billed but unusable,
         outcome unknown, abandoned on the wire)."""
-        return possible_of(self.outcomes)
+        return self.outcomes.possible
 
     @property
     def cost_extrapolated(self) -> bool:
         """Whether :attr:`spent` or :attr:`possible` includes an extrapolated price."""
-        return any((o.record or {}).get("cost_extrapolated") for o in self.outcomes
-                   if o.status in SENT)
+        return self.outcomes.cost_extrapolated
 
 
 def _absolute(folder: Path) -> Path:
@@ -148,16 +152,3 @@ def _absolute(folder: Path) -> Path:
 def _resolved(folder: Path) -> Path:
     """An (absolute) output folder's real path: found once per folder, not per image."""
     return folder.resolve()
-
-
-def spent_of(outcomes: Iterable[ItemOutcome]) -> float:
-    """The estimated cost of the images received in this run."""
-    return round(sum(float((o.record or {}).get("estimated_cost_usd") or 0)
-                     for o in outcomes if o.status == "done"), 4)
-
-
-def possible_of(outcomes: Iterable[ItemOutcome]) -> float:
-    """What this run's items without an image may have cost: billed but unusable (lost
-    to the disk, bad base64), of unknown outcome, or abandoned on the wire."""
-    return round(sum(possible_cost(o.record or {}) for o in outcomes
-                     if o.status in ("failed", "unknown", "abandoned")), 4)

@@ -18,7 +18,7 @@ from typing import Any
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, item_records, manifest_name, read_folder
-from vibeimg.batch.recover import orphan_sidecars, unrecorded_images
+from vibeimg.batch.recover import one_per_folder, orphan_sidecars, unrecorded_images
 from vibeimg.batch.verify import (
     Problem,
     Realpaths,
@@ -125,7 +125,7 @@ class BatchPlan:
         """Refuse, before anything is sent, an item whose output folder a symbolic link
         takes out of the output folder (``out/sub -> /elsewhere``)."""
         seen: set[Path] = set()
-        for item in self.to_send:
+        for item in one_per_folder(self.to_send):
             folder = NamePlan.build(item.name, self.out_dir, count=item.count).directory
             if folder in seen:
                 continue

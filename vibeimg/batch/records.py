@@ -11,7 +11,6 @@ unless ``--retry-unknown``). ``possible_cost_usd`` is what a failure may have co
 from __future__ import annotations
 
 import os
-import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
     if saved.path is None:
         raise ValueError("a batch image is always saved to a file")
     image = _image_facts(saved, saved.path)
-    side = file_facts(saved.sidecar) if saved.sidecar else {}
+    side = saved.sidecar_facts or (file_facts(saved.sidecar) if saved.sidecar else {})
     return {
         **item_record(item, plan), "status": "ok",
         "revised_prompt": saved.revised_prompt,
@@ -88,12 +87,11 @@ def _shared(parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def _image_facts(saved: SavedImage, path: Path) -> dict[str, Any]:
-    """``file_facts`` of a saved image, its SHA-256 taken as its bytes were written
-    rather than by reading the file again; read when the file is not plainly those."""
-    info = os.lstat(path)
-    if saved.sha256 is None or not stat.S_ISREG(info.st_mode) or info.st_size != saved.bytes:
+    """``file_facts`` of a saved image, as its bytes were written and its file closed
+    (no second look at the file); read from the file when they were not taken."""
+    if saved.sha256 is None or saved.mtime_ns is None:
         return file_facts(path)
-    return {"bytes": info.st_size, "sha256": saved.sha256, "mtime_ns": info.st_mtime_ns}
+    return {"bytes": saved.bytes, "sha256": saved.sha256, "mtime_ns": saved.mtime_ns}
 
 
 def _relative(path: Path, folder: Path) -> str:

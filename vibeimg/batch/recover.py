@@ -85,7 +85,8 @@ def item_folders(items: Iterable[BatchItem], out_dir: Path) -> set[Path]:
     folder, and below it the subfolders its fields make (``{date}/``), as deep as they go.
     Folders reached through a symbolic link that leaves ``out_dir`` are left out."""
     folders: set[Path] = set()
-    for depth, fixed in {(_depth(i, out_dir), _fixed(i, out_dir)) for i in items}:
+    plans = (NamePlan.build(i.name, out_dir, count=i.count) for i in one_per_folder(items))
+    for depth, fixed in {(plan.template.count("/"), plan.directory) for plan in plans}:
         if not fixed.is_dir():
             continue
         candidates = [fixed] if depth == 0 else [
@@ -95,13 +96,14 @@ def item_folders(items: Iterable[BatchItem], out_dir: Path) -> set[Path]:
     return folders
 
 
-def _fixed(item: BatchItem, out_dir: Path) -> Path:
-    return NamePlan.build(item.name, out_dir, count=item.count).directory
-
-
-def _depth(item: BatchItem, out_dir: Path) -> int:
-    """How many folders the template's fields add below its fixed folder."""
-    return NamePlan.build(item.name, out_dir, count=item.count).template.count("/")
+def one_per_folder(items: Iterable[BatchItem]) -> list[BatchItem]:
+    """One item for each folder part of the items' names (``shots/{date}`` of
+    ``shots/{date}/{slug}.{ext}``): a name's folders, fixed and rendered, follow from
+    that part alone, so 10,000 names in one folder are looked at once, not 10,000 times."""
+    seen: dict[str, BatchItem] = {}
+    for item in items:
+        seen.setdefault(os.path.split(item.name)[0], item)
+    return list(seen.values())
 
 
 def _regular(path: Path) -> bool:

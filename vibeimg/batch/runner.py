@@ -17,30 +17,20 @@ the rest is reported as not run, and the same command resumes.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from vibeimg.batch.items import BatchItem
+from vibeimg.batch.ledger import Ledger
 from vibeimg.batch.limiter import AdaptiveLimit, Ticket
 from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record
-from vibeimg.batch.outcomes import (
-    BatchResult,
-    ItemOutcome,
-    Progress,
-)
+from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
 from vibeimg.batch.plan import BatchPlan
-from vibeimg.batch.records import (
-    EarlierUnknown,
-    abandoned_record,
-    failure_record,
-    plan_record,
-    possible_cost,
-    success_record,
-)
-from vibeimg.batch.recover import item_folders
+from vibeimg.batch.records import abandoned_record, failure_record, plan_record, success_record
+from vibeimg.batch.recover import item_folders, one_per_folder
 from vibeimg.batch.requests import build_request
 from vibeimg.errors import AuthError, GatewayError, NotSent, VibeimgError, WriteError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
@@ -55,12 +45,6 @@ ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second
 
 EventHook = Callable[[ItemOutcome], None]
 TickHook = Callable[[Progress], None]
-
-
-@dataclass
-class _Job:
-    outcome: ItemOutcome
-    requeues: int = 0
 
 
 class BatchRunner:
@@ -92,27 +76,21 @@ class BatchRunner:
         self.stop = threading.Event()  # send nothing more
         self.aborted = False  # requests in flight were abandoned (a second Ctrl-C)
         self._live = 0  # workers still running
-        # Items that share a name template share its plan.
-        shared: dict[tuple[str, int], NamePlan] = {}
-        self._name_plans: dict[str, NamePlan] = {}
-        for item in plan.to_send:
-            template = (item.name, item.count)
-            if template not in shared:
-                shared[template] = NamePlan.build(item.name, plan.out_dir, count=item.count,
-                                                  force=force, root=plan.out_dir)
-            self._name_plans[item.key] = shared[template]
-        self._outcomes = {item.key: ItemOutcome(item) for item in plan.selected}
-        for key, record in plan.done.items():
-            self._outcomes[key].status, self._outcomes[key].record = "skipped", record
-        for key, record in plan.held.items():
-            outcome = self._outcomes[key]
-            outcome.status, outcome.record = "not-resent", record
-            outcome.error = EarlierUnknown(record)
-        self._queue = deque(_Job(self._outcomes[item.key]) for item in plan.to_send)
-        self._running: dict[int, _Job] = {}  # worker thread -> the job it sends
+
+        # Items that share a name template share its plan, made when first needed.
+        @functools.lru_cache(maxsize=256)
+        def name_plan(name: str, count: int) -> NamePlan:
+            return NamePlan.build(name, plan.out_dir, count=count, force=force,
+                                  root=plan.out_dir)
+
+        self._name_plan = name_plan
+        # What became of each item, by its position in plan.selected.
+        self.ledger = Ledger(plan)
+        self._queue = deque(n for n in range(len(self.ledger))
+                            if self.ledger.status(n) == "not-run")
+        self._requeues: dict[int, int] = {}  # position -> times it was refused as busy
+        self._running: dict[int, int] = {}  # worker thread -> the position it sends
         self._unfinished = self._to_send = len(self._queue)
-        self._counts: dict[str, int] = {}  # statuses of the items finished in this run
-        self._spent = self._possible = 0.0  # kept as items finish: a tick is O(1)
         lock = threading.Lock()
         self._cond = threading.Condition(lock)  # workers waiting for a job
         self._ended = threading.Condition(lock)  # the main thread waiting for the workers
@@ -130,7 +108,8 @@ class BatchRunner:
         The first Ctrl-C sends nothing more but lets the requests in flight finish: the
         gateway is making (and billing) those images anyway. A second Ctrl-C abandons them.
         """
-        folders = {p.directory for p in self._name_plans.values()}
+        folders = {self._name_plan(item.name, item.count).directory
+                   for item in one_per_folder(self.plan.to_send)}
         for folder in sorted({self.plan.out_dir, *folders}):
             ensure_output_dir(folder)
         self._started = time.monotonic()
@@ -161,8 +140,7 @@ class BatchRunner:
         if self._crash is not None:
             raise self._crash
         return BatchResult(
-            outcomes=[self._outcomes[item.key] for item in self.plan.selected],
-            elapsed=time.monotonic() - self._started, limiter=self.limiter,
+            outcomes=self.ledger, elapsed=time.monotonic() - self._started, limiter=self.limiter,
             interrupted=interrupted, stopped_by=self._stopped_by, cleaned=cleaned,
             offline=self.client.offline,
         )
@@ -192,13 +170,13 @@ class BatchRunner:
         on_wire = self.client.threads_on_wire()
         abandoned = []
         with self._cond:
-            for thread, job in self._running.items():
-                if thread not in on_wire or job.outcome.status != "not-run":
+            for thread, position in self._running.items():
+                if thread not in on_wire or self.ledger.status(position) != "not-run":
                     continue
-                record = abandoned_record(job.outcome.item, self.plan)
-                job.outcome.status, job.outcome.record = "abandoned", record
-                self._count("abandoned", record)
-                abandoned.append(job.outcome)
+                item = self.ledger.items[position]
+                record = abandoned_record(item, self.plan)
+                self.ledger.finish(position, "abandoned", record)
+                abandoned.append(ItemOutcome(item, "abandoned", record))
             self._cond.notify_all()
         for outcome in abandoned:  # outside the lock: the manifest's writer may need it
             if outcome.record is not None:
@@ -225,36 +203,27 @@ class BatchRunner:
                     self.on_tick(self.progress())
 
     def progress(self) -> Progress:
+        ledger = self.ledger
         with self._cond:
-            counts = self._counts
-            done = counts.get("done", 0)
-            failed = counts.get("failed", 0) + counts.get("unknown", 0)
-            spent, possible = round(self._spent, 4), round(self._possible, 4)
+            done = ledger.count("done")
+            failed = ledger.count("failed") + ledger.count("unknown")
+            spent, possible = ledger.spent, ledger.possible
         return Progress(
             total=self._to_send, skipped=len(self.plan.done), done=done, failed=failed,
             in_flight=self.limiter.in_flight, limit=self.limiter.limit,
             spent=spent, possible=possible, elapsed=time.monotonic() - self._started,
         )
 
-    def _count(self, status: str, record: Record) -> None:
-        """Add a finished item to the running totals (holding ``_cond``): as
-        ``spent_of`` and ``possible_of`` would find them over every outcome."""
-        self._counts[status] = self._counts.get(status, 0) + 1
-        if status == "done":
-            self._spent += float(record.get("estimated_cost_usd") or 0)
-        elif status in ("failed", "unknown", "abandoned"):
-            self._possible += possible_cost(record)
-
     # -- workers ---------------------------------------------------------------
 
     def _work(self) -> None:
         try:
-            while (job := self._next_job()) is not None:
+            while (position := self._next_job()) is not None:
                 ticket = self.limiter.acquire(self.stop)
                 if ticket is None:
                     return
                 self._local.ticket = ticket
-                self._attempt(job, ticket)
+                self._attempt(position, ticket)
         except BaseException as exc:  # a bug: stop everything and re-raise in the main thread
             if not self.aborted:
                 self._crash = exc
@@ -264,7 +233,7 @@ class BatchRunner:
                 self._live -= 1
                 self._ended.notify_all()
 
-    def _next_job(self) -> _Job | None:
+    def _next_job(self) -> int | None:
         with self._cond:
             while not self.stop.is_set():
                 if self._queue:
@@ -274,15 +243,15 @@ class BatchRunner:
                 self._cond.wait(timeout=0.25)
             return None
 
-    def _attempt(self, job: _Job, ticket: Ticket) -> None:
-        item = job.outcome.item
+    def _attempt(self, position: int, ticket: Ticket) -> None:
+        item = self.ledger.items[position]
         with self._cond:
-            self._running[threading.get_ident()] = job
+            self._running[threading.get_ident()] = position
         try:
             request = self.build(item)
             saved = fetch_image(self.client, request, index=item.index,
-                                plan=self._name_plans[item.key], sidecar=self.sidecar,
-                                digest=True)
+                                plan=self._name_plan(item.name, item.count),
+                                sidecar=self.sidecar, digest=True)
             record = success_record(item, request, saved, self.plan)
         except (VibeimgError, OSError, RuntimeError) as exc:
             self.limiter.release(ticket, succeeded=False)
@@ -298,15 +267,16 @@ class BatchRunner:
             requeues = MAX_REQUEUES if self.client.settings.retries else 0
             if _busy(error) and self.stop.is_set():
                 return  # refused as busy after Ctrl-C: not billed, not run
-            if _busy(error) and job.requeues < requeues:
-                job.requeues += 1
-                self.limiter.throttled(ticket, backoff_seconds(job.requeues))
+            refused = self._requeues.get(position, 0)
+            if _busy(error) and refused < requeues:
+                self._requeues[position] = refused + 1
+                self.limiter.throttled(ticket, backoff_seconds(refused + 1))
                 with self._cond:
-                    self._queue.append(job)
+                    self._queue.append(position)
                     self._cond.notify_all()
                 return
             status = "unknown" if error.outcome_unknown else "failed"
-            self._finish(job, status, failure_record(item, error, self.plan), error)
+            self._finish(position, status, failure_record(item, error, self.plan), error)
             if isinstance(error, AuthError):
                 self._stopped_by = error
                 self.stop.set()
@@ -315,7 +285,7 @@ class BatchRunner:
             with self._cond:
                 self._running.pop(threading.get_ident(), None)
         self.limiter.release(ticket, succeeded=True)
-        self._finish(job, "done", record, None)
+        self._finish(position, "done", record, None)
 
     def _on_retry(self, retry: RetryWait) -> None:
         ticket = getattr(self._local, "ticket", None)
@@ -343,38 +313,38 @@ class BatchRunner:
             self._stopped_by = self._stopped_by or problem
         self.stop.set()
 
-    def _finish(self, job: _Job, status: str, record: Record, error: VibeimgError | None) -> None:
+    def _finish(self, position: int, status: str, record: Record,
+                error: VibeimgError | None) -> None:
         """Hand the item's line to the manifest and go on to the next item: the item
         counts as finished (and is reported) once the line is durable, which the
         manifest's writer thread says for many lines at a time."""
         with self._cond:
-            if job.outcome.status == "abandoned":
+            if self.ledger.status(position) == "abandoned":
                 return  # already recorded as abandoned; a saved image is found by its sidecar
             manifest = self._manifest
         if manifest is None:
-            self._finished(job, status, record, error)
+            self._finished(position, status, record, error, -1)
             return
 
-        def durable(failure: OSError | None) -> None:
+        def durable(failure: OSError | None, offset: int) -> None:
             if failure is not None:
                 self._manifest_failed(manifest, save_error(
                     failure, f"the manifest {self.plan.manifest_path}"))
-            self._finished(job, status, record, error)
+            self._finished(position, status, record, error, offset)
 
         manifest.submit(record, durable)
 
-    def _finished(self, job: _Job, status: str, record: Record,
-                  error: VibeimgError | None) -> None:
+    def _finished(self, position: int, status: str, record: Record,
+                  error: VibeimgError | None, offset: int) -> None:
         try:
             with self._cond:
-                if job.outcome.status == "abandoned":
+                if self.ledger.status(position) == "abandoned":
                     return
-                job.outcome.status, job.outcome.record, job.outcome.error = status, record, error
+                self.ledger.finish(position, status, record, error, offset)
                 self._unfinished -= 1
-                self._count(status, record)
                 self._cond.notify_all()
             if self.on_event is not None:
-                self.on_event(job.outcome)
+                self.on_event(ItemOutcome(self.ledger.items[position], status, record, error))
         except BaseException as exc:  # a bug: stop everything and re-raise in the main thread
             if self._crash is None and not self.aborted:
                 self._crash = exc
@@ -396,8 +366,4 @@ def nothing_to_send(plan: BatchPlan, *, concurrency: int) -> BatchResult:
         manifest.append(plan_record(plan))
         for record in plan.recovered:
             manifest.append(record)
-    outcomes = [ItemOutcome(item, "skipped", plan.done[item.key]) if item.key in plan.done
-                else ItemOutcome(item, "not-resent", plan.held[item.key],
-                                 EarlierUnknown(plan.held[item.key]))
-                for item in plan.selected]
-    return BatchResult(outcomes=outcomes, elapsed=0.0, limiter=AdaptiveLimit(concurrency))
+    return BatchResult(outcomes=Ledger(plan), elapsed=0.0, limiter=AdaptiveLimit(concurrency))

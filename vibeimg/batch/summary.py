@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from vibeimg.batch.manifest import Record
@@ -60,8 +61,8 @@ def summarize(result: BatchResult, plan: BatchPlan, *, source: str,
 def batch_error(result: BatchResult) -> VibeimgError | None:
     """The error the batch ends with: None for success, else partial success, Ctrl-C,
     or the failure's own exit code (README, exit codes). Call it once per result."""
-    failed = [o.error for o in result.outcomes
-              if o.status in ("failed", "unknown", "not-resent") and o.error]
+    failed = [o.error for o in result.outcomes.kept("failed", "unknown", "not-resent")
+              if o.error]
     finished = result.count("done") + result.count("skipped")
     not_run = result.count("not-run")
     unknown = result.count("unknown") + result.count("abandoned") + result.count("not-resent")
@@ -95,7 +96,7 @@ def _failures_text(result: BatchResult) -> str:
         parts = []
     if result.count("unknown"):
         parts.append(f"{result.count('unknown')} of unknown outcome (may have been billed)")
-    abandoned = [o for o in result.outcomes if o.status == "abandoned"]
+    abandoned = list(result.outcomes.kept("abandoned"))
     if abandoned:
         cost = sum(possible_cost(o.record or {}) for o in abandoned)
         parts.append(f"{len(abandoned)} abandoned on the wire (may have been billed, up to "
@@ -105,19 +106,22 @@ def _failures_text(result: BatchResult) -> str:
     return ", ".join(parts)
 
 
-def report_records(result: BatchResult) -> list[Record]:
-    """One manifest-style record per item for the report, not-run items included."""
-    records: list[Record] = []
+_LINE_STATUS = {"done": "ok", "failed": "failed", "unknown": "unknown"}
+
+
+def report_records(result: BatchResult) -> Iterator[Record]:
+    """One manifest-style record per item for the report, not-run items included (read
+    back from the manifest one at a time)."""
     for outcome in result.outcomes:
         if outcome.record is not None:
             # An unknown outcome of an earlier run was counted by that run's report.
             earlier = {"earlier": True} if outcome.status == "not-resent" else {}
-            records.append({**outcome.record, **earlier})
+            yield {**outcome.record, **earlier}
             continue
-        item = outcome.item
-        records.append({
-            "type": "item", "status": "not-run", "key": item.key, "line": item.line,
+        item = outcome.item  # not run (or, were the manifest unreadable now, its line)
+        yield {
+            "type": "item", "status": _LINE_STATUS.get(outcome.status, "not-run"),
+            "key": item.key, "line": item.line,
             "index": item.index, "kind": item.kind, "prompt": item.prompt,
             "parameters": {"model": item.options.model, **item.options.tool_fields()},
-        })
-    return records
+        }

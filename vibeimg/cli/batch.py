@@ -178,7 +178,10 @@ def batch(
     warnings: list[str] = []
 
     def check(item: BatchItem) -> None:
-        """Build each line's request once: the edit builder checks images and masks."""
+        """Build each edit line's request once: the edit builder checks images and masks
+        (a generate line's request holds nothing that was not checked already)."""
+        if item.kind != "edit":
+            return
         where = f"{source}:{item.line}: "
         build_request(item, notify=lambda m: notes.append(where + m),
                       warn=lambda m: warnings.append(where + m))

@@ -80,7 +80,8 @@ def mask_convert(
     """
     from vibeimg.errors import Interrupted
     from vibeimg.files.atomic import ensure_output_dir
-    from vibeimg.files.inputs import STDIN, image_dimensions
+    from vibeimg.files.imagecheck import image_dimensions
+    from vibeimg.files.inputs import STDIN
     from vibeimg.masks.convert import warning_for
     from vibeimg.masks.jobs import (
         ConversionInterrupted,

@@ -88,7 +88,7 @@ def mock_server(
             raise UsageError(str(exc), param="fault") from exc
     config = EmulatorConfig(
         latency=latency, api_key=api_key, faults=list(fault or []), retry_after=retry_after,
-        image_file=image_file, log_file=log,
+        image_file=image_file, log_file=log, keep_requests=False,
     )
     try:
         emulator = Emulator(config, host=host, port=port)

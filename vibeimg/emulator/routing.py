@@ -112,6 +112,10 @@ class EmulatorConfig:
     image_file: Path | None = None
     keepalive_interval: float = 1.0
     log_file: Path | None = None  # one JSON line per request received, appended
+    # Every request kept in memory for ``Emulator.requests`` (tests read them). A server
+    # that nobody reads from inside its process (mock-server) keeps none: its memory
+    # would grow with every request, by every upload's bytes.
+    keep_requests: bool = True
 
 
 @dataclass

@@ -94,8 +94,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=body,
             request_id=request_id,
         )
-        with ctx.lock:
-            ctx.log.append(record)
+        if ctx.config.keep_requests:
+            with ctx.lock:
+                ctx.log.append(record)
         try:
             reply, fault = self._dispatch(record, ctx)
         except GatewayFault as exc:

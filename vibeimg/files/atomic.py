@@ -17,7 +17,7 @@ import stat
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO, Any, ClassVar
 
 from vibeimg.errors import UsageError
 from vibeimg.files.formats import pixel_size, sniff_format
@@ -27,6 +27,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 HEAD_BYTES = 32  # the first bytes of a file, kept: its format, and a PNG's size
 PNG_HEADER = 24  # a PNG's signature and IHDR chunk, which hold its size
+WRITE_BUFFER = 1 << 18  # bytes gathered before they are written
 _NAMES = itertools.count()  # temporary names: the process id and a number never reused
 _pid = os.getpid()
 
@@ -67,52 +68,112 @@ class AtomicFile:
 
     def __init__(self, directory: Path, *, digest: bool = False) -> None:
         self.directory = directory
-        fd, self.temp_path = _temporary(directory)
-        # Unbuffered: the bytes arrive in large pieces, and a plain file object costs no
-        # isatty(), fstat() or lseek() to set up (two per image in a batch).
-        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=0)
+        # A bare descriptor, written with os.write: the bytes arrive in large pieces, and
+        # a file object would cost an fstat() to set up (two per image in a batch).
+        self._fd, self.temp_path = _temporary(directory)
+        self._closed = False
+        self._abandoned = False  # discarded by another thread: the owner closes it
         self.head = b""
         self.size = 0
-        # With ``digest``, the SHA-256 of what is written, as it is written (a batch's
-        # manifest records it; a 4K image is not hashed when nothing asks).
+        # Pieces gathered into one write (a batch's image arrives in two or three).
+        self._buffer = bytearray()
+        # With ``digest``, the SHA-256 of what is written, as it is written, and the
+        # modification time when it is closed (a batch's manifest records both; a 4K
+        # image is not hashed when nothing asks).
         self._digest = hashlib.sha256() if digest else None
+        self.mtime_ns: int | None = None
+        #: Set by :func:`vibeimg.files.sidecars.commit_image` when the image landed with
+        #: a sidecar and ``digest`` was asked: the sidecar's bytes, SHA-256 and mtime.
+        self.sidecar_facts: dict[str, Any] | None = None
         with self._registry_lock:
             self._open.add(self)
 
     @classmethod
     def discard_all(cls) -> None:
-        """Remove every temporary file not yet committed (on Ctrl-C)."""
+        """Remove every temporary file not yet committed (on Ctrl-C), even while other
+        threads are blocked writing them: those threads close their own descriptors (a
+        number closed here could be reused by another file before they write to it)."""
         with cls._registry_lock:
             pending = list(cls._open)
         for tmp in pending:
-            tmp.discard()
+            tmp._abandoned = True
+            tmp._forget()
+            with contextlib.suppress(OSError):
+                tmp.temp_path.unlink()
 
     def _forget(self) -> None:
         with self._registry_lock:
             self._open.discard(self)
 
     def write(self, data: bytes) -> None:
+        """Add ``data``; it reaches the file by :data:`WRITE_BUFFER` at a time (a write
+        and a hash update each let other threads take the GIL: fewer is faster), and
+        at the latest when the file is flushed or closed (an OSError may come then)."""
+        if self._closed or self._abandoned:
+            raise ValueError("I/O operation on closed file")
         if len(self.head) < HEAD_BYTES:
             self.head = (self.head + data[:HEAD_BYTES])[:HEAD_BYTES]
+        self._buffer += data
+        self.size += len(data)
+        if len(self._buffer) >= WRITE_BUFFER:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Write out what is gathered (and hash it)."""
+        if not self._buffer:
+            return
+        data, self._buffer = self._buffer, bytearray()
         view = memoryview(data)
-        while view:  # an unbuffered write may be short (a full disk): the rest, or OSError
-            written = self._file.write(view)
+        while view:  # a write may be short (a full disk): the rest, or OSError
+            written = os.write(self._fd, view)
             if not written:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             view = view[written:]
         if self._digest is not None:
             self._digest.update(data)
-        self.size += len(data)
+
+    @property
+    def digesting(self) -> bool:
+        """Made with ``digest``: its SHA-256 is taken as it is written."""
+        return self._digest is not None
 
     @property
     def sha256(self) -> str | None:
         """The SHA-256 of every byte written so far (no second read of the file), when
         made with ``digest``."""
-        return self._digest.hexdigest() if self._digest is not None else None
+        if self._digest is None:
+            return None
+        if self._buffer and not self._closed:
+            self._drain()
+        return self._digest.hexdigest()
+
+    def facts(self) -> dict[str, Any] | None:
+        """What a batch's manifest records of the file (its bytes, SHA-256 and mtime),
+        known without reading it back; None unless made with ``digest`` and closed."""
+        if self._digest is None or self.mtime_ns is None:
+            return None
+        return {"bytes": self.size, "sha256": self._digest.hexdigest(),
+                "mtime_ns": self.mtime_ns}
 
     def flush(self) -> None:
-        """Hand what was written to the file, so that it can be read by its path."""
-        self._file.flush()
+        """Make what was written readable by its path (a closed file is refused, with
+        ValueError as a file object would)."""
+        if self._closed or self._abandoned:
+            raise ValueError("I/O operation on closed file")
+        self._drain()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self._abandoned:
+                self._drain()
+                if self._digest is not None:
+                    self.mtime_ns = os.fstat(self._fd).st_mtime_ns
+        finally:
+            self._buffer = bytearray()
+            os.close(self._fd)
 
     def pixel_size(self) -> str | None:
         """The finished image's ``WxH``, read from its header (None if unreadable)."""
@@ -128,13 +189,16 @@ class AtomicFile:
 
     def rename(self, destination: Path) -> None:
         """Give the finished file another temporary name, never taking one in use."""
-        self._file.close()
+        self._close()
         self._link(destination)
         self.temp_path = destination
 
     def commit(self, destination: Path, *, overwrite: bool) -> Path:
         """Move the finished file to ``destination``; refuse to replace unless asked."""
-        self._file.close()
+        self._close()
+        if self._abandoned:
+            raise FileNotFoundError(errno.ENOENT, "the temporary file was discarded",
+                                    str(self.temp_path))
         if overwrite:
             os.replace(self.temp_path, destination)
         else:
@@ -158,7 +222,7 @@ class AtomicFile:
         """Remove the temporary file (after a failure)."""
         self._forget()
         with contextlib.suppress(OSError):
-            self._file.close()
+            self._close()
         with contextlib.suppress(FileNotFoundError):
             self.temp_path.unlink()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import BadResponseError, WriteError
-from vibeimg.files.atomic import AtomicFile, make_folder, write_atomically
+from vibeimg.files.atomic import AtomicFile, make_folder
 from vibeimg.files.formats import sniff_format
 from vibeimg.files.jsontext import json_text
 from vibeimg.files.naming import NAME_MAX, NamePlan
@@ -84,12 +84,17 @@ def commit_image(
         if not plan.force and candidate.exists():
             skipped.append(f"{candidate.name} exists")
             continue
-        if _sidecar_name_taken(candidate, force=plan.force):
+        # Without --force a sidecar name in use is found by its link failing (one
+        # lookup less per image); --force must know whose sidecar it would replace.
+        if plan.force and _sidecar_name_taken(candidate, force=True):
             skipped.append(_sidecar_taken_by(candidate))
             continue
-        with contextlib.suppress(FileExistsError):
+        try:
             return _commit_with_sidecar(tmp, candidate, fmt, sidecar, plan.force)
-        skipped.append(f"{candidate.name} exists")
+        except _SidecarTaken:
+            skipped.append(_sidecar_taken_by(candidate))
+        except FileExistsError:
+            skipped.append(f"{candidate.name} exists")
 
 
 def _sidecar_taken_by(image: Path) -> str:
@@ -150,22 +155,40 @@ def sidecar_of(image: Path) -> str | None:
     return described if isinstance(described, str) else ""
 
 
+class _SidecarTaken(FileExistsError):
+    """The sidecar's name was taken (by another sidecar, or any other file)."""
+
+
 def _commit_with_sidecar(
     tmp: AtomicFile, image: Path, fmt: str, sidecar: SidecarRecord, force: bool
 ) -> tuple[Path, str, Path]:
-    """Image to its pending name, sidecar into place, then the image into place."""
+    """Image to its pending name, sidecar into place, then the image into place. An
+    image made with ``digest`` gets its sidecar's facts (``tmp.sidecar_facts``)."""
     tmp.rename(pending_path(image))
-    side = write_sidecar(image, sidecar(image, fmt), overwrite=force)
+    try:
+        side, tmp.sidecar_facts = _write_sidecar(image, sidecar(image, fmt), overwrite=force,
+                                                 digest=tmp.digesting)
+    except FileExistsError as exc:
+        raise _SidecarTaken(*exc.args) from exc
     try:
         tmp.commit(image, overwrite=force)
     except FileExistsError:  # somebody took the name meanwhile: give the sidecar up too
         side.unlink()
+        tmp.sidecar_facts = None
         raise
     return image, fmt, side
 
 
 def write_sidecar(image: Path, record: dict[str, Any], *, overwrite: bool = True) -> Path:
     """Write ``record`` as pretty JSON beside ``image``."""
-    path = sidecar_path(image)
-    text = json_text(record) + "\n"
-    return write_atomically(path, text.encode("utf-8"), overwrite=overwrite)
+    return _write_sidecar(image, record, overwrite=overwrite, digest=False)[0]
+
+
+def _write_sidecar(image: Path, record: dict[str, Any], *, overwrite: bool, digest: bool
+                   ) -> tuple[Path, dict[str, Any] | None]:
+    """The sidecar written, and with ``digest`` its facts (bytes, SHA-256, mtime) as it
+    was written, so that a batch never reads it back."""
+    data = (json_text(record) + "\n").encode("utf-8")
+    with AtomicFile(image.parent, digest=digest) as tmp:
+        tmp.write(data)
+        return tmp.commit(sidecar_path(image), overwrite=overwrite), tmp.facts()

@@ -6,12 +6,16 @@ same word its ``--json`` document shows.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vibeimg.errors import VibeimgError, run_status
-from vibeimg.jobs.chat.request import ChatStreamRequest
-from vibeimg.jobs.chat.result import ChatStreamResult
-from vibeimg.jobs.image_outcome import Outcome
-from vibeimg.jobs.image_requests import ImageRequest
 from vibeimg.records.runs import Entry, sum_usage
+
+if TYPE_CHECKING:  # an edit's run does not load the chat code (nor a chat's httpx)
+    from vibeimg.jobs.chat.request import ChatStreamRequest
+    from vibeimg.jobs.chat.result import ChatStreamResult
+    from vibeimg.jobs.image_outcome import Outcome
+    from vibeimg.jobs.image_requests import ImageRequest
 
 
 def image_run_entry(

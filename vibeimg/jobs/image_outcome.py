@@ -30,6 +30,8 @@ class SavedImage:
     revised_prompt: str | None = None
     size_reported: str | None = None  # the gateway's size, kept when the image disagrees
     sha256: str | None = None  # of the saved file's bytes, taken as they were written
+    mtime_ns: int | None = None  # with sha256: the saved file's, as it was closed
+    sidecar_facts: dict[str, Any] | None = None  # with sha256: bytes, sha256, mtime_ns
     cost_extrapolated: bool = False  # priced outside the published table (see pricing)
     offline: bool = False  # made by vibeimg's emulator: nothing billed
     passed_over: list[str] = field(default_factory=list)  # why names planned were not used

@@ -149,6 +149,7 @@ def fetch_image(
                 saved.path, saved.format, saved.sidecar = commit_image(
                     tmp, plan, fields, sidecar=record if sidecar else None,
                     passed_over=saved.passed_over)
+                saved.mtime_ns, saved.sidecar_facts = tmp.mtime_ns, tmp.sidecar_facts
             except BadResponseError as exc:
                 exc.request_id = request_id
                 raise

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError, save_error
 from vibeimg.files.atomic import write_atomically
 from vibeimg.files.formats import KNOWN_SUFFIXES
-from vibeimg.files.inputs import STDIN, TURNED, SourceFile, decode_image, read_source, upright
+from vibeimg.files.imagecheck import TURNED, decode_image, upright
+from vibeimg.files.inputs import STDIN, SourceFile, read_source
 from vibeimg.masks.convert import (
     ConvertedMask,
     MaskStats,

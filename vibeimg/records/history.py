@@ -36,6 +36,7 @@ LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
 FILE_MODE = 0o600
 
 _JSON_COLUMNS = ("parameters", "outputs", "request_ids", "usage")
+ROWS_PER_INSERT = 50
 _ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry) if f.name != "id")
 
 
@@ -143,11 +144,18 @@ class History:
         if not rows:
             return
         names = ", ".join(rows[0])
-        marks = ", ".join(f":{name}" for name in rows[0])
-        sql = f"INSERT INTO runs ({names}) VALUES ({marks})"  # noqa: S608 - fragments are constants; values are bound - column names are ours
+        marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+        # Many rows a statement: SQLite is left (and the GIL taken back) once per
+        # statement, not per row, while a batch's workers wait for the GIL.
+        per = max(1, min(ROWS_PER_INSERT, 999 // len(rows[0])))
         with self._errors("write"), conn:
-            for entry, row in zip(entries, rows, strict=True):
-                entry.id = int(conn.execute(sql, row).lastrowid or 0)
+            for start in range(0, len(rows), per):
+                chunk = rows[start:start + per]
+                sql = f"INSERT INTO runs ({names}) VALUES {', '.join([marks] * len(chunk))}"  # noqa: S608 - fragments are constants; values are bound - column names are ours
+                values = [value for row in chunk for value in row.values()]
+                last = int(conn.execute(sql, values).lastrowid or 0)
+                for offset, entry in enumerate(entries[start:start + len(chunk)]):
+                    entry.id = last - len(chunk) + 1 + offset
 
     def _select(self, where: str = "", args: Sequence[Any] = (), *, limit: int | None = None,
                 order: str = "runs.id DESC", join: str = "") -> list[Entry]:

@@ -10,10 +10,13 @@ only for the requests really on the wire.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import ssl
 import threading
 import time
-import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -46,6 +49,25 @@ Trace = Callable[[str], None]
 #: The header every answer of vibeimg's emulator carries (its version): nothing it
 #: answers is billed, so runs against it are marked offline wherever costs are shown.
 EMULATOR_HEADER = "x-vibeimg-emulator"
+
+
+_request_ids = itertools.count()
+_id_prefix = os.urandom(8).hex()
+
+
+def _new_prefix() -> None:
+    global _id_prefix  # noqa: PLW0603 - a forked child numbers its requests apart
+    _id_prefix = os.urandom(8).hex()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_prefix)
+
+
+def _client_request_id() -> str:
+    """A request's own id (32 hex digits, as a UUID's): random per process, numbered
+    within it, so that a batch does not ask the system for randomness per request."""
+    return f"{_id_prefix}{next(_request_ids):016x}"
 
 
 class Upload(Protocol):
@@ -180,20 +202,21 @@ class GatewayClient:
         self.abandoned_on_wire = 0  # requests that Ctrl-C cut off on the wire (maybe billed)
         # Told of every retry: the command line says it waits, a batch slows down.
         self.retry_listeners: list[OnRetry] = [on_retry] if on_retry is not None else []
-        headers = {"User-Agent": f"vibeimg/{__version__}"}
+        self._urls: dict[str, httpx.URL] = {}  # path -> the absolute URL it is sent to
+        self._headers = {"User-Agent": f"vibeimg/{__version__}"}
         if settings.api_key:
             # Settings built by hand (the Python API) are held to the same rule as loaded ones.
             key = check_api_key(settings.api_key, settings.origins.get("api_key"))
-            headers["Authorization"] = f"Bearer {key}"
-        self._http = httpx.Client(
-            base_url=settings.base_url + "/",
-            headers=headers,
-            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-            follow_redirects=False,
-            # A plain-HTTP base URL (the emulator, a local proxy) never negotiates TLS and
-            # redirects are not followed, so loading the CA bundle (20 ms) would be wasted.
-            verify=settings.base_url.startswith("https://"),
-        )
+            self._headers["Authorization"] = f"Bearer {key}"
+        # One httpx client, and so one connection, per request in flight, taken from
+        # those idle (made when none is): concurrent requests never queue on a shared
+        # pool's lock, and a pool of one looks at one idle connection before a request,
+        # not at every worker's.
+        self._idle: deque[httpx.Client] = deque()  # append and pop need no lock
+        self._clients: list[httpx.Client] = []  # every one made, closed together
+        self._clients_lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None  # loaded once (20 ms), shared by all
+        self._closed = False
 
     def __enter__(self) -> GatewayClient:
         return self
@@ -201,8 +224,40 @@ class GatewayClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _checkout(self) -> httpx.Client:
+        """An idle httpx client (the one used last: its connection is warm), or a new one."""
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self._new_client()
+
+    def _checkin(self, client: httpx.Client) -> None:
+        if not self._closed:
+            self._idle.append(client)
+
+    def _new_client(self) -> httpx.Client:
+        settings = self.settings
+        with self._clients_lock:
+            # A plain-HTTP base URL (the emulator, a local proxy) never negotiates TLS and
+            # redirects are not followed, so loading the CA bundle would be wasted.
+            if self._tls is None and settings.base_url.startswith("https://"):
+                self._tls = httpx.create_ssl_context()
+            client = httpx.Client(
+                base_url=settings.base_url + "/",
+                headers=self._headers,
+                timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+                follow_redirects=False,
+                verify=self._tls if self._tls is not None else False,
+            )
+            self._clients.append(client)
+        return client
+
     def close(self) -> None:
-        self._http.close()
+        with self._clients_lock:
+            self._closed = True
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
 
     def trace(self, line: str) -> None:
         if self._trace is not None:
@@ -263,15 +318,30 @@ class GatewayClient:
         Error statuses are raised as GatewayError subclasses; transport failures as
         NetworkError. The answer's body is read by the caller, as a stream.
         """
+        http = self._checkout()
+        try:
+            yield from self._exchange(http, method, path, json_body=json_body, data=data,
+                                      files=files, headers=headers)
+        finally:
+            self._checkin(http)
+
+    def _exchange(
+        self, http: httpx.Client, method: str, path: str, *, json_body: Any,
+        data: dict[str, str] | None, files: Files | None, headers: dict[str, str] | None,
+    ) -> Iterator[GatewayResponse]:
+        """:meth:`open`'s work, on one httpx client."""
         attempt = 0
-        client_request_id = uuid.uuid4().hex
+        client_request_id = _client_request_id()
+        url = self._urls.get(path)
+        if url is None:  # merged with the base URL once per path, not at 30 us a request
+            url = self._urls[path] = http.build_request(method, path.lstrip("/")).url
         while True:
             self._check_not_cancelled()
             retry: Retryable | None = None
             with ExitStack() as readers:  # each attempt streams the files afresh
-                request = self._http.build_request(
+                request = http.build_request(
                     method,
-                    path.lstrip("/"),
+                    url,
                     json=json_body,
                     data=data,
                     files=_opened(files, readers),
@@ -284,7 +354,7 @@ class GatewayClient:
                 started = time.monotonic()
                 self._wire(+1)
                 try:
-                    response = self._send_once(request, started)  # the body is sent by now
+                    response = self._send_once(http, request, started)  # the body is sent
                 except Retryable as refused:
                     self._wire(-1)
                     retry = refused
@@ -329,10 +399,11 @@ class GatewayClient:
         self._sleep(seconds)
         self._check_not_cancelled()
 
-    def _send_once(self, request: httpx.Request, started: float) -> httpx.Response:
+    def _send_once(self, http: httpx.Client, request: httpx.Request,
+                   started: float) -> httpx.Response:
         """One attempt: the open successful response, or an error to raise or retry."""
         try:
-            response = self._http.send(request, stream=True)
+            response = http.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the gateway: safe to try again.
             raise Retryable(NetworkError(

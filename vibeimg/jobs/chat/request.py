@@ -80,7 +80,7 @@ def check_chat_input_image(path: Path, what: str = "input image") -> InputImage:
     """An input image for ``chat-stream``, checked as ``edit`` checks its inputs: it
     exists, is at most 50 MB, is really PNG, JPEG or WebP, and is whole and undamaged."""
     from vibeimg.files.inputs import read_source  # noqa: PLC0415 - Pillow only with images
-    from vibeimg.jobs.edits import check_image  # noqa: PLC0415 - Pillow only with -i
+    from vibeimg.jobs.edit_inputs import check_image  # noqa: PLC0415 - Pillow only with -i
 
     checked = check_image(read_source(path, what=what), what=what)
     return InputImage(path=path, format=checked.format, data=checked.source.data,
