@@ -8,7 +8,8 @@ import pytest
 from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import ApiError, AuthError, NetworkError, ServerError
 from vibeimg.settings.resolve import load_settings
-from vibeimg.wire.client import GatewayClient, error_from_response
+from vibeimg.wire.client import GatewayClient
+from vibeimg.wire.response import error_from_response
 from vibeimg.wire.retry import retry_after_seconds
 
 

@@ -206,7 +206,7 @@ def test_refuses_a_decompression_bomb(tmp_path: Path, side: int) -> None:
     assert "decompression bomb" in refused([path])
 
 
-@pytest.mark.parametrize(("side", "size"), [(10_000, "10000x10000"), (20_000, "400,000,000")])
+@pytest.mark.parametrize(("side", "size"), [(10_000, "10000x10000"), (20_000, "20000x20000")])
 def test_a_bomb_is_told_the_one_limit_that_applies(tmp_path: Path, side: int,
                                                    size: str) -> None:
     """The refusal quotes the image's size and vibeimg's limit, never Pillow's other one."""

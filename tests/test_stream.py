@@ -11,8 +11,8 @@ import pytest
 
 from vibeimg.errors import BadResponseError, ExitCode
 from vibeimg.wire import payloadspool as stream_module
-from vibeimg.wire.client import GatewayResponse
 from vibeimg.wire.payloadspool import write_base64
+from vibeimg.wire.response import GatewayResponse
 from vibeimg.wire.sse import (
     EventStream,
     ImageCallPhase,

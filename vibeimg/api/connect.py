@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from vibeimg.settings.resolve import Settings, load_settings
 
 if TYPE_CHECKING:
-    from vibeimg.wire.client import GatewayClient, Trace
+    from vibeimg.wire.client import GatewayClient
+    from vibeimg.wire.response import Trace
     from vibeimg.wire.retry import OnRetry
 
 #: The key sent to the offline emulator, which accepts any.

@@ -37,7 +37,7 @@ from vibeimg.settings.resolve import (
 from vibeimg.version import __version__
 
 if TYPE_CHECKING:
-    from vibeimg.wire.client import Trace
+    from vibeimg.wire.response import Trace
 
 PACKAGES = ("typer", "rich", "httpx", "httpx-sse", "pillow", "platformdirs")
 GATEWAY_TIMEOUT = 20.0  # seconds: GET /models is cheap; no need to wait minutes

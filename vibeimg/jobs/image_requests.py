@@ -34,8 +34,9 @@ from vibeimg.jobs.image_outcome import Failure, Outcome, SavedImage
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.version import __version__
-from vibeimg.wire.client import Files, GatewayClient, GatewayResponse
+from vibeimg.wire.client import Files, GatewayClient
 from vibeimg.wire.imagejson import ImageJsonDecoder
+from vibeimg.wire.response import GatewayResponse
 
 
 @dataclass(frozen=True)

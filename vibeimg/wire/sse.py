@@ -20,8 +20,8 @@ from httpx_sse import EventSource, SSEError
 
 from vibeimg.errors import BadResponseError, ResponseFailed
 from vibeimg.files.atomic import AtomicFile
-from vibeimg.wire.client import GatewayResponse, error_from_response
 from vibeimg.wire.payloadspool import PayloadDiverter, SpooledPayload
+from vibeimg.wire.response import GatewayResponse, error_from_response
 
 #: JSON fields holding base64 image data, left out of summaries and progress lines.
 PAYLOAD_FIELDS = frozenset({"partial_image_b64", "result", "image_url"})
