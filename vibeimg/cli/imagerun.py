@@ -135,8 +135,8 @@ def run_image_requests(
         from vibeimg.records.pricing import shown
 
         price = outcome.price
-        possible = (f", and up to ${outcome.possible_cost_usd:.3f} possibly billed for images "
-                    "not received" if outcome.possible_cost_usd else "")
+        possible = (f", and up to ${outcome.possible_cost_usd:.3f} possibly billed with no "
+                    "image received" if outcome.possible_cost_usd else "")
         reporter.note(f"{len(outcome.saved)} of {count} saved, estimated "
                       f"{shown(price.usd, price.extrapolated, offline=offline)}" + possible)
     if final is not None:

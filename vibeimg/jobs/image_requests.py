@@ -34,9 +34,11 @@ from vibeimg.jobs.image_outcome import Failure, Outcome, SavedImage
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.version import __version__
-from vibeimg.wire.client import Files, GatewayClient
+from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.imagejson import ImageJsonDecoder
+from vibeimg.wire.parts import Files
 from vibeimg.wire.response import GatewayResponse
+from vibeimg.wire.retry import Attempts
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,17 @@ def _download_link(link: str, sink: Sink, timeout: float) -> None:
         raise NetworkError(f"cannot download the image from its link ({exc})") from exc
 
 
+@dataclass
+class _Answer:
+    """One attempt's answer, read to the end: its decoded JSON and where the image went."""
+
+    decoder: ImageJsonDecoder
+    tmp: AtomicFile | None
+    buffer: bytearray
+    request_id: str | None
+    offline: bool
+
+
 def fetch_image(
     client: GatewayClient,
     request: ImageRequest,
@@ -96,49 +109,46 @@ def fetch_image(
     digest: bool = False,
 ) -> SavedImage:
     """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``); with
-    ``digest``, its SHA-256 taken as it is written (``SavedImage.sha256``)."""
+    ``digest``, its SHA-256 taken as it is written (``SavedImage.sha256``).
+
+    Every attempt of unknown outcome (``--retry-unknown`` resends those, an answer cut
+    off half-way included) may have been billed: the image's ``possible_cost_usd``, or
+    the error's, counts each at the request's price.
+    """
     started = time.monotonic()
+    attempts = Attempts()
     billed = Price(0.0)  # the estimated price, once the gateway has answered with an image
-    tmp = AtomicFile(plan.directory, digest=digest) if plan is not None else None
-    buffer = bytearray()
-    sink: Sink = tmp.write if tmp is not None else buffer.extend
+    answer: _Answer | None = None
     request_id: str | None = None
+
+    def receive(response: GatewayResponse) -> _Answer:
+        """Read one answer afresh (a resent request's answer starts over)."""
+        nonlocal billed, request_id
+        request_id = response.request_id
+        tmp = AtomicFile(plan.directory, digest=digest) if plan is not None else None
+        buffer = bytearray()
+        # A success answer: the image is made and billed, whatever happens to it here.
+        billed = price_of(request.options.size, request.options.quality)
+        try:
+            decoder = _receive(response, tmp.write if tmp is not None else buffer.extend)
+        except BaseException as exc:
+            if tmp is not None:
+                tmp.discard()
+            if isinstance(exc, VibeimgError) and exc.outcome_unknown:
+                billed = Price(0.0)  # cut off: counted among the attempts of unknown outcome
+            raise
+        return _Answer(decoder, tmp, buffer, request_id, client.emulated or response.offline)
+
     try:
-        with client.open(
-            "POST", request.endpoint, json_body=request.json_body, data=request.form,
-            files=request.files,
-        ) as response:
-            request_id = response.request_id
-            offline = client.emulated or response.offline
-            # A success answer: the image is made and billed, whatever happens to it here.
-            billed = price_of(request.options.size, request.options.quality)
-            decoder = _receive(response, sink)
+        answer = client.fetch("POST", request.endpoint, receive, json_body=request.json_body,
+                              data=request.form, files=request.files, attempts=attempts)
+        tmp, buffer, decoder = answer.tmp, answer.buffer, answer.decoder
         if decoder.link:
-            _download_link(decoder.link, sink, client.settings.timeout)
-        meta = decoder.metadata
-        elapsed = time.monotonic() - started
-        reported = meta.get("size") if isinstance(meta.get("size"), str) else None
-        actual = _actual_size(tmp, buffer)
-        size_text = actual or reported
-        quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
-        # The price follows the size the gateway says it made (and billed), else the image's.
-        size = parse_size_text(reported) or parse_size_text(actual) or request.options.size
-        billed = price_of(size, quality or request.options.quality)
-        usage, revised = _usage_and_revised(meta)
-        fields = {
-            "slug": request.record.get("slug", ""),
-            "n": index,
-            "model": request.options.model,
-            "quality": quality or request.options.quality,
-            "size": size_text or request.options.size_text,
-        }
-        saved = SavedImage(
-            index=index, path=None, sidecar=None, format="", bytes=0, size=size_text,
-            quality=quality, request_id=request_id, elapsed=elapsed,
-            estimated_cost_usd=billed.usd, usage=usage, revised_prompt=revised,
-            size_reported=reported if actual and reported and reported != actual else None,
-            cost_extrapolated=billed.extrapolated, offline=offline,
-        )
+            _download_link(decoder.link, tmp.write if tmp is not None else buffer.extend,
+                           client.settings.timeout)
+        saved, billed, meta, fields = _described(
+            request, answer, index=index, elapsed=time.monotonic() - started,
+            unknown=_unknown_attempts(request, attempts), unknown_attempts=attempts.unknown)
         if tmp is not None and plan is not None:
             saved.bytes, saved.sha256 = tmp.size, tmp.sha256
 
@@ -159,13 +169,53 @@ def fetch_image(
             saved.format = _write_whole(buffer, stdout, request_id)
             saved.bytes = len(buffer)
     except BaseException as exc:
-        if tmp is not None:
-            tmp.discard()
-        error = _failure(exc, request, request_id, billed)
+        if answer is not None and answer.tmp is not None:
+            answer.tmp.discard()
+        error = _failure(exc, request, request_id, billed, attempts)
         if error is not exc:
             raise error from exc
         raise
     return saved
+
+
+def _described(request: ImageRequest, answer: _Answer, *, index: int, elapsed: float,
+               unknown: Price, unknown_attempts: int
+               ) -> tuple[SavedImage, Price, dict[str, Any], dict[str, str | int]]:
+    """The image an answer holds (not saved yet), its price, the answer's JSON, and
+    the fields its name is made from."""
+    meta = answer.decoder.metadata
+    reported = meta.get("size") if isinstance(meta.get("size"), str) else None
+    actual = _actual_size(answer.tmp, answer.buffer)
+    size_text = actual or reported
+    quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
+    # The price follows the size the gateway says it made (and billed), else the image's.
+    size = parse_size_text(reported) or parse_size_text(actual) or request.options.size
+    billed = price_of(size, quality or request.options.quality)
+    usage, revised = _usage_and_revised(meta)
+    fields: dict[str, str | int] = {
+        "slug": request.record.get("slug", ""),
+        "n": index,
+        "model": request.options.model,
+        "quality": quality or request.options.quality,
+        "size": size_text or request.options.size_text,
+    }
+    saved = SavedImage(
+        index=index, path=None, sidecar=None, format="", bytes=0, size=size_text,
+        quality=quality, request_id=answer.request_id, elapsed=elapsed,
+        estimated_cost_usd=billed.usd, usage=usage, revised_prompt=revised,
+        size_reported=reported if actual and reported and reported != actual else None,
+        cost_extrapolated=billed.extrapolated or unknown.extrapolated,
+        offline=answer.offline, possible_cost_usd=unknown.usd,
+        unknown_attempts=unknown_attempts,
+    )
+    return saved, billed, meta, fields
+
+
+def _unknown_attempts(request: ImageRequest, attempts: Attempts) -> Price:
+    """What the attempts of unknown outcome may have cost: the request's price each."""
+    if not attempts.unknown:
+        return Price(0.0)
+    return price_of(request.options.size, request.options.quality).times(attempts.unknown)
 
 
 def _usage_and_revised(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -179,23 +229,24 @@ def _usage_and_revised(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str
 
 
 def _failure(exc: BaseException, request: ImageRequest, request_id: str | None,
-             billed: Price) -> BaseException:
-    """The error one image ends with, with what it may have cost."""
+             billed: Price, attempts: Attempts) -> BaseException:
+    """The error one image ends with, with what it may have cost: every attempt of
+    unknown outcome, and the answer billed but unusable when that is how it ended."""
+    possible = _unknown_attempts(request, attempts)
+    if billed.usd:
+        possible = Price(round(possible.usd + billed.usd, 6),
+                         possible.extrapolated or billed.extrapolated)
     if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
         # Disk full, folder gone, a name the filesystem refuses: this image's failure.
         # (A closed stdout pipe goes on up: the command stops quietly.)
         error = save_error(exc)
         error.request_id = request_id
-        error.possible_cost_usd, error.cost_extrapolated = billed.usd, billed.extrapolated
+        error.possible_cost_usd, error.cost_extrapolated = possible.usd, possible.extrapolated
         return error
-    if isinstance(exc, VibeimgError) and not isinstance(exc, NotSent):
+    if isinstance(exc, VibeimgError) and not isinstance(exc, NotSent) and possible.usd:
         # Billed but unusable (a success answer that was cut, bad base64, not an
-        # image), or sent with no answer to say: either may have cost the price.
-        if billed.usd:
-            exc.possible_cost_usd, exc.cost_extrapolated = billed.usd, billed.extrapolated
-        elif exc.outcome_unknown:
-            price = price_of(request.options.size, request.options.quality)
-            exc.possible_cost_usd, exc.cost_extrapolated = price.usd, price.extrapolated
+        # image), or sent with no answer to say: each may have cost the price.
+        exc.possible_cost_usd, exc.cost_extrapolated = possible.usd, possible.extrapolated
     return exc
 
 
@@ -240,6 +291,8 @@ def _sidecar_record(
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "elapsed_seconds": round(saved.elapsed, 3),
         "estimated_cost_usd": saved.estimated_cost_usd,
+        # Earlier attempts of unknown outcome, resent with --retry-unknown: maybe billed.
+        "possible_cost_usd": saved.possible_cost_usd,
         "cost_extrapolated": saved.cost_extrapolated,
         "offline": saved.offline,
         "vibeimg_version": __version__,

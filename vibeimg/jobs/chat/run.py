@@ -40,6 +40,7 @@ from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.units import count_of
 from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.payloadspool import SpooledPayload, write_base64
+from vibeimg.wire.retry import Attempts
 from vibeimg.wire.sse import (
     EventStream,
     ImageCallPhase,
@@ -294,9 +295,12 @@ def run_chat_stream(
     image_price = price_of(request.options.size, request.options.quality)
     run.result.image_cost_usd = image_price.usd
     cut_before = client.abandoned_on_wire
+    attempts = Attempts()
     try:
         with client.open("POST", "responses", json_body=request.body(),
-                         headers={"Accept": "text/event-stream"}) as response:
+                         headers={"Accept": "text/event-stream"}, attempts=attempts) as response:
+            # Earlier sends of unknown outcome (--retry-unknown): each may have been billed.
+            run.result.unknown_attempts = attempts.unknown
             run.result.request_id = response.request_id
             run.result.offline = client.emulated or response.offline
             run.result.first_byte_seconds = response.elapsed
@@ -336,7 +340,7 @@ def run_chat_stream(
     except BaseException as exc:
         run.finish(None)
         sent = client.abandoned_on_wire != cut_before
-        failure = _before_stream(exc, sent=sent,
+        failure = _before_stream(exc, sent=sent, attempts=attempts,
                                  cost=image_price.times(request.expected_images))
         if failure is not exc:
             raise failure from exc
@@ -344,16 +348,27 @@ def run_chat_stream(
     return run.finish(error)
 
 
-def _before_stream(exc: BaseException, *, sent: bool, cost: Price) -> BaseException:
+def _before_stream(exc: BaseException, *, sent: bool, attempts: Attempts,
+                   cost: Price) -> BaseException:
     """What a run that ended before any stream opened reports, with what it may have cost:
-    all it asked for when the request went out and no answer said what became of it."""
+    all it asked for, for each send that went out with no answer to say what became of
+    it (retried with --retry-unknown or not), and for one cut off by Ctrl-C."""
+    unknown = attempts.unknown
     if isinstance(exc, KeyboardInterrupt):
-        if not sent:  # waiting to be retried, or not yet sent
+        if not sent and not unknown:  # waiting to be retried, or not yet sent
             return Interrupted("interrupted before the request was sent: nothing was billed")
-        stopped = Interrupted("interrupted before the gateway answered; the request was "
-                              "sent, so it may have been billed")
-        stopped.possible_cost_usd, stopped.cost_extrapolated = cost.usd, cost.extrapolated
+        if not sent:
+            stopped = Interrupted(
+                "interrupted before the request was sent again; "
+                f"{'its earlier send' if unknown == 1 else f'{unknown} earlier sends'} "
+                "had no answer to say what became of it, so it may have been billed")
+        else:
+            stopped = Interrupted("interrupted before the gateway answered; the request was "
+                                  "sent, so it may have been billed")
+        possible = cost.times(unknown + int(sent))
+        stopped.possible_cost_usd, stopped.cost_extrapolated = possible.usd, possible.extrapolated
         return stopped
-    if isinstance(exc, VibeimgError) and exc.outcome_unknown and not exc.possible_cost_usd:
-        exc.possible_cost_usd, exc.cost_extrapolated = cost.usd, cost.extrapolated
+    if isinstance(exc, VibeimgError) and (unknown or exc.outcome_unknown):
+        possible = cost.times(max(unknown, 1))
+        exc.possible_cost_usd, exc.cost_extrapolated = possible.usd, possible.extrapolated
     return exc
