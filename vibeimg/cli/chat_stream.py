@@ -294,6 +294,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
                 print_json(ended.as_json())
         raise failed
     result.offline = result.offline or offline
+    _advise_missing(result)
     record_run(reporter, history,
                chat_run_entry(request=request, offline=result.offline, result=result))
     unrecorded = None
@@ -306,6 +307,23 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
     result.raise_for_error()
     if unrecorded is not None:
         raise unrecorded
+
+
+def _advise_missing(result: ChatStreamResult) -> None:
+    """When the images asked for are takes of one prompt (-n, or a count in words with
+    no numbered list) and some are missing, the run's error gives the command that asks
+    for those alone: the same one with -n set to the number missing (a rerun as it is
+    asks for all of them again and bills the saved ones twice)."""
+    request, error = result.request, result.error
+    missing = request.expected_images - len(result.images)
+    if (error is None or error.hint is None or not result.images or missing <= 0
+            or request.image_slug_texts or request.conversation is not None):
+        return
+    from vibeimg.cli.rerun import command_with
+
+    command = command_with("chat-stream", ("-n", "--count"), str(missing))
+    error.hint += f"; for the {missing} missing alone: " + (
+        command or f"the same command with -n {missing}")
 
 
 def _show(result: ChatStreamResult, display: Progress, reporter: Reporter, *,
