@@ -261,6 +261,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
     (nothing attempted, exit 2) prints none.
     """
     from vibeimg.cli.common import session
+    from vibeimg.cli.interrupts import waiting_text
     from vibeimg.cli.recording import record_run
     from vibeimg.cli.stdout import print_json
     from vibeimg.jobs.chat.result import ChatStreamResult
@@ -276,6 +277,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
                 client, request, plan=plan, sidecar=sidecar, listener=display,
                 record=recorder.write if recorder is not None else None,
                 ascii_names=ascii_names,
+                on_interrupt=lambda on_wire: display.notice(waiting_text(on_wire)),
             )
     except VibeimgError as error:
         failed = error

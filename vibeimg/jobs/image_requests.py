@@ -1,15 +1,13 @@
 """Image endpoints end to end: send, stream-decode to a temporary file, name, save.
 
 Shared by ``generate`` and ``edit`` (and batches): one request makes one image (the
-gateway ignores ``n``), so several images are several concurrent requests, each
-saved as soon as it arrives. One failure never loses the others.
+gateway ignores ``n``), so several images are several concurrent requests
+(:mod:`vibeimg.jobs.image_runs`), each saved as soon as it arrives.
 """
 
 from __future__ import annotations
 
 import io
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +28,7 @@ from vibeimg.files.atomic import AtomicFile
 from vibeimg.files.formats import pixel_size, sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import commit_image
-from vibeimg.jobs.image_outcome import Failure, Outcome, SavedImage
+from vibeimg.jobs.image_outcome import SavedImage
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.version import __version__
@@ -299,90 +297,3 @@ def _sidecar_record(
     }
     record.update({k: v for k, v in request.record.items() if k != "slug"})
     return record
-
-
-def internal_error(exc: BaseException) -> VibeimgError:
-    """An unexpected error of one image, reported as the command layer reports a bug."""
-    return VibeimgError(f"internal error: {type(exc).__name__}: {exc}",
-                        hint="please report it")
-
-
-def fetch_many(
-    client: GatewayClient,
-    request: ImageRequest,
-    *,
-    count: int,
-    concurrency: int,
-    plan: NamePlan,
-    sidecar: bool = True,
-    on_saved: OnSaved | None = None,
-    on_failed: Callable[[Failure], None] | None = None,
-) -> Outcome:
-    """Send ``count`` requests, at most ``concurrency`` at once; keep every success.
-
-    On Ctrl-C the client is cancelled: requests waiting to be retried, or not yet sent,
-    are dropped (never billed); those on the wire are abandoned (``Outcome.abandoned``:
-    they may be billed) and the outcome says ``interrupted``, holding what was saved.
-    """
-    outcome = Outcome()
-    lock = threading.Lock()
-    running: dict[int, int] = {}  # worker thread -> the index it is making
-
-    def one(index: int) -> None:
-        with lock:
-            running[threading.get_ident()] = index
-        try:
-            saved = fetch_image(client, request, index=index, plan=plan, sidecar=sidecar)
-        except NotSent:
-            return  # interrupted before it went out: neither failed nor billed
-        except Exception as exc:  # a worker thread must never die unheard
-            failure = Failure(index, exc if isinstance(exc, VibeimgError) else internal_error(exc))
-            with lock:
-                outcome.failures.append(failure)
-            if on_failed:
-                on_failed(failure)
-            return
-        finally:
-            with lock:
-                running.pop(threading.get_ident(), None)
-        with lock:
-            outcome.saved.append(saved)
-        if on_saved:
-            on_saved(saved)
-
-    # Daemon threads rather than a pool, even for one image: on Ctrl-C the process must
-    # exit now, not after the requests in flight (up to minutes) have been answered, and
-    # the main thread must be free to tell what was on the wire from what was not.
-    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for index in range(1, count + 1):
-        pending.put(index)
-
-    def work() -> None:
-        while not client.cancelled.is_set():
-            try:
-                index = pending.get_nowait()
-            except queue.Empty:
-                return
-            one(index)
-
-    workers = [threading.Thread(target=work, daemon=True, name=f"vibeimg-{n}")
-               for n in range(min(concurrency, count))]
-    for worker in workers:
-        worker.start()
-    try:
-        for worker in workers:
-            while worker.is_alive():
-                worker.join(0.2)
-    except KeyboardInterrupt:
-        client.cancel()  # a request waiting to retry ends now, unsent
-        on_wire = client.threads_on_wire()
-        AtomicFile.discard_all()  # the images in flight will never be complete
-        abandoned = price_of(request.options.size, request.options.quality)
-        with lock:  # abandoned workers may still append: hand back a snapshot
-            outcome = Outcome(
-                list(outcome.saved), list(outcome.failures), interrupted=True,
-                abandoned=sorted(i for t, i in running.items() if t in on_wire),
-                abandoned_cost_usd=abandoned.usd, abandoned_extrapolated=abandoned.extrapolated)
-    outcome.saved.sort(key=lambda s: s.index)
-    outcome.failures.sort(key=lambda f: f.index)
-    return outcome
