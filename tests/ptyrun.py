@@ -47,6 +47,10 @@ def run_in_pty(
     try:
         while time.monotonic() < deadline:
             if pending and pending[0][0] in output[seen:]:
+                if pending[0][1] == b"\x03":
+                    # readline sets the terminal up after it shows the prompt: a Ctrl-C
+                    # in that instant can be lost, and no one types that fast.
+                    time.sleep(0.1)
                 os.write(fd, pending.pop(0)[1])
                 seen = len(output) if fresh else 0
             ready, _, _ = select.select([fd], [], [], 0.1)

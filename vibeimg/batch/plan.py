@@ -1,12 +1,14 @@
 """What a batch run will do: its shard, what is already done, what it will send and cost.
 
 Per item, from every manifest line in the output folder: the last ``ok`` line whose
-files still check out (:mod:`vibeimg.batch.verify`) makes it done, and so does an image
-a killed run saved but did not record (:mod:`vibeimg.batch.recover`); otherwise a last
-line of unknown outcome, or an intent line with nothing after it (a run killed while
-the request was on the wire), holds it back (a rerun must not bill it twice) unless
-``--retry-unknown``; anything else is sent. Lines whose files are missing or changed,
-or whose paths leave the folder, are reported as ``problems``.
+image still checks out (:mod:`vibeimg.batch.verify`) makes it done, whatever became of
+its sidecar (written again from the line when it is damaged: an intact image is never
+bought again), and so does an image a killed run saved but did not record
+(:mod:`vibeimg.batch.recover`); otherwise a last line of unknown outcome, or an intent
+line with nothing after it (a run killed while the request was on the wire), holds it
+back (a rerun must not bill it twice) unless ``--retry-unknown``; anything else is
+sent. Lines whose files are missing or changed, or whose paths leave the folder, are
+reported as ``problems``.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ class BatchPlan:
     waiting: list[tuple[Path, Path]] = field(default_factory=list)  # recovered, to move
     # key -> the line of an earlier run whose outcome is unknown: not sent again
     held: dict[str, Record] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)  # untrusted lines, made again
+    # untrusted lines: made again, or (an intact image's sidecar) written again
+    problems: list[Problem] = field(default_factory=list)
     # key -> the unknown-outcome line of a request a killed run left on the wire (its
     # intent line, unanswered): written by this run, which is the first to report it
     unanswered: dict[str, Record] = field(default_factory=dict)
@@ -125,13 +128,16 @@ class BatchPlan:
 
     def settle(self) -> None:
         """Finish what a killed run left half-way, before anything is sent or cleaned:
-        move its waiting images into place and remove the sidecars of deleted images."""
+        move its waiting images into place and remove the sidecars of deleted images;
+        and write again, from the manifest, the damaged sidecars of intact images."""
         for pending, image in self.waiting:
             if not image.exists():
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(pending, image)
         for orphan in self.orphans:
             orphan.unlink(missing_ok=True)
+        for problem in self.problems:  # the damaged sidecars of intact images
+            problem.rewrite(self.out_dir)
 
     def check_folders(self) -> None:
         """Refuse, before anything is sent, an item whose output folder a symbolic link
@@ -228,7 +234,8 @@ def make_plan(items: list[BatchItem], *, out_dir: Path, shard: Shard | None,
                      skipped_manifest_lines=skipped, orphans=orphans,
                      recovered=list(leftovers.done.values()), waiting=leftovers.waiting,
                      held=held, unanswered=lost,
-                     problems=[p for p in problems if p.record["key"] not in done])
+                     problems=[p for p in problems
+                               if p.sidecar_only or p.record["key"] not in done])
 
 
 LOST = ("on the wire when that run was killed or cut off, with no answer recorded: the "
@@ -272,9 +279,9 @@ def _trusted(records: list[Record], keys: Collection[str], out_dir: Path, level:
     problems: list[Problem] = []
     for key, record in last_ok.items():
         problem = verify_record(record, out_dir, level)
-        if problem is None:
+        if problem is None or problem.sidecar_only:  # the image is intact: never bought again
             done[key] = record
-        else:
+        if problem is not None:
             problems.append(problem)
     held = {key: record for key, record in last.items()
             if key not in done and record.get("status") == "unknown"}

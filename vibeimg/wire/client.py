@@ -26,7 +26,7 @@ from vibeimg.errors import (
     NetworkError,
     NotSent,
 )
-from vibeimg.settings.resolve import Settings, check_api_key, mask_url
+from vibeimg.settings.resolve import Settings, base_url_fix, check_api_key, mask_url
 from vibeimg.units import human_bytes
 from vibeimg.version import __version__
 from vibeimg.wire.response import (
@@ -311,7 +311,7 @@ class GatewayClient:
             raise Retryable(NetworkError(
                 f"cannot connect to {mask_url(self.settings.base_url)} "
                 f"({type(exc).__name__}: {exc})",
-                hint="check the network and --base-url, or use --offline",
+                hint=base_url_fix(self.settings.origins.get("base_url")),
             )) from exc
         except httpx.TransportError as exc:
             # The request may have reached the gateway: the outcome is unknown.
