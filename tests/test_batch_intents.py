@@ -70,6 +70,13 @@ def test_kill_9_with_requests_in_flight_does_not_send_them_again(tmp_path: Path)
     assert "3 of unknown outcome (may have been billed)" in stderr
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "3 of unknown outcome" in page and f"${3 * LOW_PRICE:.3f} possibly billed" in page
+    # The killed run could not write its history; the rerun does, possible cost included.
+    history = subprocess.run([sys.executable, "-m", "vibeimg", "history", "--json", "-n", "20"],
+                             capture_output=True, text=True, check=True)
+    runs = json.loads(history.stdout)["runs"]
+    held = [r for r in runs if r["possible_cost_usd"]]
+    assert sorted(r["prompt"] for r in held) == on_the_wire
+    assert all(r["possible_cost_usd"] == LOW_PRICE and r["images"] == 0 for r in held)
     # The rerun wrote down what it found: the lines are the usual unknown ones now.
     records, skipped = read_folder(out)
     assert skipped == 0 and unanswered(records) == {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from vibeimg.batch.ledger import Ledger
 from vibeimg.batch.limiter import AdaptiveLimit
-from vibeimg.batch.outcomes import BatchResult
+from vibeimg.batch.outcomes import BatchResult, ItemOutcome
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import plan_record
 from vibeimg.batch.writer import ManifestWriter
@@ -35,3 +35,10 @@ def nothing_to_send(plan: BatchPlan, manifest: ManifestWriter, *,
     plan.settle()
     open_run(manifest, plan)
     return BatchResult(outcomes=Ledger(plan), elapsed=0.0, limiter=AdaptiveLimit(concurrency))
+
+
+def unanswered_outcomes(plan: BatchPlan) -> list[ItemOutcome]:
+    """The items a killed run left on the wire, first reported by this run: of unknown
+    outcome, each with its possible cost."""
+    return [ItemOutcome(item, "unknown", plan.held[item.key]) for item in plan.selected
+            if item.key in plan.unanswered and item.key in plan.held]

@@ -267,7 +267,7 @@ def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | No
 def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
          progress_every: float, history: bool = True, json_output: bool = False) -> None:
-    from vibeimg.batch.opening import claim, nothing_to_send
+    from vibeimg.batch.opening import claim, nothing_to_send, unanswered_outcomes
     from vibeimg.batch.runner import BatchRunner
     from vibeimg.batch.summary import batch_error, summarize
     from vibeimg.cli.batchview import BatchView
@@ -291,19 +291,25 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
         view.start(to_send=len(plan.to_send), done_before=len(plan.done),
                    concurrency=concurrency, cost=price.usd, extrapolated=price.extrapolated,
                    offline=connection.offline, shard=str(plan.shard) if plan.shard else None)
-        if not plan.to_send:
-            result = nothing_to_send(plan, manifest, concurrency=concurrency)
-        else:
-            with session(connection, reporter) as client:
-                clients.append(client)
-                runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
-                                     force=force, on_event=finished, on_tick=view.tick,
-                                     on_interrupt=view.interrupted)
-                try:
-                    result = runner.run(manifest)
-                finally:
-                    view.close()
-                    recorder.close()
+        # Requests a killed run left on the wire could not be recorded by it: this run
+        # is the first to know of them, so the history's possible spend includes them.
+        for outcome in unanswered_outcomes(plan):
+            recorder.add(outcome.history_entry(out_dir, offline=connection.offline))
+        try:
+            if not plan.to_send:
+                result = nothing_to_send(plan, manifest, concurrency=concurrency)
+            else:
+                with session(connection, reporter) as client:
+                    clients.append(client)
+                    runner = BatchRunner(client, plan, concurrency=concurrency,
+                                         sidecar=sidecar, force=force, on_event=finished,
+                                         on_tick=view.tick, on_interrupt=view.interrupted)
+                    try:
+                        result = runner.run(manifest)
+                    finally:
+                        view.close()
+        finally:
+            recorder.close()
         if result.cleaned:
             reporter.trace(f"removed {count_of(len(result.cleaned), 'temporary file')} of an earlier run")
     result.offline = result.offline or connection.offline
