@@ -77,6 +77,16 @@ def test_no_key_and_not_offline_is_a_missing_key_error(tmp_path: Path) -> None:
         client.generate("a fox")
 
 
+def test_a_missing_key_names_the_fix_in_pythons_words(tmp_path: Path) -> None:
+    """The traceback's last line (str of the error) says how to give a key from Python."""
+    with pytest.raises(vibeimg.MissingKeyError) as caught:
+        vibeimg.generate("a fox", out_dir=tmp_path)
+    shown = str(caught.value)
+    assert shown.startswith("no API key is set (")
+    assert "api_key=" in shown and "offline=True" in shown and "--api-key" not in shown
+    assert caught.value.exit_code == vibeimg.ExitCode.USAGE
+
+
 def test_edit_sends_the_images_and_the_converted_mask(emulator: Emulator,
                                                       tmp_path: Path) -> None:
     """convert_mask makes an alpha mask; edit sends it with the image as multipart parts."""

@@ -188,7 +188,8 @@ def test_a_deleted_image_is_made_again(cli, emulator, tmp_path: Path) -> None:
 
 
 def forget_items(out: Path, *prompts: str) -> None:
-    """Drop these items' manifest lines, as if the run had been killed before writing them."""
+    """Drop these items' manifest lines, as if the run had been killed before writing
+    them (their intent lines, written before their requests went out, stay)."""
     manifest = out / "vibeimg-manifest.jsonl"
     kept = [line for line in manifest.read_text(encoding="utf-8").splitlines()
             if json.loads(line).get("prompt") not in prompts]
@@ -198,8 +199,9 @@ def forget_items(out: Path, *prompts: str) -> None:
 def test_a_run_killed_while_saving_is_finished_without_paying_twice(
         cli, emulator, tmp_path: Path) -> None:
     """Killed with the sidecar written and the image still pending: the rerun moves the
-    image into place and records it; with no pending image, the stale sidecar goes and
-    the remade image keeps its name."""
+    image into place and records it, its request unanswered in the manifest or not; with
+    no pending image, the stale sidecar goes, the item is of unknown outcome (it was sent
+    and maybe billed), and --retry-unknown remakes it under its own name."""
     (tmp_path / "p.txt").write_text("a fox\na heron\na cat\n", encoding="utf-8")
     assert cli("batch", "p.txt", "-d", "out", "--quality", "low").exit_code == 0
     out = tmp_path / "out"
@@ -209,9 +211,17 @@ def test_a_run_killed_while_saving_is_finished_without_paying_twice(
     forget_items(out, "a heron", "a cat")
 
     result = cli("batch", "p.txt", "-d", "out", "--quality", "low")
+    assert result.exit_code == ExitCode.PARTIAL, result.stderr
+    assert prompts_sent(emulator) == ["a cat", "a fox", "a heron"]  # nothing sent again
+    assert "line 3: outcome unknown in an earlier run" in result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["skipped"], summary["unknown"], summary["done"]) == (2, 1, 0)
+    assert (out / "0002-a-heron.png").read_bytes() == heron
+    assert not (out / "0003-a-cat.json").exists()  # the stale sidecar is gone
+
+    result = cli("batch", "p.txt", "-d", "out", "--quality", "low", "--retry-unknown")
     assert result.exit_code == 0, result.stderr
     assert prompts_sent(emulator) == ["a cat", "a cat", "a fox", "a heron"]
-    assert (out / "0002-a-heron.png").read_bytes() == heron
     assert sorted(p.name for p in out.iterdir() if p.name != "vibeimg-manifest.jsonl") == [
         ".vibeimg-batch.lock", "0001-a-fox.json", "0001-a-fox.png", "0002-a-heron.json",
         "0002-a-heron.png", "0003-a-cat.json", "0003-a-cat.png"]

@@ -17,7 +17,6 @@ from vibeimg.batch.limiter import AdaptiveLimit
 from vibeimg.batch.manifest import (
     FolderLock,
     LineReader,
-    ManifestWriter,
     latest,
     manifest_name,
     read_folder,
@@ -25,6 +24,7 @@ from vibeimg.batch.manifest import (
 )
 from vibeimg.batch.plan import make_plan
 from vibeimg.batch.verify import file_facts, safe_paths, verify_record
+from vibeimg.batch.writer import ManifestWriter
 from vibeimg.errors import UsageError, WriteError
 
 

@@ -59,18 +59,90 @@ def test_a_truncated_or_overwritten_image_is_made_again(cli, emulator, tmp_path:
     assert len(emulator.api_requests()) == 5 and "warning" not in third.stderr
 
 
-def test_a_changed_or_missing_sidecar_is_made_again(cli, emulator, tmp_path: Path) -> None:
-    """The sidecar is checked too: a sidecar edited or removed means the item is redone."""
+def test_a_damaged_sidecar_is_written_again_never_bought(cli, emulator, tmp_path: Path) -> None:
+    """Sidecars appended to, replaced by '{}' or removed, images intact: nothing is sent,
+    each sidecar is written again from the manifest (valid JSON naming its image), one
+    warning each, exit 0; the next rerun has nothing to say."""
     write_prompts(tmp_path)
     assert run_batch(cli).exit_code == 0
     out = tmp_path / "out"
-    (out / "0001-a-fox.json").write_text("{}", encoding="utf-8")
-    (out / "0002-a-heron.json").unlink()
+    images = {path: path.read_bytes() for path in out.glob("*.png")}
+    with (out / "0001-a-fox.json").open("a", encoding="utf-8") as sidecar:
+        sidecar.write("x\n")  # echo x >> out/0001-a-fox.json
+    (out / "0002-a-heron.json").write_text("{}", encoding="utf-8")
+    (out / "0003-a-cat.json").unlink()
+
     rerun = run_batch(cli)
     assert rerun.exit_code == 0, rerun.stderr
-    assert prompts_sent(emulator) == sorted([*PROMPTS, "a fox", "a heron"])
-    assert "0001-a-fox.json has 2 bytes" in rerun.stderr
-    assert "0002-a-heron.json is missing" in rerun.stderr
+    assert len(emulator.api_requests()) == 3  # no new request: nothing bought again
+    warnings = [line for line in rerun.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 3, rerun.stderr
+    assert "line 1: out/0001-a-fox.json has " in warnings[0]
+    assert "line 2: out/0002-a-heron.json has 2 bytes" in warnings[1]
+    assert "line 3: out/0003-a-cat.json is missing" in warnings[2]
+    assert all("the image is intact, so nothing is sent; the sidecar is written again"
+               in line for line in warnings)
+    summary = json.loads(rerun.stdout)
+    assert (summary["done"], summary["skipped"]) == (0, 3)
+    records = {r["path"]: r for r in read_folder(out)[0] if r.get("type") == "item"}
+    for image, data in images.items():
+        assert image.read_bytes() == data  # the images are untouched
+        sidecar = json.loads(image.with_suffix(".json").read_text(encoding="utf-8"))
+        record = records[image.name]
+        assert sidecar["file"] == image.name and sidecar["bytes"] == len(data)
+        assert sidecar["batch"]["key"] == record["key"]
+        assert sidecar["request_id"] == record["request_id"]
+        assert sidecar["prompt"] == record["prompt"] and sidecar["rebuilt_from_manifest"]
+    third = run_batch(cli, "--verify", "full")
+    assert third.exit_code == 0 and "warning" not in third.stderr, third.stderr
+    assert len(emulator.api_requests()) == 3
+
+
+def test_an_edited_sidecar_still_describing_its_image_is_kept(cli, emulator,
+                                                              tmp_path: Path) -> None:
+    """A note added to a sidecar (still JSON naming its image): kept as it is, no word."""
+    write_prompts(tmp_path)
+    assert run_batch(cli).exit_code == 0
+    path = tmp_path / "out" / "0001-a-fox.json"
+    edited = {**json.loads(path.read_text(encoding="utf-8")), "note": "keep me"}
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    rerun = run_batch(cli)
+    assert rerun.exit_code == 0 and "warning" not in rerun.stderr, rerun.stderr
+    assert json.loads(path.read_text(encoding="utf-8")) == edited
+    assert len(emulator.api_requests()) == 3
+
+
+def test_a_sidecar_that_cannot_be_replaced_leaves_the_item_done(cli, emulator,
+                                                               tmp_path: Path) -> None:
+    """A folder where the sidecar was: a warning naming it, nothing sent or touched."""
+    write_prompts(tmp_path)
+    assert run_batch(cli).exit_code == 0
+    path = tmp_path / "out" / "0002-a-heron.json"
+    path.unlink()
+    path.mkdir()
+    rerun = run_batch(cli)
+    assert rerun.exit_code == 0, rerun.stderr
+    assert len(emulator.api_requests()) == 3 and path.is_dir()
+    assert "line 2: out/0002-a-heron.json is not a regular file: the image is intact, so " \
+           "nothing is sent; move it aside" in rerun.stderr
+
+
+def test_a_sidecar_turned_link_is_replaced_not_written_through(cli, emulator,
+                                                              tmp_path: Path) -> None:
+    """A sidecar replaced by a link: the link gives way to a sidecar; its target is kept."""
+    write_prompts(tmp_path)
+    assert run_batch(cli).exit_code == 0
+    target = tmp_path / "elsewhere.json"
+    target.write_text("theirs", encoding="utf-8")
+    path = tmp_path / "out" / "0003-a-cat.json"
+    path.unlink()
+    path.symlink_to(target)
+    rerun = run_batch(cli)
+    assert rerun.exit_code == 0, rerun.stderr
+    assert len(emulator.api_requests()) == 3
+    assert not path.is_symlink() and json.loads(path.read_text(encoding="utf-8"))["file"] \
+        == "0003-a-cat.png"
+    assert target.read_text(encoding="utf-8") == "theirs"
 
 
 def test_verify_full_hashes_what_fast_trusts(cli, emulator, tmp_path: Path) -> None:

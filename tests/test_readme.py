@@ -4,7 +4,9 @@ docs cannot drift, in either language.
 The rules, also written in a comment at the top of each README:
 
 - every ``python`` code block runs as a Python script, in the same folder and
-  environment as the shell blocks (so ``import vibeimg`` talks to the test emulator);
+  environment as the shell blocks but with no key and no base URL, as on a newcomer's
+  fresh machine: an example that needs a key it does not set fails here as it would
+  there (with ``offline=True`` it needs none);
 - every ``sh`` (or ``bash``, ``shell``) code block runs as a bash script with
   ``set -eo pipefail``, top to bottom, all in one empty folder per README, with its own ``HOME``
   and ``VIBEIMG_HOME``, ``vibeimg`` on ``PATH``, ``VIBEIMG_BASE_URL`` pointing at a test
@@ -96,6 +98,11 @@ ALL = [example for found in BY_DOCUMENT.values() for example in found]
 RUN = [example for example in ALL if example.run]
 
 
+def without_gateway(env: dict[str, str]) -> dict[str, str]:
+    """``env`` as a reader's fresh machine has it: no key and no base URL of ours."""
+    return {k: v for k, v in env.items() if k not in ("VIBEIMG_API_KEY", "VIBEIMG_BASE_URL")}
+
+
 @dataclass
 class Shell:
     """The reader's shell: one folder, one home, an emulator, the test key."""
@@ -107,11 +114,11 @@ class Shell:
         command = ([sys.executable, "-c", code] if language == "python"
                    else ["bash", "-c", "set -eo pipefail\n" + code])
         env = self.env
-        if OWN_GATEWAY.search(code):
-            # A block that points vibeimg at its own server is run as a reader runs it:
-            # with no key or base URL from us, so it must set every one it needs.
-            env = {k: v for k, v in env.items()
-                   if k not in ("VIBEIMG_API_KEY", "VIBEIMG_BASE_URL")}
+        if language == "python" or OWN_GATEWAY.search(code):
+            # A Python example, or a block that points vibeimg at its own server, is run
+            # as a reader runs it: with no key or base URL from us, so it must set every
+            # one it needs (or say offline=True).
+            env = without_gateway(env)
         process = subprocess.Popen(
             command, cwd=self.folder, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -196,3 +203,15 @@ def test_parser_reads_directives() -> None:
     assert [(e.line, e.run, e.exit_code) for e in found] == [
         (3, False, 0), (7, True, 2), (10, False, 0), (13, True, 0)]
     assert found[1].code == "vibeimg generate\n"
+
+
+def test_python_examples_run_without_a_key(tmp_path: Path) -> None:
+    """A python block that needs a key it does not set fails, as on a fresh machine."""
+    shell = Shell(tmp_path, {**os.environ, "VIBEIMG_HOME": str(tmp_path / "home"),
+                             "VIBEIMG_API_KEY": TEST_KEY, "VIBEIMG_BASE_URL": "http://127.0.0.1:9"})
+    needs_key = "import vibeimg\nvibeimg.Client().generate('a fox')\n"
+    code, _out, err = shell.run(needs_key, "python")
+    assert code != 0 and "MissingKeyError" in err
+    code, _out, err = shell.run("import vibeimg\nvibeimg.generate('a fox', offline=True)\n",
+                                "python")
+    assert code == 0, err

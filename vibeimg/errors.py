@@ -113,6 +113,10 @@ class UsageError(VibeimgError):
 class MissingKeyError(UsageError):
     """No API key in any of the places settings come from."""
 
+    def __str__(self) -> str:
+        # From Python this ends a traceback, where only str() shows: the fix is its point.
+        return self.one_line()
+
 
 class GatewayError(VibeimgError):
     """The gateway answered with an HTTP error status."""

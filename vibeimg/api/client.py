@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from vibeimg.api.connect import connection_settings, open_gateway
 from vibeimg.api.results import Image, Images, Missing
-from vibeimg.errors import Interrupted, VibeimgError
+from vibeimg.errors import Interrupted, MissingKeyError, VibeimgError
 from vibeimg.params import DEFAULT_MODEL, ImageOptions, check_prompt
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from vibeimg.wire.client import GatewayClient
 
 PathLike = str | os.PathLike[str]
+
+#: How to give a key from Python (the command line's own fix names its flags).
+PYTHON_KEY_FIX = ("set VIBEIMG_API_KEY, run 'vibeimg config set api-key' or pass "
+                  "vibeimg.Client(api_key=...); or pass offline=True to use the built-in "
+                  "emulator with no key and no cost")
 
 
 class Client:
@@ -92,8 +97,11 @@ class Client:
         """The open GatewayClient, opened on first use (started emulator included)."""
         if self._gateway is None:
             stack = ExitStack()
-            self._gateway = stack.enter_context(
-                open_gateway(self.settings, offline=self.offline))
+            try:
+                self._gateway = stack.enter_context(
+                    open_gateway(self.settings, offline=self.offline))
+            except MissingKeyError as error:  # the fix in Python's words, not the flags'
+                raise MissingKeyError(error.message, hint=PYTHON_KEY_FIX) from None
             self._stack = stack
         return self._gateway
 

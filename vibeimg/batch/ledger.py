@@ -4,7 +4,9 @@ A run of 10,000 items does not hold 10,000 records: each finished item's line is
 manifest already, so the ledger keeps where that line starts, and the summary and the
 report read the lines back one at a time, in the plan's order. Kept in memory are only
 the records the manifest does not have (its writing failed) and those of the few items
-the run's ending speaks of: failed, of unknown outcome, abandoned, not sent again. The
+the run's ending speaks of: failed, of unknown outcome, abandoned, not sent again. An
+item a killed run left on the wire is of unknown outcome in the first run to find it
+(which reports it, with its possible cost), and ``not-resent`` in the runs after. The
 totals (statuses, the two costs) are kept as items finish, so a progress tick and the
 summary's counts never go over the items.
 """
@@ -54,6 +56,10 @@ class Ledger:
             if item.key in plan.done:
                 self._set(position, "skipped")
                 self._kept[position] = (plan.done[item.key], None)
+            elif item.key in plan.unanswered and item.key in plan.held:
+                # Left on the wire by a killed run, which could not say so: this run does.
+                record = plan.held[item.key]
+                self.finish(position, "unknown", record, EarlierUnknown(record))
             elif item.key in plan.held:
                 record = plan.held[item.key]
                 self._set(position, "not-resent")

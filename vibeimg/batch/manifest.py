@@ -5,8 +5,15 @@ One line per finished item (``"type": "item"``, ``"status"`` ``ok``, ``failed`` 
 set out to make (``"type": "plan"``). Lines are written whole and ``fsync``'d before
 their items are reported (several lines share one ``fsync`` when several items finish
 at once), so a ``kill -9`` loses nothing that had completed and never leaves half a
-line; a torn last
-line (a power cut) is skipped when reading.
+line; a torn last line (a power cut) is skipped when reading, and a write that fails
+(a full disk) is cut back off (:mod:`vibeimg.batch.writer`).
+
+Before each request goes out, an intent line (``"type": "sending"``) names its item;
+a request that certainly was not billed after all (refused as busy, dropped before it
+went out) gets an ``"unsent"`` line. An intent with no line about its item after it is
+a request whose outcome nobody learned (the run was killed while it was on the wire):
+a rerun treats the item as of unknown outcome (:func:`unanswered`). Readers of older
+vibeimg versions skip these lines, as they skip any type they do not know.
 
 An unsharded batch writes ``vibeimg-manifest.jsonl`` in its output folder, shard K of
 N writes ``vibeimg-manifest-KofN.jsonl``: shards can share a folder, and artifacts of
@@ -21,22 +28,22 @@ run left behind.
 The manifest and the lock file are opened without following symbolic links: a link
 left in the folder (a restored CI cache can carry one) is refused, never written
 through, and a manifest found in a folder is read only when it is a file of its own.
+A named pipe, a folder or a device in a manifest's place is refused, never read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
+import stat
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vibeimg.errors import UsageError, save_error
+from vibeimg.errors import UsageError
 
 if sys.platform != "win32":
     import fcntl
@@ -50,7 +57,7 @@ NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 Record = dict[str, Any]
 
 
-def _open_nofollow(path: Path, flags: int, what: str) -> int:
+def open_nofollow(path: Path, flags: int, what: str) -> int:
     """``os.open`` that refuses a symbolic link in place of the file (UsageError)."""
     try:
         return os.open(path, flags | NOFOLLOW, 0o644)
@@ -61,6 +68,45 @@ def _open_nofollow(path: Path, flags: int, what: str) -> int:
                 hint="remove the link (a restored cache can carry one), or choose another "
                      "--out-dir") from exc
         raise
+
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISDIR, "a folder"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+
+
+def kind_of(mode: int) -> str:
+    """What a file that is not a regular one is, in words: ``a named pipe (FIFO)``..."""
+    return next((name for test, name in _KINDS if test(mode)), "something else")
+
+
+def not_regular(path: Path, mode: int) -> UsageError:
+    """The error for a manifest's place taken by something that is not a file (a
+    named pipe would hang a reader, a folder cannot be appended to)."""
+    return UsageError(
+        f"the manifest {path} is {kind_of(mode)}, not a regular file: vibeimg keeps a "
+        "batch's record there",
+        hint="move it out of the way, or use another output folder: vibeimg creates "
+             "the manifest itself")
+
+
+def busy(path: Path) -> UsageError:
+    return UsageError(f"another vibeimg batch is already writing {path}; nothing was sent",
+                      hint="wait for it to finish, or use another --out-dir or --shard")
+
+
+def refuse_if_busy(path: Path) -> None:
+    """Refuse (UsageError) while another run holds the manifest at ``path``: asked
+    before the folder is read, so that nothing of that run's work in progress is taken
+    for an earlier run's, and nothing is said about sending. Creates nothing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW)
+    except OSError:
+        return  # none yet (a link or a special file is refused when it is read)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode) and not try_lock(fd, exclusive=True):
+            raise busy(path)
+    finally:
+        os.close(fd)
 
 
 def manifest_name(shard: str | None) -> str:
@@ -78,7 +124,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _try_lock(fd: int, *, exclusive: bool) -> bool:
+def try_lock(fd: int, *, exclusive: bool) -> bool:
     if sys.platform == "win32":  # pragma: no cover - no advisory locks there
         return True
     try:
@@ -88,146 +134,11 @@ def _try_lock(fd: int, *, exclusive: bool) -> bool:
     return True
 
 
-#: Told when a line is durable: ``(None, offset)``, the offset where the line starts in
-#: the file (to read it back); or that it failed: ``(error, -1)``.
-Durable = Callable[[OSError | None, int], None]
-GATHER_SECONDS = 0.02  # how long a first line waits for others to share its fsync
-
-
-class ManifestWriter:
-    """Appends records to one manifest, each durable before it is acknowledged.
-
-    Group commit: one writer thread writes every line queued since its last ``fsync``
-    in a single ``write``, then ``fsync``s once for all of them, and only then tells
-    each line's sender (:meth:`submit`'s callback; :meth:`append` waits for it). Items
-    finishing at once share one ``fsync``, a worker never waits on another's, and a
-    ``kill -9`` loses no line that had been acknowledged.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self._fd = _open_nofollow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT,
-                                      "the manifest")
-        except OSError as exc:
-            raise save_error(exc, f"the manifest {path}") from exc
-        if not _try_lock(self._fd, exclusive=True):
-            os.close(self._fd)
-            raise UsageError(
-                f"another vibeimg batch is already writing {path}",
-                hint="wait for it to finish, or use another --out-dir or --shard",
-            )
-        self._torn = self._ends_mid_line()
-        self._lock = threading.Lock()
-        self._has_work = threading.Condition(self._lock)  # the writer waits on it alone
-        self._pending: list[tuple[bytes, Durable]] = []  # lines for the next write
-        self._failure: OSError | None = None  # the write or fsync that failed: no more
-        self._closing = False
-        self._writer: threading.Thread | None = None
-        self._idle = False  # the writer waits for lines (else it finds them when done)
-
-    def _ends_mid_line(self) -> bool:
-        """Whether a run cut off mid-write left a last line without its newline."""
-        size = os.fstat(self._fd).st_size
-        return size > 0 and os.pread(self._fd, 1, size - 1) != b"\n"
-
-    def append(self, record: Record) -> None:
-        """Write one whole line and make it durable; a WriteError (disk full, a size
-        limit) if it cannot be. A torn line is skipped when the manifest is read."""
-        durable = threading.Event()
-        failed: list[OSError] = []
-
-        def told(failure: OSError | None, offset: int) -> None:
-            del offset
-            if failure is not None:
-                failed.append(failure)
-            durable.set()
-
-        self.submit(record, told)
-        durable.wait()
-        if failed:
-            raise save_error(failed[0], f"the manifest {self.path}") from failed[0]
-
-    def submit(self, record: Record, then: Durable) -> None:
-        """Queue one line; ``then(None, offset)`` is called (on the writer thread) once
-        it is durable, ``then(error, -1)`` if it cannot be written. Never blocks on the
-        disk."""
-        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode(
-            "utf-8", "surrogateescape")
-        with self._lock:
-            if self._closing and self._failure is None:  # no writer to wait for
-                self._failure = OSError(errno.EBADF, "the manifest was closed")
-            failure = self._failure
-            if failure is None:
-                self._pending.append((line, then))
-                if self._writer is None:
-                    self._writer = threading.Thread(target=self._write_all, daemon=True,
-                                                    name="vibeimg-manifest")
-                    self._writer.start()
-                if self._idle:
-                    self._has_work.notify()
-        if failure is not None:
-            then(failure, -1)
-
-    def _write_all(self) -> None:
-        """The writer thread: everything queued, one write and one fsync at a time."""
-        while True:
-            with self._lock:
-                while not self._pending and not self._closing:
-                    self._idle = True
-                    self._has_work.wait()
-                    self._idle = False
-                if not self._pending:
-                    return
-                if not self._closing:  # woken by a first line: let others join its fsync
-                    self._has_work.wait(GATHER_SECONDS)
-                batch, self._pending = self._pending, []
-            try:
-                offset = self._write(b"".join(line for line, _ in batch))
-            except OSError as exc:
-                with self._lock:
-                    self._failure = exc
-                    batch += self._pending
-                    self._pending = []
-                for _, then in batch:
-                    then(exc, -1)
-                return
-            for line, then in batch:
-                then(None, offset)
-                offset += len(line)
-
-    def _write(self, data: bytes) -> int:
-        """Append ``data`` (whole lines) and sync it; the offset where it starts."""
-        view = memoryview((b"\n" if self._torn else b"") + data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-            self._torn = bool(view)
-        os.fsync(self._fd)
-        # Appended, so the file's position is now the end of these lines.
-        return os.lseek(self._fd, 0, os.SEEK_CUR) - len(data)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closing = True
-            self._has_work.notify()
-        if self._writer is not None:
-            self._writer.join()
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
-
-    def __enter__(self) -> ManifestWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 class FolderLock:
     """A shared lock on the output folder; cleans up after killed runs when alone."""
 
     def __init__(self, directory: Path, subfolders: Iterable[Path] = ()) -> None:
-        self._fd = _open_nofollow(directory / FOLDER_LOCK, os.O_RDWR | os.O_CREAT,
+        self._fd = open_nofollow(directory / FOLDER_LOCK, os.O_RDWR | os.O_CREAT,
                                   "the lock file")
         self._folders = sorted({directory, *subfolders})
         self.cleaned: list[Path] = []
@@ -237,7 +148,7 @@ class FolderLock:
 
     def clean_if_alone(self) -> None:
         """Remove temporary files if no other batch runs here (they are leftovers)."""
-        if not _try_lock(self._fd, exclusive=True):
+        if not try_lock(self._fd, exclusive=True):
             return
         for folder in self._folders:
             for leftover in folder.glob(TEMP_GLOB):
@@ -260,18 +171,28 @@ def read_manifest(path: Path, *, follow: bool = True) -> tuple[list[Record], int
     """The records of one manifest, and how many unreadable lines were skipped.
 
     ``follow=False`` refuses a symbolic link (UsageError) instead of reading its target.
+    Anything but a regular file (a named pipe, a folder) is refused, never read.
     """
     records: list[Record] = []
     skipped = 0
+    flags = os.O_RDONLY | os.O_NONBLOCK  # a named pipe must not block the open
     try:
-        fd = _open_nofollow(path, os.O_RDONLY, "the manifest") if not follow else None
-        if fd is None:
-            lines = path.read_bytes().splitlines()
-        else:
-            with os.fdopen(fd, "rb") as file:
-                lines = file.read().splitlines()
+        fd = os.open(path, flags) if follow else open_nofollow(path, flags, "the manifest")
     except FileNotFoundError:
         return [], 0
+    except OSError as exc:  # a socket, a file it may not read
+        with contextlib.suppress(OSError):
+            mode = path.stat().st_mode
+            if not stat.S_ISREG(mode):
+                raise not_regular(path, mode) from exc
+        raise UsageError(f"cannot read the manifest {path}: {exc.strerror or exc}",
+                         hint="check its permissions, or use another output folder") from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise not_regular(path, mode)
+    with os.fdopen(fd, "rb") as file:
+        lines = file.read().splitlines()
     for raw in lines:
         if not raw.strip():
             continue
@@ -299,7 +220,7 @@ class LineReader:
         """The record of the line at ``offset``, if it is there and of item ``key``."""
         try:
             if self._fd is None:
-                self._fd = _open_nofollow(self.path, os.O_RDONLY, "the manifest")
+                self._fd = open_nofollow(self.path, os.O_RDONLY, "the manifest")
             data = b""
             while not data.endswith(b"\n"):
                 block = os.pread(self._fd, 4096, offset + len(data))
@@ -318,6 +239,21 @@ class LineReader:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+
+
+def unanswered(records: Iterable[Record]) -> dict[str, Record]:
+    """Per key, its intent line (``"type": "sending"``) when no line about its item
+    follows: the request went out and nothing says what became of it."""
+    found: dict[str, Record] = {}
+    for record in records:
+        kind, key = record.get("type"), record.get("key")
+        if not isinstance(key, str):
+            continue
+        if kind == "sending":
+            found[key] = record
+        elif kind in ("item", "unsent"):
+            found.pop(key, None)
+    return found
 
 
 def manifests_in(directory: Path) -> list[Path]:

@@ -3,7 +3,8 @@
 Each source is a folder (all its ``vibeimg-manifest*.jsonl``) or one manifest file.
 Image paths are rewritten relative to the output folder; nothing is copied. For
 each item the success wins over failures; an item whose last outcome was unknown
-stays ``unknown`` (a rerun does not send it again without ``--retry-unknown``); items
+stays ``unknown`` (a rerun does not send it again without ``--retry-unknown``), and so
+does one whose request a killed shard left on the wire (an intent line last); items
 that a shard planned but never recorded are ``not-run``; shards missing from a K/N
 set are named.
 
@@ -21,7 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vibeimg.batch.manifest import Record, latest, manifest_name, manifests_in, read_manifest
+from vibeimg.batch.manifest import (
+    Record,
+    kind_of,
+    latest,
+    manifest_name,
+    manifests_in,
+    read_manifest,
+    unanswered,
+)
 from vibeimg.batch.records import possible_cost
 from vibeimg.batch.verify import Realpaths, safe_paths
 from vibeimg.errors import PartialFailure, UsageError
@@ -122,6 +131,11 @@ def _sources(paths: list[Path]) -> list[Path]:
             manifests.extend(found)
         elif path.is_file():
             manifests.append(path)
+        elif path.exists():
+            raise UsageError(f"{path} is {kind_of(path.stat().st_mode)}, not a regular file "
+                             "nor a folder: it holds no manifest; nothing was written",
+                             hint="pass the output folders of the batch's shards, or their "
+                                  "vibeimg-manifest*.jsonl files")
         else:
             raise UsageError(f"{path} does not exist", hint="pass folders or manifest files")
     return manifests
@@ -159,6 +173,8 @@ def merge_manifests(paths: list[Path], out_dir: Path) -> MergeResult:
                         planned[entry["key"]] = {**entry, "shard": record.get("shard")}
             elif record.get("type") == "item":
                 items.append(_rebase(record, manifest.parent, out_dir))
+        items.extend(_lost(intent, planned.get(key, {}))
+                     for key, intent in unanswered(records).items())
     outcomes = latest(items)
     for key, entry in planned.items():
         if key not in outcomes:
@@ -176,6 +192,19 @@ def merge_manifests(paths: list[Path], out_dir: Path) -> MergeResult:
     return MergeResult(records=merged, manifest=target, sources=paths,
                        shards=sorted(shards), missing_shards=_missing(shards),
                        skipped_lines=skipped)
+
+
+LOST = ("on the wire when its shard's run was killed or cut off, with no answer "
+        "recorded: the gateway may have made and billed it")
+
+
+def _lost(intent: Record, planned: Record) -> Record:
+    """The unknown outcome of a request a killed run left on the wire."""
+    cost = intent.get("possible_cost_usd")
+    return {"type": "item", "v": 1, **planned, "key": intent["key"],
+            "shard": intent.get("shard"), "status": "unknown", "unanswered": True,
+            "error": LOST, "possible_cost_usd": cost if isinstance(cost, (int, float)) else 0,
+            "cost_extrapolated": bool(intent.get("cost_extrapolated"))}
 
 
 def _rebase(record: Record, folder: Path, out_dir: Path) -> Record:

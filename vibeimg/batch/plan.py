@@ -1,23 +1,34 @@
 """What a batch run will do: its shard, what is already done, what it will send and cost.
 
 Per item, from every manifest line in the output folder: the last ``ok`` line whose
-files still check out (:mod:`vibeimg.batch.verify`) makes it done; otherwise a last
-line of unknown outcome holds it back (a rerun must not bill it twice) unless
-``--retry-unknown``; anything else is sent. Lines whose files are missing or changed,
-or whose paths leave the folder, are reported as ``problems``.
+image still checks out (:mod:`vibeimg.batch.verify`) makes it done, whatever became of
+its sidecar (written again from the line when it is damaged: an intact image is never
+bought again), and so does an image a killed run saved but did not record
+(:mod:`vibeimg.batch.recover`); otherwise a last line of unknown outcome, or an intent
+line with nothing after it (a run killed while the request was on the wire), holds it
+back (a rerun must not bill it twice) unless ``--retry-unknown``; anything else is
+sent. Lines whose files are missing or changed, or whose paths leave the folder, are
+reported as ``problems``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from vibeimg.batch.items import BatchItem
-from vibeimg.batch.manifest import Record, item_records, manifest_name, read_folder
+from vibeimg.batch.manifest import (
+    Record,
+    item_records,
+    manifest_name,
+    read_folder,
+    unanswered,
+)
 from vibeimg.batch.recover import one_per_folder, orphan_sidecars, unrecorded_images
 from vibeimg.batch.verify import (
     Problem,
@@ -26,7 +37,7 @@ from vibeimg.batch.verify import (
     safe_paths,
     verify_record,
 )
-from vibeimg.errors import UsageError
+from vibeimg.errors import ExitCode, UsageError
 from vibeimg.files.naming import NamePlan
 from vibeimg.records.pricing import Price, price_of, shown, total
 
@@ -86,7 +97,11 @@ class BatchPlan:
     waiting: list[tuple[Path, Path]] = field(default_factory=list)  # recovered, to move
     # key -> the line of an earlier run whose outcome is unknown: not sent again
     held: dict[str, Record] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)  # untrusted lines, made again
+    # untrusted lines: made again, or (an intact image's sidecar) written again
+    problems: list[Problem] = field(default_factory=list)
+    # key -> the unknown-outcome line of a request a killed run left on the wire (its
+    # intent line, unanswered): written by this run, which is the first to report it
+    unanswered: dict[str, Record] = field(default_factory=dict)
 
     @property
     def to_send(self) -> list[BatchItem]:
@@ -113,13 +128,16 @@ class BatchPlan:
 
     def settle(self) -> None:
         """Finish what a killed run left half-way, before anything is sent or cleaned:
-        move its waiting images into place and remove the sidecars of deleted images."""
+        move its waiting images into place and remove the sidecars of deleted images;
+        and write again, from the manifest, the damaged sidecars of intact images."""
         for pending, image in self.waiting:
             if not image.exists():
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(pending, image)
         for orphan in self.orphans:
             orphan.unlink(missing_ok=True)
+        for problem in self.problems:  # the damaged sidecars of intact images
+            problem.rewrite(self.out_dir)
 
     def check_folders(self) -> None:
         """Refuse, before anything is sent, an item whose output folder a symbolic link
@@ -193,26 +211,55 @@ def make_plan(items: list[BatchItem], *, out_dir: Path, shard: Shard | None,
     ``retry_unknown``, items of unknown outcome are sent again.
     """
     selected = [item for item in items if shard is None or shard.holds(item.key)]
-    keys = {item.key for item in selected}
+    by_key = {item.key: item for item in selected}
     records, skipped = read_folder(out_dir) if out_dir.is_dir() else ([], 0)
-    done, held, problems = _trusted(records, keys, out_dir, verify)
-    if retry_unknown:
-        held = {}
-    # Images a killed run saved but could not record yet are done too: no paying twice.
-    redo = [item for item in selected if item.key not in done and item.key not in held]
+    done, held, problems = _trusted(records, by_key.keys(), out_dir, verify)
+    lost = {key: _unanswered_record(by_key[key], intent)
+            for key, intent in unanswered(records).items()
+            if key in by_key and key not in done}
+    held.update(lost)
+    problems = [p for p in problems if p.record["key"] not in lost]
+    # Images a killed run saved but could not record yet are done too (no paying twice),
+    # whatever the manifest says of their requests.
+    redo = [item for item in selected if item.key not in done]
     leftovers = unrecorded_images(redo, out_dir, records, shard=str(shard) if shard else None)
     done.update(leftovers.done)
     for key in leftovers.done:
         held.pop(key, None)
-    orphans = orphan_sidecars(records, out_dir, keys - done.keys()) + leftovers.stale
+        lost.pop(key, None)
+    if retry_unknown:
+        held = {}
+    orphans = orphan_sidecars(records, out_dir, set(by_key) - done.keys()) + leftovers.stale
     return BatchPlan(items=items, selected=selected, done=done, shard=shard, out_dir=out_dir,
                      skipped_manifest_lines=skipped, orphans=orphans,
                      recovered=list(leftovers.done.values()), waiting=leftovers.waiting,
-                     held=held,
-                     problems=[p for p in problems if p.record["key"] not in done])
+                     held=held, unanswered=lost,
+                     problems=[p for p in problems
+                               if p.sidecar_only or p.record["key"] not in done])
 
 
-def _trusted(records: list[Record], keys: set[str], out_dir: Path, level: str
+LOST = ("on the wire when that run was killed or cut off, with no answer recorded: the "
+        "gateway may have made and billed it")
+
+
+def _unanswered_record(item: BatchItem, intent: Record) -> Record:
+    """The unknown-outcome line of an intent a killed run left without an answer."""
+    price = item_price(item)
+    cost = intent.get("possible_cost_usd")
+    return {
+        "type": "item", "v": 1, "key": item.key, "line": item.line, "index": item.index,
+        "kind": item.kind, "prompt": item.prompt, "shard": intent.get("shard"),
+        "status": "unknown", "unanswered": True,
+        "parameters": {"model": item.options.model, **item.options.tool_fields()},
+        "error": LOST, "exit_code": int(ExitCode.NETWORK), "http_status": None,
+        "request_id": None, "sent_at": intent.get("sent_at"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "possible_cost_usd": cost if isinstance(cost, (int, float)) else price.usd,
+        "cost_extrapolated": bool(intent.get("cost_extrapolated", price.extrapolated)),
+    }
+
+
+def _trusted(records: list[Record], keys: Collection[str], out_dir: Path, level: str
              ) -> tuple[dict[str, Record], dict[str, Record], list[Problem]]:
     """Per key: done (its last ok line checks out), held (else its last line is of
     unknown outcome), and the problems of the ok lines that did not check out."""
@@ -232,9 +279,9 @@ def _trusted(records: list[Record], keys: set[str], out_dir: Path, level: str
     problems: list[Problem] = []
     for key, record in last_ok.items():
         problem = verify_record(record, out_dir, level)
-        if problem is None:
+        if problem is None or problem.sidecar_only:  # the image is intact: never bought again
             done[key] = record
-        else:
+        if problem is not None:
             problems.append(problem)
     held = {key: record for key, record in last.items()
             if key not in done and record.get("status") == "unknown"}

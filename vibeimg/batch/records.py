@@ -1,11 +1,18 @@
-"""The manifest's lines: a run's plan, and each item's success or failure.
+"""The manifest's lines: a run's plan, each item's intent and its success or failure.
 
 An item line's ``status`` is ``ok`` (its image and sidecar, with their sizes, SHA-256s
 and modification times, so that a rerun can check them), ``failed`` (the gateway
 certainly did no billable work, or billed an answer that could not be used: sent
 again by a rerun) or ``unknown`` (the request went out and no answer said what became
-of it, or a second Ctrl-C abandoned it on the wire: a rerun does not send it again
-unless ``--retry-unknown``). ``possible_cost_usd`` is what a failure may have cost.
+of it, or a second Ctrl-C abandoned it on the wire, or the run was killed while it was
+on the wire: a rerun does not send it again unless ``--retry-unknown``).
+``possible_cost_usd`` is what a failure may have cost.
+
+Before its request goes out, an item gets an intent line (``"type": "sending"``, with
+what it may cost); if it turns out not to have been billed without an item line to say
+so (refused as busy and queued again, dropped before it went out), an ``"unsent"`` line
+takes the intent back. An intent left last is the trace of a killed run: see
+:func:`vibeimg.batch.manifest.unanswered`.
 """
 
 from __future__ import annotations
@@ -46,6 +53,21 @@ def item_record(item: BatchItem, plan: BatchPlan) -> Record:
         "kind": item.kind, "prompt": item.prompt,
         "shard": str(plan.shard) if plan.shard else None,
     }
+
+
+def sending_record(item: BatchItem, plan: BatchPlan) -> Record:
+    """The intent line written just before the item's request goes out: small (it is
+    written once per item), and with what the request may cost if no answer is read."""
+    price = item_price(item)
+    return {"type": "sending", "v": 1, "key": item.key, "line": item.line,
+            "index": item.index, "shard": str(plan.shard) if plan.shard else None,
+            "possible_cost_usd": price.usd, "cost_extrapolated": price.extrapolated,
+            "sent_at": now()}
+
+
+def unsent_record(item: BatchItem) -> Record:
+    """The line that takes an intent back: the request was certainly not billed."""
+    return {"type": "unsent", "v": 1, "key": item.key}
 
 
 def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,

@@ -13,10 +13,17 @@ really on the wire are waited for (the gateway bills them anyway). A second Ctrl
 abandons those: each is recorded as of unknown outcome (``abandoned``), with its
 possible cost, so that a rerun does not pay for it twice. What is complete is kept,
 the rest is reported as not run, and the same command resumes.
+
+Each request is announced in the manifest (an intent line) before it goes out, so that
+a ``kill -9``, which leaves no time to record anything, cannot make a rerun send again
+a request the gateway may be making and billing: the rerun finds the intent without an
+answer and treats the item as of unknown outcome. An item whose intent cannot be
+written is not sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -26,12 +33,20 @@ from collections.abc import Callable
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.ledger import Ledger
 from vibeimg.batch.limiter import AdaptiveLimit, Ticket
-from vibeimg.batch.manifest import FolderLock, ManifestWriter, Record
+from vibeimg.batch.manifest import FolderLock, Record
+from vibeimg.batch.opening import open_run
 from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
 from vibeimg.batch.plan import BatchPlan
-from vibeimg.batch.records import abandoned_record, failure_record, plan_record, success_record
+from vibeimg.batch.records import (
+    abandoned_record,
+    failure_record,
+    sending_record,
+    success_record,
+    unsent_record,
+)
 from vibeimg.batch.recover import item_folders, one_per_folder
 from vibeimg.batch.requests import build_request
+from vibeimg.batch.writer import ManifestWriter
 from vibeimg.errors import AuthError, GatewayError, NotSent, VibeimgError, WriteError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
 from vibeimg.files.naming import NamePlan
@@ -91,6 +106,8 @@ class BatchRunner:
         self._requeues: dict[int, int] = {}  # position -> times it was refused as busy
         self._running: dict[int, int] = {}  # worker thread -> the position it sends
         self._unfinished = self._to_send = len(self._queue)
+        # Of unknown outcome before anything is sent (left on the wire by a killed run).
+        self._unknown_before = self.ledger.count("unknown")
         lock = threading.Lock()
         self._cond = threading.Condition(lock)  # workers waiting for a job
         self._ended = threading.Condition(lock)  # the main thread waiting for the workers
@@ -102,12 +119,11 @@ class BatchRunner:
 
     # -- the run ---------------------------------------------------------------
 
-    def run(self) -> BatchResult:
-        """Send everything left; returns when all is done, or after Ctrl-C (interrupted).
-
-        The first Ctrl-C sends nothing more but lets the requests in flight finish: the
-        gateway is making (and billing) those images anyway. A second Ctrl-C abandons them.
-        """
+    def run(self, manifest: ManifestWriter) -> BatchResult:
+        """Send everything left, recorded in ``manifest`` (``opening.claim``); returns
+        when all is done, or after Ctrl-C (interrupted). The first Ctrl-C sends nothing
+        more but lets the requests in flight finish: the gateway is making (and billing)
+        those images anyway. A second Ctrl-C abandons them."""
         folders = {self._name_plan(item.name, item.count).directory
                    for item in one_per_folder(self.plan.to_send)}
         for folder in sorted({self.plan.out_dir, *folders}):
@@ -116,12 +132,10 @@ class BatchRunner:
         interrupted = False
         self.plan.settle()
         folders |= item_folders(self.plan.selected, self.plan.out_dir)
-        with FolderLock(self.plan.out_dir, folders) as lock, \
-                ManifestWriter(self.plan.manifest_path) as manifest:
+        # Closed on the way out: every item's line written and its sender told.
+        with FolderLock(self.plan.out_dir, folders) as lock, manifest:
             self._manifest = manifest
-            manifest.append(plan_record(self.plan))
-            for record in self.plan.recovered:
-                manifest.append(record)
+            open_run(manifest, self.plan)
             self.client.retry_listeners.append(self._on_retry)
             self._live = min(self.limiter.maximum, max(1, self._unfinished))
             for n in range(self._live):
@@ -206,7 +220,7 @@ class BatchRunner:
         ledger = self.ledger
         with self._cond:
             done = ledger.count("done")
-            failed = ledger.count("failed") + ledger.count("unknown")
+            failed = ledger.count("failed") + ledger.count("unknown") - self._unknown_before
             spent, possible = ledger.spent, ledger.possible
         return Progress(
             total=self._to_send, skipped=len(self.plan.done), done=done, failed=failed,
@@ -249,12 +263,17 @@ class BatchRunner:
             self._running[threading.get_ident()] = position
         try:
             request = self.build(item)
+            if not self._announce(item):
+                self.limiter.release(ticket, succeeded=False)
+                return  # not sent: its intent could not be recorded (the run stops)
             saved = fetch_image(self.client, request, index=item.index,
                                 plan=self._name_plan(item.name, item.count),
                                 sidecar=self.sidecar, digest=True)
             record = success_record(item, request, saved, self.plan)
         except (VibeimgError, OSError, RuntimeError) as exc:
             self.limiter.release(ticket, succeeded=False)
+            if isinstance(exc, NotSent):
+                self._take_back(item)
             if self.aborted or isinstance(exc, NotSent):
                 # Abandoned after a second Ctrl-C (recorded by _abandon), or dropped
                 # before it went out (never billed): the item stays not run.
@@ -266,9 +285,11 @@ class BatchRunner:
             # --retries 0 means no second try of any kind, the batch's own included.
             requeues = MAX_REQUEUES if self.client.settings.retries else 0
             if _busy(error) and self.stop.is_set():
+                self._take_back(item)
                 return  # refused as busy after Ctrl-C: not billed, not run
             refused = self._requeues.get(position, 0)
             if _busy(error) and refused < requeues:
+                self._take_back(item)
                 self._requeues[position] = refused + 1
                 self.limiter.throttled(ticket, backoff_seconds(refused + 1))
                 with self._cond:
@@ -286,6 +307,29 @@ class BatchRunner:
                 self._running.pop(threading.get_ident(), None)
         self.limiter.release(ticket, succeeded=True)
         self._finish(position, "done", record, None)
+
+    def _announce(self, item: BatchItem) -> bool:
+        """Write the item's intent line before its request goes out; False (send
+        nothing) when it cannot be written. Not waited on to be ``fsync``'d: a write
+        survives a ``kill -9``, and the next finished line's ``fsync`` covers it."""
+        manifest = self._manifest
+        if manifest is None:
+            return False  # the run is ending, or its manifest failed
+        try:
+            manifest.write_now(sending_record(item, self.plan))
+        except WriteError as problem:
+            self._manifest_failed(manifest, problem)
+            return False
+        return True
+
+    def _take_back(self, item: BatchItem) -> None:
+        """The item's request was certainly not billed (refused as busy, dropped before
+        it went out): its intent is taken back, so that a rerun sends it. Unless earlier
+        tries of it were of unknown outcome and retried (``--retry-unknown``)."""
+        manifest = self._manifest
+        if manifest is not None and not self.client.settings.retry_unknown:
+            with contextlib.suppress(WriteError):  # left as it is: unknown, to be safe
+                manifest.write_now(unsent_record(item))
 
     def _on_retry(self, retry: RetryWait) -> None:
         ticket = getattr(self._local, "ticket", None)
@@ -354,16 +398,3 @@ class BatchRunner:
 def _busy(error: VibeimgError) -> bool:
     """The gateway refused for load: it did no work, so sending again cannot bill twice."""
     return isinstance(error, GatewayError) and error.status in RETRY_STATUSES
-
-
-def nothing_to_send(plan: BatchPlan, *, concurrency: int) -> BatchResult:
-    """The result of a run whose items were all done before: no connection needed.
-
-    The run is still recorded, so that a merge knows this shard ran (even empty)."""
-    ensure_output_dir(plan.out_dir)
-    plan.settle()
-    with ManifestWriter(plan.manifest_path) as manifest:
-        manifest.append(plan_record(plan))
-        for record in plan.recovered:
-            manifest.append(record)
-    return BatchResult(outcomes=Ledger(plan), elapsed=0.0, limiter=AdaptiveLimit(concurrency))

@@ -2,9 +2,9 @@
 
 ``main()`` runs the app; every command just does its work and raises. Here, and
 only here, a :class:`~vibeimg.errors.VibeimgError` becomes one line on stderr and its
-exit code, a Click usage error becomes one line and exit 2, Ctrl-C (and SIGTERM,
-SIGHUP: see ``vibeimg.cli.interrupts``) exits 130, a
-closed stdout pipe (``| head``) exits 141 without a word, a stdout that cannot be
+exit code (even when stderr is closed and the line cannot be written), a Click usage
+error becomes one line and exit 2 (worded in ``vibeimg.cli.usage_words``), Ctrl-C
+(and SIGTERM, SIGHUP: see ``vibeimg.cli.interrupts``) exits 130, a closed stdout pipe (``| head``) exits 141 without a word, a stdout that cannot be
 written (``> /dev/full``, ``>&-``) is one line and exit 8, and anything unexpected
 becomes one line (a traceback only with ``VIBEIMG_DEBUG=1``).
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
+from contextlib import suppress
 from typing import Annotated, Any
 
 import typer
@@ -25,14 +27,33 @@ from vibeimg.ui import Reporter
 from vibeimg.version import __version__
 
 
-def exit_code_for(error: BaseException) -> int:
+def exit_code_for(error: BaseException, argv: Sequence[str] = ()) -> int:
     """Report ``error`` as one line on stderr (unless already reported) and return the
-    process exit code."""
+    process exit code: the error's own, even when that line cannot be written (``2>&-``).
+
+    ``argv`` is the command line, to find the word an unknown option was read from.
+    """
+    code = _code_of(error)
+    if sys.stderr is not None:  # None: there is no stderr at all (2>&-)
+        with suppress(OSError, ValueError):  # stderr closed, full or gone: the code stands
+            _report(error, argv)
+    return code
+
+
+def _code_of(error: BaseException) -> int:
+    if isinstance(error, (VibeimgError, _click.exceptions.ClickException)):
+        return int(error.exit_code)
+    if isinstance(error, (KeyboardInterrupt, typer.Abort)):
+        return int(ExitCode.INTERRUPTED)
+    return int(ExitCode.FAILURE)
+
+
+def _report(error: BaseException, argv: Sequence[str]) -> None:
     reporter = Reporter()
     if isinstance(error, VibeimgError):
         if not error.reported:  # a JSON-lines display already wrote it as a record
             reporter.error(error.one_line())
-        return int(error.exit_code)
+        return
     if isinstance(error, _click.exceptions.ClickException):
         hint = ""
         ctx = getattr(error, "ctx", None)
@@ -43,11 +64,15 @@ def exit_code_for(error: BaseException) -> int:
                 # What is missing reads best beside the usage line that shows its place.
                 sys.stderr.write(ctx.get_usage() + "\n")
                 message = _missing_command_message(error, ctx) or message
+            better = _better_words(error, ctx, argv)
+            if better is not None:
+                message, fix = better
+                hint = f" ({fix})" if fix else hint
         reporter.error(f"{message}{hint}")
-        return int(error.exit_code)
+        return
     if isinstance(error, (KeyboardInterrupt, typer.Abort)):
         reporter.error("interrupted")
-        return int(ExitCode.INTERRUPTED)
+        return
     if os.environ.get("VIBEIMG_DEBUG"):
         import traceback
 
@@ -56,7 +81,6 @@ def exit_code_for(error: BaseException) -> int:
         f"internal error: {type(error).__name__}: {error} "
         "(set VIBEIMG_DEBUG=1 for a traceback, and please report it)"
     )
-    return int(ExitCode.FAILURE)
 
 
 def _is_missing_input(error: Exception) -> bool:
@@ -72,6 +96,15 @@ def _missing_command_message(error: Exception, ctx: Any) -> str | None:
         return None
     names = ctx.command.list_commands(ctx) if hasattr(ctx.command, "list_commands") else []
     return f"Missing command: one of {', '.join(names)}." if names else None
+
+
+def _better_words(error: Exception, ctx: Any, argv: Sequence[str]) -> tuple[str, str] | None:
+    """An unknown option or a refused variable in vibeimg's words (see usage_words)."""
+    if not isinstance(error, (_click.exceptions.NoSuchOption, _click.exceptions.BadParameter)):
+        return None  # and the module is not even imported
+    from vibeimg.cli.usage_words import invalid_in_environment, unknown_option
+
+    return unknown_option(error, ctx, argv) or invalid_in_environment(error, ctx)
 
 
 class ReaderGone(Exception):
@@ -200,6 +233,9 @@ class VibeimgGroup(TyperGroup):
         from vibeimg.cli.interrupts import signals_as_interrupt
         from vibeimg.cli.stdout import StdoutError, guarded_stdout
 
+        argv = list(args) if args is not None else sys.argv[1:]
+        if sys.stderr is None:  # 2>&-: warnings go nowhere, and fd 2 holds no file of ours
+            sys.stderr = open(os.devnull, "w")  # noqa: SIM115, PTH123 - lives until exit
         try:
             with signals_as_interrupt(then_ignore=_process.exits_after), guarded_stdout():
                 result = super().main(args, prog_name, complete_var, False, **extra)
@@ -213,7 +249,7 @@ class VibeimgGroup(TyperGroup):
             detach_stdout()  # what is left in its buffer would fail again at exit
             sys.exit(code)
         except Exception as error:
-            sys.exit(exit_code_for(error))
+            sys.exit(exit_code_for(error, argv))
         except KeyboardInterrupt as error:
             sys.exit(exit_code_for(error))
         if result == ExitCode.INTERRUPTED:  # Typer turned a Ctrl-C into this code

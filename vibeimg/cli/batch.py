@@ -151,6 +151,7 @@ def batch(
       printf 'a fox\\na heron\\n' | vibeimg batch - --offline -d shots
     """
     from vibeimg.batch.items import DEFAULT_NAME, BatchDefaults, BatchInputError, parse_batch
+    from vibeimg.batch.manifest import manifest_name, refuse_if_busy
     from vibeimg.batch.plan import Shard, make_plan
     from vibeimg.batch.requests import build_request
     from vibeimg.cli.common import Connection
@@ -200,8 +201,11 @@ def batch(
     for big in sorted({str(i.options.size) for i in items
                        if i.options.size and i.options.size.experimental}):
         reporter.warn(f"{big} is above 2560x1440: the gateway's output is experimental")
-    plan = make_plan(items, out_dir=out_dir or Path(), shard=Shard.parse(shard) if shard else None,
-                     verify=verify, retry_unknown=retry_unknown)
+    part = Shard.parse(shard) if shard else None
+    if not dry_run:  # another run at work there: refused before its folder is read
+        refuse_if_busy((out_dir or Path()) / manifest_name(str(part) if part else None))
+    plan = make_plan(items, out_dir=out_dir or Path(), shard=part, verify=verify,
+                     retry_unknown=retry_unknown)
     if plan.skipped_manifest_lines:
         reporter.warn(f"skipped {count_of(plan.skipped_manifest_lines, 'unreadable manifest line')}")
     _report_untrusted(plan, reporter, dry_run=dry_run)
@@ -263,7 +267,8 @@ def _print_dry_run(plan: BatchPlan, connection: Connection, max_cost: float | No
 def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source: str,
          concurrency: int, sidecar: bool, force: bool, report: Path | None,
          progress_every: float, history: bool = True, json_output: bool = False) -> None:
-    from vibeimg.batch.runner import BatchRunner, nothing_to_send
+    from vibeimg.batch.opening import claim, nothing_to_send, unanswered_outcomes
+    from vibeimg.batch.runner import BatchRunner
     from vibeimg.batch.summary import batch_error, summarize
     from vibeimg.cli.batchview import BatchView
     from vibeimg.cli.common import session
@@ -282,22 +287,29 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
         recorder.add(outcome.history_entry(out_dir, offline=offline))
 
     price = plan.estimated_price
-    view.start(to_send=len(plan.to_send), done_before=len(plan.done), concurrency=concurrency,
-               cost=price.usd, extrapolated=price.extrapolated, offline=connection.offline,
-               shard=str(plan.shard) if plan.shard else None)
-    if not plan.to_send:
-        result = nothing_to_send(plan, concurrency=concurrency)
-    else:
-        with session(connection, reporter) as client:
-            clients.append(client)
-            runner = BatchRunner(client, plan, concurrency=concurrency, sidecar=sidecar,
-                                 force=force, on_event=finished, on_tick=view.tick,
-                                 on_interrupt=view.interrupted)
-            try:
-                result = runner.run()
-            finally:
-                view.close()
-                recorder.close()
+    with claim(plan) as manifest:  # another run writing it: refused before a word is said
+        view.start(to_send=len(plan.to_send), done_before=len(plan.done),
+                   concurrency=concurrency, cost=price.usd, extrapolated=price.extrapolated,
+                   offline=connection.offline, shard=str(plan.shard) if plan.shard else None)
+        # Requests a killed run left on the wire could not be recorded by it: this run
+        # is the first to know of them, so the history's possible spend includes them.
+        for outcome in unanswered_outcomes(plan):
+            recorder.add(outcome.history_entry(out_dir, offline=connection.offline))
+        try:
+            if not plan.to_send:
+                result = nothing_to_send(plan, manifest, concurrency=concurrency)
+            else:
+                with session(connection, reporter) as client:
+                    clients.append(client)
+                    runner = BatchRunner(client, plan, concurrency=concurrency,
+                                         sidecar=sidecar, force=force, on_event=finished,
+                                         on_tick=view.tick, on_interrupt=view.interrupted)
+                    try:
+                        result = runner.run(manifest)
+                    finally:
+                        view.close()
+        finally:
+            recorder.close()
         if result.cleaned:
             reporter.trace(f"removed {count_of(len(result.cleaned), 'temporary file')} of an earlier run")
     result.offline = result.offline or connection.offline
@@ -308,12 +320,12 @@ def _run(plan: BatchPlan, connection: Connection, reporter: Reporter, *, source:
     error = batch_error(result)
     document = summarize(result, plan, source=source, error=error,
                          report=str(report) if report is not None else None)
-    _print_summary(document, for_people=for_people)
+    print_summary(document, for_people=for_people)
     if error is not None:
         raise error
 
 
-def _print_summary(document: dict[str, Any], *, for_people: bool) -> None:
+def print_summary(document: dict[str, Any], *, for_people: bool) -> None:
     """The summary: JSON for scripts (stdout not a terminal, or --json), else a few lines."""
     from vibeimg.cli.stdout import print_json
 
@@ -343,54 +355,3 @@ def _write_report(report: Path, result: BatchResult, plan: BatchPlan, source: st
     except OSError as exc:
         raise UsageError(f"cannot write the report {report}: {exc.strerror or exc}",
                          hint="choose another --report path") from exc
-
-
-MergeSources = Annotated[list[Path], typer.Argument(
-    metavar="SOURCE...", show_default=False,
-    help="Output folders of the shards (or their manifest files).")]
-MergeOutDir = Annotated[Path, typer.Option(
-    "--out-dir", "-d", metavar="DIR", file_okay=False,
-    help="Folder for the merged manifest; image paths are written relative to it.")]
-
-
-def batch_merge(
-    sources: MergeSources,
-    out_dir: MergeOutDir = Path(),
-    report: ReportOpt = None,
-    json_output: SummaryJson = False,
-    quiet: opt.Quiet = False,
-) -> None:
-    """Join the manifests of a batch's shards into one.
-
-    Writes one merged manifest (and, with --report, one HTML report) for the shards' output folders, for instance the artifacts of a CI matrix downloaded into one folder.
-
-    Prints a JSON summary on stdout (on a terminal, a few lines for people; --json for the JSON there too); exits with the partial-success code when an item failed, never ran, or a shard is missing.
-
-    Example:
-
-      vibeimg batch-merge shard-1 shard-2 shard-3 -d all --report all/report.html
-    """
-    from vibeimg.batch.merge import merge_manifests
-    from vibeimg.batch.report import render_report
-    from vibeimg.files.atomic import write_atomically
-
-    reporter = Reporter(quiet=quiet)
-    result = merge_manifests(list(sources), out_dir)
-    if result.skipped_lines:
-        reporter.warn(f"skipped {count_of(result.skipped_lines, 'unreadable manifest line')}")
-    for missing in result.missing_shards:
-        reporter.warn(f"shard {missing} is missing: its items are not in the merge")
-    if report is not None:
-        notes = [f"Missing shards: {', '.join(result.missing_shards)}."] \
-            if result.missing_shards else []
-        page = render_report(result.records, base_dir=out_dir, link_dir=report.parent,
-                             title="vibeimg batch (merged)", notes=notes)
-        report.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(report, page.encode("utf-8"))
-    for_people = not json_output and is_terminal(sys.stdout)
-    if not for_people:
-        reporter.info(f"batch-merge: {result.count('ok')} done, {result.count('failed')} "
-                      f"failed, {result.count('not-run')} not run, {len(result.records)} items")
-    _print_summary(result.summary(str(report) if report is not None else None),
-                   for_people=for_people)
-    result.raise_for_result()

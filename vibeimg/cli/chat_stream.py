@@ -63,9 +63,13 @@ SESSION = "Conversation"
 
 def complete_session_name(incomplete: str) -> list[str]:
     """The names of the conversations kept, for Tab."""
+    from vibeimg.errors import VibeimgError
     from vibeimg.records.sessions import list_sessions
 
-    return sorted(i.name for i in list_sessions() if i.name.startswith(incomplete))
+    try:
+        return sorted(i.name for i in list_sessions() if i.name.startswith(incomplete))
+    except VibeimgError:  # Tab offers nothing; the command itself says what is wrong
+        return []
 
 
 SessionName = Annotated[Optional[str], typer.Option(

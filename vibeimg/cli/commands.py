@@ -36,7 +36,7 @@ COMMANDS: dict[str, LazyCommand] = {
                                 "Turn a black-and-white mask into an alpha mask."),
     "batch": LazyCommand("vibeimg.cli.batch", "batch",
                          "Make many images from a file of prompts, resumably."),
-    "batch-merge": LazyCommand("vibeimg.cli.batch", "batch_merge",
+    "batch-merge": LazyCommand("vibeimg.cli.batch_merge", "batch_merge",
                                "Join the manifests of a batch's shards into one."),
     "mock-server": LazyCommand("vibeimg.cli.mock_server", "mock_server",
                                "Run the local gateway emulator until Ctrl-C."),

@@ -50,7 +50,8 @@ def doctor(
     from vibeimg.cli.common import warn_if_ignored_offline
 
     warn_if_ignored_offline(connection, reporter)
-    checks: list[checkup.Check] = [checkup.check_config_file()]
+    home = checkup.check_home()  # when it fails, the files in it cannot be checked
+    checks: list[checkup.Check] = [home or checkup.check_config_file()]
     file_ok = checks[0].status != "fail"
     settings: Settings | None = None
     shown: Settings | None = None  # None: the table shows the values as found, bad ones too
@@ -73,8 +74,9 @@ def doctor(
         if not offline:
             checks.append(checkup.check_encryption(settings))
         checks.append(_gateway(connection, settings, reporter))
-    checks += checkup.folder_checks(_out_dir(resolved))
-    checks.append(checkup.check_history())
+    checks += checkup.folder_checks(_out_dir(resolved), home_ok=home is None)
+    if home is None:
+        checks.append(checkup.check_history())
     found = checkup.versions()
     if json_output:
         print_json({"ok": all(c.status != "fail" for c in checks), "versions": found,

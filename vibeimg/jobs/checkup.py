@@ -25,6 +25,7 @@ from vibeimg.errors import (
 from vibeimg.files.atomic import write_problem
 from vibeimg.settings.resolve import (
     Settings,
+    base_url_fix,
     config_dir,
     config_path,
     data_dir,
@@ -90,7 +91,7 @@ def check_config_file() -> Check:
     from vibeimg.settings import configfile  # noqa: PLC0415 - only when doctor runs
 
     path = config_path()
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a link to nothing is a problem
         return Check("config file", "ok", f"{path} (none yet; defaults apply)")
     try:
         table = read_config_file(path)
@@ -156,7 +157,7 @@ def check_gateway(settings: Settings, *, label: str, trace: Trace | None = None)
                      gateway_fix(exc.status, settings), exc.exit_code)
     except NetworkError as exc:
         return Check(name, "fail", f"{label} does not answer: {exc.message}",
-                     "check the network and the base URL, or use --offline", ExitCode.NETWORK)
+                     base_url_fix(settings.origins.get("base_url")), ExitCode.NETWORK)
     except VibeimgError as exc:
         return Check(name, "fail", f"{label}: {exc.one_line()}",
                      "check the base URL: it should be an OpenAI-compatible API", exc.exit_code)
@@ -233,12 +234,25 @@ def check_history() -> Check:
     return Check("history", "ok", f"{history.path} ({runs_text}, {search})")
 
 
-def folder_checks(out_dir: Path | None) -> list[Check]:
-    """The config, data and output folders; no output folder when its setting is invalid."""
+def check_home() -> Check | None:
+    """``VIBEIMG_HOME``, when it is set and cannot be vibeimg's folder (relative, a file,
+    under a file, not usable): one failed check that stands for the folders in it."""
+    from vibeimg.settings.folders import check_home as check  # noqa: PLC0415 - doctor only
+
+    try:
+        check()
+    except UsageError as exc:
+        return Check("VIBEIMG_HOME", "fail", exc.message, exc.hint, ExitCode.USAGE)
+    return None
+
+
+def folder_checks(out_dir: Path | None, *, home_ok: bool = True) -> list[Check]:
+    """The config, data and output folders; no output folder when its setting is invalid,
+    and no config or data folder when ``VIBEIMG_HOME``, which holds them, failed."""
     checks = [
         check_folder("config folder", config_dir(), private=True),
         check_folder("data folder", data_dir(), private=True),
-    ]
+    ] if home_ok else []
     if out_dir is not None:
         checks.append(check_folder(
             "output folder", out_dir,

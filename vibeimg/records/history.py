@@ -30,6 +30,7 @@ from typing import Any
 from vibeimg.errors import ExitCode, UsageError, VibeimgError
 from vibeimg.records import schema
 from vibeimg.records.runs import CostSummary, Entry
+from vibeimg.settings.folders import check_home, home_folder
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 LOCK_TIMEOUT = 1.0  # seconds to wait for another vibeimg writing the history
@@ -83,7 +84,28 @@ class History:
 
     @property
     def exists(self) -> bool:
-        return self.path.exists()
+        """Whether the database is there. An absent one is an empty history, but not in
+        a ``VIBEIMG_HOME`` that cannot be (a file, a folder that cannot be created)."""
+        try:
+            self.path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            self._check_home()
+            return False
+        except OSError as exc:  # a folder on the way that cannot be read
+            raise HistoryError(f"cannot read the history database {self.path}: "
+                               f"{exc.strerror or exc}",
+                               hint=f"fix the permissions of {self.path.parent}") from exc
+        return True
+
+    def _check_home(self) -> None:
+        """A ``VIBEIMG_HOME`` holding the database is a folder vibeimg can use (made when
+        missing), or a HistoryError naming the variable."""
+        try:
+            home = home_folder()
+            if home is not None and home in self.path.parents:
+                check_home(create=True)
+        except UsageError as exc:
+            raise HistoryError(exc.message, hint=exc.hint) from exc
 
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -116,6 +138,8 @@ class History:
     def connection(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
+        if self.create:
+            self._check_home()
         with self._errors("open"):
             if self.create:
                 _prepare_file(self.path)

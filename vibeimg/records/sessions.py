@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vibeimg.records.transcript import SessionError, Transcript, Turn, damaged, now_text
+from vibeimg.settings.folders import check_home
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
 MAX_NAME = 64
@@ -196,9 +197,13 @@ class SessionInfo:
 
 
 def list_sessions() -> list[SessionInfo]:
-    """Every session, most recently changed first."""
+    """Every session, most recently changed first (none yet: an empty list, unless
+    ``VIBEIMG_HOME`` cannot be a folder: a UsageError naming it)."""
     try:
         entries = list(os.scandir(sessions_dir()))
+    except (FileNotFoundError, NotADirectoryError):
+        check_home(create=True)
+        return []
     except OSError:
         return []
     found = []

@@ -2,12 +2,16 @@
 of the settings (it shows defaults from the config file), without the rest of them.
 
 ``VIBEIMG_HOME`` moves every user file (config, data) under one folder, which is how
-tests and CI isolate themselves; otherwise the folders are platformdirs'.
+tests and CI isolate themselves; otherwise the folders are platformdirs'. It must be an
+absolute path (as the XDG variables must): a relative one would move the config and
+the history with the current folder, so it is refused, never quietly resolved.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,11 +41,74 @@ def xdg_folder(variable: str, fallback: str) -> Path | None:
     return None
 
 
+def home_folder() -> Path | None:
+    """``VIBEIMG_HOME`` as a path, or None when it is not set; a relative one is refused."""
+    value = os.environ.get(HOME_ENV)
+    if not value:
+        return None
+    try:
+        home = Path(value).expanduser()
+    except RuntimeError:  # ~someone who does not exist: no home to expand to
+        home = Path(value)
+    if not home.is_absolute():
+        raise home_error(
+            "is a relative path: vibeimg's config and history would move with the current "
+            "folder",
+            hint=f'give an absolute path, such as {HOME_ENV}="$PWD/{value}", or unset it')
+    return home
+
+
+def home_error(what: str, hint: str | None = None) -> UsageError:
+    """``VIBEIMG_HOME=VALUE WHAT``, with the fix there: the variable is the thing to fix."""
+    return UsageError(f"{HOME_ENV}={os.environ.get(HOME_ENV, '')} {what}",
+                      hint=hint or f"set {HOME_ENV} to a folder you can write, or unset it")
+
+
+def not_a_folder(path: Path) -> Path | None:
+    """``path``, or the nearest of its parents that exists, when that is not a folder
+    (a file, a device): nothing can be made under it. None when there is none."""
+    probe = path
+    while True:
+        try:
+            mode = probe.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            if probe.parent == probe:
+                return None
+            probe = probe.parent
+            continue
+        except OSError:  # unreadable: whoever reads it says so, with its own fix
+            return None
+        return None if stat.S_ISDIR(mode) else probe
+
+
+def check_home(*, create: bool = False) -> Path | None:
+    """``VIBEIMG_HOME`` (None when not set), refused with the variable named when it
+    cannot be vibeimg's folder: relative, a file, under a file, or (``create``: it is
+    then made, 0700) a folder that cannot be created or that it cannot use."""
+    home = home_folder()
+    if home is None:
+        return None
+    blocker = not_a_folder(home)
+    if blocker is not None:
+        raise home_error("is not a folder" if blocker == home else
+                         f"cannot be a folder: {blocker} is not a folder")
+    if create:
+        try:
+            make_private_folder(home)
+        except OSError as exc:
+            raise home_error(f"cannot be created: {exc.strerror or exc}") from exc
+    if home.is_dir() and not os.access(home, os.R_OK | os.W_OK | os.X_OK):
+        raise home_error("is a folder vibeimg cannot use (it needs to read and write it)",
+                         hint=f"fix its permissions with 'chmod 700 {home}', or set "
+                              f"{HOME_ENV} to another folder")
+    return home
+
+
 def config_dir() -> Path:
     """Where the config file lives."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home).expanduser()
+    home = home_folder()
+    if home is not None:
+        return home
     found = xdg_folder("XDG_CONFIG_HOME", ".config")
     if found is not None:
         return found
@@ -52,9 +119,9 @@ def config_dir() -> Path:
 
 def data_dir() -> Path:
     """Where vibeimg keeps data such as its history."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home).expanduser() / "data"
+    home = home_folder()
+    if home is not None:
+        return home / "data"
     found = xdg_folder("XDG_DATA_HOME", ".local/share")
     if found is not None:
         return found
@@ -95,12 +162,12 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
     path = path or config_path()
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        if path.is_symlink():  # a link to nothing: its settings are somewhere else
+            raise _dangling(path) from exc
         return {}
     except OSError as exc:
-        raise UsageError(
-            f"cannot read the config file {path}: {exc.strerror}", hint="fix its permissions"
-        ) from exc
+        raise _unreadable(path, exc) from exc
     # The parser only when there is a file: most runs have none, and --help pays for it.
     if sys.version_info >= (3, 11):
         import tomllib  # noqa: PLC0415
@@ -116,6 +183,38 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
     except RecursionError:  # a = [[[[... nested beyond any sense
         raise _not_toml(path, "it is nested too deeply") from None
     return table
+
+
+def _dangling(path: Path) -> UsageError:
+    """A config file that is a symbolic link to nothing: refused rather than ignored, as
+    running on the defaults would drop the settings (a base URL, a key) it stands for."""
+    target = path.readlink()
+    return UsageError(
+        f"the config file {path} is a symbolic link to {target}, which does not exist",
+        hint=f"restore {target}, or remove the link with 'rm {path}' to run on the defaults")
+
+
+def _unreadable(path: Path, exc: OSError) -> UsageError:
+    """Why the config file cannot be read, with the fix in the right place: the file,
+    the folder on its way, or ``VIBEIMG_HOME`` when that is what is wrong."""
+    home = home_folder()
+    if home is not None and (home == path.parent or home in path.parents):
+        check_home()  # VIBEIMG_HOME=/dev/null: the variable is the thing to fix
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EISDIR:
+        return UsageError(f"the config file {path} is a folder, not a file",
+                          hint="remove or rename that folder: vibeimg keeps its settings in a "
+                               "file of that name")
+    blocker = not_a_folder(path.parent) if exc.errno == errno.ENOTDIR else None
+    if blocker is not None:
+        return UsageError(f"cannot read the config file {path}: {blocker} is not a folder",
+                          hint=f"move {blocker} aside, or set {HOME_ENV} to another folder")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return UsageError(f"cannot read the config file {path}: {reason}",
+                          hint=f"fix its permissions: chmod 600 {path}, and chmod 700 its "
+                               "folder")
+    return UsageError(f"cannot read the config file {path}: {reason}",
+                      hint="check it, or move it aside to start again from the defaults")
 
 
 def _not_toml(path: Path, reason: str) -> UsageError:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vibeimg.errors import MissingKeyError, UsageError
+from vibeimg.settings.fixes import base_url_fix, key_fix
 from vibeimg.settings.folders import (
     APP_NAME,
     HOME_ENV,
@@ -32,10 +33,10 @@ from vibeimg.settings.folders import (
 __all__ = [  # the folders and the config file live in vibeimg.settings.folders
     "APP_NAME", "BASE_URL_ENV", "CONNECT_TIMEOUT", "DEFAULT_BASE_URL", "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT", "HOME_ENV", "KEY_ENV", "LOOPBACK_NAMES", "MAX_RETRIES", "MAX_TIMEOUT",
-    "OPENAI_BASE_URL_ENV", "OPENAI_KEY_ENV", "PRIVATE_FOLDER_MODE", "Settings", "check_api_key",
-    "check_base_url", "check_retries", "check_timeout", "config_dir", "config_path", "data_dir",
-    "key_fix", "load_settings", "make_private_folder", "mask_key", "mask_url",
-    "read_config_file", "sends_in_clear", "xdg_folder",
+    "OPENAI_BASE_URL_ENV", "OPENAI_KEY_ENV", "PRIVATE_FOLDER_MODE", "Settings", "base_url_fix",
+    "check_api_key", "check_base_url", "check_retries", "check_timeout", "config_dir",
+    "config_path", "data_dir", "key_fix", "load_settings", "make_private_folder", "mask_key",
+    "mask_url", "read_config_file", "sends_in_clear", "xdg_folder",
 ]
 
 DEFAULT_BASE_URL = "https://www.vibeapi.cn/v1"
@@ -228,21 +229,6 @@ def _fix(name: str, example: str, origin: str | None) -> str:
         return (f"change it with 'vibeimg config set {name} {example}', or remove it with "
                 f"'vibeimg config unset {name}'")
     return f"for example {example}"
-
-
-def key_fix(origin: str | None) -> str:
-    """How to fix a key the gateway refused, in the place it came from."""
-    if origin == "flag":
-        return "check the key given with --api-key"
-    if origin == "config file":
-        return (f"check the key in the config file {config_path()}; "
-                "'vibeimg config set api-key' replaces it")
-    if origin == "env OPENAI_API_KEY":
-        return ("the key came from OPENAI_API_KEY, which may belong to another service; "
-                "give this gateway's key with 'vibeimg config set api-key' or VIBEIMG_API_KEY")
-    if origin is not None and origin.startswith("env "):
-        return f"check the key in {origin[4:]}"
-    return "check the key in VIBEIMG_API_KEY or --api-key"
 
 
 def _as_float(value: object) -> float:

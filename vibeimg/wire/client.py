@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import httpx
 
 from vibeimg.errors import NetworkError, VibeimgError
-from vibeimg.settings.resolve import Settings, check_api_key, mask_url
+from vibeimg.settings.resolve import Settings, base_url_fix, check_api_key, mask_url
 from vibeimg.units import human_bytes
 from vibeimg.version import __version__
 from vibeimg.wire.parts import Files, client_request_id, opened_parts
@@ -326,7 +326,7 @@ class GatewayClient:
             raise Retryable(NetworkError(
                 f"cannot connect to {mask_url(self.settings.base_url)} "
                 f"({type(exc).__name__}: {exc})",
-                hint="check the network and --base-url, or use --offline",
+                hint=base_url_fix(self.settings.origins.get("base_url")),
             )) from exc
         except httpx.TransportError as exc:
             # The request may have reached the gateway: the outcome is unknown.
