@@ -86,12 +86,31 @@ def test_a_billed_but_unusable_answer_after_an_unknown_one_counts_both(make_cli)
 
 
 def test_a_refusal_after_an_unknown_attempt_keeps_its_cost(make_cli) -> None:
-    """504 (unknown), then a 400 (certainly not billed): the 504 alone, $0.006."""
+    """504 (unknown), then a 400 (certainly not billed): the 504 alone, $0.006, and
+    the image's outcome stays unknown (the 504 may have made it)."""
     cli = make_cli(faults=["504", "400"])
     result = cli("generate", "fox", *LOW, "--retry-unknown", "--json")
     assert result.exit_code == ExitCode.API
     assert len(cli.emulator.api_requests()) == 2
-    assert json.loads(result.stdout)["possible_cost_usd"] == 0.006
+    document = json.loads(result.stdout)
+    assert document["possible_cost_usd"] == 0.006
+    assert document["failures"][0]["outcome_unknown"] is True
+    assert "an earlier attempt had an unknown outcome" in result.stderr
+
+
+def test_a_batch_item_busy_after_an_unknown_attempt_is_not_queued_again(
+        make_cli, tmp_path: Path) -> None:
+    """Batch --retry-unknown --retries 1: a 500, then a 429 with no retry left. The item
+    is not put back in the queue as a busy refusal would be (its first send may have
+    been billed): two requests in all, recorded unknown, $0.006 possibly billed."""
+    cli = make_cli(faults=["500", "429x10"])
+    (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
+    result = cli("batch", "p.txt", "-d", "out", *LOW, "--retry-unknown", "--retries", "1")
+    assert len(cli.emulator.api_requests()) == 2
+    summary = json.loads(result.stdout)
+    assert (summary["unknown"], summary["possible_cost_usd"]) == (1, 0.006)
+    records, _ = read_folder(tmp_path / "out")
+    assert [r["status"] for r in records if r.get("type") == "item"] == ["unknown"]
 
 
 def test_a_dropped_answer_is_not_resent_without_the_flag(make_cli, tmp_path: Path) -> None:

@@ -245,6 +245,15 @@ def _failure(exc: BaseException, request: ImageRequest, request_id: str | None,
         # Billed but unusable (a success answer that was cut, bad base64, not an
         # image), or sent with no answer to say: each may have cost the price.
         exc.possible_cost_usd, exc.cost_extrapolated = possible.usd, possible.extrapolated
+        if attempts.unknown and not exc.outcome_unknown:
+            # Resent under --retry-unknown, then refused (or unusable): what the earlier
+            # sends became is still unknown, so the request's outcome is too (a batch
+            # rerun leaves it out unless --retry-unknown).
+            exc.outcome_unknown = True
+            earlier = ("an earlier attempt" if attempts.unknown == 1
+                       else f"{attempts.unknown} earlier attempts")
+            exc.hint = ((exc.hint + "; ") if exc.hint else "") + (
+                f"{earlier} had an unknown outcome: the gateway may have made and billed it")
     return exc
 
 
