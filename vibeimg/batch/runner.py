@@ -396,7 +396,5 @@ class BatchRunner:
 
 
 def _busy(error: VibeimgError) -> bool:
-    """The gateway refused for load: it did no work, so sending again cannot bill twice
-    (unless an earlier attempt of the request had an unknown outcome)."""
-    return (isinstance(error, GatewayError) and error.status in RETRY_STATUSES
-            and not error.outcome_unknown)
+    """The gateway refused for load: it did no work, so sending again cannot bill twice."""
+    return isinstance(error, GatewayError) and error.status in RETRY_STATUSES

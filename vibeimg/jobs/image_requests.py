@@ -19,6 +19,7 @@ import httpx
 
 from vibeimg.errors import (
     BadResponseError,
+    GatewayError,
     NetworkError,
     NotSent,
     VibeimgError,
@@ -36,7 +37,7 @@ from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.imagejson import ImageJsonDecoder
 from vibeimg.wire.parts import Files
 from vibeimg.wire.response import GatewayResponse
-from vibeimg.wire.retry import Attempts
+from vibeimg.wire.retry import RETRY_STATUSES, Attempts
 
 
 @dataclass(frozen=True)
@@ -246,15 +247,28 @@ def _failure(exc: BaseException, request: ImageRequest, request_id: str | None,
         # image), or sent with no answer to say: each may have cost the price.
         exc.possible_cost_usd, exc.cost_extrapolated = possible.usd, possible.extrapolated
         if attempts.unknown and not exc.outcome_unknown:
-            # Resent under --retry-unknown, then refused (or unusable): what the earlier
-            # sends became is still unknown, so the request's outcome is too (a batch
-            # rerun leaves it out unless --retry-unknown).
-            exc.outcome_unknown = True
-            earlier = ("an earlier attempt" if attempts.unknown == 1
-                       else f"{attempts.unknown} earlier attempts")
-            exc.hint = ((exc.hint + "; ") if exc.hint else "") + (
-                f"{earlier} had an unknown outcome: the gateway may have made and billed it")
+            return _still_unknown(exc, attempts)
     return exc
+
+
+def _still_unknown(error: VibeimgError, attempts: Attempts) -> VibeimgError:
+    """A request resent under --retry-unknown, then refused or unusable: what its earlier
+    sends became is still unknown, so its outcome is too (a batch rerun leaves it out
+    unless --retry-unknown). Refused as busy with no retry left, it ends with the error
+    of its last unknown send (a batch would otherwise queue it again as merely busy)."""
+    last = attempts.last_unknown
+    if isinstance(error, GatewayError) and error.status in RETRY_STATUSES and last:
+        last.hint = f"{last.hint}; then refused as busy (HTTP {error.status}) with no " \
+                    "retry left"
+        last.possible_cost_usd, last.cost_extrapolated = (error.possible_cost_usd,
+                                                          error.cost_extrapolated)
+        return last
+    error.outcome_unknown = True
+    earlier = ("an earlier attempt" if attempts.unknown == 1
+               else f"{attempts.unknown} earlier attempts")
+    error.hint = ((error.hint + "; ") if error.hint else "") + (
+        f"{earlier} had an unknown outcome: the gateway may have made and billed it")
+    return error
 
 
 def _write_whole(buffer: bytearray, stdout: IO[bytes], request_id: str | None) -> str:
