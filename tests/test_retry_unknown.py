@@ -111,6 +111,8 @@ def test_a_batch_item_busy_after_an_unknown_attempt_is_not_queued_again(
     assert (summary["unknown"], summary["possible_cost_usd"]) == (1, 0.006)
     records, _ = read_folder(tmp_path / "out")
     assert [r["status"] for r in records if r.get("type") == "item"] == ["unknown"]
+    assert "outcome unknown after 1 retry: the gateway may have made and billed 1 of the " \
+           "2 attempts; the last refused as busy (HTTP 429)" in summary["error"]
 
 
 def test_a_dropped_answer_is_not_resent_without_the_flag(make_cli, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.imagejson import ImageJsonDecoder
 from vibeimg.wire.parts import Files
 from vibeimg.wire.response import GatewayResponse
-from vibeimg.wire.retry import RETRY_STATUSES, Attempts
+from vibeimg.wire.retry import RETRY_STATUSES, Attempts, unknown_outcome_hint
 
 
 @dataclass(frozen=True)
@@ -258,8 +258,8 @@ def _still_unknown(error: VibeimgError, attempts: Attempts) -> VibeimgError:
     of its last unknown send (a batch would otherwise queue it again as merely busy)."""
     last = attempts.last_unknown
     if isinstance(error, GatewayError) and error.status in RETRY_STATUSES and last:
-        last.hint = f"{last.hint}; then refused as busy (HTTP {error.status}) with no " \
-                    "retry left"
+        last.hint = (f"{unknown_outcome_hint(attempts.retries, attempts.unknown)}; the "
+                     f"last refused as busy (HTTP {error.status}) with no retry left")
         last.possible_cost_usd, last.cost_extrapolated = (error.possible_cost_usd,
                                                           error.cost_extrapolated)
         return last
