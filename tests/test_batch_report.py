@@ -69,7 +69,7 @@ def test_report_shows_every_item_with_thumbnails_and_failures(
     assert statuses == ["item done", "item done", "item done", "item unknown"]
     assert "outcome unknown" in "".join(page.text)
     assert "estimated cost $0.018 for the images received, and up to $0.006 possibly " \
-        "billed for items without an image" in "".join(page.text)
+        "billed with no image received" in "".join(page.text)
     assert len(page.images) == 3
     for src in page.images:
         assert src.startswith(("data:image/webp;base64,", "data:image/jpeg;base64,"))

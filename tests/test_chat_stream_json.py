@@ -115,7 +115,8 @@ def test_usage_error_prints_no_document(cli) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_before_the_answer_prints_an_interrupted_document(tmp_path: Path) -> None:
-    """SIGINT while waiting for the gateway's first byte: exit 130 and an interrupted document."""
+    """SIGINT twice while waiting for the gateway's first byte (the first waits for the
+    request on the wire, the second abandons it): exit 130 and an interrupted document."""
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -131,10 +132,13 @@ def test_ctrl_c_before_the_answer_prints_an_interrupted_document(tmp_path: Path)
             assert connection.recv(65536).startswith(b"POST /v1/responses")  # sent, unanswered
             time.sleep(0.2)
             process.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            process.send_signal(signal.SIGINT)
             stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == ExitCode.INTERRUPTED, stderr
     document = json.loads(stdout)
     assert document["status"] == "interrupted" and document["received"] == 0
     assert document["exit_code"] == ExitCode.INTERRUPTED
+    assert "waiting for 1 request on the wire" in stderr
     assert "interrupted before the gateway answered" in stderr
     assert "Traceback" not in stderr and list(tmp_path.iterdir()) == []

@@ -20,7 +20,8 @@ from vibeimg.batch.manifest import read_folder
 from vibeimg.emulator import Emulator, EmulatorConfig
 from vibeimg.errors import ExitCode
 from vibeimg.files.naming import NamePlan
-from vibeimg.jobs.image_requests import ImageRequest, fetch_many
+from vibeimg.jobs.image_requests import ImageRequest
+from vibeimg.jobs.image_runs import fetch_many
 from vibeimg.params import ImageOptions
 from vibeimg.settings.resolve import load_settings
 from vibeimg.wire.client import GatewayClient

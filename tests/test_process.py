@@ -94,7 +94,8 @@ def test_raw_bytes_pipe_into_another_program(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("count", "message"), [("3", "interrupted: 0 of 3 images saved"),
                                                 ("1", "error: interrupted")])
 def test_ctrl_c_exits_130_at_once_and_leaves_no_partial_file(tmp_path, count, message) -> None:
-    """SIGINT while images are in flight: exit 130 promptly, no temporary file left."""
+    """SIGINT twice while images are in flight (the second abandons them): exit 130
+    promptly, no temporary file left."""
     with Emulator(EmulatorConfig(latency=30)) as emu:
         process = subprocess.Popen(
             [sys.executable, "-m", "vibeimg", "generate", "fox", "-n", count,
@@ -104,6 +105,8 @@ def test_ctrl_c_exits_130_at_once_and_leaves_no_partial_file(tmp_path, count, me
         deadline = time.monotonic() + 20
         while len(emu.api_requests()) < int(count) and time.monotonic() < deadline:
             time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=10)  # far less than the 30 s latency
     assert process.returncode == ExitCode.INTERRUPTED

@@ -127,7 +127,8 @@ def test_live_view_rows_for_each_phase() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_in_a_real_process(tmp_path: Path) -> None:
-    """SIGINT during the second image: exit 130, the first image kept and printed."""
+    """SIGINT twice during the second image (the second abandons the stream): exit 130,
+    the first image kept and printed."""
     with Emulator(EmulatorConfig(latency=1.0, keepalive_interval=0.1)) as emu:
         env = {**os.environ, "VIBEIMG_BASE_URL": emu.base_url, "VIBEIMG_API_KEY": "k"}
         process = subprocess.Popen(
@@ -137,6 +138,8 @@ def test_ctrl_c_in_a_real_process(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while not (tmp_path / "shape-1.json").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == ExitCode.INTERRUPTED, stderr

@@ -68,8 +68,9 @@ def test_edit_documents_have_the_same_fields(make_cli, tmp_path: Path) -> None:
 
 
 def run_and_interrupt(tmp_path: Path, emu: Emulator, *args: str,
-                      when: Path | None = None) -> tuple[int, str, str]:
-    """Start generate --json, send SIGINT once ``when`` exists (else once requests are out)."""
+                      when: Path | None = None, times: int = 1) -> tuple[int, str, str]:
+    """Start generate --json, send SIGINT ``times`` times once ``when`` exists (else once
+    requests are out)."""
     env = {**os.environ, "VIBEIMG_BASE_URL": emu.base_url, "VIBEIMG_API_KEY": "k"}
     process = subprocess.Popen(
         [sys.executable, "-m", "vibeimg", "generate", "fox", "--json", *args],
@@ -78,7 +79,9 @@ def run_and_interrupt(tmp_path: Path, emu: Emulator, *args: str,
     while time.monotonic() < deadline and not (
             when.exists() if when is not None else emu.api_requests()):
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    for _ in range(times):
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
     stdout, stderr = process.communicate(timeout=20)
     return process.returncode, stdout, stderr
 
@@ -105,9 +108,10 @@ def test_ctrl_c_mid_run_says_interrupted(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_with_one_image_still_prints_the_document(tmp_path: Path) -> None:
-    """SIGINT while the only image is in flight: an interrupted document, no file left."""
+    """SIGINT twice while the only image is in flight (the second abandons it): an
+    interrupted document, no file left."""
     with Emulator(EmulatorConfig(latency=30)) as emu:
-        code, stdout, stderr = run_and_interrupt(tmp_path, emu)
+        code, stdout, stderr = run_and_interrupt(tmp_path, emu, times=2)
     assert code == ExitCode.INTERRUPTED, stderr
     document = json.loads(stdout)
     assert document["status"] == "interrupted" and document["received"] == 0

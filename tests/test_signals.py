@@ -25,13 +25,17 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
 
 
 def signal_when_sent(process: subprocess.Popen[str], emu: Emulator, requests: int,
-                     signum: int) -> tuple[str, str]:
-    """Wait until the requests reached the (slow) emulator, then send ``signum``."""
+                     signum: int, *, times: int = 2) -> tuple[str, str]:
+    """Wait until the requests reached the (slow) emulator, then send ``signum``
+    ``times`` times: the first waits for the requests on the wire, the second abandons
+    them."""
     deadline = time.monotonic() + 20
     while len(emu.api_requests()) < requests and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.2)  # the temporary files exist by now: the signal must remove them
-    process.send_signal(signum)
+    for _ in range(times):
+        process.send_signal(signum)
+        time.sleep(0.3)
     return process.communicate(timeout=10)  # far less than the emulator's latency
 
 
@@ -44,8 +48,9 @@ def history_outcome(cwd: Path) -> str:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_generate_stops_cleanly(tmp_path: Path, signum: int) -> None:
-    """generate -n 3 --json: exit 130, the document says interrupted, no .part file,
-    the run is in the history."""
+    """generate -n 3 --json, signalled twice (the second abandons the requests on the
+    wire): exit 130, the document says interrupted, no .part file, the run is in the
+    history."""
     with Emulator(EmulatorConfig(latency=30)) as emu:
         process = start(["generate", "fox", "-n", "3", "--json", "--base-url", emu.base_url,
                          "--api-key", "k"], tmp_path)
@@ -59,7 +64,7 @@ def test_generate_stops_cleanly(tmp_path: Path, signum: int) -> None:
 
 
 def test_single_generate_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    """One image in flight and SIGTERM: exit 130, no temporary file."""
+    """One image in flight and SIGTERM twice: exit 130, no temporary file."""
     with Emulator(EmulatorConfig(latency=30)) as emu:
         process = start(["generate", "fox", "--base-url", emu.base_url, "--api-key", "k"],
                         tmp_path)
@@ -71,7 +76,7 @@ def test_single_generate_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_edit_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    """edit -n 2 --json and SIGTERM: exit 130, the document, only the input left."""
+    """edit -n 2 --json and SIGTERM twice: exit 130, the document, only the input left."""
     save(tmp_path / "in.png", photo())
     with Emulator(EmulatorConfig(latency=30)) as emu:
         process = start(["edit", "warmer", "-i", "in.png", "-n", "2", "--json",
@@ -84,7 +89,8 @@ def test_edit_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_chat_stream_stops_cleanly(tmp_path: Path, signum: int) -> None:
-    """chat-stream --json --progress jsonl: the final record and the document, exit 130."""
+    """chat-stream --json --progress jsonl, signalled twice: the final record and the
+    document, exit 130."""
     with Emulator(EmulatorConfig(latency=30)) as emu:
         process = start(["chat-stream", "fox", "--json", "--progress", "jsonl",
                          "--base-url", emu.base_url, "--api-key", "k"], tmp_path)
@@ -106,7 +112,7 @@ def test_nohup_keeps_sighup_ignored(tmp_path: Path) -> None:
         process = subprocess.Popen(["bash", "-c", script, sys.executable, emu.base_url],
                                    cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
-        stdout, _ = signal_when_sent(process, emu, 1, signal.SIGHUP)
+        stdout, _ = signal_when_sent(process, emu, 1, signal.SIGHUP, times=1)
     assert process.returncode == 0
     assert stdout == "fox.png\n"
 

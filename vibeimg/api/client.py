@@ -275,7 +275,7 @@ class Client:
 
     def _fetch(self, request: ImageRequest, command: str, count: int, plan: NamePlan, *,
                sidecar: bool, concurrency: int) -> Images:
-        from vibeimg.jobs.image_requests import fetch_many
+        from vibeimg.jobs.image_runs import fetch_many
 
         outcome = fetch_many(self._connection(), request, count=count,
                              concurrency=concurrency, plan=plan, sidecar=sidecar)

@@ -29,8 +29,9 @@ STATUSES = ("not-run", "done", "skipped", "failed", "unknown", "abandoned", "not
 _CODE = {status: code for code, status in enumerate(STATUSES)}
 #: Statuses whose record and error stay in memory: the ending names these items.
 KEPT = ("failed", "unknown", "abandoned", "not-resent")
-#: Statuses whose record may have cost something without an image.
-POSSIBLE = ("failed", "unknown", "abandoned")
+#: Statuses whose record may have cost something without an image (a done item's
+#: earlier attempts of unknown outcome, resent with --retry-unknown, among them).
+POSSIBLE = ("done", "failed", "unknown", "abandoned")
 
 
 class Ledger:
@@ -88,7 +89,7 @@ class Ledger:
             self._kept[position] = (record, error)
         if status == "done":
             self._spent += Fraction(float(record.get("estimated_cost_usd") or 0))
-        elif status in POSSIBLE:
+        if status in POSSIBLE:
             self._possible += Fraction(possible_cost(record))
         if status in SENT and record.get("cost_extrapolated"):
             self.cost_extrapolated = True
@@ -100,8 +101,9 @@ class Ledger:
 
     @property
     def possible(self) -> float:
-        """What this run's items without an image may have cost (billed but unusable,
-        outcome unknown, abandoned on the wire)."""
+        """What this run's items may have cost without an image for it (billed but
+        unusable, outcome unknown, abandoned on the wire, attempts of unknown outcome
+        before an image arrived)."""
         return round(float(self._possible), 4)
 
     def kept(self, *statuses: str) -> Iterator[ItemOutcome]:

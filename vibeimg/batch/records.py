@@ -92,6 +92,8 @@ def success_record(item: BatchItem, request: ImageRequest, saved: SavedImage,
         "estimated_cost_usd": saved.estimated_cost_usd,
         "cost_extrapolated": saved.cost_extrapolated, "offline": saved.offline,
         "finished_at": now(),
+        # Earlier attempts of unknown outcome (resent with --retry-unknown): maybe billed.
+        **({"possible_cost_usd": saved.possible_cost_usd} if saved.possible_cost_usd else {}),
     }
 
 
@@ -155,10 +157,12 @@ def abandoned_record(item: BatchItem, plan: BatchPlan) -> Record:
 
 
 def possible_cost(record: Record) -> float:
-    """What a failed or unknown line may have cost (older lines kept it as the
-    estimated cost of an image lost to the disk)."""
+    """What a line may have cost with no image for it: a failed or unknown item's (older
+    lines kept it as the estimated cost of an image lost to the disk), or a saved one's
+    earlier attempts of unknown outcome."""
     if record.get("status") == "ok":
-        return 0.0
+        value = record.get("possible_cost_usd")
+        return float(value) if isinstance(value, (int, float)) else 0.0
     value = record.get("possible_cost_usd", record.get("estimated_cost_usd"))
     return float(value) if isinstance(value, (int, float)) else 0.0
 

@@ -3,7 +3,7 @@
 A grid of small thumbnails (WebP, or JPEG where Pillow lacks WebP, as ``data:`` URIs)
 with each item's prompt, revised prompt, size, quality, time and cost, and the
 failures with their error and request id. The cost of the images received and what
-the items without an image may have cost (outcome unknown, billed but unusable) are
+may have been billed with no image received (outcome unknown, billed but unusable) are
 totalled apart. No scripts, no external files; every piece
 of text is escaped. Thumbnails are at most 160 pixels, a few kB each.
 """
@@ -163,7 +163,7 @@ def render_report(
         f"<p class=\"totals\">{len(entries)} items: {statuses.count('done')} done, "
         f"{statuses.count('failed')} failed, {unknown}{statuses.count('not-run')} not run; "
         f"estimated cost ${cost:.3f} for the images received"
-        + (f", and up to ${possible:.3f} possibly billed for items without an image"
+        + (f", and up to ${possible:.3f} possibly billed with no image received"
            if possible else "")
         + f"{_e(basis)}. Generated {_e(generated)} by vibeimg {_e(__version__)}.</p>"
     )

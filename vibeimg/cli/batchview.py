@@ -115,8 +115,8 @@ class BatchView:
         slowed = (f"; the gateway was busy {count_of(limiter.throttles, 'time')}, concurrency "
                   f"went down to {limiter.lowest}" if limiter.throttles else "")
         unknown = sum(result.count(s) for s in ("unknown", "abandoned", "not-resent"))
-        possible = (f", and up to ${result.possible:.3f} possibly billed for items without an "
-                    "image" if result.possible else "")
+        possible = (f", and up to ${result.possible:.3f} possibly billed with no "
+                    "image received" if result.possible else "")
         self.reporter.info(
             f"batch: {result.count('done')} done, {result.count('skipped')} already done, "
             f"{result.count('failed')} failed, "
@@ -179,14 +179,14 @@ def merge_summary_text(document: dict[str, Any]) -> str:
 
 def _cost_lines(document: dict[str, Any]) -> list[str]:
     """The cost of the images received, and apart from it what may have been billed for
-    items without an image (outcome unknown, or billed but unusable); each says when it
+    no image received (outcome unknown, or billed but unusable); each says when it
     is extrapolated or offline (nothing billed)."""
     extrapolated, offline = bool(document.get("cost_extrapolated")), bool(document.get("offline"))
     lines = [f"  estimated cost "
              f"{shown(float(document.get('estimated_cost_usd') or 0), extrapolated, offline=offline)}"]
     possible = float(document.get("possible_cost_usd") or 0)
     if possible:
-        lines.append(f"  possibly billed ${possible:.3f} more, for items without an image")
+        lines.append(f"  possibly billed ${possible:.3f} more, with no image received")
     return lines
 
 

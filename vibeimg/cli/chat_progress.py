@@ -71,8 +71,8 @@ def summary_line(result: ChatStreamResult) -> str:
     cost = shown(result.estimated_cost_usd, result.cost_extrapolated, offline=result.offline)
     parts.append(f"image output estimated {cost}")  # one parenthesis: (offline: ...)
     if result.possible_cost_usd:
-        parts.append(f"and up to ${result.possible_cost_usd:.3f} possibly billed for images "
-                     "not received")
+        parts.append(f"and up to ${result.possible_cost_usd:.3f} possibly billed with no "
+                     "image received")
     return ", ".join(parts)
 
 

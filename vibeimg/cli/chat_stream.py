@@ -265,6 +265,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
     (nothing attempted, exit 2) prints none.
     """
     from vibeimg.cli.common import session
+    from vibeimg.cli.interrupts import waiting_text
     from vibeimg.cli.recording import record_run
     from vibeimg.cli.stdout import print_json
     from vibeimg.jobs.chat.result import ChatStreamResult
@@ -280,6 +281,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
                 client, request, plan=plan, sidecar=sidecar, listener=display,
                 record=recorder.write if recorder is not None else None,
                 ascii_names=ascii_names,
+                on_interrupt=lambda on_wire: display.notice(waiting_text(on_wire)),
             )
     except VibeimgError as error:
         failed = error
@@ -298,6 +300,7 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
                 print_json(ended.as_json())
         raise failed
     result.offline = result.offline or offline
+    _advise_missing(result)
     record_run(reporter, history,
                chat_run_entry(request=request, offline=result.offline, result=result))
     unrecorded = None
@@ -310,6 +313,23 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
     result.raise_for_error()
     if unrecorded is not None:
         raise unrecorded
+
+
+def _advise_missing(result: ChatStreamResult) -> None:
+    """When the images asked for are takes of one prompt (-n, or a count in words with
+    no numbered list) and some are missing, the run's error gives the command that asks
+    for those alone: the same one with -n set to the number missing (a rerun as it is
+    asks for all of them again and bills the saved ones twice)."""
+    request, error = result.request, result.error
+    missing = request.expected_images - len(result.images)
+    if (error is None or error.hint is None or not result.images or missing <= 0
+            or request.image_slug_texts or request.conversation is not None):
+        return
+    from vibeimg.cli.rerun import command_with
+
+    command = command_with("chat-stream", ("-n", "--count"), str(missing))
+    error.hint += f"; for the {missing} missing alone: " + (
+        command or f"the same command with -n {missing}")
 
 
 def _show(result: ChatStreamResult, display: Progress, reporter: Reporter, *,

@@ -69,10 +69,10 @@ def run_image_requests(
     The run is recorded in the history (unless ``history`` is False), whatever its
     outcome; ``preview`` shows thumbnails of the saved images on a terminal's stderr.
     """
+    from vibeimg.cli.interrupts import waiting_text
     from vibeimg.cli.recording import record_run
     from vibeimg.jobs.entries import image_run_entry
-    from vibeimg.jobs.image_outcome import Outcome
-    from vibeimg.jobs.image_requests import fetch_image, fetch_many
+    from vibeimg.jobs.image_runs import fetch_many
 
     what = "image" if count == 1 else f"{count} images"
     title = f"Making {what} with {request.options.model}"
@@ -99,15 +99,12 @@ def run_image_requests(
     client: GatewayClient | None = None
     try:
         with session(connection, reporter) as client, reporter.spinner(title):
-            if plan is None:
-                image = fetch_image(client, request, index=1, plan=None,
-                                    stdout=sys.stdout.buffer)
-                outcome = Outcome(saved=[image])
-            else:
-                outcome = fetch_many(
-                    client, request, count=count, concurrency=concurrency, plan=plan,
-                    sidecar=sidecar, on_saved=saved, on_failed=failed,
-                )
+            outcome = fetch_many(
+                client, request, count=count, concurrency=concurrency, plan=plan,
+                sidecar=sidecar, stdout=sys.stdout.buffer if plan is None else None,
+                on_saved=saved if plan is not None else None, on_failed=failed,
+                on_interrupt=lambda on_wire: reporter.info(waiting_text(on_wire)),
+            )
     except VibeimgError as error:
         if not isinstance(error, UsageError):  # refused before sending: no run
             offline = connection.offline or (client is not None and client.offline)
@@ -135,8 +132,8 @@ def run_image_requests(
         from vibeimg.records.pricing import shown
 
         price = outcome.price
-        possible = (f", and up to ${outcome.possible_cost_usd:.3f} possibly billed for images "
-                    "not received" if outcome.possible_cost_usd else "")
+        possible = (f", and up to ${outcome.possible_cost_usd:.3f} possibly billed with no "
+                    "image received" if outcome.possible_cost_usd else "")
         reporter.note(f"{len(outcome.saved)} of {count} saved, estimated "
                       f"{shown(price.usd, price.extrapolated, offline=offline)}" + possible)
     if final is not None:

@@ -5,6 +5,11 @@ sends SIGHUP. Python's default for both is to die at once, leaving hidden ``.par
 files, no ``--json`` document and no history entry. Raised as KeyboardInterrupt
 instead, they take the path Ctrl-C takes: the temporary files are removed, what was
 saved is printed and recorded, and the exit code is 130.
+
+That path has two steps in every command that sends (``generate``, ``edit``,
+``chat-stream``, ``batch``): the first interrupt sends nothing more and waits for the
+requests on the wire, which the gateway makes and bills anyway (:func:`waiting_text`
+says so); a second abandons them.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from vibeimg.units import count_of
 
 #: The signals treated as Ctrl-C (SIGHUP is missing on Windows).
 INTERRUPTING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
@@ -45,3 +52,10 @@ def signals_as_interrupt(*, then_ignore: bool = False) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_IGN if then_ignore else handler)
+
+
+def waiting_text(on_wire: int) -> str:
+    """What the first interrupt says when requests are on the wire."""
+    return (f"interrupted: nothing more is sent; waiting for {count_of(on_wire, 'request')} "
+            "on the wire, which the gateway makes and bills anyway; Ctrl-C again to "
+            f"abandon {'it' if on_wire == 1 else 'them'}")

@@ -88,8 +88,8 @@ Retries = Annotated[Optional[int], typer.Option(
     "503), 0 to 10 [default: 3]; 0 turns them off.", rich_help_panel=CONNECTION)]
 RetryUnknown = Annotated[bool, typer.Option(
     "--retry-unknown",
-    help="Also retry after a timeout or 500/502/504, whose outcome is unknown: "
-    "this may bill twice.", rich_help_panel=CONNECTION)]
+    help="Also retry after a timeout, a 500/502/504 or a connection dropped mid-answer, "
+    "whose outcome is unknown: this may bill twice.", rich_help_panel=CONNECTION)]
 Verbose = Annotated[bool, typer.Option(
     "--verbose", "-v", help="Trace each request and retry on stderr (never the key).",
     rich_help_panel=CONNECTION)]

@@ -35,6 +35,10 @@ class SavedImage:
     cost_extrapolated: bool = False  # priced outside the published table (see pricing)
     offline: bool = False  # made by vibeimg's emulator: nothing billed
     passed_over: list[str] = field(default_factory=list)  # why names planned were not used
+    # Earlier attempts of this request with an unknown outcome (resent with
+    # --retry-unknown): each may have been billed too, at the request's price.
+    unknown_attempts: int = 0
+    possible_cost_usd: float = 0.0
 
     def sizes(self) -> dict[str, Any]:
         """``size``, and ``size_reported`` when the gateway said otherwise."""
@@ -54,6 +58,7 @@ class SavedImage:
             "request_id": self.request_id,
             "elapsed_seconds": round(self.elapsed, 3),
             "estimated_cost_usd": self.estimated_cost_usd,
+            "possible_cost_usd": self.possible_cost_usd,
             "cost_extrapolated": self.cost_extrapolated,
             "offline": self.offline,
             "usage": self.usage,
@@ -109,10 +114,13 @@ class Outcome:
 
     @property
     def possible_cost_usd(self) -> float:
-        """What the images not received may have cost: billed but unusable (bad base64,
-        not an image, refused by the disk), outcome unknown, or abandoned on the wire."""
+        """What may have been billed with no image to show for it: every attempt of
+        unknown outcome (those resent before an image arrived included), answers billed
+        but unusable (bad base64, not an image, refused by the disk), and requests
+        abandoned on the wire."""
         failed = sum(f.error.possible_cost_usd for f in self.failures)
-        return round(failed + self.abandoned_cost_usd * len(self.abandoned), 6)
+        earlier = sum(s.possible_cost_usd for s in self.saved)
+        return round(failed + earlier + self.abandoned_cost_usd * len(self.abandoned), 6)
 
     def abandoned_text(self) -> str:
         """What an interruption left on the wire: abandoned, and maybe billed all the same."""

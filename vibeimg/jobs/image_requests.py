@@ -1,15 +1,13 @@
 """Image endpoints end to end: send, stream-decode to a temporary file, name, save.
 
 Shared by ``generate`` and ``edit`` (and batches): one request makes one image (the
-gateway ignores ``n``), so several images are several concurrent requests, each
-saved as soon as it arrives. One failure never loses the others.
+gateway ignores ``n``), so several images are several concurrent requests
+(:mod:`vibeimg.jobs.image_runs`), each saved as soon as it arrives.
 """
 
 from __future__ import annotations
 
 import io
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ import httpx
 
 from vibeimg.errors import (
     BadResponseError,
+    GatewayError,
     NetworkError,
     NotSent,
     VibeimgError,
@@ -30,13 +29,15 @@ from vibeimg.files.atomic import AtomicFile
 from vibeimg.files.formats import pixel_size, sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import commit_image
-from vibeimg.jobs.image_outcome import Failure, Outcome, SavedImage
+from vibeimg.jobs.image_outcome import SavedImage
 from vibeimg.params import ImageOptions
 from vibeimg.records.pricing import Price, parse_size_text, price_of
 from vibeimg.version import __version__
-from vibeimg.wire.client import Files, GatewayClient
+from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.imagejson import ImageJsonDecoder
+from vibeimg.wire.parts import Files
 from vibeimg.wire.response import GatewayResponse
+from vibeimg.wire.retry import RETRY_STATUSES, Attempts, unknown_outcome_hint
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,17 @@ def _download_link(link: str, sink: Sink, timeout: float) -> None:
         raise NetworkError(f"cannot download the image from its link ({exc})") from exc
 
 
+@dataclass
+class _Answer:
+    """One attempt's answer, read to the end: its decoded JSON and where the image went."""
+
+    decoder: ImageJsonDecoder
+    tmp: AtomicFile | None
+    buffer: bytearray
+    request_id: str | None
+    offline: bool
+
+
 def fetch_image(
     client: GatewayClient,
     request: ImageRequest,
@@ -96,49 +108,46 @@ def fetch_image(
     digest: bool = False,
 ) -> SavedImage:
     """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``); with
-    ``digest``, its SHA-256 taken as it is written (``SavedImage.sha256``)."""
+    ``digest``, its SHA-256 taken as it is written (``SavedImage.sha256``).
+
+    Every attempt of unknown outcome (``--retry-unknown`` resends those, an answer cut
+    off half-way included) may have been billed: the image's ``possible_cost_usd``, or
+    the error's, counts each at the request's price.
+    """
     started = time.monotonic()
+    attempts = Attempts()
     billed = Price(0.0)  # the estimated price, once the gateway has answered with an image
-    tmp = AtomicFile(plan.directory, digest=digest) if plan is not None else None
-    buffer = bytearray()
-    sink: Sink = tmp.write if tmp is not None else buffer.extend
+    answer: _Answer | None = None
     request_id: str | None = None
+
+    def receive(response: GatewayResponse) -> _Answer:
+        """Read one answer afresh (a resent request's answer starts over)."""
+        nonlocal billed, request_id
+        request_id = response.request_id
+        tmp = AtomicFile(plan.directory, digest=digest) if plan is not None else None
+        buffer = bytearray()
+        # A success answer: the image is made and billed, whatever happens to it here.
+        billed = price_of(request.options.size, request.options.quality)
+        try:
+            decoder = _receive(response, tmp.write if tmp is not None else buffer.extend)
+        except BaseException as exc:
+            if tmp is not None:
+                tmp.discard()
+            if isinstance(exc, VibeimgError) and exc.outcome_unknown:
+                billed = Price(0.0)  # cut off: counted among the attempts of unknown outcome
+            raise
+        return _Answer(decoder, tmp, buffer, request_id, client.emulated or response.offline)
+
     try:
-        with client.open(
-            "POST", request.endpoint, json_body=request.json_body, data=request.form,
-            files=request.files,
-        ) as response:
-            request_id = response.request_id
-            offline = client.emulated or response.offline
-            # A success answer: the image is made and billed, whatever happens to it here.
-            billed = price_of(request.options.size, request.options.quality)
-            decoder = _receive(response, sink)
+        answer = client.fetch("POST", request.endpoint, receive, json_body=request.json_body,
+                              data=request.form, files=request.files, attempts=attempts)
+        tmp, buffer, decoder = answer.tmp, answer.buffer, answer.decoder
         if decoder.link:
-            _download_link(decoder.link, sink, client.settings.timeout)
-        meta = decoder.metadata
-        elapsed = time.monotonic() - started
-        reported = meta.get("size") if isinstance(meta.get("size"), str) else None
-        actual = _actual_size(tmp, buffer)
-        size_text = actual or reported
-        quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
-        # The price follows the size the gateway says it made (and billed), else the image's.
-        size = parse_size_text(reported) or parse_size_text(actual) or request.options.size
-        billed = price_of(size, quality or request.options.quality)
-        usage, revised = _usage_and_revised(meta)
-        fields = {
-            "slug": request.record.get("slug", ""),
-            "n": index,
-            "model": request.options.model,
-            "quality": quality or request.options.quality,
-            "size": size_text or request.options.size_text,
-        }
-        saved = SavedImage(
-            index=index, path=None, sidecar=None, format="", bytes=0, size=size_text,
-            quality=quality, request_id=request_id, elapsed=elapsed,
-            estimated_cost_usd=billed.usd, usage=usage, revised_prompt=revised,
-            size_reported=reported if actual and reported and reported != actual else None,
-            cost_extrapolated=billed.extrapolated, offline=offline,
-        )
+            _download_link(decoder.link, tmp.write if tmp is not None else buffer.extend,
+                           client.settings.timeout)
+        saved, billed, meta, fields = _described(
+            request, answer, index=index, elapsed=time.monotonic() - started,
+            unknown=_unknown_attempts(request, attempts), unknown_attempts=attempts.unknown)
         if tmp is not None and plan is not None:
             saved.bytes, saved.sha256 = tmp.size, tmp.sha256
 
@@ -159,13 +168,53 @@ def fetch_image(
             saved.format = _write_whole(buffer, stdout, request_id)
             saved.bytes = len(buffer)
     except BaseException as exc:
-        if tmp is not None:
-            tmp.discard()
-        error = _failure(exc, request, request_id, billed)
+        if answer is not None and answer.tmp is not None:
+            answer.tmp.discard()
+        error = _failure(exc, request, request_id, billed, attempts)
         if error is not exc:
             raise error from exc
         raise
     return saved
+
+
+def _described(request: ImageRequest, answer: _Answer, *, index: int, elapsed: float,
+               unknown: Price, unknown_attempts: int
+               ) -> tuple[SavedImage, Price, dict[str, Any], dict[str, str | int]]:
+    """The image an answer holds (not saved yet), its price, the answer's JSON, and
+    the fields its name is made from."""
+    meta = answer.decoder.metadata
+    reported = meta.get("size") if isinstance(meta.get("size"), str) else None
+    actual = _actual_size(answer.tmp, answer.buffer)
+    size_text = actual or reported
+    quality = meta.get("quality") if isinstance(meta.get("quality"), str) else None
+    # The price follows the size the gateway says it made (and billed), else the image's.
+    size = parse_size_text(reported) or parse_size_text(actual) or request.options.size
+    billed = price_of(size, quality or request.options.quality)
+    usage, revised = _usage_and_revised(meta)
+    fields: dict[str, str | int] = {
+        "slug": request.record.get("slug", ""),
+        "n": index,
+        "model": request.options.model,
+        "quality": quality or request.options.quality,
+        "size": size_text or request.options.size_text,
+    }
+    saved = SavedImage(
+        index=index, path=None, sidecar=None, format="", bytes=0, size=size_text,
+        quality=quality, request_id=answer.request_id, elapsed=elapsed,
+        estimated_cost_usd=billed.usd, usage=usage, revised_prompt=revised,
+        size_reported=reported if actual and reported and reported != actual else None,
+        cost_extrapolated=billed.extrapolated or unknown.extrapolated,
+        offline=answer.offline, possible_cost_usd=unknown.usd,
+        unknown_attempts=unknown_attempts,
+    )
+    return saved, billed, meta, fields
+
+
+def _unknown_attempts(request: ImageRequest, attempts: Attempts) -> Price:
+    """What the attempts of unknown outcome may have cost: the request's price each."""
+    if not attempts.unknown:
+        return Price(0.0)
+    return price_of(request.options.size, request.options.quality).times(attempts.unknown)
 
 
 def _usage_and_revised(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -179,24 +228,47 @@ def _usage_and_revised(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, str
 
 
 def _failure(exc: BaseException, request: ImageRequest, request_id: str | None,
-             billed: Price) -> BaseException:
-    """The error one image ends with, with what it may have cost."""
+             billed: Price, attempts: Attempts) -> BaseException:
+    """The error one image ends with, with what it may have cost: every attempt of
+    unknown outcome, and the answer billed but unusable when that is how it ended."""
+    possible = _unknown_attempts(request, attempts)
+    if billed.usd:
+        possible = Price(round(possible.usd + billed.usd, 6),
+                         possible.extrapolated or billed.extrapolated)
     if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
         # Disk full, folder gone, a name the filesystem refuses: this image's failure.
         # (A closed stdout pipe goes on up: the command stops quietly.)
         error = save_error(exc)
         error.request_id = request_id
-        error.possible_cost_usd, error.cost_extrapolated = billed.usd, billed.extrapolated
+        error.possible_cost_usd, error.cost_extrapolated = possible.usd, possible.extrapolated
         return error
-    if isinstance(exc, VibeimgError) and not isinstance(exc, NotSent):
+    if isinstance(exc, VibeimgError) and not isinstance(exc, NotSent) and possible.usd:
         # Billed but unusable (a success answer that was cut, bad base64, not an
-        # image), or sent with no answer to say: either may have cost the price.
-        if billed.usd:
-            exc.possible_cost_usd, exc.cost_extrapolated = billed.usd, billed.extrapolated
-        elif exc.outcome_unknown:
-            price = price_of(request.options.size, request.options.quality)
-            exc.possible_cost_usd, exc.cost_extrapolated = price.usd, price.extrapolated
+        # image), or sent with no answer to say: each may have cost the price.
+        exc.possible_cost_usd, exc.cost_extrapolated = possible.usd, possible.extrapolated
+        if attempts.unknown and not exc.outcome_unknown:
+            return _still_unknown(exc, attempts)
     return exc
+
+
+def _still_unknown(error: VibeimgError, attempts: Attempts) -> VibeimgError:
+    """A request resent under --retry-unknown, then refused or unusable: what its earlier
+    sends became is still unknown, so its outcome is too (a batch rerun leaves it out
+    unless --retry-unknown). Refused as busy with no retry left, it ends with the error
+    of its last unknown send (a batch would otherwise queue it again as merely busy)."""
+    last = attempts.last_unknown
+    if isinstance(error, GatewayError) and error.status in RETRY_STATUSES and last:
+        last.hint = (f"{unknown_outcome_hint(attempts.retries, attempts.unknown)}; the "
+                     f"last refused as busy (HTTP {error.status}) with no retry left")
+        last.possible_cost_usd, last.cost_extrapolated = (error.possible_cost_usd,
+                                                          error.cost_extrapolated)
+        return last
+    error.outcome_unknown = True
+    earlier = ("an earlier attempt" if attempts.unknown == 1
+               else f"{attempts.unknown} earlier attempts")
+    error.hint = ((error.hint + "; ") if error.hint else "") + (
+        f"{earlier} had an unknown outcome: the gateway may have made and billed it")
+    return error
 
 
 def _write_whole(buffer: bytearray, stdout: IO[bytes], request_id: str | None) -> str:
@@ -240,96 +312,11 @@ def _sidecar_record(
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "elapsed_seconds": round(saved.elapsed, 3),
         "estimated_cost_usd": saved.estimated_cost_usd,
+        # Earlier attempts of unknown outcome, resent with --retry-unknown: maybe billed.
+        "possible_cost_usd": saved.possible_cost_usd,
         "cost_extrapolated": saved.cost_extrapolated,
         "offline": saved.offline,
         "vibeimg_version": __version__,
     }
     record.update({k: v for k, v in request.record.items() if k != "slug"})
     return record
-
-
-def internal_error(exc: BaseException) -> VibeimgError:
-    """An unexpected error of one image, reported as the command layer reports a bug."""
-    return VibeimgError(f"internal error: {type(exc).__name__}: {exc}",
-                        hint="please report it")
-
-
-def fetch_many(
-    client: GatewayClient,
-    request: ImageRequest,
-    *,
-    count: int,
-    concurrency: int,
-    plan: NamePlan,
-    sidecar: bool = True,
-    on_saved: OnSaved | None = None,
-    on_failed: Callable[[Failure], None] | None = None,
-) -> Outcome:
-    """Send ``count`` requests, at most ``concurrency`` at once; keep every success.
-
-    On Ctrl-C the client is cancelled: requests waiting to be retried, or not yet sent,
-    are dropped (never billed); those on the wire are abandoned (``Outcome.abandoned``:
-    they may be billed) and the outcome says ``interrupted``, holding what was saved.
-    """
-    outcome = Outcome()
-    lock = threading.Lock()
-    running: dict[int, int] = {}  # worker thread -> the index it is making
-
-    def one(index: int) -> None:
-        with lock:
-            running[threading.get_ident()] = index
-        try:
-            saved = fetch_image(client, request, index=index, plan=plan, sidecar=sidecar)
-        except NotSent:
-            return  # interrupted before it went out: neither failed nor billed
-        except Exception as exc:  # a worker thread must never die unheard
-            failure = Failure(index, exc if isinstance(exc, VibeimgError) else internal_error(exc))
-            with lock:
-                outcome.failures.append(failure)
-            if on_failed:
-                on_failed(failure)
-            return
-        finally:
-            with lock:
-                running.pop(threading.get_ident(), None)
-        with lock:
-            outcome.saved.append(saved)
-        if on_saved:
-            on_saved(saved)
-
-    # Daemon threads rather than a pool, even for one image: on Ctrl-C the process must
-    # exit now, not after the requests in flight (up to minutes) have been answered, and
-    # the main thread must be free to tell what was on the wire from what was not.
-    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for index in range(1, count + 1):
-        pending.put(index)
-
-    def work() -> None:
-        while not client.cancelled.is_set():
-            try:
-                index = pending.get_nowait()
-            except queue.Empty:
-                return
-            one(index)
-
-    workers = [threading.Thread(target=work, daemon=True, name=f"vibeimg-{n}")
-               for n in range(min(concurrency, count))]
-    for worker in workers:
-        worker.start()
-    try:
-        for worker in workers:
-            while worker.is_alive():
-                worker.join(0.2)
-    except KeyboardInterrupt:
-        client.cancel()  # a request waiting to retry ends now, unsent
-        on_wire = client.threads_on_wire()
-        AtomicFile.discard_all()  # the images in flight will never be complete
-        abandoned = price_of(request.options.size, request.options.quality)
-        with lock:  # abandoned workers may still append: hand back a snapshot
-            outcome = Outcome(
-                list(outcome.saved), list(outcome.failures), interrupted=True,
-                abandoned=sorted(i for t, i in running.items() if t in on_wire),
-                abandoned_cost_usd=abandoned.usd, abandoned_extrapolated=abandoned.extrapolated)
-    outcome.saved.sort(key=lambda s: s.index)
-    outcome.failures.sort(key=lambda f: f.index)
-    return outcome

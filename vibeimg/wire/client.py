@@ -10,25 +10,21 @@ only for the requests really on the wire.
 
 from __future__ import annotations
 
-import itertools
-import os
 import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any, BinaryIO, Protocol
+from typing import Any, TypeVar
 
 import httpx
 
-from vibeimg.errors import (
-    NetworkError,
-    NotSent,
-)
+from vibeimg.errors import NetworkError, VibeimgError
 from vibeimg.settings.resolve import Settings, base_url_fix, check_api_key, mask_url
 from vibeimg.units import human_bytes
 from vibeimg.version import __version__
+from vibeimg.wire.parts import Files, client_request_id, opened_parts
 from vibeimg.wire.response import (
     EMULATOR_HEADER,
     GatewayResponse,
@@ -40,6 +36,7 @@ from vibeimg.wire.retry import (
     RETRY_STATUSES,
     UNKNOWN_OUTCOME,
     UNKNOWN_OUTCOME_STATUSES,
+    Attempts,
     OnRetry,
     Retryable,
     RetryWait,
@@ -47,37 +44,7 @@ from vibeimg.wire.retry import (
     retry_after_seconds,
 )
 
-_request_ids = itertools.count()
-
-
-_id_prefix = os.urandom(8).hex()
-
-
-def _new_prefix() -> None:
-    global _id_prefix  # noqa: PLW0603 - a forked child numbers its requests apart
-    _id_prefix = os.urandom(8).hex()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_prefix)
-
-
-def _client_request_id() -> str:
-    """A request's own id (32 hex digits, as a UUID's): random per process, numbered
-    within it, so that a batch does not ask the system for randomness per request."""
-    return f"{_id_prefix}{next(_request_ids):016x}"
-
-
-class Upload(Protocol):
-    """A file part streamed from where it lives (a file on disk), not held in memory."""
-
-    def upload(self) -> BinaryIO:
-        """A new reader from the start; its failure is raised as a VibeimgError."""
-        ...
-
-
-#: Multipart file parts: (field, (file name, bytes or an Upload, media type)).
-Files = Sequence[tuple[str, tuple[str, "bytes | Upload", str]]]
+T = TypeVar("T")
 
 
 class GatewayClient:
@@ -197,9 +164,11 @@ class GatewayClient:
             else:
                 self._on_wire.pop(ident, None)
 
-    def _check_not_cancelled(self) -> None:
+    def _check_not_cancelled(self, attempts: Attempts) -> None:
+        """Cancelled: NotSent (nothing billed), or the outcome of an earlier attempt that
+        went out when one did (see :meth:`Attempts.not_sent`)."""
         if self.cancelled.is_set():
-            raise NotSent("interrupted before the request was sent: nothing was billed")
+            raise attempts.not_sent()
 
     def url(self, path: str) -> str:
         return f"{self.settings.base_url}/{path.lstrip('/')}"
@@ -214,31 +183,69 @@ class GatewayClient:
         data: dict[str, str] | None = None,
         files: Files | None = None,
         headers: dict[str, str] | None = None,
+        attempts: Attempts | None = None,
     ) -> Iterator[GatewayResponse]:
         """Send a request with the retry rule and yield the open successful answer.
 
         Error statuses are raised as GatewayError subclasses; transport failures as
-        NetworkError. The answer's body is read by the caller, as a stream.
+        NetworkError. The answer's body is read by the caller, as a stream: a failure
+        while it is read is the caller's (never resent; see :meth:`fetch`).
+        ``attempts``, when given, is filled in with what the sends came to.
         """
         http = self._checkout()
         try:
             yield from self._exchange(http, method, path, json_body=json_body, data=data,
-                                      files=files, headers=headers)
+                                      files=files, headers=headers,
+                                      attempts=attempts if attempts is not None else Attempts())
         finally:
             self._checkin(http)
+
+    def fetch(
+        self,
+        method: str,
+        path: str,
+        read: Callable[[GatewayResponse], T],
+        *,
+        json_body: Any = None,
+        data: dict[str, str] | None = None,
+        files: Files | None = None,
+        attempts: Attempts | None = None,
+    ) -> T:
+        """Send a request with the retry rule and read its answer with ``read``.
+
+        An answer cut off while ``read`` reads it (a dropped connection, a timeout: the
+        outcome is unknown) is sent again, whole, only with ``--retry-unknown`` and
+        within ``--retries``: ``read`` is then called again on the new answer, so it
+        must start afresh (a new temporary file). ``attempts`` counts every attempt of
+        unknown outcome, each of which may have been billed.
+        """
+        attempts = attempts if attempts is not None else Attempts()
+        while True:
+            with self.open(method, path, json_body=json_body, data=data, files=files,
+                           attempts=attempts) as response:
+                try:
+                    return read(response)
+                except VibeimgError as exc:
+                    if not exc.outcome_unknown:
+                        raise
+                    attempts.ended_unknown(exc)
+                    if not (self.settings.retry_unknown and isinstance(exc, NetworkError)):
+                        raise
+                    cut = exc
+            self._before_retry(Retryable(cut), attempts)
 
     def _exchange(
         self, http: httpx.Client, method: str, path: str, *, json_body: Any,
         data: dict[str, str] | None, files: Files | None, headers: dict[str, str] | None,
+        attempts: Attempts,
     ) -> Iterator[GatewayResponse]:
         """:meth:`open`'s work, on one httpx client."""
-        attempt = 0
-        client_request_id = _client_request_id()
+        request_id = client_request_id()
         url = self._urls.get(path)
         if url is None:  # merged with the base URL once per path, not at 30 us a request
             url = self._urls[path] = http.build_request(method, path.lstrip("/")).url
         while True:
-            self._check_not_cancelled()
+            self._check_not_cancelled(attempts)
             retry: Retryable | None = None
             with ExitStack() as readers:  # each attempt streams the files afresh
                 request = http.build_request(
@@ -246,8 +253,8 @@ class GatewayClient:
                     url,
                     json=json_body,
                     data=data,
-                    files=_opened(files, readers),
-                    headers={"X-Client-Request-Id": client_request_id, **(headers or {})},
+                    files=opened_parts(files, readers),
+                    headers={"X-Client-Request-Id": request_id, **(headers or {})},
                 )
                 if self._trace is not None:  # the line costs more than no line
                     size = request.headers.get("content-length")
@@ -260,21 +267,15 @@ class GatewayClient:
                 except Retryable as refused:
                     self._wire(-1)
                     retry = refused
+                    if refused.error.outcome_unknown:
+                        attempts.ended_unknown(refused.error)
                 except BaseException as exc:
                     self._wire(-1, interrupted=isinstance(exc, KeyboardInterrupt))
+                    if isinstance(exc, VibeimgError) and exc.outcome_unknown:
+                        attempts.ended_unknown(exc)
                     raise
             if retry is not None:
-                if attempt >= self.settings.retries:
-                    raise retry.error from retry.__cause__
-                wait = retry.wait if retry.wait is not None else backoff_seconds(attempt)
-                attempt += 1
-                self.trace(
-                    f"   retry {attempt}/{self.settings.retries} in {wait:.1f} s: "
-                    f"{retry.error.one_line()}"
-                )
-                for listener in self.retry_listeners:
-                    listener(RetryWait(retry.error, wait, attempt, self.settings.retries))
-                self._wait_to_retry(wait)
+                self._before_retry(retry, attempts)
                 continue
             interrupted = False
             try:
@@ -288,18 +289,32 @@ class GatewayClient:
                 self._wire(-1, interrupted=interrupted)
             return
 
-    def _wait_to_retry(self, seconds: float) -> None:
-        """Wait before a retry; a cancel (Ctrl-C) ends the wait at once: not sent, not billed.
+    def _before_retry(self, retry: Retryable, attempts: Attempts) -> None:
+        """Announce and wait before a retry; raise the error when no retry is left."""
+        if attempts.retries >= self.settings.retries:
+            raise attempts.gave_up(retry.error) from retry.__cause__
+        wait = retry.wait if retry.wait is not None else backoff_seconds(attempts.retries)
+        attempts.retries += 1
+        self.trace(
+            f"   retry {attempts.retries}/{self.settings.retries} in {wait:.1f} s: "
+            f"{retry.error.one_line()}"
+        )
+        for listener in self.retry_listeners:
+            listener(RetryWait(retry.error, wait, attempts.retries, self.settings.retries))
+        self._wait_to_retry(wait, attempts)
+
+    def _wait_to_retry(self, seconds: float, attempts: Attempts) -> None:
+        """Wait before a retry; a cancel (Ctrl-C) ends the wait at once: not sent again.
 
         The wait blocks on the cancel event itself, so it ends the moment the interrupt
         sets it, whichever thread waits. A test may stand in its own ``sleep``.
         """
         if self._sleep is time.sleep:
             if self.cancelled.wait(seconds):
-                self._check_not_cancelled()
+                self._check_not_cancelled(attempts)
             return
         self._sleep(seconds)
-        self._check_not_cancelled()
+        self._check_not_cancelled(attempts)
 
     def _send_once(self, http: httpx.Client, request: httpx.Request,
                    started: float) -> httpx.Response:
@@ -356,15 +371,3 @@ class GatewayClient:
         if status in UNKNOWN_OUTCOME_STATUSES and self.settings.retry_unknown:
             raise Retryable(gateway_error)
         raise gateway_error
-
-
-def _opened(files: Files | None, readers: ExitStack) -> list[Any] | None:
-    """The parts as httpx takes them, each Upload opened (and closed with ``readers``):
-    httpx reads an open file in chunks, so a big input is never held whole."""
-    if files is None:
-        return None
-    parts: list[Any] = []
-    for field, (name, content, media_type) in files:
-        body = content if isinstance(content, bytes) else readers.enter_context(content.upload())
-        parts.append((field, (name, body, media_type)))
-    return parts

@@ -2,10 +2,16 @@
 
 A request is resent only when the gateway cannot have done the work: the connection
 failed before the request went out, or the gateway answered 429 or 503. A read
-timeout, a dropped connection or a 500/502/504 after the request went out has an
-unknown outcome (the image may have been made and billed), so it is reported and not
-resent unless the user opts in (``--retry-unknown``). Waits back off exponentially
-with full jitter, and honour ``Retry-After`` up to a cap.
+timeout, a dropped connection (before or while the answer is read) or a 500/502/504
+after the request went out has an unknown outcome (the image may have been made and
+billed), so it is reported and not resent unless the user opts in
+(``--retry-unknown``). Waits back off exponentially with full jitter, and honour
+``Retry-After`` up to a cap.
+
+:class:`Attempts` is what one request's sends came to: how many were retried, and how
+many went out with no answer to say what became of them. Each of those may have been
+billed, so the jobs price them (``possible_cost_usd``) whether the request then
+succeeded or not.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vibeimg.errors import VibeimgError
+from vibeimg.errors import NotSent, VibeimgError
 
 RETRY_STATUSES = frozenset({429, 503})
 UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
@@ -25,6 +31,57 @@ MAX_RETRY_AFTER = 60.0  # seconds: a Retry-After longer than this is capped
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 20.0
 UNKNOWN_OUTCOME = "outcome unknown, not retried: the gateway may have made and billed it"
+
+
+def unknown_outcome_hint(retries: int, unknown: int) -> str:
+    """The words for an unknown outcome once ``retries`` retries were made, ``unknown``
+    of the attempts (this last one included) with no answer to say what became of them."""
+    if not retries:
+        return UNKNOWN_OUTCOME
+    attempts = retries + 1
+    which = f"all {attempts}" if unknown >= attempts else f"{unknown} of the {attempts}"
+    return (f"outcome unknown after {retries} {'retry' if retries == 1 else 'retries'}: "
+            f"the gateway may have made and billed {which} attempts")
+
+
+@dataclass
+class Attempts:
+    """The sends of one request so far (filled in by the client as it sends).
+
+    ``unknown`` counts every attempt that went out and ended with no answer to say what
+    became of it (a 500, 502 or 504, a timeout, a connection dropped before or while
+    the answer was read): each may have been made and billed, even when a later
+    attempt succeeded. ``retries`` counts the retries made, against ``--retries``.
+    """
+
+    retries: int = 0
+    unknown: int = 0
+    last_unknown: VibeimgError | None = None  # the latest of those attempts' errors
+
+    def ended_unknown(self, error: VibeimgError) -> None:
+        """One more attempt of unknown outcome, which ended with ``error``."""
+        self.unknown += 1
+        self.last_unknown = error
+
+    def gave_up(self, error: VibeimgError) -> VibeimgError:
+        """``error``, the last attempt's, as the request's own once no retry is left:
+        an unknown outcome says how many retries were made and how many may be billed."""
+        if error.outcome_unknown and self.retries and error.hint:
+            error.hint = error.hint.replace(
+                UNKNOWN_OUTCOME, unknown_outcome_hint(self.retries, self.unknown))
+        return error
+
+    def not_sent(self) -> VibeimgError:
+        """The error of a request an interrupt dropped before it was sent (again):
+        nothing was billed, unless an earlier attempt went out with an unknown outcome,
+        in which case the request's outcome is that attempt's (it may be billed)."""
+        error = self.last_unknown
+        if error is None:
+            return NotSent("interrupted before the request was sent: nothing was billed")
+        error.hint = (f"outcome unknown; its retry was dropped by the interrupt: the "
+                      f"gateway may have made and billed "
+                      f"{'it' if self.unknown == 1 else f'{self.unknown} attempts'}")
+        return error
 
 
 @dataclass(frozen=True)

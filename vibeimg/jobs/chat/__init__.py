@@ -1,5 +1,6 @@
 """``POST /responses`` with the ``image_generation`` tool: ``request`` builds and checks
-it, ``run`` follows the event stream and saves each image, ``result`` is what a run
+it, ``run`` sends it and reads the event stream (waiting out a first Ctrl-C),
+``events`` follows each image call and saves each image, ``result`` is what a run
 reports and returns, ``ending`` how it ended (its sidecars, its error), ``counts`` how
 many images a prompt asks for, ``session`` makes a request a turn of a conversation (the earlier
 turns resent, the images chosen by ``--context``) and records it.

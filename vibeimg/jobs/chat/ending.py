@@ -68,7 +68,8 @@ def stream_ending(res: ChatStreamResult, *, failure: StreamFailure | None, compl
         cause = NetworkError(
             f"the stream ended before the response completed{why}; "
             f"{missing_text(res) or 'no image call had started'}",
-            hint="the images saved are complete; run again for the rest",
+            hint=None if res.images else "no image was saved; sending the prompt again asks "
+            f"for {count_of(res.request.expected_images, 'image')} again",
             request_id=res.request_id,
         )
     else:
@@ -92,7 +93,33 @@ def stream_ending(res: ChatStreamResult, *, failure: StreamFailure | None, compl
     if not res.images:
         return cause
     saved = count_of(len(res.images), "image")
-    return PartialFailure(f"{saved} saved, then: {cause.one_line()}", failures=[cause])
+    partial = PartialFailure(f"{saved} saved, then: {cause.one_line()}", failures=[cause])
+    partial.hint = rerun_hint(res)
+    return partial
+
+
+def missing_indexes(res: ChatStreamResult) -> list[int]:
+    """The numbers of the images asked for and not saved."""
+    return [int(entry["index"]) for entry in res.missing_json()]
+
+
+def rerun_hint(res: ChatStreamResult) -> str | None:
+    """What a run that saved some of its images says of the rest: how many are missing,
+    and that sending the same prompt again asks for every image again, so the gateway
+    bills the saved ones twice; for a numbered list, the items missing."""
+    asked = res.request.expected_images
+    saved = len(res.images)
+    missing = missing_indexes(res)
+    if not saved or not missing:
+        return None
+    hint = (f"{saved} of {count_of(asked, 'image')} saved, complete; {len(missing)} missing. "
+            f"Sending the same prompt again asks for all {asked} again, and bills the "
+            f"{saved} saved again")
+    items = res.request.image_slug_texts
+    named = [f"{n}) {items[n - 1]}" for n in missing if n <= len(items)]
+    if named:
+        hint += f"; to make only the missing, ask for them alone: {' '.join(named)}"
+    return hint
 
 def missing_text(res: ChatStreamResult) -> str:
     """The images asked for and not saved, each with the phase its call reached."""

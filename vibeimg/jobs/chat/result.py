@@ -129,6 +129,9 @@ class ChatStreamResult:
     error: VibeimgError | None = None
     image_cost_usd: float = 0.0  # the estimated price of one image of the request
     opened: bool = False  # the gateway answered with a stream
+    # Sends before the one that opened the stream whose outcome is unknown (resent with
+    # --retry-unknown): each may have made and billed every image asked for.
+    unknown_attempts: int = 0
     offline: bool = False  # answered by vibeimg's emulator: nothing billed
 
     @classmethod
@@ -187,13 +190,16 @@ class ChatStreamResult:
         left without an image (billed but unusable, or failed while it was made). A
         stream cut off or interrupted before its end says nothing of what the gateway
         went on to make: every image asked for and not received may have been billed.
-        Before any stream opened, the error says (an unknown outcome counts them all).
+        Each earlier send of unknown outcome (``unknown_attempts``) may have made all
+        the images asked for. Before any stream opened, the error says (an unknown
+        outcome counts them all).
         """
         if not self.opened:
             return round(self.error.possible_cost_usd, 4) if self.error else 0.0
         unfinished = len(self.missing)
         if self.stream_status in ("truncated", "interrupted"):
             unfinished = max(unfinished, self.request.expected_images - len(self.images))
+        unfinished += self.unknown_attempts * self.request.expected_images
         return round(unfinished * self.image_cost_usd, 4)
 
     def as_json(self) -> dict[str, Any]:

@@ -1,268 +1,40 @@
 """Run one ``chat-stream`` request: send it, follow the event stream, save each image.
 
-Each ``image_generation_call`` is followed through its phases. Its image is the
-``result`` of ``response.output_item.done`` when present, else the last
-``partial_image_b64`` of that item (on the gateway, the partial image is already
-the whole image). Image data is decoded to a temporary file as soon as its event
-arrives and renamed into place when the item is done, so a stream that stops
-half-way leaves complete images only. Progress goes to a :class:`ProgressListener`;
-nothing here prints. ``run_chat_stream`` is the entry point, for the CLI and batches.
+Each ``image_generation_call`` is followed through its phases
+(:mod:`vibeimg.jobs.chat.events`). Its image is the ``result`` of
+``response.output_item.done`` when present, else the last ``partial_image_b64`` of
+that item (on the gateway, the partial image is already the whole image). Image data
+is decoded to a temporary file as soon as its event arrives and renamed into place
+when the item is done, so a stream that stops half-way leaves complete images only.
+Progress goes to a :class:`ProgressListener`; nothing here prints.
+``run_chat_stream`` is the entry point, for the CLI and batches.
+
+Ctrl-C, as a batch has it (with ``on_interrupt``): the stream is read in a worker
+thread, and a first interrupt sends nothing more (a request waiting to be retried is
+dropped, never billed) but waits for the request on the wire, which the gateway
+makes and bills anyway, saving its images; a second one abandons it.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from vibeimg.errors import (
-    BadResponseError,
-    Interrupted,
-    ResponseFailed,
-    VibeimgError,
-    WriteError,
-    save_error,
-)
+from vibeimg.errors import Interrupted, VibeimgError, save_error
 from vibeimg.files.atomic import AtomicFile
 from vibeimg.files.naming import NamePlan, slugify
-from vibeimg.files.sidecars import commit_image, write_sidecar
-from vibeimg.jobs.chat.ending import sidecar_record, stream_ending
+from vibeimg.jobs.chat.events import StreamRun, discard_payload
 from vibeimg.jobs.chat.request import ChatStreamRequest
-from vibeimg.jobs.chat.result import (
-    ChatStreamResult,
-    ImageCall,
-    ProgressListener,
-    StreamedImage,
-)
-from vibeimg.params import DEFAULT_MODEL
-from vibeimg.records.pricing import Price, parse_size_text, price_of
+from vibeimg.jobs.chat.result import ChatStreamResult, ProgressListener
+from vibeimg.records.pricing import Price, price_of
 from vibeimg.units import count_of
 from vibeimg.wire.client import GatewayClient
-from vibeimg.wire.payloadspool import SpooledPayload, write_base64
-from vibeimg.wire.sse import (
-    EventStream,
-    ImageCallPhase,
-    Keepalive,
-    OutputItemAdded,
-    OutputItemDone,
-    PartialImage,
-    ResponseCompleted,
-    ResponseStarted,
-    StreamEvent,
-    StreamFailure,
-    TextDone,
-    ensure_event_stream,
-)
+from vibeimg.wire.retry import Attempts
+from vibeimg.wire.sse import EventStream, ensure_event_stream
 
-IMAGE_CALL = "image_generation_call"
-RECEIVING_THRESHOLD = 64 * 1024  # bytes of one unfinished event that mean "receiving"
 EVENTS_AFTER_END = 8  # events read after response.completed or a failure, at most
-
-
-class _Run:
-    """The state of one run while its events arrive."""
-
-    def __init__(self, request: ChatStreamRequest, plan: NamePlan, sidecar: bool,
-                 listener: ProgressListener, slug: str, item_slugs: list[str]) -> None:
-        self.request = request
-        self.plan = plan
-        self.sidecar = sidecar
-        self.listener = listener
-        self.slug = slug
-        self.item_slugs = item_slugs  # image n's own, when the prompt numbers its images
-        self.result = ChatStreamResult(request)
-        self.by_id: dict[str, ImageCall] = {}
-        self.started = time.monotonic()
-        self.mark = 0  # bytes received when the last event ended
-        self.failure: StreamFailure | None = None
-        self.completed = False
-
-    def slug_of(self, index: int) -> str:
-        return self.item_slugs[index - 1] if index <= len(self.item_slugs) else self.slug
-
-    # -- calls -------------------------------------------------------------
-    def call(self, item_id: str | None, output_index: int | None) -> ImageCall:
-        key = item_id or f"output-{output_index}"
-        call = self.by_id.get(key)
-        if call is None:
-            call = ImageCall(index=len(self.result.calls) + 1, item_id=key,
-                             started=time.monotonic(), output_index=output_index)
-            self.by_id[key] = call
-            self.result.calls.append(call)
-        return call
-
-    def set_phase(self, call: ImageCall, phase: str) -> None:
-        if call.phase != phase and call.image is None:
-            call.phase = phase
-            self.listener.call_changed(call)
-
-    def on_bytes(self, total: int) -> None:
-        self.listener.received(total)
-        pending = total - self.mark
-        if pending < RECEIVING_THRESHOLD:
-            return
-        active = [c for c in self.result.calls if c.image is None and c.phase != "failed"]
-        if active:
-            active[-1].receiving_bytes = pending
-            self.set_phase(active[-1], "receiving")
-
-    def on_comment(self, count: int) -> None:
-        self.result.keepalives += count
-        self.listener.comment(count)
-
-    # -- events ------------------------------------------------------------
-    def handle(self, event: StreamEvent) -> None:
-        try:
-            self.dispatch(event)
-        finally:
-            _discard_payload(event)
-
-    def dispatch(self, event: StreamEvent) -> None:
-        self.listener.event(event)
-        if isinstance(event, ResponseStarted):
-            self.result.response_id = event.response_id or self.result.response_id
-        elif isinstance(event, OutputItemAdded):
-            if event.item_type == IMAGE_CALL:
-                self.listener.call_changed(self.call(event.item_id, event.output_index))
-        elif isinstance(event, ImageCallPhase):
-            self.set_phase(self.call(event.item_id, event.output_index), event.phase)
-        elif isinstance(event, PartialImage):
-            self.guarded(self.partial, event, event.item_id, event.output_index)
-        elif isinstance(event, OutputItemDone):
-            if event.item_type == IMAGE_CALL:
-                self.guarded(self.done, event, event.item_id, event.output_index)
-        elif isinstance(event, Keepalive):
-            self.result.keepalives += 1
-        elif isinstance(event, TextDone):
-            self.result.text = (self.result.text + "\n" + event.text).strip()
-        elif isinstance(event, ResponseCompleted):
-            self.completed = True
-            self.result.response_id = event.response_id or self.result.response_id
-            self.result.usage, self.result.image_usage = event.usage, event.image_usage
-        elif isinstance(event, StreamFailure):
-            self.failure = event
-
-    def guarded(self, step: Callable[[Any], None], event: StreamEvent, item_id: str | None,
-                output_index: int | None) -> None:
-        """One image's bad data fails that image only; the others still arrive."""
-        try:
-            step(event)
-        except (BadResponseError, WriteError, OSError) as exc:
-            if isinstance(exc, BrokenPipeError):
-                raise
-            error = save_error(exc) if isinstance(exc, OSError) else exc
-            error.request_id = error.request_id or self.result.request_id
-            call = self.call(item_id, output_index)
-            call.drop_temp()
-            call.error = error
-            self.set_phase(call, "failed")
-
-    def payload(self, spooled: SpooledPayload | None, b64: str | None,
-                holding: AtomicFile | None = None) -> AtomicFile | None:
-        """An event's image as a temporary file: already decoded, or decoded now;
-        ``holding`` itself when the payload is byte for byte that file."""
-        if spooled is not None:
-            return spooled.take(holding=holding)  # raises if its base64 was refused
-        if not b64:
-            return None
-        temp = AtomicFile(self.plan.directory)
-        try:
-            write_base64(b64, temp.write)
-        except BaseException:
-            temp.discard()
-            raise
-        return temp
-
-    def partial(self, event: PartialImage) -> None:
-        call = self.call(event.item_id, event.output_index)
-        if call.image is not None:
-            return
-        temp = self.payload(event.spooled, event.b64)
-        if temp is None:
-            return
-        call.drop_temp()  # only the last partial image of an item counts
-        call.temp, call.error = temp, None
-        call.partial_images += 1
-        call.size = event.size or call.size
-        call.quality = event.quality or call.quality
-        call.output_format = event.output_format or call.output_format
-        self.set_phase(call, "receiving")
-
-    def done(self, event: OutputItemDone) -> None:
-        call = self.call(event.item_id, event.output_index)
-        if call.image is not None:
-            return
-        temp = self.payload(event.spooled, event.result, holding=call.temp)
-        if temp is not None and temp is not call.temp:  # item.result wins over a partial
-            call.drop_temp()
-            call.temp, call.error = temp, None
-        if call.temp is None:
-            call.error = call.error or ResponseFailed(
-                f"image {call.index} ({call.item_id}) ended {event.status or 'unfinished'} "
-                "without image data", code="image_missing", request_id=self.result.request_id)
-            self.set_phase(call, "failed")
-            return
-        reported = event.size or call.size
-        actual = call.temp.pixel_size()
-        call.size = actual or reported
-        call.quality = event.quality or call.quality
-        # The price follows the size the gateway says it made, else the image's own.
-        size = (parse_size_text(reported) or parse_size_text(actual)
-                or self.request.options.size)
-        quality = call.quality or self.request.options.quality
-        fields = {"slug": self.slug_of(call.index), "n": call.index, "model": DEFAULT_MODEL,
-                  "quality": quality, "size": call.size or self.request.options.size_text}
-        temp, call.temp = call.temp, None
-        now = time.monotonic()
-        price = price_of(size, quality)
-        image = StreamedImage(
-            index=call.index, item_id=call.item_id, path=Path(), format="", bytes=temp.size,
-            size=call.size, quality=call.quality, revised_prompt=event.revised_prompt,
-            elapsed=now - self.started, generation_seconds=now - call.started,
-            estimated_cost_usd=price.usd, cost_extrapolated=price.extrapolated,
-            offline=self.result.offline,
-            size_reported=reported if actual and reported and reported != actual else None,
-        )
-
-        def record(path: Path, fmt: str) -> dict[str, Any]:
-            image.path, image.format = path, fmt
-            return sidecar_record(self.request, self.result, image, completed=self.completed)
-
-        try:
-            image.path, image.format, image.sidecar = commit_image(
-                temp, self.plan, fields, sidecar=record if self.sidecar else None)
-        except BaseException:
-            temp.discard()
-            raise
-        call.image = image
-        call.phase = "saved"
-        self.listener.call_changed(call)
-        self.listener.saved(call.image)
-
-    # -- the end -----------------------------------------------------------
-    def finish(self, error: VibeimgError | None) -> ChatStreamResult:
-        for call in self.result.calls:
-            call.drop_temp()
-        res = self.result
-        res.elapsed = time.monotonic() - self.started
-        if self.completed and self.sidecar:
-            for image in res.images:  # now usage and totals are known
-                try:
-                    image.sidecar = write_sidecar(
-                        image.path, sidecar_record(self.request, res, image,
-                                                   completed=self.completed))
-                except OSError as exc:  # the sidecar written with the image stays
-                    error = error or save_error(exc, f"the sidecar of {image.path}")
-        res.error = stream_ending(res, failure=self.failure, completed=self.completed,
-                                 error=error)
-        return res
-
-def _discard_payload(event: StreamEvent) -> None:
-    """Remove the file of a payload nobody took (a no-op once taken)."""
-    spooled = getattr(event, "spooled", None)
-    if isinstance(spooled, SpooledPayload):
-        spooled.discard()
+#: Told, at the first interrupt, how many requests are on the wire and waited for.
+OnInterrupt = Callable[[int], None]
 
 
 def run_chat_stream(
@@ -275,6 +47,7 @@ def run_chat_stream(
     record: Callable[[bytes], object] | None = None,
     slug: str | None = None,
     ascii_names: bool = False,
+    on_interrupt: OnInterrupt | None = None,
 ) -> ChatStreamResult:
     """Send ``request`` to ``POST /responses`` and save every image as it completes.
 
@@ -284,76 +57,201 @@ def run_chat_stream(
     truncated stream, Ctrl-C); the images saved before that stay on disk. ``slug``
     names the files (default: from the prompt, and image n after the prompt's n-th
     numbered item when it numbers them; in ASCII only with ``ascii_names``); ``record``
-    receives the raw stream.
+    receives the raw stream. With ``on_interrupt`` (told how many requests are on the
+    wire), a first Ctrl-C waits for the request on the wire and a second abandons
+    it; without, Ctrl-C abandons it at once (a chat turn is cancelled so).
     """
     item_slugs = ([slugify(text, ascii_only=ascii_names) for text in request.image_slug_texts]
                   if slug is None else [])
     if slug is None:
         slug = slugify(request.slug_text, ascii_only=ascii_names)
-    run = _Run(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
-    image_price = price_of(request.options.size, request.options.quality)
-    run.result.image_cost_usd = image_price.usd
-    cut_before = client.abandoned_on_wire
-    try:
-        with client.open("POST", "responses", json_body=request.body(),
-                         headers={"Accept": "text/event-stream"}) as response:
-            run.result.request_id = response.request_id
-            run.result.offline = client.emulated or response.offline
-            run.result.first_byte_seconds = response.elapsed
-            ensure_event_stream(response)
-            run.result.opened = True
-            run.listener.opened(response.request_id)
-            stream = EventStream(response, record=record, on_bytes=run.on_bytes,
-                                 on_comment=run.on_comment,
-                                 spool_to=lambda: AtomicFile(plan.directory))
-            error: VibeimgError | None = None
-            try:
-                after_end = 0
-                for event in stream:
+    run = StreamRun(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
+    sending = _Sending(client, request, run, record)
+    if on_interrupt is None:
+        return sending.stream()
+    return sending.stream_waiting(on_interrupt)
+
+
+class _Sending:
+    """One request to ``/responses`` and the reading of its stream into a run."""
+
+    def __init__(self, client: GatewayClient, request: ChatStreamRequest, run: StreamRun,
+                 record: Callable[[bytes], object] | None) -> None:
+        self.client, self.request, self.run, self.record = client, request, run, record
+        self.image_price = price_of(request.options.size, request.options.quality)
+        run.result.image_cost_usd = self.image_price.usd
+        self.attempts = Attempts()
+        self.cut_before = client.abandoned_on_wire
+
+    @property
+    def cost(self) -> Price:
+        """What one send may have cost: every image it asks for."""
+        return self.image_price.times(self.request.expected_images)
+
+    def stream(self) -> ChatStreamResult:
+        """Send, read the stream to its end, and finish the run (in this thread)."""
+        client, run = self.client, self.run
+        try:
+            with client.open("POST", "responses", json_body=self.request.body(),
+                             headers={"Accept": "text/event-stream"},
+                             attempts=self.attempts) as response:
+                # Earlier sends of unknown outcome (--retry-unknown): each may be billed.
+                run.result.unknown_attempts = self.attempts.unknown
+                run.result.request_id = response.request_id
+                run.result.offline = client.emulated or response.offline
+                run.result.first_byte_seconds = response.elapsed
+                ensure_event_stream(response)
+                run.result.opened = True
+                run.listener.opened(response.request_id)
+                stream = EventStream(response, record=self.record, on_bytes=run.on_bytes,
+                                     on_comment=run.on_comment,
+                                     spool_to=lambda: AtomicFile(run.plan.directory))
+                error = self._read(stream)
+                run.result.bytes_received = stream.bytes_received
+        except BaseException as exc:
+            with run.lock:
+                if not run.abandoned:
+                    run.finish(None)
+            sent = client.abandoned_on_wire != self.cut_before
+            failure = _before_stream(exc, sent=sent, attempts=self.attempts, cost=self.cost)
+            if failure is not exc:
+                raise failure from exc
+            raise
+        with run.lock:
+            return run.result if run.abandoned else run.finish(error)
+
+    def _read(self, stream: EventStream) -> VibeimgError | None:
+        """Handle the events to the stream's end; how it ended (None: well)."""
+        run = self.run
+        try:
+            after_end = 0
+            for event in stream:
+                with run.lock:
+                    if run.abandoned:  # a second Ctrl-C: the caller has finished the run
+                        discard_payload(event)
+                        return None
                     if run.completed or run.failure is not None:
                         # Read what follows the end (normally nothing) so the connection
                         # closes cleanly, but don't wait on a server that keeps talking.
-                        _discard_payload(event)
+                        discard_payload(event)
                         after_end += 1
                         if after_end > EVENTS_AFTER_END:
                             break
                         continue
                     run.handle(event)
                     run.mark = stream.bytes_received
-            except VibeimgError as exc:
-                error = exc
-            except OSError as exc:  # spooling an image to disk failed (disk full...)
-                if isinstance(exc, BrokenPipeError):
-                    raise
-                error = save_error(exc)
-                error.request_id = run.result.request_id
+        except VibeimgError as exc:
+            return exc
+        except OSError as exc:  # spooling an image to disk failed (disk full...)
+            if isinstance(exc, BrokenPipeError):
+                raise
+            error = save_error(exc)
+            error.request_id = run.result.request_id
+            return error
+        except KeyboardInterrupt:
+            AtomicFile.discard_all()  # images in flight will never be complete
+            return _stopped(len(run.result.images))
+        return None
+
+    def stream_waiting(self, on_interrupt: OnInterrupt) -> ChatStreamResult:
+        """:meth:`stream` in a worker thread, this one waiting: a first Ctrl-C sends
+        nothing more and waits for the request on the wire, a second abandons it."""
+        ended: list[ChatStreamResult | BaseException] = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                ended.append(self.stream())
+            except BaseException as exc:  # handed to the waiting thread
+                ended.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=work, daemon=True, name="vibeimg-chat").start()
+        interrupted = False
+        try:
+            while not done.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            interrupted = True
+            self.client.cancel()  # a request waiting to retry ends now, unsent
+            try:
+                on_wire = self.client.on_wire
+                if on_wire:
+                    on_interrupt(on_wire)
+                while not done.wait(0.2):
+                    pass
             except KeyboardInterrupt:
-                AtomicFile.discard_all()  # images in flight will never be complete
-                saved = len(run.result.images)
-                error = Interrupted(f"interrupted: {count_of(saved, 'image')} saved",
-                                    hint="the saved images are complete" if saved else None)
-            run.result.bytes_received = stream.bytes_received
-    except BaseException as exc:
-        run.finish(None)
-        sent = client.abandoned_on_wire != cut_before
-        failure = _before_stream(exc, sent=sent,
-                                 cost=image_price.times(request.expected_images))
-        if failure is not exc:
-            raise failure from exc
-        raise
-    return run.finish(error)
+                return self._abandon()
+        outcome = ended[0]
+        if isinstance(outcome, BaseException):
+            if interrupted and isinstance(outcome, VibeimgError) \
+                    and not isinstance(outcome, Interrupted):
+                raise _waited_error(outcome) from outcome
+            raise outcome
+        if interrupted and not isinstance(outcome.error, Interrupted):
+            outcome.error = _waited(outcome)
+        return outcome
+
+    def _abandon(self) -> ChatStreamResult:
+        """A second Ctrl-C: the request on the wire is given up (the gateway may make
+        and bill it all the same); what was saved is kept, nothing half-written."""
+        run = self.run
+        with run.lock:
+            run.abandoned = True
+            AtomicFile.discard_all()  # the images in flight will never be complete
+            if run.result.opened:
+                return run.finish(_stopped(len(run.result.images)))
+        sent = self.client.on_wire > 0 or self.client.abandoned_on_wire != self.cut_before
+        failure = _before_stream(KeyboardInterrupt(), sent=sent, attempts=self.attempts,
+                                 cost=self.cost)
+        assert isinstance(failure, VibeimgError)
+        raise failure
 
 
-def _before_stream(exc: BaseException, *, sent: bool, cost: Price) -> BaseException:
+def _stopped(saved: int) -> Interrupted:
+    """The error of a stream given up by Ctrl-C after ``saved`` images."""
+    return Interrupted(f"interrupted: {count_of(saved, 'image')} saved",
+                       hint="the saved images are complete" if saved else None)
+
+
+def _waited(result: ChatStreamResult) -> Interrupted:
+    """The error of a run whose stream was waited for after Ctrl-C: interrupted (exit
+    130), with what was saved and how the stream ended when not well."""
+    ended = f"; the stream then ended: {result.error.one_line()}" if result.error else ""
+    return Interrupted(f"interrupted: {count_of(len(result.images), 'image')} saved, the "
+                       f"request on the wire waited for{ended}")
+
+
+def _waited_error(error: VibeimgError) -> Interrupted:
+    """A failure before any stream opened, after Ctrl-C: interrupted, its cost kept."""
+    stopped = Interrupted(f"interrupted; the request then ended: {error.one_line()}")
+    stopped.possible_cost_usd, stopped.cost_extrapolated = (error.possible_cost_usd,
+                                                            error.cost_extrapolated)
+    return stopped
+
+
+def _before_stream(exc: BaseException, *, sent: bool, attempts: Attempts,
+                   cost: Price) -> BaseException:
     """What a run that ended before any stream opened reports, with what it may have cost:
-    all it asked for when the request went out and no answer said what became of it."""
+    all it asked for, for each send that went out with no answer to say what became of
+    it (retried with --retry-unknown or not), and for one cut off by Ctrl-C."""
+    unknown = attempts.unknown
     if isinstance(exc, KeyboardInterrupt):
-        if not sent:  # waiting to be retried, or not yet sent
+        if not sent and not unknown:  # waiting to be retried, or not yet sent
             return Interrupted("interrupted before the request was sent: nothing was billed")
-        stopped = Interrupted("interrupted before the gateway answered; the request was "
-                              "sent, so it may have been billed")
-        stopped.possible_cost_usd, stopped.cost_extrapolated = cost.usd, cost.extrapolated
+        if not sent:
+            stopped = Interrupted(
+                "interrupted before the request was sent again; "
+                f"{'its earlier send' if unknown == 1 else f'{unknown} earlier sends'} "
+                "had no answer to say what became of it, so it may have been billed")
+        else:
+            stopped = Interrupted("interrupted before the gateway answered; the request was "
+                                  "sent, so it may have been billed")
+        possible = cost.times(unknown + int(sent))
+        stopped.possible_cost_usd, stopped.cost_extrapolated = possible.usd, possible.extrapolated
         return stopped
-    if isinstance(exc, VibeimgError) and exc.outcome_unknown and not exc.possible_cost_usd:
-        exc.possible_cost_usd, exc.cost_extrapolated = cost.usd, cost.extrapolated
+    if isinstance(exc, VibeimgError) and (unknown or exc.outcome_unknown):
+        possible = cost.times(max(unknown, 1))
+        exc.possible_cost_usd, exc.cost_extrapolated = possible.usd, possible.extrapolated
     return exc
