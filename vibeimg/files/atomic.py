@@ -21,6 +21,7 @@ from typing import IO, Any, ClassVar
 
 from vibeimg.errors import UsageError
 from vibeimg.files.formats import pixel_size, sniff_format
+from vibeimg.files.noreplace import move_noreplace
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -208,6 +209,11 @@ class AtomicFile:
 
     def _link(self, destination: Path) -> None:
         """Move the file to a name nobody has; FileExistsError if it is taken."""
+        try:
+            if move_noreplace(self.temp_path, destination):
+                return
+        except FileExistsError as exc:
+            raise FileExistsError(destination) from exc
         try:
             # link() fails if the name exists: no window for a race with another writer.
             os.link(self.temp_path, destination)
