@@ -323,6 +323,9 @@ def test_match_with_a_bomb_is_a_usage_error(run, tmp_path) -> None:
                                                        30_000, 30_000))
     result = run("mask-convert", "s.png", "--match", "bomb.png")
     assert result.exit_code == ExitCode.USAGE and "too many pixels" in result.stderr
+    # Its size and the one limit vibeimg applies, never Pillow's own other limit.
+    assert "(900,000,000; at most 89,478,485 are allowed)" in result.stderr
+    assert "178,956,970" not in result.stderr and "178956970" not in result.stderr
 
 
 @pytest.mark.parametrize("args", [("-",), ("s.png", "-"), ("-", "-")])

@@ -183,8 +183,7 @@ def image_dimensions(path: Path, *, what: str = "image") -> tuple[int, int]:
                     width, height = height, width
                 return int(width), int(height)
     except Image.DecompressionBombError as exc:
-        raise UsageError(f"the {what} {path} has too many pixels ({exc})",
-                         hint="use a smaller image") from None
+        raise too_many_pixels(f"the {what} {path}", bomb_pixels(exc)) from None
     except FileNotFoundError:
         raise UsageError(f"the {what} {path} does not exist", hint="check the path") from None
     except UnidentifiedImageError:
