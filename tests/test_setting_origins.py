@@ -170,6 +170,30 @@ def test_help_with_a_bad_variable_still_works(cli) -> None:
     assert "default: huge (from env VIBEIMG_SIZE)" in shown
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_works_with_a_broken_config_file_and_the_run_says_why(cli, flag: str) -> None:
+    """A config file with a bad value stops a run with its one-line error, never --help."""
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text('timeout = "abc"\n', encoding="utf-8")
+    shown = cli("generate", flag, connect=False)
+    assert shown.exit_code == 0 and "Usage: vibeimg generate" in shown.stdout
+    assert shown.stderr == ""
+    run = cli("generate", "a fox", connect=False)
+    assert run.exit_code == 2 and "invalid timeout 'abc'" in run.stderr
+    # After --, "--help" is a prompt: the run, and its error, go ahead.
+    prompt = cli("generate", "--", "--help", connect=False)
+    assert prompt.exit_code == 2 and "invalid timeout 'abc'" in prompt.stderr
+
+
+def test_help_works_with_a_relative_home(cli, tmp_path) -> None:
+    """VIBEIMG_HOME=relative is refused when a command runs, not when --help is asked."""
+    env = {"VIBEIMG_HOME": "relative/home"}
+    shown = cli("edit", "--help", env=env, connect=False)
+    assert shown.exit_code == 0 and "Usage: vibeimg edit" in shown.stdout
+    run = cli("generate", "a fox", "--offline", env=env, connect=False)
+    assert run.exit_code == 2 and "VIBEIMG_HOME=relative/home is a relative path" in run.stderr
+
+
 def test_doctor_says_the_file_beats_openai_base_url(cli) -> None:
     """doctor's settings table gives each value's origin in the documented order."""
     cli("config", "set", "base-url", "http://file.example/v1")

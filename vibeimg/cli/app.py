@@ -215,6 +215,8 @@ class VibeimgGroup(TyperGroup):
             raise ReaderGone from error
 
     def invoke(self, ctx: Any) -> Any:
+        # The subcommand's words, which Click clears before the group's callback runs.
+        ctx.meta["vibeimg.rest"] = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
         except BrokenPipeError as error:
@@ -307,24 +309,34 @@ def _root(
         return
     from vibeimg.settings.folders import read_config_file
 
-    if name in NO_OPTION_DEFAULTS:  # 'config' works with a broken file, to repair it
-        try:
-            table = read_config_file()
-        except VibeimgError:
-            return
-    else:
+    try:
         # Option defaults (model, size, out-dir...) from the config file, ranked by Click
         # below the flag and the option's environment variable.
         table = read_config_file()
-    if not table:  # no file (or an empty one): no defaults, no unknown keys
-        return  # and none of the code that checks settings is imported
-    from vibeimg.cli.notices import leave_config_warning
-    from vibeimg.settings import configfile
+        if not table:  # no file (or an empty one): no defaults, no unknown keys
+            return  # and none of the code that checks settings is imported
+        from vibeimg.cli.notices import leave_config_warning
+        from vibeimg.settings import configfile
 
-    if name not in NO_OPTION_DEFAULTS:
-        command = ctx.command.get_command(ctx, name)  # type: ignore[attr-defined]
-        ctx.default_map = {name: configfile.defaults_for(getattr(command, "params", []), table)}
+        if name not in NO_OPTION_DEFAULTS:
+            command = ctx.command.get_command(ctx, name)  # type: ignore[attr-defined]
+            ctx.default_map = {name: configfile.defaults_for(getattr(command, "params", []),
+                                                             table)}
+    except VibeimgError:
+        # 'config' works with a broken file, to repair it; help always shows (the
+        # problem is said when the command runs).
+        if name in NO_OPTION_DEFAULTS or _asks_for_help(ctx):
+            return
+        raise
     leave_config_warning(ctx, configfile.unknown_keys_note(table))
+
+
+def _asks_for_help(ctx: typer.Context) -> bool:
+    """Whether the command line asks for the subcommand's help (before any ``--``)."""
+    rest = list(ctx.meta.get("vibeimg.rest", []))
+    if "--" in rest:
+        rest = rest[: rest.index("--")]
+    return "--help" in rest or "-h" in rest
 
 
 class _Process:

@@ -45,21 +45,21 @@ def settings_in_force(command: _click.Command) -> dict[str, tuple[str, str]]:
 
     try:
         table = read_config_file()
-    except VibeimgError:
-        return {}
-    if not table and not _settings_in_environment():
-        return {}  # every setting at its default: the settings code need not be loaded
-    from vibeimg.settings import configfile
+        if not table and not _settings_in_environment():
+            return {}  # every setting at its default: the settings code need not be loaded
+        from vibeimg.settings import configfile
 
-    found: dict[str, tuple[str, str]] = {}
-    for param in command.params:
-        spec = _setting_of(param)
-        if spec is None:
-            continue
-        resolved = configfile.resolve(spec, file=table)
-        if resolved.origin == "default":
-            continue
-        found[str(param.name)] = (_shown(spec, resolved.value), resolved.origin)
+        found: dict[str, tuple[str, str]] = {}
+        for param in command.params:
+            spec = _setting_of(param)
+            if spec is None:
+                continue
+            resolved = configfile.resolve(spec, file=table)
+            if resolved.origin == "default":
+                continue
+            found[str(param.name)] = (_shown(spec, resolved.value), resolved.origin)
+    except VibeimgError:  # a bad value, or a home that cannot be: said when the command runs
+        return {}
     return found
 
 
