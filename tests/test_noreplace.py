@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from vibeimg.files import noreplace
+from vibeimg.files import atomic, noreplace
 from vibeimg.files.atomic import AtomicFile
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="renameat2 is Linux's")
@@ -40,6 +42,7 @@ def test_commit_never_replaces_with_or_without_renameat2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, renameat2: bool
 ) -> None:
     """Either way a commit takes a free name, refuses a taken one and leaves no temp file."""
+    monkeypatch.setattr(atomic, "open_unnamed", lambda _folder: None)  # a named temp file
     if not renameat2:
         monkeypatch.setattr(noreplace, "_available", False)
     elif sys.platform != "linux":
@@ -70,6 +73,7 @@ def test_a_filesystem_that_refuses_the_flag_falls_back_for_good(
         calls.append(1)
         return -1
 
+    monkeypatch.setattr(atomic, "open_unnamed", lambda _folder: None)  # a named temp file
     monkeypatch.setattr(noreplace, "_available", True)
     monkeypatch.setattr(noreplace, "_call", refusing)
     monkeypatch.setattr(noreplace, "_errno", lambda: 22)  # EINVAL
@@ -83,3 +87,29 @@ def test_a_filesystem_that_refuses_the_flag_falls_back_for_good(
         tmp.write(b"y")
         tmp.commit(tmp_path / "c", overwrite=False)
     assert (tmp_path / "c").read_bytes() == b"y"
+
+
+def test_a_filesystem_without_unnamed_files_gets_named_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """O_TMPFILE refused (EOPNOTSUPP, as on a filesystem without it): a hidden named
+    temporary file instead, and that folder is not asked again."""
+    calls: list[str] = []
+    real_open = os.open
+
+    def refusing(path: object, flags: int, *args: object) -> int:
+        if flags & getattr(os, "O_TMPFILE", 0) == getattr(os, "O_TMPFILE", -1):
+            calls.append(str(path))
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(noreplace, "_tmpfile_refused", set())
+    monkeypatch.setattr(noreplace.os, "open", refusing)
+    for name in ("a.png", "b.png"):
+        with AtomicFile(tmp_path) as tmp:
+            tmp.write(b"x")
+            assert tmp.temp_path is not None and tmp.temp_path.name.startswith(".vibeimg-")
+            tmp.commit(tmp_path / name, overwrite=False)
+    if getattr(os, "O_TMPFILE", 0) and noreplace._proc_mounted:
+        assert calls == [str(tmp_path)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 from pathlib import Path
@@ -30,8 +31,18 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
-def temp_files(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.name.startswith(".vibeimg-")]
+def temp_files(folder: Path) -> list[str]:
+    """The temporary files in ``folder``: hidden ``.vibeimg-`` names, and the files this
+    process holds open there without a name (``O_TMPFILE``, shown as ``#inode``)."""
+    named = [p.name for p in folder.iterdir() if p.name.startswith(".vibeimg-")]
+    unnamed = []
+    proc = Path("/proc/self/fd")
+    for fd in proc.iterdir() if proc.is_dir() else []:
+        with contextlib.suppress(OSError):
+            target = str(fd.readlink())
+            if target.startswith(f"{folder}/#"):
+                unnamed.append(target)
+    return named + unnamed
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,7 +1,8 @@
-"""Atomic writes: a temporary file beside its destination, renamed into place whole.
+"""Atomic writes: a temporary file beside its destination, named only when whole.
 
-Every file is written to a hidden temporary name in its target folder and renamed
-into place only when complete, so a crash, a Ctrl-C or a truncated answer never
+Every file is written first as a file of its target folder that has no name yet (on
+Linux, ``O_TMPFILE``) or, where the system cannot, a hidden temporary name; it takes
+its real name only when complete, so a crash, a Ctrl-C or a truncated answer never
 leaves a half-written file. Existing files are never overwritten unless asked.
 """
 
@@ -17,11 +18,11 @@ import stat
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, Any, BinaryIO, ClassVar
 
 from vibeimg.errors import UsageError
 from vibeimg.files.formats import pixel_size, sniff_format
-from vibeimg.files.noreplace import move_noreplace
+from vibeimg.files.noreplace import link_unnamed, move_noreplace, open_unnamed, proc_path
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -58,7 +59,10 @@ def _temporary(directory: Path) -> tuple[int, Path]:
 
 
 class AtomicFile:
-    """A temporary file beside its destination, renamed into place on ``commit``.
+    """A temporary file beside its destination, put into place on ``commit``.
+
+    ``temp_path`` is None while the file has no name (``O_TMPFILE``): it is linked into
+    place by its descriptor, so it stays open until then.
 
     Every temporary file still open is known to the class, so that an interrupted run
     can remove them all (``discard_all``) even while other threads are blocked writing.
@@ -71,8 +75,14 @@ class AtomicFile:
         self.directory = directory
         # A bare descriptor, written with os.write: the bytes arrive in large pieces, and
         # a file object would cost an fstat() to set up (two per image in a batch).
-        self._fd, self.temp_path = _temporary(directory)
+        fd = open_unnamed(directory)
+        self.temp_path: Path | None = None
+        if fd is None:
+            fd, self.temp_path = _temporary(directory)
+        self._fd = fd
         self._closed = False
+        self._finished = False  # gathered bytes written out, mtime noted
+        self._committed = False
         self._abandoned = False  # discarded by another thread: the owner closes it
         self.head = b""
         self.size = 0
@@ -99,8 +109,9 @@ class AtomicFile:
         for tmp in pending:
             tmp._abandoned = True
             tmp._forget()
-            with contextlib.suppress(OSError):
-                tmp.temp_path.unlink()
+            if tmp.temp_path is not None:  # an unnamed file goes when its owner closes it
+                with contextlib.suppress(OSError):
+                    tmp.temp_path.unlink()
 
     def _forget(self) -> None:
         with self._registry_lock:
@@ -110,7 +121,7 @@ class AtomicFile:
         """Add ``data``; it reaches the file by :data:`WRITE_BUFFER` at a time (a write
         and a hash update each let other threads take the GIL: fewer is faster), and
         at the latest when the file is flushed or closed (an OSError may come then)."""
-        if self._closed or self._abandoned:
+        if self._closed or self._abandoned or self._finished:
             raise ValueError("I/O operation on closed file")
         if len(self.head) < HEAD_BYTES:
             self.head = (self.head + data[:HEAD_BYTES])[:HEAD_BYTES]
@@ -163,18 +174,31 @@ class AtomicFile:
             raise ValueError("I/O operation on closed file")
         self._drain()
 
+    def _finish(self) -> None:
+        """Write out what is gathered and note the modification time, once; the file
+        stays open (an unnamed file is named through its descriptor)."""
+        if self._finished or self._abandoned:
+            return
+        self._drain()
+        if self._digest is not None:
+            self.mtime_ns = os.fstat(self._fd).st_mtime_ns
+        self._finished = True
+
     def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
         try:
-            if not self._abandoned:
-                self._drain()
-                if self._digest is not None:
-                    self.mtime_ns = os.fstat(self._fd).st_mtime_ns
+            self._finish()
         finally:
             self._buffer = bytearray()
             os.close(self._fd)
+
+    def reader(self) -> BinaryIO:
+        """A new reader of what is written so far, from the start (its own offset);
+        ValueError once the file is closed."""
+        self.flush()
+        return (self.temp_path or proc_path(self._fd)).open("rb")
 
     def pixel_size(self) -> str | None:
         """The finished image's ``WxH``, read from its header (None if unreadable)."""
@@ -185,58 +209,93 @@ class AtomicFile:
             size = pixel_size(io.BytesIO(self.head), fmt)
             if size is not None:
                 return size
-        self.flush()
-        return pixel_size(self.temp_path, fmt)
+        with self.reader() as reader:
+            return pixel_size(reader, fmt)
 
     def rename(self, destination: Path) -> None:
         """Give the finished file another temporary name, never taking one in use."""
-        self._close()
-        self._link(destination)
+        if self.temp_path is None:
+            self._name_unnamed(destination, overwrite=False)
+        else:
+            self._close()
+            self._link(self.temp_path, destination)
         self.temp_path = destination
 
     def commit(self, destination: Path, *, overwrite: bool) -> Path:
         """Move the finished file to ``destination``; refuse to replace unless asked."""
-        self._close()
-        if self._abandoned:
-            raise FileNotFoundError(errno.ENOENT, "the temporary file was discarded",
-                                    str(self.temp_path))
-        if overwrite:
-            os.replace(self.temp_path, destination)
+        if self.temp_path is None:
+            self._name_unnamed(destination, overwrite=overwrite)
         else:
-            self._link(destination)
+            self._close()
+            if self._abandoned:
+                raise FileNotFoundError(errno.ENOENT, "the temporary file was discarded",
+                                        str(self.temp_path))
+            if overwrite:
+                os.replace(self.temp_path, destination)
+            else:
+                self._link(self.temp_path, destination)
+        self._committed = True
         self._forget()
         return destination
 
-    def _link(self, destination: Path) -> None:
-        """Move the file to a name nobody has; FileExistsError if it is taken."""
+    def _name_unnamed(self, destination: Path, *, overwrite: bool) -> None:
+        """Link the finished unnamed file to ``destination``, then close it. A name that
+        is taken is replaced (by way of a hidden name, renamed over it) with
+        ``overwrite``, else refused with FileExistsError, the file still open and
+        unnamed for another try."""
+        if self._closed or self._abandoned:
+            raise FileNotFoundError(errno.ENOENT, "the temporary file was discarded",
+                                    str(destination))
+        self._finish()
         try:
-            if move_noreplace(self.temp_path, destination):
+            link_unnamed(self._fd, destination)
+        except FileExistsError as exc:
+            if not overwrite:
+                raise FileExistsError(destination) from exc
+            while True:  # a hidden name of its own first, as _temporary picks them
+                temp = self.directory / f".vibeimg-{_pid}-{next(_NAMES)}.part"
+                with contextlib.suppress(FileExistsError):
+                    link_unnamed(self._fd, temp)
+                    break
+            try:
+                os.replace(temp, destination)
+            except BaseException:
+                temp.unlink(missing_ok=True)
+                raise
+        self._close()
+
+    @staticmethod
+    def _link(source: Path, destination: Path) -> None:
+        """Move ``source`` to a name nobody has; FileExistsError if it is taken."""
+        try:
+            if move_noreplace(source, destination):
                 return
         except FileExistsError as exc:
             raise FileExistsError(destination) from exc
         try:
             # link() fails if the name exists: no window for a race with another writer.
-            os.link(self.temp_path, destination)
+            os.link(source, destination)
         except OSError as exc:
             if exc.errno == errno.EEXIST or destination.exists():
                 raise FileExistsError(destination) from exc
-            os.replace(self.temp_path, destination)  # a filesystem without hard links
+            os.replace(source, destination)  # a filesystem without hard links
         else:
-            self.temp_path.unlink()
+            source.unlink()
 
     def discard(self) -> None:
         """Remove the temporary file (after a failure)."""
         self._forget()
         with contextlib.suppress(OSError):
             self._close()
-        with contextlib.suppress(FileNotFoundError):
-            self.temp_path.unlink()
+        if self.temp_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.temp_path.unlink()
 
     def __enter__(self) -> AtomicFile:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is not None:
+        if exc_type is not None or not self._committed:  # given up: nothing stays
             self.discard()
 
 

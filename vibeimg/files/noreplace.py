@@ -1,4 +1,4 @@
-"""Moving a file to a name nobody has, in one directory operation where the system can.
+"""Giving a file a name nobody has, in one directory operation where the system can.
 
 Linux's ``renameat2`` with ``RENAME_NOREPLACE`` renames a file unless its new name is
 taken, atomically. Without it the same is done with ``link`` (which fails on a name in
@@ -8,6 +8,13 @@ folder's lock is where they queue: one operation instead of two is most of the s
 
 Where the call is missing (not Linux, an old C library) or the filesystem refuses the
 flag, :func:`move_noreplace` says so once and the caller links and unlinks as before.
+
+A new file need not have a name at all until it is whole: Linux's ``O_TMPFILE`` makes
+one in a folder without an entry (:func:`open_unnamed`), and ``linkat`` gives it its
+name when it is finished, failing if the name is taken (:func:`link_unnamed`). That is
+one operation on the folder per file where a named temporary file takes three (create,
+and a rename's removal and addition), and a ``kill -9`` leaves nothing behind: the
+system frees an unnamed file when its last descriptor closes.
 """
 
 from __future__ import annotations
@@ -47,6 +54,48 @@ def _load() -> bool:
                 function.restype = ctypes.c_int
                 _call, _errno = function, ctypes.get_errno
     return _available
+
+
+_PROC_FD = Path("/proc/self/fd")
+#: Errors of ``open(O_TMPFILE)`` meaning "not here": an old kernel, or a filesystem
+#: without it (EISDIR is what a kernel that predates the flag answers).
+_NO_TMPFILE = (errno.EISDIR, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS)
+_tmpfile_refused: set[str] = set()  # folders whose filesystem said no, asked once each
+_proc_mounted: bool | None = None  # /proc is how an unnamed file is named: looked at once
+
+
+def open_unnamed(directory: Path) -> int | None:
+    """A new empty file in ``directory`` with no name, open for reading and writing
+    (mode 0666 less the umask, as any new file); None where the system or the folder's
+    filesystem cannot make one (the caller makes a named temporary file instead)."""
+    global _proc_mounted  # noqa: PLW0603 - looked at once per process
+    flag = getattr(os, "O_TMPFILE", 0)
+    if _proc_mounted is None:
+        _proc_mounted = bool(flag) and _PROC_FD.is_dir()
+    key = str(directory)
+    if not _proc_mounted or key in _tmpfile_refused:
+        return None
+    try:
+        return os.open(directory, flag | os.O_RDWR | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        if exc.errno not in _NO_TMPFILE:
+            raise
+        _tmpfile_refused.add(key)
+        return None
+
+
+def proc_path(fd: int) -> Path:
+    """The path that opens the file of descriptor ``fd`` anew (own offset), while open."""
+    return _PROC_FD / str(fd)
+
+
+def link_unnamed(fd: int, destination: Path) -> None:
+    """Give the unnamed file of ``fd`` the name ``destination``: FileExistsError when the
+    name is taken, never replacing it."""
+    # The path is absolute, so the descriptor given as src_dir_fd is not used to find it:
+    # it only makes Python call linkat(), whose AT_SYMLINK_FOLLOW follows /proc's link to
+    # the file itself (link() would try to link the symbolic link).
+    os.link(proc_path(fd), destination, src_dir_fd=fd, follow_symlinks=True)
 
 
 def move_noreplace(source: Path, destination: Path) -> bool:

@@ -72,8 +72,7 @@ class SpooledPayload:
             return None
         copy = self.open_file()
         try:
-            source.flush()
-            with source.temp_path.open("rb") as reader:
+            with source.reader() as reader:
                 _copy_into(reader, copy, source.size)
         except ValueError as exc:  # flushing a file already committed under its name
             copy.discard()
@@ -121,8 +120,7 @@ class _Comparer:
         """A comparer against ``reference``, or None when its file cannot be read (it was
         committed under its final name, or discarded)."""
         try:
-            reference.flush()
-            reader = reference.temp_path.open("rb")
+            reader = reference.reader()
         except (OSError, ValueError):
             return None
         return cls(reference, reader, payload, open_file)
