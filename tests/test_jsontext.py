@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vibeimg.files.jsontext import JsonArray, json_pieces, json_text
-from vibeimg.ui import json_line
+from vibeimg.ui import json_controls_escaped, json_line
 
 OUTCOMES = [{"n": n, "prompt": "ü otter", "path": None, "usage": {"a": [1, {}]}}
             for n in range(300)]
@@ -59,3 +62,33 @@ def test_no_document_holds_nan_or_infinity(number: float) -> None:
     assert _strict(text) == {"max_cost_usd": None, "items": [{"cost": None}, [None, 1.5]],
                              "outcomes": [{"cost": None}]}
     assert _strict(json_line({"cost": number})) == {"cost": None}
+
+
+_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text())
+_documents = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_documents)
+def test_json_text_is_the_standard_librarys_pretty_json(document: object) -> None:
+    """The fast encoder writes exactly what json.dumps(indent=2) writes, whatever the
+    nesting, the numbers (floats' shortest form, big integers) or the text."""
+    expected = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    try:
+        expected.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: json_text escapes everything then
+        expected = json.dumps(document, indent=2, ensure_ascii=True)
+    assert json_text(document) == json_controls_escaped(expected)
+
+
+def test_json_text_of_what_json_cannot_take_as_it_is() -> None:
+    """NaN becomes null, a number key a string key, a path its text: as before."""
+    document = {"cost": float("nan"), 2: "two", "path": Path("a/b.png"), "big": [float("inf")]}
+    assert json.loads(json_text(document)) == {"cost": None, "2": "two", "path": "a/b.png",
+                                               "big": [None]}

@@ -18,12 +18,73 @@ def json_text(document: Any) -> str:
     """
     # JSON escapes C0 controls itself; DEL and C1 (U+009B is a terminal's CSI) too here.
     # NaN and Infinity are not JSON: such a number is written null.
-    text = json_controls_escaped(json_dumps(document, indent=2, ensure_ascii=False, default=str))
+    try:
+        text = _pretty(document)
+    except (ValueError, TypeError):  # NaN or infinity; a key that is not a string
+        text = json_dumps(document, indent=2, ensure_ascii=False, default=str)
+    text = json_controls_escaped(text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = json_dumps(document, indent=2, ensure_ascii=True, default=str)
     return text
+
+
+def _pretty(document: Any) -> str:
+    """``json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False,
+    default=str)``, the same text, made about half again as fast: with ``indent`` the
+    standard library encodes in Python a piece at a time, where this joins the pieces
+    that the C string encoder makes (a batch writes one sidecar per image). ValueError
+    for NaN or infinity, TypeError for a key that is not a string."""
+    from json.encoder import encode_basestring  # noqa: PLC0415 - C where Python has it
+
+    out: list[str] = []
+    append = out.append
+
+    def encode(value: Any, indent: str) -> None:
+        if isinstance(value, str):
+            append(encode_basestring(value))
+        elif value is None:
+            append("null")
+        elif value is True:
+            append("true")
+        elif value is False:
+            append("false")
+        elif isinstance(value, int):
+            append(int.__repr__(value))
+        elif isinstance(value, float):
+            if value - value != 0:  # inf - inf and NaN are NaN
+                raise ValueError("Out of range float values are not JSON compliant")
+            append(float.__repr__(value))
+        elif isinstance(value, (list, tuple)):
+            if not value:
+                append("[]")
+                return
+            inner = indent + "  "
+            opening = "[\n" + inner
+            for item in value:
+                append(opening)
+                opening = ",\n" + inner
+                encode(item, inner)
+            append("\n" + indent + "]")
+        elif isinstance(value, dict):
+            if not value:
+                append("{}")
+                return
+            inner = indent + "  "
+            opening = "{\n" + inner
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"a key of {type(key).__name__}")
+                append(opening + encode_basestring(key) + ": ")
+                opening = ",\n" + inner
+                encode(item, inner)
+            append("\n" + indent + "}")
+        else:
+            append(encode_basestring(str(value)))
+
+    encode(document, "")
+    return "".join(out)
 
 
 class JsonArray:
