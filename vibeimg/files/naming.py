@@ -131,14 +131,14 @@ class NamePlan:
                              hint="fields look like {slug} or {n}; a name cannot hold "
                              "other braces")
         head, tail = os.path.split(template)
-        named = f"-o {PurePath(head, 'NAME.png')}"
         if tail in ("", ".", ".."):  # it would have saved a hidden '..png' in it
             raise UsageError(f"the output name {template!r} names a folder, not a file",
                              hint=f"use --out-dir {template} to save in it, or a file name "
-                                  f"such as {named}")
+                                  f"such as -o {PurePath(head, 'NAME.png')}")
         if not tail.strip("."):
             raise UsageError(f"the output name {template!r} is only dots: the image would "
-                             "be a hidden file", hint=f"choose a file name such as {named}")
+                             "be a hidden file",
+                             hint=f"choose a file name such as -o {PurePath(head, 'NAME.png')}")
         stem, suffix = os.path.splitext(tail)
         literal_format = literal_ext = None
         if "{ext}" not in tail and not tail.endswith(".{format}"):
@@ -163,7 +163,8 @@ class NamePlan:
         parts = PurePath(head).parts if head else ()
         fixed = next((i for i, part in enumerate(parts) if "{" in part), len(parts))
         directory = Path(out_dir) if out_dir else Path()
-        directory = directory.joinpath(*parts[:fixed])
+        if fixed:
+            directory = directory.joinpath(*parts[:fixed])
         template = "/".join([*parts[fixed:], tail])
         return cls(directory=directory, template=template, force=force,
                    literal_format=literal_format, literal_ext=literal_ext, root=root)
@@ -178,8 +179,9 @@ class NamePlan:
         """The file name, below ``directory``: ``fox.png``, or ``2026-11-27/fox.png`` for
         a template with fields in its folders. A value never adds a folder of its own."""
         values = dict.fromkeys(TEMPLATE_FIELDS, "")
-        now = datetime.now()
-        values.update(date=now.strftime("%Y-%m-%d"), time=now.strftime("%H%M%S"))
+        if "{date}" in self.template or "{time}" in self.template:
+            now = datetime.now()
+            values.update(date=now.strftime("%Y-%m-%d"), time=now.strftime("%H%M%S"))
         values.update({k: str(v).replace("/", "-").replace(os.sep, "-")
                        for k, v in fields.items()})
         parts = [_FIELD.sub(lambda m: values[m.group(1)], part)
