@@ -9,6 +9,7 @@ received (``spent``) and what the items without an image may have cost (``possib
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,8 +70,7 @@ class ItemOutcome:
             parameters={"endpoint": item.endpoint, **(record.get("parameters") or {}),
                         "batch_key": item.key, "line": item.line, "index": item.index,
                         "inputs": record.get("inputs") or []},
-            outputs=[str(_resolved(_absolute(out_dir) / Path(path).parent) / Path(path).name)]
-            if path else [],
+            outputs=[_real_output(str(out_dir), path)] if path else [],
             request_ids=[record["request_id"]] if record.get("request_id") else [],
             usage=record.get("usage") if isinstance(record.get("usage"), dict) else None,
             estimated_cost_usd=float(record.get("estimated_cost_usd") or 0.0) if done else 0.0,
@@ -144,11 +144,14 @@ class BatchResult:
         return self.outcomes.cost_extrapolated
 
 
-def _absolute(folder: Path) -> Path:
-    return folder if folder.is_absolute() else Path.cwd() / folder
+def _real_output(out_dir: str, path: str) -> str:
+    """The image ``path`` (below ``out_dir``) with its folder's real path, absolute:
+    text, not Path objects, for it is made once per image of a batch."""
+    folder, name = os.path.split(os.path.join(out_dir, path))  # noqa: PTH118 - text per image
+    return os.path.join(_real_folder(folder), name)  # noqa: PTH118 - text per image
 
 
 @functools.lru_cache(maxsize=64)
-def _resolved(folder: Path) -> Path:
-    """An (absolute) output folder's real path: found once per folder, not per image."""
-    return folder.resolve()
+def _real_folder(folder: str) -> str:
+    """An output folder's real path (absolute): found once per folder, not per image."""
+    return os.path.realpath(folder)
