@@ -334,3 +334,31 @@ def test_offline_says_it_ignores_the_base_url(cli, emulator, extra: list[str],
     assert result.stderr.count("warning: --base-url is ignored with --offline: the requests "
                                "go to the built-in emulator; drop one of the two\n") == 1
     assert emulator.requests == []
+
+
+@pytest.mark.parametrize("sidecar", [[], ["--no-sidecar"]])
+def test_force_moves_on_from_a_folder_at_the_output_name(cli, emulator, tmp_path,
+                                                         sidecar: list[str]) -> None:
+    """--force replaces files, not folders: a folder named fox.png is passed over for
+    fox-2.png, the image kept and no sidecar left describing an image that never landed."""
+    (tmp_path / "fox.png").mkdir()
+    (tmp_path / "fox.png" / "inside.txt").write_text("keep")
+    result = cli("generate", "fox", "--force", *sidecar)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "fox-2.png\n"
+    assert (tmp_path / "fox.png" / "inside.txt").read_text() == "keep"
+    expected = ["fox-2.png", "fox.png"] + ([] if sidecar else ["fox-2.json"])
+    assert files_in(tmp_path) == sorted(expected)
+    assert len(emulator.api_requests()) == 1
+
+
+def test_force_keeps_a_dangling_link_at_the_sidecar_name(cli, tmp_path) -> None:
+    """A symbolic link named fox.json is another file, live or dangling: --force moves on
+    to fox-2.png and leaves the link as it is."""
+    (tmp_path / "fox.json").symlink_to(tmp_path / "nowhere.json")
+    result = cli("generate", "fox", "--force")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "fox-2.png\n"
+    assert (tmp_path / "fox.json").readlink() == tmp_path / "nowhere.json"
+    assert not (tmp_path / "nowhere.json").exists()
+    assert files_in(tmp_path) == ["fox-2.json", "fox-2.png", "fox.json"]

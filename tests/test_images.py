@@ -261,3 +261,17 @@ def test_stray_braces_in_the_output_name_are_refused(output: str) -> None:
     """A brace that is not a field would end up in the file name: refused up front."""
     with pytest.raises(UsageError, match="no field"):
         NamePlan.build(output, None, count=1)
+
+
+def test_an_image_refused_its_name_takes_its_new_sidecar_away(tmp_path: Path) -> None:
+    """The sidecar is written before the image is moved into place: if that move fails
+    (a folder appeared at the name), the sidecar goes too, never describing nothing."""
+    from vibeimg.files import sidecars  # noqa: PLC0415 - the step under test
+
+    (tmp_path / "x.png").mkdir()
+    with AtomicFile(tmp_path) as tmp:
+        tmp.write(PNG)
+        with pytest.raises(IsADirectoryError):
+            sidecars._commit_with_sidecar(tmp, tmp_path / "x.png", "png", record, True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+    assert not any((tmp_path / "x.png").iterdir())

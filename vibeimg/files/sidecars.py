@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def commit_image(
     never an image nobody can tell was finished. Returns the image path, its format and
     the sidecar path. A name already taken (by an image or a sidecar) gets ``-2``,
     ``-3``... unless ``--force``, which replaces an image and its sidecar but moves on
-    from a ``NAME.json`` that is not a sidecar. ``passed_over``, when given, receives why
+    from a ``NAME.json`` that is not a sidecar (a dangling link included) and from a
+    folder of the image's name. ``passed_over``, when given, receives why
     each name taken was passed over (``out.json is the sidecar of out.png``).
     """
     skipped = passed_over if passed_over is not None else []
@@ -71,6 +73,9 @@ def commit_image(
         if attempt == 2 and "/" in name:  # folders from fields, such as {date}/
             make_folder(candidate.parent)
             _stay_inside(plan.root, candidate.parent)
+        if plan.force and _is_folder(candidate):  # --force replaces files, not folders
+            skipped.append(f"{candidate.name} is a folder")
+            continue
         if sidecar is None:
             with contextlib.suppress(FileExistsError):
                 path = tmp.commit(candidate, overwrite=plan.force)
@@ -95,6 +100,14 @@ def commit_image(
             skipped.append(_sidecar_taken_by(candidate))
         except FileExistsError:
             skipped.append(f"{candidate.name} exists")
+
+
+def _is_folder(path: Path) -> bool:
+    """A folder itself at ``path`` (a link to one is a file name --force may replace)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _sidecar_taken_by(image: Path) -> str:
@@ -124,7 +137,7 @@ def _sidecar_name_taken(image: Path, *, force: bool) -> bool:
     another image (``x.json`` of ``x.png`` when saving ``x.jpg``), nor another file
     that happens to be called ``NAME.json``."""
     path = sidecar_path(image)
-    if not path.exists():
+    if not os.path.lexists(path):  # a dangling link is a name taken, by another file
         return False
     if not force:
         return True
@@ -172,8 +185,8 @@ def _commit_with_sidecar(
         raise _SidecarTaken(*exc.args) from exc
     try:
         tmp.commit(image, overwrite=force)
-    except FileExistsError:  # somebody took the name meanwhile: give the sidecar up too
-        side.unlink()
+    except OSError:  # the name taken meanwhile, or refused: the sidecar goes with it
+        side.unlink(missing_ok=True)
         tmp.sidecar_facts = None
         raise
     return image, fmt, side
