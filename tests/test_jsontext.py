@@ -64,8 +64,8 @@ def test_no_document_holds_nan_or_infinity(number: float) -> None:
     assert _strict(json_line({"cost": number})) == {"cost": None}
 
 
-_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-            | st.text())
+_scalars = (st.none() | st.booleans() | st.integers()
+            | st.floats(allow_nan=False, allow_infinity=False) | st.text())
 _documents = st.recursive(
     _scalars,
     lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
