@@ -124,3 +124,37 @@ def test_force_never_replaces_an_image_of_its_own_run(make_cli, tmp_path: Path) 
     assert rerun.exit_code == 0, rerun.stderr
     assert "warning" not in rerun.stderr
     assert len(cli.emulator.api_requests()) == 2
+
+
+def png(colour: str) -> bytes:
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), colour).save(picture, "PNG")
+    return picture.getvalue()
+
+
+def test_an_image_forced_into_its_old_name_and_not_recorded_is_found(make_cli,
+                                                                     tmp_path: Path) -> None:
+    """Remade by --force over its changed file, killed before recording it: not bought again."""
+    (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
+    args = ("batch", "p.txt", "-d", "out", "-o", "fox.{ext}", "--quality", "low")
+    (tmp_path / "first.png").write_bytes(png("orange"))
+    (tmp_path / "second.png").write_bytes(png("navy"))
+    first, second = (make_cli(image_file=tmp_path / f"{n}.png") for n in ("first", "second"))
+    assert first(*args).exit_code == 0
+    out = tmp_path / "out"
+    with (out / "fox.png").open("ab") as image:
+        image.write(b"changed by hand")
+    remade = second(*args, "--force")
+    assert remade.exit_code == 0, remade.stderr
+    assert (out / "fox.png").read_bytes() == png("navy") and images(out) == ["fox.png"]
+    manifest = out / "vibeimg-manifest.jsonl"
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    last_item = max(i for i, line in enumerate(lines) if json.loads(line)["type"] == "item")
+    del lines[last_item]  # as if the run had been killed before writing it
+    manifest.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    rerun = second(*args)
+    assert rerun.exit_code == 0, rerun.stderr
+    assert len(second.emulator.api_requests()) == 1
+    assert json.loads(rerun.stdout)["skipped"] == 1
+    assert (out / "fox.png").read_bytes() == png("navy") and images(out) == ["fox.png"]
+    assert second(*args).exit_code == 0 and len(second.emulator.api_requests()) == 1
