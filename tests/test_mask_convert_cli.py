@@ -75,6 +75,21 @@ def test_never_overwrites_without_force(run, tmp_path) -> None:
     rgba(tmp_path / "mask.png")
 
 
+@pytest.mark.parametrize("args", [["dir.png"], ["dir.png", "--force"],
+                                  ["-o", "dir.png", "--force"]])
+def test_a_folder_at_the_output_name_is_a_usage_error(run, tmp_path, args) -> None:
+    """A folder where the mask would go: one line naming it and --out-dir, exit 2, the
+    folder untouched (not a failed write, exit 8, after the work was done)."""
+    save(tmp_path / "s.png", bw_mask())
+    (tmp_path / "dir.png").mkdir()
+    (tmp_path / "dir.png" / "keep.txt").write_text("x")
+    result = run("mask-convert", "s.png", *args)
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert result.stderr == ("error: dir.png is a folder, not a file the mask can replace "
+                             "(name a file, or save into the folder with --out-dir)\n")
+    assert sorted(p.name for p in (tmp_path / "dir.png").iterdir()) == ["keep.txt"]
+
+
 def test_force_never_overwrites_what_may_be_a_second_input(run, tmp_path) -> None:
     """mask-convert a.png b.png --force: b.png, an existing image, may be a second input,
     so it is left untouched (exit 2) until it is named the output with -o."""

@@ -230,3 +230,24 @@ def test_a_batch_counts_images_lost_to_the_disk_in_its_cost(tmp_path) -> None:
     summary = json.loads(done.stdout)
     assert summary["failed"] == 2 and summary["estimated_cost_usd"] == 0
     assert summary["possible_cost_usd"] == 0.012
+
+
+def test_a_batch_stops_buying_once_images_cannot_be_saved(tmp_path) -> None:
+    """A full disk (here files capped at 4 kB: EFBIG, as ENOSPC or a full quota) stops
+    the batch after the first lost image: one request, not one per item, exit 8, and
+    the rest left for a rerun."""
+    (tmp_path / "prompts.txt").write_text("".join(f"fox {n}\n" for n in range(12)))
+    with Emulator() as emu:
+        result = run_with_file_limit(
+            ["batch", "prompts.txt", "-c", "1", "-d", "out", "--no-history",
+             "--base-url", emu.base_url, "--api-key", "k"], tmp_path, limit=4096)
+        sent = len(emu.api_requests())
+    assert result.returncode == ExitCode.WRITE, result.stderr
+    assert sent == 1
+    summary = json.loads(result.stdout)
+    assert (summary["failed"], summary["not_run"], summary["done"]) == (1, 11, 0)
+    assert summary["error"].startswith("batch stopped, 11 items not sent: cannot save the "
+                                       "image: File too large (")
+    assert result.stderr.splitlines()[-1].startswith("error: batch stopped, 11 items not sent")
+    assert "Traceback" not in result.stderr
+    assert [p.name for p in (tmp_path / "out").glob("*.png")] == []

@@ -90,6 +90,11 @@ class VibeimgError(Exception):
         self.request_id = request_id  # the gateway's x-request-id, when it answered
         self.reported = False  # its line is already on stderr, in a display's own form
 
+    def stops_batch(self) -> bool:
+        """Whether every other item of a batch would end the same way, so that sending
+        them would only waste money: a refused key, a full disk."""
+        return False
+
     def one_line(self) -> str:
         """The message, the fix and the request id, on one line."""
         text = " ".join(self.message.split())
@@ -144,6 +149,9 @@ class AuthError(GatewayError):
     """401 or 403: the key is missing, wrong or not allowed."""
 
     exit_code = ExitCode.AUTH
+
+    def stops_batch(self) -> bool:
+        return True
 
 
 class ApiError(GatewayError):
@@ -208,6 +216,12 @@ class WriteError(VibeimgError):
     a name the filesystem refuses, stdout closed. The gateway may have billed it."""
 
     exit_code = ExitCode.WRITE
+    errno: int | None = None  # the OSError's, when one caused it
+
+    def stops_batch(self) -> bool:
+        """The disk or the quota is full, or files may not grow this big (ulimit -f):
+        every other image would be lost the same way."""
+        return self.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 #: The fix for a failed write, by errno; anything else gets the general one.
@@ -230,7 +244,9 @@ def save_error(exc: OSError, what: str = "the image") -> WriteError:
     reason = exc.strerror or str(exc) or type(exc).__name__
     hint = _WRITE_FIXES.get(exc.errno or 0, "check the output folder, or choose another "
                                             "with --out-dir")
-    return WriteError(f"cannot save {what}: {reason}", hint=hint)
+    error = WriteError(f"cannot save {what}: {reason}", hint=hint)
+    error.errno = exc.errno
+    return error
 
 
 class PartialFailure(VibeimgError):

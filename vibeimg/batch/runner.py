@@ -1,11 +1,11 @@
 """Run a batch: workers send items under an adaptive limit and record each in the manifest.
 
-Each item is one :func:`vibeimg.jobs.image_requests.fetch_image` call, so retries, atomic saving
-and sidecars behave exactly as in ``generate``. One item's failure never stops the
-others; the gateway saying it is busy (429, 503) slows the whole batch down (see
-:mod:`vibeimg.batch.limiter`) and puts the item back in the queue, which is safe
-because the gateway did no work. A refused key stops the batch: every other item
-would be refused too.
+Each item is one :func:`vibeimg.jobs.image_requests.fetch_image` call, so retries, atomic
+saving and sidecars behave exactly as in ``generate``. One item's failure never stops
+the others; the gateway saying it is busy (429, 503) slows the whole batch down (see
+:mod:`vibeimg.batch.limiter`) and puts the item back in the queue, which is safe because
+the gateway did no work. A refused key or a full disk stops the batch (``stops_batch``):
+every other item would be refused, or bought and thrown away.
 
 Ctrl-C (or SIGTERM, SIGHUP) sends nothing more: the client is cancelled, so a request
 waiting to be retried ends at once (it was never billed), and only the requests
@@ -47,7 +47,7 @@ from vibeimg.batch.records import (
 from vibeimg.batch.recover import item_folders, one_per_folder
 from vibeimg.batch.requests import build_request
 from vibeimg.batch.writer import ManifestWriter
-from vibeimg.errors import AuthError, GatewayError, NotSent, VibeimgError, WriteError, save_error
+from vibeimg.errors import GatewayError, NotSent, VibeimgError, WriteError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
 from vibeimg.wire.client import GatewayClient
@@ -292,8 +292,8 @@ class BatchRunner:
                 return
             status = "unknown" if error.outcome_unknown else "failed"
             self._finish(position, status, failure_record(item, error, self.plan), error)
-            if isinstance(error, AuthError):
-                self._stopped_by = error
+            if error.stops_batch():
+                self._stopped_by = self._stopped_by or error
                 self.stop.set()
             return
         finally:
