@@ -29,6 +29,7 @@ from vibeimg.batch.manifest import (
     read_folder,
     unanswered,
 )
+from vibeimg.batch.names import first_collision, where
 from vibeimg.batch.recover import one_per_folder, orphan_sidecars, unrecorded_images
 from vibeimg.batch.verify import (
     Problem,
@@ -155,6 +156,19 @@ class BatchPlan:
                     f"{self.out_dir} through a symbolic link (to {os.path.realpath(folder)}); "
                     "refused, nothing was sent",
                     hint="remove the link, or choose another --out-dir or output name")
+
+    def check_names(self) -> None:
+        """With ``--force``: refuse, before anything is sent, two items to send that
+        would be saved under one name, each replacing the other's image (both bought,
+        one kept, the other bought again by every rerun)."""
+        collision = first_collision(self.to_send, self.out_dir)
+        if collision is not None:
+            first, second, name = collision
+            raise UsageError(
+                f"{where(first)} and {where(second)} would both be saved as {name}, and "
+                "with --force each would replace the other's image; nothing was sent",
+                hint='give them different names, such as with {n} or {line} in -o or '
+                     f'"output", or drop --force to save the second as {name.stem}-2{name.suffix}')
 
     def check_max_cost(self, max_cost: float | None) -> None:
         """Refuse to start a batch estimated above ``--max-cost``; the message says when

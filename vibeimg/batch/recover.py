@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record, item_records
-from vibeimg.batch.verify import contained, file_facts, resolves_inside
+from vibeimg.batch.verify import contained, file_facts, nofollow_sha256, resolves_inside
 from vibeimg.files.formats import sniff_format
 from vibeimg.files.naming import NamePlan
 from vibeimg.files.sidecars import pending_path, read_sidecar
@@ -53,11 +53,12 @@ def unrecorded_images(
     found = Leftovers()
     if not wanted:
         return found
-    known = {os.path.normpath(str(r.get("sidecar"))) for r in item_records(records)}
+    known, redone = _recorded_sidecars(records, wanted.keys())
     for folder in sorted(item_folders(wanted.values(), out_dir)):
         for sidecar_path in sorted(folder.glob("*.json")):
             relative = os.path.relpath(sidecar_path, out_dir)
-            if relative in known or not _regular(sidecar_path):
+            if relative in known or not _regular(sidecar_path) or (
+                    relative in redone and _digest(sidecar_path) in redone[relative]):
                 continue
             sidecar = read_sidecar(sidecar_path)
             key = _batch_key(sidecar) if sidecar else None
@@ -78,6 +79,30 @@ def unrecorded_images(
             elif not image.exists():
                 found.stale.append(sidecar_path)
     return found
+
+
+def _recorded_sidecars(records: list[Record], wanted: Collection[str]
+                       ) -> tuple[set[str], dict[str, set[object]]]:
+    """The sidecars the manifest names: those of items not about to be sent, and, for
+    the others, each with the SHA-256s recorded of it. A sidecar of an item to send
+    that is not one recorded was written since: ``--force`` saved the item again under
+    its old name and the run was killed before recording it (found, not bought again)."""
+    known: set[str] = set()
+    redone: dict[str, set[object]] = {}
+    for record in item_records(records):
+        path = os.path.normpath(str(record.get("sidecar")))
+        if record["key"] in wanted:
+            redone.setdefault(path, set()).add(record.get("sidecar_sha256"))
+        else:
+            known.add(path)
+    return known - redone.keys(), redone
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return nofollow_sha256(path)
+    except OSError:
+        return None
 
 
 def item_folders(items: Iterable[BatchItem], out_dir: Path) -> set[Path]:

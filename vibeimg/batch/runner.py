@@ -24,7 +24,6 @@ written is not sent.
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 import time
 from collections import deque
@@ -34,6 +33,7 @@ from vibeimg.batch.items import BatchItem
 from vibeimg.batch.ledger import Ledger
 from vibeimg.batch.limiter import AdaptiveLimit, Ticket
 from vibeimg.batch.manifest import FolderLock, Record
+from vibeimg.batch.names import name_plans
 from vibeimg.batch.opening import open_run
 from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
 from vibeimg.batch.plan import BatchPlan
@@ -49,7 +49,6 @@ from vibeimg.batch.requests import build_request
 from vibeimg.batch.writer import ManifestWriter
 from vibeimg.errors import GatewayError, NotSent, VibeimgError, WriteError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
-from vibeimg.files.naming import NamePlan
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
 from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.retry import RETRY_STATUSES, RetryWait, backoff_seconds
@@ -92,13 +91,8 @@ class BatchRunner:
         self.aborted = False  # requests in flight were abandoned (a second Ctrl-C)
         self._live = 0  # workers still running
 
-        # Items that share a name template share its plan, made when first needed.
-        @functools.lru_cache(maxsize=256)
-        def name_plan(name: str, count: int) -> NamePlan:
-            return NamePlan.build(name, plan.out_dir, count=count, force=force,
-                                  root=plan.out_dir)
-
-        self._name_plan = name_plan
+        # Items that share a name template share its plan; --force's spares finished images.
+        self._name_plan = name_plans(plan.done.values(), plan.out_dir, force=force)
         # What became of each item, by its position in plan.selected.
         self.ledger = Ledger(plan)
         self._queue = deque(n for n in range(len(self.ledger))

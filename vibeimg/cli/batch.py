@@ -210,6 +210,8 @@ def batch(
         reporter.warn(f"skipped {count_of(plan.skipped_manifest_lines, 'unreadable manifest line')}")
     _report_untrusted(plan, reporter, dry_run=dry_run)
     plan.check_folders()
+    if force:
+        plan.check_names()
     if dry_run:
         _print_dry_run(plan, connection, max_cost)
         return

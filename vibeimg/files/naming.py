@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Any
@@ -112,18 +113,20 @@ class NamePlan:
     literal_ext: str | None = None  # that extension as written (``jpeg``, ``JPG``)
     # A folder no image may leave, even through a symbolic link (a batch's --out-dir).
     root: Path | None = None
+    # The names --force must not replace (a batch's: what it saved, what it finished).
+    claims: NameClaims | None = field(default=None, compare=False)
 
     @classmethod
     def build(
         cls, output: str | None, out_dir: Path | None, *, count: int, force: bool = False,
-        root: Path | None = None,
+        root: Path | None = None, claims: NameClaims | None = None,
     ) -> NamePlan:
         """From ``-o`` and ``--out-dir``: add ``{ext}`` and, for several images, ``{n}``."""
         template = output or ("{slug}-{n}.{ext}" if count > 1 else "{slug}.{ext}")
-        for field in _FIELD.findall(template):
-            if field not in TEMPLATE_FIELDS:
+        for named in _FIELD.findall(template):
+            if named not in TEMPLATE_FIELDS:
                 raise UsageError(
-                    f"unknown field {{{field}}} in the output name {template!r}",
+                    f"unknown field {{{named}}} in the output name {template!r}",
                     hint=f"use {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}",
                 )
         if "{" in _FIELD.sub("", template) or "}" in _FIELD.sub("", template):
@@ -167,7 +170,8 @@ class NamePlan:
             directory = directory.joinpath(*parts[:fixed])
         template = "/".join([*parts[fixed:], tail])
         return cls(directory=directory, template=template, force=force,
-                   literal_format=literal_format, literal_ext=literal_ext, root=root)
+                   literal_format=literal_format, literal_ext=literal_ext, root=root,
+                   claims=claims)
 
     def extension(self, fmt: str) -> str:
         """The file extension for an image of format ``fmt``."""
@@ -190,3 +194,28 @@ class NamePlan:
 
 
 NAME_MAX = 255  # bytes in a file name on the usual filesystems
+
+
+class NameClaims:
+    """The file names one run holds, so that its ``--force`` replaces only what was there
+    before it: each image (and its sidecar) is claimed before it is saved, and a name
+    claimed already, by an image saved earlier in the run or by one held from the start
+    (a batch's finished images), is passed over like a name taken without ``--force``.
+    Thread-safe: a batch's workers claim at once."""
+
+    def __init__(self, held: dict[Path, str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._held = {path.absolute(): why for path, why in (held or {}).items()}
+
+    def claim(self, *paths: Path) -> str | None:
+        """Claim every one of ``paths`` for this run; or, when one is held already,
+        claim none and return why it is held (``out.png was saved by this run``)."""
+        keys = [path.absolute() for path in paths]
+        with self._lock:
+            for key in keys:
+                why = self._held.get(key)
+                if why is not None:
+                    return f"{key.name} {why}"
+            for key in keys:
+                self._held[key] = "was saved by this run"
+        return None

@@ -53,9 +53,11 @@ def commit_image(
     never an image nobody can tell was finished. Returns the image path, its format and
     the sidecar path. A name already taken (by an image or a sidecar) gets ``-2``,
     ``-3``... unless ``--force``, which replaces an image and its sidecar but moves on
-    from a ``NAME.json`` that is not a sidecar (a dangling link included) and from a
-    folder of the image's name. ``passed_over``, when given, receives why
-    each name taken was passed over (``out.json is the sidecar of out.png``).
+    from a ``NAME.json`` that is not a sidecar (a dangling link included), from a
+    folder of the image's name, and from a name the plan's ``claims`` hold (a batch's
+    own images: saved earlier in the run, or finished before it). ``passed_over``, when
+    given, receives why each name taken was passed over (``out.json is the sidecar of
+    out.png``).
     """
     skipped = passed_over if passed_over is not None else []
     fmt = sniff_format(tmp.head)
@@ -76,6 +78,12 @@ def commit_image(
         if plan.force and _is_folder(candidate):  # --force replaces files, not folders
             skipped.append(f"{candidate.name} is a folder")
             continue
+        if plan.force and plan.claims is not None:  # nor what this run saved or keeps
+            held = plan.claims.claim(candidate, *(() if sidecar is None else (
+                sidecar_path(candidate),)))
+            if held is not None:
+                skipped.append(held)
+                continue
         if sidecar is None:
             with contextlib.suppress(FileExistsError):
                 path = tmp.commit(candidate, overwrite=plan.force)
