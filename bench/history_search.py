@@ -3,7 +3,8 @@
 
 Run: python bench/history_search.py [--runs N] [--rows N]
 Fills a history of mixed Chinese, English and emoji prompts in a temporary VIBEIMG_HOME,
-then prints the median wall time of each search over N runs and its ratio.
+then times each search and `import typer` in turn, N pairs, and prints the median
+ratio of the pairs with its range.
 """
 
 from __future__ import annotations
@@ -42,14 +43,25 @@ def fill(home: Path, rows: int) -> None:
                                   revised_prompt=prompt + ", rendered"))
 
 
-def median_seconds(command: list[str], runs: int, env: dict[str, str]) -> float:
-    subprocess.run(command, capture_output=True, check=True, env=env)  # warm caches
-    samples = []
+def wall_seconds(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True, env=env)
+    return time.perf_counter() - started
+
+
+def paired(command: list[str], baseline: list[str], runs: int,
+           env: dict[str, str]) -> tuple[float, float, float, float]:
+    """``command`` and ``baseline`` in turn, ``runs`` times after a warm-up of each (a
+    busy moment of the machine then weighs on both): the median seconds of ``command``
+    and the median, lowest and highest ratio of the pairs."""
+    wall_seconds(command, env)
+    wall_seconds(baseline, env)
+    took, ratios = [], []
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=True, env=env)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+        mine = wall_seconds(command, env)
+        ratios.append(mine / wall_seconds(baseline, env))
+        took.append(mine)
+    return statistics.median(took), statistics.median(ratios), min(ratios), max(ratios)
 
 
 def main() -> None:
@@ -63,14 +75,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         fill(Path(home), args.rows)
         env = {**bench_env(), "VIBEIMG_HOME": home}
-        baseline = median_seconds([sys.executable, "-c", "import typer"], args.runs, env)
-        print(f"{'import typer':<32} {baseline * 1000:7.0f} ms")
+        typer = [sys.executable, "-c", "import typer"]
+        print(f"wall time against {' '.join(typer[1:])!r}, median of {args.runs} pairs "
+              "(lowest-highest)")
         for query in QUERIES:
-            took = median_seconds([vibeimg, "history", "search", *query.split()],
-                                  args.runs, env)
-            ratio = took / baseline
+            took, ratio, low, high = paired(
+                [vibeimg, "history", "search", *query.split()], typer, args.runs, env)
             print(f"{'history search ' + query:<32} {took * 1000:7.0f} ms  {ratio:4.2f}x "
-                  f"(budget {TARGET}x){'' if ratio <= TARGET else '  OVER'}")
+                  f"({low:.2f}-{high:.2f}, budget {TARGET}x)"
+                  f"{'' if ratio <= TARGET else '  OVER'}")
 
 
 if __name__ == "__main__":
