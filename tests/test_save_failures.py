@@ -251,3 +251,24 @@ def test_a_batch_stops_buying_once_images_cannot_be_saved(tmp_path) -> None:
     assert result.stderr.splitlines()[-1].startswith("error: batch stopped, 11 items not sent")
     assert "Traceback" not in result.stderr
     assert [p.name for p in (tmp_path / "out").glob("*.png")] == []
+
+
+def test_generate_sends_no_more_once_the_disk_is_full(tmp_path) -> None:
+    """-n 4 -c 1 with files capped below an image: one request, the other three
+    not-sent (never billed), exit 8."""
+    with Emulator() as emu:
+        result = run_with_file_limit(
+            ["generate", "fox", "-n", "4", "-c", "1", "--json", "--no-history",
+             "--base-url", emu.base_url, "--api-key", "k"], tmp_path, limit=4096)
+        sent = len(emu.api_requests())
+    assert result.returncode == ExitCode.WRITE, result.stderr
+    assert sent == 1
+    document = json.loads(result.stdout)
+    assert document["missing"] == [{"index": 1, "phase": "failed"}] + [
+        {"index": n, "phase": "not-sent"} for n in (2, 3, 4)]
+    assert document["possible_cost_usd"] == 0.053  # the one lost image, not four
+    assert result.stderr.splitlines()[-1].startswith(
+        "error: no image saved (1 failed, 3 not sent); the first: cannot save the image: "
+        "File too large (")
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

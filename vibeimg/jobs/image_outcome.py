@@ -131,20 +131,26 @@ class Outcome:
 
     def final_error(self, count: int) -> VibeimgError | None:
         """How a run of ``count`` images ended: None when all were saved; Interrupted
-        after Ctrl-C; the first error (its own exit code) when all failed; partial
-        success when some of several failed."""
+        after Ctrl-C; the first error (its own exit code) when none was saved; partial
+        success when some of several failed (and, after a full disk, some not sent)."""
         if self.interrupted:
             return Interrupted(f"interrupted: {len(self.saved)} of "
                                f"{count_of(count, 'image')} saved" + self.abandoned_text())
         errors = [f.error for f in self.failures]
         if not errors:
             return None
-        if len(errors) == count:
+        # Images not sent after a full disk stopped the run (never billed).
+        unsent = count - len(self.saved) - len(errors)
+        if not self.saved:
             first = errors[0]
-            if count > 1:
+            if unsent:
+                first.message = (f"no image saved ({len(errors)} failed, {unsent} not sent); "
+                                 f"the first: {first.message}")
+            elif count > 1:
                 first.message = f"all {count} images failed; the first: {first.message}"
             return first
         return PartialFailure(
-            f"{count - len(errors)} of {count} images saved, {len(errors)} failed",
+            f"{len(self.saved)} of {count} images saved, {len(errors)} failed"
+            + (f", {unsent} not sent" if unsent else ""),
             failures=errors,
         )

@@ -2,9 +2,10 @@
 
 One request makes one image (the gateway ignores ``n``), so ``-n 4`` is four requests,
 at most ``concurrency`` at a time, each saved as soon as it arrives; one failure never
-loses the others. The requests run in worker threads, even a single one, so that the
-calling thread stays free to hear Ctrl-C (or SIGTERM, SIGHUP) and to tell the requests
-on the wire from those that are not, as a batch does:
+loses the others, but a full disk leaves those not yet sent unsent. The requests run
+in worker threads, even a single one, so that the calling thread stays free to hear
+Ctrl-C (or SIGTERM, SIGHUP) and to tell the requests on the wire from those that are
+not, as a batch does:
 
 - the first interrupt sends nothing more: a request waiting to be retried is dropped
   (never billed), and those on the wire, which the gateway is making and billing
@@ -17,6 +18,7 @@ with no one to tell that it waits, abandons them at the first interrupt.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -129,6 +131,8 @@ class _Run:
             failure = Failure(index, exc if isinstance(exc, VibeimgError) else internal_error(exc))
             with self.lock:
                 self.outcome.failures.append(failure)
+            if failure.error.stops_batch():  # a full disk: each image after it would be lost
+                self.send_no_more()
             if self.on_failed:
                 self.on_failed(failure)
             return
@@ -139,6 +143,13 @@ class _Run:
             self.outcome.saved.append(saved)
         if self.on_saved:
             self.on_saved(saved)
+
+    def send_no_more(self) -> None:
+        """Leave the images not yet asked for unsent (``not-sent``, never billed); those
+        on the wire are still waited for."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.pending.get_nowait()
 
     def interrupted(self, workers: _Workers, on_interrupt: OnInterrupt | None) -> Outcome:
         """After a first Ctrl-C: send nothing more, drop the requests waiting to be
