@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vibeimg.cli.command import VibeimgCommand
+from vibeimg.cli.command import VibeimgCommand, VibeimgSubgroup
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
 from vibeimg.settings.folders import config_path
@@ -39,6 +39,7 @@ Name = Annotated[str, typer.Argument(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 config_app = typer.Typer(
+    cls=VibeimgSubgroup,
     name="config",
     help="Read and change settings kept in the config file.\n\n"
     "Settings apply in this order: command-line flag, VIBEIMG_* environment variable, "
