@@ -166,3 +166,14 @@ def test_merge_counts_a_request_left_on_the_wire_as_unknown(cli, emulator,
     assert heron["prompt"] == "a heron"
     merged = manifest_lines(tmp_path / "all")
     assert [r["status"] for r in merged if r["type"] == "item"].count("unknown") == 1
+
+
+def test_merge_of_one_item_says_one_item(cli, tmp_path: Path) -> None:
+    """A merge of a single item says "1 item", on stderr and in the report, not "1 items"."""
+    write_prompts(tmp_path, "a fox")
+    assert cli("batch", "p.txt", "-d", "out", "--quality", "low").exit_code == 0
+    result = cli("batch-merge", "out", "-d", "all", "--report", "all/report.html")
+    assert result.exit_code == 0, result.stderr
+    assert "not run, 1 item\n" in result.stderr
+    page = (tmp_path / "all" / "report.html").read_text(encoding="utf-8")
+    assert '<p class="totals">1 item: 1 done' in page and "1 items" not in page
