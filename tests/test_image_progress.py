@@ -90,7 +90,8 @@ def test_a_failed_image_is_its_own_line_among_the_others(make_cli) -> None:
     assert len(result.stdout.splitlines()) == 2
     assert sum(line.startswith("error: image 1 of 3: HTTP 400") for line in
                result.stderr.splitlines()) == 1
-    assert sum(" saved " in line for line in result.stderr.splitlines()) == 2
+    assert sum(line.startswith("image ") and ": saved " in line
+               for line in result.stderr.splitlines()) == 2
 
 
 def _terminal_env(url: str) -> dict[str, str]:

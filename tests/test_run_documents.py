@@ -40,7 +40,9 @@ def test_a_partial_run(make_cli) -> None:
     assert document["received"] == 3 and len(document["images"]) == 3
     failed = document["failures"][0]["index"]
     assert document["missing"] == [{"index": failed, "phase": "failed"}]
-    assert document["error"] == "3 of 4 images saved, 1 failed"
+    assert document["error"] == ("3 of 4 images saved, 1 failed (for the 1 not saved alone: "
+                                 "the same command with -n 1; the gateway may have billed "
+                                 "it already)")
 
 
 def test_a_run_where_all_failed(make_cli) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from vibeimg.cli.common import Connection, session
 from vibeimg.cli.stdout import print_json
-from vibeimg.errors import Interrupted, UsageError, VibeimgError
+from vibeimg.errors import Interrupted, PartialFailure, UsageError, VibeimgError
 from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan
 from vibeimg.records.rundoc import ending_fields
@@ -116,6 +116,11 @@ def run_image_requests(
     offline = connection.offline or client.offline
     final = (paths is not None and paths.stopped_run(len(outcome.saved), count)
              ) or outcome.final_error(count)
+    missing = count - len(outcome.saved)
+    if isinstance(final, (PartialFailure, Interrupted)) and outcome.saved and missing:
+        from vibeimg.cli.rerun import missing_hint
+
+        final.hint = missing_hint(command, missing, outcome.maybe_billed_unsaved)
     record_run(reporter, history, image_run_entry(
         command=command, request=request, offline=offline, count=count,
         outcome=outcome, error=final, elapsed=time.monotonic() - started))

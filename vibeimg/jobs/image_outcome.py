@@ -122,6 +122,13 @@ class Outcome:
         earlier = sum(s.possible_cost_usd for s in self.saved)
         return round(failed + earlier + self.abandoned_cost_usd * len(self.abandoned), 6)
 
+    @property
+    def maybe_billed_unsaved(self) -> int:
+        """The images not saved whose request may have been billed all the same (of
+        unknown outcome, billed but unusable, abandoned on the wire)."""
+        return len(self.abandoned) + sum(
+            1 for f in self.failures if f.error.outcome_unknown or f.error.possible_cost_usd)
+
     def abandoned_text(self) -> str:
         """What an interruption left on the wire: abandoned, and maybe billed all the same."""
         if not self.abandoned:
