@@ -144,12 +144,23 @@ class History:
             if self.create:
                 _prepare_file(self.path)
             conn = sqlite3.connect(self.path, timeout=self.timeout)
+            try:
+                # With write-ahead logging, NORMAL syncs at checkpoints, not at every
+                # commit: a power cut may lose the last runs recorded, never corrupt it.
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self.fts = schema.set_up(conn)
+            except sqlite3.OperationalError:
+                conn.close()
+                if self.create or os.access(self.path.parent, os.W_OK):
+                    raise
+                # Its folder cannot be written (a read-only disk): the write-ahead log's
+                # index cannot be made beside it, and nobody can be writing it, so it is
+                # read as the immutable file it is.
+                conn = sqlite3.connect(f"{self.path.absolute().as_uri()}?immutable=1",
+                                       uri=True)
+                self.fts = schema.set_up(conn)
             conn.row_factory = sqlite3.Row
-            # With write-ahead logging, NORMAL syncs at checkpoints, not at every commit:
-            # a power cut may lose the last runs recorded, never corrupt the database.
-            conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
-            self.fts = schema.set_up(conn)
             # Case folding for the substring search of short terms in any script
             # (SQLite's own LIKE folds ASCII letters only).
             conn.create_function("vibeimg_fold", 1, _fold, deterministic=True)
