@@ -35,7 +35,7 @@ from vibeimg.batch.limiter import AdaptiveLimit, Ticket
 from vibeimg.batch.manifest import FolderLock, Record
 from vibeimg.batch.names import name_plans
 from vibeimg.batch.opening import open_run
-from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
+from vibeimg.batch.outcomes import ItemOutcome
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import (
     abandoned_record,
@@ -46,6 +46,7 @@ from vibeimg.batch.records import (
 )
 from vibeimg.batch.recover import item_folders, one_per_folder
 from vibeimg.batch.requests import build_request
+from vibeimg.batch.result import BatchResult, Progress
 from vibeimg.batch.writer import ManifestWriter
 from vibeimg.errors import GatewayError, NotSent, VibeimgError, WriteError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
