@@ -9,10 +9,8 @@ deadlock). Workers return plain data; one failure never stops the others.
 
 from __future__ import annotations
 
-import errno
 import os
 import shlex
-import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +21,7 @@ from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError, s
 from vibeimg.files.atomic import write_atomically
 from vibeimg.files.formats import KNOWN_SUFFIXES
 from vibeimg.files.imagecheck import TURNED, decode_image, upright
-from vibeimg.files.inputs import STDIN, SourceFile, read_source, special_kind
-from vibeimg.files.naming import NAME_MAX
+from vibeimg.files.inputs import STDIN, SourceFile, read_source
 from vibeimg.masks.convert import (
     ConvertedMask,
     MaskStats,
@@ -32,6 +29,7 @@ from vibeimg.masks.convert import (
     same_aspect,
     to_alpha_mask,
 )
+from vibeimg.masks.destinations import check_destination
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -155,7 +153,7 @@ def plan_jobs(
         if job.source != STDIN and Path(job.source).resolve() == target:
             raise UsageError(f"converting {job.source} would replace it with its own output",
                              hint="choose another OUTPUT or --out-dir")
-        _check_destination(job.destination)
+        check_destination(job.destination)
         guarded = output is not None and not output_named and _is_image(job.destination)
         if not force and os.path.lexists(job.destination):
             hint = "add --force to overwrite it, or choose another name"
@@ -172,46 +170,6 @@ def plan_jobs(
                 hint=f"to replace it, name it with -o ({_command(job.source, job.destination)}"
                      "); to convert both, use --out-dir")
     return jobs
-
-
-def _check_destination(destination: str) -> None:
-    """Refuse, before any work, a name no file can have and a place no mask can be
-    written as a file: a folder, or a FIFO, device or socket (itself, or where a link
-    such as ``/dev/stdout`` leads: --force would put a file in place of the link)."""
-    path = Path(destination)
-    if len(os.fsencode(path.name)) > NAME_MAX:
-        raise UsageError(f"the output name {path.name[:40]}... is "
-                         f"{len(os.fsencode(path.name))} bytes long; file names hold at "
-                         f"most {NAME_MAX}", hint="choose a shorter name")
-    try:
-        linked = stat.S_ISLNK(os.lstat(path).st_mode)
-        mode = path.stat().st_mode
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            raise UsageError(f"the output path {destination[:40]}... is too long",
-                             hint="choose a shorter path") from None
-        return  # nothing there (or a dangling link): the write says the rest
-    if linked and _names_a_stream(path):
-        raise UsageError(f"{destination} is a name of an open stream (a link into /proc), "
-                         "not a file: --force would replace the link itself",
-                         hint="to write the mask to stdout, use '-'")
-    if stat.S_ISDIR(mode) and not linked:
-        raise UsageError(f"{destination} is a folder, not a file the mask can replace",
-                         hint="name a file, or save into the folder with --out-dir")
-    kind = special_kind(mode)
-    if kind is not None:
-        where = f"{destination} leads to {kind}" if linked else f"{destination} is {kind}"
-        raise UsageError(f"{where}, not a regular file the mask can replace",
-                         hint="name a regular file; to write the mask to stdout, use '-'")
-
-
-def _names_a_stream(link: Path) -> bool:
-    """Whether the link leads through /proc/.../fd/: ``/dev/stdout``, ``/dev/stderr``."""
-    try:
-        target = link.readlink().as_posix()
-    except OSError:
-        return False
-    return target.startswith("/proc/") and "/fd/" in target
 
 
 #: Suffixes of the images Pillow is commonly handed as masks.
