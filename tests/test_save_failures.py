@@ -1,5 +1,6 @@
-"""An image that arrives but cannot be saved (disk full, a name the filesystem refuses)
-is that image's failure: one line, counted, the right exit code, never a traceback."""
+"""An image that arrives but cannot be saved (disk full, a folder its name needs that
+cannot be made) is that image's failure: one line, counted, the right exit code, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -17,16 +18,11 @@ from vibeimg.errors import ExitCode
 NAME_MAX = os.pathconf(".", "PC_NAME_MAX")
 
 
-def long_stem(taken: int) -> str:
-    """A stem that makes the sidecar ``STEM-9.json`` exactly as long as the filesystem
-    allows: ``STEM-10.json`` is then one byte too long."""
-    return "a" * (NAME_MAX - len("-9.json") - taken)
-
-
-def too_long_once_rendered(stem: str) -> str:
-    """An -o template short enough to pass the check before sending, whose {size}
-    (1024x1024) makes the real name a few bytes too long: it fails only when saved."""
-    return stem * (NAME_MAX - 9) + "{size}.png"
+def blocked(folder: Path, *names: str) -> None:
+    """Files named ``names`` in ``folder``: a template's folder of one of those names
+    (``{n}/x.png``, ``{size}/x.png``) cannot be made, which is known only when saving."""
+    for name in names:
+        (folder / name).write_text("in the way\n")
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -34,26 +30,28 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def test_a_refused_name_fails_that_image_and_keeps_the_others(cli, tmp_path) -> None:
-    """-n 10: the 10th name is one byte too long; 9 saved, exit 7, its failure listed."""
-    result = cli("generate", "fox", "-n", "10", "-o", long_stem(0) + "-{n}.png", "--json")
+    """-n 10: the 10th image's folder cannot be made; 9 saved, exit 7, its failure listed."""
+    blocked(tmp_path, "10")
+    result = cli("generate", "fox", "-n", "10", "-o", "{n}/x.png", "--json")
     assert result.exit_code == ExitCode.PARTIAL, result.stderr
     assert "Traceback" not in result.stderr
-    assert "image 10 of 10: cannot save the image: File name too long" in result.stderr
+    assert "image 10 of 10: cannot create the output folder 10: " in result.stderr
     document = json.loads(result.stdout)
     assert document["status"] == "partial" and document["received"] == 9
     assert document["missing"] == [{"index": 10, "phase": "failed"}]
     [failure] = document["failures"]
     assert failure["exit_code"] == ExitCode.WRITE
-    assert failure["error"].startswith("cannot save the image: File name too long (")
+    assert failure["error"].startswith("cannot create the output folder 10: ")
     assert failure["request_id"]  # the gateway answered: the request id says which one
-    assert len(list(tmp_path.glob("*.png"))) == 9
+    assert len(list(tmp_path.glob("*/x.png"))) == 9
     assert leftovers(tmp_path) == []
 
 
 def test_every_image_refused_exits_with_the_write_code(cli, tmp_path) -> None:
     """-n 4, no name can be made: status failed, 4 failures, exit 8, history says failed."""
-    result = cli("generate", "fox", "-n", "4", "--size", "1024x1024", "-o",
-                 too_long_once_rendered("b").replace("{size}", "{size}{n}"), "--json")
+    blocked(tmp_path, "1", "2", "3", "4")
+    result = cli("generate", "fox", "-n", "4", "--size", "1024x1024", "-o", "{n}/x.png",
+                 "--json")
     assert result.exit_code == ExitCode.WRITE, result.stderr
     document = json.loads(result.stdout)
     assert document["status"] == "failed" and document["exit_code"] == ExitCode.WRITE
@@ -66,24 +64,27 @@ def test_every_image_refused_exits_with_the_write_code(cli, tmp_path) -> None:
     assert "Traceback" not in result.stderr
     assert leftovers(tmp_path) == []
     last = json.loads(cli("history", "show", "1", "--json").stdout)
-    assert last["outcome"] == "failed" and "cannot save the image" in last["error"]
+    assert last["outcome"] == "failed" and "cannot create the output folder" in last["error"]
 
 
 def test_edit_counts_an_image_it_cannot_save(cli, tmp_path) -> None:
     """edit -n 10 has the same per-image failure as generate."""
     save(tmp_path / "in.png", photo())
-    result = cli("edit", "fox", "-i", "in.png", "-n", "10", "-o", long_stem(0) + "-{n}.png")
+    blocked(tmp_path, "10")
+    result = cli("edit", "fox", "-i", "in.png", "-n", "10", "-o", "{n}/x.png")
     assert result.exit_code == ExitCode.PARTIAL, result.stderr
-    assert "image 10 of 10: cannot save the image: File name too long" in result.stderr
+    assert "image 10 of 10: cannot create the output folder 10: " in result.stderr
     assert len(result.stdout.splitlines()) == 9
 
 
 def test_single_image_cannot_be_saved(cli, tmp_path) -> None:
-    """One image and a refused name: the save error, exit 8, and the --json document."""
-    result = cli("generate", "fox", "--size", "1024x1024", "-o",
-                 too_long_once_rendered("c"), "--json")
+    """One image whose folder cannot be made: the save error, exit 8 (the image was
+    bought: not the usage code, which says nothing was sent), and the --json document."""
+    blocked(tmp_path, "1024x1024")
+    result = cli("generate", "fox", "--size", "1024x1024", "-o", "{size}/x.png", "--json")
     assert result.exit_code == ExitCode.WRITE
-    assert result.stderr.startswith("error: cannot save the image: File name too long (")
+    assert result.stderr.startswith("error: cannot create the output folder 1024x1024: ")
+    assert "[request id req_" in result.stderr
     assert "internal error" not in result.stderr
     document = json.loads(result.stdout)
     assert document["status"] == "failed" and document["exit_code"] == ExitCode.WRITE
@@ -131,9 +132,11 @@ def test_chat_stream_cannot_save_in_a_real_process(tmp_path) -> None:
 
 
 def test_chat_stream_image_that_cannot_be_saved_fails_alone(cli, tmp_path) -> None:
-    """chat-stream with a refused name: the image's failure, exit 8, jsonl's last record."""
-    result = cli("chat-stream", "fox", "--size", "1024x1024", "-o",
-                 too_long_once_rendered("d"), "--progress", "jsonl")
+    """chat-stream with a folder that cannot be made: the image's failure, exit 8,
+    jsonl's last record."""
+    blocked(tmp_path, "1024x1024")
+    result = cli("chat-stream", "fox", "--size", "1024x1024", "-o", "{size}/x.png",
+                 "--progress", "jsonl")
     assert result.exit_code == ExitCode.WRITE, result.stderr
     assert "Traceback" not in result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines()]  # all JSON

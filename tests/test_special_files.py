@@ -106,3 +106,37 @@ def test_stdin_still_works_with_a_dash(tmp_path: Path, inputs: Path) -> None:
     finally:
         emulator.stop()
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("args", [("config", "list"), ("config", "set", "quality", "low"),
+                                  ("generate", "fox", "--offline", "--dry-run")])
+def test_a_fifo_as_the_config_file_is_refused(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """A FIFO where config.toml goes: exit 2 naming it and the rm that fixes it, where
+    every command that reads the settings hung on it."""
+    (tmp_path / "home").mkdir()
+    os.mkfifo(tmp_path / "home" / "config.toml")
+    done = _run(tmp_path, *args)
+    assert done.returncode == 2, done.stderr
+    assert "config.toml is a FIFO (named pipe), not a regular file (remove it with 'rm " in (
+        done.stderr)
+    assert (tmp_path / "home" / "config.toml").is_fifo()
+
+
+def test_a_config_file_linked_to_a_device_is_refused(tmp_path: Path) -> None:
+    """config.toml linked to /dev/zero: exit 2 at once, where it read without end."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "config.toml").symlink_to("/dev/zero")
+    done = _run(tmp_path, "config", "list")
+    assert done.returncode == 2, done.stderr
+    assert "config.toml is a device, not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_config_file_too_big_to_be_one_is_refused(tmp_path: Path) -> None:
+    """A config.toml over 1 MiB (some other file copied there): one line, exit 2."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "config.toml").write_text("#" * (2 << 20))
+    done = _run(tmp_path, "config", "list")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: the config file ")
+    assert "is over 1,048,576 bytes" in done.stderr and len(done.stderr.splitlines()) == 1

@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any, BinaryIO, ClassVar
 
-from vibeimg.errors import UsageError
+from vibeimg.errors import UsageError, WriteError
 from vibeimg.files.formats import pixel_size, sniff_format
 from vibeimg.files.noreplace import link_unnamed, move_noreplace, open_unnamed, proc_path
 
@@ -346,12 +346,15 @@ def ensure_output_dir(directory: Path) -> Path:
 
 
 def make_folder(folder: Path) -> None:
-    """Create a folder a template named; one clear error if it cannot be."""
+    """Create a folder a template named, as an image is saved; one clear error if it
+    cannot be: a write error, since the image was asked for (and maybe billed) already."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create the output folder {folder}: {exc.strerror or exc}",
-                         hint="check the -o template and the folder's permissions") from exc
+        error = WriteError(f"cannot create the output folder {folder}: {exc.strerror or exc}",
+                           hint="check the -o template and the folder's permissions")
+        error.errno = exc.errno
+        raise error from exc
 
 
 def open_for_writing(path: Path, *, replace: bool, what: str) -> IO[bytes]:

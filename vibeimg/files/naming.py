@@ -190,10 +190,30 @@ class NamePlan:
                        for k, v in fields.items()})
         parts = [_FIELD.sub(lambda m: values[m.group(1)], part)
                  for part in self.template.split("/")]
+        # A folder a field made too long is cut (the file's own name is fitted when it is
+        # saved, with its -2 and its sidecar's .json): an image bought is never lost to it.
+        parts[:-1] = [fit_bytes(part, NAME_MAX) for part in parts[:-1]]
         return "/".join(part if part not in ("", ".", "..") else "_" for part in parts)
 
 
 NAME_MAX = 255  # bytes in a file name on the usual filesystems
+
+
+def fit_bytes(text: str, room: int) -> str:
+    """``text`` itself when its file-system bytes fit in ``room``, else its longest start
+    that does, ending on a whole character (with its combining marks). A byte of a name
+    that is not UTF-8 (a surrogate escape) counts as the one byte it is."""
+    if len(os.fsencode(text)) <= room:
+        return text
+    size = end = 0
+    for index, char in enumerate(text):
+        size += len(os.fsencode(char))
+        if size > room:
+            break
+        end = index + 1
+    while 0 < end < len(text) and unicodedata.category(text[end])[0] == "M":
+        end -= 1
+    return text[:end]
 
 
 class NameClaims:

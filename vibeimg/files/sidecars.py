@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -16,13 +17,16 @@ from vibeimg.errors import BadResponseError, WriteError
 from vibeimg.files.atomic import AtomicFile, make_folder
 from vibeimg.files.formats import sniff_format
 from vibeimg.files.jsontext import json_text
-from vibeimg.files.naming import NAME_MAX, NamePlan
+from vibeimg.files.naming import NAME_MAX, NamePlan, fit_bytes
 
 
 def sidecar_path(image: Path) -> Path:
     """The JSON sidecar beside an image: ``otter.png`` -> ``otter.json``."""
     return image.with_suffix(".json")
 
+
+_CUT = "the name was cut to the"
+_ENDING_NUMBER = re.compile(r"[-_. ]?[0-9]+$")
 
 SidecarRecord = Callable[[Path, str], dict[str, Any]]
 _SIDECAR_MAX = 1 << 20  # a sidecar is a few kB; anything this big is some other file
@@ -68,9 +72,18 @@ def commit_image(
         )
     name = plan.render({**fields, "ext": plan.extension(fmt), "format": fmt})
     stem, ext = os.path.splitext(name)
+    folder, _, stem = stem.rpartition("/")
+    # The image and its sidecar must each fit a file name: a name that fields or a
+    # -2 made too long is cut, since the image is bought already and must not be lost.
+    room = NAME_MAX - max(len(os.fsencode(ext)), 0 if sidecar is None else len(".json"))
     attempt = 1
     while True:
-        candidate = plan.directory / (name if attempt == 1 else f"{stem}-{attempt}{ext}")
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        fitted = _fit_stem(stem, room - len(suffix))
+        if fitted != stem and not any(note.startswith(_CUT) for note in skipped):
+            skipped.insert(0, f"{_CUT} {NAME_MAX} bytes a file name holds")
+        leaf = f"{fitted}{suffix}{ext}"
+        candidate = plan.directory / (f"{folder}/{leaf}" if folder else leaf)
         attempt += 1
         if attempt == 2 and "/" in name:  # folders from fields, such as {date}/
             make_folder(candidate.parent)
@@ -108,6 +121,15 @@ def commit_image(
             skipped.append(_sidecar_taken_by(candidate))
         except FileExistsError:
             skipped.append(f"{candidate.name} exists")
+
+
+def _fit_stem(stem: str, room: int) -> str:
+    """``stem`` cut to ``room`` bytes, keeping a number that ends it (``{n}`` of
+    ``{slug}-{n}``), which tells the images of one run apart."""
+    number = _ENDING_NUMBER.search(stem)
+    tail = number.group() if number and len(number.group()) < room // 2 else ""
+    head = stem[:len(stem) - len(tail)]
+    return fit_bytes(head, room - len(os.fsencode(tail))) + tail
 
 
 def _is_folder(path: Path) -> bool:

@@ -230,7 +230,7 @@ def check_history() -> Check:
             runs_text = "1 run" if runs == 1 else f"{runs} runs"
             search = "full-text search" if history.fts else "simple search (no FTS5)"
     except HistoryError as exc:
-        return Check("history", "fail", exc.message, exc.hint)
+        return Check("history", "fail", exc.message, exc.hint, exc.exit_code)
     return Check("history", "ok", f"{history.path} ({runs_text}, {search})")
 
 

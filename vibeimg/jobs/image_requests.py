@@ -23,6 +23,7 @@ from vibeimg.errors import (
     NetworkError,
     NotSent,
     VibeimgError,
+    WriteError,
     save_error,
 )
 from vibeimg.files.atomic import AtomicFile
@@ -160,8 +161,8 @@ def fetch_image(
                     tmp, plan, fields, sidecar=record if sidecar else None,
                     passed_over=saved.passed_over)
                 saved.mtime_ns, saved.sidecar_facts = tmp.mtime_ns, tmp.sidecar_facts
-            except BadResponseError as exc:
-                exc.request_id = request_id
+            except (BadResponseError, WriteError) as exc:
+                exc.request_id = exc.request_id or request_id
                 raise
         else:
             assert stdout is not None

@@ -29,6 +29,7 @@ from vibeimg.masks.convert import (
     same_aspect,
     to_alpha_mask,
 )
+from vibeimg.masks.destinations import check_destination
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -152,9 +153,7 @@ def plan_jobs(
         if job.source != STDIN and Path(job.source).resolve() == target:
             raise UsageError(f"converting {job.source} would replace it with its own output",
                              hint="choose another OUTPUT or --out-dir")
-        if Path(job.destination).is_dir() and not Path(job.destination).is_symlink():
-            raise UsageError(f"{job.destination} is a folder, not a file the mask can replace",
-                             hint="name a file, or save into the folder with --out-dir")
+        check_destination(job.destination)
         guarded = output is not None and not output_named and _is_image(job.destination)
         if not force and os.path.lexists(job.destination):
             hint = "add --force to overwrite it, or choose another name"

@@ -144,14 +144,19 @@ class History:
             if self.create:
                 _prepare_file(self.path)
             conn = sqlite3.connect(self.path, timeout=self.timeout)
+            try:  # NORMAL syncs at WAL checkpoints: a power cut loses runs, never the file
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self.fts = schema.set_up(conn)
+            except sqlite3.OperationalError:
+                conn.close()
+                if self.create or os.access(self.path.parent, os.W_OK):
+                    raise
+                # A read-only folder: no WAL index there, and nobody writing: immutable.
+                conn = sqlite3.connect(f"{self.path.absolute().as_uri()}?immutable=1", uri=True)
+                self.fts = schema.set_up(conn)
             conn.row_factory = sqlite3.Row
-            # With write-ahead logging, NORMAL syncs at checkpoints, not at every commit:
-            # a power cut may lose the last runs recorded, never corrupt the database.
-            conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
-            self.fts = schema.set_up(conn)
-            # Case folding for the substring search of short terms in any script
-            # (SQLite's own LIKE folds ASCII letters only).
+            # Case folding for substring search in any script (LIKE folds ASCII only).
             conn.create_function("vibeimg_fold", 1, _fold, deterministic=True)
         return self._conn
 

@@ -161,7 +161,7 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
     """The config file's table, or an empty one when there is no file."""
     path = path or config_path()
     try:
-        data = path.read_bytes()
+        data = _read_regular(path)
     except FileNotFoundError as exc:
         if path.is_symlink():  # a link to nothing: its settings are somewhere else
             raise _dangling(path) from exc
@@ -183,6 +183,34 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
     except RecursionError:  # a = [[[[... nested beyond any sense
         raise _not_toml(path, "it is nested too deeply") from None
     return table
+
+
+CONFIG_MAX_BYTES = 1 << 20  # a config file is a few lines; far more is some other file
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, a regular file of at most :data:`CONFIG_MAX_BYTES`.
+
+    Opened without blocking and checked by its descriptor: a FIFO there would block the
+    open forever, and a device (a link to ``/dev/zero``) would never end.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a socket"
+                    if stat.S_ISSOCK(info.st_mode) else "a device")
+            raise UsageError(f"the config file {path} is {kind}, not a regular file",
+                             hint=f"remove it with 'rm {path}' to run on the defaults, or "
+                                  "put a config file there")
+        data = file.read(CONFIG_MAX_BYTES + 1)
+    if len(data) > CONFIG_MAX_BYTES:
+        raise UsageError(f"the config file {path} is over {CONFIG_MAX_BYTES:,} bytes: no "
+                         "config file of vibeimg's is that big",
+                         hint="check what it is, and move it aside to run on the defaults")
+    return data
 
 
 def _dangling(path: Path) -> UsageError:
