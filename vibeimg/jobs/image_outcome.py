@@ -91,6 +91,9 @@ class Outcome:
     # same. The others not saved were never sent (or were waiting to retry): not billed.
     abandoned: list[int] = field(default_factory=list)
     abandoned_cost_usd: float = 0.0  # the estimated price of each abandoned request
+    # Earlier sends of the abandoned requests of unknown outcome (--retry-unknown): each
+    # may have been billed too, at the same price.
+    abandoned_earlier: int = 0
     abandoned_extrapolated: bool = False  # that price is extrapolated (see pricing)
 
     @property
@@ -120,7 +123,8 @@ class Outcome:
         abandoned on the wire."""
         failed = sum(f.error.possible_cost_usd for f in self.failures)
         earlier = sum(s.possible_cost_usd for s in self.saved)
-        return round(failed + earlier + self.abandoned_cost_usd * len(self.abandoned), 6)
+        abandoned = self.abandoned_cost_usd * (len(self.abandoned) + self.abandoned_earlier)
+        return round(failed + earlier + abandoned, 6)
 
     def abandoned_text(self) -> str:
         """What an interruption left on the wire: abandoned, and maybe billed all the same."""
