@@ -138,8 +138,13 @@ class Outcome:
         after Ctrl-C; the first error (its own exit code) when none was saved; partial
         success when some of several failed (and, after a full disk, some not sent)."""
         if self.interrupted:
-            return Interrupted(f"interrupted: {len(self.saved)} of "
-                               f"{count_of(count, 'image')} saved" + self.abandoned_text())
+            stopped = Interrupted(f"interrupted: {len(self.saved)} of "
+                                  f"{count_of(count, 'image')} saved" + self.abandoned_text())
+            # What the run may have spent without an image, for a caller that gets only
+            # the error (the Python API raises it).
+            stopped.possible_cost_usd = self.possible_cost_usd
+            stopped.cost_extrapolated = self.cost_extrapolated and bool(self.possible_cost_usd)
+            return stopped
         errors = [f.error for f in self.failures]
         if not errors:
             return None
