@@ -209,3 +209,14 @@ def test_a_second_ctrl_c_counts_the_earlier_sends_of_what_it_abandons(
     assert summary["possible_cost_usd"] == 2 * LOW_PRICE
     abandoned = [r for r in manifest_lines(tmp_path / "out") if r.get("abandoned")]
     assert [r["possible_cost_usd"] for r in abandoned] == [2 * LOW_PRICE]
+
+
+def test_merge_of_one_item_says_one_item(cli, tmp_path: Path) -> None:
+    """A merge of a single item says "1 item", on stderr and in the report, not "1 items"."""
+    write_prompts(tmp_path, "a fox")
+    assert cli("batch", "p.txt", "-d", "out", "--quality", "low").exit_code == 0
+    result = cli("batch-merge", "out", "-d", "all", "--report", "all/report.html")
+    assert result.exit_code == 0, result.stderr
+    assert "not run, 1 item\n" in result.stderr
+    page = (tmp_path / "all" / "report.html").read_text(encoding="utf-8")
+    assert '<p class="totals">1 item: 1 done' in page and "1 items" not in page

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vibeimg.cli.completions import SHELLS, generate_script, main, script_name, write_scripts
+from vibeimg.settings.configfile import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,16 @@ def test_commands_complete(cli) -> None:
 def test_option_values_complete(cli, line: str, expected: list[str]) -> None:
     """Choices complete for --size, --quality, --format, --moderation and friends."""
     assert _bash(cli, line) == expected
+
+
+def test_every_setting_completes_and_is_named_in_help(cli) -> None:
+    """config completes and lists every setting of the config file, ascii-names included."""
+    names = [spec.name for spec in SETTINGS]
+    assert _bash(cli, "vibeimg config set ") == names
+    assert _bash(cli, "vibeimg config get as") == ["ascii-names"]
+    assert _bash(cli, "vibeimg config set ascii-names ") == ["true", "false"]
+    shown = cli("config", "set", "--help").stdout
+    assert ", ".join(names) in " ".join(shown.split())
 
 
 def test_image_paths_complete(cli, tmp_path: Path) -> None:

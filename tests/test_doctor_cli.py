@@ -171,3 +171,20 @@ def test_a_bad_key_in_the_file_is_one_problem_with_a_fix_that_works(cli, value: 
     assert not any(c["name"] == "API key" for c in checks)
     refused = cli("generate", "a fox", key=None)
     assert refused.exit_code == 2 and "VALUE" not in refused.stderr
+
+
+def test_relative_out_dir_written_by_hand_is_a_warning_with_the_fix(cli, tmp_path: Path) -> None:
+    """out_dir = "pics" typed into the file moves with each command's folder: doctor warns
+    (exit 0) and names the fix; the same folder from the environment is not warned about."""
+    config_path().parent.mkdir(parents=True, exist_ok=True)
+    config_path().write_text('out_dir = "pics"\n', encoding="utf-8")
+    result = cli("doctor", "--json")
+    assert result.exit_code == 0, result.stdout
+    [check] = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "out-dir setting"]
+    assert check["status"] == "warn"
+    assert f"(here {tmp_path / 'pics'})" in check["detail"]
+    assert "vibeimg config set out-dir DIR" in check["fix"]
+    config_path().write_text(f'out_dir = "{tmp_path / "pics"}"\n', encoding="utf-8")
+    assert "out-dir setting" not in cli("doctor").stdout
+    config_path().unlink()
+    assert "out-dir setting" not in cli("doctor", env={"VIBEIMG_OUT_DIR": "pics"}).stdout

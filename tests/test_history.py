@@ -209,6 +209,34 @@ def test_an_older_database_gains_the_possible_cost() -> None:
     assert (summary.estimated_cost_usd, summary.possible_cost_usd) == (1.5, 0.25)
 
 
+def test_a_database_whose_version_is_current_but_lacks_a_column_is_repaired() -> None:
+    """A database marked with the current version but made before one of its columns
+    (as a development build made them) gains the column and keeps its runs and recording."""
+    path = database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    without = schema.SCHEMA.replace("    cost_extrapolated INTEGER NOT NULL DEFAULT 0,\n", "")
+    assert "cost_extrapolated" not in without
+    with sqlite3.connect(path) as conn:
+        conn.executescript(without + schema.FTS_SCHEMA)
+        conn.execute("CREATE INDEX runs_spend ON runs(command, offline, created, images, "
+                     "estimated_cost_usd, possible_cost_usd)")
+        conn.execute("INSERT INTO runs (created, command, prompt, outcome) "
+                     "VALUES ('2026-01-01T00:00:00Z', 'generate', 'an old fox', 'completed')")
+        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+    conn.close()
+    _add(created="2026-01-02T00:00:00Z", prompt="a new fox", cost_extrapolated=True)
+    with History() as store:
+        new, old = store.recent(2)
+        found = store.search("fox")
+        summary = store.cost()
+        index = store.connection().execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'runs_spend'").fetchone()[0]
+    assert summary.runs == 2 and "cost_extrapolated" in index
+    assert (old.prompt, old.cost_extrapolated) == ("an old fox", False)
+    assert (new.prompt, new.cost_extrapolated) == ("a new fox", True)
+    assert {entry.prompt for entry in found} == {"an old fox", "a new fox"}
+
+
 def test_cost_reads_an_index_not_the_runs_even_in_an_older_database() -> None:
     """A version-2 database gains the spend index when opened, and 'history cost' (all
     time or since a date) is answered from that index without reading any run's row."""

@@ -107,3 +107,27 @@ def test_the_exit_code_stands_with_stderr_closed(tmp_path: Path, args: list[str]
                                                  code: int) -> None:
     """2>&-: the error's own exit code, not 1, though its line cannot be written."""
     assert _with_stderr_closed(args, tmp_path) == code
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["generate", "a fox", "--size"],
+     "error: Option '--size' requires an argument. (see 'vibeimg generate --help')"),
+    (["generate", "a fox", "--force=yes"],
+     "error: Option '--force' does not take a value. (see 'vibeimg generate --help')"),
+    (["mock-server", "--latency"],
+     "error: Option '--latency' requires an argument. (see 'vibeimg mock-server --help')"),
+    (["history", "--limit"],
+     "error: Option '--limit' requires an argument. (see 'vibeimg history --help')"),
+    (["history", "search", "fox", "--limit"],
+     "error: Option '--limit' requires an argument. (see 'vibeimg history search --help')"),
+    (["config", "list", "--origin=1"],
+     "error: Option '--origin' does not take a value. (see 'vibeimg config list --help')"),
+    (["--version=1"], "error: Option '--version' does not take a value. (see 'vibeimg --help')"),
+])
+def test_an_option_without_its_value_names_the_help(cli: Cli, args: list[str],
+                                                    expected: str) -> None:
+    """An option missing its value (or a flag given one) names the command's help, as
+    every other usage error does: exit 2, one line."""
+    result = cli(*args)
+    assert result.exit_code == ExitCode.USAGE
+    assert _error_line(result.stderr) == expected

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from vibeimg.batch.ledger import Ledger
 from vibeimg.batch.limiter import AdaptiveLimit
-from vibeimg.batch.outcomes import BatchResult, ItemOutcome
+from vibeimg.batch.outcomes import ItemOutcome
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import plan_record
+from vibeimg.batch.result import BatchResult
 from vibeimg.batch.writer import ManifestWriter
 from vibeimg.files.atomic import ensure_output_dir
 

@@ -1,28 +1,24 @@
-"""What became of each item of a batch run, and of the run: the data the runner fills.
+"""What became of each item of a batch run: the data the runner fills, item by item.
 
 Statuses: ``done``, ``skipped`` (done before), ``failed``, ``unknown`` (sent, outcome
 unknown), ``abandoned`` (on the wire at a second Ctrl-C), ``not-resent`` (of unknown
-outcome in an earlier run) and ``not-run``. Costs come in two figures: the images
-received (``spent``) and what the items without an image may have cost (``possible``).
+outcome in an earlier run) and ``not-run``. The run as a whole is
+:mod:`vibeimg.batch.result`'s.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vibeimg.batch.items import BatchItem
-from vibeimg.batch.limiter import AdaptiveLimit
 from vibeimg.batch.manifest import Record
 from vibeimg.batch.records import possible_cost
 from vibeimg.errors import VibeimgError
 from vibeimg.records.runs import Entry
-
-if TYPE_CHECKING:
-    from vibeimg.batch.ledger import Ledger
 
 
 @dataclass
@@ -87,61 +83,6 @@ class ItemOutcome:
 
 #: The statuses of items sent in this run (each is in the history).
 SENT = ("done", "failed", "unknown", "abandoned")
-
-
-@dataclass
-class Progress:
-    """A snapshot for progress displays."""
-
-    total: int  # items this run set out to send
-    skipped: int
-    done: int
-    failed: int  # failed, or of unknown outcome
-    in_flight: int
-    limit: int
-    spent: float  # the images received
-    elapsed: float
-    possible: float = 0.0  # may have been billed, no image received
-
-    @property
-    def eta(self) -> float | None:
-        finished = self.done + self.failed
-        if not finished or finished >= self.total:
-            return None
-        return self.elapsed / finished * (self.total - finished)
-
-
-@dataclass
-class BatchResult:
-    """How a run went: every item's outcome (a :class:`~vibeimg.batch.ledger.Ledger`,
-    read in the plan's order), the totals, and how the run ended."""
-
-    outcomes: Ledger
-    elapsed: float
-    limiter: AdaptiveLimit
-    interrupted: bool = False
-    stopped_by: VibeimgError | None = None
-    cleaned: list[Path] = field(default_factory=list)
-    offline: bool = False  # sent to vibeimg's emulator: nothing billed
-
-    def count(self, status: str) -> int:
-        return self.outcomes.count(status)
-
-    @property
-    def spent(self) -> float:
-        """The estimated cost of the images received in this run."""
-        return self.outcomes.spent
-
-    @property
-    def possible(self) -> float:
-        """What this run's items without an image may have cost (billed but unusable,
-        outcome unknown, abandoned on the wire)."""
-        return self.outcomes.possible
-
-    @property
-    def cost_extrapolated(self) -> bool:
-        """Whether :attr:`spent` or :attr:`possible` includes an extrapolated price."""
-        return self.outcomes.cost_extrapolated
 
 
 def _real_output(out_dir: str, path: str) -> str:

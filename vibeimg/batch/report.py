@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from vibeimg.batch.manifest import Record
 from vibeimg.batch.records import possible_cost
+from vibeimg.units import count_of
 from vibeimg.version import __version__
 
 THUMBNAIL_EDGE = 160
@@ -160,7 +161,7 @@ def render_report(
     if done and all(r.get("offline") for r in done):
         basis += " (offline: made by the emulator, nothing billed)"
     head = (
-        f"<p class=\"totals\">{len(entries)} items: {statuses.count('done')} done, "
+        f"<p class=\"totals\">{count_of(len(entries), 'item')}: {statuses.count('done')} done, "
         f"{statuses.count('failed')} failed, {unknown}{statuses.count('not-run')} not run; "
         f"estimated cost ${cost:.3f} for the images received"
         + (f", and up to ${possible:.3f} possibly billed with no image received"

@@ -35,7 +35,7 @@ from vibeimg.batch.limiter import AdaptiveLimit, Ticket, busy
 from vibeimg.batch.manifest import FolderLock, Record
 from vibeimg.batch.names import name_plans
 from vibeimg.batch.opening import open_run
-from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
+from vibeimg.batch.outcomes import ItemOutcome
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import (
     abandoned_record,
@@ -46,6 +46,7 @@ from vibeimg.batch.records import (
 )
 from vibeimg.batch.recover import item_folders, one_per_folder
 from vibeimg.batch.requests import build_request
+from vibeimg.batch.result import BatchResult, Progress
 from vibeimg.batch.writer import ManifestWriter
 from vibeimg.errors import NotSent, VibeimgError, WriteError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
@@ -98,8 +99,7 @@ class BatchRunner:
         self._queue = deque(n for n in range(len(self.ledger))
                             if self.ledger.status(n) == "not-run")
         self._requeues: dict[int, int] = {}  # position -> times it was refused as busy
-        # worker thread -> the position it sends, and what its sends came to so far
-        self._running: dict[int, tuple[int, Attempts]] = {}
+        self._running: dict[int, tuple[int, Attempts]] = {}  # thread -> position, its sends
         self._unfinished = self._to_send = len(self._queue)
         # Of unknown outcome before anything is sent (left on the wire by a killed run).
         self._unknown_before = self.ledger.count("unknown")

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from vibeimg.batch.manifest import Record
-from vibeimg.batch.outcomes import BatchResult
 from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import possible_cost
+from vibeimg.batch.result import BatchResult
 from vibeimg.errors import Interrupted, PartialFailure, VibeimgError
 from vibeimg.files.jsontext import JsonArray
 from vibeimg.records.rundoc import ending_fields

@@ -153,7 +153,12 @@ class VibeimgGroup(TyperGroup):
         if not args and ctx.parent is None and not ctx.resilient_parsing:
             _click.echo(ctx.get_help(), color=ctx.color)
             ctx.exit(0)
-        return super().parse_args(ctx, take_shell_names(ctx, args))
+        try:
+            return super().parse_args(ctx, take_shell_names(ctx, args))
+        except _click.exceptions.UsageError as error:
+            if error.ctx is None:  # 'vibeimg --help=x': the line names the help to read
+                error.ctx = ctx
+            raise
 
     def _main_shell_completion(self, ctx_args: Any, prog_name: str,
                                complete_var: str | None = None) -> None:

@@ -16,8 +16,9 @@ from vibeimg.units import count_of
 
 if TYPE_CHECKING:
     from vibeimg.batch.items import BatchItem
-    from vibeimg.batch.outcomes import BatchResult, ItemOutcome
+    from vibeimg.batch.outcomes import ItemOutcome
     from vibeimg.batch.plan import BatchPlan
+    from vibeimg.batch.result import BatchResult
     from vibeimg.cli.common import Connection
     from vibeimg.wire.client import GatewayClient
 

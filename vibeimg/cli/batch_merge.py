@@ -58,7 +58,7 @@ def batch_merge(
     for_people = not json_output and is_terminal(sys.stdout)
     if not for_people:
         reporter.info(f"batch-merge: {result.count('ok')} done, {result.count('failed')} "
-                      f"failed, {result.count('not-run')} not run, {len(result.records)} items")
+                      f"failed, {result.count('not-run')} not run, {count_of(len(result.records), 'item')}")
     print_summary(result.summary(str(report) if report is not None else None),
                    for_people=for_people)
     result.raise_for_result()

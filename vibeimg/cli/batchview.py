@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vibeimg.batch.outcomes import BatchResult, ItemOutcome, Progress
+from vibeimg.batch.outcomes import ItemOutcome
+from vibeimg.batch.result import BatchResult, Progress
 from vibeimg.records.pricing import shown
 from vibeimg.ui import Reporter, printable
 from vibeimg.units import count_of

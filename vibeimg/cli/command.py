@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from typer import _click  # Typer vendors Click; use its classes, never Click's own
-from typer.core import TyperArgument, TyperCommand, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from vibeimg.cli.notices import show_config_warning
 from vibeimg.errors import UsageError
@@ -134,6 +134,9 @@ class VibeimgCommand(TyperCommand):
             if " " in metavar:  # 'INPUT... [OUTPUT]': the first word is what is missing
                 error.param_hint = repr(metavar.split()[0])
             raise
+        except _click.exceptions.UsageError as error:
+            with_context(error, ctx)
+            raise
 
     def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
         """``FILE`` and ``IMAGE...`` as every manual writes them: Typer braces required
@@ -169,6 +172,25 @@ class VibeimgCommand(TyperCommand):
             return super().invoke(ctx)
         except UsageError as error:
             name_the_origin(ctx, error)
+            raise
+
+
+def with_context(error: _click.exceptions.UsageError, ctx: _click.Context) -> None:
+    """``error`` with the context it was raised in: Click's parser raises some errors
+    ('Option '--size' requires an argument.') without one, and then the line could not
+    name the command's help, as every other usage error does."""
+    if error.ctx is None:
+        error.ctx = ctx
+
+
+class VibeimgSubgroup(TyperGroup):
+    """A group of commands (history, config) whose own options' errors name its help."""
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _click.exceptions.UsageError as error:
+            with_context(error, ctx)
             raise
 
 

@@ -7,14 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from vibeimg.cli.command import VibeimgCommand
+from vibeimg.cli.command import VibeimgCommand, VibeimgSubgroup
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
 from vibeimg.settings.folders import config_path
 from vibeimg.ui import Reporter, is_terminal, printable
 
+# The names of vibeimg.settings.configfile.SETTINGS, in its order, spelled out here so that
+# --help and completion load no settings code; tests/test_completions.py keeps them equal.
 SETTING_NAMES = ("api-key", "base-url", "timeout", "retries", "model", "size", "quality",
-                 "format", "moderation", "out-dir", "history")  # as vibeimg.settings.configfile
+                 "format", "moderation", "out-dir", "history", "ascii-names")
 
 
 def _complete_name(incomplete: str) -> list[str]:
@@ -25,7 +27,8 @@ def _complete_value(ctx: typer.Context, incomplete: str) -> list[str]:
     from vibeimg.params import FORMATS, MODERATIONS, QUALITIES, SIZE_CHOICES
 
     choices = {"size": SIZE_CHOICES, "quality": QUALITIES, "format": FORMATS,
-               "moderation": MODERATIONS, "history": ("true", "false")}
+               "moderation": MODERATIONS, "history": ("true", "false"),
+               "ascii-names": ("true", "false")}
     name = str(ctx.params.get("name") or "")
     return [v for v in choices.get(name, ()) if v.startswith(incomplete)]
 
@@ -36,6 +39,7 @@ Name = Annotated[str, typer.Argument(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 config_app = typer.Typer(
+    cls=VibeimgSubgroup,
     name="config",
     help="Read and change settings kept in the config file.\n\n"
     "Settings apply in this order: command-line flag, VIBEIMG_* environment variable, "

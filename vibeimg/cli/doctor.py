@@ -75,6 +75,10 @@ def doctor(
             checks.append(checkup.check_encryption(settings))
         checks.append(_gateway(connection, settings, reporter))
     checks += checkup.folder_checks(_out_dir(resolved), home_ok=home is None)
+    out_row = next((r for r in resolved if r["name"] == "out-dir"), None)
+    if out_row is not None and isinstance(out_row["value"], str):
+        relative = checkup.check_relative_out_dir(out_row["value"], out_row["origin"])
+        checks += [relative] if relative is not None else []
     if home is None:
         checks.append(checkup.check_history())
     found = checkup.versions()

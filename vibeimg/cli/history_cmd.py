@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from vibeimg.cli.command import VibeimgCommand
+from vibeimg.cli.command import VibeimgCommand, VibeimgSubgroup
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import UsageError
 from vibeimg.ui import is_terminal, printable
@@ -25,6 +25,7 @@ Limit = Annotated[int, typer.Option(
     "--limit", "-n", min=1, metavar="N", help="How many runs to show, newest first.")]
 
 history_app = typer.Typer(
+    cls=VibeimgSubgroup,
     name="history",
     help="Find past runs: prompts, files, request ids, costs.\n\n"
     "Without a subcommand, lists recent runs, newest first: id, time, command, outcome, "

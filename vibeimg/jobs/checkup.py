@@ -259,3 +259,19 @@ def folder_checks(out_dir: Path | None, *, home_ok: bool = True) -> list[Check]:
             elsewhere="choose another with 'vibeimg config set out-dir DIR' (or "
             "VIBEIMG_OUT_DIR, --out-dir)"))
     return checks
+
+
+def check_relative_out_dir(value: str, origin: str) -> Check | None:
+    """A relative ``out_dir`` written into the config file by hand: it is taken from the
+    folder each command runs in, so images land in a different folder from each one.
+    (``config set out-dir`` stores folders absolute; a flag or VIBEIMG_OUT_DIR that is
+    relative is meant that way.)"""
+    if origin != "config file" or Path(value).expanduser().is_absolute():
+        return None
+    return Check(
+        "out-dir setting", "warn",
+        f"out_dir = {value!r} in the config file is relative: each command saves under "
+        f"the folder it runs in (here {Path.cwd() / value})",
+        "store the folder you mean, absolute: vibeimg config set out-dir DIR (a relative "
+        "DIR is taken from where you type it)",
+    )

@@ -11,6 +11,14 @@ import sqlite3
 from collections.abc import Callable
 
 SCHEMA_VERSION = 6
+#: The columns added to ``runs`` since version 1, with their definitions. A database's
+#: version alone does not prove it has them: development builds gave the same version
+#: numbers to different steps, so one marked current can lack a column (and then every
+#: run failed to be recorded). They are checked at each opening, and added where missing.
+ADDED_COLUMNS = {
+    "possible_cost_usd": "REAL NOT NULL DEFAULT 0",
+    "cost_extrapolated": "INTEGER NOT NULL DEFAULT 0",
+}
 #: Changes to a database made by an older vibeimg, by the version they lead to: a
 #: script, or a function of the connection.
 MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
@@ -24,9 +32,9 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     DROP TABLE IF EXISTS runs_fts;
     """,
     # Version 4: what may have been billed with no image received, apart from the cost.
-    4: lambda conn: add_column(conn, "possible_cost_usd", "REAL NOT NULL DEFAULT 0"),
+    4: lambda conn: add_column(conn, "possible_cost_usd", ADDED_COLUMNS["possible_cost_usd"]),
     # Version 5: whether the cost is extrapolated (a size outside the price table).
-    5: lambda conn: add_column(conn, "cost_extrapolated", "INTEGER NOT NULL DEFAULT 0"),
+    5: lambda conn: add_column(conn, "cost_extrapolated", ADDED_COLUMNS["cost_extrapolated"]),
     # Version 6: the spend index (SPEND_INDEX, made after every migration, as for a new
     # database) and write-ahead logging (set in set_up(), as for a new database).
 }
@@ -77,7 +85,7 @@ def set_up(conn: sqlite3.Connection) -> bool:
     """Bring the database of ``conn`` to SCHEMA_VERSION (a new one from scratch, an older
     one by its migrations); whether its prompts have the trigram search index."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version == SCHEMA_VERSION:
+    if version == SCHEMA_VERSION and not missing_columns(conn):
         # Set up already: skip the schema script and its write to the file.
         return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs_fts'"
                             ).fetchone() is not None
@@ -93,6 +101,11 @@ def set_up(conn: sqlite3.Connection) -> bool:
                 migration(conn)
             else:
                 conn.executescript(migration)
+    missing = missing_columns(conn)  # in a database whose version claims more than it has
+    for name in missing:
+        add_column(conn, name, ADDED_COLUMNS[name])
+    if missing:  # its spend index was made without them: 'history cost' needs them there
+        conn.execute("DROP INDEX IF EXISTS runs_spend")
     conn.executescript(SPEND_INDEX)
     ready = search_index_ready(conn)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -109,6 +122,12 @@ def search_index_ready(conn: sqlite3.Connection) -> bool:
     except sqlite3.OperationalError:
         return False
     return True
+
+
+def missing_columns(conn: sqlite3.Connection) -> list[str]:
+    """The ADDED_COLUMNS that ``runs`` lacks (a read of the table's header, no write)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    return [name for name in ADDED_COLUMNS if name not in present]
 
 
 def add_column(conn: sqlite3.Connection, name: str, definition: str) -> None:
