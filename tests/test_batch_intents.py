@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -166,6 +167,48 @@ def test_merge_counts_a_request_left_on_the_wire_as_unknown(cli, emulator,
     assert heron["prompt"] == "a heron"
     merged = manifest_lines(tmp_path / "all")
     assert [r["status"] for r in merged if r["type"] == "item"].count("unknown") == 1
+
+
+def test_a_resend_after_an_unknown_outcome_is_announced_with_both_sends(
+        make_cli, tmp_path: Path) -> None:
+    """--retry-unknown: a 500 (maybe billed), then the resend. The resend gets an intent
+    line of its own counting both sends, so a run killed while it is on the wire leaves
+    both counted for the rerun (two requests received, $0.012)."""
+    cli = make_cli(faults=["500"])
+    write_prompts(tmp_path, "a fox")
+    result = cli("batch", "p.txt", "-d", "out", "--quality", "low", "--retry-unknown")
+    assert result.exit_code == 0, result.stderr
+    assert [r.status for r in cli.emulator.api_requests()] == [500, 200]
+    lines = manifest_lines(tmp_path / "out")
+    assert [r["type"] for r in lines] == ["plan", "sending", "sending", "item"]
+    # The image's own line counts its earlier send, maybe billed.
+    assert [r["possible_cost_usd"] for r in lines[1:]] == [LOW_PRICE, 2 * LOW_PRICE, LOW_PRICE]
+    held = unanswered(lines[:3])  # killed with the resend on the wire
+    assert [r["possible_cost_usd"] for r in held.values()] == [2 * LOW_PRICE]
+
+
+def test_a_second_ctrl_c_counts_the_earlier_sends_of_what_it_abandons(
+        tmp_path: Path) -> None:
+    """--retry-unknown: a 500, then the resend on the wire when two SIGINTs come. Two
+    requests reached the emulator; the summary and the manifest count both ($0.012)."""
+    write_prompts(tmp_path, "a fox")
+    with Emulator(EmulatorConfig(latency=30, faults=["500"], retry_after=0.05)) as slow:
+        process = batch_process(slow, tmp_path, "--retry-unknown")
+        deadline = time.monotonic() + 30
+        while len(slow.api_requests()) < 2:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.01)
+        time.sleep(0.3)
+        for _ in range(2):
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+        code, summary, stderr = finish(process)
+        assert len(slow.api_requests()) == 2
+    assert code == ExitCode.INTERRUPTED, stderr
+    assert summary["abandoned"] == 1
+    assert summary["possible_cost_usd"] == 2 * LOW_PRICE
+    abandoned = [r for r in manifest_lines(tmp_path / "out") if r.get("abandoned")]
+    assert [r["possible_cost_usd"] for r in abandoned] == [2 * LOW_PRICE]
 
 
 def test_merge_of_one_item_says_one_item(cli, tmp_path: Path) -> None:

@@ -345,3 +345,24 @@ def test_a_link_in_place_of_a_transcript_is_refused(cli, emulator, tmp_path: Pat
     assert "coast.jsonl is a symbolic link, not a regular file" in result.stderr
     assert len(emulator.api_requests()) == sent
     assert real.read_bytes() == before
+
+
+def test_a_cut_turn_keeps_what_it_may_have_cost(make_cli) -> None:
+    """A turn whose stream is cut (one request received, its image maybe billed) records
+    that in the transcript; the session's cost (history show, /cost) says it apart from
+    the images received, once the turn is the real gateway's."""
+    cli = make_cli(faults=["stream-cut"])
+    cut = cli("chat-stream", "a lighthouse", "--session", "coast", *FAST)
+    assert cut.exit_code == ExitCode.NETWORK, cut.stderr
+    assert len(cli.emulator.api_requests()) == 1
+    path = sessions_dir() / "coast.jsonl"
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert lines[-1]["possible_cost_usd"] == 0.006
+    # The same turn as the gateway would have made it: not offline, so it counts.
+    lines[-1]["offline"] = False
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    shown = cli("history", "show", "coast")
+    assert shown.exit_code == 0, shown.stderr
+    assert "$0.000 (image output only), and up to $0.006 possibly billed" in shown.stdout
+    listed = json.loads(cli("history", "sessions", "--json").stdout)
+    assert listed["sessions"][0]["possible_cost_usd"] == 0.006

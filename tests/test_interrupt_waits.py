@@ -169,3 +169,34 @@ def test_chat_stream_abandons_on_a_second_signal(tmp_path: Path) -> None:
     assert (document["status"], document["received"]) == ("interrupted", 0)
     assert document["possible_cost_usd"] == 0.012
     assert list(tmp_path.iterdir()) == []
+
+
+def history_of(tmp_path: Path) -> dict[str, object]:
+    """The latest run in the history, as `history show 1 --json` gives it."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    shown: dict[str, object] = json.loads(subprocess.run(
+        [sys.executable, "-m", "vibeimg", "history", "show", "1", "--json"], cwd=tmp_path,
+        env=env, capture_output=True, text=True, check=True).stdout)
+    return shown
+
+
+@pytest.mark.parametrize("command", [["generate", "fox"], ["edit", "fox", "-i", "in.png"]],
+                         ids=["generate", "edit"])
+def test_abandoned_requests_count_their_earlier_unknown_sends(tmp_path: Path,
+                                                              command: list[str]) -> None:
+    """--retry-unknown, -n 2: each request's first send gets a 500 (maybe billed) and is
+    sent again; two signals abandon the resends on the wire. The emulator received 4
+    sends, and the document and the history count all 4 as possibly billed ($0.024)."""
+    save(tmp_path / "in.png", photo())
+    with Emulator(EmulatorConfig(latency=30, faults=["500x2"])) as emu:
+        code, stdout, stderr = run_signalled(
+            tmp_path, emu, [*command, "-n", "2", "-c", "2", *LOW, "--json",
+                            "--retry-unknown"], sent=4, signals=[signal.SIGINT, signal.SIGINT])
+        # Two 500s, then the two resends, still on the wire (not yet answered).
+        assert [r.status for r in emu.api_requests()] == [500, 500, 0, 0]
+    assert code == ExitCode.INTERRUPTED, stderr
+    document = json.loads(stdout)
+    assert [m["phase"] for m in document["missing"]] == ["abandoned", "abandoned"]
+    assert (document["received"], document["possible_cost_usd"]) == (0, 0.024)
+    assert "may have been billed (up to $0.024)" in stderr
+    assert history_of(tmp_path)["possible_cost_usd"] == 0.024

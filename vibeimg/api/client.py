@@ -243,11 +243,17 @@ class Client:
             request = _plain_request(prompt, settings, paths)
         plan: NamePlan = self._plan(output or (turn.name_template if turn else None), out_dir,
                                     count=request.expected_images, force=force)
-        result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar,
-                                 ascii_names=self.ascii_names)
-        if self.history:
-            from vibeimg.jobs.entries import chat_run_entry
+        from vibeimg.jobs.entries import chat_run_entry
 
+        try:
+            result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar,
+                                     ascii_names=self.ascii_names)
+        except VibeimgError as error:  # before any stream: recorded, with what it may cost
+            if self.history:
+                self._record(chat_run_entry(request=request, error=error,
+                                            offline=self._connection().offline))
+            raise
+        if self.history:
             self._record(chat_run_entry(request=request, offline=result.offline,
                                         result=result))
         if turn is not None:

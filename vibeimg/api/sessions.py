@@ -68,6 +68,11 @@ class Session:
         """Estimated spend on image output, every turn included (offline ones cost 0)."""
         return self.transcript().estimated_cost_usd
 
+    @property
+    def possible_cost_usd(self) -> float:
+        """What the images of cut or cancelled turns that never arrived may have cost."""
+        return self.transcript().possible_cost_usd
+
     def undo(self) -> Turn:
         """Drop the last turn from the conversation (its files stay) and return it."""
         return sessions.undo_turn(self.name)[1]

@@ -15,6 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vibeimg.errors import GatewayError, VibeimgError
+from vibeimg.wire.retry import RETRY_STATUSES
+
+
+def busy(error: VibeimgError) -> bool:
+    """The gateway refused for load: it did no work, so sending again cannot bill twice."""
+    return isinstance(error, GatewayError) and error.status in RETRY_STATUSES
+
 
 @dataclass
 class Ticket:

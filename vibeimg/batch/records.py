@@ -24,7 +24,7 @@ from typing import Any
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.manifest import Record
-from vibeimg.batch.plan import BatchPlan, item_cost, item_price
+from vibeimg.batch.plan import BatchPlan, item_price
 from vibeimg.batch.verify import file_facts
 from vibeimg.errors import ExitCode, GatewayError, VibeimgError
 from vibeimg.jobs.image_outcome import SavedImage
@@ -55,10 +55,12 @@ def item_record(item: BatchItem, plan: BatchPlan) -> Record:
     }
 
 
-def sending_record(item: BatchItem, plan: BatchPlan) -> Record:
+def sending_record(item: BatchItem, plan: BatchPlan, *, earlier: int = 0) -> Record:
     """The intent line written just before the item's request goes out: small (it is
-    written once per item), and with what the request may cost if no answer is read."""
-    price = item_price(item)
+    written once per send), and with what the request may cost if no answer is read:
+    its price, and as much for each of its ``earlier`` sends of unknown outcome (a
+    resend under ``--retry-unknown``)."""
+    price = item_price(item).times(1 + earlier)
     return {"type": "sending", "v": 1, "key": item.key, "line": item.line,
             "index": item.index, "shard": str(plan.shard) if plan.shard else None,
             "possible_cost_usd": price.usd, "cost_extrapolated": price.extrapolated,
@@ -145,14 +147,16 @@ ABANDONED = ("abandoned on the wire by a second interrupt: the gateway may have 
              "and billed it")
 
 
-def abandoned_record(item: BatchItem, plan: BatchPlan) -> Record:
-    """A request on the wire when a second Ctrl-C gave up on it: its outcome is unknown."""
+def abandoned_record(item: BatchItem, plan: BatchPlan, *, earlier: int = 0) -> Record:
+    """A request on the wire when a second Ctrl-C gave up on it: its outcome is unknown,
+    and so is that of its ``earlier`` sends of unknown outcome (``--retry-unknown``)."""
+    price = item_price(item).times(1 + earlier)
     return {
         **item_record(item, plan), "status": "unknown", "abandoned": True,
         "parameters": {"model": item.options.model, **item.options.tool_fields()},
         "error": ABANDONED, "exit_code": int(ExitCode.INTERRUPTED), "http_status": None,
-        "request_id": None, "finished_at": now(), "possible_cost_usd": item_cost(item),
-        "cost_extrapolated": item_price(item).extrapolated,
+        "request_id": None, "finished_at": now(), "possible_cost_usd": price.usd,
+        "cost_extrapolated": price.extrapolated,
     }
 
 

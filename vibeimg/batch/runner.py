@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from vibeimg.batch.items import BatchItem
 from vibeimg.batch.ledger import Ledger
-from vibeimg.batch.limiter import AdaptiveLimit, Ticket
+from vibeimg.batch.limiter import AdaptiveLimit, Ticket, busy
 from vibeimg.batch.manifest import FolderLock, Record
 from vibeimg.batch.names import name_plans
 from vibeimg.batch.opening import open_run
@@ -48,11 +48,11 @@ from vibeimg.batch.recover import item_folders, one_per_folder
 from vibeimg.batch.requests import build_request
 from vibeimg.batch.result import BatchResult, Progress
 from vibeimg.batch.writer import ManifestWriter
-from vibeimg.errors import GatewayError, NotSent, VibeimgError, WriteError, save_error
+from vibeimg.errors import NotSent, VibeimgError, WriteError, save_error
 from vibeimg.files.atomic import AtomicFile, ensure_output_dir
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
 from vibeimg.wire.client import GatewayClient
-from vibeimg.wire.retry import RETRY_STATUSES, RetryWait, backoff_seconds
+from vibeimg.wire.retry import Attempts, RetryWait, backoff_seconds
 
 MAX_REQUEUES = 5  # times a busy-refused item goes back in the queue
 ABANDON_WAIT = 0.5  # seconds for abandoned requests to wind down after a second Ctrl-C
@@ -99,7 +99,7 @@ class BatchRunner:
         self._queue = deque(n for n in range(len(self.ledger))
                             if self.ledger.status(n) == "not-run")
         self._requeues: dict[int, int] = {}  # position -> times it was refused as busy
-        self._running: dict[int, int] = {}  # worker thread -> the position it sends
+        self._running: dict[int, tuple[int, Attempts]] = {}  # thread -> position, its sends
         self._unfinished = self._to_send = len(self._queue)
         # Of unknown outcome before anything is sent (left on the wire by a killed run).
         self._unknown_before = self.ledger.count("unknown")
@@ -179,11 +179,12 @@ class BatchRunner:
         on_wire = self.client.threads_on_wire()
         abandoned = []
         with self._cond:
-            for thread, position in self._running.items():
+            for thread, (position, sends) in self._running.items():
                 if thread not in on_wire or self.ledger.status(position) != "not-run":
                     continue
                 item = self.ledger.items[position]
-                record = abandoned_record(item, self.plan)
+                record = abandoned_record(item, self.plan,
+                                          earlier=sends.unknown)
                 self.ledger.finish(position, "abandoned", record)
                 abandoned.append(ItemOutcome(item, "abandoned", record))
             self._cond.notify_all()
@@ -254,8 +255,9 @@ class BatchRunner:
 
     def _attempt(self, position: int, ticket: Ticket) -> None:
         item = self.ledger.items[position]
+        sends = Attempts(before_send=self._resending(item))
         with self._cond:
-            self._running[threading.get_ident()] = position
+            self._running[threading.get_ident()] = (position, sends)
         try:
             request = self.build(item)
             if not self._announce(item):
@@ -263,7 +265,7 @@ class BatchRunner:
                 return  # not sent: its intent could not be recorded (the run stops)
             saved = fetch_image(self.client, request, index=item.index,
                                 plan=self._name_plan(item.name, item.count),
-                                sidecar=self.sidecar, digest=True)
+                                sidecar=self.sidecar, digest=True, attempts=sends)
             record = success_record(item, request, saved, self.plan)
         except (VibeimgError, OSError, RuntimeError) as exc:
             self.limiter.release(ticket, succeeded=False)
@@ -279,11 +281,11 @@ class BatchRunner:
                 f"cannot save the image: {exc}")
             # --retries 0 means no second try of any kind, the batch's own included.
             requeues = MAX_REQUEUES if self.client.settings.retries else 0
-            if _busy(error) and self.stop.is_set():
+            if busy(error) and self.stop.is_set():
                 self._take_back(item)
                 return  # refused as busy after Ctrl-C: not billed, not run
             refused = self._requeues.get(position, 0)
-            if _busy(error) and refused < requeues:
+            if busy(error) and refused < requeues:
                 self._take_back(item)
                 self._requeues[position] = refused + 1
                 self.limiter.throttled(ticket, backoff_seconds(refused + 1))
@@ -303,7 +305,7 @@ class BatchRunner:
         self.limiter.release(ticket, succeeded=True)
         self._finish(position, "done", record, None)
 
-    def _announce(self, item: BatchItem) -> bool:
+    def _announce(self, item: BatchItem, earlier: int = 0) -> bool:
         """Write the item's intent line before its request goes out; False (send
         nothing) when it cannot be written. Not waited on to be ``fsync``'d: a write
         survives a ``kill -9``, and the next finished line's ``fsync`` covers it."""
@@ -311,11 +313,19 @@ class BatchRunner:
         if manifest is None:
             return False  # the run is ending, or its manifest failed
         try:
-            manifest.write_now(sending_record(item, self.plan))
+            manifest.write_now(sending_record(item, self.plan, earlier=earlier))
         except WriteError as problem:
             self._manifest_failed(manifest, problem)
             return False
         return True
+
+    def _resending(self, item: BatchItem) -> Callable[[Attempts], None]:
+        """A resend after sends of unknown outcome (--retry-unknown) is announced anew,
+        counting them too, so that a kill leaves them all counted."""
+        def before_send(sends: Attempts) -> None:
+            if sends.unknown and not self._announce(item, sends.unknown):
+                raise sends.not_sent()  # the run stops: its outcome is the last send's
+        return before_send
 
     def _take_back(self, item: BatchItem) -> None:
         """The item's request was certainly not billed (refused as busy, dropped before
@@ -328,7 +338,7 @@ class BatchRunner:
 
     def _on_retry(self, retry: RetryWait) -> None:
         ticket = getattr(self._local, "ticket", None)
-        if ticket is not None and _busy(retry.error):
+        if ticket is not None and busy(retry.error):
             self.limiter.throttled(ticket, retry.seconds)
 
     def _record(self, record: Record) -> None:
@@ -388,8 +398,3 @@ class BatchRunner:
             if self._crash is None and not self.aborted:
                 self._crash = exc
             self.stop.set()
-
-
-def _busy(error: VibeimgError) -> bool:
-    """The gateway refused for load: it did no work, so sending again cannot bill twice."""
-    return isinstance(error, GatewayError) and error.status in RETRY_STATUSES

@@ -41,7 +41,10 @@ def cost_text(transcript: Transcript) -> str:
     online = [t for t in transcript.turns if not t.offline]
     if not online:
         return "none (offline emulator)" if transcript.turns else "$0.000"
-    return f"${transcript.estimated_cost_usd:.3f} (image output only)"
+    possible = transcript.possible_cost_usd
+    maybe = f", and up to ${possible:.3f} possibly billed with no image received" \
+        if possible else ""
+    return f"${transcript.estimated_cost_usd:.3f} (image output only){maybe}"
 
 
 def tokens_text(transcript: Transcript) -> str:
@@ -61,6 +64,7 @@ def summary_json(info: SessionInfo, transcript: Transcript) -> dict[str, Any]:
             "updated": transcript.updated, "turns": len(live),
             "turns_recorded": len(transcript.turns), "images": len(transcript.images),
             "estimated_cost_usd": transcript.estimated_cost_usd,
+            "possible_cost_usd": transcript.possible_cost_usd,
             "last_prompt": live[-1].prompt if live else None}
 
 

@@ -91,6 +91,9 @@ class Outcome:
     # same. The others not saved were never sent (or were waiting to retry): not billed.
     abandoned: list[int] = field(default_factory=list)
     abandoned_cost_usd: float = 0.0  # the estimated price of each abandoned request
+    # Earlier sends of the abandoned requests of unknown outcome (--retry-unknown): each
+    # may have been billed too, at the same price.
+    abandoned_earlier: int = 0
     abandoned_extrapolated: bool = False  # that price is extrapolated (see pricing)
 
     @property
@@ -120,7 +123,8 @@ class Outcome:
         abandoned on the wire."""
         failed = sum(f.error.possible_cost_usd for f in self.failures)
         earlier = sum(s.possible_cost_usd for s in self.saved)
-        return round(failed + earlier + self.abandoned_cost_usd * len(self.abandoned), 6)
+        abandoned = self.abandoned_cost_usd * (len(self.abandoned) + self.abandoned_earlier)
+        return round(failed + earlier + abandoned, 6)
 
     @property
     def maybe_billed_unsaved(self) -> int:
@@ -141,8 +145,13 @@ class Outcome:
         after Ctrl-C; the first error (its own exit code) when none was saved; partial
         success when some of several failed (and, after a full disk, some not sent)."""
         if self.interrupted:
-            return Interrupted(f"interrupted: {len(self.saved)} of "
-                               f"{count_of(count, 'image')} saved" + self.abandoned_text())
+            stopped = Interrupted(f"interrupted: {len(self.saved)} of "
+                                  f"{count_of(count, 'image')} saved" + self.abandoned_text())
+            # What the run may have spent without an image, for a caller that gets only
+            # the error (the Python API raises it).
+            stopped.possible_cost_usd = self.possible_cost_usd
+            stopped.cost_extrapolated = self.cost_extrapolated and bool(self.possible_cost_usd)
+            return stopped
         errors = [f.error for f in self.failures]
         if not errors:
             return None

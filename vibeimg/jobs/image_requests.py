@@ -107,16 +107,19 @@ def fetch_image(
     sidecar: bool = True,
     stdout: IO[bytes] | None = None,
     digest: bool = False,
+    attempts: Attempts | None = None,
 ) -> SavedImage:
     """Make one image and save it (to ``plan``'s folder, or whole to ``stdout``); with
     ``digest``, its SHA-256 taken as it is written (``SavedImage.sha256``).
 
     Every attempt of unknown outcome (``--retry-unknown`` resends those, an answer cut
     off half-way included) may have been billed: the image's ``possible_cost_usd``, or
-    the error's, counts each at the request's price.
+    the error's, counts each at the request's price. ``attempts``, when given, is
+    filled in as the request goes (a caller that abandons it on a second Ctrl-C still
+    knows what its earlier sends may have cost, and whether an answer was billed).
     """
     started = time.monotonic()
-    attempts = Attempts()
+    attempts = attempts if attempts is not None else Attempts()
     billed = Price(0.0)  # the estimated price, once the gateway has answered with an image
     answer: _Answer | None = None
     request_id: str | None = None
@@ -129,6 +132,7 @@ def fetch_image(
         buffer = bytearray()
         # A success answer: the image is made and billed, whatever happens to it here.
         billed = price_of(request.options.size, request.options.quality)
+        attempts.answered = True
         try:
             decoder = _receive(response, tmp.write if tmp is not None else buffer.extend)
         except BaseException as exc:
@@ -136,6 +140,7 @@ def fetch_image(
                 tmp.discard()
             if isinstance(exc, VibeimgError) and exc.outcome_unknown:
                 billed = Price(0.0)  # cut off: counted among the attempts of unknown outcome
+                attempts.answered = False
             raise
         return _Answer(decoder, tmp, buffer, request_id, client.emulated or response.offline)
 

@@ -31,6 +31,7 @@ from vibeimg.jobs.image_outcome import Failure, Outcome, SavedImage
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
 from vibeimg.records.pricing import price_of
 from vibeimg.wire.client import GatewayClient
+from vibeimg.wire.retry import Attempts
 
 OnSaved = Callable[[SavedImage], None]
 #: Told, at the first interrupt, how many requests are on the wire and waited for.
@@ -102,6 +103,7 @@ class _Run:
         self.pending: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.running: dict[int, int] = {}  # worker thread -> the index it is making
+        self.attempts: dict[int, Attempts] = {}  # worker thread -> its request's sends
         self.stdout_gone: list[BaseException] = []  # a closed pipe stops the run
 
     def work(self, workers: _Workers) -> None:
@@ -116,11 +118,13 @@ class _Run:
             workers.ended()
 
     def one(self, index: int) -> None:
+        attempts = Attempts()
         with self.lock:
             self.running[threading.get_ident()] = index
+            self.attempts[threading.get_ident()] = attempts
         try:
             saved = fetch_image(self.client, self.request, index=index, plan=self.plan,
-                                sidecar=self.sidecar, stdout=self.stdout)
+                                sidecar=self.sidecar, stdout=self.stdout, attempts=attempts)
         except NotSent:
             return  # interrupted before it went out: neither failed nor billed
         except BrokenPipeError as exc:  # -o - and stdout's reader went away
@@ -139,6 +143,7 @@ class _Run:
         finally:
             with self.lock:
                 self.running.pop(threading.get_ident(), None)
+                self.attempts.pop(threading.get_ident(), None)
         with self.lock:
             self.outcome.saved.append(saved)
         if self.on_saved:
@@ -155,7 +160,10 @@ class _Run:
         """After a first Ctrl-C: send nothing more, drop the requests waiting to be
         retried (never billed), and wait for those on the wire, unless Ctrl-C comes
         again: then they are abandoned, and the outcome (a snapshot: abandoned workers
-        may still append) names them."""
+        may still append) names them. Abandoned are the requests on the wire and those
+        whose answer was being saved (billed, whatever becomes of it); each may have
+        cost its price, and so may each earlier send of it of unknown outcome
+        (``--retry-unknown``)."""
         client = self.client
         client.cancel()  # a request waiting to retry ends now, unsent
         try:
@@ -170,9 +178,12 @@ class _Run:
             AtomicFile.discard_all()  # the images in flight will never be complete
             price = price_of(self.request.options.size, self.request.options.quality)
             with self.lock:
+                given_up = {t: i for t, i in self.running.items()
+                            if t in on_wire_threads or self.attempts[t].answered}
+                earlier = sum(self.attempts[t].unknown for t in given_up)
                 return Outcome(
                     list(self.outcome.saved), list(self.outcome.failures), interrupted=True,
-                    abandoned=sorted(i for t, i in self.running.items() if t in on_wire_threads),
+                    abandoned=sorted(given_up.values()), abandoned_earlier=earlier,
                     abandoned_cost_usd=price.usd, abandoned_extrapolated=price.extrapolated)
         self.outcome.interrupted = True
         return self.outcome

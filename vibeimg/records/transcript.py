@@ -69,6 +69,8 @@ class Turn:
     usage: dict[str, Any] | None = None
     image_usage: dict[str, Any] | None = None
     estimated_cost_usd: float = 0.0
+    # What the images asked for and not received may have cost (a cut or cancelled turn)
+    possible_cost_usd: float = 0.0
     error: str | None = None
     offline: bool = False
     undone: str | None = None  # when it was undone (its files stay)
@@ -108,6 +110,7 @@ class Turn:
             image_usage=data.get("image_usage")
             if isinstance(data.get("image_usage"), dict) else None,
             estimated_cost_usd=float(_number(data.get("estimated_cost_usd", 0.0))),
+            possible_cost_usd=_number(data.get("possible_cost_usd", 0.0), "possible_cost_usd"),
             error=_opt_str(data.get("error")), offline=bool(data.get("offline", False)),
             undone=_opt_str(data.get("undone")),
         )
@@ -149,6 +152,11 @@ class Transcript:
     def estimated_cost_usd(self) -> float:
         """Every turn's estimated cost, undone ones included (they were billed)."""
         return round(sum(t.estimated_cost_usd for t in self.turns if not t.offline), 6)
+
+    @property
+    def possible_cost_usd(self) -> float:
+        """What every turn's images not received may have cost (cut, cancelled turns)."""
+        return round(sum(t.possible_cost_usd for t in self.turns if not t.offline), 6)
 
     def add(self, turn: Turn) -> Turn:
         """Append ``turn``; a number another process took meanwhile moves on."""
@@ -215,7 +223,7 @@ def _int(value: Any, what: str) -> int:
     return value
 
 
-def _number(value: Any) -> float:
+def _number(value: Any, what: str = "estimated_cost_usd") -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ValueError("'estimated_cost_usd' is not a number")
+        raise ValueError(f"'{what}' is not a number")
     return float(value)

@@ -246,6 +246,8 @@ class GatewayClient:
             url = self._urls[path] = http.build_request(method, path.lstrip("/")).url
         while True:
             self._check_not_cancelled(attempts)
+            if attempts.before_send is not None:
+                attempts.before_send(attempts)
             retry: Retryable | None = None
             with ExitStack() as readers:  # each attempt streams the files afresh
                 request = http.build_request(

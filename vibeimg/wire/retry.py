@@ -52,11 +52,17 @@ class Attempts:
     became of it (a 500, 502 or 504, a timeout, a connection dropped before or while
     the answer was read): each may have been made and billed, even when a later
     attempt succeeded. ``retries`` counts the retries made, against ``--retries``.
+    ``answered`` says that an answer with an image is being read or saved (billed).
+    ``before_send``, when set, is called with these attempts just before each send
+    goes out (a batch records a resend's intent, with what its earlier sends may have
+    cost); what it raises ends the request unsent.
     """
 
     retries: int = 0
     unknown: int = 0
     last_unknown: VibeimgError | None = None  # the latest of those attempts' errors
+    answered: bool = False
+    before_send: Callable[[Attempts], None] | None = None
 
     def ended_unknown(self, error: VibeimgError) -> None:
         """One more attempt of unknown outcome, which ended with ``error``."""

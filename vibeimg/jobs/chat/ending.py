@@ -54,7 +54,7 @@ def stream_ending(res: ChatStreamResult, *, failure: StreamFailure | None, compl
     ``res.stream_status``, the stream's own word for how it ended."""
     if isinstance(error, Interrupted):
         res.stream_status = "interrupted"
-        return error
+        return _maybe_billed(error, res)
     cause: VibeimgError
     if failure is not None:
         res.stream_status = {"error": "error", "response.failed": "failed"}.get(
@@ -96,6 +96,18 @@ def stream_ending(res: ChatStreamResult, *, failure: StreamFailure | None, compl
     partial = PartialFailure(f"{saved} saved, then: {cause.one_line()}", failures=[cause])
     partial.hint = rerun_hint(res)
     return partial
+
+
+def _maybe_billed(error: Interrupted, res: ChatStreamResult) -> Interrupted:
+    """An interrupted stream's error says what the images not received may have cost
+    (the gateway goes on making and billing them), in its words and its
+    ``possible_cost_usd``, as the run's document does."""
+    possible = res.possible_cost_usd
+    if possible and not error.possible_cost_usd:
+        error.message += (f"; the request was sent, so the images not received may have "
+                          f"been billed (up to ${possible:.3f})")
+        error.possible_cost_usd, error.cost_extrapolated = possible, res.cost_extrapolated
+    return error
 
 
 def missing_indexes(res: ChatStreamResult) -> list[int]:

@@ -277,6 +277,7 @@ def turn_of(plan: TurnPlan, result: ChatStreamResult, *, offline: bool) -> Turn:
         images=images, request_id=result.request_id, response_id=result.response_id,
         usage=result.usage, image_usage=result.image_usage,
         estimated_cost_usd=result.estimated_cost_usd,
+        possible_cost_usd=result.possible_cost_usd,
         error=result.error.one_line() if result.error is not None else None,
         offline=offline,
     )
