@@ -222,7 +222,8 @@ def chat_stream(
     from vibeimg.files.naming import NamePlan
 
     plan = NamePlan.build(output or (turn.name_template if turn is not None else None),
-                          out_dir, count=request.expected_images, force=force)
+                          out_dir, count=request.expected_images, force=force,
+                          sidecar=not no_sidecar)
     ensure_output_dir(plan.directory)
     recorder = _open_events_file(events, force=force)
     try:
