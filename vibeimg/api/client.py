@@ -267,8 +267,8 @@ class Client:
     def _plan(self, output: str | None, out_dir: PathLike | None, *, count: int,
               force: bool, sidecar: bool = True) -> NamePlan:
         from vibeimg.errors import UsageError
-        from vibeimg.files.atomic import ensure_output_dir
         from vibeimg.files.naming import NamePlan
+        from vibeimg.files.writable import ensure_output_dir
 
         if count < 1:
             raise UsageError(f"n must be at least 1, not {count}")

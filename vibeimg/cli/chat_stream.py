@@ -218,8 +218,8 @@ def chat_stream(
     if output == "-":
         raise UsageError("chat-stream cannot write image bytes to stdout (-o -)",
                          hint="it may receive several images; use -o NAME or --out-dir")
-    from vibeimg.files.atomic import ensure_output_dir
     from vibeimg.files.naming import NamePlan
+    from vibeimg.files.writable import ensure_output_dir
 
     plan = NamePlan.build(output or (turn.name_template if turn is not None else None),
                           out_dir, count=request.expected_images, force=force,

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from vibeimg.cli.common import Connection, session
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import Interrupted, PartialFailure, UsageError, VibeimgError
-from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan
+from vibeimg.files.writable import ensure_output_dir
 from vibeimg.records.rundoc import ending_fields
 from vibeimg.ui import Reporter, is_terminal, printable
 from vibeimg.units import count_of
