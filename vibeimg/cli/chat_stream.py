@@ -242,13 +242,17 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
     if path is None:
         return None
     from vibeimg.files.atomic import open_for_writing
+    from vibeimg.files.inputs import name_taken
 
     try:
         return open_for_writing(path, replace=force, what="events file")
     except FileExistsError:
-        raise UsageError(f"the events file {path} already exists",
+        taken = name_taken(path)
+        replaceable = taken == "already exists" or "symbolic link" in taken
+        raise UsageError(f"the events file {path} {taken}",
                          hint="choose another name, or add --force to replace it (--force "
-                              "also lets images replace files of the same name)") from None
+                              "also lets images replace files of the same name)"
+                         if replaceable else "choose another name") from None
     except OSError as exc:
         raise UsageError(f"cannot write the events file {path}: {exc.strerror}",
                          hint="check the folder exists and is writable") from exc
