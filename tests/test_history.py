@@ -12,7 +12,8 @@ import pytest
 from vibeimg.cli.recording import BackgroundRecorder
 from vibeimg.errors import UsageError
 from vibeimg.records import history, schema
-from vibeimg.records.history import History, HistoryError, database_path, parse_since
+from vibeimg.records.history import History, HistoryError, database_path
+from vibeimg.records.periods import parse_since
 from vibeimg.records.runs import Entry, sum_usage
 from vibeimg.ui import Reporter
 

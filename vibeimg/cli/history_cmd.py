@@ -302,7 +302,7 @@ def history_cost(
 
     Runs against the emulator (--offline, or a mock-server base URL) cost nothing: they are left out and counted apart, unless --include-offline. Estimates follow the gateway's published per-image prices (auto quality counts as high); sizes outside that table are extrapolated by pixels, and the total says so.
     """
-    from vibeimg.records.history import parse_since
+    from vibeimg.records.periods import parse_since
 
     start = parse_since(since) if since else None
     end = parse_since(until) if until else None
