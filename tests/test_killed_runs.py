@@ -76,7 +76,12 @@ def test_a_killed_generate_is_in_the_history_with_what_it_may_have_cost(
         tmp_path: Path) -> None:
     """generate -n 3 -c 3 killed while its requests are on the wire: one row, killed,
     its 3 requests sent and 3 times the price possibly billed, in history, history show
-    and history cost (apart from the estimated cost)."""
+    and history cost (apart from the estimated cost). Killed with --no-history, a run
+    leaves nothing."""
+    with Emulator(EmulatorConfig(latency=30)) as emu:
+        process = start(["generate", "fox", "--no-history"], tmp_path, emu)
+        kill_when_sent(process, emu, 1)
+        assert not database_path().exists()
     with Emulator(EmulatorConfig(latency=30)) as emu:
         process = start(["generate", "fox", "-n", "3", "-c", "3", "--json"], tmp_path, emu)
         received = kill_when_sent(process, emu, 3)
@@ -150,7 +155,8 @@ def test_a_run_going_on_is_never_marked_killed_and_ends_as_one_row(tmp_path: Pat
 
 def test_a_finished_run_is_one_row_that_is_never_judged_again(cli, emulator) -> None:
     """A run that ends well is one row, completed, with its requests sent; a later
-    opening of the history leaves it as it is."""
+    opening of the history leaves it as it is. The revised prompt a row gains at the
+    end is found by 'history search'."""
     result = cli("generate", "fox", "-n", "2", "--quality", "low", "--size", "1024x1024")
     assert result.exit_code == 0, result.stderr
     with History() as store:
@@ -160,14 +166,10 @@ def test_a_finished_run_is_one_row_that_is_never_judged_again(cli, emulator) -> 
     assert owner is None
     with History() as store:
         assert store.recent()[0].outcome == "completed"
-
-
-def test_no_history_writes_nothing_even_while_sending(tmp_path: Path) -> None:
-    """--no-history: no row, not even while the requests are out."""
-    with Emulator(EmulatorConfig(latency=30)) as emu:
-        process = start(["generate", "fox", "--no-history"], tmp_path, emu)
-        kill_when_sent(process, emu, 1)
-    assert not database_path().exists()
+    assert cli("chat-stream", "a heron").exit_code == 0
+    found = cli("history", "search", "illustration", "--json")
+    assert [(r["prompt"], r["requests_sent"]) for r in json.loads(found.stdout)["runs"]] == [
+        ("a heron", 1)]
 
 
 def _pending(owner: str, sent: int = 1) -> None:
@@ -224,11 +226,3 @@ def test_an_older_database_upgrades_and_marks_killed_runs(tmp_path: Path) -> Non
     found = vibeimg("history", "search", "new fox", "--json", cwd=tmp_path)
     assert [r["prompt"] for r in json.loads(found.stdout)["runs"]] == ["a new fox"]
 
-
-def test_the_revised_prompt_of_a_run_recorded_in_progress_is_searchable(cli) -> None:
-    """A run's row is written before its answer and completed after: the revised prompt
-    it gains then is found by 'history search', once."""
-    result = cli("chat-stream", "a fox")
-    assert result.exit_code == 0, result.stderr
-    found = cli("history", "search", "illustration", "--json")
-    assert [r["prompt"] for r in json.loads(found.stdout)["runs"]] == ["a fox"]
