@@ -129,6 +129,39 @@ def test_a_killed_chat_stream_is_priced_for_every_image_it_asked_for(tmp_path: P
     assert cost(tmp_path)["possible_cost_usd"] == pytest.approx(2 * PRICE)
 
 
+def test_a_killed_chat_turn_is_in_the_history(tmp_path: Path) -> None:
+    """A turn of 'vibeimg chat' killed while its request is on the wire: killed."""
+    with Emulator(EmulatorConfig(latency=30)) as emu:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vibeimg", "chat", "--session", "coast", "--base-url",
+             emu.base_url, "--api-key", "k"], cwd=tmp_path, env=_env(), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdin is not None
+        process.stdin.write("a lighthouse\n")
+        process.stdin.flush()
+        received = kill_when_sent(process, emu, 1)
+    (run,) = runs(tmp_path)
+    assert (run["command"], run["outcome"], run["requests_sent"]) == ("chat-stream", "killed", 1)
+    assert run["parameters"]["session"] == "coast"
+    assert run["possible_cost_usd"] == pytest.approx(received * PRICE)
+
+
+def test_a_killed_python_api_call_is_in_the_history(tmp_path: Path) -> None:
+    """Client(history=True).generate(n=2) in a process killed while its requests are on
+    the wire: killed, 2 requests possibly billed."""
+    script = ("import sys, vibeimg\n"
+              "with vibeimg.Client(base_url=sys.argv[1], api_key='k', history=True) as c:\n"
+              "    c.generate('fox', n=2, concurrency=2)\n")
+    with Emulator(EmulatorConfig(latency=30)) as emu:
+        process = subprocess.Popen([sys.executable, "-c", script, emu.base_url], cwd=tmp_path,
+                                   env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        received = kill_when_sent(process, emu, 2)
+    (run,) = runs(tmp_path)
+    assert (run["command"], run["outcome"], run["requests_sent"]) == ("generate", "killed", 2)
+    assert run["possible_cost_usd"] == pytest.approx(received * PRICE)
+
+
 def test_a_run_going_on_is_never_marked_killed_and_ends_as_one_row(tmp_path: Path) -> None:
     """While a generate waits on the gateway, another vibeimg reading the history sees it
     running (its request counted as possibly billed), not killed; interrupted, the same
@@ -226,3 +259,16 @@ def test_an_older_database_upgrades_and_marks_killed_runs(tmp_path: Path) -> Non
     found = vibeimg("history", "search", "new fox", "--json", cwd=tmp_path)
     assert [r["prompt"] for r in json.loads(found.stdout)["runs"]] == ["a new fox"]
 
+
+
+def test_a_killed_run_against_the_emulator_is_not_billed(tmp_path: Path) -> None:
+    """A run killed after an answer said it came from vibeimg's emulator is an offline
+    run: left out of 'history cost', nothing possibly billed."""
+    with Emulator(EmulatorConfig(latency=1.5)) as emu:
+        process = start(["generate", "fox", "-n", "2", "-c", "1"], tmp_path, emu)
+        kill_when_sent(process, emu, 2)  # the first answered, the second on the wire
+    (run,) = runs(tmp_path)
+    assert (run["outcome"], run["requests_sent"], run["offline"]) == ("killed", 2, True)
+    totals = cost(tmp_path)
+    assert (totals["runs"], totals["offline_runs"], totals["killed_runs"]) == (0, 1, 0)
+    assert totals["possible_cost_usd"] == 0
