@@ -19,23 +19,20 @@ from __future__ import annotations
 
 import functools
 import os
-import secrets
-import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 _PROC = Path("/proc")
 
 
-@dataclass(frozen=True)
 class Owner:
-    """The process making a run, and the run's own token."""
+    """The process making a run, and the run's own token (a plain class: the history
+    loads this module at each opening, and a dataclass costs milliseconds to make)."""
 
-    host: str
-    boot: str
-    pid: int
-    started: str
-    token: str
+    __slots__ = ("boot", "host", "pid", "started", "token")
+
+    def __init__(self, host: str, boot: str, pid: int, started: str, token: str) -> None:
+        self.host, self.boot, self.pid, self.started, self.token = (
+            host, boot, pid, started, token)
 
     def text(self) -> str:
         return "|".join((self.host, self.boot, str(self.pid), self.started, self.token))
@@ -51,13 +48,14 @@ class Owner:
 def new_owner() -> Owner:
     """This process, with a fresh token: the owner of a run about to start."""
     host, boot, pid, started = _this_process()
-    return Owner(host, boot, pid, started, secrets.token_hex(8))
+    return Owner(host, boot, pid, started, os.urandom(8).hex())
 
 
 @functools.cache
 def _this_process() -> tuple[str, str, int, str]:
     pid = os.getpid()
-    return socket.gethostname(), _boot_id(), pid, _start_time(pid)[1]
+    host = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    return host, _boot_id(), pid, _start_time(pid)[1]
 
 
 def _boot_id() -> str:
