@@ -12,7 +12,8 @@ import pytest
 from vibeimg.cli.recording import BackgroundRecorder
 from vibeimg.errors import UsageError
 from vibeimg.records import history, schema
-from vibeimg.records.history import History, HistoryError, database_path, parse_since
+from vibeimg.records.history import History, HistoryError, database_path
+from vibeimg.records.periods import parse_since
 from vibeimg.records.runs import Entry, sum_usage
 from vibeimg.ui import Reporter
 
@@ -186,8 +187,9 @@ def test_an_older_database_speaks_the_run_documents_words() -> None:
     assert entry.prompt == "an old fox" and entry.outcome == "completed"
 
 
-#: The table as versions 1 and 2 made it: no possible_cost_usd column.
-OLD_SCHEMA = schema.SCHEMA.replace(",\n    possible_cost_usd REAL NOT NULL DEFAULT 0", "")
+#: The table as versions 1 and 2 made it: no possible_cost_usd column (nor version 7's).
+OLD_SCHEMA = schema.SCHEMA.replace(",\n    possible_cost_usd REAL NOT NULL DEFAULT 0,\n"
+                                   "    requests_sent INTEGER,\n    owner TEXT", "")
 
 
 def test_an_older_database_gains_the_possible_cost() -> None:

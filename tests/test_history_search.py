@@ -9,9 +9,10 @@ import pytest
 
 from vibeimg.cli.history_cmd import _columns, _cut_to_columns
 from vibeimg.records import history, schema
-from vibeimg.records.history import History, database_path, search_terms
+from vibeimg.records.history import History, database_path
 from vibeimg.records.runs import Entry
 from vibeimg.records.schema import SCHEMA_VERSION
+from vibeimg.records.terms import search_terms
 
 SMALL = ("--size", "1024x1024", "--quality", "low")
 OTTER = "一只水彩风格的水獭"

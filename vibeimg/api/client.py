@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from vibeimg.jobs.chat.session import TurnSettings
     from vibeimg.jobs.image_outcome import Outcome
     from vibeimg.jobs.image_requests import ImageRequest
+    from vibeimg.records.inprogress import RunInProgress
+    from vibeimg.records.pricing import Price
     from vibeimg.records.runs import Entry
     from vibeimg.settings.resolve import Settings
     from vibeimg.wire.client import GatewayClient
@@ -245,18 +247,25 @@ class Client:
                                     count=request.expected_images, force=force,
                                     sidecar=sidecar)
         from vibeimg.jobs.entries import chat_run_entry
+        from vibeimg.records.pricing import price_of
 
-        try:
-            result = run_chat_stream(self._connection(), request, plan=plan, sidecar=sidecar,
-                                     ascii_names=self.ascii_names)
-        except VibeimgError as error:  # before any stream: recorded, with what it may cost
-            if self.history:
-                self._record(chat_run_entry(request=request, error=error,
-                                            offline=self._connection().offline))
-            raise
-        if self.history:
-            self._record(chat_run_entry(request=request, offline=result.offline,
-                                        result=result))
+        gateway = self._connection()
+        run = self._in_progress(chat_run_entry(request=request, offline=gateway.offline),
+                                price_of(request.options.size, request.options.quality
+                                         ).times(request.expected_images), gateway)
+        with run if run is not None else nullcontext():
+            try:
+                result = run_chat_stream(gateway, request, plan=plan, sidecar=sidecar,
+                                         ascii_names=self.ascii_names,
+                                         before_send=run.before_send if run else None)
+            except VibeimgError as error:  # before any stream: recorded, with its cost
+                if run is not None:
+                    run.finish(chat_run_entry(request=request, error=error,
+                                              offline=gateway.offline))
+                raise
+            if run is not None:
+                run.finish(chat_run_entry(request=request, offline=result.offline,
+                                          result=result))
         if turn is not None:
             from vibeimg.jobs.chat.session import record_turn
 
@@ -282,33 +291,45 @@ class Client:
 
     def _fetch(self, request: ImageRequest, command: str, count: int, plan: NamePlan, *,
                sidecar: bool, concurrency: int) -> Images:
+        from vibeimg.jobs.entries import image_run_entry
         from vibeimg.jobs.image_runs import fetch_many
+        from vibeimg.records.pricing import price_of
 
-        outcome = fetch_many(self._connection(), request, count=count,
-                             concurrency=concurrency, plan=plan, sidecar=sidecar)
-        if outcome.interrupted:
-            # Ctrl-C cancelled this connection for good (its abandoned requests must
-            # never be retried): the next operation opens a new one.
-            self.close()
-        error = outcome.final_error(count)
-        if self.history:
-            from vibeimg.jobs.entries import image_run_entry
+        gateway = self._connection()
+        # offline too when the base URL answered as vibeimg's emulator
+        run = self._in_progress(image_run_entry(
+            command=command, request=request, offline=gateway.offline, count=count),
+            price_of(request.options.size, request.options.quality), gateway)
+        with run if run is not None else nullcontext():
+            outcome = fetch_many(gateway, request, count=count, concurrency=concurrency,
+                                 plan=plan, sidecar=sidecar,
+                                 before_send=run.before_send if run is not None else None)
+            if outcome.interrupted:
+                # Ctrl-C cancelled this connection for good (its abandoned requests must
+                # never be retried): the next operation opens a new one.
+                self.close()
+            error = outcome.final_error(count)
+            if run is not None:
+                run.finish(image_run_entry(command=command, request=request,
+                                           offline=gateway.offline, count=count,
+                                           outcome=outcome, error=error))
+        return _saved_images(outcome, count, error, offline=gateway.offline)
 
-            # offline too when the base URL answered as vibeimg's emulator
-            self._record(image_run_entry(command=command, request=request,
-                                         offline=self._connection().offline, count=count,
-                                         outcome=outcome, error=error))
-        return _saved_images(outcome, count, error, offline=self._connection().offline)
+    def _in_progress(self, entry: Entry, cost_per_send: Price, gateway: GatewayClient
+                     ) -> RunInProgress | None:
+        """The history row of a run about to send (None without history): written
+        before its first request goes out, so a killed process leaves what it spent."""
+        if not self.history:
+            return None
+        from vibeimg.records.inprogress import RunInProgress
 
-    @staticmethod
-    def _record(entry: Entry) -> None:
-        """Record a run; a history that cannot be written is a warning, never a loss."""
-        from vibeimg.records import history
+        return RunInProgress(entry, cost_per_send, offline=lambda: gateway.offline,
+                             warn=_warn_unrecorded)
 
-        try:
-            history.record(entry)
-        except history.HistoryError as exc:
-            warnings.warn(f"not recorded in the history: {exc.one_line()}", stacklevel=4)
+
+def _warn_unrecorded(message: str) -> None:
+    """A history that cannot be written is a warning, never a loss."""
+    warnings.warn(f"not recorded in the history: {message}", stacklevel=6)
 
 
 def _plain_request(prompt: str, settings: TurnSettings, images: list[Path]

@@ -242,13 +242,14 @@ class ChatShell:
         )
         from vibeimg.cli.chat_turns import record_turn_or_warn
         from vibeimg.cli.preview_cmd import preview_saved
-        from vibeimg.cli.recording import record_run
+        from vibeimg.cli.recording import RunRecord
         from vibeimg.files.naming import NamePlan, slugify
         from vibeimg.files.writable import ensure_output_dir
         from vibeimg.jobs.chat.run import run_chat_stream
         from vibeimg.jobs.chat.session import plan_turn
         from vibeimg.jobs.entries import chat_run_entry
         from vibeimg.records import sessions
+        from vibeimg.records.pricing import price_of
 
         name = self.name or sessions.fresh_name(
             slugify(prompt, 32, ascii_only=self.ascii_names))
@@ -266,21 +267,28 @@ class ChatShell:
         client = self.client
         if client is None:  # set by the command before the first line is read
             raise RuntimeError("the chat has no connection")
-        try:
-            with display:
-                result = run_chat_stream(client, plan.request, plan=names,
-                                         sidecar=self.sidecar, listener=display)
-        except VibeimgError as error:  # refused or unreachable before any stream: no turn
-            # offline too when the base URL answered as vibeimg's emulator
-            record_run(self.reporter, self.history, chat_run_entry(
-                request=plan.request, offline=client.offline, error=error))
-            raise
-        finally:
-            self.display = None
-        self.name, self.use = name, []  # the conversation exists from its first turn
-        result.offline = result.offline or client.offline
-        record_run(self.reporter, self.history, chat_run_entry(
-            request=plan.request, offline=result.offline, result=result))
+        # In the history before the request goes out (a kill leaves what it may cost).
+        record = RunRecord(self.reporter, self.history, chat_run_entry(
+            request=plan.request, offline=client.offline), price_of(
+                plan.request.options.size, plan.request.options.quality).times(
+                plan.request.expected_images), offline=lambda: client.offline)
+        with record:
+            try:
+                with display:
+                    result = run_chat_stream(client, plan.request, plan=names,
+                                             sidecar=self.sidecar, listener=display,
+                                             before_send=record.before_send)
+            except VibeimgError as error:  # refused or unreachable before any stream
+                # offline too when the base URL answered as vibeimg's emulator
+                record.finish(chat_run_entry(
+                    request=plan.request, offline=client.offline, error=error))
+                raise
+            finally:
+                self.display = None
+            self.name, self.use = name, []  # the conversation exists from its first turn
+            result.offline = result.offline or client.offline
+            record.finish(chat_run_entry(
+                request=plan.request, offline=result.offline, result=result))
         unrecorded = record_turn_or_warn(plan, result, offline=result.offline,
                                          reporter=self.reporter)
         display.finished(result)

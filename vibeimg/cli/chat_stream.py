@@ -271,43 +271,52 @@ def _run(connection: Connection, reporter: Reporter, request: ChatStreamRequest,
     """
     from vibeimg.cli.common import session
     from vibeimg.cli.interrupts import waiting_text
-    from vibeimg.cli.recording import record_run
+    from vibeimg.cli.recording import RunRecord
     from vibeimg.cli.stdout import print_json
     from vibeimg.jobs.chat.result import ChatStreamResult
     from vibeimg.jobs.chat.run import run_chat_stream
     from vibeimg.jobs.entries import chat_run_entry
+    from vibeimg.records.pricing import price_of
 
     started = time.monotonic()
     failed: VibeimgError | None = None
     client: GatewayClient | None = None
-    try:
-        with session(connection, reporter, display.retrying) as client, display:
-            result = run_chat_stream(
-                client, request, plan=plan, sidecar=sidecar, listener=display,
-                record=recorder.write if recorder is not None else None,
-                ascii_names=ascii_names,
-                on_interrupt=lambda on_wire: display.notice(waiting_text(on_wire)),
-            )
-    except VibeimgError as error:
-        failed = error
-    except KeyboardInterrupt:
-        failed = Interrupted("interrupted before the gateway answered")
-    # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
-    offline = connection.offline or (client is not None and client.offline)
-    if failed is not None:
-        if not isinstance(failed, UsageError):  # refused before sending: no run
-            record_run(reporter, history, chat_run_entry(
-                request=request, offline=offline, error=failed))
-            ended = ChatStreamResult.before_stream(request, failed, time.monotonic() - started)
-            ended.offline = offline
-            display.finished(ended)
-            if json_output:
-                print_json(ended.as_json())
-        raise failed
-    result.offline = result.offline or offline
-    _advise_missing(result)
-    record_run(reporter, history,
-               chat_run_entry(request=request, offline=result.offline, result=result))
+    # In the history before the request goes out: a process killed half-way (SIGKILL)
+    # leaves what it may have spent.
+    record = RunRecord(reporter, history, chat_run_entry(request=request,
+                                                         offline=connection.offline),
+                       price_of(request.options.size, request.options.quality).times(
+                           request.expected_images),
+                       offline=lambda: client is not None and client.offline)
+    with record:
+        try:
+            with session(connection, reporter, display.retrying) as client, display:
+                result = run_chat_stream(
+                    client, request, plan=plan, sidecar=sidecar, listener=display,
+                    record=recorder.write if recorder is not None else None,
+                    ascii_names=ascii_names,
+                    on_interrupt=lambda on_wire: display.notice(waiting_text(on_wire)),
+                    before_send=record.before_send,
+                )
+        except VibeimgError as error:
+            failed = error
+        except KeyboardInterrupt:
+            failed = Interrupted("interrupted before the gateway answered")
+        # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
+        offline = connection.offline or (client is not None and client.offline)
+        if failed is not None:
+            if not isinstance(failed, UsageError):  # refused before sending: no run
+                record.finish(chat_run_entry(request=request, offline=offline, error=failed))
+                ended = ChatStreamResult.before_stream(request, failed,
+                                                       time.monotonic() - started)
+                ended.offline = offline
+                display.finished(ended)
+                if json_output:
+                    print_json(ended.as_json())
+            raise failed
+        result.offline = result.offline or offline
+        _advise_missing(result)
+        record.finish(chat_run_entry(request=request, offline=result.offline, result=result))
     unrecorded = None
     if turn is not None:
         from vibeimg.cli.chat_turns import record_turn_or_warn

@@ -51,9 +51,12 @@ def _local_time(created: str, seconds: bool = False) -> str:
 
 
 def _cost(entry: Entry) -> str:
-    """The listing's cost column: ``offline`` (nothing billed), ``~$0.844`` when extrapolated."""
+    """The listing's cost column: ``offline`` (nothing billed), ``~$0.844`` when extrapolated,
+    ``<=$0.633`` for a run killed (or going on) with requests of unknown outcome."""
     if entry.offline:
         return "offline"
+    if entry.outcome in ("killed", "running") and entry.possible_cost_usd:
+        return f"<=${entry.possible_cost_usd + entry.estimated_cost_usd:.3f}"
     return ("~" if entry.cost_extrapolated else "") + f"${entry.estimated_cost_usd:.3f}"
 
 
@@ -207,6 +210,7 @@ def history_show(
         *[("request id", rid) for rid in entry.request_ids],
         ("usage", json_dumps(entry.usage) if entry.usage else None),
         ("estimated cost", _cost_in_full(entry)),
+        ("requests sent", entry.requests_sent),
         ("possible cost", f"${entry.possible_cost_usd:.4f} (may have been billed, no image "
          "received)" if entry.possible_cost_usd and not entry.offline else None),
         ("elapsed", None if entry.elapsed_seconds is None else f"{entry.elapsed_seconds:.1f} s"),
@@ -302,7 +306,7 @@ def history_cost(
 
     Runs against the emulator (--offline, or a mock-server base URL) cost nothing: they are left out and counted apart, unless --include-offline. Estimates follow the gateway's published per-image prices (auto quality counts as high); sizes outside that table are extrapolated by pixels, and the total says so.
     """
-    from vibeimg.records.history import parse_since
+    from vibeimg.records.periods import parse_since
 
     start = parse_since(since) if since else None
     end = parse_since(until) if until else None
@@ -322,6 +326,13 @@ def history_cost(
     if summary.possible_cost_usd:
         sys.stdout.write(f"  plus up to ${summary.possible_cost_usd:.3f} possibly billed with no "
                          "image received (outcome unknown, or an answer that was unusable)\n")
+    if summary.killed_runs:
+        sys.stdout.write(f"  of which up to ${summary.killed_possible_cost_usd:.3f} from "
+                         f"{_plural(summary.killed_runs, 'killed run')} (their process ended "
+                         "before they did: each request sent, outcome unknown)\n")
+    if summary.running_runs:
+        sys.stdout.write(f"  ({_plural(summary.running_runs, 'run')} in progress: the requests "
+                         "sent so far are counted as possibly billed)\n")
     if summary.extrapolated_runs:
         sys.stdout.write(f"  ({_plural(summary.extrapolated_runs, 'run')} priced by "
                          "extrapolation: sizes outside the published price table)\n")

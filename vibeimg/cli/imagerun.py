@@ -71,9 +71,10 @@ def run_image_requests(
     outcome; ``preview`` shows thumbnails of the saved images on a terminal's stderr.
     """
     from vibeimg.cli.interrupts import waiting_text
-    from vibeimg.cli.recording import record_run
+    from vibeimg.cli.recording import RunRecord
     from vibeimg.jobs.entries import image_run_entry
     from vibeimg.jobs.image_runs import fetch_many
+    from vibeimg.records.pricing import price_of
 
     what = "image" if count == 1 else f"{count} images"
     title = f"Making {what} with {request.options.model}"
@@ -98,33 +99,35 @@ def run_image_requests(
 
     started = time.monotonic()
     client: GatewayClient | None = None
-    try:
-        with session(connection, reporter) as client, reporter.spinner(title):
-            outcome = fetch_many(
-                client, request, count=count, concurrency=concurrency, plan=plan,
-                sidecar=sidecar, stdout=sys.stdout.buffer if plan is None else None,
-                on_saved=saved if plan is not None else None, on_failed=failed,
-                on_interrupt=lambda on_wire: reporter.info(waiting_text(on_wire)),
-            )
-    except VibeimgError as error:
-        if not isinstance(error, UsageError):  # refused before sending: no run
-            offline = connection.offline or (client is not None and client.offline)
-            record_run(reporter, history, image_run_entry(
-                command=command, request=request, offline=offline, count=count,
-                error=error, elapsed=time.monotonic() - started))
-        raise
-    # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
-    offline = connection.offline or client.offline
-    final = (paths is not None and paths.stopped_run(len(outcome.saved), count)
-             ) or outcome.final_error(count)
-    missing = count - len(outcome.saved)
-    if isinstance(final, (PartialFailure, Interrupted)) and outcome.saved and missing:
-        from vibeimg.cli.rerun import missing_hint
-
-        final.hint = missing_hint(command, missing, outcome.maybe_billed_unsaved)
-    record_run(reporter, history, image_run_entry(
-        command=command, request=request, offline=offline, count=count,
-        outcome=outcome, error=final, elapsed=time.monotonic() - started))
+    # In the history before the first request goes out, each send counted as it does:
+    # a process killed half-way (SIGKILL) leaves what it may have spent.
+    record = RunRecord(reporter, history, image_run_entry(
+        command=command, request=request, offline=connection.offline, count=count),
+        price_of(request.options.size, request.options.quality),
+        offline=lambda: client is not None and client.offline)
+    with record:
+        try:
+            with session(connection, reporter) as client, reporter.spinner(title):
+                outcome = fetch_many(
+                    client, request, count=count, concurrency=concurrency, plan=plan,
+                    sidecar=sidecar, stdout=sys.stdout.buffer if plan is None else None,
+                    on_saved=saved if plan is not None else None, on_failed=failed,
+                    on_interrupt=lambda on_wire: reporter.info(waiting_text(on_wire)),
+                    before_send=record.before_send,
+                )
+        except VibeimgError as error:
+            if not isinstance(error, UsageError):  # refused before sending: no run
+                offline = connection.offline or (client is not None and client.offline)
+                record.finish(image_run_entry(
+                    command=command, request=request, offline=offline, count=count,
+                    error=error, elapsed=time.monotonic() - started))
+            raise
+        # --offline, or a base URL that answered as vibeimg's emulator: nothing was billed.
+        offline = connection.offline or client.offline
+        final = _final_error(command, count, outcome, paths)
+        record.finish(image_run_entry(
+            command=command, request=request, offline=offline, count=count,
+            outcome=outcome, error=final, elapsed=time.monotonic() - started))
     if json_output:
         print_json(run_document(command, request.prompt, count, outcome, final,
                                 offline=offline))
@@ -144,6 +147,20 @@ def run_image_requests(
                       f"{shown(price.usd, price.extrapolated, offline=offline)}" + possible)
     if final is not None:
         raise final  # after the saved images were printed: scripts learn of them
+
+
+def _final_error(command: str, count: int, outcome: Outcome, paths: PathPrinter | None
+                 ) -> VibeimgError | None:
+    """The error a run ends with: stdout's failure, or the outcome's, with the command
+    for the missing images alone when some were saved."""
+    final = (paths is not None and paths.stopped_run(len(outcome.saved), count)
+             ) or outcome.final_error(count)
+    missing = count - len(outcome.saved)
+    if isinstance(final, (PartialFailure, Interrupted)) and outcome.saved and missing:
+        from vibeimg.cli.rerun import missing_hint
+
+        final.hint = missing_hint(command, missing, outcome.maybe_billed_unsaved)
+    return final
 
 
 def run_document(command: str, prompt: str, count: int, outcome: Outcome,

@@ -1,8 +1,11 @@
 """Recording runs in the history from the commands: one call, never fatal.
 
 ``record_run(reporter, enabled, entry)`` stores an :class:`~vibeimg.records.runs.Entry`
-that the job built of its run (:mod:`vibeimg.jobs.entries`). A locked or damaged
-database becomes a warning: the images are saved whatever happens to the history.
+that the job built of its run (:mod:`vibeimg.jobs.entries`). A run that spends is
+recorded from before its first request goes out, as a :class:`RunRecord`
+(:mod:`vibeimg.records.inprogress`), so that a process killed half-way leaves its
+requests in the history. A locked or damaged database becomes a warning: the images
+are saved whatever happens to the history.
 ``enabled`` comes from the command's ``--history/--no-history`` option; a batch hands
 its items to a :class:`BackgroundRecorder`. A run refused before anything was sent (a
 usage error) is no run and is not recorded.
@@ -12,12 +15,17 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from vibeimg.ui import Reporter
 
 if TYPE_CHECKING:
+    from vibeimg.records.inprogress import RunInProgress
+    from vibeimg.records.pricing import Price
     from vibeimg.records.runs import Entry
+    from vibeimg.wire.retry import Attempts
 
 # One writer at a time within a run (batch items finish on many threads): the
 # database's own lock is then only ever waited on by other processes.
@@ -41,6 +49,42 @@ def record_run(reporter: Reporter, enabled: bool, entry: Entry) -> int | None:
     except history.HistoryError as exc:
         reporter.warn(f"not recorded in the history: {exc.one_line()}")
     return None
+
+
+class RunRecord:
+    """One run's history row from before its first send to its end (nothing when
+    ``enabled`` is False): ``before_send`` goes to the job, ``finish`` at the end.
+    Use it with ``with``: a run that ends by an unexpected error still gets its end."""
+
+    def __init__(self, reporter: Reporter, enabled: bool, entry: Entry, cost_per_send: Price,
+                 offline: Callable[[], bool]) -> None:
+        self.run: RunInProgress | None = None
+        if not enabled:
+            return
+        try:
+            from vibeimg.records.inprogress import RunInProgress  # sqlite only when recording
+        except ImportError as exc:  # a Python built without sqlite3
+            reporter.warn(f"not recorded in the history: {exc}")
+            return
+        self.run = RunInProgress(
+            entry, cost_per_send, offline=offline,
+            warn=lambda message: reporter.warn(f"not recorded in the history: {message}"))
+
+    def __enter__(self) -> RunRecord:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self.run is not None:
+            self.run.__exit__(kind, error, traceback)
+
+    @property
+    def before_send(self) -> Callable[[Attempts], None] | None:
+        return self.run.before_send if self.run is not None else None
+
+    def finish(self, entry: Entry) -> int | None:
+        """Record the run's end as ``entry``; its id, or None (off, or failed: warned)."""
+        return self.run.finish(entry) if self.run is not None else None
 
 
 class BackgroundRecorder:

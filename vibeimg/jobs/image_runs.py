@@ -56,6 +56,7 @@ def fetch_many(
     on_saved: OnSaved | None = None,
     on_failed: Callable[[Failure], None] | None = None,
     on_interrupt: OnInterrupt | None = None,
+    before_send: Callable[[Attempts], None] | None = None,
 ) -> Outcome:
     """Send ``count`` requests, at most ``concurrency`` at once; keep every success.
 
@@ -64,10 +65,12 @@ def fetch_many(
     are dropped (never billed). With ``on_interrupt`` (the command line), those on the
     wire are waited for (it is told how many) and abandoned only on a second Ctrl-C;
     without (the Python API), they are abandoned at once. The outcome then says
-    ``interrupted``, holding what was saved.
+    ``interrupted``, holding what was saved. ``before_send`` is told of each send just
+    before it goes out (the history counts them).
     """
     run = _Run(client, request, plan=plan, sidecar=sidecar, stdout=stdout,
                on_saved=on_saved, on_failed=on_failed)
+    run.before_send = before_send
     for index in range(1, count + 1):
         run.pending.put(index)
     # Daemon threads rather than a pool, even for one image: on a second Ctrl-C the
@@ -105,6 +108,7 @@ class _Run:
         self.running: dict[int, int] = {}  # worker thread -> the index it is making
         self.attempts: dict[int, Attempts] = {}  # worker thread -> its request's sends
         self.stdout_gone: list[BaseException] = []  # a closed pipe stops the run
+        self.before_send: Callable[[Attempts], None] | None = None
 
     def work(self, workers: _Workers) -> None:
         try:
@@ -118,7 +122,7 @@ class _Run:
             workers.ended()
 
     def one(self, index: int) -> None:
-        attempts = Attempts()
+        attempts = Attempts(before_send=self.before_send)
         with self.lock:
             self.running[threading.get_ident()] = index
             self.attempts[threading.get_ident()] = attempts

@@ -19,17 +19,17 @@ import dataclasses
 import itertools
 import json
 import os
-import re
 import sqlite3
-import unicodedata
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from vibeimg.errors import ExitCode, UsageError, VibeimgError
 from vibeimg.records import schema
+from vibeimg.records.killed import mark_killed
 from vibeimg.records.runs import CostSummary, Entry
+from vibeimg.records.terms import TRIGRAM, search_terms
 from vibeimg.settings.folders import check_home, home_folder
 from vibeimg.settings.resolve import data_dir, make_private_folder
 
@@ -108,7 +108,8 @@ class History:
             raise HistoryError(exc.message, hint=exc.hint) from exc
 
     @contextlib.contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
+    def errors(self, action: str) -> Iterator[None]:
+        """Any failure of the database within, raised as a HistoryError."""
         try:
             yield
         except sqlite3.OperationalError as exc:
@@ -136,14 +137,17 @@ class History:
         return f"move it aside (mv {self.path} {self.path}.bak) to start a new one"
 
     def connection(self) -> sqlite3.Connection:
+        """The open database, set up, its runs whose process is gone marked killed."""
         if self._conn is not None:
             return self._conn
         if self.create:
             self._check_home()
-        with self._errors("open"):
+        with self.errors("open"):
             if self.create:
                 _prepare_file(self.path)
-            conn = sqlite3.connect(self.path, timeout=self.timeout)
+            # A run's row is written from the thread sending its request, under its lock.
+            conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False)
+            writable = True
             try:  # NORMAL syncs at WAL checkpoints: a power cut loses runs, never the file
                 conn.execute("PRAGMA synchronous = NORMAL")
                 self.fts = schema.set_up(conn)
@@ -154,22 +158,50 @@ class History:
                 # A read-only folder: no WAL index there, and nobody writing: immutable.
                 conn = sqlite3.connect(f"{self.path.absolute().as_uri()}?immutable=1", uri=True)
                 self.fts = schema.set_up(conn)
+                writable = False
             conn.row_factory = sqlite3.Row
             self._conn = conn
             # Case folding for substring search in any script (LIKE folds ASCII only).
             conn.create_function("vibeimg_fold", 1, _fold, deterministic=True)
+            if writable:
+                mark_killed(conn)
         return self._conn
 
-    def add(self, entry: Entry) -> int:
-        """Store ``entry`` and return its id."""
-        self.add_many([entry])
+    def add(self, entry: Entry, *, owner: str | None = None) -> int:
+        """Store ``entry`` and return its id; with ``owner``, as a run in progress that
+        the process ``owner`` names is making (:mod:`vibeimg.records.inprogress`)."""
+        self.add_many([entry], owner=owner)
         return entry.id or 0
 
-    def add_many(self, entries: Sequence[Entry]) -> None:
+    def update_in_progress(self, owner: str, entry: Entry) -> None:
+        """The requests sent so far by the run in progress of ``owner``, as ``entry``
+        counts them, and what they may cost."""
+        conn = self.connection()
+        with self.errors("write"), conn:
+            conn.execute("UPDATE runs SET requests_sent = ?, possible_cost_usd = ?, "
+                         "offline = ? WHERE owner = ?", (entry.requests_sent,
+                         entry.possible_cost_usd, int(entry.offline), owner))
+
+    def finish_in_progress(self, owner: str, entry: Entry) -> bool:
+        """Make the row of the run in progress of ``owner`` the record ``entry`` (its id
+        set); False when there is no such row."""
+        conn = self.connection()
+        row = _row(entry)
+        with self.errors("write"), conn:
+            found = conn.execute("SELECT id FROM runs WHERE owner = ?", (owner,)).fetchone()
+            if found is None:
+                return False
+            assignments = ", ".join(f"{name} = ?" for name in row)
+            conn.execute(f"UPDATE runs SET {assignments}, owner = NULL WHERE id = ?",  # noqa: S608 - column names are ours; values are bound
+                         (*row.values(), found[0]))
+        entry.id = int(found[0])
+        return True
+
+    def add_many(self, entries: Sequence[Entry], *, owner: str | None = None) -> None:
         """Store ``entries`` in one transaction (one commit for a batch's finished items),
         setting each one's id."""
         conn = self.connection()
-        rows = [_row(entry) for entry in entries]
+        rows = [_row(entry) | ({"owner": owner} if owner else {}) for entry in entries]
         if not rows:
             return
         names = ", ".join(rows[0])
@@ -177,7 +209,7 @@ class History:
         # Many rows a statement: SQLite is left (and the GIL taken back) once per
         # statement, not per row, while a batch's workers wait for the GIL.
         per = max(1, min(ROWS_PER_INSERT, 999 // len(rows[0])))
-        with self._errors("write"), conn:
+        with self.errors("write"), conn:
             for start in range(0, len(rows), per):
                 chunk = rows[start:start + per]
                 sql = f"INSERT INTO runs ({names}) VALUES {', '.join([marks] * len(chunk))}"  # noqa: S608 - fragments are constants; values are bound - column names are ours
@@ -195,7 +227,7 @@ class History:
         sql = f"SELECT runs.* FROM runs {join} {where} ORDER BY {order}"  # noqa: S608 - fragments are constants; values are bound
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with self._errors("read"):
+        with self.errors("read"):
             rows = conn.execute(sql, tuple(args)).fetchall()
             return [_entry(row) for row in rows]
 
@@ -265,18 +297,20 @@ class History:
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         # Totalled by SQLite from the spend index, one row per command and kind.
         sql = ("SELECT command, offline, COUNT(*), TOTAL(images), TOTAL(estimated_cost_usd), "  # noqa: S608 - fragments are constants; values are bound
-               "TOTAL(possible_cost_usd), TOTAL(cost_extrapolated), MIN(id) "
-               f"FROM runs {where} GROUP BY command, offline")
+               "TOTAL(possible_cost_usd), TOTAL(cost_extrapolated), MIN(id), "
+               "TOTAL(outcome = 'killed'), "
+               "TOTAL(CASE WHEN outcome = 'killed' THEN possible_cost_usd END), "
+               f"TOTAL(outcome = 'running') FROM runs {where} GROUP BY command, offline")
         rows: list[Any] = []
         if self.create or self.exists:
             conn = self.connection()
-            with self._errors("read"):
+            with self.errors("read"):
                 rows = conn.execute(sql, tuple(args)).fetchall()
         rows.sort(key=lambda row: row[7])  # commands in the order they were first run
         by_command: dict[str, float] = {}
-        runs = images = offline_runs = extrapolated = 0
-        total = possible = offline_cost = 0.0
-        for command, offline, count, image_count, cost, maybe, guessed, _ in rows:
+        runs = images = offline_runs = extrapolated = killed = running = 0
+        total = possible = offline_cost = killed_cost = 0.0
+        for command, offline, count, image_count, cost, maybe, guessed, _, *rest in rows:
             if offline:
                 offline_runs += count
                 offline_cost += cost
@@ -287,6 +321,8 @@ class History:
             total += cost
             possible += maybe
             extrapolated += int(guessed)
+            killed, killed_cost = killed + int(rest[0]), killed_cost + rest[1]
+            running += int(rest[2])
             by_command[command] = round(by_command.get(command, 0.0) + cost, 6)
         return CostSummary(
             since=since, until=until, runs=runs, images=images,
@@ -294,14 +330,15 @@ class History:
             offline_runs=offline_runs, possible_cost_usd=round(possible, 6),
             offline_estimated_cost_usd=round(offline_cost, 6),
             include_offline=include_offline,
-            extrapolated_runs=extrapolated,
+            extrapolated_runs=extrapolated, killed_runs=killed,
+            killed_possible_cost_usd=round(killed_cost, 6), running_runs=running,
         )
 
     def count(self) -> int:
         if not self.create and not self.exists:
             return 0
         conn = self.connection()
-        with self._errors("read"):
+        with self.errors("read"):
             return int(conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 
@@ -315,28 +352,6 @@ def _row(entry: Entry) -> dict[str, Any]:
     row["offline"] = int(bool(row["offline"]))
     row["cost_extrapolated"] = int(bool(row["cost_extrapolated"]))
     return row
-
-
-TRIGRAM = 3  # characters: shorter terms are not in the index
-
-
-def search_terms(text: str) -> list[str]:
-    """What to look for: the runs of characters between spaces and punctuation, in NFC,
-    without emoji variation selectors; the text itself when it is punctuation alone."""
-    text = unicodedata.normalize("NFC", text).replace("\ufe0f", "").replace("\ufe0e", "")
-    terms: list[str] = []
-    term: list[str] = []
-    for char in text:
-        if char.isspace() or unicodedata.category(char)[0] in "PC":
-            if term:
-                terms.append("".join(term))
-                term = []
-        else:
-            term.append(char)
-    if term:
-        terms.append("".join(term))
-    stripped = " ".join(text.split())
-    return terms or ([stripped] if stripped else [])
 
 
 def _fold(text: str | None) -> str | None:
@@ -354,6 +369,7 @@ def _prepare_file(path: Path) -> None:
 
 def _entry(row: sqlite3.Row) -> Entry:
     values = dict(row)
+    values.pop("owner", None)  # which process makes a run in progress: the history's own
     for column in _JSON_COLUMNS:
         raw = values.get(column)
         values[column] = None if raw is None else json.loads(raw)
@@ -369,32 +385,3 @@ def record(entry: Entry) -> int:
     """Record one run; raises HistoryError on failure."""
     with History() as history:
         return history.add(entry)
-
-
-def parse_since(text: str, *, today: date | None = None) -> str:
-    """A start time for ``--since``: a date, a date and time, ``today``, or ``7d``/``2w``.
-
-    Dates are local; the result is UTC in the form the database stores.
-    """
-    raw = text.strip().lower()
-    today = today or date.today()
-    relative = re.fullmatch(r"(\d+)\s*([dw])", raw)
-    start: datetime
-    if raw == "today":
-        start = datetime.combine(today, datetime.min.time())
-    elif raw == "yesterday":
-        start = datetime.combine(today - timedelta(days=1), datetime.min.time())
-    elif relative:
-        days = int(relative.group(1)) * (7 if relative.group(2) == "w" else 1)
-        start = datetime.combine(today - timedelta(days=days), datetime.min.time())
-    else:
-        try:
-            start = datetime.fromisoformat(text.strip())
-        except ValueError as exc:
-            raise UsageError(
-                f"invalid date {text!r}",
-                hint="use YYYY-MM-DD, YYYY-MM-DDTHH:MM, today, yesterday, 7d or 2w",
-            ) from exc
-    if start.tzinfo is None:
-        start = start.astimezone()  # a local time
-    return start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

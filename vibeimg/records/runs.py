@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from vibeimg.errors import RunStatus
+
+#: What the history says of a run: how it ended, or ``running`` (its requests are
+#: going out now) and ``killed`` (its process ended before it could record how).
+RecordedStatus = RunStatus | Literal["running", "killed"]
 
 
 @dataclass
@@ -28,7 +32,7 @@ class Entry:
     estimated_cost_usd: float = 0.0  # the images received
     # Some of the cost (or of possible_cost_usd) is priced outside the published table.
     cost_extrapolated: bool = False
-    outcome: RunStatus = "completed"  # vibeimg.errors.run_status of its ending
+    outcome: RecordedStatus = "completed"  # vibeimg.errors.run_status of its ending
     error: str | None = None
     offline: bool = False  # against vibeimg's emulator: nothing was billed
     images: int = 0
@@ -38,6 +42,9 @@ class Entry:
     # What may have been billed with no image received: outcome unknown, or an answer
     # billed but unusable (bad base64, not an image, refused by the disk).
     possible_cost_usd: float = 0.0
+    # The sends of its requests that went out (each counted just before it did), when
+    # the run was recorded from its first one; None for a batch's item.
+    requests_sent: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +69,11 @@ class CostSummary:
     offline_estimated_cost_usd: float = 0.0  # what the offline runs would have cost
     include_offline: bool = False  # the totals above include the offline runs
     extrapolated_runs: int = 0  # runs counted whose cost is partly extrapolated
+    # Runs whose process was killed before they recorded their end, and what their
+    # requests sent may have cost (part of possible_cost_usd); runs going on now.
+    killed_runs: int = 0
+    killed_possible_cost_usd: float = 0.0
+    running_runs: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

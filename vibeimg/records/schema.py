@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: The columns added to ``runs`` since version 1, with their definitions. A database's
 #: version alone does not prove it has them: development builds gave the same version
 #: numbers to different steps, so one marked current can lack a column (and then every
@@ -18,7 +18,18 @@ SCHEMA_VERSION = 6
 ADDED_COLUMNS = {
     "possible_cost_usd": "REAL NOT NULL DEFAULT 0",
     "cost_extrapolated": "INTEGER NOT NULL DEFAULT 0",
+    "requests_sent": "INTEGER",
+    "owner": "TEXT",
 }
+
+
+def _runs_in_progress(conn: sqlite3.Connection) -> None:
+    """Version 7's step: the columns of a run in progress; the spend index made again."""
+    add_column(conn, "requests_sent", ADDED_COLUMNS["requests_sent"])
+    add_column(conn, "owner", ADDED_COLUMNS["owner"])
+    conn.execute("DROP INDEX IF EXISTS runs_spend")
+
+
 #: Changes to a database made by an older vibeimg, by the version they lead to: a
 #: script, or a function of the connection.
 MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
@@ -37,6 +48,11 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     5: lambda conn: add_column(conn, "cost_extrapolated", ADDED_COLUMNS["cost_extrapolated"]),
     # Version 6: the spend index (SPEND_INDEX, made after every migration, as for a new
     # database) and write-ahead logging (set in set_up(), as for a new database).
+    # Version 7: a run is recorded before its first request goes out ('running', with
+    # the process that makes it as its owner, and its requests sent kept current), so a
+    # run killed before it could record its end is found ('killed') and its requests
+    # priced as possibly billed. The spend index gains the outcome (made again).
+    7: _runs_in_progress,
 }
 
 SCHEMA = """
@@ -58,14 +74,17 @@ CREATE TABLE IF NOT EXISTS runs (
     offline INTEGER NOT NULL DEFAULT 0,
     images INTEGER NOT NULL DEFAULT 0,
     elapsed_seconds REAL,
-    possible_cost_usd REAL NOT NULL DEFAULT 0
+    possible_cost_usd REAL NOT NULL DEFAULT 0,
+    requests_sent INTEGER,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
 """
 # 'history cost' totals from this index alone: it never reads the runs' prompts and lists.
 SPEND_INDEX = """
 CREATE INDEX IF NOT EXISTS runs_spend ON runs(command, offline, created, images,
-    estimated_cost_usd, possible_cost_usd, cost_extrapolated);
+    estimated_cost_usd, possible_cost_usd, cost_extrapolated, outcome);
+CREATE INDEX IF NOT EXISTS runs_in_progress ON runs(owner) WHERE owner IS NOT NULL;
 """
 FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS runs_fts USING fts5(
@@ -78,6 +97,13 @@ END;
 CREATE TRIGGER IF NOT EXISTS runs_fts_delete AFTER DELETE ON runs BEGIN
     INSERT INTO runs_fts(runs_fts, rowid, prompt, revised_prompt)
     VALUES ('delete', old.id, old.prompt, old.revised_prompt);
+END;
+CREATE TRIGGER IF NOT EXISTS runs_fts_update AFTER UPDATE OF prompt, revised_prompt ON runs
+BEGIN
+    INSERT INTO runs_fts(runs_fts, rowid, prompt, revised_prompt)
+    VALUES ('delete', old.id, old.prompt, old.revised_prompt);
+    INSERT INTO runs_fts(rowid, prompt, revised_prompt)
+    VALUES (new.id, new.prompt, new.revised_prompt);
 END;
 """
 

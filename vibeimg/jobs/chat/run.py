@@ -48,6 +48,7 @@ def run_chat_stream(
     slug: str | None = None,
     ascii_names: bool = False,
     on_interrupt: OnInterrupt | None = None,
+    before_send: Callable[[Attempts], None] | None = None,
 ) -> ChatStreamResult:
     """Send ``request`` to ``POST /responses`` and save every image as it completes.
 
@@ -60,6 +61,8 @@ def run_chat_stream(
     receives the raw stream. With ``on_interrupt`` (told how many requests are on the
     wire), a first Ctrl-C waits for the request on the wire and a second abandons
     it; without, Ctrl-C abandons it at once (a chat turn is cancelled so).
+    ``before_send`` is told of each send just before it goes out (the history counts
+    them).
     """
     item_slugs = ([slugify(text, ascii_only=ascii_names) for text in request.image_slug_texts]
                   if slug is None else [])
@@ -67,6 +70,7 @@ def run_chat_stream(
         slug = slugify(request.slug_text, ascii_only=ascii_names)
     run = StreamRun(request, plan, sidecar, listener or ProgressListener(), slug, item_slugs)
     sending = _Sending(client, request, run, record)
+    sending.attempts.before_send = before_send
     if on_interrupt is None:
         return sending.stream()
     return sending.stream_waiting(on_interrupt)
