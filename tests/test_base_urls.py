@@ -30,7 +30,7 @@ def test_a_bad_host_or_port_is_refused_before_any_warning(cli, emulator, url: st
     """--base-url with a bad host or port: one line naming the flag, exit 2, nothing sent."""
     result = cli("generate", "a fox", "--base-url", url)
     assert result.exit_code == ExitCode.USAGE
-    assert result.stderr.startswith(f"error: invalid base URL '{url}' (flag): its ")
+    assert result.stderr.startswith(f"error: invalid base URL '{url}' (from --base-url): its ")
     assert problem in result.stderr
     assert result.stderr.count("\n") == 1 and "plain http" not in result.stderr
     assert "(use an http(s) URL such as https://www.vibeapi.cn/v1)" in result.stderr
@@ -43,7 +43,7 @@ def test_doctor_and_the_config_file_name_the_source(cli, url: str) -> None:
     no internal error."""
     doctor = cli("doctor", env={"VIBEIMG_BASE_URL": url})
     assert doctor.exit_code == ExitCode.USAGE
-    assert f"invalid base URL '{url}' (env VIBEIMG_BASE_URL): " in doctor.stdout
+    assert f"invalid base URL '{url}' (from env VIBEIMG_BASE_URL): " in doctor.stdout
     assert "internal error" not in doctor.stdout + doctor.stderr
     config_path().parent.mkdir(parents=True, exist_ok=True)
     config_path().write_text(f'base_url = "{url}"\n', encoding="utf-8")

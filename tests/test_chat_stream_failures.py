@@ -94,7 +94,7 @@ def make_inputs(folder: Path) -> dict[str, Path]:
     [
         ("missing", "does not exist"),
         ("text", "not a png, jpeg or webp file"),
-        ("damaged", "is not an image Pillow can read"),
+        ("damaged", "is a damaged PNG: byte 8 should start a chunk but does not"),
         ("huge", "the gateway accepts at most 50.0 MB"),
         ("gif", "is a GIF file"),
     ],

@@ -57,7 +57,7 @@ def test_doctor_reports_a_value_of_the_wrong_kind_instead_of_crashing(cli) -> No
     result = cli("doctor")
     assert result.exit_code == ExitCode.USAGE, result.stderr
     assert "FAIL  config file" in result.stdout
-    assert "has an invalid out_dir: 5 is a number, not text" in result.stdout
+    assert "has an invalid out_dir 5: it is a number, not text" in result.stdout
     assert "'vibeimg config unset out-dir'" in result.stdout
     assert "ok    gateway" in result.stdout
     assert "internal error" not in result.stderr
@@ -98,5 +98,5 @@ def test_check_file_parses_every_known_key_and_skips_unknown_ones() -> None:
     values = configfile.check_file({"timeout": 30, "history": "off", "size": "Square",
                                     "colour": "red"})
     assert values == {"timeout": 30.0, "history": False, "size": "square"}
-    with pytest.raises(UsageError, match="has an invalid size: 1024 is a number"):
+    with pytest.raises(UsageError, match="has an invalid size 1024: it is a number"):
         configfile.check_file({"size": 1024})

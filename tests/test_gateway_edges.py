@@ -113,7 +113,7 @@ def test_a_base_url_with_a_query_or_fragment_is_refused(cli, emulator, suffix: s
     url = emulator.base_url + suffix
     result = cli("generate", "a fox", "--base-url", url, "-v")
     assert result.exit_code == 2
-    assert f"(flag) has {part}" in result.stderr
+    assert f"(from --base-url) has {part}" in result.stderr
     assert QUERY_SECRET not in result.stdout + result.stderr
     assert emulator.requests == []
 
@@ -125,7 +125,7 @@ def test_a_base_url_query_from_the_environment_is_masked_everywhere(
     env = {"VIBEIMG_BASE_URL": url}
     generate = cli("generate", "a fox", env=env)
     assert generate.exit_code == 2
-    assert "(env VIBEIMG_BASE_URL) has a query string" in generate.stderr
+    assert "(from env VIBEIMG_BASE_URL) has a query string" in generate.stderr
     assert "?api_key=***" in generate.stderr
     doctor = cli("doctor", "--json", env=env)
     got = cli("config", "get", "base-url", env=env)

@@ -84,3 +84,24 @@ def test_a_name_without_a_sidecar_is_cut_to_its_own_length(cli, tmp_path) -> Non
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "c" * 246 + "medi.webp\n"
     assert saved_names(tmp_path) == ["c" * 246 + "medi.webp"]
+
+
+def test_no_sidecar_takes_a_literal_name_of_255_bytes(cli, emulator, tmp_path) -> None:
+    """--no-sidecar with a literal -o name of 252 to 255 bytes: the image alone fits, so it
+    is saved under that very name (no room kept for a .json that is never written)."""
+    for length in (252, 255):
+        name = "d" * (length - 4) + ".png"
+        result = cli("generate", "fox", "-o", name, "--no-sidecar")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == f"{name}\n"
+    assert saved_names(tmp_path) == ["d" * 248 + ".png", "d" * 251 + ".png"]
+    assert len(emulator.api_requests()) == 2
+
+
+def test_a_literal_name_whose_sidecar_cannot_fit_is_still_refused(cli, emulator) -> None:
+    """With a sidecar, a 255-byte literal name is refused before sending: its NAME.json
+    would be 256 bytes."""
+    result = cli("generate", "fox", "-o", "d" * 251 + ".png")
+    assert result.exit_code == 2
+    assert "at least 256 bytes" in result.stderr
+    assert emulator.api_requests() == []

@@ -154,7 +154,8 @@ def test_a_bad_file_among_good_ones_is_named_and_the_rest_shown(tmp_path: Path) 
                              cwd=tmp_path)
     text = shown.decode()
     assert code == 7, text
-    assert "cut.png is truncated or corrupt" in text
+    assert "cut.png is a damaged PNG: it ends inside its IDAT chunk (truncated or corrupt)" \
+        in text
     assert "fox.png" in text and text.count(preview.UPPER_HALF) == 8 * 4
     assert "1 of 2 files could not be shown" in text
 

@@ -34,11 +34,11 @@ def test_folder_is_made_absolute_from_the_current_folder(tmp_path: Path,
 ])
 def test_yes_no_values(value: object, expected: bool) -> None:
     """A TOML boolean, 0/1, or one of the words."""
-    assert parsers.parse_bool(value) is expected
+    assert parsers.bool_parser("history")(value) is expected
 
 
 @pytest.mark.parametrize("value", [2, "maybe", 1.0])
 def test_other_yes_no_values_are_refused(value: object) -> None:
     """Anything else is an error with the fix."""
     with pytest.raises(UsageError):
-        parsers.parse_bool(value)
+        parsers.bool_parser("history")(value)

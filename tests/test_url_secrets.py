@@ -37,7 +37,7 @@ def test_mask_url_hides_only_the_user_info(url: str, shown: str) -> None:
     assert mask_url(url) == shown
 
 
-REFUSED = f"the base URL '{SHOWN}' (flag) holds a user name or password"
+REFUSED = f"the base URL '{SHOWN}' (from --base-url) holds a user name or password"
 
 
 @pytest.mark.parametrize("command", [
@@ -63,7 +63,7 @@ def test_the_environment_is_named_as_the_source(make_cli, monkeypatch: pytest.Mo
     monkeypatch.setenv("VIBEIMG_BASE_URL", URL)
     result = make_cli()("generate", "a fox", "--dry-run", connect=False)
     assert result.exit_code == 2
-    assert f"'{SHOWN}' (env VIBEIMG_BASE_URL) holds a user name" in result.stderr
+    assert f"'{SHOWN}' (from env VIBEIMG_BASE_URL) holds a user name" in result.stderr
     assert SECRET not in result.stdout + result.stderr
 
 

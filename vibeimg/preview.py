@@ -25,6 +25,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from vibeimg.errors import UsageError
+from vibeimg.files.damage import REEXPORT, damage
 from vibeimg.files.formats import MAX_INPUT_PIXELS, bomb_pixels, too_many_pixels
 from vibeimg.files.inputs import check_regular
 
@@ -79,6 +80,9 @@ def open_image(path: Path) -> Image.Image:
     except IsADirectoryError as exc:
         raise UsageError(f"{path} is a folder", hint="give image files") from exc
     except (UnidentifiedImageError, OSError) as exc:
+        damaged = _damaged(path)
+        if damaged is not None:
+            raise damaged from exc
         raise UsageError(f"{path} is not an image vibeimg can read",
                          hint="give a PNG, JPEG or WebP file") from exc
     if image.width * image.height > MAX_INPUT_PIXELS:  # a small file, gigabytes of pixels
@@ -88,9 +92,21 @@ def open_image(path: Path) -> Image.Image:
         image.load()
     except (OSError, SyntaxError, ValueError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise UsageError(f"{path} is truncated or corrupt ({reason})",
-                         hint="re-export it from the program that made it") from exc
+        raise _damaged(path) or UsageError(f"{path} is truncated or corrupt ({reason})",
+                                           hint=REEXPORT) from exc
     return image
+
+
+def _damaged(path: Path) -> UsageError | None:
+    """A damaged PNG, JPEG or WebP said as such (which PNG chunk is broken); None when
+    the bytes are of no such format."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(16)
+        damaged = damage(head, path.read_bytes)  # the whole file only for a PNG's chunks
+    except OSError:
+        return None
+    return None if damaged is None else UsageError(f"{path} {damaged}", hint=REEXPORT)
 
 
 def fit_cells(width: int, height: int, max_cols: int, max_rows: int) -> tuple[int, int]:

@@ -137,7 +137,7 @@ class Client:
         options = ImageOptions.build(model=model, size=size, quality=quality,
                                      output_format=output_format, compression=compression,
                                      moderation=moderation)
-        plan = self._plan(output, out_dir, count=n, force=force)
+        plan = self._plan(output, out_dir, count=n, force=force, sidecar=sidecar)
         request = ImageRequest(endpoint="images/generations", prompt=text, options=options,
                                json_body=options.generation_body(text),
                                record={"slug": slugify(text, ascii_only=self.ascii_names)})
@@ -180,7 +180,7 @@ class Client:
             warn=lambda message: warnings.warn(message, stacklevel=3),
             ascii_names=self.ascii_names,
         )
-        plan = self._plan(output, out_dir, count=n, force=force)
+        plan = self._plan(output, out_dir, count=n, force=force, sidecar=sidecar)
         return self._fetch(request, "edit", n, plan, sidecar=sidecar, concurrency=concurrency)
 
     def chat_stream(
@@ -244,7 +244,8 @@ class Client:
         else:
             request = _plain_request(prompt, settings, paths)
         plan: NamePlan = self._plan(output or (turn.name_template if turn else None), out_dir,
-                                    count=request.expected_images, force=force)
+                                    count=request.expected_images, force=force,
+                                    sidecar=sidecar)
         from vibeimg.jobs.entries import chat_run_entry
         from vibeimg.records.pricing import price_of
 
@@ -273,10 +274,10 @@ class Client:
 
     # -- shared steps --------------------------------------------------------------------
     def _plan(self, output: str | None, out_dir: PathLike | None, *, count: int,
-              force: bool) -> NamePlan:
+              force: bool, sidecar: bool = True) -> NamePlan:
         from vibeimg.errors import UsageError
-        from vibeimg.files.atomic import ensure_output_dir
         from vibeimg.files.naming import NamePlan
+        from vibeimg.files.writable import ensure_output_dir
 
         if count < 1:
             raise UsageError(f"n must be at least 1, not {count}")
@@ -284,7 +285,7 @@ class Client:
             raise UsageError("the Python API saves files; output '-' (stdout) is for the "
                              "command line", hint="name a file or leave output out")
         folder = Path(out_dir) if out_dir is not None else self.out_dir
-        plan = NamePlan.build(output, folder, count=count, force=force)
+        plan = NamePlan.build(output, folder, count=count, force=force, sidecar=sidecar)
         ensure_output_dir(plan.directory)
         return plan
 

@@ -10,7 +10,7 @@ from vibeimg.batch.plan import BatchPlan
 from vibeimg.batch.records import plan_record
 from vibeimg.batch.result import BatchResult
 from vibeimg.batch.writer import ManifestWriter
-from vibeimg.files.atomic import ensure_output_dir
+from vibeimg.files.writable import ensure_output_dir
 
 
 def claim(plan: BatchPlan) -> ManifestWriter:

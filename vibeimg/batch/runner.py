@@ -49,7 +49,8 @@ from vibeimg.batch.requests import build_request
 from vibeimg.batch.result import BatchResult, Progress
 from vibeimg.batch.writer import ManifestWriter
 from vibeimg.errors import NotSent, VibeimgError, WriteError, save_error
-from vibeimg.files.atomic import AtomicFile, ensure_output_dir
+from vibeimg.files.atomic import AtomicFile
+from vibeimg.files.writable import ensure_output_dir
 from vibeimg.jobs.image_requests import ImageRequest, fetch_image
 from vibeimg.wire.client import GatewayClient
 from vibeimg.wire.retry import Attempts, RetryWait, backoff_seconds
@@ -113,7 +114,6 @@ class BatchRunner:
         self._started = time.monotonic()
 
     # -- the run ---------------------------------------------------------------
-
     def run(self, manifest: ManifestWriter) -> BatchResult:
         """Send everything left, recorded in ``manifest`` (``opening.claim``); returns
         when all is done, or after Ctrl-C (interrupted). The first Ctrl-C sends nothing

@@ -99,12 +99,12 @@ def _missing_command_message(error: Exception, ctx: Any) -> str | None:
 
 
 def _better_words(error: Exception, ctx: Any, argv: Sequence[str]) -> tuple[str, str] | None:
-    """An unknown option or a refused variable in vibeimg's words (see usage_words)."""
+    """An unknown option or a refused setting in vibeimg's words (see usage_words)."""
     if not isinstance(error, (_click.exceptions.NoSuchOption, _click.exceptions.BadParameter)):
         return None  # and the module is not even imported
-    from vibeimg.cli.usage_words import invalid_in_environment, unknown_option
+    from vibeimg.cli.usage_words import invalid_setting, unknown_option
 
-    return unknown_option(error, ctx, argv) or invalid_in_environment(error, ctx)
+    return unknown_option(error, ctx, argv) or invalid_setting(error, ctx)
 
 
 class ReaderGone(Exception):

@@ -243,8 +243,8 @@ class ChatShell:
         from vibeimg.cli.chat_turns import record_turn_or_warn
         from vibeimg.cli.preview_cmd import preview_saved
         from vibeimg.cli.recording import RunRecord
-        from vibeimg.files.atomic import ensure_output_dir
         from vibeimg.files.naming import NamePlan, slugify
+        from vibeimg.files.writable import ensure_output_dir
         from vibeimg.jobs.chat.run import run_chat_stream
         from vibeimg.jobs.chat.session import plan_turn
         from vibeimg.jobs.entries import chat_run_entry

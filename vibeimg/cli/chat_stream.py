@@ -218,11 +218,12 @@ def chat_stream(
     if output == "-":
         raise UsageError("chat-stream cannot write image bytes to stdout (-o -)",
                          hint="it may receive several images; use -o NAME or --out-dir")
-    from vibeimg.files.atomic import ensure_output_dir
     from vibeimg.files.naming import NamePlan
+    from vibeimg.files.writable import ensure_output_dir
 
     plan = NamePlan.build(output or (turn.name_template if turn is not None else None),
-                          out_dir, count=request.expected_images, force=force)
+                          out_dir, count=request.expected_images, force=force,
+                          sidecar=not no_sidecar)
     ensure_output_dir(plan.directory)
     recorder = _open_events_file(events, force=force)
     try:
@@ -241,13 +242,17 @@ def _open_events_file(path: Path | None, *, force: bool) -> IO[bytes] | None:
     if path is None:
         return None
     from vibeimg.files.atomic import open_for_writing
+    from vibeimg.files.inputs import name_taken
 
     try:
         return open_for_writing(path, replace=force, what="events file")
     except FileExistsError:
-        raise UsageError(f"the events file {path} already exists",
+        taken = name_taken(path)
+        replaceable = taken == "already exists" or "symbolic link" in taken
+        raise UsageError(f"the events file {path} {taken}",
                          hint="choose another name, or add --force to replace it (--force "
-                              "also lets images replace files of the same name)") from None
+                              "also lets images replace files of the same name)"
+                         if replaceable else "choose another name") from None
     except OSError as exc:
         raise UsageError(f"cannot write the events file {path}: {exc.strerror}",
                          hint="check the folder exists and is writable") from exc

@@ -10,7 +10,7 @@ import typer
 
 from vibeimg.cli import options as opt
 from vibeimg.cli.stdout import print_json
-from vibeimg.errors import VibeimgError
+from vibeimg.errors import ExitCode, VibeimgError
 from vibeimg.ui import Reporter, printable
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def doctor(
         # Go on checking with what is sound: the file's good values, flags, environment.
         settings, bad_in_file = _settings_past_bad_values(connection)
     resolved = _settings_table(shown, connection_offline=offline)
+    checks += _bad_variables()
     if settings is not None:
         if settings.api_key or "api_key" not in bad_in_file:
             # A key the file holds but cannot give is its one problem, reported above.
@@ -90,6 +91,30 @@ def doctor(
     failures = [c for c in checks if c.status == "fail"]
     if failures:
         raise checkup.DoctorFailed(failures)
+
+
+def _bad_variables() -> list[Check]:
+    """An option's setting from a ``VIBEIMG_*`` variable that every command using it would
+    refuse (``VIBEIMG_HISTORY=maybe``), said as those commands say it."""
+    import os
+
+    from vibeimg.jobs import checkup
+    from vibeimg.settings import configfile
+
+    found = []
+    for spec in configfile.SETTINGS:
+        variable = next((name for name in spec.env if os.environ.get(name)), None)
+        if spec.param is None or variable is None:
+            continue  # the connection settings are checked by load_settings
+        try:
+            spec.parse(os.environ[variable])
+        except VibeimgError as exc:
+            named = f"invalid {spec.name} {os.environ[variable]!r}"
+            message = exc.message.replace(named, f"{named} (from env {variable})", 1) \
+                if exc.message.startswith(named) else f"{exc.message} (from env {variable})"
+            fix = f"fix or unset {variable}" + (f": {exc.hint}" if exc.hint else "")
+            found.append(checkup.Check("settings", "fail", message, fix, ExitCode.USAGE))
+    return found
 
 
 def _out_dir(resolved: list[dict[str, Any]]) -> Path | None:

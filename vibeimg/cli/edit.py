@@ -124,7 +124,8 @@ def edit(
             inputs=request.record["inputs"], mask=request.record["mask"],
         ))
         return
-    plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
+    plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output,
+                       sidecar=not no_sidecar)
     run_image_requests(
         connection, reporter, request, command="edit", count=count,
         concurrency=concurrency, plan=plan, sidecar=not no_sidecar, json_output=json_output,

@@ -86,7 +86,8 @@ def generate(
     from vibeimg.files.naming import slugify
     from vibeimg.jobs.image_requests import ImageRequest
 
-    plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output)
+    plan = plan_output(output, out_dir, count=count, force=force, json_output=json_output,
+                       sidecar=not no_sidecar)
     request = ImageRequest(
         endpoint="images/generations", prompt=text, options=image_options, json_body=body,
         record={"slug": slugify(text, ascii_only=ascii_names)},

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from vibeimg.cli.common import Connection, session
 from vibeimg.cli.stdout import print_json
 from vibeimg.errors import Interrupted, PartialFailure, UsageError, VibeimgError
-from vibeimg.files.atomic import ensure_output_dir
 from vibeimg.files.naming import NamePlan
+from vibeimg.files.writable import ensure_output_dir
 from vibeimg.records.rundoc import ending_fields
 from vibeimg.ui import Reporter, is_terminal, printable
 from vibeimg.units import count_of
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 
 def plan_output(
-    output: str | None, out_dir: Path | None, *, count: int, force: bool, json_output: bool
+    output: str | None, out_dir: Path | None, *, count: int, force: bool, json_output: bool,
+    sidecar: bool = True,
 ) -> NamePlan | None:
     """Where images go; None means raw bytes on stdout (``-o -``). Checked before sending."""
     if output == "-":
@@ -45,7 +46,7 @@ def plan_output(
             raise UsageError("refusing to write image bytes to a terminal",
                              hint="redirect it (> out.png) or pipe it (| display)")
         return None
-    plan = NamePlan.build(output, out_dir, count=count, force=force)
+    plan = NamePlan.build(output, out_dir, count=count, force=force, sidecar=sidecar)
     ensure_output_dir(plan.directory)
     return plan
 

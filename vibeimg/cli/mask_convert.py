@@ -79,9 +79,9 @@ def mask_convert(
       cat scribble.png | vibeimg mask-convert - > mask.png
     """
     from vibeimg.errors import Interrupted
-    from vibeimg.files.atomic import ensure_output_dir
     from vibeimg.files.imagecheck import image_dimensions
     from vibeimg.files.inputs import STDIN
+    from vibeimg.files.writable import ensure_output_dir
     from vibeimg.masks.convert import warning_for
     from vibeimg.masks.jobs import (
         ConversionInterrupted,

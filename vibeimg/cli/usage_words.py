@@ -1,8 +1,8 @@
 """Two of Click's usage errors told the vibeimg way, for the one place errors become exit
 codes (:func:`vibeimg.cli.app.exit_code_for`), which imports this only for them: an
 unknown option that is really a value starting with a dash (the fix is ``--``) or a
-mistyped one (the options close to it, and no others), and a value Click refused from
-an environment variable (named as every setting's error names its source).
+mistyped one (the options close to it, and no others), and a setting's value Click
+refused, from a flag or a variable (named as every setting's error names its source).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from difflib import get_close_matches
 from typing import Any
 
 from typer import _click  # Typer vendors Click; use its classes, never Click's own
+
+from vibeimg.errors import UsageError
 
 #: What an option's name looks like: ``-x``, ``--name``, ``-qv``. A word Click read
 #: as options that has another shape (``-40% off``, ``-a cat``) is a value.
@@ -66,20 +68,52 @@ def _word_read_as(name: str, argv: Sequence[str]) -> str | None:
     return None
 
 
-def invalid_in_environment(error: Exception, ctx: Any) -> tuple[str, str] | None:
-    """A value Click refused that came from a variable (``VIBEIMG_HISTORY=maybe``), said
-    as every setting's error says it: the value, where it came from, fix or unset it."""
+#: The value Click quotes in its own refusal ("'x' is not a valid int.").
+_QUOTED = re.compile(r"'(.*)'")
+#: Settings checked by vibeimg's own words whatever Click refused of them.
+_NUMBERS = ("retries", "timeout")
+
+
+def invalid_setting(error: Exception, ctx: Any) -> tuple[str, str] | None:
+    """A setting's value Click refused, from a flag (``--retries x``, ``--out-dir FILE``)
+    or a variable (``VIBEIMG_HISTORY=maybe``), said as every setting's error says it:
+    the setting, the value, where it came from, and the fix there."""
     param = getattr(error, "param", None)
     if not isinstance(error, _click.exceptions.BadParameter) or param is None:
         return None
-    if ctx.get_parameter_source(str(param.name)) != _click.core.ParameterSource.ENVIRONMENT:
+    source = ctx.get_parameter_source(str(param.name))
+    flag = max(param.opts, key=len)
+    fix_here: str | None = None
+    if source == _click.core.ParameterSource.ENVIRONMENT:
+        names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
+        variable = next((n for n in names if os.environ.get(n) is not None), None)
+        if variable is None:
+            return None
+        raw: str | None = os.environ[variable]
+        origin, fix_here = f"env {variable}", f"fix or unset {variable}"
+    elif source == _click.core.ParameterSource.COMMANDLINE and (
+            param.name in _NUMBERS or getattr(param.type, "file_okay", True) is False):
+        # Only settings: other options' refusals (--show-completion tcsh) say it best.
+        quoted = _QUOTED.search(error.message)
+        raw, origin = (quoted.group(1) if quoted else None), "flag"
+    else:
         return None
-    names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
-    variable = next((n for n in names if os.environ.get(n) is not None), None)
-    if variable is None:
+    if raw is None:
         return None
-    setting = max(param.opts, key=len).lstrip("-")
-    message = f"invalid {setting} {os.environ[variable]!r} (from env {variable})"
+    if param.name in _NUMBERS:
+        from vibeimg.settings.resolve import check_retries, check_timeout
+
+        try:
+            (check_retries if param.name == "retries" else check_timeout)(raw, origin)
+        except UsageError as refused:
+            return refused.message, refused.hint or ""
+    reason: str | None = error.message
+    fix: str | None = None
     if isinstance(param.type, _click.types.BoolParamType):
-        return message, f"fix or unset {variable}: use true or false"
-    return f"{message}: {error.message}", f"fix or unset {variable}"
+        reason, fix = None, "use true or false"
+    elif getattr(param.type, "file_okay", True) is False and "is a file" in error.message:
+        reason, fix = "it is a file, not a folder", "name a folder, or a new one to be made"
+    where = f"from {flag}" if origin == "flag" else f"from {origin}"
+    message = f"invalid {flag.lstrip('-')} {raw!r} ({where})" + (f": {reason}" if reason else "")
+    hint = ": ".join(part for part in (fix_here, fix) if part)
+    return message, hint

@@ -15,7 +15,6 @@ import io
 import itertools
 import os
 import stat
-import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any, BinaryIO, ClassVar
@@ -304,45 +303,6 @@ def write_atomically(path: Path, data: bytes, *, overwrite: bool = True) -> Path
     with AtomicFile(path.parent) as tmp:
         tmp.write(data)
         return tmp.commit(path, overwrite=overwrite)
-
-
-def write_problem(folder: Path, *, make_folder: bool = False) -> str | None:
-    """Why nothing can be written in ``folder``, found by trying; None when it can.
-
-    Permission bits are not the whole story: root passes every ``os.access`` check, yet
-    cannot write in /proc or on a read-only mount. So a temporary file (or, with
-    ``make_folder``, a folder) is made in ``folder`` and removed at once.
-    """
-    try:
-        if make_folder:
-            Path(tempfile.mkdtemp(prefix=".vibeimg-probe-", dir=folder)).rmdir()
-        else:
-            handle, name = tempfile.mkstemp(prefix=".vibeimg-probe-", suffix=".part",
-                                            dir=folder)
-            os.close(handle)
-            Path(name).unlink()
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
-
-
-def ensure_output_dir(directory: Path) -> Path:
-    """Create the output folder if needed and check it is writable, before any request."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create the output folder {directory}: {exc.strerror}",
-            hint="choose another with --out-dir",
-        ) from exc
-    if not directory.is_dir():
-        raise UsageError(f"{directory} is not a folder", hint="choose another with --out-dir")
-    problem = "" if os.access(directory, os.W_OK | os.X_OK) else "permission denied"
-    problem = problem or write_problem(directory) or ""
-    if problem:
-        raise UsageError(f"the output folder {directory} is not writable ({problem})",
-                         hint="choose another with --out-dir")
-    return directory
 
 
 def make_folder(folder: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from vibeimg.errors import UsageError
+from vibeimg.files.damage import REEXPORT, damage
 from vibeimg.files.formats import MAX_INPUT_PIXELS, bomb_pixels, too_many_pixels
 from vibeimg.files.inputs import SourceFile, check_regular
 
@@ -113,6 +114,9 @@ def _scan_png(source: SourceFile, what: str) -> ImageHeader | None:
 
 
 def _unreadable(source: SourceFile, what: str) -> UsageError:
+    damaged = damage(source.head, lambda: source.data)
+    if damaged is not None:  # a PNG's header chunk fails its checksum, say
+        return UsageError(f"the {what} {source.label} {damaged}", hint=REEXPORT)
     return UsageError(f"the {what} {source.label} is not an image Pillow can read",
                       hint="use a png, jpeg or webp file")
 
@@ -144,10 +148,9 @@ def _bomb(source: SourceFile, what: str, detail: str) -> UsageError:
 
 def _corrupt(source: SourceFile, what: str, exc: BaseException) -> UsageError:
     reason = " ".join(str(exc).split()) or type(exc).__name__
-    return UsageError(
-        f"the {what} {source.label} is truncated or corrupt ({reason})",
-        hint="re-export it from the program that made it",
-    )
+    damaged = damage(source.head, lambda: source.data) or \
+        f"is truncated or corrupt ({reason})"
+    return UsageError(f"the {what} {source.label} {damaged}", hint=REEXPORT)
 
 
 EXIF_ORIENTATION = 0x0112
@@ -186,9 +189,21 @@ def image_dimensions(path: Path, *, what: str = "image") -> tuple[int, int]:
         raise too_many_pixels(f"the {what} {path}", bomb_pixels(exc)) from None
     except FileNotFoundError:
         raise UsageError(f"the {what} {path} does not exist", hint="check the path") from None
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise UsageError(f"cannot read the {what} {path}: {exc.strerror or exc}",
+                             hint="check the path and its permissions") from exc
+        damaged = damage(_head_of(path), path.read_bytes)
+        if damaged is not None:  # truncated or corrupt, but an image of its format
+            raise UsageError(f"the {what} {path} {damaged}", hint=REEXPORT) from None
         raise UsageError(f"the {what} {path} is not an image Pillow can read",
                          hint="name a png, jpeg or webp file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read the {what} {path}: {exc.strerror or exc}",
-                         hint="check the path and its permissions") from exc
+
+
+def _head_of(path: Path) -> bytes:
+    """The first bytes of ``path``, which tell its format (none if it cannot be read)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(16)
+    except OSError:
+        return b""

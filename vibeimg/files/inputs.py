@@ -128,6 +128,33 @@ def special_kind(mode: int) -> str | None:
     return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
 
 
+def what_is_at(path: Path) -> str:
+    """What occupies ``path``, in words, a link not followed: "a file", "a folder", "a
+    symbolic link to T", "a dangling symbolic link (to T, which does not exist)", "a
+    FIFO (named pipe)"...; "nothing" when the name is free."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return "nothing"
+    if stat.S_ISLNK(mode):
+        try:
+            target = str(path.readlink())
+        except OSError:  # gone since, or unreadable: a link all the same
+            return "a symbolic link"
+        return (f"a symbolic link (to {target})" if path.exists() else
+                f"a dangling symbolic link (to {target}, which does not exist)")
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return special_kind(mode) or "a file"
+
+
+def name_taken(path: Path, exists: str = "already exists") -> str:
+    """Why ``path`` cannot be written without --force, in words after its name:
+    ``exists`` for a file, else what is there ("is a dangling symbolic link (to ...)")."""
+    kind = what_is_at(path)
+    return exists if kind in ("a file", "nothing") else f"is {kind}"
+
+
 def not_regular(path: Path | str, what: str, kind: str) -> UsageError:
     return UsageError(f"the {what} {path} is {kind}, not a regular file", hint=PIPE_HINT)
 

@@ -119,9 +119,13 @@ class NamePlan:
     @classmethod
     def build(
         cls, output: str | None, out_dir: Path | None, *, count: int, force: bool = False,
-        root: Path | None = None, claims: NameClaims | None = None,
+        root: Path | None = None, claims: NameClaims | None = None, sidecar: bool = True,
     ) -> NamePlan:
-        """From ``-o`` and ``--out-dir``: add ``{ext}`` and, for several images, ``{n}``."""
+        """From ``-o`` and ``--out-dir``: add ``{ext}`` and, for several images, ``{n}``.
+
+        ``sidecar``: whether a ``NAME.json`` goes beside each image, whose name must fit
+        too; without one (``--no-sidecar``) only the image's own name must.
+        """
         template = output or ("{slug}-{n}.{ext}" if count > 1 else "{slug}.{ext}")
         for named in _FIELD.findall(template):
             if named not in TEMPLATE_FIELDS:
@@ -154,8 +158,10 @@ class NamePlan:
                 stem, tail = tail, tail + ".{ext}"
         # The least the image's name and its sidecar's (stem + .json) can come to.
         literal = os.fsencode(_FIELD.sub("", tail))
-        shortest = max(len(literal) + (3 if "{ext}" in tail else 0),
-                       len(os.fsencode(_FIELD.sub("", os.path.splitext(tail)[0]))) + 5)
+        shortest = len(literal) + (3 if "{ext}" in tail else 0)
+        if sidecar:
+            shortest = max(shortest,
+                           len(os.fsencode(_FIELD.sub("", os.path.splitext(tail)[0]))) + 5)
         if shortest > NAME_MAX:
             raise UsageError(f"the output name is at least {shortest} bytes long; file names "
                              f"hold at most {NAME_MAX}", hint="choose a shorter name with -o")

@@ -16,6 +16,7 @@ from typing import Any
 from vibeimg.errors import BadResponseError, WriteError
 from vibeimg.files.atomic import AtomicFile, make_folder
 from vibeimg.files.formats import sniff_format
+from vibeimg.files.inputs import name_taken, what_is_at
 from vibeimg.files.jsontext import json_text
 from vibeimg.files.naming import NAME_MAX, NamePlan, fit_bytes
 
@@ -105,10 +106,10 @@ def commit_image(
                     # bytes that are gone.
                     sidecar_path(path).unlink(missing_ok=True)
                 return path, fmt, None
-            skipped.append(f"{candidate.name} exists")
+            skipped.append(_image_name_taken(candidate))
             continue
         if not plan.force and candidate.exists():
-            skipped.append(f"{candidate.name} exists")
+            skipped.append(_image_name_taken(candidate))
             continue
         # Without --force a sidecar name in use is found by its link failing (one
         # lookup less per image); --force must know whose sidecar it would replace.
@@ -120,7 +121,7 @@ def commit_image(
         except _SidecarTaken:
             skipped.append(_sidecar_taken_by(candidate))
         except FileExistsError:
-            skipped.append(f"{candidate.name} exists")
+            skipped.append(_image_name_taken(candidate))
 
 
 def _fit_stem(stem: str, room: int) -> str:
@@ -142,11 +143,17 @@ def _is_folder(path: Path) -> bool:
 
 def _sidecar_taken_by(image: Path) -> str:
     """Why ``image``'s sidecar name is not free, in words."""
-    described = sidecar_of(image)
-    name = sidecar_path(image).name
+    path = sidecar_path(image)
+    kind = what_is_at(path)
+    described = sidecar_of(image) if kind == "a file" else None
     if described:
-        return f"{name} is the sidecar of {described}"
-    return f"{name} is another file"
+        return f"{path.name} is the sidecar of {described}"
+    return f"{path.name} is {'another file' if kind == 'a file' else kind}"
+
+
+def _image_name_taken(candidate: Path) -> str:
+    """Why the image's own name is not free: it exists, or what else is there."""
+    return f"{candidate.name} {name_taken(candidate, 'exists')}"
 
 
 def _stay_inside(root: Path | None, folder: Path) -> None:

@@ -22,7 +22,7 @@ from vibeimg.errors import (
     UsageError,
     VibeimgError,
 )
-from vibeimg.files.atomic import write_problem
+from vibeimg.files.writable import READ_ONLY, write_problem
 from vibeimg.settings.resolve import (
     Settings,
     base_url_fix,
@@ -203,10 +203,14 @@ def check_folder(name: str, path: Path, *, private: bool = False,
             f"{path} cannot be created: {probe} is a file"
         return Check(name, "fail", detail, elsewhere[0].upper() + elsewhere[1:],
                      ExitCode.USAGE)
-    if not os.access(probe, os.W_OK | os.X_OK):
+    if not os.access(probe, os.W_OK | os.X_OK) and write_problem(probe) != READ_ONLY:
         return Check(name, "fail", f"{path} is not writable",
                      f"fix its permissions (chmod u+w {probe}), or {elsewhere}", ExitCode.USAGE)
     problem = write_problem(probe, make_folder=probe != path)
+    if problem == READ_ONLY:
+        where = "is" if probe == path else f"cannot be created: {probe} is"
+        return Check(name, "fail", f"{path} {where} on a read-only file system (EROFS)",
+                     elsewhere, ExitCode.USAGE)
     if problem is not None:
         detail = f"{path} is not writable ({problem})" if probe == path else \
             f"{path} cannot be created: nothing can be made in {probe} ({problem})"

@@ -21,7 +21,7 @@ from vibeimg.errors import ExitCode, PartialFailure, UsageError, VibeimgError, s
 from vibeimg.files.atomic import write_atomically
 from vibeimg.files.formats import KNOWN_SUFFIXES
 from vibeimg.files.imagecheck import TURNED, decode_image, upright
-from vibeimg.files.inputs import STDIN, SourceFile, read_source
+from vibeimg.files.inputs import STDIN, SourceFile, name_taken, read_source
 from vibeimg.masks.convert import (
     ConvertedMask,
     MaskStats,
@@ -162,7 +162,8 @@ def plan_jobs(
                         f"({_command(job.source, job.destination)}), or choose another name")
             if output is not None:
                 hint += "; to convert several files, use --out-dir"
-            raise UsageError(f"{job.destination} already exists", hint=hint)
+            raise UsageError(f"{job.destination} {name_taken(Path(job.destination))}",
+                             hint=hint)
         if force and guarded:
             raise UsageError(
                 f"{job.destination} is an existing image: --force would overwrite it, and it "
@@ -248,7 +249,7 @@ def convert_job(
         try:
             write_atomically(destination, data, overwrite=settings.force)
         except FileExistsError:
-            raise UsageError(f"{destination} already exists",
+            raise UsageError(f"{destination} {name_taken(destination)}",
                              hint="add --force to overwrite it") from None
         except OSError as exc:
             raise save_error(exc, f"the mask {destination}") from exc

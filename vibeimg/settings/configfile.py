@@ -25,8 +25,8 @@ from typing import Any
 from vibeimg.errors import UsageError
 from vibeimg.params import DEFAULT_MODEL, FORMAT_ALIASES, FORMATS, MODERATIONS, QUALITIES
 from vibeimg.settings.parsers import (
+    bool_parser,
     choice_parser,
-    parse_bool,
     parse_folder,
     parse_key,
     parse_model,
@@ -111,9 +111,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("out-dir", "out_dir", "the folder images are saved in", None,
                 ("VIBEIMG_OUT_DIR",), parse_folder, param="out_dir", unset_text="(current folder)"),
     SettingSpec("history", "history", "record each run in the history database", True,
-                ("VIBEIMG_HISTORY",), parse_bool, param="history"),
+                ("VIBEIMG_HISTORY",), bool_parser("history"), param="history"),
     SettingSpec("ascii-names", "ascii_names", "name files in ASCII only, transliterating "
-                "the prompt", False, ("VIBEIMG_ASCII_NAMES",), parse_bool,
+                "the prompt", False, ("VIBEIMG_ASCII_NAMES",), bool_parser("ascii-names"),
                 param="ascii_names"),
 )
 BY_NAME = {spec.name: spec for spec in SETTINGS}
@@ -192,8 +192,11 @@ def check_file(table: Mapping[str, Any], path: Path | None = None) -> dict[str, 
                    "or reads it from a pipe)" if spec.secret else
                    f"change it with 'vibeimg config set {spec.name} VALUE'") + (
                 f", or remove it with 'vibeimg config unset {spec.name}'")
-            what = exc.message if exc.message.startswith(f"invalid {key} ") \
-                else f"invalid {key}: {exc.message}"
+            # The parsers name the setting as 'config set' does (out-dir); the file's
+            # key is out_dir.
+            named = f"invalid {spec.name} "
+            what = f"invalid {key} {exc.message[len(named):]}" \
+                if exc.message.startswith(named) else f"invalid {key}: {exc.message}"
             raise UsageError(f"the config file {path or config_path()} has an {what}",
                              hint=f"{exc.hint}; or {fix}" if exc.hint else fix) from exc
     return values
@@ -337,7 +340,11 @@ def write_config_file(table: Mapping[str, Any], path: Path | None = None) -> Pat
 def set_value(name: str, raw: str, path: Path | None = None) -> tuple[SettingSpec, Any]:
     """Check ``raw`` for setting ``name`` and store it in the config file."""
     spec = find_setting(name)
-    value = spec.parse(raw)
+    try:
+        value = spec.parse(raw)
+    except UsageError as exc:  # the value typed is named, with what was (not) done
+        exc.message = f"{exc.message}; 'vibeimg config set {spec.name}' saved nothing"
+        raise
     if spec.secret and not value:
         raise UsageError("the key is empty", hint="paste the key when asked")
     table = dict(read_config_file(path))

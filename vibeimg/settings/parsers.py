@@ -42,24 +42,25 @@ def _literal(value: object) -> str:
     return str(value)  # a date or time
 
 
-def _text(value: object) -> str:
+def _text(value: object, name: str, fix: str = 'write it in double quotes, such as "..."'
+          ) -> str:
     """``value`` when it is text: a hand-edited file may hold ``out_dir = 5``."""
     if not isinstance(value, str):
-        raise UsageError(f"{_literal(value)} is {_kind(value)}, not text",
-                         hint='write it in double quotes, such as "..."')
+        raise UsageError(f"invalid {name} {_literal(value)}: it is {_kind(value)}, not text",
+                         hint=fix)
     return value
 
 
 def parse_key(value: object) -> str:
-    return check_api_key(_text(value).strip())
+    return check_api_key(_text(value, "api-key").strip())
 
 
 def parse_url(value: object) -> str:
-    return check_base_url(_text(value))
+    return check_base_url(_text(value, "base-url"))
 
 
 def parse_size_name(value: object) -> str:
-    text = _text(value)
+    text = _text(value, "size")
     parse_size(text)
     return text.strip().lower()
 
@@ -67,16 +68,16 @@ def parse_size_name(value: object) -> str:
 def choice_parser(name: str, choices: tuple[str, ...],
                   aliases: dict[str, str] | None = None) -> Callable[[object], str]:
     def parse(value: object) -> str:
-        word = _text(value).strip().lower()
+        word = _text(value, name).strip().lower()
         return check_choice(name, (aliases or {}).get(word, word), choices)
 
     return parse
 
 
 def parse_model(value: object) -> str:
-    text = _text(value).strip()
+    text = _text(value, "model").strip()
     if not text:
-        raise UsageError("the model name is empty", hint="e.g. gpt-image-2")
+        raise UsageError("invalid model '': the model name is empty", hint="e.g. gpt-image-2")
     return text
 
 
@@ -87,25 +88,30 @@ def parse_folder(value: object) -> str:
     moves with wherever a later command runs. (A relative path written into the file by
     hand is still taken from the current folder, as it always was.)
     """
-    text = _text(value).strip()
-    if not text:
-        raise UsageError("the folder is empty", hint="e.g. ~/Pictures/vibeimg")
-    folder = os.path.abspath(Path(text).expanduser())  # noqa: PTH100 - no symlinks resolved
+    text = _text(value, "out-dir")
+    if not text.strip():
+        raise UsageError(f"invalid out-dir {text!r}: the folder is empty",
+                         hint="e.g. ~/Pictures/vibeimg")
+    folder = os.path.abspath(Path(text.strip()).expanduser())  # noqa: PTH100 - no symlinks resolved
     if Path(folder).exists() and not Path(folder).is_dir():
-        raise UsageError(f"{folder} is a file, not a folder",
-                         hint="name a folder (it is created when first needed)")
+        raise UsageError(f"invalid out-dir {text!r}: {folder} is a file, not a folder",
+                         hint="name a folder, or a new one to be made")
     return folder
 
 
-def parse_bool(value: object) -> bool:
+def bool_parser(name: str) -> Callable[[object], bool]:
     """A yes/no setting: a TOML boolean, or one of the words (``config set history off``)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):  # as the words "0" and "1"
-        return bool(value)
-    word = _text(value).strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise UsageError(f"invalid yes/no value {value!r}", hint="use true or false")
+
+    def parse(value: object) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):  # as the words "0" and "1"
+            return bool(value)
+        word = _text(value, name, "use true or false").strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise UsageError(f"invalid {name} {value!r}", hint="use true or false")
+
+    return parse

@@ -96,7 +96,8 @@ def check_api_key(key: str, origin: str | None = None) -> str:
         fix = "store it again with 'vibeimg config set api-key'"
     else:
         where, fix = "", "paste the key alone, with no quotes or line break"
-    raise UsageError(f"the API key{where} holds {problem}; nothing was sent", hint=fix)
+    sent = "; nothing was sent" if origin is not None else ""  # not from 'config set'
+    raise UsageError(f"the API key{where} holds {problem}{sent}", hint=fix)
 
 
 def mask_key(key: str | None) -> str:
@@ -151,29 +152,32 @@ def check_base_url(url: str, origin: str | None = None) -> str:
     ``origin`` says where the URL came from, for the error message.
     """
     url = url.strip()
-    where = f" ({origin})" if origin else ""
+    where = _from("base-url", origin)
+    # A variable is fixed, or unset to let the next place speak.
+    unset = f"fix or unset {origin[4:]}: " if origin and origin.startswith("env ") else ""
     shown = mask_url(url)
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"invalid base URL {shown!r}{where}",
-                         hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
+                         hint=f"{unset}use an http(s) URL such as {DEFAULT_BASE_URL}")
     base = url.partition("?")[0].partition("#")[0]
     if mask_url(base) != base:
         raise UsageError(
             f"the base URL {shown!r}{where} holds a user name or password",
-            hint="remove it from the URL; give the key with --api-key or VIBEIMG_API_KEY")
+            hint=f"{unset}remove it from the URL; give the key with --api-key or "
+            "VIBEIMG_API_KEY")
     from vibeimg.settings.urls import host_problem  # noqa: PLC0415 - ipaddress, urllib: only here
 
     problem = host_problem(base)
     if problem:
         raise UsageError(f"invalid base URL {shown!r}{where}: {problem}",
-                         hint=f"use an http(s) URL such as {DEFAULT_BASE_URL}")
+                         hint=f"{unset}use an http(s) URL such as {DEFAULT_BASE_URL}")
     if "?" in url or "#" in url:
         part = "a query string ('?...')" if "?" in url else "a fragment ('#...')"
         raise UsageError(
             f"the base URL {shown!r}{where} has {part}: each request's path is added to "
             "the base URL, so it would be sent to the wrong address",
-            hint=f"remove it, such as {DEFAULT_BASE_URL}; give the key with --api-key or "
-            "VIBEIMG_API_KEY")
+            hint=f"{unset}remove it, such as {DEFAULT_BASE_URL}; give the key with --api-key "
+            "or VIBEIMG_API_KEY")
     return url.rstrip("/")
 
 
