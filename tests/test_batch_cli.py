@@ -302,6 +302,20 @@ def test_a_refused_key_stops_the_batch(make_cli, tmp_path: Path) -> None:
     assert json.loads(result.stdout)["not_run"] == 9
 
 
+def test_no_key_is_said_alone_before_the_plan_or_the_manifest(cli, tmp_path: Path) -> None:
+    """No key: exit 2 with the one line that says how to set one; no plan line, no
+    manifest left in the folder, nothing sent. A rerun with nothing to send needs none."""
+    (tmp_path / "p.txt").write_text("a fox\na heron\n", encoding="utf-8")
+    result = cli("batch", "p.txt", "-d", "out", key=None)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.startswith("error: no API key is set"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "out").exists() and cli.emulator.requests == []
+    assert cli("batch", "p.txt", "-d", "out", "--quality", "low").exit_code == 0
+    rerun = cli("batch", "p.txt", "-d", "out", "--quality", "low", key=None)
+    assert rerun.exit_code == 0, rerun.stderr
+
+
 def test_ci_logs_get_plain_progress_lines(make_cli, tmp_path: Path) -> None:
     """Off a terminal: a start line, periodic progress lines and a closing summary line."""
     cli = make_cli(latency=0.2)

@@ -217,6 +217,8 @@ def batch(
         _print_dry_run(plan, connection, max_cost)
         return
     plan.check_max_cost(max_cost)
+    if plan.to_send and not connection.offline:  # said alone, before plan or manifest
+        connection.settings().require_key()
     _run(plan, connection, reporter, source=source, concurrency=concurrency,
          sidecar=not no_sidecar, force=force, report=report, progress_every=progress_every,
          history=history, json_output=json_output)
